@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+// Ferry: a gRPC-Web gateway and sidecar proxy on libevent and nghttp2.
+import PackageDescription
+
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+
+let package = Package(
+    name: "Ferry",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "ferry", targets: ["ferry"]),
+        .executable(name: "node-service", targets: ["node-service"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.30.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+    ],
+    targets: [
+        // C libraries (Debian's -dev packages) exposed to Swift.
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_openssl",
+                       providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2",
+                       providers: [.apt(["libnghttp2-dev"])]),
+
+        // Pure value types: codecs and policies. No sockets, no clock, no C libraries.
+        .target(name: "FerryCore", swiftSettings: strict),
+        .target(name: "HTTP1", dependencies: ["FerryCore"], swiftSettings: strict),
+        .target(name: "GRPCWeb", dependencies: ["FerryCore"], swiftSettings: strict),
+        .target(name: "Routing", dependencies: ["FerryCore"], swiftSettings: strict),
+        .target(name: "Config", dependencies: ["FerryCore", "Routing", "Yams"], swiftSettings: strict),
+
+        // I/O: the only code that touches libevent and nghttp2.
+        .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),
+        .target(name: "Upstream", dependencies: ["FerryCore", "Loop", "CNghttp2",
+                                                  .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config",
+                                               "Loop", "Upstream",
+                                               .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+
+        // The bundled NodeService backend (demo and benchmarks).
+        .target(name: "GRPCServer", dependencies: ["FerryCore", "Loop", "CNghttp2",
+                                                    .product(name: "Logging", package: "swift-log")],
+                swiftSettings: strict),
+        .target(name: "NodeProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: strict),
+        .target(name: "NodeService", dependencies: ["GRPCServer", "NodeProto", "FerryCore"],
+                swiftSettings: strict),
+
+        .executableTarget(name: "ferry", dependencies: [
+            "Front", "Config", "NodeService",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "node-service", dependencies: [
+            "NodeService",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+
+        .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore"]),
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"]),
+        .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
+        .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,29 @@
+// A gRPC status: code plus human-readable message, and its trailer encoding.
+
+/// The outcome of a call, as sent in `grpc-status` and `grpc-message`.
+public struct GRPCStatus: Sendable, Equatable, Error, CustomStringConvertible {
+    public var code: GRPCStatusCode
+    public var message: String
+
+    public init(_ code: GRPCStatusCode, _ message: String = "") {
+        self.code = code
+        self.message = message
+    }
+
+    public static let ok = GRPCStatus(.ok)
+
+    public var description: String {
+        message.isEmpty ? code.name : "\(code.name): \(message)"
+    }
+
+    /// The `grpc-status` and `grpc-message` fields; the message is percent-encoded
+    /// as PROTOCOL-HTTP2.md ("Status-Message") requires.
+    public var trailerFields: HeaderFields {
+        var fields = HeaderFields()
+        fields.append(name: "grpc-status", value: String(code.rawValue))
+        if !message.isEmpty {
+            fields.append(name: "grpc-message", value: GRPCMessageEncoding.percentEncode(message))
+        }
+        return fields
+    }
+}

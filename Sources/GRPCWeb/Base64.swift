@@ -1,0 +1,104 @@
+// Base64 (RFC 4648 §4, standard alphabet, padded) for `application/grpc-web-text` bodies.
+
+/// Why a text body could not be decoded.
+public enum Base64Error: Error, Equatable, CustomStringConvertible {
+    case invalidCharacter(UInt8, offset: Int)
+    case misplacedPadding(offset: Int)
+    case incompleteGroup(offset: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidCharacter(let byte, let offset):
+            "invalid base64 character 0x\(String(byte, radix: 16, uppercase: true)) at byte \(offset)"
+        case .misplacedPadding(let offset): "misplaced base64 padding at byte \(offset)"
+        case .incompleteGroup(let offset): "base64 body ends inside a 4-character group at byte \(offset)"
+        }
+    }
+}
+
+public enum Base64 {
+    static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static let decodeTable: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(value) }
+        return table
+    }()
+
+    /// Encodes with padding; the output is independently decodable, which is what lets a
+    /// `-text` response flush base64 "chunks" at message boundaries (PROTOCOL-WEB.md).
+    public static func encode<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var iterator = bytes.makeIterator()
+        while let first = iterator.next() {
+            let second = iterator.next()
+            let third = iterator.next()
+            let group = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
+            out.append(alphabet[Int(group >> 18 & 0x3F)])
+            out.append(alphabet[Int(group >> 12 & 0x3F)])
+            out.append(second == nil ? UInt8(ascii: "=") : alphabet[Int(group >> 6 & 0x3F)])
+            out.append(third == nil ? UInt8(ascii: "=") : alphabet[Int(group & 0x3F)])
+        }
+        return out
+    }
+}
+
+/// Incremental base64 decoder that accepts padding inside the stream: a padded group ends one
+/// base64 segment and the next group starts a new one, as gRPC-Web text streams may be the
+/// concatenation of independently encoded chunks (PROTOCOL-WEB.md).
+public struct Base64StreamDecoder {
+    private var group: UInt32 = 0
+    private var groupCount = 0
+    /// Set after "xx=": the group still needs its second '='.
+    private var awaitingSecondPad = false
+    private var offset = 0
+
+    public init() {}
+
+    public mutating func decode<Bytes: Sequence>(_ bytes: Bytes) throws(Base64Error) -> [UInt8]
+    where Bytes.Element == UInt8 {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount / 4 * 3 + 3)
+        for byte in bytes {
+            defer { offset += 1 }
+            if byte == UInt8(ascii: "=") {
+                if awaitingSecondPad {
+                    awaitingSecondPad = false
+                    continue
+                }
+                switch groupCount {
+                case 2:
+                    out.append(UInt8(truncatingIfNeeded: group >> 4))
+                    awaitingSecondPad = true
+                case 3:
+                    out.append(UInt8(truncatingIfNeeded: group >> 10))
+                    out.append(UInt8(truncatingIfNeeded: group >> 2))
+                default:
+                    throw .misplacedPadding(offset: offset)
+                }
+                group = 0
+                groupCount = 0
+                continue
+            }
+            if awaitingSecondPad { throw .misplacedPadding(offset: offset) }
+            let value = Base64.decodeTable[Int(byte)]
+            guard value != 0xFF else { throw .invalidCharacter(byte, offset: offset) }
+            group = group << 6 | UInt32(value)
+            groupCount += 1
+            if groupCount == 4 {
+                out.append(UInt8(truncatingIfNeeded: group >> 16))
+                out.append(UInt8(truncatingIfNeeded: group >> 8))
+                out.append(UInt8(truncatingIfNeeded: group))
+                group = 0
+                groupCount = 0
+            }
+        }
+        return out
+    }
+
+    /// Checks that the stream ended on a group boundary.
+    public func finish() throws(Base64Error) {
+        if groupCount != 0 || awaitingSecondPad { throw .incompleteGroup(offset: offset) }
+    }
+}

@@ -1,0 +1,87 @@
+// Turns a gRPC-Web request body into the native gRPC request body, checking it on the way:
+// nothing malformed may reach a backend.
+import FerryCore
+
+/// Why a gRPC-Web request body was refused.
+public enum GRPCWebRequestError: Error, Equatable, CustomStringConvertible {
+    /// The `-text` body is not base64: answered with HTTP 400.
+    case invalidBase64(Base64Error)
+    /// The frames break the protocol: answered with this gRPC status.
+    case invalidFrames(GRPCStatus)
+
+    public var description: String {
+        switch self {
+        case .invalidBase64(let error): "invalid grpc-web-text body: \(error)"
+        case .invalidFrames(let status): status.description
+        }
+    }
+}
+
+/// Decodes (base64 for `-text`) and validates the frames of a request body fed in chunks.
+public struct GRPCWebRequestDecoder {
+    private let isText: Bool
+    private let hasMessageEncoding: Bool
+    private var base64 = Base64StreamDecoder()
+    private var frames: GRPCFrameDecoder
+    /// The native request body: the validated frames, unchanged.
+    private var body: [UInt8] = []
+
+    /// - Parameters:
+    ///   - messageEncoding: the request's `grpc-encoding`; without it a compressed frame is an error.
+    public init(contentType: GRPCWebContentType, messageEncoding: String?, maxMessageBytes: Int) {
+        isText = contentType.isText
+        hasMessageEncoding = messageEncoding.map { $0 != "identity" } ?? false
+        frames = GRPCFrameDecoder(maxMessageBytes: maxMessageBytes)
+    }
+
+    public mutating func append<Bytes: Collection>(_ chunk: Bytes) throws(GRPCWebRequestError)
+    where Bytes.Element == UInt8 {
+        if isText {
+            let decoded: [UInt8]
+            do { decoded = try base64.decode(chunk) } catch { throw .invalidBase64(error) }
+            try appendFrames(decoded)
+        } else {
+            try appendFrames(chunk)
+        }
+    }
+
+    /// The native body, once the whole request body has been appended.
+    public mutating func finish() throws(GRPCWebRequestError) -> [UInt8] {
+        if isText {
+            do { try base64.finish() } catch { throw .invalidBase64(error) }
+        }
+        do {
+            try frames.finish()
+        } catch {
+            throw .invalidFrames(GRPCStatus(.internal, "invalid gRPC-Web request: \(error)"))
+        }
+        return body
+    }
+
+    private mutating func appendFrames<Bytes: Collection>(_ bytes: Bytes) throws(GRPCWebRequestError)
+    where Bytes.Element == UInt8 {
+        let decoded: [GRPCFrame]
+        do {
+            decoded = try frames.decode(bytes)
+        } catch {
+            switch error {
+            case .messageTooLarge:
+                throw .invalidFrames(GRPCStatus(.resourceExhausted, "gRPC-Web request \(error)"))
+            case .truncated:
+                throw .invalidFrames(GRPCStatus(.internal, "invalid gRPC-Web request: \(error)"))
+            }
+        }
+        for frame in decoded {
+            if frame.isTrailer {
+                throw .invalidFrames(GRPCStatus(.internal,
+                    "invalid gRPC-Web request: trailer flag 0x80 set in a request frame"))
+            }
+            if frame.isCompressed && !hasMessageEncoding {
+                throw .invalidFrames(GRPCStatus(.internal,
+                    "invalid gRPC-Web request: compressed flag set but no grpc-encoding header"))
+            }
+            body.append(contentsOf: GRPCFrame.header(flags: frame.flags, length: frame.payload.count))
+            body.append(contentsOf: frame.payload)
+        }
+    }
+}

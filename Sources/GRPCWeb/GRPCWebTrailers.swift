@@ -1,0 +1,36 @@
+// The gRPC-Web trailer frame (PROTOCOL-WEB.md, "Message framing"): trailers travel in the body
+// as a frame with flag 0x80 whose payload is an HTTP/1-style header block with lower-case names.
+import FerryCore
+
+public enum GRPCWebTrailers {
+    /// The complete trailer frame (prefix and payload) for `trailers`.
+    public static func frame(_ trailers: HeaderFields) -> [UInt8] {
+        var block: [UInt8] = []
+        for field in trailers {
+            block.append(contentsOf: field.name.utf8)
+            block.append(UInt8(ascii: ":"))
+            for byte in field.value.utf8 where byte != 0x0D && byte != 0x0A { block.append(byte) }
+            block.append(contentsOf: [0x0D, 0x0A])
+        }
+        return GRPCFrame.header(flags: GRPCFrame.trailerFlag, length: block.count) + block
+    }
+
+    /// Parses a trailer frame's payload back into fields (for tests and clients).
+    public static func parse(_ payload: [UInt8]) -> HeaderFields {
+        var fields = HeaderFields()
+        for line in payload.split(separator: 0x0A) {
+            let trimmed = line.last == 0x0D ? line.dropLast() : line
+            guard let colon = trimmed.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let name = String(decoding: trimmed[..<colon], as: UTF8.self)
+            let value = String(decoding: trimmed[(colon + 1)...], as: UTF8.self)
+            fields.append(name: name, value: value.trimmingCharacters(in: " \t"))
+        }
+        return fields
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        String(self[...].trimmingCharacters(in: set))
+    }
+}

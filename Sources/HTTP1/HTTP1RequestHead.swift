@@ -1,0 +1,48 @@
+// The parsed start line and header section of an HTTP/1.1 request (RFC 9112 §3, §5).
+import FerryCore
+
+public enum HTTPVersion: Sendable, Equatable {
+    case http1_0
+    case http1_1
+}
+
+/// A request's method, target, version and header fields, as received.
+public struct HTTP1RequestHead: Sendable, Equatable {
+    public var method: String
+    /// The request-target in origin-form, e.g. `/node.v1.NodeService/GetNode?x=1`.
+    public var target: String
+    public var version: HTTPVersion
+    public var headers: HeaderFields
+
+    public init(method: String, target: String, version: HTTPVersion, headers: HeaderFields) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+    }
+
+    /// The target without its query.
+    public var path: Substring {
+        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+    }
+
+    /// Whether the connection stays open after this exchange (RFC 9112 §9.3).
+    public var keepAlive: Bool {
+        let tokens = headers.values(for: "connection")
+            .flatMap { $0.split(separator: ",") }
+            .map { $0.trimmingSpaces().lowercased() }
+        switch version {
+        case .http1_1: return !tokens.contains("close")
+        case .http1_0: return tokens.contains("keep-alive")
+        }
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var result = self
+        while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
+        while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
+        return result
+    }
+}

@@ -1,0 +1,92 @@
+// Cross-origin resource sharing for browser callers (Fetch standard, "CORS protocol"),
+// with a default preset that lets grpc-web clients call through.
+import FerryCore
+
+/// Which origins may call, and the headers of preflight and actual responses.
+public struct CORSPolicy: Sendable, Equatable {
+    public enum Origins: Sendable, Equatable {
+        case any
+        case list([String])
+    }
+
+    public var allowOrigins: Origins
+    public var allowMethods: [String]
+    public var allowHeaders: [String]
+    public var exposeHeaders: [String]
+    public var maxAgeSeconds: Int
+    public var allowCredentials: Bool
+
+    /// What a grpc-web client needs: POST, the gRPC-Web request headers, and the status
+    /// headers exposed so that trailers-only replies are readable from script.
+    public static let grpcWebPreset = CORSPolicy(
+        allowOrigins: .any,
+        allowMethods: ["POST", "GET", "OPTIONS"],
+        allowHeaders: ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization",
+                       "x-accept-content-transfer-encoding", "x-accept-response-streaming"],
+        exposeHeaders: ["grpc-status", "grpc-message", "grpc-status-details-bin"],
+        maxAgeSeconds: 86400,
+        allowCredentials: false)
+
+    public init(allowOrigins: Origins, allowMethods: [String], allowHeaders: [String],
+                exposeHeaders: [String], maxAgeSeconds: Int, allowCredentials: Bool) {
+        self.allowOrigins = allowOrigins
+        self.allowMethods = allowMethods
+        self.allowHeaders = allowHeaders
+        self.exposeHeaders = exposeHeaders
+        self.maxAgeSeconds = maxAgeSeconds
+        self.allowCredentials = allowCredentials
+    }
+
+    /// The answer to a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
+    public enum PreflightResult: Equatable {
+        /// 204 with these headers.
+        case allowed(HeaderFields)
+        /// 403 without CORS headers, with the reason.
+        case denied(String)
+    }
+
+    public static func isPreflight(method: String, headers: HeaderFields) -> Bool {
+        method == "OPTIONS" && headers["origin"] != nil && headers["access-control-request-method"] != nil
+    }
+
+    public func preflight(headers: HeaderFields) -> PreflightResult {
+        guard let origin = headers["origin"], let allowOrigin = allowOriginValue(for: origin) else {
+            return .denied("origin '\(headers["origin"] ?? "")' is not allowed")
+        }
+        let method = headers["access-control-request-method"] ?? ""
+        guard allowMethods.contains(method) else {
+            return .denied("method '\(method)' is not allowed")
+        }
+        var fields = originFields(allowOrigin)
+        fields.append(name: "access-control-allow-methods", value: allowMethods.joined(separator: ", "))
+        fields.append(name: "access-control-allow-headers", value: allowHeaders.joined(separator: ", "))
+        fields.append(name: "access-control-max-age", value: String(maxAgeSeconds))
+        return .allowed(fields)
+    }
+
+    /// Headers added to an actual response for a request carrying `Origin`; empty for a
+    /// disallowed origin (the browser then withholds the response from script).
+    public func responseHeaders(origin: String?) -> HeaderFields {
+        guard let origin, let allowOrigin = allowOriginValue(for: origin) else { return HeaderFields() }
+        var fields = originFields(allowOrigin)
+        if !exposeHeaders.isEmpty {
+            fields.append(name: "access-control-expose-headers", value: exposeHeaders.joined(separator: ", "))
+        }
+        return fields
+    }
+
+    private func allowOriginValue(for origin: String) -> String? {
+        switch allowOrigins {
+        case .any: allowCredentials ? origin : "*"
+        case .list(let origins): origins.contains(origin) ? origin : nil
+        }
+    }
+
+    private func originFields(_ allowOrigin: String) -> HeaderFields {
+        var fields = HeaderFields()
+        fields.append(name: "access-control-allow-origin", value: allowOrigin)
+        if allowCredentials { fields.append(name: "access-control-allow-credentials", value: "true") }
+        if allowOrigin != "*" { fields.append(name: "vary", value: "Origin") }
+        return fields
+    }
+}
