@@ -33,7 +33,8 @@ let package = Package(
 
         // I/O: the only code that touches libevent and nghttp2.
         .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),
-        .target(name: "Upstream", dependencies: ["FerryCore", "Loop", "CNghttp2",
+        .target(name: "HTTP2Support", dependencies: ["FerryCore", "Loop", "CNghttp2"], swiftSettings: strict),
+        .target(name: "Upstream", dependencies: ["FerryCore", "Loop", "HTTP2Support", "CNghttp2",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config",
@@ -42,7 +43,7 @@ let package = Package(
                 swiftSettings: strict),
 
         // The bundled NodeService backend (demo and benchmarks).
-        .target(name: "GRPCServer", dependencies: ["FerryCore", "Loop", "CNghttp2",
+        .target(name: "GRPCServer", dependencies: ["FerryCore", "Loop", "HTTP2Support", "CNghttp2",
                                                     .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "NodeProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],

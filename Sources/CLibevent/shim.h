@@ -10,6 +10,9 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <sys/time.h>
+#include <sys/uio.h>
+#include <errno.h>
+#include <string.h>
 #include <stdint.h>
 #include <signal.h>
 

@@ -1,0 +1,111 @@
+// The nghttp2 border shared by the HTTP/2 client (Upstream) and server (GRPCServer):
+// session creation with Ferry's settings, header blocks in and out, and the send loop.
+import CNghttp2
+import FerryCore
+import Loop
+
+/// Settings Ferry applies to every HTTP/2 session it creates.
+public struct HTTP2SessionSettings: Sendable {
+    /// SETTINGS_INITIAL_WINDOW_SIZE: how much a peer may send on one stream before we consume.
+    /// With manual window updates this bounds the memory a stream can hold (RFC 9113 §6.9).
+    public var streamWindowBytes: Int32 = 256 * 1024
+    /// The connection-level receive window.
+    public var connectionWindowBytes: Int32 = 16 * 1024 * 1024
+    public var maxConcurrentStreams: UInt32 = 1024
+    /// Window updates only when the application consumes (backpressure), instead of as soon as
+    /// DATA arrives.
+    public var manualWindowUpdates = true
+
+    public init() {}
+}
+
+public enum NGHTTP2 {
+    /// Creates a client or server session with the given callbacks and settings, and queues the
+    /// initial SETTINGS (and, for a client, the connection preface).
+    public static func makeSession(server: Bool, callbacks: OpaquePointer,
+                                   settings: HTTP2SessionSettings,
+                                   userData: UnsafeMutableRawPointer) -> OpaquePointer? {
+        var option: OpaquePointer?
+        nghttp2_option_new(&option)
+        defer { nghttp2_option_del(option) }
+        if settings.manualWindowUpdates { nghttp2_option_set_no_auto_window_update(option, 1) }
+        var session: OpaquePointer?
+        let result = server
+            ? nghttp2_session_server_new2(&session, callbacks, userData, option)
+            : nghttp2_session_client_new2(&session, callbacks, userData, option)
+        guard result == 0, let session else { return nil }
+        var entries = [
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                                   value: settings.maxConcurrentStreams),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                                   value: UInt32(settings.streamWindowBytes)),
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+        ]
+        nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
+        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
+                                              settings.connectionWindowBytes)
+        return session
+    }
+
+    /// Serializes every pending frame into the connection's output buffer.
+    /// Returns false when nghttp2 reports a fatal error.
+    @discardableResult
+    public static func flush(_ session: OpaquePointer, to connection: BufferedConnection) -> Bool {
+        while true {
+            var data: UnsafePointer<UInt8>?
+            let length = nghttp2_session_mem_send(session, &data)
+            if length < 0 { return false }
+            if length == 0 { return true }
+            connection.write(UnsafeRawBufferPointer(start: data, count: length))
+        }
+    }
+
+    /// Feeds received bytes to the session. Returns an error text for a protocol failure.
+    public static func receive(_ session: OpaquePointer, from connection: BufferedConnection) -> String? {
+        var failure: String?
+        connection.consumeInput { bytes in
+            guard failure == nil, let base = bytes.baseAddress else { return }
+            let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+            if result < 0 { failure = String(cString: nghttp2_strerror(Int32(result))) }
+        }
+        return failure
+    }
+
+    /// Calls `body` with an nghttp2 header block for `fields`. nghttp2 copies the block
+    /// during submit, so the pointers only live for the call.
+    public static func withHeaderBlock<R>(_ fields: [(String, String)],
+                                          _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
+        var storage: [UInt8] = []
+        var ranges: [(Int, Int, Int, Int)] = []
+        for (name, value) in fields {
+            let nameStart = storage.count
+            storage.append(contentsOf: name.utf8)
+            let valueStart = storage.count
+            storage.append(contentsOf: value.utf8)
+            ranges.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
+        }
+        storage.append(0)  // never empty, so the buffer always has a base address
+        return storage.withUnsafeMutableBufferPointer { buffer in
+            let base = buffer.baseAddress!
+            var block = ranges.map { range in
+                nghttp2_nv(name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3,
+                           flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+            }
+            return block.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
+        }
+    }
+
+    /// A header field from the name and value nghttp2 hands to `on_header_callback`.
+    public static func field(name: UnsafePointer<UInt8>?, nameLength: Int,
+                             value: UnsafePointer<UInt8>?, valueLength: Int) -> HeaderField {
+        HeaderField(name: String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
+                    value: String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self))
+    }
+}
+
+extension HeaderFields {
+    /// Appends a field whose name is already lower-case (as nghttp2 guarantees on receipt).
+    public mutating func append(_ field: HeaderField) {
+        append(name: field.name, value: field.value)
+    }
+}

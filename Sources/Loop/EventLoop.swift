@@ -1,0 +1,68 @@
+// One libevent event_base, driven by one thread. Every object of this target belongs to
+// exactly one loop and is touched only from that loop's thread; `LoopWaker` is the one
+// exception, and it exists to cross threads.
+import CLibevent
+import Glibc
+
+public enum LoopError: Error, CustomStringConvertible {
+    case libevent(String)
+    case invalidAddress(String)
+    case bindFailed(address: String, reason: String)
+    case connectFailed(address: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .libevent(let what): "libevent: \(what) failed"
+        case .invalidAddress(let address): "invalid socket address '\(address)': expected IP:port or [IPv6]:port"
+        case .bindFailed(let address, let reason): "cannot listen on \(address): \(reason)"
+        case .connectFailed(let address, let reason): "cannot connect to \(address): \(reason)"
+        }
+    }
+}
+
+public final class EventLoop {
+    let base: OpaquePointer
+
+    /// Once per process, before any base exists: lets `LoopWaker` wake a loop from another
+    /// thread, and keeps a peer's close from killing the process with SIGPIPE.
+    private static let processSetUp: Void = {
+        evthread_use_pthreads()
+        signal(SIGPIPE, SIG_IGN)
+    }()
+
+    public init() throws {
+        _ = EventLoop.processSetUp
+        guard let base = event_base_new() else { throw LoopError.libevent("event_base_new") }
+        self.base = base
+    }
+
+    deinit {
+        event_base_free(base)
+    }
+
+    /// Runs callbacks until no events remain or `stop()` is called.
+    public func run() {
+        event_base_dispatch(base)
+    }
+
+    /// Makes `run()` return after the current callback.
+    public func stop() {
+        event_base_loopbreak(base)
+    }
+
+    /// Monotonic time in nanoseconds, cached per loop iteration (cheap on the hot path).
+    public var now: UInt64 {
+        var tv = timeval()
+        event_base_gettimeofday_cached(base, &tv)
+        return UInt64(tv.tv_sec) * 1_000_000_000 + UInt64(tv.tv_usec) * 1_000
+    }
+}
+
+func timeval(nanoseconds: UInt64) -> timeval {
+    timeval(tv_sec: Int(nanoseconds / 1_000_000_000), tv_usec: Int(nanoseconds % 1_000_000_000 / 1_000))
+}
+
+/// The text of the current `errno`.
+func systemErrorDescription() -> String {
+    String(cString: strerror(errno))
+}

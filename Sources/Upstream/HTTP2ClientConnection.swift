@@ -1,0 +1,288 @@
+// One HTTP/2 (h2c) connection to one backend endpoint, carrying many calls as streams
+// (RFC 9113). The nghttp2 callbacks in this file are the only unsafe code of the upstream side.
+import CNghttp2
+import FerryCore
+import HTTP2Support
+import Logging
+import Loop
+
+final class HTTP2ClientConnection {
+    enum State: Equatable {
+        case connecting
+        case ready
+        /// GOAWAY received or sent: no new streams; closes when the last stream ends.
+        case goingAway
+        case closed
+    }
+
+    let endpoint: SocketAddress
+    private unowned let pool: UpstreamPool
+    private let connection: BufferedConnection
+    private var session: OpaquePointer?
+    private(set) var state: State = .connecting
+    private var streams: [Int32: UpstreamCall] = [:]
+    private var connectTimer: LoopTimer?
+    private var keepaliveTimer: LoopTimer?
+    private var pingOutstanding = false
+    /// Set while nghttp2 runs our callbacks: sending must wait until it returns.
+    private var receiving = false
+    /// Read-only once built; nghttp2 copies it into each session, so sharing across threads is safe.
+    nonisolated(unsafe) private static let callbacks: OpaquePointer = makeCallbacks()
+
+    init(pool: UpstreamPool, loop: EventLoop, endpoint: SocketAddress) throws {
+        self.pool = pool
+        self.endpoint = endpoint
+        connection = try BufferedConnection(loop: loop, connectingTo: endpoint)
+        connection.delegate = self
+        connectTimer = LoopTimer(loop: loop) { [unowned self] in
+            connection.close(reason: .error("connect timed out"))
+        }
+        connectTimer?.schedule(afterNanoseconds: pool.settings.connectTimeoutNanoseconds)
+        if let interval = pool.settings.keepaliveIntervalNanoseconds {
+            keepaliveTimer = LoopTimer(loop: loop, repeating: true) { [unowned self] in keepaliveTick() }
+            keepaliveTimer?.schedule(afterNanoseconds: interval)
+        }
+    }
+
+    deinit {
+        if let session { nghttp2_session_del(session) }
+    }
+
+    var activeStreams: Int { streams.count }
+
+    /// Whether another stream fits under the peer's SETTINGS_MAX_CONCURRENT_STREAMS.
+    var hasCapacity: Bool {
+        guard state == .ready, let session else { return false }
+        let limit = nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
+        return UInt32(streams.count) < limit
+    }
+
+    /// Opens a stream for `call` and sends its headers and body.
+    func start(_ call: UpstreamCall) {
+        guard let session else { return }
+        var fields: [(String, String)] = [
+            (":method", "POST"), (":scheme", "http"), (":path", call.request.path),
+            (":authority", pool.settings.authority ?? endpoint.description),
+            ("content-type", call.request.contentType), ("te", "trailers"),
+        ]
+        if let timeout = call.request.timeout { fields.append(("grpc-timeout", timeout.headerValue)) }
+        for field in call.request.metadata { fields.append((field.name, field.value)) }
+        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { session, streamID, buffer, length, flags, _, _ in
+            guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else {
+                return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+            }
+            let count = min(length, call.request.body.count - call.bodyOffset)
+            call.request.body.withUnsafeBytes { body in
+                if count > 0 { buffer!.update(from: body.baseAddress!.advanced(by: call.bodyOffset).assumingMemoryBound(to: UInt8.self), count: count) }
+            }
+            call.bodyOffset += count
+            if call.bodyOffset == call.request.body.count { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+            return count
+        })
+        let streamID = NGHTTP2.withHeaderBlock(fields) { block, count in
+            nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
+        }
+        guard streamID > 0 else {
+            call.deliver(.failed(GRPCStatus(.internal, "cannot open stream to \(endpoint): \(String(cString: nghttp2_strerror(streamID)))")))
+            return
+        }
+        streams[streamID] = call
+        call.state = .active(self, streamID: streamID)
+        flush()
+    }
+
+    func consume(_ bytes: Int, streamID: Int32) {
+        guard let session, bytes > 0 else { return }
+        nghttp2_session_consume(session, streamID, bytes)
+        flush()
+    }
+
+    func cancel(streamID: Int32) {
+        guard let session else { return }
+        nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
+        flush()
+    }
+
+    /// Stops new streams and closes when the running ones end (drain).
+    func shutdown() {
+        guard let session, state == .ready || state == .connecting else { return }
+        if state == .ready {
+            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                                  nghttp2_session_get_last_proc_stream_id(session), NGHTTP2_NO_ERROR.rawValue, nil, 0)
+            flush()
+        }
+        state = .goingAway
+        closeIfIdle()
+    }
+
+    private func flush() {
+        guard let session, !receiving else { return }
+        if !NGHTTP2.flush(session, to: connection) {
+            connection.close(reason: .error("HTTP/2 session error"))
+            return
+        }
+        if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
+            connection.closeAfterFlush()
+        }
+    }
+
+    private func closeIfIdle() {
+        if state == .goingAway && streams.isEmpty { connection.closeAfterFlush() }
+    }
+
+    private func keepaliveTick() {
+        guard let session, state == .ready || state == .goingAway else { return }
+        if pingOutstanding {
+            connection.close(reason: .error("keepalive PING not answered"))
+            return
+        }
+        pingOutstanding = true
+        nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+        flush()
+    }
+
+    // MARK: nghttp2 events
+
+    private static func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2ClientConnection {
+        Unmanaged<HTTP2ClientConnection>.fromOpaque(userData!).takeUnretainedValue()
+    }
+
+    private static func call(session: OpaquePointer, streamID: Int32) -> UpstreamCall? {
+        guard let pointer = nghttp2_session_get_stream_user_data(session, streamID) else { return nil }
+        return Unmanaged<UpstreamCall>.fromOpaque(pointer).takeUnretainedValue()
+    }
+
+    private func headersReceived(streamID: Int32, endStream: Bool, category: nghttp2_headers_category) {
+        guard let call = streams[streamID] else { return }
+        let block = call.headerBlock
+        call.headerBlock = HeaderFields()
+        if category == NGHTTP2_HCAT_RESPONSE && !endStream {
+            call.receivedHead = true
+            call.deliver(.head(block))
+        } else if endStream {
+            call.deliver(.trailers(block))
+        }
+    }
+
+    private func streamClosed(streamID: Int32, errorCode: UInt32) {
+        guard let call = streams.removeValue(forKey: streamID) else { return }
+        // DATA the exchange never consumed still counts against the connection window.
+        if call.unconsumedBytes > 0, let session {
+            nghttp2_session_consume_connection(session, call.unconsumedBytes)
+            call.unconsumedBytes = 0
+        }
+        if !call.isFinished {
+            let status: GRPCStatus
+            switch errorCode {
+            case NGHTTP2_NO_ERROR.rawValue:
+                status = GRPCStatus(.internal, "upstream \(endpoint) (cluster \(pool.settings.name)) ended the stream without grpc-status")
+            case NGHTTP2_REFUSED_STREAM.rawValue:
+                status = GRPCStatus(.unavailable, "upstream \(endpoint) (cluster \(pool.settings.name)) refused the stream")
+            case NGHTTP2_CANCEL.rawValue:
+                status = GRPCStatus(.cancelled, "upstream \(endpoint) (cluster \(pool.settings.name)) cancelled the stream")
+            default:
+                status = GRPCStatus(.unavailable, "upstream \(endpoint) (cluster \(pool.settings.name)) reset the stream: \(String(cString: nghttp2_http2_strerror(errorCode)))")
+            }
+            call.deliver(.failed(status))
+        }
+        call.state = .finished
+        closeIfIdle()
+        pool.capacityChanged(self)
+    }
+
+    private static func makeCallbacks() -> OpaquePointer {
+        var callbacks: OpaquePointer?
+        nghttp2_session_callbacks_new(&callbacks)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, userData in
+            guard let frame, let session, let call = HTTP2ClientConnection.call(session: session, streamID: frame.pointee.hd.stream_id) else { return 0 }
+            call.headerBlock.append(NGHTTP2.field(name: name, nameLength: nameLength, value: value, valueLength: valueLength))
+            _ = userData
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
+            guard let frame else { return 0 }
+            let connection = HTTP2ClientConnection.connection(userData)
+            let header = frame.pointee.hd
+            let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+            switch UInt32(header.type) {
+            case NGHTTP2_HEADERS.rawValue:
+                connection.headersReceived(streamID: header.stream_id, endStream: endStream, category: frame.pointee.headers.cat)
+            case NGHTTP2_DATA.rawValue where endStream:
+                // DATA with END_STREAM and no trailers: reported as a missing status on close.
+                break
+            case NGHTTP2_SETTINGS.rawValue:
+                connection.pool.capacityChanged(connection)
+            case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
+                connection.pingOutstanding = false
+            case NGHTTP2_GOAWAY.rawValue:
+                // Streams above last_stream_id were not processed; nghttp2 closes them with
+                // REFUSED_STREAM and they fail as UNAVAILABLE (retrying is the resilience layer's).
+                connection.state = .goingAway
+                connection.pool.capacityChanged(connection)
+            default:
+                break
+            }
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { session, _, streamID, data, length, _ in
+            guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else { return 0 }
+            call.unconsumedBytes += length
+            call.deliver(.data(UnsafeRawBufferPointer(start: data, count: length)))
+            return 0
+        }
+        // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
+            HTTP2ClientConnection.connection(userData).streamClosed(streamID: streamID, errorCode: errorCode)
+            return 0
+        }
+        return callbacks!
+    }
+}
+
+extension HTTP2ClientConnection: BufferedConnectionDelegate {
+    func connectionDidConnect(_ connection: BufferedConnection) {
+        connectTimer?.cancel()
+        connectTimer = nil
+        var settings = HTTP2SessionSettings()
+        settings.maxConcurrentStreams = 100
+        session = NGHTTP2.makeSession(server: false, callbacks: HTTP2ClientConnection.callbacks, settings: settings,
+                                      userData: Unmanaged.passUnretained(self).toOpaque())
+        guard session != nil else {
+            connection.close(reason: .error("cannot create HTTP/2 session"))
+            return
+        }
+        if state == .connecting { state = .ready }
+        flush()
+        pool.connectionReady(self)
+    }
+
+    func connectionHasInput(_ connection: BufferedConnection) {
+        guard let session else { return }
+        receiving = true
+        let failure = NGHTTP2.receive(session, from: connection)
+        receiving = false
+        if let failure {
+            connection.close(reason: .error("HTTP/2 protocol error: \(failure)"))
+            return
+        }
+        flush()
+    }
+
+    func connectionOutputDrained(_ connection: BufferedConnection) {}
+
+    func connection(_ connection: BufferedConnection, didCloseWith reason: ConnectionCloseReason) {
+        let wasConnecting = state == .connecting
+        state = .closed
+        connectTimer?.cancel()
+        keepaliveTimer?.cancel()
+        let failed = streams
+        streams.removeAll()
+        let what = wasConnecting ? "connect to" : "connection to"
+        let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(reason)"
+        for (_, call) in failed.sorted(by: { $0.key < $1.key }) {
+            call.state = .finished
+            call.delegate?.upstreamCall(call, received: .failed(GRPCStatus(.unavailable, message)))
+        }
+        pool.connectionClosed(self, wasConnecting: wasConnecting, message: message)
+    }
+}
