@@ -43,12 +43,13 @@ let package = Package(
                 swiftSettings: strict),
 
         // The bundled NodeService backend (demo and benchmarks).
-        .target(name: "GRPCServer", dependencies: ["FerryCore", "Loop", "HTTP2Support", "CNghttp2",
+        .target(name: "GRPCServer", dependencies: ["FerryCore", "GRPCWeb", "Loop", "HTTP2Support", "CNghttp2",
                                                     .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "NodeProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
                 swiftSettings: strict),
-        .target(name: "NodeService", dependencies: ["GRPCServer", "NodeProto", "FerryCore"],
+        .target(name: "NodeService", dependencies: ["GRPCServer", "NodeProto", "FerryCore", "Loop",
+                                                     .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
 
         .executableTarget(name: "ferry", dependencies: [

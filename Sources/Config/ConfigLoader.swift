@@ -1,0 +1,169 @@
+// Reads and validates Ferry's YAML configuration (documented key by key in config/README.md).
+import Routing
+import Yams
+
+public enum ConfigLoader {
+    /// Parses `yaml`; `defaultWorkers` is used when `workers` is absent (the core count).
+    public static func load(yaml: String, defaultWorkers: Int) throws(ConfigError) -> FerryConfig {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw ConfigError(path: "", reason: "invalid YAML: \(error)")
+        }
+        let document = ConfigNode(node: root, path: "")
+        guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
+        try document.requireMapping(keys: ["workers", "drain_timeout", "listeners", "routes", "clusters"])
+
+        let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
+        guard !clusters.isEmpty else { throw document.child("clusters").error("at least one cluster is required") }
+        var clusterNames = Set<String>()
+        for (index, cluster) in clusters.enumerated() where !clusterNames.insert(cluster.name).inserted {
+            throw ConfigError(path: "clusters[\(index)].name", reason: "duplicate cluster name '\(cluster.name)'")
+        }
+
+        let routesNode = document.child("routes")
+        let routes = try routesNode.elements().map { node throws(ConfigError) in try route(node, clusters: clusterNames) }
+        guard !routes.isEmpty else { throw routesNode.error("at least one route is required") }
+
+        let listenersNode = document.child("listeners")
+        let listeners = try listenersNode.elements().map { node throws(ConfigError) in try listener(node) }
+        guard !listeners.isEmpty else { throw listenersNode.error("at least one listener is required") }
+
+        return FerryConfig(
+            workers: try document.child("workers").int(range: 1...256) ?? defaultWorkers,
+            drainTimeoutNanoseconds: try document.child("drain_timeout").duration() ?? 10_000_000_000,
+            listeners: listeners, routes: routes, clusters: clusters)
+    }
+
+    private static func listener(_ node: ConfigNode) throws(ConfigError) -> ListenerConfig {
+        try node.requireMapping(keys: ["address", "cors", "limits"])
+        let addressNode = node.child("address")
+        let address = try addressNode.requiredString()
+        try validateAddress(address, at: addressNode)
+        return ListenerConfig(address: address, cors: try cors(node.child("cors")), limits: try limits(node.child("limits")))
+    }
+
+    private static func cors(_ node: ConfigNode) throws(ConfigError) -> CORSPolicy? {
+        var policy = CORSPolicy.grpcWebPreset
+        guard node.isPresent else { return policy }
+        if case .scalar? = node.node {
+            // `cors: off` disables CORS; `cors: grpc-web` names the preset explicitly.
+            switch try node.string() {
+            case "off", "false", "disabled": return nil
+            case "grpc-web": return policy
+            default: throw node.error("expected a mapping, 'grpc-web' or 'off'")
+            }
+        }
+        try node.requireMapping(keys: ["allow_origins", "allow_methods", "allow_headers", "expose_headers",
+                                       "max_age", "allow_credentials"])
+        if let origins = try node.child("allow_origins").stringList() {
+            policy.allowOrigins = origins.contains("*") ? .any : .list(origins)
+        }
+        if let methods = try node.child("allow_methods").stringList() { policy.allowMethods = methods.map { $0.uppercased() } }
+        if let headers = try node.child("allow_headers").stringList() { policy.allowHeaders = headers.map { $0.lowercased() } }
+        if let headers = try node.child("expose_headers").stringList() { policy.exposeHeaders = headers.map { $0.lowercased() } }
+        if let maxAge = try node.child("max_age").duration() { policy.maxAgeSeconds = Int(maxAge / 1_000_000_000) }
+        if let credentials = try node.child("allow_credentials").bool() { policy.allowCredentials = credentials }
+        return policy
+    }
+
+    private static func limits(_ node: ConfigNode) throws(ConfigError) -> FrontLimits {
+        try node.requireMapping(keys: ["max_header_bytes", "max_header_fields", "max_message_bytes",
+                                       "header_read_timeout", "idle_timeout"])
+        var limits = FrontLimits()
+        if let value = try node.child("max_header_bytes").int(range: 1024...(1 << 20)) { limits.maxHeaderBytes = value }
+        if let value = try node.child("max_header_fields").int(range: 8...10_000) { limits.maxHeaderFields = value }
+        if let value = try node.child("max_message_bytes").int(range: 1...(64 << 20)) { limits.maxMessageBytes = value }
+        if let value = try node.child("header_read_timeout").duration() { limits.headerReadTimeoutNanoseconds = value }
+        if let value = try node.child("idle_timeout").duration() { limits.idleTimeoutNanoseconds = value }
+        return limits
+    }
+
+    private static func route(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> Route {
+        try node.requireMapping(keys: ["match", "cluster"])
+        let matchNode = node.child("match")
+        guard matchNode.isPresent else { throw matchNode.error("required") }
+        try matchNode.requireMapping(keys: ["service", "prefix"])
+        let service = try matchNode.child("service").string()
+        let prefix = try matchNode.child("prefix").string()
+        let match: RouteMatch
+        switch (service, prefix) {
+        case (let service?, nil):
+            guard !service.isEmpty, !service.contains("/") else {
+                throw matchNode.child("service").error("expected a fully-qualified service name like node.v1.NodeService")
+            }
+            match = .service(service)
+        case (nil, let prefix?):
+            guard prefix.hasPrefix("/") else { throw matchNode.child("prefix").error("a path prefix must start with '/'") }
+            match = .pathPrefix(prefix)
+        default:
+            throw matchNode.error("exactly one of 'service' or 'prefix' is required")
+        }
+        let clusterNode = node.child("cluster")
+        let cluster = try clusterNode.requiredString()
+        guard clusters.contains(cluster) else {
+            throw clusterNode.error("no cluster named '\(cluster)' (clusters: \(clusters.sorted().joined(separator: ", ")))")
+        }
+        return Route(match: match, cluster: cluster)
+    }
+
+    private static func cluster(_ node: ConfigNode) throws(ConfigError) -> ClusterConfig {
+        try node.requireMapping(keys: ["name", "endpoints", "authority", "max_connections", "max_pending_requests",
+                                       "connect_timeout", "keepalive_interval"])
+        let endpointsNode = node.child("endpoints")
+        let endpoints = try endpointsNode.elements()
+        guard !endpoints.isEmpty else { throw endpointsNode.error("at least one endpoint is required") }
+        let addresses = try endpoints.map { endpoint throws(ConfigError) in
+            let address = try endpoint.requiredString()
+            try validateAddress(address, at: endpoint)
+            return address
+        }
+        let keepalive = node.child("keepalive_interval")
+        let keepaliveInterval: UInt64?
+        if try keepalive.string() == "off" {
+            keepaliveInterval = nil
+        } else {
+            keepaliveInterval = try keepalive.duration() ?? 30_000_000_000
+        }
+        return ClusterConfig(
+            name: try node.child("name").requiredString(),
+            endpoints: addresses,
+            authority: try node.child("authority").string(),
+            maxConnections: try node.child("max_connections").int(range: 1...1024) ?? 4,
+            maxPendingRequests: try node.child("max_pending_requests").int(range: 0...1_000_000) ?? 1024,
+            connectTimeoutNanoseconds: try node.child("connect_timeout").duration() ?? 2_000_000_000,
+            keepaliveIntervalNanoseconds: keepaliveInterval)
+    }
+
+    /// `IPv4:port`, `[IPv6]:port` or `localhost:port`; names other than localhost need DNS
+    /// clusters, which are not supported yet.
+    static func validateAddress(_ address: String, at node: ConfigNode) throws(ConfigError) {
+        let host: Substring
+        let port: Substring
+        if address.hasPrefix("[") {
+            guard let close = address.firstIndex(of: "]"), address[address.index(after: close)...].hasPrefix(":") else {
+                throw node.error("invalid address '\(address)': expected [IPv6]:port")
+            }
+            host = address[address.index(after: address.startIndex)..<close]
+            port = address[address.index(close, offsetBy: 2)...]
+            guard !host.isEmpty, host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else {
+                throw node.error("invalid IPv6 address in '\(address)'")
+            }
+        } else {
+            guard let colon = address.lastIndex(of: ":") else {
+                throw node.error("invalid address '\(address)': expected host:port")
+            }
+            host = address[..<colon]
+            port = address[address.index(after: colon)...]
+            let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+            let isIPv4 = octets.count == 4 && octets.allSatisfy { UInt8($0) != nil }
+            guard isIPv4 || host == "localhost" else {
+                throw node.error("invalid host '\(host)' in '\(address)': expected an IP address or localhost")
+            }
+        }
+        guard let number = Int(port), (1...65535).contains(number) else {
+            throw node.error("invalid port '\(port)' in '\(address)': expected 1 to 65535")
+        }
+    }
+}

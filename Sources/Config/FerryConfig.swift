@@ -1,0 +1,44 @@
+// Ferry's configuration, validated: every value here has passed its checks and has its default.
+import Routing
+
+public struct FerryConfig: Sendable {
+    /// Worker threads, each with its own event loop, listeners and upstream pools.
+    public var workers: Int
+    /// On SIGTERM/SIGINT, how long in-flight calls may take before Ferry exits anyway.
+    public var drainTimeoutNanoseconds: UInt64
+    public var listeners: [ListenerConfig]
+    public var routes: [Route]
+    public var clusters: [ClusterConfig]
+}
+
+public struct ListenerConfig: Sendable {
+    public var address: String
+    /// nil: no CORS headers and no preflight handling.
+    public var cors: CORSPolicy?
+    public var limits: FrontLimits
+}
+
+/// Limits of the HTTP/1.1 front, with safe defaults.
+public struct FrontLimits: Sendable, Equatable {
+    public var maxHeaderBytes = 60 * 1024
+    public var maxHeaderFields = 100
+    /// Largest gRPC message accepted from a browser (→ RESOURCE_EXHAUSTED).
+    public var maxMessageBytes = 4 * 1024 * 1024
+    /// Time allowed to receive a request's head and body once it has started (slowloris).
+    public var headerReadTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// An idle keep-alive connection closes after this.
+    public var idleTimeoutNanoseconds: UInt64 = 60_000_000_000
+
+    public init() {}
+}
+
+public struct ClusterConfig: Sendable {
+    public var name: String
+    /// `host:port` with an IP literal or `localhost`.
+    public var endpoints: [String]
+    public var authority: String?
+    public var maxConnections: Int
+    public var maxPendingRequests: Int
+    public var connectTimeoutNanoseconds: UInt64
+    public var keepaliveIntervalNanoseconds: UInt64?
+}

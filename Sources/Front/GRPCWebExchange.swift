@@ -1,0 +1,148 @@
+// One gRPC-Web call: the request already decoded, it drives the upstream call and translates
+// each response part into HTTP/1.1 for the browser (PROTOCOL-WEB.md).
+import FerryCore
+import GRPCWeb
+import HTTP1
+import Upstream
+
+final class GRPCWebExchange {
+    private enum State {
+        /// Nothing sent downstream yet: an error can still become a trailers-only response.
+        case awaitingHead
+        /// Response head sent with chunked encoding; messages follow.
+        case streaming
+        case finished
+    }
+
+    private unowned let connection: HTTP1ServerConnection
+    private let contentType: GRPCWebContentType
+    private let textResponse: Bool
+    private let extraHeaders: HeaderFields
+    private var state: State = .awaitingHead
+    private(set) var call: UpstreamCall?
+    /// Bytes received upstream and written downstream but not yet released to the backend,
+    /// because the downstream socket has not taken them (backpressure).
+    private var owedToUpstream = 0
+
+    /// Output queued beyond this makes the exchange stop releasing the upstream window.
+    static let downstreamHighWatermark = 64 * 1024
+
+    init(connection: HTTP1ServerConnection, contentType: GRPCWebContentType, textResponse: Bool,
+         extraHeaders: HeaderFields) {
+        self.connection = connection
+        self.contentType = contentType
+        self.textResponse = textResponse
+        self.extraHeaders = extraHeaders
+    }
+
+    func start(request: UpstreamRequest, pool: UpstreamPool) {
+        let call = UpstreamCall(request: request, delegate: self)
+        self.call = call
+        pool.start(call)
+    }
+
+    /// Answers with `status` without calling upstream (a request Ferry refuses itself).
+    func reject(_ status: GRPCStatus) {
+        finish(trailers: status.trailerFields)
+    }
+
+    /// The downstream went away: cancel upstream at once.
+    func downstreamClosed() {
+        if case .finished = state { return }
+        state = .finished
+        call?.cancel()
+    }
+
+    /// The downstream socket drained: release what it took to the backend.
+    func downstreamDrained() {
+        guard owedToUpstream > 0, let call else { return }
+        let owed = owedToUpstream
+        owedToUpstream = 0
+        call.consume(owed)
+    }
+
+    private func writeHead(_ upstreamHeaders: HeaderFields) {
+        var headers = HeaderFields()
+        headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
+        headers.append(name: "transfer-encoding", value: "chunked")
+        headers.append(contentsOf: GRPCWebMetadata.responseHeaders(from: upstreamHeaders))
+        headers.append(contentsOf: extraHeaders)
+        connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
+        state = .streaming
+    }
+
+    private func writeBody(_ bytes: UnsafeRawBufferPointer) {
+        if textResponse {
+            connection.writeChunk(Base64.encode(bytes))
+        } else {
+            connection.writeChunk(bytes)
+        }
+    }
+
+    private func finish(trailers: HeaderFields) {
+        switch state {
+        case .awaitingHead:
+            // Trailers-only: the status travels in the HTTP headers with an empty body
+            // (PROTOCOL-WEB.md, "Trailers-only responses").
+            var headers = HeaderFields()
+            headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
+            headers.append(contentsOf: GRPCWebMetadata.responseHeaders(from: trailers))
+            headers.append(contentsOf: extraHeaders)
+            headers.append(name: "content-length", value: "0")
+            connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
+        case .streaming:
+            let frame = GRPCWebTrailers.frame(GRPCWebMetadata.responseHeaders(from: trailers))
+            frame.withUnsafeBytes { writeBody($0) }
+            connection.writeLastChunk()
+        case .finished:
+            return
+        }
+        state = .finished
+        connection.exchangeFinished()
+    }
+}
+
+extension GRPCWebExchange: UpstreamCallDelegate {
+    func upstreamCall(_ call: UpstreamCall, received part: UpstreamResponsePart) {
+        switch part {
+        case .head(let headers):
+            guard case .awaitingHead = state else { return }
+            if let failure = GRPCWebExchange.validateResponseHead(headers) {
+                call.cancel()
+                finish(trailers: failure.trailerFields)
+                return
+            }
+            writeHead(headers)
+        case .data(let bytes):
+            guard case .streaming = state else { return }
+            writeBody(bytes)
+            if connection.outputLength <= GRPCWebExchange.downstreamHighWatermark && owedToUpstream == 0 {
+                call.consume(bytes.count)
+            } else {
+                owedToUpstream += bytes.count
+            }
+        case .trailers(let trailers):
+            var trailers = trailers
+            if case .awaitingHead = state, let failure = GRPCWebExchange.validateResponseHead(trailers) {
+                trailers = failure.trailerFields
+            } else if trailers["grpc-status"] == nil {
+                trailers.append(contentsOf: GRPCStatus(.internal, "upstream response had no grpc-status").trailerFields)
+            }
+            finish(trailers: trailers)
+        case .failed(let status):
+            finish(trailers: status.trailerFields)
+        }
+    }
+
+    /// A response head that is not gRPC becomes a status (grpc/doc/http-grpc-status-mapping.md).
+    static func validateResponseHead(_ headers: HeaderFields) -> GRPCStatus? {
+        let status = headers[":status"].flatMap { Int($0) } ?? 0
+        if status != 200 {
+            return GRPCStatus(GRPCStatusCode(httpStatus: status), "upstream answered HTTP status \(status)")
+        }
+        if headers["grpc-status"] == nil && !(headers["content-type"] ?? "").hasPrefix("application/grpc") {
+            return GRPCStatus(.unknown, "upstream answered content-type '\(headers["content-type"] ?? "")', not gRPC")
+        }
+        return nil
+    }
+}

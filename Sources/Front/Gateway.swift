@@ -1,0 +1,124 @@
+// Starts the workers, waits for SIGINT/SIGTERM, drains, and returns.
+import Config
+import Dispatch
+import Foundation
+import Logging
+import Loop
+
+public final class Gateway: @unchecked Sendable {
+    private let config: FerryConfig
+    private let logger: Logger
+
+    public init(config: FerryConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+    }
+
+    /// Blocks SIGINT and SIGTERM in every thread so that only `waitForShutdownSignal` sees them.
+    /// Call before starting any thread.
+    public static func blockShutdownSignals() {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    /// Waits for SIGINT or SIGTERM and returns its name.
+    public static func waitForShutdownSignal() -> String {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGINT)
+        sigaddset(&signals, SIGTERM)
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        return received == SIGINT ? "SIGINT" : "SIGTERM"
+    }
+
+    /// Binds every listener on every worker and starts the worker threads. Throws the first
+    /// error (for example an address in use) before any worker runs.
+    public func start() throws -> RunningGateway {
+        let started = DispatchSemaphore(value: 0)
+        let state = StartState()
+        var threads: [Thread] = []
+        for index in 0..<config.workers {
+            let finished = DispatchSemaphore(value: 0)
+            let config = config
+            var logger = logger
+            logger[metadataKey: "worker"] = "\(index)"
+            let workerLogger = logger
+            let thread = Thread {
+                let worker: Worker
+                do {
+                    worker = try Worker(config: config, logger: workerLogger)
+                } catch {
+                    state.fail(error)
+                    started.signal()
+                    finished.signal()
+                    return
+                }
+                state.add(waker: worker.drainWaker)
+                started.signal()
+                worker.run()
+                finished.signal()
+            }
+            thread.name = "ferry-worker-\(index)"
+            thread.start()
+            threads.append(thread)
+            state.addFinished(finished)
+        }
+        for _ in 0..<config.workers { started.wait() }
+        let running = RunningGateway(state: state, drainTimeoutNanoseconds: config.drainTimeoutNanoseconds)
+        if let error = state.error {
+            running.drain()
+            throw error
+        }
+        return running
+    }
+}
+
+/// Workers reporting in from their threads.
+final class StartState: @unchecked Sendable {
+    private let lock = NSLock()
+    private var wakers: [LoopWakerHandle] = []
+    private var finished: [DispatchSemaphore] = []
+    private(set) var error: Error?
+
+    func fail(_ error: Error) {
+        lock.withLock { if self.error == nil { self.error = error } }
+    }
+
+    func add(waker: LoopWakerHandle) {
+        lock.withLock { wakers.append(waker) }
+    }
+
+    func addFinished(_ semaphore: DispatchSemaphore) {
+        lock.withLock { finished.append(semaphore) }
+    }
+
+    var snapshot: ([LoopWakerHandle], [DispatchSemaphore]) {
+        lock.withLock { (wakers, finished) }
+    }
+}
+
+typealias LoopWakerHandle = Loop.LoopWaker
+
+public final class RunningGateway: Sendable {
+    private let state: StartState
+    private let drainTimeoutNanoseconds: UInt64
+
+    init(state: StartState, drainTimeoutNanoseconds: UInt64) {
+        self.state = state
+        self.drainTimeoutNanoseconds = drainTimeoutNanoseconds
+    }
+
+    /// Stops accepting, lets in-flight calls finish up to the drain timeout. Returns true when
+    /// every worker finished in time.
+    @discardableResult
+    public func drain() -> Bool {
+        let (wakers, finished) = state.snapshot
+        for waker in wakers { waker.wake() }
+        let deadline = DispatchTime.now() + .nanoseconds(Int(min(drainTimeoutNanoseconds, UInt64(Int.max))))
+        return finished.allSatisfy { $0.wait(timeout: deadline) == .success }
+    }
+}

@@ -1,0 +1,306 @@
+// One downstream HTTP/1.1 connection: parses requests strictly, answers CORS preflights and
+// errors itself, and runs one gRPC-Web exchange at a time (RFC 9112 keep-alive; pipelined
+// requests wait in the parser's buffer).
+import Config
+import FerryCore
+import GRPCWeb
+import HTTP1
+import Loop
+import Routing
+import Upstream
+
+final class HTTP1ServerConnection {
+    /// A gRPC-Web request whose body is still arriving.
+    private struct PendingCall {
+        var head: HTTP1RequestHead
+        var contentType: GRPCWebContentType
+        var route: Route
+        var timeout: GRPCTimeout?
+        var decoder: GRPCWebRequestDecoder
+        var bodyBytes = 0
+        /// A refusal decided while the body still arrives; answered at its end.
+        var failure: GRPCWebRequestError?
+    }
+
+    /// What the connection does with the request being received.
+    private enum Request {
+        case grpcWeb(PendingCall)
+        /// Answered when the request ends: the body is read and discarded first.
+        case simple(HTTP1ResponseHead, body: String)
+    }
+
+    private enum State {
+        case awaitingRequest
+        case receiving(HTTP1RequestHead, Request)
+        case exchanging(GRPCWebExchange, keepAlive: Bool)
+        case closed
+    }
+
+    private let connection: BufferedConnection
+    private let context: ListenerContext
+    private unowned let worker: Worker
+    private var parser: HTTP1RequestParser
+    private var state: State = .awaitingRequest
+    /// Set by drain: finish the current exchange, then close.
+    private var closeAfterExchange = false
+
+    /// Unprocessed input beyond this stops reading from the socket until the exchange ends.
+    private static let maxBufferedPipelineBytes = 64 * 1024
+
+    init(connection: BufferedConnection, context: ListenerContext, worker: Worker) {
+        self.connection = connection
+        self.context = context
+        self.worker = worker
+        parser = HTTP1RequestParser(limits: .init(maxHeaderBytes: context.limits.maxHeaderBytes,
+                                                  maxHeaderFields: context.limits.maxHeaderFields))
+        connection.delegate = self
+        connection.setOutputLowWatermark(GRPCWebExchange.downstreamHighWatermark / 2)
+        connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
+    }
+
+    var isIdle: Bool {
+        if case .awaitingRequest = state { return parser.isIdle }
+        return false
+    }
+
+    /// Drain: idle connections close now, busy ones after their exchange.
+    func drain() {
+        closeAfterExchange = true
+        if isIdle { connection.close(reason: .endOfStream) }
+    }
+
+    // MARK: Request processing
+
+    private func processInput() {
+        while true {
+            switch state {
+            case .exchanging:
+                if parser.bufferedByteCount > HTTP1ServerConnection.maxBufferedPipelineBytes {
+                    connection.setReading(false)
+                }
+                return
+            case .closed:
+                return
+            case .awaitingRequest, .receiving:
+                break
+            }
+            let event: HTTP1RequestParser.Event?
+            do {
+                event = try parser.next()
+            } catch {
+                respondAndClose(HTTP1ResponseHead(status: error.status), body: "\(error)\n")
+                return
+            }
+            guard let event else {
+                if case .receiving = state {
+                    connection.setReadTimeout(nanoseconds: context.limits.headerReadTimeoutNanoseconds)
+                } else if !parser.isIdle {
+                    connection.setReadTimeout(nanoseconds: context.limits.headerReadTimeoutNanoseconds)
+                }
+                return
+            }
+            switch event {
+            case .head(let head, let framing):
+                state = .receiving(head, classify(head, framing: framing))
+                if case .receiving(_, .grpcWeb(let call)) = state, call.failure != nil,
+                   case .contentLength(let length) = framing, length > bodyLimit(for: call.contentType) {
+                    // Too large to read and discard: answer now and close.
+                    finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
+                    return
+                }
+            case .body(let chunk):
+                guard case .receiving(let head, var request) = state else { return }
+                if case .grpcWeb(var call) = request, call.failure == nil {
+                    call.bodyBytes += chunk.count
+                    if call.bodyBytes > bodyLimit(for: call.contentType) {
+                        call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
+                            "gRPC-Web request body larger than \(bodyLimit(for: call.contentType)) bytes"))
+                        finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
+                        return
+                    }
+                    do { try call.decoder.append(chunk) } catch { call.failure = error }
+                    request = .grpcWeb(call)
+                }
+                state = .receiving(head, request)
+            case .end:
+                guard case .receiving(let head, let request) = state else { return }
+                finishRequest(head: head, request: request, keepAlive: head.keepAlive)
+            }
+        }
+    }
+
+    /// The largest body a request may carry: one message at the limit, in base64 for `-text`.
+    private func bodyLimit(for contentType: GRPCWebContentType) -> Int {
+        let framed = context.limits.maxMessageBytes + GRPCFrame.headerLength
+        return contentType.isText ? (framed + 2) / 3 * 4 : framed
+    }
+
+    /// Decides from the head alone what the request will get.
+    private func classify(_ head: HTTP1RequestHead, framing: HTTP1BodyFraming) -> Request {
+        if let cors = context.cors, CORSPolicy.isPreflight(method: head.method, headers: head.headers) {
+            switch cors.preflight(headers: head.headers) {
+            case .allowed(let fields):
+                return .simple(HTTP1ResponseHead(status: 204, headers: fields), body: "")
+            case .denied(let reason):
+                return .simple(HTTP1ResponseHead(status: 403), body: "CORS preflight denied: \(reason)\n")
+            }
+        }
+        let corsHeaders = corsResponseHeaders(head)
+        let route = context.router.route(path: head.path)
+        guard let contentTypeValue = head.headers["content-type"],
+              let contentType = GRPCWebContentType(parsing: contentTypeValue) else {
+            if route != nil || GRPCMethodPath(head.path) != nil {
+                let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
+                return .simple(HTTP1ResponseHead(status: 415, headers: corsHeaders),
+                               body: "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n")
+            }
+            return .simple(HTTP1ResponseHead(status: 404, headers: corsHeaders), body: "no route for \(head.method) \(head.path)\n")
+        }
+        guard head.method == "POST" else {
+            var headers = corsHeaders
+            headers.append(name: "allow", value: "POST")
+            return .simple(HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC-Web calls use POST, not \(head.method)\n")
+        }
+        let timeout: GRPCTimeout?
+        do {
+            timeout = try GRPCWebMetadata.timeout(from: head.headers)
+        } catch {
+            return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
+        }
+        var call = PendingCall(
+            head: head, contentType: contentType,
+            route: route ?? Route(match: .pathPrefix("/"), cluster: ""), timeout: timeout,
+            decoder: GRPCWebRequestDecoder(contentType: contentType, messageEncoding: head.headers["grpc-encoding"],
+                                           maxMessageBytes: context.limits.maxMessageBytes))
+        if route == nil {
+            call.failure = .invalidFrames(GRPCStatus(.unimplemented, "no route for gRPC method \(head.path)"))
+        } else if case .contentLength(let length) = framing, length > bodyLimit(for: contentType) {
+            call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
+                "gRPC-Web request body of \(length) bytes is larger than the limit of \(bodyLimit(for: contentType)) bytes"))
+        }
+        return .grpcWeb(call)
+    }
+
+    private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {
+        context.cors?.responseHeaders(origin: head.headers["origin"]) ?? HeaderFields()
+    }
+
+    private func finishRequest(head: HTTP1RequestHead, request: Request, keepAlive: Bool) {
+        let keepAlive = keepAlive && !closeAfterExchange
+        switch request {
+        case .simple(let response, let body):
+            respond(response, body: body, keepAlive: keepAlive)
+        case .grpcWeb(var call):
+            let corsHeaders = corsResponseHeaders(head)
+            let body: [UInt8]
+            do throws(GRPCWebRequestError) {
+                if let failure = call.failure { throw failure }
+                body = try call.decoder.finish()
+            } catch {
+                switch error {
+                case .invalidBase64:
+                    respond(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n", keepAlive: keepAlive)
+                case .invalidFrames(let status):
+                    let exchange = GRPCWebExchange(connection: self, contentType: call.contentType,
+                                                   textResponse: textResponse(head, call.contentType),
+                                                   extraHeaders: corsHeaders)
+                    state = .exchanging(exchange, keepAlive: keepAlive)
+                    exchange.reject(status)
+                }
+                return
+            }
+            let exchange = GRPCWebExchange(connection: self, contentType: call.contentType,
+                                           textResponse: textResponse(head, call.contentType), extraHeaders: corsHeaders)
+            state = .exchanging(exchange, keepAlive: keepAlive)
+            guard let pool = context.pools[call.route.cluster] else {
+                exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route.cluster)' does not exist"))
+                return
+            }
+            connection.setReadTimeout(nanoseconds: nil)
+            exchange.start(request: UpstreamRequest(
+                path: String(head.path), metadata: GRPCWebMetadata.requestMetadata(from: head.headers),
+                contentType: call.contentType.upstreamContentType, timeout: call.timeout, body: body), pool: pool)
+        }
+    }
+
+    private func textResponse(_ head: HTTP1RequestHead, _ contentType: GRPCWebContentType) -> Bool {
+        contentType.isText || GRPCWebContentType.acceptsText(head.headers["accept"])
+    }
+
+    // MARK: Responses
+
+    private func respond(_ head: HTTP1ResponseHead, body: String, keepAlive: Bool) {
+        var head = head
+        if !body.isEmpty { head.headers.append(name: "content-type", value: "text/plain; charset=utf-8") }
+        head.headers.append(name: "content-length", value: String(body.utf8.count))
+        if !keepAlive { head.headers.append(name: "connection", value: "close") }
+        connection.write(head.serialized() + Array(body.utf8))
+        if keepAlive {
+            state = .awaitingRequest
+            connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
+        } else {
+            state = .closed
+            connection.closeAfterFlush()
+        }
+    }
+
+    private func respondAndClose(_ head: HTTP1ResponseHead, body: String) {
+        respond(head, body: body, keepAlive: false)
+    }
+
+    func writeResponseHead(_ head: HTTP1ResponseHead) {
+        var head = head
+        if case .exchanging(_, false) = state { head.headers.append(name: "connection", value: "close") }
+        connection.write(head.serialized())
+    }
+
+    func writeChunk(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        connection.write(HTTP1ChunkedEncoding.chunkHeader(length: bytes.count))
+        connection.write(bytes)
+        connection.write(HTTP1ChunkedEncoding.chunkTrailer)
+    }
+
+    func writeChunk(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { writeChunk($0) }
+    }
+
+    func writeLastChunk() {
+        connection.write(HTTP1ChunkedEncoding.lastChunk)
+    }
+
+    var outputLength: Int { connection.outputLength }
+
+    /// The exchange wrote its last byte: next request, or close.
+    func exchangeFinished() {
+        guard case .exchanging(_, let keepAlive) = state else { return }
+        if keepAlive && !closeAfterExchange {
+            state = .awaitingRequest
+            connection.setReading(true)
+            connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
+            processInput()
+        } else {
+            state = .closed
+            connection.closeAfterFlush()
+        }
+    }
+}
+
+extension HTTP1ServerConnection: BufferedConnectionDelegate {
+    func connectionHasInput(_ connection: BufferedConnection) {
+        connection.consumeInput { parser.append($0) }
+        processInput()
+    }
+
+    func connectionOutputDrained(_ connection: BufferedConnection) {
+        if case .exchanging(let exchange, _) = state { exchange.downstreamDrained() }
+    }
+
+    func connectionDidConnect(_ connection: BufferedConnection) {}
+
+    func connection(_ connection: BufferedConnection, didCloseWith reason: ConnectionCloseReason) {
+        if case .exchanging(let exchange, _) = state { exchange.downstreamClosed() }
+        state = .closed
+        worker.connectionClosed(self)
+    }
+}

@@ -1,0 +1,78 @@
+// One worker thread's world: its event loop, its listeners (sharing ports with the other
+// workers through SO_REUSEPORT), its upstream pools and its downstream connections.
+import Config
+import Logging
+import Loop
+import Routing
+import Upstream
+
+final class Worker {
+    let loop: EventLoop
+    private let logger: Logger
+    private var listeners: [TCPListener] = []
+    private var pools: [UpstreamPool] = []
+    private var connections: [ObjectIdentifier: HTTP1ServerConnection] = [:]
+    private var draining = false
+    private(set) var drainWaker: LoopWaker!
+
+    init(config: FerryConfig, logger: Logger) throws {
+        loop = try EventLoop()
+        self.logger = logger
+        var poolsByName: [String: UpstreamPool] = [:]
+        for cluster in config.clusters {
+            let endpoints = try cluster.endpoints.map { try SocketAddress(parsing: $0) }
+            let pool = UpstreamPool(settings: UpstreamClusterSettings(
+                name: cluster.name, endpoints: endpoints, authority: cluster.authority,
+                maxConnections: cluster.maxConnections, maxPendingRequests: cluster.maxPendingRequests,
+                connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
+                keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds), loop: loop, logger: logger)
+            poolsByName[cluster.name] = pool
+            pools.append(pool)
+        }
+        let router = Router(routes: config.routes)
+        for listenerConfig in config.listeners {
+            let context = ListenerContext(config: listenerConfig, router: router, pools: poolsByName)
+            let address = try SocketAddress(parsing: listenerConfig.address)
+            listeners.append(try TCPListener(loop: loop, address: address) { [unowned self] fd in
+                accept(fd, context: context)
+            })
+        }
+        drainWaker = LoopWaker(loop: loop) { [unowned self] in drain() }
+    }
+
+    func run() {
+        loop.run()
+    }
+
+    private func accept(_ fd: Int32, context: ListenerContext) {
+        do {
+            let connection = HTTP1ServerConnection(
+                connection: try BufferedConnection(loop: loop, acceptedSocket: fd), context: context, worker: self)
+            connections[ObjectIdentifier(connection)] = connection
+        } catch {
+            logger.error("cannot accept connection: \(error)")
+        }
+    }
+
+    func connectionClosed(_ connection: HTTP1ServerConnection) {
+        connections.removeValue(forKey: ObjectIdentifier(connection))
+        if draining { finishDrainIfDone() }
+    }
+
+    /// Stop accepting; idle connections close now, busy ones after their exchange.
+    private func drain() {
+        guard !draining else { return }
+        draining = true
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
+        for connection in Array(connections.values) { connection.drain() }
+        finishDrainIfDone()
+    }
+
+    private func finishDrainIfDone() {
+        guard connections.isEmpty else { return }
+        for pool in pools { pool.shutdown() }
+        drainWaker.remove()
+        loop.stop()
+    }
+}

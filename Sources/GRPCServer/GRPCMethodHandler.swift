@@ -1,0 +1,73 @@
+// The shapes of method the small gRPC server can serve, and the stream handed to streaming ones.
+import FerryCore
+import Loop
+
+/// A method implementation. Request messages arrive as serialized protobuf bytes.
+public enum GRPCMethodHandler {
+    case unary((_ request: [UInt8], _ metadata: HeaderFields) throws(GRPCStatus) -> GRPCReply)
+    case clientStreaming((_ requests: [[UInt8]], _ metadata: HeaderFields) throws(GRPCStatus) -> GRPCReply)
+    case serverStreaming((_ request: [UInt8], _ metadata: HeaderFields, _ stream: GRPCServerStream) -> Void)
+}
+
+/// A unary reply: one message plus extra response headers and trailers.
+public struct GRPCReply {
+    public var message: [UInt8]
+    public var headers: HeaderFields
+    public var trailers: HeaderFields
+
+    public init(message: [UInt8], headers: HeaderFields = HeaderFields(), trailers: HeaderFields = HeaderFields()) {
+        self.message = message
+        self.headers = headers
+        self.trailers = trailers
+    }
+}
+
+/// The response side of a server-streaming call. Messages queue until HTTP/2 flow control
+/// lets them go; `onWritable` runs when the queue has drained below `writableThreshold`.
+public final class GRPCServerStream {
+    public let loop: EventLoop
+    var outgoing: [UInt8] = []
+    var outgoingOffset = 0
+    var finalStatus: GRPCStatus?
+    var isCancelled = false
+    var resume: () -> Void = {}
+    public var onWritable: (() -> Void)?
+    public var onCancel: (() -> Void)?
+    public let writableThreshold = 256 * 1024
+
+    init(loop: EventLoop) {
+        self.loop = loop
+    }
+
+    public var queuedBytes: Int { outgoing.count - outgoingOffset }
+    public var cancelled: Bool { isCancelled }
+
+    public func send(_ message: [UInt8]) {
+        guard !isCancelled, finalStatus == nil else { return }
+        outgoing.append(contentsOf: [0, UInt8(truncatingIfNeeded: message.count >> 24),
+                                     UInt8(truncatingIfNeeded: message.count >> 16),
+                                     UInt8(truncatingIfNeeded: message.count >> 8), UInt8(truncatingIfNeeded: message.count)])
+        outgoing.append(contentsOf: message)
+        resume()
+    }
+
+    public func finish(_ status: GRPCStatus = .ok) {
+        guard !isCancelled, finalStatus == nil else { return }
+        finalStatus = status
+        resume()
+    }
+
+    /// Takes up to `count` queued bytes.
+    func take(into buffer: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
+        let n = min(count, queuedBytes)
+        outgoing.withUnsafeBytes { bytes in
+            buffer.update(from: bytes.baseAddress!.advanced(by: outgoingOffset).assumingMemoryBound(to: UInt8.self), count: n)
+        }
+        outgoingOffset += n
+        if outgoingOffset == outgoing.count {
+            outgoing.removeAll(keepingCapacity: true)
+            outgoingOffset = 0
+        }
+        return n
+    }
+}

@@ -1,0 +1,44 @@
+// Runs NodeService on its own event loop, in the calling thread or in a background thread.
+import Foundation
+import GRPCServer
+import Logging
+import Loop
+
+public enum NodeServiceBackend {
+    /// Serves on `address` in this thread; never returns.
+    public static func run(address: String, logger: Logger) throws -> Never {
+        let loop = try EventLoop()
+        let server = try GRPCServer(loop: loop, address: try SocketAddress(parsing: address),
+                                    handlers: NodeServiceHandlers.all(), logger: logger)
+        logger.info("node-service listening on \(address)")
+        withExtendedLifetime(server) { loop.run() }
+        fatalError("node-service event loop stopped")
+    }
+
+    /// Serves on `address` in a background thread; returns once it listens, or throws the
+    /// bind error.
+    public static func startInBackground(address: String, logger: Logger) throws {
+        let ready = DispatchSemaphore(value: 0)
+        let failure = BindFailure()
+        let thread = Thread {
+            do {
+                let loop = try EventLoop()
+                let server = try GRPCServer(loop: loop, address: try SocketAddress(parsing: address),
+                                            handlers: NodeServiceHandlers.all(), logger: logger)
+                ready.signal()
+                withExtendedLifetime(server) { loop.run() }
+            } catch {
+                failure.error = error
+                ready.signal()
+            }
+        }
+        thread.name = "node-service"
+        thread.start()
+        ready.wait()
+        if let error = failure.error { throw error }
+    }
+}
+
+private final class BindFailure: @unchecked Sendable {
+    var error: Error?
+}

@@ -1,0 +1,140 @@
+// The `ferry` command line: run, check, demo.
+import ArgumentParser
+import Config
+import Foundation
+import Front
+import Logging
+import NodeService
+
+@main
+struct Ferry: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ferry",
+        abstract: "A gRPC-Web gateway and sidecar proxy.",
+        version: FerryVersion.current,
+        subcommands: [Run.self, Check.self, Demo.self])
+}
+
+enum FerryVersion {
+    static let current = "0.1.0"
+}
+
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func bootstrap() -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "ferry")
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// Loads and validates a config file, or exits 2 with the key path and the reason.
+func loadConfig(path: String) throws -> FerryConfig {
+    let text: String
+    do {
+        text = try String(contentsOfFile: path, encoding: .utf8)
+    } catch {
+        FileHandle.standardError.write(Data("ferry: cannot read config '\(path)': \(error.localizedDescription)\n".utf8))
+        throw ExitCode(2)
+    }
+    do {
+        return try ConfigLoader.load(yaml: text, defaultWorkers: ProcessInfo.processInfo.activeProcessorCount)
+    } catch {
+        FileHandle.standardError.write(Data("ferry: invalid config '\(path)': \(error)\n".utf8))
+        throw ExitCode(2)
+    }
+}
+
+/// Runs the gateway until SIGINT or SIGTERM, then drains.
+func serve(_ config: FerryConfig, logger: Logger, beforeServing: () throws -> Void = {}) throws {
+    Gateway.blockShutdownSignals()
+    try beforeServing()
+    let running: RunningGateway
+    do {
+        running = try Gateway(config: config, logger: logger).start()
+    } catch {
+        logger.critical("cannot start: \(error)")
+        throw ExitCode(1)
+    }
+    logger.info("ferry listening", metadata: ["listeners": "\(config.listeners.map(\.address).joined(separator: ","))",
+                                              "workers": "\(config.workers)"])
+    let signal = Gateway.waitForShutdownSignal()
+    logger.info("\(signal) received: draining")
+    if running.drain() {
+        logger.info("drained")
+    } else {
+        logger.warning("drain timeout reached with calls in flight")
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the gateway with a config file.")
+
+    @Option(help: "Path to the YAML config.")
+    var config: String
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        let logger = logging.bootstrap()
+        try serve(try loadConfig(path: config), logger: logger)
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate a config file: exit 0, or 2 with the reason.")
+
+    @Option(help: "Path to the YAML config.")
+    var config: String
+
+    func run() throws {
+        let loaded = try loadConfig(path: config)
+        print("config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)")
+    }
+}
+
+struct Demo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the bundled NodeService on 127.0.0.1:50051 and the gateway on 127.0.0.1:8080.")
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        let logger = logging.bootstrap()
+        let config: FerryConfig
+        do {
+            config = try ConfigLoader.load(yaml: DemoConfig.yaml, defaultWorkers: 1)
+        } catch {
+            logger.critical("embedded demo config is invalid: \(error)")
+            throw ExitCode(1)
+        }
+        try serve(config, logger: logger) {
+            do {
+                try NodeServiceBackend.startInBackground(address: "127.0.0.1:50051", logger: logger)
+            } catch {
+                logger.critical("cannot start NodeService: \(error)")
+                throw ExitCode(1)
+            }
+            // GetNode{node_id: "n1"} as a gRPC-Web text frame: 00 00000004 0a 02 6e 31.
+            print("""
+                Ferry demo: gateway on http://127.0.0.1:8080, NodeService on 127.0.0.1:50051.
+                Try a gRPC-Web call (text mode, so the reply is printable once decoded):
+
+                  curl -s http://127.0.0.1:8080/node.v1.NodeService/GetNode \\
+                    -H 'content-type: application/grpc-web-text' -H 'x-grpc-web: 1' \\
+                    --data 'AAAAAAQKAm4x' | base64 -d | tr -c '[:print:]' '.'; echo
+
+                It prints the Node message (id n1, name node-n1, labels) and the trailer frame
+                with grpc-status:0. Stop with Ctrl-C.
+                """)
+        }
+    }
+}
