@@ -32,9 +32,12 @@ public final class BufferedConnection {
     private var bev: OpaquePointer?
     public weak var delegate: BufferedConnectionDelegate?
     private var closeWhenFlushed = false
+    /// Keeps the event_base alive as long as the bufferevent exists.
+    private let loop: EventLoop
 
     /// Wraps an accepted socket (already non-blocking).
     public init(loop: EventLoop, acceptedSocket fd: Int32) throws {
+        self.loop = loop
         setNoDelay(fd)
         guard let bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
             evutil_closesocket(fd)
@@ -48,6 +51,7 @@ public final class BufferedConnection {
     /// Starts a connect to `address`; `connectionDidConnect` or `didCloseWith` follows, unless
     /// the connect fails at once, which throws.
     public init(loop: EventLoop, connectingTo address: SocketAddress) throws {
+        self.loop = loop
         guard let bev = bufferevent_socket_new(loop.base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
             throw LoopError.libevent("bufferevent_socket_new")
         }

@@ -4,9 +4,12 @@ import CLibevent
 public final class LoopTimer {
     private var event: OpaquePointer!
     private let callback: () -> Void
+    /// Keeps the event_base alive as long as this event exists.
+    private let loop: EventLoop
 
     public init(loop: EventLoop, repeating: Bool = false, _ callback: @escaping () -> Void) {
         self.callback = callback
+        self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
         event = event_new(loop.base, -1, repeating ? Int16(EV_PERSIST) : 0, { _, _, context in
             Unmanaged<LoopTimer>.fromOpaque(context!).takeUnretainedValue().callback()

@@ -6,9 +6,12 @@ import CLibevent
 public final class LoopWaker: @unchecked Sendable {
     private var event: OpaquePointer!
     private let callback: () -> Void
+    /// Keeps the event_base alive as long as this event exists.
+    private let loop: EventLoop
 
     public init(loop: EventLoop, _ callback: @escaping () -> Void) {
         self.callback = callback
+        self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
         event = event_new(loop.base, -1, Int16(EV_PERSIST | EV_READ), { _, _, context in
             Unmanaged<LoopWaker>.fromOpaque(context!).takeUnretainedValue().callback()

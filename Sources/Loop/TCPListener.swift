@@ -6,11 +6,14 @@ public final class TCPListener {
     private var listener: OpaquePointer?
     private let onAccept: (Int32) -> Void
     public let address: SocketAddress
+    /// Keeps the event_base alive as long as the listener exists.
+    private let loop: EventLoop
 
     public init(loop: EventLoop, address: SocketAddress, backlog: Int32 = 1024,
                 onAccept: @escaping (Int32) -> Void) throws {
         self.onAccept = onAccept
         self.address = address
+        self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
         let flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC
         listener = address.withSockaddr { sockaddr, length in

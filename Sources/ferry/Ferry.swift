@@ -124,7 +124,7 @@ struct Demo: ParsableCommand {
                 throw ExitCode(1)
             }
             // GetNode{node_id: "n1"} as a gRPC-Web text frame: 00 00000004 0a 02 6e 31.
-            print("""
+            FileHandle.standardOutput.write(Data("""
                 Ferry demo: gateway on http://127.0.0.1:8080, NodeService on 127.0.0.1:50051.
                 Try a gRPC-Web call (text mode, so the reply is printable once decoded):
 
@@ -134,7 +134,8 @@ struct Demo: ParsableCommand {
 
                 It prints the Node message (id n1, name node-n1, labels) and the trailer frame
                 with grpc-status:0. Stop with Ctrl-C.
-                """)
+
+                """.utf8))
         }
     }
 }
