@@ -103,22 +103,26 @@ final class HTTP1ServerConnection {
             case .head(let head, let framing):
                 state = .receiving(head, classify(head, framing: framing))
                 if case .receiving(_, .grpcWeb(let call)) = state, call.failure != nil,
-                   case .contentLength(let length) = framing, length > bodyLimit(for: call.contentType) {
-                    // Too large to read and discard: answer now and close.
+                   case .contentLength(let length) = framing, length > discardLimit(for: call.contentType) {
+                    // Too large even to read and discard: answer now and close.
                     finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
                     return
                 }
             case .body(let chunk):
                 guard case .receiving(let head, var request) = state else { return }
-                if case .grpcWeb(var call) = request, call.failure == nil {
+                if case .grpcWeb(var call) = request {
                     call.bodyBytes += chunk.count
-                    if call.bodyBytes > bodyLimit(for: call.contentType) {
-                        call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
-                            "gRPC-Web request body larger than \(bodyLimit(for: call.contentType)) bytes"))
+                    if call.bodyBytes > discardLimit(for: call.contentType) {
                         finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
                         return
                     }
-                    do { try call.decoder.append(chunk) } catch { call.failure = error }
+                    if call.failure == nil && call.bodyBytes > bodyLimit(for: call.contentType) {
+                        call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
+                            "gRPC-Web request body larger than the limit of \(bodyLimit(for: call.contentType)) bytes"))
+                    }
+                    if call.failure == nil {
+                        do { try call.decoder.append(chunk) } catch { call.failure = error }
+                    }
                     request = .grpcWeb(call)
                 }
                 state = .receiving(head, request)
@@ -133,6 +137,12 @@ final class HTTP1ServerConnection {
     private func bodyLimit(for contentType: GRPCWebContentType) -> Int {
         let framed = context.limits.maxMessageBytes + GRPCFrame.headerLength
         return contentType.isText ? (framed + 2) / 3 * 4 : framed
+    }
+
+    /// A refused body is read and dropped up to this size, so that the client sees the answer
+    /// rather than a reset (RFC 9112 §9.6); beyond it the connection closes at once.
+    private func discardLimit(for contentType: GRPCWebContentType) -> Int {
+        16 * bodyLimit(for: contentType)
     }
 
     /// Decides from the head alone what the request will get.

@@ -1,0 +1,23 @@
+# The two front-door commands: `make demo` and `make test`. Both install what is missing.
+.PHONY: demo test build deps test-deps unit integration
+
+SWIFT_BUILD_FLAGS ?=
+
+deps:
+	scripts/install-deps
+
+test-deps:
+	scripts/install-deps --test
+
+build: deps
+	swift build $(SWIFT_BUILD_FLAGS)
+
+## Run the gateway and the bundled NodeService; prints a curl line to try.
+demo: build
+	swift run $(SWIFT_BUILD_FLAGS) ferry demo
+
+## Unit tests (Swift) and integration tests against real peers (grpcio, sonora, curl).
+test: test-deps
+	swift build $(SWIFT_BUILD_FLAGS)
+	swift test $(SWIFT_BUILD_FLAGS)
+	.venv/bin/python -m pytest -q Tests/integration

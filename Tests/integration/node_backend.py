@@ -1,0 +1,103 @@
+"""NodeService on grpcio (the C-core reference implementation), as the backend behind Ferry.
+
+Runs in the pytest process so that tests can read what the backend saw: calls, metadata,
+cancellations, and how far a stream got.
+"""
+import threading
+import time
+from concurrent import futures
+
+import grpc
+
+from node.v1 import node_pb2, node_pb2_grpc
+
+
+class Recorder:
+    """What the backend observed, shared with the tests."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls = []            # method names, in order
+        self.metadata = []         # request metadata of each call, as dicts
+        self.cancelled = threading.Event()
+        self.stream_sent = 0       # messages handed to grpcio by the current stream
+
+    def record(self, method, context):
+        with self.lock:
+            self.calls.append(method)
+            self.metadata.append(dict(context.invocation_metadata()))
+
+    def count(self, method=None):
+        with self.lock:
+            return len([c for c in self.calls if method is None or c == method])
+
+
+class NodeService(node_pb2_grpc.NodeServiceServicer):
+    def __init__(self, recorder):
+        self.recorder = recorder
+
+    def GetNode(self, request, context):
+        self.recorder.record("GetNode", context)
+        metadata = dict(context.invocation_metadata())
+        if "x-echo" in metadata:
+            context.send_initial_metadata((("x-echo-header", metadata["x-echo"]),))
+            trailers = [("x-echo-trailer", metadata["x-echo"])]
+            if "x-echo-bin" in metadata:
+                trailers.append(("x-echo-trailer-bin", metadata["x-echo-bin"]))
+            context.set_trailing_metadata(tuple(trailers))
+        if not request.node_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "node_id is required")
+        if request.node_id.startswith("missing"):
+            context.abort(grpc.StatusCode.NOT_FOUND, f"node '{request.node_id}' not found (ünïcödé 100%)")
+        if request.node_id.startswith("slow"):
+            deadline = time.monotonic() + 30
+            while context.is_active() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not context.is_active():
+                self.recorder.cancelled.set()
+            return node_pb2.Node()
+        node = node_pb2.Node(
+            id=request.node_id,
+            name=f"node-{request.node_id}",
+            state=node_pb2.NODE_STATE_READY,
+            memory_bytes=8 << 30,
+            labels=["zone=local", "role=test"],
+            payload=request.echo_payload,
+        )
+        node.created_at.FromSeconds(1767225600)
+        return node
+
+    def StreamMetrics(self, request_iterator, context):
+        self.recorder.record("StreamMetrics", context)
+        summary = node_pb2.MetricsSummary()
+        for metric in request_iterator:
+            summary.count += 1
+            summary.sum += metric.value
+        return summary
+
+    def WatchNodes(self, request, context):
+        self.recorder.record("WatchNodes", context)
+        context.add_callback(self.recorder.cancelled.set)
+        payload = b"a" * request.payload_size
+        count = request.count or 10
+        for sequence in range(1, count + 1):
+            if not context.is_active():
+                return
+            if request.interval_ms:
+                time.sleep(request.interval_ms / 1000)
+            with self.recorder.lock:
+                self.recorder.stream_sent = sequence
+            yield node_pb2.NodeEvent(sequence=sequence, node=node_pb2.Node(id=f"n{sequence}", payload=payload))
+
+
+def start(port):
+    """Starts the backend on 127.0.0.1:port; returns (server, recorder)."""
+    recorder = Recorder()
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16),
+        options=[("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)],
+    )
+    node_pb2_grpc.add_NodeServiceServicer_to_server(NodeService(recorder), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    return server, recorder

@@ -1,0 +1,141 @@
+"""Flow control, cancellation and drain, observed at the backend and in Ferry's memory."""
+import signal
+import socket
+import subprocess
+import time
+
+import grpcweb
+from conftest import ferry_binary, wait_for_port
+from node.v1 import node_pb2
+
+WATCH = "/node.v1.NodeService/WatchNodes"
+
+
+def open_stream(port, request):
+    body = grpcweb.frame(request.SerializeToString())
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    sock.sendall((f"POST {WATCH} HTTP/1.1\r\nHost: x\r\ncontent-type: application/grpc-web+proto\r\n"
+                  f"content-length: {len(body)}\r\n\r\n").encode() + body)
+    return sock
+
+
+def wait_until(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_slow_reader_stalls_backend_and_bounds_memory(make_ferry, recorder):
+    ferry = make_ferry()
+    baseline = ferry.rss_kib()
+    total = 1000
+    sock = open_stream(ferry.port, node_pb2.WatchNodesRequest(count=total, payload_size=64 * 1024))
+    sock.recv(1024)  # the head and a little data: the stream runs
+    time.sleep(2)    # the browser reads nothing for a while
+    stalled_at = recorder.stream_sent
+    growth_kib = ferry.rss_kib() - baseline
+    print(f"slow reader: backend stalled at {stalled_at}/{total} messages of 64 KiB, "
+          f"Ferry RSS grew by {growth_kib} KiB")
+    assert stalled_at < total // 2, "backend kept sending: no backpressure"
+    assert growth_kib < 48 * 1024, "Ferry buffered the stream in memory"
+    # Reading again lets the stream finish.
+    received = 0
+    sock.settimeout(30)
+    while True:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            break
+        received += len(chunk)
+        if b"grpc-status:0" in chunk[-64:]:
+            break
+    sock.close()
+    assert received > total * 64 * 1024
+    assert recorder.stream_sent == total
+
+
+def test_client_disconnect_cancels_upstream(ferry, recorder):
+    sock = open_stream(ferry.port, node_pb2.WatchNodesRequest(count=10000, interval_ms=20))
+    assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+    assert wait_until(lambda: recorder.stream_sent >= 3)
+    sock.close()
+    assert recorder.cancelled.wait(timeout=10), "the backend never saw the cancellation"
+    assert recorder.stream_sent < 10000
+
+
+def test_sigterm_drains_in_flight_calls_then_exits_zero(make_ferry, recorder):
+    ferry = make_ferry()
+    sock = open_stream(ferry.port, node_pb2.WatchNodesRequest(count=20, interval_ms=50))
+    raw = sock.recv(65536)
+    assert raw.startswith(b"HTTP/1.1 200 OK")
+    ferry.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    try:
+        socket.create_connection(("127.0.0.1", ferry.port), timeout=1).close()
+        refused = False
+    except OSError:
+        refused = True
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    sock.close()
+    assert ferry.process.wait(timeout=15) == 0
+    status, _, body = grpcweb.parse_http_response(raw)
+    messages, trailers = grpcweb.parse_frames(body)
+    assert status == 200
+    assert trailers["grpc-status"] == "0"
+    assert len(messages) == 20
+    assert refused, "Ferry accepted a new connection while draining"
+
+
+def test_check_accepts_valid_config(ferry):
+    result = subprocess.run([ferry_binary(), "check", "--config", str(ferry.config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "config ok" in result.stdout
+
+
+def test_check_rejects_with_key_path(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("""
+listeners:
+  - address: 127.0.0.1:8080
+routes:
+  - match: { service: a.B }
+    cluster: nowhere
+clusters:
+  - name: nodes
+    endpoints: [127.0.0.1:50051]
+""")
+    result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "routes[0].cluster: no cluster named 'nowhere'" in result.stderr
+
+
+def test_run_with_invalid_config_binds_nothing(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("listeners: [{address: 127.0.0.1:1, colour: red}]\nroutes: []\nclusters: []\n")
+    result = subprocess.run([ferry_binary(), "run", "--config", str(config)], capture_output=True, text=True, timeout=10)
+    assert result.returncode == 2
+    assert "clusters" in result.stderr or "colour" in result.stderr
+
+
+def test_demo_serves_the_printed_call():
+    process = subprocess.Popen([ferry_binary(), "demo", "--log-level", "warning"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(8080, process)
+        line = process.stdout.readline()
+        assert "Ferry demo" in line
+        reply = subprocess.run(
+            "curl -s http://127.0.0.1:8080/node.v1.NodeService/GetNode -H 'content-type: application/grpc-web-text'"
+            " -H 'x-grpc-web: 1' --data 'AAAAAAQKAm4x' | base64 -d | tr -c '[:print:]' '.'",
+            shell=True, capture_output=True, text=True, timeout=10).stdout
+        assert "node-n1" in reply and "grpc-status:0" in reply
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=15) == 0
