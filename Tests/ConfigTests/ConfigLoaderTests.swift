@@ -1,0 +1,118 @@
+import Config
+import Foundation
+import Routing
+import XCTest
+
+final class ConfigLoaderTests: XCTestCase {
+    let minimal = """
+        listeners:
+          - address: 127.0.0.1:8080
+            cors: { allow_origins: ["*"] }
+        routes:
+          - match: { service: node.v1.NodeService }
+            cluster: nodes
+        clusters:
+          - name: nodes
+            endpoints: [127.0.0.1:50051]
+        """
+
+    private func loadError(_ yaml: String) -> ConfigError? {
+        do {
+            _ = try ConfigLoader.load(yaml: yaml, defaultWorkers: 2)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func testMinimalConfigGetsDefaults() throws {
+        let config = try ConfigLoader.load(yaml: minimal, defaultWorkers: 3)
+        XCTAssertEqual(config.workers, 3)
+        XCTAssertEqual(config.drainTimeoutNanoseconds, 10_000_000_000)
+        XCTAssertEqual(config.listeners[0].limits, FrontLimits())
+        XCTAssertEqual(config.listeners[0].cors?.allowOrigins, .any)
+        XCTAssertEqual(config.routes, [Route(match: .service("node.v1.NodeService"), cluster: "nodes")])
+        XCTAssertEqual(config.clusters[0].maxConnections, 4)
+        XCTAssertEqual(config.clusters[0].keepaliveIntervalNanoseconds, 30_000_000_000)
+    }
+
+    func testEveryKey() throws {
+        let config = try ConfigLoader.load(yaml: """
+            workers: 2
+            drain_timeout: 500ms
+            listeners:
+              - address: "[::1]:9000"
+                cors:
+                  allow_origins: [https://a.example]
+                  allow_methods: [post]
+                  allow_headers: [X-A]
+                  expose_headers: [X-B]
+                  max_age: 1m
+                  allow_credentials: true
+                limits:
+                  max_header_bytes: 2048
+                  max_header_fields: 10
+                  max_message_bytes: 1000
+                  header_read_timeout: 1s
+                  idle_timeout: 2m
+            routes:
+              - match: { prefix: /x. }
+                cluster: c
+            clusters:
+              - name: c
+                endpoints: [localhost:1, 10.0.0.1:2]
+                authority: backend.internal
+                max_connections: 2
+                max_pending_requests: 5
+                connect_timeout: 100ms
+                keepalive_interval: off
+            """, defaultWorkers: 1)
+        XCTAssertEqual(config.workers, 2)
+        XCTAssertEqual(config.drainTimeoutNanoseconds, 500_000_000)
+        let cors = try XCTUnwrap(config.listeners[0].cors)
+        XCTAssertEqual(cors.allowOrigins, .list(["https://a.example"]))
+        XCTAssertEqual(cors.allowMethods, ["POST"])
+        XCTAssertEqual(cors.allowHeaders, ["x-a"])
+        XCTAssertEqual(cors.maxAgeSeconds, 60)
+        XCTAssertTrue(cors.allowCredentials)
+        XCTAssertEqual(config.listeners[0].limits.maxMessageBytes, 1000)
+        XCTAssertEqual(config.listeners[0].limits.idleTimeoutNanoseconds, 120_000_000_000)
+        XCTAssertEqual(config.routes[0].match, .pathPrefix("/x."))
+        XCTAssertNil(config.clusters[0].keepaliveIntervalNanoseconds)
+        XCTAssertEqual(config.clusters[0].authority, "backend.internal")
+    }
+
+    func testCorsOff() throws {
+        let config = try ConfigLoader.load(yaml: minimal.replacingOccurrences(of: #"{ allow_origins: ["*"] }"#, with: "off"),
+                                           defaultWorkers: 1)
+        XCTAssertNil(config.listeners[0].cors)
+    }
+
+    func testErrorsNameTheKeyPath() {
+        XCTAssertEqual(loadError(minimal + "\nextra: 1")?.path, "extra")
+        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nope"))?.path,
+                       "routes[0].cluster")
+        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:99999"))?.path,
+                       "listeners[0].address")
+        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "node.internal:50051"))?.path,
+                       "clusters[0].endpoints[0]")
+        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "allow_origins", with: "allow_origin"))?.path,
+                       "listeners[0].cors.allow_origin")
+        XCTAssertEqual(loadError(minimal + "\nworkers: 0")?.path, "workers")
+        XCTAssertEqual(loadError(minimal + "\ndrain_timeout: soon")?.path, "drain_timeout")
+        XCTAssertEqual(loadError("listeners: [")?.path, "")
+        XCTAssertEqual(loadError("")?.reason, "the configuration is empty")
+    }
+
+    func testDuplicateClusterNames() {
+        let yaml = minimal + "\n  - name: nodes\n    endpoints: [127.0.0.1:1]"
+        XCTAssertEqual(loadError(yaml), ConfigError(path: "clusters[1].name", reason: "duplicate cluster name 'nodes'"))
+    }
+
+    func testDemoConfigFileMatchesTheEmbeddedOne() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("config/demo.yaml")
+        XCTAssertEqual(try String(contentsOf: file, encoding: .utf8), DemoConfig.yaml + "\n")
+        XCTAssertNoThrow(try ConfigLoader.load(yaml: DemoConfig.yaml, defaultWorkers: 1))
+    }
+}

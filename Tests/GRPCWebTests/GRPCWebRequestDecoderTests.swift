@@ -1,0 +1,54 @@
+import FerryCore
+import GRPCWeb
+import XCTest
+
+final class GRPCWebRequestDecoderTests: XCTestCase {
+    let binary = GRPCWebContentType(isText: false, format: "proto")
+    let text = GRPCWebContentType(isText: true, format: nil)
+
+    func testBinaryBodyPassesThroughUnchanged() throws {
+        var decoder = GRPCWebRequestDecoder(contentType: binary, messageEncoding: nil, maxMessageBytes: 100)
+        let body: [UInt8] = [0, 0, 0, 0, 2, 0x08, 0x01]
+        try decoder.append(body[0..<3])
+        try decoder.append(body[3...])
+        XCTAssertEqual(try decoder.finish(), body)
+    }
+
+    func testTextBodyIsDecoded() throws {
+        var decoder = GRPCWebRequestDecoder(contentType: text, messageEncoding: nil, maxMessageBytes: 100)
+        try decoder.append(Array("AAAAAAQKAm4x".utf8))
+        XCTAssertEqual(try decoder.finish(), [0, 0, 0, 0, 4, 0x0A, 0x02, 0x6E, 0x31])
+    }
+
+    func testTrailerFlagIsRefused() {
+        var decoder = GRPCWebRequestDecoder(contentType: binary, messageEncoding: nil, maxMessageBytes: 100)
+        XCTAssertThrowsError(try decoder.append([0x80, 0, 0, 0, 0])) { error in
+            guard case .invalidFrames(let status) = error as? GRPCWebRequestError else { return XCTFail() }
+            XCTAssertEqual(status.code, .internal)
+        }
+    }
+
+    func testCompressedFlagNeedsEncoding() throws {
+        var refused = GRPCWebRequestDecoder(contentType: binary, messageEncoding: nil, maxMessageBytes: 100)
+        XCTAssertThrowsError(try refused.append([0x01, 0, 0, 0, 1, 7]))
+        var identity = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "identity", maxMessageBytes: 100)
+        XCTAssertThrowsError(try identity.append([0x01, 0, 0, 0, 1, 7]))
+        var gzip = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100)
+        XCTAssertNoThrow(try gzip.append([0x01, 0, 0, 0, 1, 7]))
+    }
+
+    func testOversizedMessageIsResourceExhausted() {
+        var decoder = GRPCWebRequestDecoder(contentType: binary, messageEncoding: nil, maxMessageBytes: 3)
+        XCTAssertThrowsError(try decoder.append([0, 0, 0, 0, 4])) { error in
+            guard case .invalidFrames(let status) = error as? GRPCWebRequestError else { return XCTFail() }
+            XCTAssertEqual(status.code, .resourceExhausted)
+        }
+    }
+
+    func testBadBase64IsReportedAsSuch() {
+        var decoder = GRPCWebRequestDecoder(contentType: text, messageEncoding: nil, maxMessageBytes: 100)
+        XCTAssertThrowsError(try decoder.append(Array("AA!A".utf8))) { error in
+            guard case .invalidBase64 = error as? GRPCWebRequestError else { return XCTFail() }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import FerryCore
+import GRPCWeb
+import XCTest
+
+final class GRPCWebTrailersTests: XCTestCase {
+    func testTrailerFrameBytes() {
+        let frame = GRPCWebTrailers.frame(["grpc-status": "0", "x-custom": "v"])
+        let block = Array("grpc-status:0\r\nx-custom:v\r\n".utf8)
+        XCTAssertEqual(frame, [0x80, 0, 0, 0, UInt8(block.count)] + block)
+    }
+
+    func testParseRoundTrip() {
+        let trailers: HeaderFields = ["grpc-status": "5", "grpc-message": "not%20found"]
+        let frame = GRPCWebTrailers.frame(trailers)
+        XCTAssertEqual(GRPCWebTrailers.parse(Array(frame.dropFirst(5))), trailers)
+    }
+
+    func testStatusTrailerPercentEncodesMessage() {
+        let fields = GRPCStatus(.notFound, "nö 100%").trailerFields
+        XCTAssertEqual(fields["grpc-status"], "5")
+        XCTAssertEqual(fields["grpc-message"], "n%C3%B6 100%25")
+    }
+}

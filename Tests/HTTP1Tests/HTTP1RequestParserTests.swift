@@ -1,0 +1,123 @@
+import FerryCore
+import HTTP1
+import XCTest
+
+final class HTTP1RequestParserTests: XCTestCase {
+    private func events(_ text: String, limits: HTTP1RequestParser.Limits = .init()) throws -> [HTTP1RequestParser.Event] {
+        var parser = HTTP1RequestParser(limits: limits)
+        parser.append(Array(text.utf8))
+        var events: [HTTP1RequestParser.Event] = []
+        while let event = try parser.next() { events.append(event) }
+        return events
+    }
+
+    private func error(_ text: String, limits: HTTP1RequestParser.Limits = .init()) -> HTTP1ParseError? {
+        do {
+            _ = try events(text, limits: limits)
+            return nil
+        } catch {
+            return error as? HTTP1ParseError
+        }
+    }
+
+    func testSimpleGet() throws {
+        let parsed = try events("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-Y:  z \r\n\r\n")
+        guard case .head(let head, let framing) = parsed.first else { return XCTFail() }
+        XCTAssertEqual(head.method, "GET")
+        XCTAssertEqual(head.path, "/a")
+        XCTAssertEqual(head.headers["x-y"], "z")
+        XCTAssertEqual(framing, .none)
+        XCTAssertEqual(parsed.last, .end)
+        XCTAssertTrue(head.keepAlive)
+    }
+
+    func testContentLengthBodyAtEverySplit() throws {
+        let text = Array("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: y\r\n\r\n".utf8)
+        for split in 0...text.count {
+            var parser = HTTP1RequestParser()
+            var body: [UInt8] = []
+            var heads = 0
+            var ends = 0
+            for part in [text[0..<split], text[split...]] {
+                parser.append(part)
+                while let event = try parser.next() {
+                    switch event {
+                    case .head: heads += 1
+                    case .body(let chunk): body += chunk
+                    case .end: ends += 1
+                    }
+                }
+            }
+            XCTAssertEqual(body, Array("hello".utf8), "split \(split)")
+            XCTAssertEqual(heads, 2)
+            XCTAssertEqual(ends, 2)
+        }
+    }
+
+    func testChunkedBodyWithExtensionAndTrailer() throws {
+        let parsed = try events("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n")
+        let body = parsed.compactMap { event -> [UInt8]? in
+            if case .body(let chunk) = event { return Array(chunk) }
+            return nil
+        }.flatMap { $0 }
+        XCTAssertEqual(body, Array("abcde".utf8))
+        XCTAssertEqual(parsed.last, .end)
+    }
+
+    func testLeadingEmptyLinesAreIgnored() throws {
+        XCTAssertEqual(try events("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n").count, 2)
+    }
+
+    func testRejectsSmugglingShapes() {
+        XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx"), .duplicateContentLength)
+        XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\nx"), .invalidContentLength("+1"))
+        XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\nx"), .invalidContentLength("1, 1"))
+        XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+                       .contentLengthWithTransferEncoding)
+        XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+                       .unsupportedTransferEncoding("gzip, chunked"))
+        XCTAssertEqual(error("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n"), .obsoleteLineFolding(offset: 31))
+        XCTAssertEqual(error("GET / HTTP/1.1\r\nHost : x\r\n\r\n"), .whitespaceBeforeColon(offset: 21))
+        XCTAssertEqual(error("GET / HTTP/1.1\nHost: x\n\n"), .bareLineFeed(offset: 14))
+        XCTAssertEqual(error("GET / HTTP/1.1\r\n\r\n"), .missingHost)
+        XCTAssertEqual(error("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), .duplicateHost)
+        XCTAssertEqual(error("GET / HTTP/1.1\r\nHost: x\r\nX: a\u{1}b\r\n\r\n"), .invalidHeaderValue(name: "x"))
+        XCTAssertEqual(error("GET / HTTP/2.0\r\nHost: x\r\n\r\n"), .unsupportedVersion("HTTP/2.0"))
+        XCTAssertEqual(error("GET  / HTTP/1.1\r\nHost: x\r\n\r\n"), .malformedRequestLine)
+        XCTAssertEqual(error("GET http://x/ HTTP/1.1\r\nHost: x\r\n\r\n"), .malformedRequestLine)
+    }
+
+    func testHeaderLimitsAnswer431() {
+        let many = (0..<5).map { "X-\($0): v\r\n" }.joined()
+        let limits = HTTP1RequestParser.Limits(maxHeaderBytes: 1024, maxHeaderFields: 4)
+        XCTAssertEqual(error("GET / HTTP/1.1\r\nHost: x\r\n\(many)\r\n", limits: limits), .tooManyHeaderFields(limit: 4))
+        let big = String(repeating: "a", count: 2000)
+        XCTAssertEqual(error("GET / HTTP/1.1\r\nHost: x\r\nX: \(big)", limits: limits), .headerSectionTooLarge(limit: 1024))
+        XCTAssertEqual(HTTP1ParseError.tooManyHeaderFields(limit: 4).status, 431)
+    }
+
+    func testConnectionSemantics() throws {
+        guard case .head(let closing, _) = try events("GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n").first,
+              case .head(let old, _) = try events("GET / HTTP/1.0\r\n\r\n").first,
+              case .head(let oldKeep, _) = try events("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").first
+        else { return XCTFail() }
+        XCTAssertFalse(closing.keepAlive)
+        XCTAssertFalse(old.keepAlive)
+        XCTAssertTrue(oldKeep.keepAlive)
+    }
+
+    func testFailedParserStaysFailed() {
+        var parser = HTTP1RequestParser()
+        parser.append(Array("GET / HTTP/1.1\nHost: x\n\n".utf8))
+        XCTAssertThrowsError(try parser.next())
+        parser.append(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        XCTAssertThrowsError(try parser.next())
+    }
+
+    func testResponseSerialization() {
+        let head = HTTP1ResponseHead(status: 200, headers: ["content-type": "a/b", "x-evil": "v\r\nInjected: 1"])
+        XCTAssertEqual(String(decoding: head.serialized(), as: UTF8.self),
+                       "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\nx-evil: vInjected: 1\r\n\r\n")
+        XCTAssertEqual(HTTP1ChunkedEncoding.chunkHeader(length: 255), Array("ff\r\n".utf8))
+    }
+}
