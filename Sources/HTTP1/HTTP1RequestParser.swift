@@ -103,12 +103,7 @@ public struct HTTP1RequestParser {
             headScanIndex = readIndex
             return .end
         case .fixedBody(let remaining):
-            let available = min(remaining, bufferedByteCount)
-            if available == 0 { return nil }
-            let chunk = buffer[readIndex..<readIndex + available]
-            readIndex += available
-            state = remaining == available ? .endOfMessage : .fixedBody(remaining: remaining - available)
-            return .body(chunk)
+            return takeBody(remaining: remaining, then: .endOfMessage, else: { .fixedBody(remaining: $0) })
         case .chunkSize:
             guard let line = try takeLine(limit: 1024) else { return nil }
             let size = try parseChunkSize(line)
@@ -119,12 +114,7 @@ public struct HTTP1RequestParser {
             state = .chunkData(remaining: size)
             return try step()
         case .chunkData(let remaining):
-            let available = min(remaining, bufferedByteCount)
-            if available == 0 { return nil }
-            let chunk = buffer[readIndex..<readIndex + available]
-            readIndex += available
-            state = remaining == available ? .chunkDataEnd : .chunkData(remaining: remaining - available)
-            return .body(chunk)
+            return takeBody(remaining: remaining, then: .chunkDataEnd, else: { .chunkData(remaining: $0) })
         case .chunkDataEnd:
             guard bufferedByteCount >= 2 else { return nil }
             guard buffer[readIndex] == cr, buffer[readIndex + 1] == lf else {
@@ -287,6 +277,17 @@ public struct HTTP1RequestParser {
             throw .invalidContentLength(lengthText)
         }
         return .contentLength(length)
+    }
+
+    /// Returns up to `remaining` buffered body bytes; the state becomes `done` when they were
+    /// the last, or `more(left)` otherwise.
+    private mutating func takeBody(remaining: Int, then done: State, else more: (Int) -> State) -> Event? {
+        let available = min(remaining, bufferedByteCount)
+        if available == 0 { return nil }
+        let chunk = buffer[readIndex..<readIndex + available]
+        readIndex += available
+        state = remaining == available ? done : more(remaining - available)
+        return .body(chunk)
     }
 
     /// Takes one CRLF-terminated line (without the CRLF) from the buffer.
