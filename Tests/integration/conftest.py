@@ -33,7 +33,7 @@ def wait_for_port(port, process=None, timeout=15):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise RuntimeError(f"ferry exited with {process.returncode}: {process.stderr.read().decode()}")
+            raise RuntimeError(f"ferry exited with {process.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -43,7 +43,7 @@ def wait_for_port(port, process=None, timeout=15):
 
 
 class FerryProcess:
-    def __init__(self, tmp_path, backend_port, extra_listener="", extra_yaml="", limits=""):
+    def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options=""):
         self.port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
         self.config.write_text(f"""
@@ -51,7 +51,7 @@ workers: 2
 drain_timeout: 5s
 listeners:
   - address: 127.0.0.1:{self.port}
-{extra_listener}{limits}
+{extra_listener}
 routes:
   - match: {{ service: node.v1.NodeService }}
     cluster: nodes
@@ -60,12 +60,15 @@ routes:
 clusters:
   - name: nodes
     endpoints: [127.0.0.1:{backend_port}]
-  - name: down
+{cluster_options}  - name: down
     endpoints: [127.0.0.1:{free_port()}]
-{extra_yaml}""")
-        self.process = subprocess.Popen(
-            [ferry_binary(), "run", "--config", str(self.config), "--log-level", "warning"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+""")
+        # Logs go to a file: a pipe nobody reads could fill up and stall Ferry.
+        self.log = tmp_path / f"ferry-{self.port}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen(
+                [ferry_binary(), "run", "--config", str(self.config), "--log-level", "warning"],
+                stdout=subprocess.DEVNULL, stderr=log)
         wait_for_port(self.port, self.process)
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -139,3 +139,18 @@ def test_demo_serves_the_printed_call():
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
+
+
+def test_version_flag():
+    result = subprocess.run([ferry_binary(), "--version"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert result.stdout.strip() == "0.1.0"
+
+
+def test_pending_limit_fails_fast_with_unavailable(make_ferry, recorder):
+    ferry = make_ferry(cluster_options="    max_pending_requests: 0\n")
+    response = grpcweb.call(ferry.port, "/node.v1.NodeService/GetNode",
+                            node_pb2.GetNodeRequest(node_id="p").SerializeToString())
+    assert response.grpc_status == 14
+    assert "max_pending_requests 0" in response.grpc_message
+    assert recorder.count() == 0
