@@ -92,11 +92,8 @@ final class HTTP1ServerConnection {
                 return
             }
             guard let event else {
-                if case .receiving = state {
-                    connection.setReadTimeout(nanoseconds: context.limits.headerReadTimeoutNanoseconds)
-                } else if !parser.isIdle {
-                    connection.setReadTimeout(nanoseconds: context.limits.headerReadTimeoutNanoseconds)
-                }
+                // A request has started (head or body partly here): it must keep arriving.
+                if !isIdle { connection.setReadTimeout(nanoseconds: context.limits.headerReadTimeoutNanoseconds) }
                 return
             }
             switch event {

@@ -1,5 +1,6 @@
 // The shapes of method the small gRPC server can serve, and the stream handed to streaming ones.
 import FerryCore
+import GRPCWeb
 import Loop
 
 /// A method implementation. Request messages arrive as serialized protobuf bytes.
@@ -44,9 +45,7 @@ public final class GRPCServerStream {
 
     public func send(_ message: [UInt8]) {
         guard !isCancelled, finalStatus == nil else { return }
-        outgoing.append(contentsOf: [0, UInt8(truncatingIfNeeded: message.count >> 24),
-                                     UInt8(truncatingIfNeeded: message.count >> 16),
-                                     UInt8(truncatingIfNeeded: message.count >> 8), UInt8(truncatingIfNeeded: message.count)])
+        outgoing.append(contentsOf: GRPCFrame.header(flags: 0, length: message.count))
         outgoing.append(contentsOf: message)
         resume()
     }

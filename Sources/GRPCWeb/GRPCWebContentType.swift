@@ -16,7 +16,7 @@ public struct GRPCWebContentType: Sendable, Equatable {
     /// Returns nil for anything that is not a gRPC-Web type.
     public init?(parsing value: String) {
         let mediaType = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            .trimmingCharacters(in: " \t").lowercased()
+            .trimmingOWS().lowercased()
         let base: Substring
         if let plus = mediaType.firstIndex(of: "+") {
             base = mediaType[..<plus]
@@ -51,14 +51,5 @@ public struct GRPCWebContentType: Sendable, Equatable {
     /// The content type of the response to the browser, in the same format as the request.
     public func responseContentType(text: Bool) -> String {
         (text ? "application/grpc-web-text+" : "application/grpc-web+") + (format ?? "proto")
-    }
-}
-
-extension Substring {
-    func trimmingCharacters(in set: String) -> Substring {
-        var result = self
-        while let first = result.first, set.contains(first) { result = result.dropFirst() }
-        while let last = result.last, set.contains(last) { result = result.dropLast() }
-        return result
     }
 }

@@ -21,9 +21,7 @@ public enum GRPCWebMetadata {
     /// those named in `Connection` (RFC 9110 §7.6.1) and pseudo-fields. `-bin` fields pass
     /// through as they are: both sides carry them base64-encoded.
     public static func requestMetadata(from headers: HeaderFields) -> HeaderFields {
-        let named = Set(headers.values(for: "connection")
-            .flatMap { $0.split(separator: ",") }
-            .map { String($0.trimmingCharacters(in: " \t")).lowercased() })
+        let named = Set(headers.listMembers(for: "connection"))
         var metadata = HeaderFields()
         for field in headers
         where !requestFieldsNotForwarded.contains(field.name) && !named.contains(field.name)

@@ -23,14 +23,8 @@ public enum GRPCWebTrailers {
             guard let colon = trimmed.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let name = String(decoding: trimmed[..<colon], as: UTF8.self)
             let value = String(decoding: trimmed[(colon + 1)...], as: UTF8.self)
-            fields.append(name: name, value: value.trimmingCharacters(in: " \t"))
+            fields.append(name: name, value: String(value.trimmingOWS()))
         }
         return fields
-    }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        String(self[...].trimmingCharacters(in: set))
     }
 }

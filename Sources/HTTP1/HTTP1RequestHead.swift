@@ -28,21 +28,10 @@ public struct HTTP1RequestHead: Sendable, Equatable {
 
     /// Whether the connection stays open after this exchange (RFC 9112 §9.3).
     public var keepAlive: Bool {
-        let tokens = headers.values(for: "connection")
-            .flatMap { $0.split(separator: ",") }
-            .map { $0.trimmingSpaces().lowercased() }
+        let tokens = headers.listMembers(for: "connection")
         switch version {
         case .http1_1: return !tokens.contains("close")
         case .http1_0: return tokens.contains("keep-alive")
         }
-    }
-}
-
-extension Substring {
-    func trimmingSpaces() -> Substring {
-        var result = self
-        while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
-        while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
-        return result
     }
 }

@@ -263,7 +263,7 @@ public struct HTTP1RequestParser {
         let encodings = head.headers.values(for: "transfer-encoding")
         if !encodings.isEmpty {
             if !lengths.isEmpty { throw .contentLengthWithTransferEncoding }
-            let codings = encodings.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces().lowercased() }
+            let codings = head.headers.listMembers(for: "transfer-encoding")
             guard head.version == .http1_1, codings == ["chunked"] else {
                 throw .unsupportedTransferEncoding(encodings.joined(separator: ", "))
             }

@@ -193,10 +193,9 @@ final class HTTP2ClientConnection {
     private static func makeCallbacks() -> OpaquePointer {
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
-        nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, userData in
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, _ in
             guard let frame, let session, let call = HTTP2ClientConnection.call(session: session, streamID: frame.pointee.hd.stream_id) else { return 0 }
             call.headerBlock.append(NGHTTP2.field(name: name, nameLength: nameLength, value: value, valueLength: valueLength))
-            _ = userData
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
