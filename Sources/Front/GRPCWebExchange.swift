@@ -19,7 +19,7 @@ final class GRPCWebExchange {
     private let textResponse: Bool
     private let extraHeaders: HeaderFields
     private var state: State = .awaitingHead
-    private(set) var call: UpstreamCall?
+    private var call: UpstreamCall?
     /// Bytes received upstream and written downstream but not yet released to the backend,
     /// because the downstream socket has not taken them (backpressure).
     private var owedToUpstream = 0

@@ -80,7 +80,7 @@ public final class Gateway: @unchecked Sendable {
 /// Workers reporting in from their threads.
 final class StartState: @unchecked Sendable {
     private let lock = NSLock()
-    private var wakers: [LoopWakerHandle] = []
+    private var wakers: [LoopWaker] = []
     private var finished: [DispatchSemaphore] = []
     private(set) var error: Error?
 
@@ -88,7 +88,7 @@ final class StartState: @unchecked Sendable {
         lock.withLock { if self.error == nil { self.error = error } }
     }
 
-    func add(waker: LoopWakerHandle) {
+    func add(waker: LoopWaker) {
         lock.withLock { wakers.append(waker) }
     }
 
@@ -96,12 +96,10 @@ final class StartState: @unchecked Sendable {
         lock.withLock { finished.append(semaphore) }
     }
 
-    var snapshot: ([LoopWakerHandle], [DispatchSemaphore]) {
+    var snapshot: ([LoopWaker], [DispatchSemaphore]) {
         lock.withLock { (wakers, finished) }
     }
 }
-
-typealias LoopWakerHandle = Loop.LoopWaker
 
 public final class RunningGateway: Sendable {
     private let state: StartState

@@ -12,9 +12,9 @@ import Upstream
 final class HTTP1ServerConnection {
     /// A gRPC-Web request whose body is still arriving.
     private struct PendingCall {
-        var head: HTTP1RequestHead
         var contentType: GRPCWebContentType
-        var route: Route
+        /// nil when no route knows the call; `failure` then says so.
+        var cluster: String?
         var timeout: GRPCTimeout?
         var decoder: GRPCWebRequestDecoder
         var bodyBytes = 0
@@ -175,8 +175,7 @@ final class HTTP1ServerConnection {
             return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
         }
         var call = PendingCall(
-            head: head, contentType: contentType,
-            route: route ?? Route(match: .pathPrefix("/"), cluster: ""), timeout: timeout,
+            contentType: contentType, cluster: route?.cluster, timeout: timeout,
             decoder: GRPCWebRequestDecoder(contentType: contentType, messageEncoding: head.headers["grpc-encoding"],
                                            maxMessageBytes: context.limits.maxMessageBytes))
         if route == nil {
@@ -208,19 +207,13 @@ final class HTTP1ServerConnection {
                 case .invalidBase64:
                     respond(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n", keepAlive: keepAlive)
                 case .invalidFrames(let status):
-                    let exchange = GRPCWebExchange(connection: self, contentType: call.contentType,
-                                                   textResponse: textResponse(head, call.contentType),
-                                                   extraHeaders: corsHeaders)
-                    state = .exchanging(exchange, keepAlive: keepAlive)
-                    exchange.reject(status)
+                    beginExchange(head, call.contentType, corsHeaders: corsHeaders, keepAlive: keepAlive).reject(status)
                 }
                 return
             }
-            let exchange = GRPCWebExchange(connection: self, contentType: call.contentType,
-                                           textResponse: textResponse(head, call.contentType), extraHeaders: corsHeaders)
-            state = .exchanging(exchange, keepAlive: keepAlive)
-            guard let pool = context.pools[call.route.cluster] else {
-                exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route.cluster)' does not exist"))
+            let exchange = beginExchange(head, call.contentType, corsHeaders: corsHeaders, keepAlive: keepAlive)
+            guard let cluster = call.cluster, let pool = context.pools[cluster] else {
+                exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.cluster ?? "")' does not exist"))
                 return
             }
             connection.setReadTimeout(nanoseconds: nil)
@@ -230,8 +223,14 @@ final class HTTP1ServerConnection {
         }
     }
 
-    private func textResponse(_ head: HTTP1RequestHead, _ contentType: GRPCWebContentType) -> Bool {
-        contentType.isText || GRPCWebContentType.acceptsText(head.headers["accept"])
+    /// The exchange that answers this request from now on, upstream or refused by Ferry.
+    private func beginExchange(_ head: HTTP1RequestHead, _ contentType: GRPCWebContentType,
+                               corsHeaders: HeaderFields, keepAlive: Bool) -> GRPCWebExchange {
+        let textResponse = contentType.isText || GRPCWebContentType.acceptsText(head.headers["accept"])
+        let exchange = GRPCWebExchange(connection: self, contentType: contentType, textResponse: textResponse,
+                                       extraHeaders: corsHeaders)
+        state = .exchanging(exchange, keepAlive: keepAlive)
+        return exchange
     }
 
     // MARK: Responses

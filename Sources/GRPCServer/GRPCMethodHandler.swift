@@ -1,6 +1,7 @@
 // The shapes of method the small gRPC server can serve, and the stream handed to streaming ones.
 import FerryCore
 import GRPCWeb
+import HTTP2Support
 import Loop
 
 /// A method implementation. Request messages arrive as serialized protobuf bytes.
@@ -27,8 +28,7 @@ public struct GRPCReply {
 /// lets them go; `onWritable` runs when the queue has drained below `writableThreshold`.
 public final class GRPCServerStream {
     public let loop: EventLoop
-    var outgoing: [UInt8] = []
-    var outgoingOffset = 0
+    var outgoing = OutgoingBytes()
     var finalStatus: GRPCStatus?
     var isCancelled = false
     var resume: () -> Void = {}
@@ -40,13 +40,13 @@ public final class GRPCServerStream {
         self.loop = loop
     }
 
-    public var queuedBytes: Int { outgoing.count - outgoingOffset }
+    public var queuedBytes: Int { outgoing.count }
     public var cancelled: Bool { isCancelled }
 
     public func send(_ message: [UInt8]) {
         guard !isCancelled, finalStatus == nil else { return }
-        outgoing.append(contentsOf: GRPCFrame.header(flags: 0, length: message.count))
-        outgoing.append(contentsOf: message)
+        outgoing.append(GRPCFrame.header(flags: 0, length: message.count))
+        outgoing.append(message)
         resume()
     }
 
@@ -54,19 +54,5 @@ public final class GRPCServerStream {
         guard !isCancelled, finalStatus == nil else { return }
         finalStatus = status
         resume()
-    }
-
-    /// Takes up to `count` queued bytes.
-    func take(into buffer: UnsafeMutablePointer<UInt8>, count: Int) -> Int {
-        let n = min(count, queuedBytes)
-        outgoing.withUnsafeBytes { bytes in
-            buffer.update(from: bytes.baseAddress!.advanced(by: outgoingOffset).assumingMemoryBound(to: UInt8.self), count: n)
-        }
-        outgoingOffset += n
-        if outgoingOffset == outgoing.count {
-            outgoing.removeAll(keepingCapacity: true)
-            outgoingOffset = 0
-        }
-        return n
     }
 }

@@ -170,7 +170,7 @@ final class GRPCServerConnection {
         guard let stream = streams[streamID], let writer = stream.stream else {
             return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
-        let count = writer.take(into: buffer, count: length)
+        let count = writer.outgoing.take(into: buffer, maxLength: length)
         if writer.queuedBytes == 0, let status = writer.finalStatus {
             // End the body but not the stream: the trailers carry END_STREAM.
             flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue)

@@ -71,12 +71,8 @@ final class HTTP2ClientConnection {
             guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else {
                 return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
             }
-            let count = min(length, call.request.body.count - call.bodyOffset)
-            call.request.body.withUnsafeBytes { body in
-                if count > 0 { buffer!.update(from: body.baseAddress!.advanced(by: call.bodyOffset).assumingMemoryBound(to: UInt8.self), count: count) }
-            }
-            call.bodyOffset += count
-            if call.bodyOffset == call.request.body.count { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+            let count = call.unsentBody.take(into: buffer!, maxLength: length)
+            if call.unsentBody.count == 0 { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
             return count
         })
         let streamID = NGHTTP2.withHeaderBlock(fields) { block, count in
@@ -157,7 +153,6 @@ final class HTTP2ClientConnection {
         let block = call.headerBlock
         call.headerBlock = HeaderFields()
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
-            call.receivedHead = true
             call.deliver(.head(block))
         } else if endStream {
             call.deliver(.trailers(block))
@@ -185,7 +180,6 @@ final class HTTP2ClientConnection {
             }
             call.deliver(.failed(status))
         }
-        call.state = .finished
         closeIfIdle()
         pool.capacityChanged(self)
     }
@@ -279,8 +273,7 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         let what = wasConnecting ? "connect to" : "connection to"
         let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(reason)"
         for (_, call) in failed.sorted(by: { $0.key < $1.key }) {
-            call.state = .finished
-            call.delegate?.upstreamCall(call, received: .failed(GRPCStatus(.unavailable, message)))
+            call.deliver(.failed(GRPCStatus(.unavailable, message)))
         }
         pool.connectionClosed(self, wasConnecting: wasConnecting, message: message)
     }

@@ -2,6 +2,7 @@
 // stream (while queued in the pool) and after (to report the end), so an exchange can wait,
 // attach, and be cancelled the same way at every point (the nghttpx exchange/connection split).
 import FerryCore
+import HTTP2Support
 
 /// What the backend sends back, one part at a time. `.data` bytes are valid only during the
 /// delegate call. Exactly one of `.trailers` or `.failed` ends every call.
@@ -48,16 +49,16 @@ public final class UpstreamCall {
     public let request: UpstreamRequest
     public weak var delegate: UpstreamCallDelegate?
     var state: State = .idle
-    /// How much of the request body nghttp2 has taken.
-    var bodyOffset = 0
+    /// The part of the request body nghttp2 has not taken yet.
+    var unsentBody: OutgoingBytes
     /// DATA bytes received but not yet released with `consume` (flow control).
     var unconsumedBytes = 0
-    var receivedHead = false
     var headerBlock = HeaderFields()
 
     public init(request: UpstreamRequest, delegate: UpstreamCallDelegate) {
         self.request = request
         self.delegate = delegate
+        unsentBody = OutgoingBytes(request.body)
     }
 
     public var isFinished: Bool {
