@@ -1,8 +1,14 @@
 // An ordered list of header fields with lower-case names: HTTP/1.1 headers, HTTP/2
 // headers, gRPC metadata and trailers all use it.
+//
+// Stored as bytes, not Strings: every name and value of a block sits in one byte buffer and
+// each field is three offsets into it. A request's headers cost two allocations however many
+// fields it has, lookups compare bytes, and blocks are copied onward (HTTP/1.1 → HTTP/2 →
+// HTTP/1.1) with memcpy instead of a String per field.
 
-/// One header field. Names are stored lower-case (RFC 9113 §8.2.2 requires it on HTTP/2,
-/// and gRPC-Web trailers use lower-case names, PROTOCOL-WEB.md).
+/// One header field as Strings, for building blocks and reading them outside the hot path.
+/// Names are lower-case (RFC 9113 §8.2.2 requires it on HTTP/2, and gRPC-Web trailers use
+/// lower-case names, PROTOCOL-WEB.md).
 public struct HeaderField: Sendable, Equatable {
     public var name: String
     public var value: String
@@ -15,41 +21,190 @@ public struct HeaderField: Sendable, Equatable {
 
 /// Header fields in arrival order; a name may repeat.
 public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
-    public private(set) var fields: [HeaderField] = []
+    private struct Entry: Sendable, Equatable {
+        var nameStart: UInt32
+        var valueStart: UInt32
+        var valueEnd: UInt32
+    }
+
+    private var bytes: [UInt8] = []
+    private var entries: [Entry] = []
 
     public init() {}
+
+    /// An empty block with room for `fields` fields of `bytes` bytes in all.
+    public init(reservingFields fields: Int, bytes: Int) {
+        self.bytes.reserveCapacity(bytes)
+        entries.reserveCapacity(fields)
+    }
 
     public init(dictionaryLiteral elements: (String, String)...) {
         for (name, value) in elements { append(name: name, value: value) }
     }
 
-    public var count: Int { fields.count }
-    public var isEmpty: Bool { fields.isEmpty }
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
 
-    /// Appends a field; the name is lower-cased.
+    // MARK: Building
+
+    /// Appends a field; ASCII letters of the name are lower-cased.
     public mutating func append(name: String, value: String) {
-        fields.append(HeaderField(name: name.lowercased(), value: value))
+        var name = name
+        var value = value
+        name.withUTF8 { name in
+            value.withUTF8 { value in append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
+        }
+    }
+
+    /// Appends a field from raw bytes; ASCII letters of the name are lower-cased.
+    public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        let nameStart = UInt32(bytes.count)
+        for byte in name { bytes.append(byte &+ (byte >= 0x41 && byte <= 0x5A ? 0x20 : 0)) }
+        let valueStart = UInt32(bytes.count)
+        bytes.append(contentsOf: value)
+        entries.append(Entry(nameStart: nameStart, valueStart: valueStart, valueEnd: UInt32(bytes.count)))
+    }
+
+    /// Appends a field from a slice of another buffer (the HTTP/1.1 parser's input).
+    public mutating func append(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
+        name.withUnsafeBytes { name in value.withUnsafeBytes { value in append(name: name, value: value) } }
+    }
+
+    /// Appends field `index` of `other` unchanged.
+    public mutating func append(_ other: HeaderFields, at index: Int) {
+        let entry = other.entries[index]
+        let shift = Int(bytes.count) - Int(entry.nameStart)
+        bytes.append(contentsOf: other.bytes[Int(entry.nameStart)..<Int(entry.valueEnd)])
+        entries.append(Entry(nameStart: UInt32(Int(entry.nameStart) + shift),
+                             valueStart: UInt32(Int(entry.valueStart) + shift),
+                             valueEnd: UInt32(Int(entry.valueEnd) + shift)))
     }
 
     public mutating func append(contentsOf other: HeaderFields) {
-        fields.append(contentsOf: other.fields)
+        let shift = UInt32(bytes.count)
+        bytes.append(contentsOf: other.bytes)
+        for entry in other.entries {
+            entries.append(Entry(nameStart: entry.nameStart + shift, valueStart: entry.valueStart + shift,
+                                 valueEnd: entry.valueEnd + shift))
+        }
+    }
+
+    // MARK: Reading bytes (the hot path)
+
+    /// The name of field `index`, lower-case.
+    public func nameBytes(at index: Int) -> ArraySlice<UInt8> {
+        let entry = entries[index]
+        return bytes[Int(entry.nameStart)..<Int(entry.valueStart)]
+    }
+
+    public func valueBytes(at index: Int) -> ArraySlice<UInt8> {
+        let entry = entries[index]
+        return bytes[Int(entry.valueStart)..<Int(entry.valueEnd)]
+    }
+
+    /// Whether field `index` is named `name` (given lower-case).
+    public func name(at index: Int, is name: StaticString) -> Bool {
+        let entry = entries[index]
+        let length = Int(entry.valueStart - entry.nameStart)
+        guard length == name.utf8CodeUnitCount else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            memoryEqual(buffer.baseAddress! + Int(entry.nameStart), name.utf8Start, length)
+        }
+    }
+
+    /// The index of the first field named `name` (given lower-case).
+    public func firstIndex(of name: StaticString) -> Int? {
+        for index in entries.indices where self.name(at: index, is: name) { return index }
+        return nil
+    }
+
+    /// The value bytes of the first field named `name` (given lower-case).
+    public func firstValueBytes(_ name: StaticString) -> ArraySlice<UInt8>? {
+        firstIndex(of: name).map { valueBytes(at: $0) }
+    }
+
+    /// How many fields are named `name` (given lower-case).
+    public func count(of name: StaticString) -> Int {
+        var count = 0
+        for index in entries.indices where self.name(at: index, is: name) { count += 1 }
+        return count
+    }
+
+    /// Calls `body` with the name and value bytes of every field, in order.
+    public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try bytes.withUnsafeBytes { buffer in
+            for entry in entries {
+                try body(UnsafeRawBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.valueStart)]),
+                         UnsafeRawBufferPointer(rebasing: buffer[Int(entry.valueStart)..<Int(entry.valueEnd)]))
+            }
+        }
+    }
+
+    /// Calls `body` with the bytes every name and value is stored in; `ranges(at:)` locates
+    /// field `index` in them (for C APIs that take pointers, such as nghttp2's header blocks).
+    public func withUnsafeStorage<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try bytes.withUnsafeBytes(body)
+    }
+
+    public func ranges(at index: Int) -> (name: Range<Int>, value: Range<Int>) {
+        let entry = entries[index]
+        return (Int(entry.nameStart)..<Int(entry.valueStart), Int(entry.valueStart)..<Int(entry.valueEnd))
+    }
+
+    // MARK: Reading Strings
+
+    public subscript(index: Int) -> HeaderField {
+        HeaderField(name: String(decoding: nameBytes(at: index), as: UTF8.self),
+                    value: String(decoding: valueBytes(at: index), as: UTF8.self))
     }
 
     /// The first value for `name` (lower-case).
     public subscript(name: String) -> String? {
-        fields.first { $0.name == name }?.value
+        entries.indices.first { self.name(at: $0, equals: name) }.map { String(decoding: valueBytes(at: $0), as: UTF8.self) }
     }
 
     /// Every value for `name` (lower-case), in order.
     public func values(for name: String) -> [String] {
-        fields.compactMap { $0.name == name ? $0.value : nil }
+        entries.indices.compactMap { self.name(at: $0, equals: name) ? String(decoding: valueBytes(at: $0), as: UTF8.self) : nil }
     }
 
-    public mutating func remove(name: String) {
-        fields.removeAll { $0.name == name }
+    private func name(at index: Int, equals name: String) -> Bool {
+        nameBytes(at: index).elementsEqual(name.utf8)
     }
 
-    public func makeIterator() -> IndexingIterator<[HeaderField]> {
-        fields.makeIterator()
+    public func makeIterator() -> AnyIterator<HeaderField> {
+        var index = 0
+        return AnyIterator {
+            guard index < self.count else { return nil }
+            defer { index += 1 }
+            return self[index]
+        }
     }
+
+    /// Equal when the same fields come in the same order (storage layout aside).
+    public static func == (lhs: HeaderFields, rhs: HeaderFields) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        return lhs.entries.indices.allSatisfy {
+            lhs.nameBytes(at: $0).elementsEqual(rhs.nameBytes(at: $0)) && lhs.valueBytes(at: $0).elementsEqual(rhs.valueBytes(at: $0))
+        }
+    }
+}
+
+extension Array<UInt8> {
+    /// Appends a field value for the wire without CR and LF bytes: a value from an upstream
+    /// must never split a header line (HTTP/1.1 fields, gRPC-Web trailer blocks).
+    public mutating func appendFieldValue(_ value: UnsafeRawBufferPointer) {
+        if !value.contains(0x0D) && !value.contains(0x0A) {
+            append(contentsOf: value)
+            return
+        }
+        for byte in value where byte != 0x0D && byte != 0x0A { append(byte) }
+    }
+}
+
+/// Header names are short: a byte loop, inlined, beats a call to memcmp.
+@inline(__always)
+private func memoryEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+    for offset in 0..<count where lhs[offset] != rhs[offset] { return false }
+    return true
 }

@@ -62,10 +62,10 @@ final class GRPCWebExchange {
     }
 
     private func writeHead(_ upstreamHeaders: HeaderFields) {
-        var headers = HeaderFields()
+        var headers = HeaderFields(reservingFields: 4 + upstreamHeaders.count + extraHeaders.count, bytes: 256)
         headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
         headers.append(name: "transfer-encoding", value: "chunked")
-        headers.append(contentsOf: GRPCWebMetadata.responseHeaders(from: upstreamHeaders))
+        GRPCWebMetadata.appendResponseHeaders(from: upstreamHeaders, to: &headers)
         headers.append(contentsOf: extraHeaders)
         connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
         state = .streaming
@@ -84,15 +84,16 @@ final class GRPCWebExchange {
         case .awaitingHead:
             // Trailers-only: the status travels in the HTTP headers with an empty body
             // (PROTOCOL-WEB.md, "Trailers-only responses").
-            var headers = HeaderFields()
+            var headers = HeaderFields(reservingFields: 4 + trailers.count + extraHeaders.count, bytes: 256)
             headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
-            headers.append(contentsOf: GRPCWebMetadata.responseHeaders(from: trailers))
+            GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &headers)
             headers.append(contentsOf: extraHeaders)
             headers.append(name: "content-length", value: "0")
             connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
         case .streaming:
-            let frame = GRPCWebTrailers.frame(GRPCWebMetadata.responseHeaders(from: trailers))
-            frame.withUnsafeBytes { writeBody($0) }
+            var forwarded = HeaderFields(reservingFields: trailers.count, bytes: 128)
+            GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &forwarded)
+            GRPCWebTrailers.frame(forwarded).withUnsafeBytes { writeBody($0) }
             connection.writeLastChunk()
         case .finished:
             return
@@ -125,7 +126,7 @@ extension GRPCWebExchange: UpstreamCallDelegate {
             var trailers = trailers
             if case .awaitingHead = state, let failure = GRPCWebExchange.validateResponseHead(trailers) {
                 trailers = failure.trailerFields
-            } else if trailers["grpc-status"] == nil {
+            } else if trailers.firstIndex(of: "grpc-status") == nil {
                 trailers.append(contentsOf: GRPCStatus(.internal, "upstream response had no grpc-status").trailerFields)
             }
             finish(trailers: trailers)
@@ -136,11 +137,12 @@ extension GRPCWebExchange: UpstreamCallDelegate {
 
     /// A response head that is not gRPC becomes a status (grpc/doc/http-grpc-status-mapping.md).
     static func validateResponseHead(_ headers: HeaderFields) -> GRPCStatus? {
-        let status = headers[":status"].flatMap { Int($0) } ?? 0
-        if status != 200 {
+        if headers.firstValueBytes(":status")?.elementsEqual("200".utf8) != true {
+            let status = headers[":status"].flatMap { Int($0) } ?? 0
             return GRPCStatus(GRPCStatusCode(httpStatus: status), "upstream answered HTTP status \(status)")
         }
-        if headers["grpc-status"] == nil && !(headers["content-type"] ?? "").hasPrefix("application/grpc") {
+        if headers.firstIndex(of: "grpc-status") == nil
+            && headers.firstValueBytes("content-type")?.starts(with: "application/grpc".utf8) != true {
             return GRPCStatus(.unknown, "upstream answered content-type '\(headers["content-type"] ?? "")', not gRPC")
         }
         return nil

@@ -16,6 +16,8 @@ final class HTTP1ServerConnection {
         /// nil when no route knows the call; `failure` then says so.
         var cluster: String?
         var timeout: GRPCTimeout?
+        /// CORS headers for the response, decided from the request's `Origin`.
+        var corsHeaders: HeaderFields
         var decoder: GRPCWebRequestDecoder
         var bodyBytes = 0
         /// A refusal decided while the body still arrives; answered at its end.
@@ -41,6 +43,8 @@ final class HTTP1ServerConnection {
     private unowned let worker: Worker
     private var parser: HTTP1RequestParser
     private var state: State = .awaitingRequest
+    /// Holds one chunk-size line at a time, so that writing a chunk allocates nothing.
+    private var chunkHeader: [UInt8] = []
     /// Set by drain: finish the current exchange, then close.
     private var closeAfterExchange = false
 
@@ -154,7 +158,7 @@ final class HTTP1ServerConnection {
         }
         let corsHeaders = corsResponseHeaders(head)
         let route = context.router.route(path: head.path)
-        guard let contentTypeValue = head.headers["content-type"],
+        guard let contentTypeValue = head.headers.firstValueBytes("content-type"),
               let contentType = GRPCWebContentType(parsing: contentTypeValue) else {
             if route != nil || GRPCMethodPath(head.path) != nil {
                 let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
@@ -175,9 +179,12 @@ final class HTTP1ServerConnection {
             return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
         }
         var call = PendingCall(
-            contentType: contentType, cluster: route?.cluster, timeout: timeout,
-            decoder: GRPCWebRequestDecoder(contentType: contentType, messageEncoding: head.headers["grpc-encoding"],
-                                           maxMessageBytes: context.limits.maxMessageBytes))
+            contentType: contentType, cluster: route?.cluster, timeout: timeout, corsHeaders: corsHeaders,
+            decoder: GRPCWebRequestDecoder(
+                contentType: contentType,
+                messageEncoding: head.headers.firstValueBytes("grpc-encoding").map { String(decoding: $0, as: UTF8.self) },
+                maxMessageBytes: context.limits.maxMessageBytes,
+                expectedBodyBytes: framing.expectedLength))
         if route == nil {
             call.failure = .invalidFrames(GRPCStatus(.unimplemented, "no route for gRPC method \(head.path)"))
         } else if case .contentLength(let length) = framing, length > bodyLimit(for: contentType) {
@@ -188,7 +195,8 @@ final class HTTP1ServerConnection {
     }
 
     private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {
-        context.cors?.responseHeaders(origin: head.headers["origin"]) ?? HeaderFields()
+        guard let cors = context.cors, let origin = head.headers.firstValueBytes("origin") else { return HeaderFields() }
+        return cors.responseHeaders(origin: String(decoding: origin, as: UTF8.self))
     }
 
     private func finishRequest(head: HTTP1RequestHead, request: Request, keepAlive: Bool) {
@@ -197,7 +205,7 @@ final class HTTP1ServerConnection {
         case .simple(let response, let body):
             respond(response, body: body, keepAlive: keepAlive)
         case .grpcWeb(var call):
-            let corsHeaders = corsResponseHeaders(head)
+            let corsHeaders = call.corsHeaders
             let body: [UInt8]
             do throws(GRPCWebRequestError) {
                 if let failure = call.failure { throw failure }
@@ -217,8 +225,11 @@ final class HTTP1ServerConnection {
                 return
             }
             connection.setReadTimeout(nanoseconds: nil)
+            var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
+            GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
+            let path = head.path
             exchange.start(request: UpstreamRequest(
-                path: String(head.path), metadata: GRPCWebMetadata.requestMetadata(from: head.headers),
+                path: path.endIndex == head.target.endIndex ? head.target : String(path), metadata: metadata,
                 contentType: call.contentType.upstreamContentType, timeout: call.timeout, body: body), pool: pool)
         }
     }
@@ -226,7 +237,7 @@ final class HTTP1ServerConnection {
     /// The exchange that answers this request from now on, upstream or refused by Ferry.
     private func beginExchange(_ head: HTTP1RequestHead, _ contentType: GRPCWebContentType,
                                corsHeaders: HeaderFields, keepAlive: Bool) -> GRPCWebExchange {
-        let textResponse = contentType.isText || GRPCWebContentType.acceptsText(head.headers["accept"])
+        let textResponse = contentType.isText || GRPCWebContentType.acceptsText(head.headers.firstValueBytes("accept"))
         let exchange = GRPCWebExchange(connection: self, contentType: contentType, textResponse: textResponse,
                                        extraHeaders: corsHeaders)
         state = .exchanging(exchange, keepAlive: keepAlive)
@@ -240,7 +251,9 @@ final class HTTP1ServerConnection {
         if !body.isEmpty { head.headers.append(name: "content-type", value: "text/plain; charset=utf-8") }
         head.headers.append(name: "content-length", value: String(body.utf8.count))
         if !keepAlive { head.headers.append(name: "connection", value: "close") }
-        connection.write(head.serialized() + Array(body.utf8))
+        var out = head.serialized()
+        out.append(contentsOf: body.utf8)
+        connection.write(out)
         if keepAlive {
             state = .awaitingRequest
             connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
@@ -262,7 +275,9 @@ final class HTTP1ServerConnection {
 
     func writeChunk(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
-        connection.write(HTTP1ChunkedEncoding.chunkHeader(length: bytes.count))
+        chunkHeader.removeAll(keepingCapacity: true)
+        HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunkHeader)
+        connection.write(chunkHeader)
         connection.write(bytes)
         connection.write(HTTP1ChunkedEncoding.chunkTrailer)
     }
@@ -293,8 +308,8 @@ final class HTTP1ServerConnection {
 }
 
 extension HTTP1ServerConnection: BufferedConnectionDelegate {
-    func connectionHasInput(_ connection: BufferedConnection) {
-        connection.consumeInput { parser.append($0) }
+    func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
+        parser.append(bytes)
         processInput()
     }
 

@@ -116,7 +116,9 @@ final class GRPCServerConnection {
         }
         stream.body = []
         var metadata = HeaderFields()
-        for field in stream.headers where !field.name.hasPrefix(":") { metadata.append(field) }
+        for index in 0..<stream.headers.count where stream.headers.nameBytes(at: index).first != UInt8(ascii: ":") {
+            metadata.append(stream.headers, at: index)
+        }
         let reply: GRPCReply
         do throws(GRPCStatus) {
             switch handler {
@@ -153,8 +155,8 @@ final class GRPCServerConnection {
             nghttp2_session_resume_data(session, streamID)
             flush()
         }
-        var fields: [(String, String)] = [(":status", "200"), ("content-type", "application/grpc")]
-        for field in headers { fields.append((field.name, field.value)) }
+        var fields: HeaderFields = [":status": "200", "content-type": "application/grpc"]
+        fields.append(contentsOf: headers)
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { _, streamID, buffer, length, flags, _, userData in
             let connection = Unmanaged<GRPCServerConnection>.fromOpaque(userData!).takeUnretainedValue()
             return connection.readResponse(streamID: streamID, into: buffer!, length: length, flags: flags!)
@@ -176,7 +178,7 @@ final class GRPCServerConnection {
             flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue)
             var trailers = status.trailerFields
             trailers.append(contentsOf: stream.trailers)
-            _ = NGHTTP2.withHeaderBlock(trailers.map { ($0.name, $0.value) }) { block, count in
+            _ = NGHTTP2.withHeaderBlock(trailers) { block, count in
                 nghttp2_submit_trailer(session, streamID, block, count)
             }
             return count
@@ -186,8 +188,8 @@ final class GRPCServerConnection {
 
     /// A trailers-only response: HEADERS with the status and END_STREAM.
     private func respond(streamID: Int32, status: GRPCStatus) {
-        var fields: [(String, String)] = [(":status", "200"), ("content-type", "application/grpc")]
-        for field in status.trailerFields { fields.append((field.name, field.value)) }
+        var fields: HeaderFields = [":status": "200", "content-type": "application/grpc"]
+        fields.append(contentsOf: status.trailerFields)
         _ = NGHTTP2.withHeaderBlock(fields) { block, count in
             nghttp2_submit_response(session, streamID, block, count, nil)
         }
@@ -208,7 +210,7 @@ final class GRPCServerConnection {
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
             guard let frame, let stream = GRPCServerConnection.connection(userData).streams[frame.pointee.hd.stream_id] else { return 0 }
-            stream.headers.append(NGHTTP2.field(name: name, nameLength: nameLength, value: value, valueLength: valueLength))
+            stream.headers.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
@@ -237,9 +239,9 @@ final class GRPCServerConnection {
 }
 
 extension GRPCServerConnection: BufferedConnectionDelegate {
-    func connectionHasInput(_ connection: BufferedConnection) {
+    func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
         receiving = true
-        let failure = NGHTTP2.receive(session, from: connection)
+        let failure = NGHTTP2.receive(session, bytes)
         receiving = false
         if let failure {
             connection.close(reason: .error(failure))

@@ -26,6 +26,15 @@ public struct GRPCFrame: Sendable, Equatable {
                 UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length)]
     }
 
+    /// Overwrites the length field of the prefix at `prefixStart` (for a payload appended after it).
+    public static func writeLength(_ length: Int, into bytes: inout [UInt8], at prefixStart: Int) {
+        let length = UInt32(length)
+        bytes[prefixStart + 1] = UInt8(truncatingIfNeeded: length >> 24)
+        bytes[prefixStart + 2] = UInt8(truncatingIfNeeded: length >> 16)
+        bytes[prefixStart + 3] = UInt8(truncatingIfNeeded: length >> 8)
+        bytes[prefixStart + 4] = UInt8(truncatingIfNeeded: length)
+    }
+
     /// Prefix and payload, ready for the wire.
     public var serialized: [UInt8] {
         GRPCFrame.header(flags: flags, length: payload.count) + payload

@@ -24,16 +24,24 @@ public enum GRPCFrameError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// Splits a byte stream into `GRPCFrame`s.
-public struct GRPCFrameDecoder {
-    private enum State {
-        case prefix(bytes: [UInt8])
-        case payload(flags: UInt8, length: Int, bytes: [UInt8])
+/// Finds frame boundaries in a byte stream fed in pieces, without copying payloads: enough
+/// to validate a body that is forwarded unchanged, and the base of `GRPCFrameDecoder`.
+public struct GRPCFrameScanner {
+    /// What the scanner found next in the bytes it was given.
+    public enum Piece: Equatable {
+        /// A complete 5-byte prefix; a zero `length` frame is complete with it.
+        case prefix(flags: UInt8, length: Int)
+        /// Payload bytes of the current frame (offsets into the given bytes); `completesFrame`
+        /// when they are its last.
+        case payload(Range<Int>, completesFrame: Bool)
     }
 
     public let maxMessageBytes: Int
-    private var state: State = .prefix(bytes: [])
-    /// Stream offset of the frame being decoded, for error messages.
+    /// Prefix bytes received so far (big-endian, flags first) and how many.
+    private var prefix: UInt64 = 0
+    private var prefixCount = 0
+    private var payloadRemaining = 0
+    /// Stream offset of the frame being scanned, for error messages.
     private var frameOffset = 0
     private var consumed = 0
 
@@ -41,67 +49,97 @@ public struct GRPCFrameDecoder {
         self.maxMessageBytes = maxMessageBytes
     }
 
+    /// The next piece in `bytes` from `index` (which moves past it), or nil when the bytes
+    /// are used up.
+    public mutating func next(in bytes: UnsafeRawBufferPointer, from index: inout Int) throws(GRPCFrameError) -> Piece? {
+        guard index < bytes.count else { return nil }
+        if payloadRemaining > 0 {
+            let take = min(payloadRemaining, bytes.count - index)
+            let range = index..<index + take
+            index += take
+            consumed += take
+            payloadRemaining -= take
+            if payloadRemaining == 0 { frameOffset = consumed }
+            return .payload(range, completesFrame: payloadRemaining == 0)
+        }
+        while prefixCount < GRPCFrame.headerLength && index < bytes.count {
+            prefix = prefix << 8 | UInt64(bytes[index])
+            prefixCount += 1
+            index += 1
+            consumed += 1
+        }
+        guard prefixCount == GRPCFrame.headerLength else { return nil }
+        let flags = UInt8(truncatingIfNeeded: prefix >> 32)
+        let length = Int(prefix & 0xFFFF_FFFF)
+        guard length <= maxMessageBytes else {
+            throw .messageTooLarge(length: length, limit: maxMessageBytes, offset: frameOffset)
+        }
+        prefix = 0
+        prefixCount = 0
+        payloadRemaining = length
+        if length == 0 { frameOffset = consumed }
+        return .prefix(flags: flags, length: length)
+    }
+
+    /// Checks that the stream ended on a frame boundary.
+    public func finish() throws(GRPCFrameError) {
+        if prefixCount > 0 {
+            throw .truncated(offset: frameOffset, missing: GRPCFrame.headerLength - prefixCount)
+        }
+        if payloadRemaining > 0 {
+            throw .truncated(offset: frameOffset, missing: payloadRemaining)
+        }
+    }
+}
+
+/// Splits a byte stream into `GRPCFrame`s, collecting each payload.
+public struct GRPCFrameDecoder {
+    private var scanner: GRPCFrameScanner
+    private var flags: UInt8 = 0
+    private var payload: [UInt8] = []
+
+    public init(maxMessageBytes: Int) {
+        scanner = GRPCFrameScanner(maxMessageBytes: maxMessageBytes)
+    }
+
+    public var maxMessageBytes: Int { scanner.maxMessageBytes }
+
     /// Feeds bytes and returns every frame they complete.
-    public mutating func decode<Bytes: Collection>(_ bytes: Bytes) throws(GRPCFrameError) -> [GRPCFrame]
-    where Bytes.Element == UInt8 {
+    public mutating func decode(_ bytes: UnsafeRawBufferPointer) throws(GRPCFrameError) -> [GRPCFrame] {
         var frames: [GRPCFrame] = []
-        var index = bytes.startIndex
-        while index != bytes.endIndex {
-            switch state {
-            case .prefix(var prefix):
-                while prefix.count < GRPCFrame.headerLength && index != bytes.endIndex {
-                    prefix.append(bytes[index])
-                    index = bytes.index(after: index)
-                    consumed += 1
-                }
-                guard prefix.count == GRPCFrame.headerLength else {
-                    state = .prefix(bytes: prefix)
-                    break
-                }
-                let length = Int(prefix[1]) << 24 | Int(prefix[2]) << 16 | Int(prefix[3]) << 8 | Int(prefix[4])
-                guard length <= maxMessageBytes else {
-                    throw .messageTooLarge(length: length, limit: maxMessageBytes, offset: frameOffset)
-                }
+        var index = 0
+        while let piece = try scanner.next(in: bytes, from: &index) {
+            switch piece {
+            case .prefix(let flags, let length):
+                self.flags = flags
+                payload = []
                 if length == 0 {
-                    frames.append(GRPCFrame(flags: prefix[0], payload: []))
-                    finishFrame()
+                    frames.append(GRPCFrame(flags: flags, payload: []))
                 } else {
-                    var payload: [UInt8] = []
                     payload.reserveCapacity(length)
-                    state = .payload(flags: prefix[0], length: length, bytes: payload)
                 }
-            case .payload(let flags, let length, var payload):
-                state = .prefix(bytes: [])  // release the payload's storage for in-place appends
-                let take = min(length - payload.count, bytes.distance(from: index, to: bytes.endIndex))
-                let end = bytes.index(index, offsetBy: take)
-                payload.append(contentsOf: bytes[index..<end])
-                index = end
-                consumed += take
-                if payload.count == length {
+            case .payload(let range, let completesFrame):
+                payload.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[range]))
+                if completesFrame {
                     frames.append(GRPCFrame(flags: flags, payload: payload))
-                    finishFrame()
-                } else {
-                    state = .payload(flags: flags, length: length, bytes: payload)
+                    payload = []
                 }
             }
         }
         return frames
     }
 
-    /// Checks that the stream ended on a frame boundary.
-    public func finish() throws(GRPCFrameError) {
-        switch state {
-        case .prefix(let bytes) where bytes.isEmpty:
-            return
-        case .prefix(let bytes):
-            throw .truncated(offset: frameOffset, missing: GRPCFrame.headerLength - bytes.count)
-        case .payload(_, let length, let bytes):
-            throw .truncated(offset: frameOffset, missing: length - bytes.count)
+    public mutating func decode<Bytes: Collection>(_ bytes: Bytes) throws(GRPCFrameError) -> [GRPCFrame]
+    where Bytes.Element == UInt8 {
+        var result: Result<[GRPCFrame], GRPCFrameError> = .success([])
+        Array(bytes).withUnsafeBytes { buffer in
+            do throws(GRPCFrameError) { result = .success(try decode(buffer)) } catch { result = .failure(error) }
         }
+        return try result.get()
     }
 
-    private mutating func finishFrame() {
-        state = .prefix(bytes: [])
-        frameOffset = consumed
+    /// Checks that the stream ended on a frame boundary.
+    public func finish() throws(GRPCFrameError) {
+        try scanner.finish()
     }
 }

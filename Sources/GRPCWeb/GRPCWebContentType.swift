@@ -12,44 +12,90 @@ public struct GRPCWebContentType: Sendable, Equatable {
         self.format = format
     }
 
-    /// Parses a `Content-Type` value; parameters such as `; charset=utf-8` are ignored.
-    /// Returns nil for anything that is not a gRPC-Web type.
-    public init?(parsing value: String) {
-        let mediaType = value.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false)[0]
-            .trimmingOWS().lowercased()
-        let base: Substring
-        if let plus = mediaType.firstIndex(of: "+") {
-            base = mediaType[..<plus]
-            let suffix = mediaType[mediaType.index(after: plus)...]
-            guard !suffix.isEmpty, suffix.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }) else {
+    /// Parses a `Content-Type` value; parameters such as `; charset=utf-8` are ignored and
+    /// the type is case-insensitive (RFC 9110 §8.3.1). Returns nil for anything that is not a
+    /// gRPC-Web type.
+    public init?(parsing value: ArraySlice<UInt8>) {
+        var start = value.startIndex
+        var end = value.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
+        while start < end, value[start] == 0x20 || value[start] == 0x09 { start += 1 }
+        while end > start, value[end - 1] == 0x20 || value[end - 1] == 0x09 { end -= 1 }
+        var index = start
+        guard GRPCWebContentType.skip("application/grpc-web", in: value, at: &index, end: end) else { return nil }
+        isText = GRPCWebContentType.skip("-text", in: value, at: &index, end: end)
+        if index == end {
+            format = nil
+        } else {
+            guard value[index] == UInt8(ascii: "+"), index + 1 < end else { return nil }
+            let suffix = value[(index + 1)..<end]
+            guard suffix.allSatisfy({ isASCIIAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) else {
                 return nil
             }
-            format = String(suffix)
-        } else {
-            base = mediaType[...]
-            format = nil
+            // Small strings ("proto", "json") are stored inline: no allocation per request.
+            format = String(decoding: suffix, as: UTF8.self).lowercased()
         }
-        switch base {
-        case "application/grpc-web": isText = false
-        case "application/grpc-web-text": isText = true
-        default: return nil
+    }
+
+    public init?(parsing value: String) {
+        self.init(parsing: Array(value.utf8)[...])
+    }
+
+    /// Whether `value[index...]` starts with `lowercase`, compared case-insensitively; on
+    /// success `index` moves past it.
+    private static func skip(_ lowercase: StaticString, in value: ArraySlice<UInt8>, at index: inout Int,
+                             end: Int) -> Bool {
+        let start = index
+        let count = lowercase.utf8CodeUnitCount
+        guard end - start >= count else { return false }
+        for position in 0..<count where asciiLowercased(value[start + position]) != lowercase.utf8Start[position] {
+            return false
         }
+        index = start + count
+        return true
     }
 
     /// Whether an `Accept` header asks for a text-encoded response (PROTOCOL-WEB.md,
     /// "Text-encoded (response) streams").
-    public static func acceptsText(_ accept: String?) -> Bool {
+    public static func acceptsText(_ accept: ArraySlice<UInt8>?) -> Bool {
         guard let accept else { return false }
-        return accept.lowercased().contains("application/grpc-web-text")
+        let needle = textMediaType
+        guard accept.count >= needle.count else { return false }
+        for start in accept.startIndex...(accept.endIndex - needle.count)
+        where needle.indices.allSatisfy({ asciiLowercased(accept[start + $0]) == needle[$0] }) {
+            return true
+        }
+        return false
     }
+
+    private static let textMediaType = Array("application/grpc-web-text".utf8)
 
     /// The content type of the native gRPC request sent upstream.
     public var upstreamContentType: String {
-        format.map { "application/grpc+\($0)" } ?? "application/grpc"
+        switch format {
+        case nil: "application/grpc"
+        case "proto": "application/grpc+proto"
+        case let format?: "application/grpc+\(format)"
+        }
     }
 
     /// The content type of the response to the browser, in the same format as the request.
     public func responseContentType(text: Bool) -> String {
-        (text ? "application/grpc-web-text+" : "application/grpc-web+") + (format ?? "proto")
+        switch (text, format) {
+        case (false, nil), (false, "proto"): "application/grpc-web+proto"
+        case (true, nil), (true, "proto"): "application/grpc-web-text+proto"
+        case (false, let format?): "application/grpc-web+\(format)"
+        case (true, let format?): "application/grpc-web-text+\(format)"
+        }
+    }
+}
+
+private func asciiLowercased(_ byte: UInt8) -> UInt8 {
+    byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+}
+
+private func isASCIIAlphanumeric(_ byte: UInt8) -> Bool {
+    switch byte {
+    case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: true
+    default: false
     }
 }

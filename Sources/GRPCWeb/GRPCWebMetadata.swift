@@ -5,45 +5,47 @@ import FerryCore
 public enum GRPCWebMetadata {
     /// Fields that describe the HTTP/1.1 hop or the gRPC-Web body encoding rather than the call:
     /// never forwarded as metadata.
-    static let requestFieldsNotForwarded: Set<String> = [
+    static let requestFieldsNotForwarded: [StaticString] = [
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
         "host", "content-length", "content-type", "accept", "accept-encoding", "expect",
         "http2-settings", "grpc-timeout",
     ]
 
     /// Fields of the upstream response that the HTTP/1.1 response sets itself.
-    static let responseFieldsNotForwarded: Set<String> = [
+    static let responseFieldsNotForwarded: [StaticString] = [
         "content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
         "proxy-connection", "upgrade", "te", "trailer",
     ]
 
-    /// The request metadata for the upstream call: every field but the hop-by-hop ones,
-    /// those named in `Connection` (RFC 9110 §7.6.1) and pseudo-fields. `-bin` fields pass
-    /// through as they are: both sides carry them base64-encoded.
-    public static func requestMetadata(from headers: HeaderFields) -> HeaderFields {
-        let named = Set(headers.listMembers(for: "connection"))
-        var metadata = HeaderFields()
-        for field in headers
-        where !requestFieldsNotForwarded.contains(field.name) && !named.contains(field.name)
-            && !field.name.hasPrefix(":") {
-            metadata.append(name: field.name, value: field.value)
+    /// Appends the request metadata for the upstream call to `metadata`: every field but the
+    /// hop-by-hop ones, those named in `Connection` (RFC 9110 §7.6.1) and pseudo-fields.
+    /// `-bin` fields pass through as they are: both sides carry them base64-encoded.
+    public static func appendRequestMetadata(from headers: HeaderFields, to metadata: inout HeaderFields) {
+        let named = headers.firstIndex(of: "connection") == nil ? [] : headers.listMembers(for: "connection")
+        for index in 0..<headers.count
+        where forwarded(headers, index, excluding: requestFieldsNotForwarded)
+            && (named.isEmpty || !named.contains(headers[index].name)) {
+            metadata.append(headers, at: index)
         }
-        return metadata
     }
 
     /// The validated `grpc-timeout` of the request, if it has one.
     public static func timeout(from headers: HeaderFields) throws(GRPCTimeout.ParseError) -> GRPCTimeout? {
-        guard let value = headers["grpc-timeout"] else { return nil }
-        return try GRPCTimeout(parsing: value)
+        guard let value = headers.firstValueBytes("grpc-timeout") else { return nil }
+        return try GRPCTimeout(parsing: String(decoding: value, as: UTF8.self))
     }
 
-    /// The upstream response headers (or trailers-only fields) to send as HTTP/1.1 headers.
-    public static func responseHeaders(from upstream: HeaderFields) -> HeaderFields {
-        var headers = HeaderFields()
-        for field in upstream
-        where !field.name.hasPrefix(":") && !responseFieldsNotForwarded.contains(field.name) {
-            headers.append(name: field.name, value: field.value)
+    /// Appends the upstream response headers (or trailers-only fields) that go out as
+    /// HTTP/1.1 headers, or in the gRPC-Web trailer frame.
+    public static func appendResponseHeaders(from upstream: HeaderFields, to headers: inout HeaderFields) {
+        for index in 0..<upstream.count where forwarded(upstream, index, excluding: responseFieldsNotForwarded) {
+            headers.append(upstream, at: index)
         }
-        return headers
+    }
+
+    private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: [StaticString]) -> Bool {
+        if headers.nameBytes(at: index).first == UInt8(ascii: ":") { return false }
+        for name in names where headers.name(at: index, is: name) { return false }
+        return true
     }
 }

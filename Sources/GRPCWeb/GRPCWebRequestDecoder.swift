@@ -18,20 +18,27 @@ public enum GRPCWebRequestError: Error, Equatable, CustomStringConvertible {
 }
 
 /// Decodes (base64 for `-text`) and validates the frames of a request body fed in chunks.
+/// The frames go upstream unchanged, so the body is copied once and only scanned.
 public struct GRPCWebRequestDecoder {
     private let isText: Bool
     private let hasMessageEncoding: Bool
     private var base64 = Base64StreamDecoder()
-    private var frames: GRPCFrameDecoder
+    private var frames: GRPCFrameScanner
     /// The native request body: the validated frames, unchanged.
     private var body: [UInt8] = []
 
     /// - Parameters:
     ///   - messageEncoding: the request's `grpc-encoding`; without it a compressed frame is an error.
-    public init(contentType: GRPCWebContentType, messageEncoding: String?, maxMessageBytes: Int) {
+    ///   - expectedBodyBytes: the request's Content-Length, when it has one (to size the buffer).
+    public init(contentType: GRPCWebContentType, messageEncoding: String?, maxMessageBytes: Int,
+                expectedBodyBytes: Int? = nil) {
         isText = contentType.isText
         hasMessageEncoding = messageEncoding.map { $0 != "identity" } ?? false
-        frames = GRPCFrameDecoder(maxMessageBytes: maxMessageBytes)
+        frames = GRPCFrameScanner(maxMessageBytes: maxMessageBytes)
+        if let expectedBodyBytes {
+            let decoded = isText ? expectedBodyBytes / 4 * 3 : expectedBodyBytes
+            body.reserveCapacity(min(decoded, maxMessageBytes + GRPCFrame.headerLength))
+        }
     }
 
     public mutating func append<Bytes: Collection>(_ chunk: Bytes) throws(GRPCWebRequestError)
@@ -60,9 +67,34 @@ public struct GRPCWebRequestDecoder {
 
     private mutating func appendFrames<Bytes: Collection>(_ bytes: Bytes) throws(GRPCWebRequestError)
     where Bytes.Element == UInt8 {
-        let decoded: [GRPCFrame]
+        var failure: GRPCWebRequestError?
+        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { buffer in
+            do throws(GRPCWebRequestError) { try appendFrames(UnsafeRawBufferPointer(buffer)) } catch { failure = error }
+        }
+        if contiguous == nil { try appendFrames(Array(bytes)) }
+        if let failure { throw failure }
+    }
+
+    private mutating func appendFrames(_ bytes: UnsafeRawBufferPointer) throws(GRPCWebRequestError) {
+        var index = 0
+        while let piece = try nextPiece(in: bytes, from: &index) {
+            guard case .prefix(let flags, _) = piece else { continue }
+            if flags & GRPCFrame.trailerFlag != 0 {
+                throw .invalidFrames(GRPCStatus(.internal,
+                    "invalid gRPC-Web request: trailer flag 0x80 set in a request frame"))
+            }
+            if flags & GRPCFrame.compressedFlag != 0 && !hasMessageEncoding {
+                throw .invalidFrames(GRPCStatus(.internal,
+                    "invalid gRPC-Web request: compressed flag set but no grpc-encoding header"))
+            }
+        }
+        body.append(contentsOf: bytes)
+    }
+
+    private mutating func nextPiece(in bytes: UnsafeRawBufferPointer, from index: inout Int)
+        throws(GRPCWebRequestError) -> GRPCFrameScanner.Piece? {
         do {
-            decoded = try frames.decode(bytes)
+            return try frames.next(in: bytes, from: &index)
         } catch {
             switch error {
             case .messageTooLarge:
@@ -70,18 +102,6 @@ public struct GRPCWebRequestDecoder {
             case .truncated:
                 throw .invalidFrames(GRPCStatus(.internal, "invalid gRPC-Web request: \(error)"))
             }
-        }
-        for frame in decoded {
-            if frame.isTrailer {
-                throw .invalidFrames(GRPCStatus(.internal,
-                    "invalid gRPC-Web request: trailer flag 0x80 set in a request frame"))
-            }
-            if frame.isCompressed && !hasMessageEncoding {
-                throw .invalidFrames(GRPCStatus(.internal,
-                    "invalid gRPC-Web request: compressed flag set but no grpc-encoding header"))
-            }
-            body.append(contentsOf: GRPCFrame.header(flags: frame.flags, length: frame.payload.count))
-            body.append(contentsOf: frame.payload)
         }
     }
 }

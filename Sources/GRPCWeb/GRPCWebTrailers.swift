@@ -3,16 +3,24 @@
 import FerryCore
 
 public enum GRPCWebTrailers {
-    /// The complete trailer frame (prefix and payload) for `trailers`.
-    public static func frame(_ trailers: HeaderFields) -> [UInt8] {
-        var block: [UInt8] = []
-        for field in trailers {
-            block.append(contentsOf: field.name.utf8)
-            block.append(UInt8(ascii: ":"))
-            for byte in field.value.utf8 where byte != 0x0D && byte != 0x0A { block.append(byte) }
-            block.append(contentsOf: [0x0D, 0x0A])
+    /// Appends the complete trailer frame (prefix and payload) for `trailers`.
+    public static func appendFrame(_ trailers: HeaderFields, to out: inout [UInt8]) {
+        let prefixStart = out.count
+        out.append(contentsOf: GRPCFrame.header(flags: GRPCFrame.trailerFlag, length: 0))
+        trailers.forEachField { name, value in
+            out.append(contentsOf: name)
+            out.append(UInt8(ascii: ":"))
+            out.appendFieldValue(value)
+            out.append(contentsOf: [0x0D, 0x0A])
         }
-        return GRPCFrame.header(flags: GRPCFrame.trailerFlag, length: block.count) + block
+        GRPCFrame.writeLength(out.count - prefixStart - GRPCFrame.headerLength, into: &out, at: prefixStart)
+    }
+
+    /// The complete trailer frame for `trailers`.
+    public static func frame(_ trailers: HeaderFields) -> [UInt8] {
+        var out: [UInt8] = []
+        appendFrame(trailers, to: &out)
+        return out
     }
 
     /// Parses a trailer frame's payload back into fields (for tests and clients).

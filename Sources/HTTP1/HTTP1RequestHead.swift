@@ -23,11 +23,13 @@ public struct HTTP1RequestHead: Sendable, Equatable {
 
     /// The target without its query.
     public var path: Substring {
-        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        guard let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
+        return target[..<query]
     }
 
     /// Whether the connection stays open after this exchange (RFC 9112 §9.3).
     public var keepAlive: Bool {
+        guard headers.firstIndex(of: "connection") != nil else { return version == .http1_1 }
         let tokens = headers.listMembers(for: "connection")
         switch version {
         case .http1_1: return !tokens.contains("close")

@@ -9,6 +9,12 @@ public enum HTTP1BodyFraming: Sendable, Equatable {
     case none
     case contentLength(Int)
     case chunked
+
+    /// The body's length when the head declares it.
+    public var expectedLength: Int? {
+        if case .contentLength(let length) = self { return length }
+        return nil
+    }
 }
 
 /// Turns a byte stream into request heads, body chunks and request ends.
@@ -131,7 +137,8 @@ public struct HTTP1RequestParser {
             }
             // Trailer fields are read for framing only; they are not forwarded (RFC 9110 §6.5.1).
             guard fields + 1 <= limits.maxHeaderFields else { throw .tooManyHeaderFields(limit: limits.maxHeaderFields) }
-            _ = try parseField(line, offset: readIndex)
+            var discarded = HeaderFields()
+            try parseField(line.startIndex..<line.endIndex, offset: line.startIndex, into: &discarded)
             state = .trailers(fields: fields + 1)
             return try step()
         }
@@ -153,26 +160,19 @@ public struct HTTP1RequestParser {
             throw .headerSectionTooLarge(limit: limits.maxHeaderBytes)
         }
         let start = readIndex
-        var lineStart = start
-        var lines: [Range<Int>] = []
-        var index = start
-        while index < headEnd {
-            if buffer[index] == lf {
-                lines.append(lineStart..<index - 1)
-                lineStart = index + 1
+        // findHeadEnd checked that every LF ends a CRLF: lines end one byte before each LF.
+        var lineEnd = endOfLine(from: start)
+        var head = try parseRequestLine(start..<lineEnd)
+        head.headers = HeaderFields(reservingFields: 16, bytes: headEnd - lineEnd)
+        var lineStart = lineEnd + 2
+        // The empty line that ends the section starts at headEnd - 2.
+        while lineStart < headEnd - 2 {
+            guard head.headers.count < limits.maxHeaderFields else {
+                throw .tooManyHeaderFields(limit: limits.maxHeaderFields)
             }
-            index += 1
-        }
-        // The last range is the empty line that ends the section.
-        lines.removeLast()
-        guard let requestLine = lines.first else { throw .malformedRequestLine }
-        var head = try parseRequestLine(requestLine)
-        guard lines.count - 1 <= limits.maxHeaderFields else {
-            throw .tooManyHeaderFields(limit: limits.maxHeaderFields)
-        }
-        for line in lines.dropFirst() {
-            let field = try parseField(buffer[line], offset: line.lowerBound - start)
-            head.headers.append(name: field.name, value: field.value)
+            lineEnd = endOfLine(from: lineStart)
+            try parseField(lineStart..<lineEnd, offset: lineStart - start, into: &head.headers)
+            lineStart = lineEnd + 2
         }
         readIndex = headEnd
         headScanIndex = headEnd
@@ -206,33 +206,50 @@ public struct HTTP1RequestParser {
         return nil
     }
 
+    /// The index of the CR that ends the line starting at `index` (the head is complete).
+    private func endOfLine(from index: Int) -> Int {
+        var index = index
+        while buffer[index] != lf { index += 1 }
+        return index - 1
+    }
+
     private func parseRequestLine(_ range: Range<Int>) throws(HTTP1ParseError) -> HTTP1RequestHead {
         let line = buffer[range]
-        let parts = line.split(separator: sp, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(isTokenByte),
-              let first = parts[1].first, first == UInt8(ascii: "/") || (parts[1].count == 1 && first == UInt8(ascii: "*")),
-              parts[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+        guard let firstSpace = line.firstIndex(of: sp),
+              let secondSpace = line[(firstSpace + 1)...].firstIndex(of: sp),
+              !line[(secondSpace + 1)...].contains(sp) else {
             throw .malformedRequestLine
         }
-        let versionText = String(decoding: parts[2], as: UTF8.self)
+        let method = line[..<firstSpace]
+        let target = line[(firstSpace + 1)..<secondSpace]
+        let versionBytes = line[(secondSpace + 1)...]
+        guard !method.isEmpty, method.allSatisfy(isTokenByte),
+              let first = target.first, first == UInt8(ascii: "/") || (target.count == 1 && first == UInt8(ascii: "*")),
+              target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            throw .malformedRequestLine
+        }
         let version: HTTPVersion
-        switch versionText {
-        case "HTTP/1.1": version = .http1_1
-        case "HTTP/1.0": version = .http1_0
-        default:
-            let shape = Array(versionText.utf8)
+        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+            version = .http1_1
+        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+            version = .http1_0
+        } else {
+            let shape = Array(versionBytes)
+            let versionText = String(decoding: shape, as: UTF8.self)
             if shape.count == 8, versionText.hasPrefix("HTTP/"), shape[6] == UInt8(ascii: "."),
                isDigit(shape[5]), isDigit(shape[7]) {
                 throw .unsupportedVersion(versionText)
             }
             throw .malformedRequestLine
         }
-        return HTTP1RequestHead(method: String(decoding: parts[0], as: UTF8.self),
-                                target: String(decoding: parts[1], as: UTF8.self),
+        return HTTP1RequestHead(method: String(decoding: method, as: UTF8.self),
+                                target: String(decoding: target, as: UTF8.self),
                                 version: version, headers: HeaderFields())
     }
 
-    private func parseField(_ line: ArraySlice<UInt8>, offset: Int) throws(HTTP1ParseError) -> HeaderField {
+    /// Validates one field line and appends it to `headers` (name lower-cased).
+    private func parseField(_ range: Range<Int>, offset: Int, into headers: inout HeaderFields) throws(HTTP1ParseError) {
+        let line = buffer[range]
         guard let first = line.first else { throw .invalidHeaderName(offset: offset) }
         if first == sp || first == htab { throw .obsoleteLineFolding(offset: offset) }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
@@ -243,40 +260,53 @@ public struct HTTP1RequestParser {
             throw .whitespaceBeforeColon(offset: offset + colon - line.startIndex)
         }
         guard nameBytes.allSatisfy(isTokenByte) else { throw .invalidHeaderName(offset: offset) }
-        var valueBytes = line[(colon + 1)...]
-        while let byte = valueBytes.first, byte == sp || byte == htab { valueBytes = valueBytes.dropFirst() }
-        while let byte = valueBytes.last, byte == sp || byte == htab { valueBytes = valueBytes.dropLast() }
-        let name = String(decoding: nameBytes, as: UTF8.self)
+        var valueStart = colon + 1
+        var valueEnd = line.endIndex
+        while valueStart < valueEnd, buffer[valueStart] == sp || buffer[valueStart] == htab { valueStart += 1 }
+        while valueEnd > valueStart, buffer[valueEnd - 1] == sp || buffer[valueEnd - 1] == htab { valueEnd -= 1 }
+        let valueBytes = buffer[valueStart..<valueEnd]
         // field-value = *( VCHAR / obs-text / SP / HTAB ) (RFC 9110 §5.5); no CR, LF or NUL.
         guard valueBytes.allSatisfy({ $0 == sp || $0 == htab || ($0 > 0x20 && $0 != 0x7F) }) else {
-            throw .invalidHeaderValue(name: name.lowercased())
+            throw .invalidHeaderValue(name: String(decoding: nameBytes, as: UTF8.self).lowercased())
         }
-        return HeaderField(name: name, value: String(decoding: valueBytes, as: UTF8.self))
+        headers.append(name: nameBytes, value: valueBytes)
     }
 
     private func bodyFraming(of head: HTTP1RequestHead) throws(HTTP1ParseError) -> HTTP1BodyFraming {
-        let hosts = head.headers.values(for: "host")
-        if hosts.count > 1 { throw .duplicateHost }
-        if head.version == .http1_1 && hosts.isEmpty { throw .missingHost }
+        let headers = head.headers
+        var hosts = 0
+        var lengths = 0
+        var lengthIndex = 0
+        var hasTransferEncoding = false
+        for index in 0..<headers.count {
+            if headers.name(at: index, is: "host") {
+                hosts += 1
+            } else if headers.name(at: index, is: "content-length") {
+                if lengths == 0 { lengthIndex = index }
+                lengths += 1
+            } else if headers.name(at: index, is: "transfer-encoding") {
+                hasTransferEncoding = true
+            }
+        }
+        if hosts > 1 { throw .duplicateHost }
+        if head.version == .http1_1 && hosts == 0 { throw .missingHost }
 
-        let lengths = head.headers.values(for: "content-length")
-        let encodings = head.headers.values(for: "transfer-encoding")
-        if !encodings.isEmpty {
-            if !lengths.isEmpty { throw .contentLengthWithTransferEncoding }
-            let codings = head.headers.listMembers(for: "transfer-encoding")
+        if hasTransferEncoding {
+            if lengths > 0 { throw .contentLengthWithTransferEncoding }
+            let codings = headers.listMembers(for: "transfer-encoding")
             guard head.version == .http1_1, codings == ["chunked"] else {
-                throw .unsupportedTransferEncoding(encodings.joined(separator: ", "))
+                throw .unsupportedTransferEncoding(headers.values(for: "transfer-encoding").joined(separator: ", "))
             }
             return .chunked
         }
-        guard let lengthText = lengths.first else { return .none }
-        if lengths.count > 1 { throw .duplicateContentLength }
+        guard lengths > 0 else { return .none }
+        if lengths > 1 { throw .duplicateContentLength }
         // Content-Length = 1*DIGIT: no sign, no list, no spaces (RFC 9110 §8.6).
-        guard !lengthText.isEmpty, lengthText.utf8.count <= 18, lengthText.utf8.allSatisfy(isDigit),
-              let length = Int(lengthText) else {
-            throw .invalidContentLength(lengthText)
+        let digits = headers.valueBytes(at: lengthIndex)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy(isDigit) else {
+            throw .invalidContentLength(String(decoding: digits, as: UTF8.self))
         }
-        return .contentLength(length)
+        return .contentLength(digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) })
     }
 
     /// Returns up to `remaining` buffered body bytes; the state becomes `done` when they were

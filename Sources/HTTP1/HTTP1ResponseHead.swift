@@ -14,21 +14,31 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
     /// The wire form, ending with the empty line. Header values were validated on the way in
     /// or produced by Ferry; CR and LF are stripped here all the same, so that a value from an
     /// upstream can never split the response.
-    public func serialized() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(128 + headers.count * 48)
-        out.append(contentsOf: "HTTP/1.1 \(status) \(HTTP1ResponseHead.reasonPhrase(status))\r\n".utf8)
-        for field in headers {
-            out.append(contentsOf: field.name.utf8)
+    public func serialize(into out: inout [UInt8]) {
+        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append(UInt8(ascii: "0") + UInt8(status / 100 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(status / 10 % 10))
+        out.append(UInt8(ascii: "0") + UInt8(status % 10))
+        out.append(UInt8(ascii: " "))
+        HTTP1ResponseHead.reasonPhrase(status).withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: "\r\n".utf8)
+        headers.forEachField { name, value in
+            out.append(contentsOf: name)
             out.append(contentsOf: ": ".utf8)
-            for byte in field.value.utf8 where byte != 0x0D && byte != 0x0A { out.append(byte) }
+            out.appendFieldValue(value)
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
+    }
+
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + headers.count * 48)
+        serialize(into: &out)
         return out
     }
 
-    public static func reasonPhrase(_ status: Int) -> String {
+    public static func reasonPhrase(_ status: Int) -> StaticString {
         switch status {
         case 200: "OK"
         case 204: "No Content"
@@ -53,13 +63,21 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
 
 /// Chunked transfer coding for response bodies (RFC 9112 §7.1).
 public enum HTTP1ChunkedEncoding {
-    /// The `size CRLF` line before a chunk of `length` bytes (must be non-zero).
-    public static func chunkHeader(length: Int) -> [UInt8] {
-        Array(String(length, radix: 16).utf8) + [0x0D, 0x0A]
+    /// Appends the `size CRLF` line before a chunk of `length` bytes (must be non-zero).
+    public static func appendChunkHeader(length: Int, to out: inout [UInt8]) {
+        var shift = (Int.bitWidth - length.leadingZeroBitCount + 3) / 4 * 4
+        while shift > 0 {
+            shift -= 4
+            out.append(hexDigits[(length >> shift) & 0xF])
+        }
+        out.append(contentsOf: "\r\n".utf8)
     }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     public static let chunkTrailer: [UInt8] = [0x0D, 0x0A]
 
     /// The last-chunk with an empty trailer section.
     public static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 }
+

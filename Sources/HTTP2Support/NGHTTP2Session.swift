@@ -61,51 +61,36 @@ public enum NGHTTP2 {
     }
 
     /// Feeds received bytes to the session. Returns an error text for a protocol failure.
-    public static func receive(_ session: OpaquePointer, from connection: BufferedConnection) -> String? {
-        var failure: String?
-        connection.consumeInput { bytes in
-            guard failure == nil, let base = bytes.baseAddress else { return }
-            let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
-            if result < 0 { failure = String(cString: nghttp2_strerror(Int32(result))) }
-        }
-        return failure
+    public static func receive(_ session: OpaquePointer, _ bytes: UnsafeRawBufferPointer) -> String? {
+        guard let base = bytes.baseAddress else { return nil }
+        let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
+        return result < 0 ? String(cString: nghttp2_strerror(Int32(result))) : nil
     }
 
-    /// Calls `body` with an nghttp2 header block for `fields`. nghttp2 copies the block
-    /// during submit, so the pointers only live for the call.
-    public static func withHeaderBlock<R>(_ fields: [(String, String)],
+    /// Calls `body` with an nghttp2 header block pointing into `fields`' storage. nghttp2
+    /// copies the block during submit, so the pointers only live for the call.
+    public static func withHeaderBlock<R>(_ fields: HeaderFields,
                                           _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
-        var storage: [UInt8] = []
-        var ranges: [(Int, Int, Int, Int)] = []
-        for (name, value) in fields {
-            let nameStart = storage.count
-            storage.append(contentsOf: name.utf8)
-            let valueStart = storage.count
-            storage.append(contentsOf: value.utf8)
-            ranges.append((nameStart, valueStart - nameStart, valueStart, storage.count - valueStart))
-        }
-        storage.append(0)  // never empty, so the buffer always has a base address
-        return storage.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            var block = ranges.map { range in
-                nghttp2_nv(name: base + range.0, value: base + range.2, namelen: range.1, valuelen: range.3,
-                           flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+        fields.withUnsafeStorage { storage in
+            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(fields.count, 1)) { block in
+                let base = UnsafeMutablePointer(mutating: storage.baseAddress?.assumingMemoryBound(to: UInt8.self))
+                for index in 0..<fields.count {
+                    let (name, value) = fields.ranges(at: index)
+                    block[index] = nghttp2_nv(name: base! + name.lowerBound, value: base! + value.lowerBound,
+                                              namelen: name.count, valuelen: value.count,
+                                              flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                }
+                return body(block.baseAddress!, fields.count)
             }
-            return block.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
         }
-    }
-
-    /// A header field from the name and value nghttp2 hands to `on_header_callback`.
-    public static func field(name: UnsafePointer<UInt8>?, nameLength: Int,
-                             value: UnsafePointer<UInt8>?, valueLength: Int) -> HeaderField {
-        HeaderField(name: String(decoding: UnsafeBufferPointer(start: name, count: nameLength), as: UTF8.self),
-                    value: String(decoding: UnsafeBufferPointer(start: value, count: valueLength), as: UTF8.self))
     }
 }
 
 extension HeaderFields {
-    /// Appends a field whose name is already lower-case (as nghttp2 guarantees on receipt).
-    public mutating func append(_ field: HeaderField) {
-        append(name: field.name, value: field.value)
+    /// Appends a field nghttp2 hands to `on_header_callback` (names arrive lower-case).
+    public mutating func append(name: UnsafePointer<UInt8>?, nameLength: Int,
+                                value: UnsafePointer<UInt8>?, valueLength: Int) {
+        append(name: UnsafeRawBufferPointer(start: name, count: nameLength),
+               value: UnsafeRawBufferPointer(start: value, count: valueLength))
     }
 }

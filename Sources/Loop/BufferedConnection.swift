@@ -1,12 +1,21 @@
-// A TCP connection as a libevent bufferevent: the border between Ferry's state machines and
-// the socket. Reads arrive as byte chunks, writes are queued in the output buffer.
+// A TCP connection on the loop: the border between Ferry's state machines and the socket.
+//
+// Built on plain events rather than bufferevents, to spend one system call per event:
+// - reads go straight into the loop's shared read buffer and to the delegate, which parses or
+//   copies what it needs (no input buffer per connection, no FIONREAD before each read);
+// - writes are queued in an evbuffer and leave with one writev when the current event's
+//   callbacks are done (`EventLoop.flushPendingWrites`), so a response written in pieces,
+//   or many responses produced by one upstream read, cost one system call per connection;
+//   the write event is armed only while the socket is full (RFC 9113 and RFC 9112 data alike).
 import CLibevent
+import Glibc
 
 /// What a connection reports to its owner. Every call happens on the loop's thread.
 public protocol BufferedConnectionDelegate: AnyObject {
-    /// Bytes arrived; read them with `consumeInput`.
-    func connectionHasInput(_ connection: BufferedConnection)
-    /// The output buffer drained to the low watermark set with `setOutputLowWatermark`.
+    /// Bytes arrived. They are valid only during the call.
+    func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer)
+    /// The output queue fell to the low watermark set with `setOutputLowWatermark` after having
+    /// been above it.
     func connectionOutputDrained(_ connection: BufferedConnection)
     /// An outgoing connect completed.
     func connectionDidConnect(_ connection: BufferedConnection)
@@ -29,122 +38,149 @@ public enum ConnectionCloseReason: Equatable, CustomStringConvertible {
 }
 
 public final class BufferedConnection {
-    private var bev: OpaquePointer?
+    private enum State {
+        case connecting
+        case open
+        /// Nothing more is read or queued; closes when the output is written.
+        case closingAfterFlush
+        case closed
+    }
+
     public weak var delegate: BufferedConnectionDelegate?
-    private var closeWhenFlushed = false
-    /// Keeps the event_base alive as long as the bufferevent exists.
     private let loop: EventLoop
+    private var fd: Int32
+    private var state: State
+    private var readEvent: OpaquePointer?
+    private var writeEvent: OpaquePointer?
+    private let output: OpaquePointer
+    private var reading = true
+    private var readTimeout: timeval?
+    private var writeEventArmed = false
+    private var outputLowWatermark = 0
+    private var outputAboveWatermark = false
+    /// Set while the connection waits in the loop's flush list.
+    var flushScheduled = false
 
     /// Wraps an accepted socket (already non-blocking).
     public init(loop: EventLoop, acceptedSocket fd: Int32) throws {
         self.loop = loop
-        setNoDelay(fd)
-        guard let bev = bufferevent_socket_new(loop.base, fd, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
-            evutil_closesocket(fd)
-            throw LoopError.libevent("bufferevent_socket_new")
+        self.fd = fd
+        state = .open
+        guard let output = evbuffer_new() else {
+            Glibc.close(fd)
+            throw LoopError.libevent("evbuffer_new")
         }
-        self.bev = bev
-        installCallbacks()
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        self.output = output
+        setNoDelay(fd)
+        try makeEvents()
+        updateReadEvent()
     }
 
     /// Starts a connect to `address`; `connectionDidConnect` or `didCloseWith` follows, unless
     /// the connect fails at once, which throws.
     public init(loop: EventLoop, connectingTo address: SocketAddress) throws {
         self.loop = loop
-        guard let bev = bufferevent_socket_new(loop.base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
-            throw LoopError.libevent("bufferevent_socket_new")
+        state = .connecting
+        guard let output = evbuffer_new() else { throw LoopError.libevent("evbuffer_new") }
+        self.output = output
+        fd = address.withSockaddr { sockaddr, _ in
+            socket(Int32(sockaddr.pointee.sa_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
-        self.bev = bev
-        installCallbacks()
-        guard address.withSockaddr({ bufferevent_socket_connect(bev, $0, $1) }) == 0 else {
+        guard fd >= 0 else {
+            evbuffer_free(output)
             throw LoopError.connectFailed(address: address.description, reason: systemErrorDescription())
         }
-        bufferevent_enable(bev, Int16(EV_READ | EV_WRITE))
+        let result = address.withSockaddr { Glibc.connect(fd, $0, socklen_t($1)) }
+        guard result == 0 || errno == EINPROGRESS else {
+            let reason = systemErrorDescription()
+            Glibc.close(fd)
+            evbuffer_free(output)
+            throw LoopError.connectFailed(address: address.description, reason: reason)
+        }
+        try makeEvents()
+        // The socket becomes writable when the connect completes, either way.
+        armWriteEvent(true)
     }
 
     deinit {
-        if let bev { bufferevent_free(bev) }
+        freeEvents()
+        evbuffer_free(output)
     }
 
-    public var isOpen: Bool { bev != nil && !closeWhenFlushed }
+    public var isOpen: Bool { state == .open || state == .connecting }
 
-    private func installCallbacks() {
+    private func makeEvents() throws {
         let context = Unmanaged.passUnretained(self).toOpaque()
-        bufferevent_setcb(bev, { _, context in
+        readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, context in
             let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            connection.delegate?.connectionHasInput(connection)
-        }, { _, context in
-            let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            connection.outputDrained()
-        }, { _, events, context in
-            let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            connection.handleEvents(events)
+            connection.loop.dispatch { connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0) }
         }, context)
+        writeEvent = event_new(loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, _, context in
+            let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
+            connection.loop.dispatch { connection.writable() }
+        }, context)
+        guard readEvent != nil, writeEvent != nil else {
+            freeEvents()
+            Glibc.close(fd)
+            fd = -1
+            state = .closed
+            throw LoopError.libevent("event_new")
+        }
     }
 
-    private func outputDrained() {
-        if closeWhenFlushed {
-            if outputLength == 0 { close(reason: .endOfStream) }
+    private func freeEvents() {
+        if let readEvent { event_free(readEvent) }
+        if let writeEvent { event_free(writeEvent) }
+        readEvent = nil
+        writeEvent = nil
+    }
+
+    // MARK: Events
+
+    private func readable(timedOut: Bool) {
+        if timedOut {
+            close(reason: .timeout)
             return
         }
-        delegate?.connectionOutputDrained(self)
-    }
-
-    private func handleEvents(_ events: Int16) {
-        if events & Int16(BEV_EVENT_CONNECTED) != 0 {
-            if let fd = bev.map({ bufferevent_getfd($0) }) { setNoDelay(fd) }
-            delegate?.connectionDidConnect(self)
-            return
-        }
-        let reason: ConnectionCloseReason
-        if events & Int16(BEV_EVENT_TIMEOUT) != 0 {
-            reason = .timeout
-        } else if events & Int16(BEV_EVENT_ERROR) != 0 {
-            reason = .error(systemErrorDescription())
-        } else {
-            reason = .endOfStream
-        }
-        close(reason: reason)
-    }
-
-    /// Frees the socket now and reports `reason` to the delegate (once).
-    public func close(reason: ConnectionCloseReason) {
-        guard let bev else { return }
-        self.bev = nil
-        bufferevent_free(bev)
-        delegate?.connection(self, didCloseWith: reason)
-    }
-
-    /// Closes once everything written so far has reached the socket.
-    public func closeAfterFlush() {
-        guard let bev, !closeWhenFlushed else { return }
-        closeWhenFlushed = true
-        bufferevent_disable(bev, Int16(EV_READ))
-        bufferevent_setwatermark(bev, Int16(EV_WRITE), 0, 0)
-        if outputLength == 0 { close(reason: .endOfStream) }
-    }
-
-    /// Hands every buffered input chunk to `body`, then drains what it read.
-    public func consumeInput(_ body: (UnsafeRawBufferPointer) -> Void) {
-        guard let bev, let input = bufferevent_get_input(bev) else { return }
-        let total = evbuffer_get_length(input)
-        guard total > 0 else { return }
-        let count = evbuffer_peek(input, -1, nil, nil, 0)
+        let buffer = loop.readBuffer
+        let count = recv(fd, buffer.baseAddress, buffer.count, 0)
         if count > 0 {
-            withUnsafeTemporaryAllocation(of: iovec.self, capacity: Int(count)) { vectors in
-                let filled = evbuffer_peek(input, -1, nil, vectors.baseAddress, count)
-                for index in 0..<Int(filled) {
-                    body(UnsafeRawBufferPointer(start: vectors[index].iov_base, count: vectors[index].iov_len))
-                }
-            }
+            delegate?.connection(self, received: UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+        } else if count == 0 {
+            close(reason: .endOfStream)
+        } else if errno != EAGAIN && errno != EINTR {
+            close(reason: .error(systemErrorDescription()))
         }
-        evbuffer_drain(input, total)
     }
 
+    private func writable() {
+        if state == .connecting {
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            guard error == 0 else {
+                close(reason: .error(String(cString: strerror(error))))
+                return
+            }
+            state = .open
+            setNoDelay(fd)
+            armWriteEvent(false)
+            updateReadEvent()
+            delegate?.connectionDidConnect(self)
+        }
+        flush()
+    }
+
+    // MARK: Output
+
+    /// Queues bytes; they leave at the end of the current event (see the file comment).
     public func write(_ bytes: UnsafeRawBufferPointer) {
-        guard let bev, !closeWhenFlushed, bytes.count > 0 else { return }
-        bufferevent_write(bev, bytes.baseAddress, bytes.count)
+        guard state == .open || state == .connecting, bytes.count > 0 else { return }
+        evbuffer_add(output, bytes.baseAddress, bytes.count)
+        if outputLowWatermark > 0 && evbuffer_get_length(output) > outputLowWatermark {
+            outputAboveWatermark = true
+        }
+        if !flushScheduled { loop.scheduleFlush(self) }
     }
 
     public func write(_ bytes: [UInt8]) {
@@ -152,33 +188,92 @@ public final class BufferedConnection {
     }
 
     /// Bytes queued for the socket.
-    public var outputLength: Int {
-        guard let bev else { return 0 }
-        return evbuffer_get_length(bufferevent_get_output(bev))
+    public var outputLength: Int { evbuffer_get_length(output) }
+
+    /// Writes what is queued with one writev; what the socket does not take waits for the
+    /// write event.
+    func flush() {
+        guard state == .open || state == .closingAfterFlush else { return }
+        if evbuffer_get_length(output) > 0 {
+            if evbuffer_write(output, fd) < 0 && errno != EAGAIN && errno != EINTR {
+                close(reason: .error(systemErrorDescription()))
+                return
+            }
+        }
+        let remaining = evbuffer_get_length(output)
+        armWriteEvent(remaining > 0)
+        if remaining == 0 && state == .closingAfterFlush {
+            close(reason: .endOfStream)
+            return
+        }
+        if outputAboveWatermark && remaining <= outputLowWatermark {
+            outputAboveWatermark = false
+            delegate?.connectionOutputDrained(self)
+        }
     }
 
-    /// `connectionOutputDrained` fires when the output falls to `bytes` or below.
+    /// `connectionOutputDrained` fires when the output falls to `bytes` or below after having
+    /// been above.
     public func setOutputLowWatermark(_ bytes: Int) {
-        guard let bev else { return }
-        bufferevent_setwatermark(bev, Int16(EV_WRITE), bytes, 0)
+        outputLowWatermark = bytes
     }
+
+    // MARK: Reading and timeouts
 
     /// Stops or resumes reading from the socket (backpressure towards the peer).
     public func setReading(_ enabled: Bool) {
-        guard let bev, !closeWhenFlushed else { return }
-        if enabled { bufferevent_enable(bev, Int16(EV_READ)) } else { bufferevent_disable(bev, Int16(EV_READ)) }
+        guard reading != enabled else { return }
+        reading = enabled
+        updateReadEvent()
     }
 
     /// A read timeout: the connection closes with `.timeout` when no byte arrives for this
     /// long while reading is enabled. nil turns it off.
     public func setReadTimeout(nanoseconds: UInt64?) {
-        guard let bev else { return }
-        if let nanoseconds {
-            var tv = timeval(nanoseconds: nanoseconds)
-            bufferevent_set_timeouts(bev, &tv, nil)
+        readTimeout = nanoseconds.map { timeval(nanoseconds: $0) }
+        updateReadEvent()
+    }
+
+    private func updateReadEvent() {
+        guard state == .open, let readEvent else { return }
+        if reading {
+            if var timeout = readTimeout {
+                event_add(readEvent, &timeout)
+            } else {
+                event_add(readEvent, nil)
+            }
         } else {
-            bufferevent_set_timeouts(bev, nil, nil)
+            event_del(readEvent)
         }
+    }
+
+    private func armWriteEvent(_ armed: Bool) {
+        guard armed != writeEventArmed, let writeEvent else { return }
+        writeEventArmed = armed
+        if armed { event_add(writeEvent, nil) } else { event_del(writeEvent) }
+    }
+
+    // MARK: Closing
+
+    /// Closes the socket now, dropping queued output, and reports `reason` (once).
+    public func close(reason: ConnectionCloseReason) {
+        guard state != .closed else { return }
+        state = .closed
+        freeEvents()
+        Glibc.close(fd)
+        fd = -1
+        delegate?.connection(self, didCloseWith: reason)
+    }
+
+    /// Stops reading and closes once everything written so far has left.
+    public func closeAfterFlush() {
+        guard state == .open else {
+            if state == .connecting { close(reason: .endOfStream) }
+            return
+        }
+        state = .closingAfterFlush
+        if let readEvent { event_del(readEvent) }
+        if !flushScheduled { loop.scheduleFlush(self) }
     }
 }
 

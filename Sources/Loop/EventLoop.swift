@@ -22,6 +22,11 @@ public enum LoopError: Error, CustomStringConvertible {
 
 public final class EventLoop {
     let base: OpaquePointer
+    /// Where every connection of this loop reads into; the delegate copies what it keeps.
+    let readBuffer: UnsafeMutableRawBufferPointer
+    /// Connections with output queued during the current event.
+    private var pendingFlushes: [BufferedConnection] = []
+    private var flushing: [BufferedConnection] = []
 
     /// Once per process, before any base exists: lets `LoopWaker` wake a loop from another
     /// thread, and keeps a peer's close from killing the process with SIGPIPE.
@@ -34,10 +39,37 @@ public final class EventLoop {
         _ = EventLoop.processSetUp
         guard let base = event_base_new() else { throw LoopError.libevent("event_base_new") }
         self.base = base
+        readBuffer = .allocate(byteCount: 64 * 1024, alignment: 16)
     }
 
     deinit {
         event_base_free(base)
+        readBuffer.deallocate()
+    }
+
+    /// Runs one event's callbacks, then writes what they queued: every C callback of this
+    /// target enters Swift through here.
+    func dispatch(_ body: () -> Void) {
+        body()
+        flushPendingWrites()
+    }
+
+    func scheduleFlush(_ connection: BufferedConnection) {
+        connection.flushScheduled = true
+        pendingFlushes.append(connection)
+    }
+
+    /// One writev per connection that has output; flushing can close a connection, whose
+    /// owner may queue more output elsewhere, so this runs until nothing is pending.
+    private func flushPendingWrites() {
+        while !pendingFlushes.isEmpty {
+            swap(&pendingFlushes, &flushing)
+            for connection in flushing {
+                connection.flushScheduled = false
+                connection.flush()
+            }
+            flushing.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Runs callbacks until no events remain or `stop()` is called.

@@ -25,11 +25,16 @@ public struct GRPCMethodPath: Sendable, Equatable {
 
     /// Parses `/service/method`; nil for any other shape.
     public init?(_ path: Substring) {
-        guard path.first == "/" else { return nil }
-        let parts = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return nil }
-        service = parts[0]
-        method = parts[1]
+        let utf8 = path.utf8
+        let slash = UInt8(ascii: "/")
+        guard utf8.first == slash else { return nil }
+        let serviceStart = utf8.index(after: utf8.startIndex)
+        guard let separator = utf8[serviceStart...].firstIndex(of: slash) else { return nil }
+        let methodStart = utf8.index(after: separator)
+        guard separator != serviceStart, methodStart != utf8.endIndex,
+              !utf8[methodStart...].contains(slash) else { return nil }
+        service = path[serviceStart..<separator]
+        method = path[methodStart...]
     }
 }
 

@@ -16,6 +16,8 @@ final class HTTP2ClientConnection {
     }
 
     let endpoint: SocketAddress
+    /// `:authority` of every request on this connection.
+    private let authority: String
     private unowned let pool: UpstreamPool
     private let connection: BufferedConnection
     private var session: OpaquePointer?
@@ -32,6 +34,7 @@ final class HTTP2ClientConnection {
     init(pool: UpstreamPool, loop: EventLoop, endpoint: SocketAddress) throws {
         self.pool = pool
         self.endpoint = endpoint
+        authority = pool.settings.authority ?? endpoint.description
         connection = try BufferedConnection(loop: loop, connectingTo: endpoint)
         connection.delegate = self
         connectTimer = LoopTimer(loop: loop) { [unowned self] in
@@ -60,13 +63,16 @@ final class HTTP2ClientConnection {
     /// Opens a stream for `call` and sends its headers and body.
     func start(_ call: UpstreamCall) {
         guard let session else { return }
-        var fields: [(String, String)] = [
-            (":method", "POST"), (":scheme", "http"), (":path", call.request.path),
-            (":authority", pool.settings.authority ?? endpoint.description),
-            ("content-type", call.request.contentType), ("te", "trailers"),
-        ]
-        if let timeout = call.request.timeout { fields.append(("grpc-timeout", timeout.headerValue)) }
-        for field in call.request.metadata { fields.append((field.name, field.value)) }
+        let request = call.request
+        var fields = HeaderFields(reservingFields: 7 + request.metadata.count, bytes: 160 + request.path.utf8.count)
+        fields.append(name: ":method", value: "POST")
+        fields.append(name: ":scheme", value: "http")
+        fields.append(name: ":path", value: request.path)
+        fields.append(name: ":authority", value: authority)
+        fields.append(name: "content-type", value: request.contentType)
+        fields.append(name: "te", value: "trailers")
+        if let timeout = request.timeout { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
+        fields.append(contentsOf: request.metadata)
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { session, streamID, buffer, length, flags, _, _ in
             guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else {
                 return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
@@ -189,7 +195,7 @@ final class HTTP2ClientConnection {
         nghttp2_session_callbacks_new(&callbacks)
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, _ in
             guard let frame, let session, let call = HTTP2ClientConnection.call(session: session, streamID: frame.pointee.hd.stream_id) else { return 0 }
-            call.headerBlock.append(NGHTTP2.field(name: name, nameLength: nameLength, value: value, valueLength: valueLength))
+            call.headerBlock.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
@@ -249,10 +255,10 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         pool.connectionReady(self)
     }
 
-    func connectionHasInput(_ connection: BufferedConnection) {
+    func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         receiving = true
-        let failure = NGHTTP2.receive(session, from: connection)
+        let failure = NGHTTP2.receive(session, bytes)
         receiving = false
         if let failure {
             connection.close(reason: .error("HTTP/2 protocol error: \(failure)"))

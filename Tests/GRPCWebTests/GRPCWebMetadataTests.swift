@@ -22,7 +22,8 @@ final class GRPCWebMetadataTests: XCTestCase {
                                      "content-type": "application/grpc-web", "content-length": "5",
                                      "x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
                                      "x-trace-bin": "AAE=", "te": "trailers", "grpc-timeout": "1S"]
-        let metadata = GRPCWebMetadata.requestMetadata(from: headers)
+        var metadata = HeaderFields()
+        GRPCWebMetadata.appendRequestMetadata(from: headers, to: &metadata)
         XCTAssertEqual(metadata, ["x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
                                   "x-trace-bin": "AAE="])
     }
@@ -30,6 +31,8 @@ final class GRPCWebMetadataTests: XCTestCase {
     func testResponseHeadersDropPseudoAndFramingFields() {
         let upstream: HeaderFields = [":status": "200", "content-type": "application/grpc", "x-a": "1",
                                       "grpc-status": "0"]
-        XCTAssertEqual(GRPCWebMetadata.responseHeaders(from: upstream), ["x-a": "1", "grpc-status": "0"])
+        var headers: HeaderFields = ["content-type": "application/grpc-web+proto"]
+        GRPCWebMetadata.appendResponseHeaders(from: upstream, to: &headers)
+        XCTAssertEqual(headers, ["content-type": "application/grpc-web+proto", "x-a": "1", "grpc-status": "0"])
     }
 }

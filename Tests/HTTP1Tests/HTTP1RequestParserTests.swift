@@ -118,6 +118,10 @@ final class HTTP1RequestParserTests: XCTestCase {
         let head = HTTP1ResponseHead(status: 200, headers: ["content-type": "a/b", "x-evil": "v\r\nInjected: 1"])
         XCTAssertEqual(String(decoding: head.serialized(), as: UTF8.self),
                        "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\nx-evil: vInjected: 1\r\n\r\n")
-        XCTAssertEqual(HTTP1ChunkedEncoding.chunkHeader(length: 255), Array("ff\r\n".utf8))
+        for (length, line) in [(1, "1"), (15, "f"), (255, "ff"), (256, "100"), (0x12345, "12345")] {
+            var out: [UInt8] = []
+            HTTP1ChunkedEncoding.appendChunkHeader(length: length, to: &out)
+            XCTAssertEqual(String(decoding: out, as: UTF8.self), line + "\r\n")
+        }
     }
 }

@@ -1,0 +1,689 @@
+"""Ferry and Envoy side by side in front of the same node-service; writes bench/RESULTS.md.
+
+Run through `bench/compare`, which installs the tools and builds the release binaries first.
+Every case runs `--runs` times with the gateways interleaved (Ferry, Envoy, Ferry, Envoy), each
+gateway with one worker, everything on loopback. CPU time is utime+stime from /proc/PID/stat
+over the measured window; success is checked on the response bytes (a gRPC-Web error is HTTP 200).
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HZ = os.sysconf("SC_CLK_TCK")
+CORES = os.cpu_count() or 1
+HISTORY_MARKER = "<!-- bench/compare rewrites everything above this line and keeps what is below -->"
+
+UNARY_PATH = "/node.v1.NodeService/GetNode"
+STREAM_PATH = "/node.v1.NodeService/WatchNodes"
+UNARY_FRAME = b"\0\0\0\0\x04\x0a\x02n1"  # GetNodeRequest{node_id: "n1"}
+STREAM_MESSAGES = 1000
+STREAM_FRAME = b"\0\0\0\0\x03\x08\xe8\x07"  # WatchNodesRequest{count: 1000}
+WEB_HEADERS = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
+
+
+# ---------------------------------------------------------------- processes and /proc
+
+
+def cpu_seconds(pid):
+    """utime+stime of a process; fields 14 and 15 of /proc/PID/stat, counted after the ')'."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def rss_kib(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def machine_busy_seconds():
+    """Busy CPU time of the whole machine (all cores) from the first line of /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    return (sum(values[:8]) - idle) / HZ
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Window:
+    """A measured window: CPU of the gateway and backend, of the load tool, and of everything else."""
+
+    def __init__(self, gateway_pid, backend_pid):
+        self.pids = (gateway_pid, backend_pid)
+        self.start = time.monotonic()
+        self.cpu = [cpu_seconds(p) for p in self.pids]
+        self.children = children_cpu_seconds()
+        self.machine = machine_busy_seconds()
+
+    def finish(self):
+        elapsed = time.monotonic() - self.start
+        gateway, backend = (cpu_seconds(p) - c for p, c in zip(self.pids, self.cpu))
+        tool = children_cpu_seconds() - self.children
+        other = machine_busy_seconds() - self.machine - gateway - backend - tool
+        return {"gateway_cpu": gateway, "backend_cpu": backend,
+                "other_load": max(0.0, other) / (elapsed * CORES)}
+
+
+class Service:
+    def __init__(self, name, argv, port, log_path):
+        self.name, self.port = name, port
+        self.log = open(log_path, "wb")
+        self.process = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+# ---------------------------------------------------------------- a minimal HTTP/1.1 client
+
+
+def read_response(sock, buffered=b""):
+    """Reads one HTTP/1.1 response (content-length or chunked); returns (status, body, rest)."""
+    data = buffered
+    while b"\r\n\r\n" not in data:
+        data += recv_some(sock)
+    head, data = data.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        while len(data) < length:
+            data += recv_some(sock)
+        return status, data[:length], data[length:]
+    if headers.get("transfer-encoding", "").lower() != "chunked":
+        raise RuntimeError(f"response without framing: {head!r}")
+    body = b""
+    while True:
+        while b"\r\n" not in data:
+            data += recv_some(sock)
+        size_line, data = data.split(b"\r\n", 1)
+        size = int(size_line.split(b";")[0], 16)
+        if size == 0:  # the last chunk, then trailer fields (none expected) and an empty line
+            while not data.startswith(b"\r\n") and b"\r\n\r\n" not in data:
+                data += recv_some(sock)
+            rest = data[2:] if data.startswith(b"\r\n") else data.split(b"\r\n\r\n", 1)[1]
+            return status, body, rest
+        while len(data) < size + 2:
+            data += recv_some(sock)
+        body, data = body + data[:size], data[size + 2:]
+
+
+def recv_some(sock):
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise RuntimeError("connection closed mid-response")
+    return chunk
+
+
+def grpc_web_request(port, path, frame):
+    headers = "".join(f"{k}: {v}\r\n" for k, v in WEB_HEADERS.items())
+    return (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{headers}"
+            f"content-length: {len(frame)}\r\n\r\n").encode() + frame
+
+
+def call_ok(port):
+    """One GetNode call; True when the response bytes carry the node and grpc-status:0."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(grpc_web_request(port, UNARY_PATH, UNARY_FRAME))
+        status, body, _ = read_response(sock)
+    return status == 200 and b"node-n1" in body and b"grpc-status:0" in body
+
+
+def wait_until_serving(service, deadline=20):
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if service.process.poll() is not None:
+            raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
+        try:
+            if call_ok(service.port):
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{service.name} did not serve a correct GetNode within {deadline} s")
+
+
+# ---------------------------------------------------------------- configurations
+
+
+def ferry_config(port, backend_port):
+    return f"""workers: 1
+listeners:
+  - address: 127.0.0.1:{port}
+    cors: grpc-web
+routes:
+  - match: {{ service: node.v1.NodeService }}
+    cluster: nodes
+clusters:
+  - name: nodes
+    endpoints: [127.0.0.1:{backend_port}]
+"""
+
+
+def envoy_config(port, backend_port):
+    """Equivalent to ferry_config: grpc_web, cors (Ferry's gRPC-Web preset), router, h2 upstream."""
+    return f"""static_resources:
+  listeners:
+  - name: web
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: web
+          codec_type: AUTO
+          route_config:
+            virtual_hosts:
+            - name: nodes
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: "/node.v1.NodeService/" }}
+                route: {{ cluster: nodes, timeout: 0s }}
+              typed_per_filter_config:
+                envoy.filters.http.cors:
+                  "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy
+                  allow_origin_string_match: [{{ safe_regex: {{ regex: ".*" }} }}]
+                  allow_methods: "POST, GET, OPTIONS"
+                  allow_headers: "content-type, x-grpc-web, x-user-agent, grpc-timeout, authorization, x-accept-content-transfer-encoding, x-accept-response-streaming"
+                  expose_headers: "grpc-status, grpc-message, grpc-status-details-bin"
+                  max_age: "86400"
+          http_filters:
+          - name: envoy.filters.http.grpc_web
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb }}
+          - name: envoy.filters.http.cors
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }}
+          - name: envoy.filters.http.router
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
+  clusters:
+  - name: nodes
+    type: STATIC
+    connect_timeout: 2s
+    load_assignment:
+      cluster_name: nodes
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {backend_port} }} }} }}
+    typed_extension_protocol_options:
+      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+        explicit_http_config: {{ http2_protocol_options: {{}} }}
+"""
+
+
+WRK_SCRIPT = """wrk.method = "POST"
+wrk.body = "{body}"
+wrk.headers["content-type"] = "application/grpc-web+proto"
+wrk.headers["x-grpc-web"] = "1"
+local bad = 0
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, "grpc-status:0", {min_length}, true) then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  io.write(string.format("BAD %d\\n", bad))
+end
+"""
+
+
+def lua_string(data):
+    return "".join(f"\\{b}" for b in data)
+
+
+# ---------------------------------------------------------------- load tools
+
+
+def run_wrk(args, url, script):
+    out = subprocess.run(["wrk", *args, "-s", script, url], check=True, capture_output=True,
+                         text=True).stdout
+    figures = {"requests": int(re.search(r"(\d+) requests in", out).group(1)),
+               "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+               "failed": int(re.search(r"^BAD (\d+)", out, re.M).group(1))}
+    errors = re.search(r"Socket errors: (.*)", out)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    figures["failed"] += int(non2xx.group(1)) if non2xx else 0
+    figures["socket_errors"] = errors.group(1) if errors else ""
+    for name, quantile in (("p50", "50%"), ("p99", "99%")):
+        match = re.search(rf"^\s+{quantile}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if match:
+            scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+            figures[name] = float(match.group(1)) * scale
+    return figures
+
+
+def run_h2load(args, url, work):
+    """h2load with a per-request log; p50/p99 come from the log (h2load prints only mean/sd)."""
+    log = work / "h2load.log"
+    log.unlink(missing_ok=True)
+    out = subprocess.run(["h2load", *args, f"--log-file={log}", url], check=True,
+                         capture_output=True, text=True).stdout
+    done = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    codes = re.search(r"status codes: (\d+) 2xx", out)
+    durations = []
+    for line in log.read_text().splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[1] != "-1":
+            durations.append(int(parts[2]) / 1000.0)
+    durations.sort()
+    rps = float(re.search(r"finished in [\d.]+\w+, ([\d.]+) req/s", out).group(1))
+    succeeded = int(codes.group(1)) if codes else 0
+    return {"requests": int(done.group(2)), "rps": rps,
+            "failed": int(done.group(2)) - succeeded,
+            "p50": quantile(durations, 0.50), "p99": quantile(durations, 0.99)}
+
+
+def quantile(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+# ---------------------------------------------------------------- cases
+
+
+class Bench:
+    def __init__(self, opts, work):
+        self.opts, self.work = opts, work
+        self.bin = Path(opts.bin)
+        self.rows = []  # dicts: case, run, gateway, figures...
+        self.services = []
+        unary = work / "unary.lua"
+        unary.write_text(WRK_SCRIPT.format(body=lua_string(UNARY_FRAME), min_length=1))
+        stream = work / "stream.lua"
+        # The trailer frame comes after all 1,000 messages: finding it near the end means the
+        # whole stream arrived.
+        stream.write_text(WRK_SCRIPT.format(body=lua_string(STREAM_FRAME), min_length=-64))
+        self.scripts = {"unary": str(unary), "stream": str(stream)}
+        (work / "unary.bin").write_bytes(UNARY_FRAME)
+        (work / "grpc.bin").write_bytes(UNARY_FRAME)  # the same frame is a native gRPC request
+
+    def start(self, run):
+        o = self.opts
+        for port in (o.backend_port, o.ferry_port, o.envoy_port):
+            ensure_port_free(port)
+        self.backend = Service("node-service", [str(self.bin / "node-service"), "--address",
+                                                f"127.0.0.1:{o.backend_port}"],
+                               o.backend_port, self.work / f"backend-{run}.log")
+        self.services = [self.backend]
+        (self.work / "ferry.yaml").write_text(ferry_config(o.ferry_port, o.backend_port))
+        (self.work / "envoy.yaml").write_text(envoy_config(o.envoy_port, o.backend_port))
+        self.ferry = Service("Ferry", [str(self.bin / "ferry"), "run", "--config",
+                                       str(self.work / "ferry.yaml"), "--log-level", "warning"],
+                             o.ferry_port, self.work / f"ferry-{run}.log")
+        self.services.append(self.ferry)
+        self.envoy = Service("Envoy", [o.envoy, "-c", str(self.work / "envoy.yaml"),
+                                       "--concurrency", "1", "--disable-hot-restart",
+                                       "-l", "error", "--log-path", str(self.work / f"envoy-{run}.log")],
+                             o.envoy_port, self.work / f"envoy-{run}.out")
+        self.services.append(self.envoy)
+        for gateway in (self.ferry, self.envoy):
+            wait_until_serving(gateway)
+        time.sleep(1)
+        return (self.ferry, self.envoy)
+
+    def stop(self):
+        for service in reversed(self.services):
+            service.stop()
+        self.services = []
+
+    def record(self, case, run, gateway, figures):
+        row = {"case": case, "run": run, "gateway": gateway.name, **figures}
+        self.rows.append(row)
+        shown = ", ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in figures.items())
+        print(f"  {case} · run {run} · {gateway.name}: {shown}", flush=True)
+
+    def measured(self, gateway, load):
+        window = Window(gateway.pid, self.backend.pid)
+        figures = load()
+        figures.update(window.finish())
+        figures["rss_kib"] = rss_kib(gateway.pid)
+        figures["per_cpu"] = figures["requests"] / figures["gateway_cpu"] if figures["gateway_cpu"] else 0
+        return figures
+
+    def idle(self, run, gateway):
+        self.record("idle RSS", run, gateway, {"rss_kib": rss_kib(gateway.pid)})
+
+    def idle_connections(self, run, gateway):
+        """Opens N keep-alive connections, each completes one call, then all stay idle."""
+        count = self.opts.idle_connections
+        before = rss_kib(gateway.pid)
+        sockets = []
+        try:
+            request = grpc_web_request(gateway.port, UNARY_PATH, UNARY_FRAME)
+            for _ in range(count):
+                sock = socket.create_connection(("127.0.0.1", gateway.port), timeout=10)
+                sockets.append(sock)
+                sock.sendall(request)
+                status, body, _ = read_response(sock)
+                if status != 200 or b"grpc-status:0" not in body:
+                    raise RuntimeError(f"{gateway.name}: call on idle-connection setup failed")
+            time.sleep(2)
+            after = rss_kib(gateway.pid)
+            alive = sum(1 for s in sockets if still_open(s))
+        finally:
+            for sock in sockets:
+                sock.close()
+        time.sleep(1)
+        self.record(f"{count} idle connections", run, gateway,
+                    {"rss_kib": after, "alive": alive,
+                     "per_connection_kib": (after - before) / count})
+
+    def unary(self, run, gateway):
+        url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
+        args = ["-t1", f"-c{self.opts.connections}"]
+        run_wrk([*args, "-d3s"], url, self.scripts["unary"])  # warm-up
+        figures = self.measured(gateway, lambda: run_wrk(
+            [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts["unary"]))
+        self.record("gRPC-Web unary", run, gateway, figures)
+
+    def equal_load(self, run, gateway, rate):
+        url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
+        per_client = max(1, rate // self.opts.connections)
+        args = ["--h1", f"-c{self.opts.connections}", f"--rps={per_client}",
+                f"-D{self.opts.duration}", "--warm-up-time=2", "-d", str(self.work / "unary.bin"),
+                *[f"-H{k}: {v}" for k, v in WEB_HEADERS.items()]]
+        figures = self.measured(gateway, lambda: run_h2load(args, url, self.work))
+        self.record(f"gRPC-Web unary at {per_client * self.opts.connections} req/s offered",
+                    run, gateway, figures)
+
+    def stream(self, run, gateway):
+        url = f"http://127.0.0.1:{gateway.port}{STREAM_PATH}"
+        args = ["-t1", f"-c{self.opts.stream_connections}"]
+        run_wrk([*args, "-d2s"], url, self.scripts["stream"])  # warm-up
+        figures = self.measured(gateway, lambda: run_wrk(
+            [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts["stream"]))
+        figures["messages_per_s"] = figures["rps"] * STREAM_MESSAGES
+        figures["messages_per_cpu"] = figures["per_cpu"] * STREAM_MESSAGES
+        self.record("gRPC-Web server streaming", run, gateway, figures)
+
+    def direct(self, run):
+        """Native gRPC straight to node-service over h2: the backend's ceiling."""
+        url = f"http://127.0.0.1:{self.opts.backend_port}{UNARY_PATH}"
+        check = subprocess.run(["nghttp", "-v", "-d", str(self.work / "grpc.bin"),
+                                "-H", "content-type: application/grpc", "-H", "te: trailers", url],
+                               capture_output=True, text=True, errors="replace").stdout
+        if "grpc-status: 0" not in check or "node-n1" not in check:
+            raise RuntimeError(f"direct call to node-service failed:\n{check}")
+        args = [f"-c{self.opts.connections}", "-m1", f"-D{self.opts.duration}",
+                "--warm-up-time=2", "-d", str(self.work / "grpc.bin"),
+                "-Hcontent-type: application/grpc", "-Hte: trailers"]
+        window = Window(self.backend.pid, self.backend.pid)
+        figures = run_h2load(args, url, self.work)
+        figures.update(window.finish())
+        figures["backend_cpu"] = figures.pop("gateway_cpu")
+        figures["per_cpu"] = 0
+        self.record("native gRPC direct to node-service", run, self.backend, figures)
+
+
+def ensure_port_free(port):
+    """SO_REUSEPORT would let a leftover process share the port and take part of the load."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return
+    raise RuntimeError(f"port {port} is already in use; stop what listens there or pass another port")
+
+
+def still_open(sock):
+    sock.setblocking(False)
+    try:
+        return sock.recv(1) != b""
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+def callgrind_instructions(opts, work):
+    """Instructions Ferry's process executes per gRPC-Web unary call, counted by callgrind
+    over a fixed number of calls after a warm-up (repeatable on a noisy machine)."""
+    port = opts.ferry_port + 10
+    backend = Service("node-service", [str(Path(opts.bin) / "node-service"), "--address",
+                                       f"127.0.0.1:{opts.backend_port}"],
+                      opts.backend_port, work / "callgrind-backend.log")
+    (work / "callgrind.yaml").write_text(ferry_config(port, opts.backend_port))
+    out_file = work / "callgrind.out"
+    ferry = Service("Ferry", ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
+                              str(Path(opts.bin) / "ferry"), "run", "--config",
+                              str(work / "callgrind.yaml"), "--log-level", "warning"],
+                    port, work / "callgrind-ferry.log")
+    try:
+        wait_until_serving(ferry, deadline=120)
+        url = f"http://127.0.0.1:{port}{UNARY_PATH}"
+        base = ["--h1", "-c10", "-d", str(work / "unary.bin"),
+                *[f"-H{k}: {v}" for k, v in WEB_HEADERS.items()], url]
+        subprocess.run(["h2load", "-n1000", *base], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--zero", str(ferry.pid)], check=True, capture_output=True)
+        out = subprocess.run(["h2load", f"-n{opts.callgrind_calls}", *base], check=True,
+                             capture_output=True, text=True).stdout
+        succeeded = int(re.search(r"(\d+) succeeded", out).group(1))
+        subprocess.run(["callgrind_control", "--dump", str(ferry.pid)], check=True, capture_output=True)
+        dumps = sorted(work.glob("callgrind.out*"), key=lambda p: p.stat().st_mtime)
+        total = 0
+        for line in dumps[-1].read_text().splitlines():
+            if line.startswith("summary:") or line.startswith("totals:"):
+                total = int(line.split()[1])
+        return total / succeeded, succeeded
+    finally:
+        ferry.stop()
+        backend.stop()
+
+
+# ---------------------------------------------------------------- report
+
+
+def median(rows, key):
+    values = [r[key] for r in rows if key in r]
+    return statistics.median(values) if values else float("nan")
+
+
+def fmt(value, digits=0):
+    if isinstance(value, float) and value != value:
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def summary(rows, rate_case, instructions):
+    def pick(case, gateway):
+        return [r for r in rows if r["case"] == case and r["gateway"] == gateway]
+
+    def goal(name, case, key, target, check, digits=0, unit=""):
+        f, e = median(pick(case, "Ferry"), key), median(pick(case, "Envoy"), key)
+        ratio = f / e if e else float("nan")
+        met = "yes" if check(f, e, ratio) else "**no**"
+        return f"| {name} | {fmt(f, digits)}{unit} | {fmt(e, digits)}{unit} | {ratio:.2f}× | {target} | {met} |"
+
+    idle_case = next((r["case"] for r in rows if r["case"].endswith("idle connections")), "")
+    lines = [
+        "| goal | Ferry | Envoy | Ferry/Envoy | target | met |",
+        "|---|---|---|---|---|---|",
+        goal("gRPC-Web unary, requests per gateway CPU-second", "gRPC-Web unary", "per_cpu",
+             "≥ 2.5×", lambda f, e, r: r >= 2.5),
+        goal(f"p99 at equal offered load ({rate_case.split(' at ')[1]})", rate_case, "p99",
+             "≤ Envoy", lambda f, e, r: f <= e, 2, " ms"),
+        goal("idle RSS", "idle RSS", "rss_kib", "≤ 8,192 KiB", lambda f, e, r: f <= 8192, 0, " KiB"),
+        goal("RSS per idle keep-alive connection", idle_case, "per_connection_kib", "≤ 2 KiB",
+             lambda f, e, r: f <= 2, 2, " KiB"),
+        goal("server streaming, messages per gateway CPU-second", "gRPC-Web server streaming",
+             "messages_per_cpu", "(no goal)", lambda f, e, r: True),
+    ]
+    if instructions:
+        lines.append(f"| Ferry instructions per gRPC-Web unary call (callgrind, {instructions[1]:,} calls) "
+                     f"| {instructions[0]:,.0f} | – | – | (tracked) | – |")
+    return "\n".join(lines)
+
+
+def table(rows):
+    lines = ["| case | run | gateway | req/s | p50 ms | p99 ms | failed | gateway CPU s | req per gateway CPU-s "
+             "| backend CPU s | RSS KiB | other load |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        other = r.get("other_load")
+        load = "–" if other is None else (f"**{other:.0%} ⚠**" if other > 0.10 else f"{other:.0%}")
+        extra = ""
+        if "per_connection_kib" in r:
+            extra = f" ({r['per_connection_kib']:.2f} KiB per connection, {r['alive']} open)"
+        if "messages_per_s" in r:
+            extra = f" ({r['messages_per_s']:,.0f} msg/s, {r['messages_per_cpu']:,.0f} msg per CPU-s)"
+        lines.append(
+            f"| {r['case']}{extra} | {r['run']} | {r['gateway']} | {fmt(r.get('rps', float('nan')))} "
+            f"| {fmt(r.get('p50', float('nan')), 2)} | {fmt(r.get('p99', float('nan')), 2)} "
+            f"| {r.get('failed', '–')} | {fmt(r.get('gateway_cpu', float('nan')), 2)} "
+            f"| {fmt(r.get('per_cpu') or float('nan'))} | {fmt(r.get('backend_cpu', float('nan')), 2)} "
+            f"| {fmt(r.get('rss_kib', float('nan')))} | {load} |")
+    return "\n".join(lines)
+
+
+def versions(opts):
+    def first_line(argv):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError):
+            return "?"
+
+    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
+                if l.startswith("model name")), platform.machine())
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    rev = first_line(["git", "-C", str(ROOT), "describe", "--always", "--dirty"])
+    return [
+        f"- Machine: {cpu}, {CORES} cores, {mem:,} MiB, Linux {platform.release()}",
+        f"- Ferry {first_line([str(Path(opts.bin) / 'ferry'), '--version'])} (commit {rev}), "
+        f"{first_line(['swift', '--version'])}",
+        f"- Envoy: {first_line([opts.envoy, '--version']).split('version:')[-1].strip()}",
+        f"- Load: {first_line(['wrk', '-v'])}; {first_line(['h2load', '--version'])}",
+    ]
+
+
+def write_results(opts, rows, rate_case, instructions, started):
+    path = ROOT / "bench" / "RESULTS.md"
+    history = ""
+    if path.exists() and HISTORY_MARKER in path.read_text():
+        history = path.read_text().split(HISTORY_MARKER, 1)[1]
+    c, d = opts.connections, opts.duration
+    text = f"""# bench/compare results
+
+Written by `bench/compare` on {started:%Y-%m-%d %H:%M} UTC ({opts.runs} runs per case, Ferry and Envoy
+interleaved, one worker each, same node-service backend, loopback).
+
+{chr(10).join(versions(opts))}
+
+## Goals (issue 3), medians over the runs
+
+{summary(rows, rate_case, instructions)}
+
+## Every run
+
+{table(rows)}
+
+"Other load" is the machine's busy CPU time outside the gateway, the backend and the load tool
+over the window, as a share of all cores (`/proc/stat`); rows above 10 % are marked ⚠.
+Requests count as succeeded only when the response bytes carry `grpc-status:0` (wrk's Lua
+`response()`), or a 2xx status for h2load, whose requests are checked by a byte-level call first.
+
+## Commands
+
+- `bench/compare` (`--runs {opts.runs} --duration {d} --connections {c}`); the gateways run as
+  `ferry run --config ferry.yaml --log-level warning` (1 worker) and
+  `envoy -c envoy.yaml --concurrency 1 --disable-hot-restart -l error` (configs: `bench/compare.py`).
+- gRPC-Web unary: `wrk -t1 -c{c} -d{d}s --latency -s unary.lua URL` after `-d3s` of warm-up.
+- Equal load: `h2load --h1 -c{c} --rps=R/{c} -D{d} --warm-up-time=2 -d getnode.bin
+  -H'content-type: application/grpc-web+proto' -H'x-grpc-web: 1' URL` with R = 70 % of the slower
+  gateway's unary req/s; p50/p99 from `--log-file`.
+- Server streaming: `wrk -t1 -c{opts.stream_connections} -d{d}s -s stream.lua URL`
+  (WatchNodes, {STREAM_MESSAGES:,} messages per call).
+- Idle: RSS 1 s after start and one call; then {opts.idle_connections:,} keep-alive connections that each
+  made one call, RSS 2 s later.
+- Ceiling: `h2load -c{c} -m1 -D{d} -d getnode.grpc -H'content-type: application/grpc' URL`
+  straight to node-service.
+- Instructions: `valgrind --tool=callgrind ferry run …`, `h2load --h1 -n1000 -c10` warm-up,
+  `callgrind_control --zero`, `h2load --h1 -n{opts.callgrind_calls} -c10`, `callgrind_control --dump`.
+
+{HISTORY_MARKER}{history or chr(10)}"""
+    path.write_text(text)
+    print(f"wrote {path}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--bin", required=True, help="directory with release ferry and node-service")
+    parser.add_argument("--envoy", required=True, help="the Envoy binary")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--stream-connections", type=int, default=10)
+    parser.add_argument("--idle-connections", type=int, default=2000)
+    parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
+    parser.add_argument("--ferry-port", type=int, default=18080)
+    parser.add_argument("--envoy-port", type=int, default=18081)
+    parser.add_argument("--backend-port", type=int, default=15051)
+    opts = parser.parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 3 * opts.idle_connections)), hard))
+
+    with tempfile.TemporaryDirectory(prefix="ferry-compare-") as tmp:
+        work = Path(tmp)
+        bench = Bench(opts, work)
+        rate = None
+        rate_case = ""
+        for run in range(1, opts.runs + 1):
+            print(f"run {run} of {opts.runs}", flush=True)
+            try:
+                gateways = bench.start(run)
+                for gateway in gateways:
+                    bench.idle(run, gateway)
+                for gateway in gateways:
+                    bench.idle_connections(run, gateway)
+                for gateway in gateways:
+                    bench.unary(run, gateway)
+                if rate is None:
+                    slower = min(r["rps"] for r in bench.rows if r["case"] == "gRPC-Web unary")
+                    rate = int(slower * 0.7) // 1000 * 1000 or 1000
+                for gateway in gateways:
+                    bench.equal_load(run, gateway, rate)
+                rate_case = bench.rows[-1]["case"]
+                for gateway in gateways:
+                    bench.stream(run, gateway)
+                bench.direct(run)
+            finally:
+                bench.stop()
+        instructions = None
+        if opts.callgrind_calls:
+            print("callgrind: instructions per call", flush=True)
+            instructions = callgrind_instructions(opts, work)
+            print(f"  {instructions[0]:,.0f} instructions per call over {instructions[1]:,} calls")
+        write_results(opts, bench.rows, rate_case, instructions, started)
+        print(summary(bench.rows, rate_case, instructions))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
