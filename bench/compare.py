@@ -527,7 +527,7 @@ def summary(rows, rate_case, instructions):
         "|---|---|---|---|---|---|",
         goal("gRPC-Web unary, requests per gateway CPU-second", "gRPC-Web unary", "per_cpu",
              "≥ 2.5×", lambda f, e, r: r >= 2.5),
-        goal(f"p99 at equal offered load ({rate_case.split(' at ')[1]})", rate_case, "p99",
+        goal(f"p99 at equal offered load ({rate_case.split(' at ')[-1]})", rate_case, "p99",
              "≤ Envoy", lambda f, e, r: f <= e, 2, " ms"),
         goal("idle RSS", "idle RSS", "rss_kib", "≤ 8,192 KiB", lambda f, e, r: f <= 8192, 0, " KiB"),
         goal("RSS per idle keep-alive connection", idle_case, "per_connection_kib", "≤ 2 KiB",
@@ -642,10 +642,13 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
+    parser.add_argument("--cases", default="idle,connections,unary,equal-load,stream,direct",
+                        help="comma-separated subset of: idle,connections,unary,equal-load,stream,direct")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
     parser.add_argument("--backend-port", type=int, default=15051)
     opts = parser.parse_args()
+    cases = set(opts.cases.split(","))
     started = datetime.datetime.now(datetime.timezone.utc)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 3 * opts.idle_connections)), hard))
@@ -659,21 +662,27 @@ def main():
             print(f"run {run} of {opts.runs}", flush=True)
             try:
                 gateways = bench.start(run)
-                for gateway in gateways:
-                    bench.idle(run, gateway)
-                for gateway in gateways:
-                    bench.idle_connections(run, gateway)
-                for gateway in gateways:
-                    bench.unary(run, gateway)
-                if rate is None:
-                    slower = min(r["rps"] for r in bench.rows if r["case"] == "gRPC-Web unary")
-                    rate = int(slower * 0.7) // 1000 * 1000 or 1000
-                for gateway in gateways:
-                    bench.equal_load(run, gateway, rate)
-                rate_case = bench.rows[-1]["case"]
-                for gateway in gateways:
-                    bench.stream(run, gateway)
-                bench.direct(run)
+                if "idle" in cases:
+                    for gateway in gateways:
+                        bench.idle(run, gateway)
+                if "connections" in cases:
+                    for gateway in gateways:
+                        bench.idle_connections(run, gateway)
+                if "unary" in cases or "equal-load" in cases:
+                    for gateway in gateways:
+                        bench.unary(run, gateway)
+                if "equal-load" in cases:
+                    if rate is None:
+                        slower = min(r["rps"] for r in bench.rows if r["case"] == "gRPC-Web unary")
+                        rate = int(slower * 0.7) // 1000 * 1000 or 1000
+                    for gateway in gateways:
+                        bench.equal_load(run, gateway, rate)
+                    rate_case = bench.rows[-1]["case"]
+                if "stream" in cases:
+                    for gateway in gateways:
+                        bench.stream(run, gateway)
+                if "direct" in cases:
+                    bench.direct(run)
             finally:
                 bench.stop()
         instructions = None

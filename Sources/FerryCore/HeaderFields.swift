@@ -58,11 +58,20 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Appends a field from raw bytes; ASCII letters of the name are lower-cased.
     public mutating func append(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        let nameStart = UInt32(bytes.count)
-        for byte in name { bytes.append(byte &+ (byte >= 0x41 && byte <= 0x5A ? 0x20 : 0)) }
-        let valueStart = UInt32(bytes.count)
-        bytes.append(contentsOf: value)
-        entries.append(Entry(nameStart: nameStart, valueStart: valueStart, valueEnd: UInt32(bytes.count)))
+        if bytes.capacity == 0 {
+            bytes.reserveCapacity(256)
+            entries.reserveCapacity(8)
+        }
+        let nameStart = bytes.count
+        bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
+        if name.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
+            for index in nameStart..<bytes.count where bytes[index] >= 0x41 && bytes[index] <= 0x5A {
+                bytes[index] += 0x20
+            }
+        }
+        let valueStart = bytes.count
+        bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
+        entries.append(Entry(nameStart: UInt32(nameStart), valueStart: UInt32(valueStart), valueEnd: UInt32(bytes.count)))
     }
 
     /// Appends a field from a slice of another buffer (the HTTP/1.1 parser's input).

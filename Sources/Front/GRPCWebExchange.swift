@@ -14,7 +14,9 @@ final class GRPCWebExchange {
         case finished
     }
 
-    private unowned let connection: HTTP1ServerConnection
+    /// The connection owns the exchange, so it outlives it; unowned(unsafe) because checked
+    /// references cost atomic operations on every use (the hot path).
+    private unowned(unsafe) let connection: HTTP1ServerConnection
     private let contentType: GRPCWebContentType
     private let textResponse: Bool
     private let extraHeaders: HeaderFields
@@ -137,7 +139,7 @@ extension GRPCWebExchange: UpstreamCallDelegate {
 
     /// A response head that is not gRPC becomes a status (grpc/doc/http-grpc-status-mapping.md).
     static func validateResponseHead(_ headers: HeaderFields) -> GRPCStatus? {
-        if headers.firstValueBytes(":status")?.elementsEqual("200".utf8) != true {
+        if headers.firstValueBytes(":status") != [0x32, 0x30, 0x30] {  // "200"
             let status = headers[":status"].flatMap { Int($0) } ?? 0
             return GRPCStatus(GRPCStatusCode(httpStatus: status), "upstream answered HTTP status \(status)")
         }

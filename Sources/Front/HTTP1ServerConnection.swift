@@ -40,7 +40,8 @@ final class HTTP1ServerConnection {
 
     private let connection: BufferedConnection
     private let context: ListenerContext
-    private unowned let worker: Worker
+    /// The worker owns its connections (see GRPCWebExchange.connection for unowned(unsafe)).
+    private unowned(unsafe) let worker: Worker
     private var parser: HTTP1RequestParser
     private var state: State = .awaitingRequest
     /// Holds one chunk-size line at a time, so that writing a chunk allocates nothing.

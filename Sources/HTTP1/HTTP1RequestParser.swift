@@ -229,9 +229,10 @@ public struct HTTP1RequestParser {
             throw .malformedRequestLine
         }
         let version: HTTPVersion
-        if versionBytes.elementsEqual("HTTP/1.1".utf8) {
+        let isHTTP1 = versionBytes.count == 8 && versionBytes.prefix(7).elementsEqual(http1VersionPrefix)
+        if isHTTP1 && versionBytes.last == UInt8(ascii: "1") {
             version = .http1_1
-        } else if versionBytes.elementsEqual("HTTP/1.0".utf8) {
+        } else if isHTTP1 && versionBytes.last == UInt8(ascii: "0") {
             version = .http1_0
         } else {
             let shape = Array(versionBytes)
@@ -349,6 +350,7 @@ public struct HTTP1RequestParser {
     }
 }
 
+private let http1VersionPrefix: [UInt8] = Array("HTTP/1.".utf8)
 private let cr = UInt8(ascii: "\r")
 private let lf = UInt8(ascii: "\n")
 private let sp = UInt8(ascii: " ")

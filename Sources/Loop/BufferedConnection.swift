@@ -3,9 +3,9 @@
 // Built on plain events rather than bufferevents, to spend one system call per event:
 // - reads go straight into the loop's shared read buffer and to the delegate, which parses or
 //   copies what it needs (no input buffer per connection, no FIONREAD before each read);
-// - writes are queued in an evbuffer and leave with one writev when the current event's
-//   callbacks are done (`EventLoop.flushPendingWrites`), so a response written in pieces,
-//   or many responses produced by one upstream read, cost one system call per connection;
+// - writes are queued in an evbuffer and leave with one writev at the end of the loop
+//   iteration (`EventLoop.run`), so a response written in pieces, or many responses produced
+//   by one upstream read, cost one system call per connection;
 //   the write event is armed only while the socket is full (RFC 9113 and RFC 9112 data alike).
 import CLibevent
 import Glibc
@@ -37,7 +37,7 @@ public enum ConnectionCloseReason: Equatable, CustomStringConvertible {
     }
 }
 
-public final class BufferedConnection {
+public final class BufferedConnection: LoopFlushable {
     private enum State {
         case connecting
         case open
@@ -46,7 +46,10 @@ public final class BufferedConnection {
         case closed
     }
 
-    public weak var delegate: BufferedConnectionDelegate?
+    /// Not retained, and not weak either (weak references put every retain and release of the
+    /// delegate on a slow path): owners keep the delegate alive until `didCloseWith`, after
+    /// which a connection never calls it again.
+    public unowned(unsafe) var delegate: BufferedConnectionDelegate?
     private let loop: EventLoop
     private var fd: Int32
     private var state: State
@@ -58,8 +61,7 @@ public final class BufferedConnection {
     private var writeEventArmed = false
     private var outputLowWatermark = 0
     private var outputAboveWatermark = false
-    /// Set while the connection waits in the loop's flush list.
-    var flushScheduled = false
+    public var flushScheduled = false
 
     /// Wraps an accepted socket (already non-blocking).
     public init(loop: EventLoop, acceptedSocket fd: Int32) throws {
@@ -113,11 +115,11 @@ public final class BufferedConnection {
         let context = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, context in
             let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            connection.loop.dispatch { connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0) }
+            connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0)
         }, context)
         writeEvent = event_new(loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, _, context in
             let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            connection.loop.dispatch { connection.writable() }
+            connection.writable()
         }, context)
         guard readEvent != nil, writeEvent != nil else {
             freeEvents()
@@ -180,7 +182,7 @@ public final class BufferedConnection {
         if outputLowWatermark > 0 && evbuffer_get_length(output) > outputLowWatermark {
             outputAboveWatermark = true
         }
-        if !flushScheduled { loop.scheduleFlush(self) }
+        loop.scheduleFlush(self)
     }
 
     public func write(_ bytes: [UInt8]) {
@@ -192,7 +194,7 @@ public final class BufferedConnection {
 
     /// Writes what is queued with one writev; what the socket does not take waits for the
     /// write event.
-    func flush() {
+    public func flush() {
         guard state == .open || state == .closingAfterFlush else { return }
         if evbuffer_get_length(output) > 0 {
             if evbuffer_write(output, fd) < 0 && errno != EAGAIN && errno != EINTR {
@@ -273,7 +275,7 @@ public final class BufferedConnection {
         }
         state = .closingAfterFlush
         if let readEvent { event_del(readEvent) }
-        if !flushScheduled { loop.scheduleFlush(self) }
+        loop.scheduleFlush(self)
     }
 }
 

@@ -24,9 +24,9 @@ public final class EventLoop {
     let base: OpaquePointer
     /// Where every connection of this loop reads into; the delegate copies what it keeps.
     let readBuffer: UnsafeMutableRawBufferPointer
-    /// Connections with output queued during the current event.
-    private var pendingFlushes: [BufferedConnection] = []
-    private var flushing: [BufferedConnection] = []
+    /// What has output to write at the end of the current loop iteration.
+    private var pendingFlushes: [any LoopFlushable] = []
+    private var flushing: [any LoopFlushable] = []
 
     /// Once per process, before any base exists: lets `LoopWaker` wake a loop from another
     /// thread, and keeps a peer's close from killing the process with SIGPIPE.
@@ -47,34 +47,38 @@ public final class EventLoop {
         readBuffer.deallocate()
     }
 
-    /// Runs one event's callbacks, then writes what they queued: every C callback of this
-    /// target enters Swift through here.
-    func dispatch(_ body: () -> Void) {
-        body()
-        flushPendingWrites()
+    /// Asks for `flushable.flush()` at the end of this loop iteration (once, however often
+    /// it is asked).
+    public func scheduleFlush(_ flushable: any LoopFlushable) {
+        guard !flushable.flushScheduled else { return }
+        flushable.flushScheduled = true
+        pendingFlushes.append(flushable)
     }
 
-    func scheduleFlush(_ connection: BufferedConnection) {
-        connection.flushScheduled = true
-        pendingFlushes.append(connection)
-    }
-
-    /// One writev per connection that has output; flushing can close a connection, whose
-    /// owner may queue more output elsewhere, so this runs until nothing is pending.
-    private func flushPendingWrites() {
+    /// Flushes what the iteration's callbacks queued: HTTP/2 sessions serialize their frames
+    /// into their connections, connections write with one writev each. Flushing can close a
+    /// connection, whose owner may queue more output elsewhere, so this runs until nothing is
+    /// pending.
+    private func flushPending() {
         while !pendingFlushes.isEmpty {
             swap(&pendingFlushes, &flushing)
-            for connection in flushing {
-                connection.flushScheduled = false
-                connection.flush()
+            for flushable in flushing {
+                flushable.flushScheduled = false
+                flushable.flush()
             }
             flushing.removeAll(keepingCapacity: true)
         }
     }
 
-    /// Runs callbacks until no events remain or `stop()` is called.
+    /// Runs callbacks until no events remain or `stop()` is called. Each iteration handles
+    /// every event one epoll_wait reported, then flushes: all requests that arrived together
+    /// leave upstream in one HTTP/2 write, all responses for one connection in one writev.
     public func run() {
-        event_base_dispatch(base)
+        while true {
+            let result = event_base_loop(base, EVLOOP_ONCE)
+            flushPending()
+            if result != 0 || event_base_got_break(base) != 0 { return }
+        }
     }
 
     /// Makes `run()` return after the current callback.
@@ -97,4 +101,11 @@ func timeval(nanoseconds: UInt64) -> timeval {
 /// The text of the current `errno`.
 func systemErrorDescription() -> String {
     String(cString: strerror(errno))
+}
+
+/// Something that batches output until the end of a loop iteration (`EventLoop.scheduleFlush`).
+public protocol LoopFlushable: AnyObject {
+    /// Set while waiting in the loop's flush list; only the loop changes it.
+    var flushScheduled: Bool { get set }
+    func flush()
 }

@@ -12,8 +12,7 @@ public final class LoopTimer {
         self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
         event = event_new(loop.base, -1, repeating ? Int16(EV_PERSIST) : 0, { _, _, context in
-            let timer = Unmanaged<LoopTimer>.fromOpaque(context!).takeUnretainedValue()
-            timer.loop.dispatch(timer.callback)
+            Unmanaged<LoopTimer>.fromOpaque(context!).takeUnretainedValue().callback()
         }, context)
     }
 

@@ -14,8 +14,7 @@ public final class LoopWaker: @unchecked Sendable {
         self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
         event = event_new(loop.base, -1, Int16(EV_PERSIST | EV_READ), { _, _, context in
-            let waker = Unmanaged<LoopWaker>.fromOpaque(context!).takeUnretainedValue()
-            waker.loop.dispatch(waker.callback)
+            Unmanaged<LoopWaker>.fromOpaque(context!).takeUnretainedValue().callback()
         }, context)
         // Added without a file descriptor so that the loop keeps running while it waits.
         event_add(event, nil)

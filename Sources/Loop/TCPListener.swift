@@ -18,8 +18,7 @@ public final class TCPListener {
         let flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC
         listener = address.withSockaddr { sockaddr, length in
             evconnlistener_new_bind(loop.base, { _, fd, _, _, context in
-                let listener = Unmanaged<TCPListener>.fromOpaque(context!).takeUnretainedValue()
-                listener.loop.dispatch { listener.onAccept(fd) }
+                Unmanaged<TCPListener>.fromOpaque(context!).takeUnretainedValue().onAccept(fd)
             }, context, flags, backlog, sockaddr, length)
         }
         guard listener != nil else {

@@ -6,7 +6,7 @@ import HTTP2Support
 import Logging
 import Loop
 
-final class HTTP2ClientConnection {
+final class HTTP2ClientConnection: LoopFlushable {
     enum State: Equatable {
         case connecting
         case ready
@@ -18,22 +18,25 @@ final class HTTP2ClientConnection {
     let endpoint: SocketAddress
     /// `:authority` of every request on this connection.
     private let authority: String
-    private unowned let pool: UpstreamPool
+    /// The pool owns its connections, so it outlives them; unowned(unsafe) because checked
+    /// references cost atomic operations on every use (the hot path).
+    private unowned(unsafe) let pool: UpstreamPool
     private let connection: BufferedConnection
+    private let loop: EventLoop
     private var session: OpaquePointer?
     private(set) var state: State = .connecting
     private var streams: [Int32: UpstreamCall] = [:]
     private var connectTimer: LoopTimer?
     private var keepaliveTimer: LoopTimer?
     private var pingOutstanding = false
-    /// Set while nghttp2 runs our callbacks: sending must wait until it returns.
-    private var receiving = false
+    var flushScheduled = false
     /// Read-only once built; nghttp2 copies it into each session, so sharing across threads is safe.
     nonisolated(unsafe) private static let callbacks: OpaquePointer = makeCallbacks()
 
     init(pool: UpstreamPool, loop: EventLoop, endpoint: SocketAddress) throws {
         self.pool = pool
         self.endpoint = endpoint
+        self.loop = loop
         authority = pool.settings.authority ?? endpoint.description
         connection = try BufferedConnection(loop: loop, connectingTo: endpoint)
         connection.delegate = self
@@ -90,19 +93,19 @@ final class HTTP2ClientConnection {
         }
         streams[streamID] = call
         call.state = .active(self, streamID: streamID)
-        flush()
+        loop.scheduleFlush(self)
     }
 
     func consume(_ bytes: Int, streamID: Int32) {
         guard let session, bytes > 0 else { return }
         nghttp2_session_consume(session, streamID, bytes)
-        flush()
+        loop.scheduleFlush(self)
     }
 
     func cancel(streamID: Int32) {
         guard let session else { return }
         nghttp2_submit_rst_stream(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), streamID, NGHTTP2_CANCEL.rawValue)
-        flush()
+        loop.scheduleFlush(self)
     }
 
     /// Stops new streams and closes when the running ones end (drain).
@@ -111,14 +114,16 @@ final class HTTP2ClientConnection {
         if state == .ready {
             nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
                                   nghttp2_session_get_last_proc_stream_id(session), NGHTTP2_NO_ERROR.rawValue, nil, 0)
-            flush()
+            loop.scheduleFlush(self)
         }
         state = .goingAway
         closeIfIdle()
     }
 
-    private func flush() {
-        guard let session, !receiving else { return }
+    /// Serializes what nghttp2 has queued (HEADERS, DATA, WINDOW_UPDATE, …) into the socket's
+    /// output: once per loop iteration, so the calls of one iteration share one write.
+    func flush() {
+        guard let session else { return }
         if !NGHTTP2.flush(session, to: connection) {
             connection.close(reason: .error("HTTP/2 session error"))
             return
@@ -140,7 +145,7 @@ final class HTTP2ClientConnection {
         }
         pingOutstanding = true
         nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
-        flush()
+        loop.scheduleFlush(self)
     }
 
     // MARK: nghttp2 events
@@ -251,20 +256,17 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
             return
         }
         if state == .connecting { state = .ready }
-        flush()
+        loop.scheduleFlush(self)
         pool.connectionReady(self)
     }
 
     func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
-        receiving = true
-        let failure = NGHTTP2.receive(session, bytes)
-        receiving = false
-        if let failure {
+        if let failure = NGHTTP2.receive(session, bytes) {
             connection.close(reason: .error("HTTP/2 protocol error: \(failure)"))
             return
         }
-        flush()
+        loop.scheduleFlush(self)
     }
 
     func connectionOutputDrained(_ connection: BufferedConnection) {}

@@ -47,7 +47,10 @@ public final class UpstreamCall {
     }
 
     public let request: UpstreamRequest
-    public weak var delegate: UpstreamCallDelegate?
+    /// Not retained and not weak (weak references put the delegate's every retain on a slow
+    /// path): the delegate owns the call and calls `cancel()`, which clears this, before it
+    /// can go away with the call unfinished; a finished call delivers nothing more.
+    public unowned(unsafe) var delegate: UpstreamCallDelegate?
     var state: State = .idle
     /// The part of the request body nghttp2 has not taken yet.
     var unsentBody: OutgoingBytes
