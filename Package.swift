@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Ferry: a gRPC-Web gateway and sidecar proxy on libevent and nghttp2.
 import PackageDescription
 
@@ -14,22 +14,24 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/apple/swift-protobuf", from: "1.30.0"),
-        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // Without the default BinaryDelimitedStreams trait, which imports all of Foundation
+        // (about 11 MiB resident) for stream APIs Ferry does not use.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.30.0", traits: ["FieldMaskUtilities"]),
     ],
     targets: [
         // C libraries (Debian's -dev packages) exposed to Swift.
-        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_openssl",
+        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_core",
                        providers: [.apt(["libevent-dev"])]),
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2",
                        providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
 
-        // Pure value types: codecs and policies. No sockets, no clock, no C libraries.
+        // Pure value types: codecs and policies. No sockets, no clock; C only for parsing YAML.
         .target(name: "FerryCore", swiftSettings: strict),
         .target(name: "HTTP1", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "GRPCWeb", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "Routing", dependencies: ["FerryCore"], swiftSettings: strict),
-        .target(name: "Config", dependencies: ["FerryCore", "Routing", "Yams"], swiftSettings: strict),
+        .target(name: "Config", dependencies: ["FerryCore", "Routing", "CYAML"], swiftSettings: strict),
 
         // I/O: the only code that touches libevent and nghttp2.
         .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),

@@ -1,13 +1,12 @@
 // Reads and validates Ferry's YAML configuration (documented key by key in config/README.md).
 import Routing
-import Yams
 
 public enum ConfigLoader {
     /// Parses `yaml`; `defaultWorkers` is used when `workers` is absent (the core count).
     public static func load(yaml: String, defaultWorkers: Int) throws(ConfigError) -> FerryConfig {
-        let root: Node?
+        let root: YAMLNode?
         do {
-            root = try Yams.compose(yaml: yaml)
+            root = try YAMLComposer.compose(yaml)
         } catch {
             throw ConfigError(path: "", reason: "invalid YAML: \(error)")
         }

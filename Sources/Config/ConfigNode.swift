@@ -1,12 +1,10 @@
 // A typed, path-tracking reader over a YAML tree: every value read knows its key path, and
 // keys nobody read are reported as unknown.
-import Yams
-
 struct ConfigNode {
-    let node: Node?
+    let node: YAMLNode?
     let path: String
 
-    init(node: Node?, path: String) {
+    init(node: YAMLNode?, path: String) {
         self.node = node
         self.path = path
     }
@@ -16,15 +14,15 @@ struct ConfigNode {
     }
 
     var isPresent: Bool {
-        if case .scalar(let scalar)? = node, scalar.tag.rawValue == Tag.Name.null.rawValue { return false }
-        return node != nil
+        guard let node else { return false }
+        return !node.isNull
     }
 
     /// The child at `key` of a mapping (absent children read as nil).
     func child(_ key: String) -> ConfigNode {
         let childPath = path.isEmpty ? key : "\(path).\(key)"
         guard case .mapping(let mapping)? = node else { return ConfigNode(node: nil, path: childPath) }
-        let value = mapping.first { $0.key.string == key }?.value
+        let value = mapping.first { $0.key == key }?.value
         return ConfigNode(node: value, path: childPath)
     }
 
@@ -32,8 +30,7 @@ struct ConfigNode {
     func requireMapping(keys: Set<String>) throws(ConfigError) {
         guard isPresent else { return }
         guard case .mapping(let mapping)? = node else { throw error("expected a mapping") }
-        for (key, _) in mapping {
-            let name = key.string ?? "?"
+        for (name, _) in mapping {
             if !keys.contains(name) {
                 let childPath = path.isEmpty ? name : "\(path).\(name)"
                 throw ConfigError(path: childPath, reason: "unknown key (known keys: \(keys.sorted().joined(separator: ", ")))")
@@ -49,8 +46,8 @@ struct ConfigNode {
 
     func string() throws(ConfigError) -> String? {
         guard isPresent else { return nil }
-        guard case .scalar(let scalar)? = node else { throw error("expected a string") }
-        return scalar.string
+        guard case .scalar(let text, _)? = node else { throw error("expected a string") }
+        return text
     }
 
     func requiredString() throws(ConfigError) -> String {

@@ -1,9 +1,9 @@
 // Starts the workers, waits for SIGINT/SIGTERM, drains, and returns.
 import Config
-import Dispatch
-import Foundation
+import Glibc
 import Logging
 import Loop
+import Synchronization
 
 public final class Gateway: @unchecked Sendable {
     private let config: FerryConfig
@@ -38,16 +38,15 @@ public final class Gateway: @unchecked Sendable {
     /// Binds every listener on every worker and starts the worker threads. Throws the first
     /// error (for example an address in use) before any worker runs.
     public func start() throws -> RunningGateway {
-        let started = DispatchSemaphore(value: 0)
+        let started = ThreadSignal()
         let state = StartState()
-        var threads: [Thread] = []
         for index in 0..<config.workers {
-            let finished = DispatchSemaphore(value: 0)
+            let finished = ThreadSignal()
             let config = config
             var logger = logger
             logger[metadataKey: "worker"] = "\(index)"
             let workerLogger = logger
-            let thread = Thread {
+            LoopThread.start {
                 let worker: Worker
                 do {
                     worker = try Worker(config: config, logger: workerLogger)
@@ -62,9 +61,6 @@ public final class Gateway: @unchecked Sendable {
                 worker.run()
                 finished.signal()
             }
-            thread.name = "ferry-worker-\(index)"
-            thread.start()
-            threads.append(thread)
             state.addFinished(finished)
         }
         for _ in 0..<config.workers { started.wait() }
@@ -78,26 +74,31 @@ public final class Gateway: @unchecked Sendable {
 }
 
 /// Workers reporting in from their threads.
-final class StartState: @unchecked Sendable {
-    private let lock = NSLock()
-    private var wakers: [LoopWaker] = []
-    private var finished: [DispatchSemaphore] = []
-    private(set) var error: Error?
+final class StartState: Sendable {
+    private struct Reports {
+        var wakers: [LoopWaker] = []
+        var finished: [ThreadSignal] = []
+        var error: Error?
+    }
+
+    private let reports = Mutex(Reports())
+
+    var error: Error? { reports.withLock { $0.error } }
 
     func fail(_ error: Error) {
-        lock.withLock { if self.error == nil { self.error = error } }
+        reports.withLock { if $0.error == nil { $0.error = error } }
     }
 
     func add(waker: LoopWaker) {
-        lock.withLock { wakers.append(waker) }
+        reports.withLock { $0.wakers.append(waker) }
     }
 
-    func addFinished(_ semaphore: DispatchSemaphore) {
-        lock.withLock { finished.append(semaphore) }
+    func addFinished(_ signal: ThreadSignal) {
+        reports.withLock { $0.finished.append(signal) }
     }
 
-    var snapshot: ([LoopWaker], [DispatchSemaphore]) {
-        lock.withLock { (wakers, finished) }
+    var snapshot: ([LoopWaker], [ThreadSignal]) {
+        reports.withLock { ($0.wakers, $0.finished) }
     }
 }
 
@@ -116,7 +117,7 @@ public final class RunningGateway: Sendable {
     public func drain() -> Bool {
         let (wakers, finished) = state.snapshot
         for waker in wakers { waker.wake() }
-        let deadline = DispatchTime.now() + .nanoseconds(Int(min(drainTimeoutNanoseconds, UInt64(Int.max))))
-        return finished.allSatisfy { $0.wait(timeout: deadline) == .success }
+        let deadline = ThreadSignal.realtimeNow + drainTimeoutNanoseconds
+        return finished.allSatisfy { $0.wait(untilRealtimeNanoseconds: deadline) }
     }
 }

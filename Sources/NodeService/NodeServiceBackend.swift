@@ -1,5 +1,4 @@
 // Runs NodeService on its own event loop, in the calling thread or in a background thread.
-import Foundation
 import GRPCServer
 import Logging
 import Loop
@@ -18,9 +17,9 @@ public enum NodeServiceBackend {
     /// Serves on `address` in a background thread; returns once it listens, or throws the
     /// bind error.
     public static func startInBackground(address: String, logger: Logger) throws {
-        let ready = DispatchSemaphore(value: 0)
+        let ready = ThreadSignal()
         let failure = BindFailure()
-        let thread = Thread {
+        LoopThread.start {
             do {
                 let loop = try EventLoop()
                 let server = try GRPCServer(loop: loop, address: try SocketAddress(parsing: address),
@@ -32,8 +31,6 @@ public enum NodeServiceBackend {
                 ready.signal()
             }
         }
-        thread.name = "node-service"
-        thread.start()
         ready.wait()
         if let error = failure.error { throw error }
     }

@@ -2,7 +2,7 @@
 // Conventions that tests and demos rely on: an empty node_id is INVALID_ARGUMENT, an id
 // starting with "missing" is NOT_FOUND, and GetNode echoes `echo_payload` into `payload`.
 import FerryCore
-import Foundation
+import FoundationEssentials
 import GRPCServer
 import NodeProto
 import SwiftProtobuf

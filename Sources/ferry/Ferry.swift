@@ -1,8 +1,8 @@
 // The `ferry` command line: run, check, demo.
 import ArgumentParser
 import Config
-import Foundation
 import Front
+import Glibc
 import Logging
 import NodeService
 
@@ -38,19 +38,37 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 /// Loads and validates a config file, or exits 2 with the key path and the reason.
 func loadConfig(path: String) throws -> FerryConfig {
-    let text: String
-    do {
-        text = try String(contentsOfFile: path, encoding: .utf8)
-    } catch {
-        FileHandle.standardError.write(Data("ferry: cannot read config '\(path)': \(error.localizedDescription)\n".utf8))
+    guard let text = readTextFile(path) else {
+        printError("ferry: cannot read config '\(path)': \(String(cString: strerror(errno)))")
         throw ExitCode(2)
     }
     do {
-        return try ConfigLoader.load(yaml: text, defaultWorkers: ProcessInfo.processInfo.activeProcessorCount)
+        return try ConfigLoader.load(yaml: text, defaultWorkers: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     } catch {
-        FileHandle.standardError.write(Data("ferry: invalid config '\(path)': \(error)\n".utf8))
+        printError("ferry: invalid config '\(path)': \(error)")
         throw ExitCode(2)
     }
+}
+
+/// The whole file as UTF-8 text, or nil with `errno` set.
+func readTextFile(_ path: String) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        guard count >= 0 else { return nil }
+        if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+        bytes.append(contentsOf: chunk[..<count])
+    }
+}
+
+func printError(_ line: String) {
+    let text = Array((line + "\n").utf8)
+    _ = text.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
 
 /// Runs the gateway until SIGINT or SIGTERM, then drains.
@@ -124,7 +142,7 @@ struct Demo: ParsableCommand {
                 throw ExitCode(1)
             }
             // GetNode{node_id: "n1"} as a gRPC-Web text frame: 00 00000004 0a 02 6e 31.
-            FileHandle.standardOutput.write(Data("""
+            print("""
                 Ferry demo: gateway on http://127.0.0.1:8080, NodeService on 127.0.0.1:50051.
                 Try a gRPC-Web call (text mode, so the reply is printable once decoded):
 
@@ -135,7 +153,8 @@ struct Demo: ParsableCommand {
                 It prints the Node message (id n1, name node-n1, labels) and the trailer frame
                 with grpc-status:0. Stop with Ctrl-C.
 
-                """.utf8))
+                """)
+            fflush(nil)  // all streams: the test harness and users read the line at once
         }
     }
 }
