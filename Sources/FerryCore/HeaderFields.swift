@@ -49,11 +49,19 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Appends a field; ASCII letters of the name are lower-cased.
     public mutating func append(name: String, value: String) {
-        var name = name
-        var value = value
-        name.withUTF8 { name in
-            value.withUTF8 { value in append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
+        // Native Strings are contiguous UTF-8: no copy on the way in.
+        let appended = name.utf8.withContiguousStorageIfAvailable { name in
+            value.utf8.withContiguousStorageIfAvailable { value in
+                append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
+            } != nil
+        } ?? false
+        if !appended {
+            append(name: Array(name.utf8), value: Array(value.utf8))
         }
+    }
+
+    private mutating func append(name: [UInt8], value: [UInt8]) {
+        name.withUnsafeBytes { name in value.withUnsafeBytes { value in append(name: name, value: value) } }
     }
 
     /// Appends a field from raw bytes; ASCII letters of the name are lower-cased.

@@ -12,6 +12,8 @@ import Upstream
 final class HTTP1ServerConnection {
     /// A gRPC-Web request whose body is still arriving.
     private struct PendingCall {
+        /// The method path sent upstream (the target without its query).
+        var path: String
         var contentType: GRPCWebContentType
         /// nil when no route knows the call; `failure` then says so.
         var cluster: String?
@@ -111,23 +113,25 @@ final class HTTP1ServerConnection {
                     return
                 }
             case .body(let chunk):
-                guard case .receiving(let head, var request) = state else { return }
-                if case .grpcWeb(var call) = request {
-                    call.bodyBytes += chunk.count
-                    if call.bodyBytes > discardLimit(for: call.contentType) {
-                        finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
-                        return
-                    }
-                    if call.failure == nil && call.bodyBytes > bodyLimit(for: call.contentType) {
-                        call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
-                            "gRPC-Web request body larger than the limit of \(bodyLimit(for: call.contentType)) bytes"))
-                    }
-                    if call.failure == nil {
-                        do { try call.decoder.append(chunk) } catch { call.failure = error }
-                    }
-                    request = .grpcWeb(call)
+                // A simple request's body is read and dropped.
+                guard case .receiving(let head, .grpcWeb(var call)) = state else { break }
+                // Out of the state while it changes, so that `call` alone owns its body buffer
+                // and the chunk is appended in place instead of copying the body.
+                state = .awaitingRequest
+                call.bodyBytes += chunk.count
+                if call.bodyBytes > discardLimit(for: call.contentType) {
+                    state = .receiving(head, .grpcWeb(call))
+                    finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
+                    return
                 }
-                state = .receiving(head, request)
+                if call.failure == nil && call.bodyBytes > bodyLimit(for: call.contentType) {
+                    call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
+                        "gRPC-Web request body larger than the limit of \(bodyLimit(for: call.contentType)) bytes"))
+                }
+                if call.failure == nil {
+                    do { try call.decoder.append(chunk) } catch { call.failure = error }
+                }
+                state = .receiving(head, .grpcWeb(call))
             case .end:
                 guard case .receiving(let head, let request) = state else { return }
                 finishRequest(head: head, request: request, keepAlive: head.keepAlive)
@@ -158,10 +162,11 @@ final class HTTP1ServerConnection {
             }
         }
         let corsHeaders = corsResponseHeaders(head)
-        let route = context.router.route(path: head.path)
+        let path = head.path
+        let route = context.router.route(path: path)
         guard let contentTypeValue = head.headers.firstValueBytes("content-type"),
               let contentType = GRPCWebContentType(parsing: contentTypeValue) else {
-            if route != nil || GRPCMethodPath(head.path) != nil {
+            if route != nil || GRPCMethodPath(path) != nil {
                 let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
                 return .simple(HTTP1ResponseHead(status: 415, headers: corsHeaders),
                                body: "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n")
@@ -180,7 +185,7 @@ final class HTTP1ServerConnection {
             return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
         }
         var call = PendingCall(
-            contentType: contentType, cluster: route?.cluster, timeout: timeout, corsHeaders: corsHeaders,
+            path: path.endIndex == head.target.endIndex ? head.target : String(path), contentType: contentType, cluster: route?.cluster, timeout: timeout, corsHeaders: corsHeaders,
             decoder: GRPCWebRequestDecoder(
                 contentType: contentType,
                 messageEncoding: head.headers.firstValueBytes("grpc-encoding").map { String(decoding: $0, as: UTF8.self) },
@@ -228,9 +233,8 @@ final class HTTP1ServerConnection {
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
-            let path = head.path
             exchange.start(request: UpstreamRequest(
-                path: path.endIndex == head.target.endIndex ? head.target : String(path), metadata: metadata,
+                path: call.path, metadata: metadata,
                 contentType: call.contentType.upstreamContentType, timeout: call.timeout, body: body), pool: pool)
         }
     }
