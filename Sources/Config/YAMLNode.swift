@@ -18,7 +18,7 @@ indirect enum YAMLNode {
 }
 
 /// Why a YAML text could not be read, with libyaml's position (1-based line and column).
-struct YAMLError: Error, CustomStringConvertible {
+struct YAMLError: Error, Equatable, CustomStringConvertible {
     var reason: String
     var line: Int
     var column: Int

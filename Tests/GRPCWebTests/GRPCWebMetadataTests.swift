@@ -36,3 +36,28 @@ final class GRPCWebMetadataTests: XCTestCase {
         XCTAssertEqual(headers, ["content-type": "application/grpc-web+proto", "x-a": "1", "grpc-status": "0"])
     }
 }
+
+final class GRPCWebContentTypeTests: XCTestCase {
+    func testParsesBytesCaseInsensitivelyWithParametersAndSpaces() {
+        func parse(_ text: String) -> GRPCWebContentType? { GRPCWebContentType(parsing: Array(text.utf8)[...]) }
+        XCTAssertEqual(parse(" APPLICATION/GRPC-WEB+PROTO ; charset=utf-8"), GRPCWebContentType(isText: false, format: "proto"))
+        XCTAssertEqual(parse("application/grpc-web-text+JSON"), GRPCWebContentType(isText: true, format: "json"))
+        XCTAssertNil(parse("application/grpc-webx"))
+        XCTAssertNil(parse("application/grpc-web-textual"))
+        XCTAssertNil(parse("application/grpc-web+pro to"))
+        XCTAssertNil(parse(""))
+    }
+
+    func testNativeAndResponseTypesFollowTheFormat() {
+        let json = GRPCWebContentType(isText: false, format: "json")
+        XCTAssertEqual(json.upstreamContentType, "application/grpc+json")
+        XCTAssertEqual(json.responseContentType(text: true), "application/grpc-web-text+json")
+        XCTAssertEqual(GRPCWebContentType(isText: false, format: nil).upstreamContentType, "application/grpc")
+    }
+
+    func testAcceptAsksForTextAnywhereInTheList() {
+        XCTAssertTrue(GRPCWebContentType.acceptsText(Array("*/*, Application/GRPC-Web-Text".utf8)[...]))
+        XCTAssertFalse(GRPCWebContentType.acceptsText(Array("application/grpc-web".utf8)[...]))
+        XCTAssertFalse(GRPCWebContentType.acceptsText(nil))
+    }
+}

@@ -116,6 +116,21 @@ clusters:
     assert "routes[0].cluster: no cluster named 'nowhere'" in result.stderr
 
 
+def test_check_reports_yaml_syntax_with_line_and_column(tmp_path):
+    config = tmp_path / "broken.yaml"
+    config.write_text("listeners:\n  - address: 127.0.0.1:8080\nroutes: [unclosed\n")
+    result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "invalid YAML" in result.stderr and "line 4" in result.stderr, result.stderr
+
+
+def test_check_names_a_missing_file(tmp_path):
+    result = subprocess.run([ferry_binary(), "check", "--config", str(tmp_path / "absent.yaml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "cannot read config" in result.stderr and "No such file" in result.stderr, result.stderr
+
+
 def test_run_with_invalid_config_binds_nothing(tmp_path):
     config = tmp_path / "bad.yaml"
     config.write_text("listeners: [{address: 127.0.0.1:1, colour: red}]\nroutes: []\nclusters: []\n")

@@ -1,0 +1,77 @@
+import FerryCore
+import TestSupport
+import XCTest
+
+final class HeaderFieldsTests: XCTestCase {
+    func testNamesAreLowerCasedValuesKept() {
+        var fields = HeaderFields()
+        fields.append(name: "Content-Type", value: "Application/GRPC-Web")
+        let name = Array("X-Trace".utf8)
+        let value = Array("AbC".utf8)
+        name.withUnsafeBytes { name in value.withUnsafeBytes { value in fields.append(name: name, value: value) } }
+        XCTAssertEqual(Array(fields), [HeaderField(name: "content-type", value: "Application/GRPC-Web"),
+                                       HeaderField(name: "x-trace", value: "AbC")])
+    }
+
+    func testLookupsByStaticName() {
+        let fields: HeaderFields = ["host": "a", "x-b": "1", "host": "c", "te": "trailers"]
+        XCTAssertEqual(fields.firstIndex(of: "host"), 0)
+        XCTAssertNil(fields.firstIndex(of: "hos"))
+        XCTAssertEqual(fields.count(of: "host"), 2)
+        XCTAssertTrue(fields.name(at: 3, is: "te"))
+        XCTAssertFalse(fields.name(at: 3, is: "tf"))
+        XCTAssertEqual(fields.firstValueBytes("x-b").map { Array($0) }, Array("1".utf8))
+        XCTAssertEqual(fields["host"], "a")
+        XCTAssertEqual(fields.values(for: "host"), ["a", "c"])
+        XCTAssertNil(fields["missing"])
+    }
+
+    func testCopyingFieldsBetweenBlocksKeepsBoundaries() {
+        let source: HeaderFields = ["a": "1", "bb": "22", "ccc": "333"]
+        var target: HeaderFields = ["z": "0"]
+        target.append(source, at: 1)
+        target.append(contentsOf: source)
+        XCTAssertEqual(target, ["z": "0", "bb": "22", "a": "1", "bb": "22", "ccc": "333"])
+        var visited: [String] = []
+        target.forEachField { name, value in
+            visited.append(String(decoding: name, as: UTF8.self) + "=" + String(decoding: value, as: UTF8.self))
+        }
+        XCTAssertEqual(visited, ["z=0", "bb=22", "a=1", "bb=22", "ccc=333"])
+    }
+
+    func testEqualityIgnoresHowTheBlockWasBuilt() {
+        var reserved = HeaderFields(reservingFields: 8, bytes: 512)
+        reserved.append(name: "A", value: "1")
+        XCTAssertEqual(reserved, ["a": "1"])
+        XCTAssertNotEqual(reserved, ["a": "2"])
+        XCTAssertNotEqual(reserved, ["a": "1", "b": "2"])
+    }
+
+    func testFieldValuesForTheWireDropLineBreaks() {
+        var out: [UInt8] = []
+        Array("v\r\nInjected: 1".utf8).withUnsafeBytes { out.appendFieldValue($0) }
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "vInjected: 1")
+    }
+
+    /// Random blocks built field by field agree with a plain list of pairs (seeded).
+    func testAgreesWithAListOfPairs() {
+        var generator = SeededGenerator(state: 0xFE44)
+        let names = ["host", "Accept", "x-a", "X-A", "grpc-timeout", "te", "a-very-long-header-name-for-growth"]
+        for _ in 0..<200 {
+            var fields = HeaderFields()
+            var model: [(String, String)] = []
+            for _ in 0..<Int.random(in: 0...20, using: &generator) {
+                let name = names.randomElement(using: &generator)!
+                let value = String(repeating: "v", count: Int.random(in: 0...40, using: &generator))
+                fields.append(name: name, value: value)
+                model.append((name.lowercased(), value))
+            }
+            XCTAssertEqual(fields.count, model.count)
+            for (index, pair) in model.enumerated() {
+                XCTAssertEqual(fields[index], HeaderField(name: pair.0, value: pair.1))
+            }
+            XCTAssertEqual(fields.values(for: "x-a"), model.filter { $0.0 == "x-a" }.map(\.1))
+            XCTAssertEqual(fields.count(of: "host"), model.filter { $0.0 == "host" }.count)
+        }
+    }
+}
