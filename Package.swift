@@ -10,9 +10,10 @@ let strict: [SwiftSetting] = [
 ]
 /// Fewer resident pages for `ferry` (idle RSS, issue 3): lld with packed relative relocations
 /// (DT_RELR: ~8 KiB for the loader to read instead of ~1 MiB of .rela.dyn) and no dynamic
-/// symbol table of every Swift symbol (~0.7 MiB); nothing loads symbols from the executable.
-let lean: [LinkerSetting] = [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs",
-                                             "-Xlinker", "--no-export-dynamic"])]
+/// symbol table of every Swift symbol (~0.7 MiB; nothing loads symbols from the executable).
+let lean: [LinkerSetting] = [.unsafeFlags([
+    "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+])]
 
 let package = Package(
     name: "Ferry",
