@@ -10,20 +10,32 @@ import Routing
 import Upstream
 
 final class HTTP1ServerConnection {
-    /// A gRPC-Web request whose body is still arriving.
-    private struct PendingCall {
+    /// A gRPC-Web request whose body is still arriving. A class, so that the state machine
+    /// moves one reference between states instead of copying every field (and the decoder's
+    /// body buffer stays uniquely owned while chunks are appended).
+    private final class PendingCall {
         /// The method path sent upstream (the target without its query).
-        var path: String
-        var contentType: GRPCWebContentType
+        let path: String
+        let contentType: GRPCWebContentType
         /// nil when no route knows the call; `failure` then says so.
-        var cluster: String?
-        var timeout: GRPCTimeout?
+        let cluster: String?
+        let timeout: GRPCTimeout?
         /// CORS headers for the response, decided from the request's `Origin`.
-        var corsHeaders: HeaderFields
+        let corsHeaders: HeaderFields
         var decoder: GRPCWebRequestDecoder
         var bodyBytes = 0
         /// A refusal decided while the body still arrives; answered at its end.
         var failure: GRPCWebRequestError?
+
+        init(path: String, contentType: GRPCWebContentType, cluster: String?, timeout: GRPCTimeout?,
+             corsHeaders: HeaderFields, decoder: GRPCWebRequestDecoder) {
+            self.path = path
+            self.contentType = contentType
+            self.cluster = cluster
+            self.timeout = timeout
+            self.corsHeaders = corsHeaders
+            self.decoder = decoder
+        }
     }
 
     /// What the connection does with the request being received.
@@ -105,22 +117,19 @@ final class HTTP1ServerConnection {
             }
             switch event {
             case .head(let head, let framing):
-                state = .receiving(head, classify(head, framing: framing))
-                if case .receiving(_, .grpcWeb(let call)) = state, call.failure != nil,
+                let request = classify(head, framing: framing)
+                state = .receiving(head, request)
+                if case .grpcWeb(let call) = request, call.failure != nil,
                    case .contentLength(let length) = framing, length > discardLimit(for: call.contentType) {
                     // Too large even to read and discard: answer now and close.
-                    finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
+                    finishRequest(head: head, request: request, keepAlive: false)
                     return
                 }
             case .body(let chunk):
                 // A simple request's body is read and dropped.
-                guard case .receiving(let head, .grpcWeb(var call)) = state else { break }
-                // Out of the state while it changes, so that `call` alone owns its body buffer
-                // and the chunk is appended in place instead of copying the body.
-                state = .awaitingRequest
+                guard case .receiving(let head, .grpcWeb(let call)) = state else { break }
                 call.bodyBytes += chunk.count
                 if call.bodyBytes > discardLimit(for: call.contentType) {
-                    state = .receiving(head, .grpcWeb(call))
                     finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
                     return
                 }
@@ -131,7 +140,6 @@ final class HTTP1ServerConnection {
                 if call.failure == nil {
                     do { try call.decoder.append(chunk) } catch { call.failure = error }
                 }
-                state = .receiving(head, .grpcWeb(call))
             case .end:
                 guard case .receiving(let head, let request) = state else { return }
                 finishRequest(head: head, request: request, keepAlive: head.keepAlive)
@@ -184,7 +192,7 @@ final class HTTP1ServerConnection {
         } catch {
             return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
         }
-        var call = PendingCall(
+        let call = PendingCall(
             path: path.endIndex == head.target.endIndex ? head.target : String(path), contentType: contentType, cluster: route?.cluster, timeout: timeout, corsHeaders: corsHeaders,
             decoder: GRPCWebRequestDecoder(
                 contentType: contentType,
@@ -210,7 +218,7 @@ final class HTTP1ServerConnection {
         switch request {
         case .simple(let response, let body):
             respond(response, body: body, keepAlive: keepAlive)
-        case .grpcWeb(var call):
+        case .grpcWeb(let call):
             let corsHeaders = call.corsHeaders
             let body: [UInt8]
             do throws(GRPCWebRequestError) {

@@ -66,16 +66,15 @@ final class HTTP2ClientConnection: LoopFlushable {
     /// Opens a stream for `call` and sends its headers and body.
     func start(_ call: UpstreamCall) {
         guard let session else { return }
-        let request = call.request
-        var fields = HeaderFields(reservingFields: 7 + request.metadata.count, bytes: 160 + request.path.utf8.count)
+        var fields = HeaderFields(reservingFields: 7 + call.request.metadata.count, bytes: 160 + call.request.path.utf8.count)
         fields.append(name: ":method", value: "POST")
         fields.append(name: ":scheme", value: "http")
-        fields.append(name: ":path", value: request.path)
+        fields.append(name: ":path", value: call.request.path)
         fields.append(name: ":authority", value: authority)
-        fields.append(name: "content-type", value: request.contentType)
+        fields.append(name: "content-type", value: call.request.contentType)
         fields.append(name: "te", value: "trailers")
-        if let timeout = request.timeout { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
-        fields.append(contentsOf: request.metadata)
+        if let timeout = call.request.timeout { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
+        fields.append(contentsOf: call.request.metadata)
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { session, streamID, buffer, length, flags, _, _ in
             guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else {
                 return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
