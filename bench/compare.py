@@ -394,12 +394,16 @@ class Bench:
                     {"rss_kib": after, "alive": alive,
                      "per_connection_kib": (after - before) / count})
 
+    def wrk_measured(self, gateway, path, connections, script, warm_up_seconds):
+        """wrk against `path` after a warm-up; figures of the measured window."""
+        url = f"http://127.0.0.1:{gateway.port}{path}"
+        args = ["-t1", f"-c{connections}"]
+        run_wrk([*args, f"-d{warm_up_seconds}s"], url, self.scripts[script])
+        return self.measured(gateway, lambda: run_wrk(
+            [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts[script]))
+
     def unary(self, run, gateway):
-        url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
-        args = ["-t1", f"-c{self.opts.connections}"]
-        run_wrk([*args, "-d3s"], url, self.scripts["unary"])  # warm-up
-        figures = self.measured(gateway, lambda: run_wrk(
-            [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts["unary"]))
+        figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "unary", 3)
         self.record("gRPC-Web unary", run, gateway, figures)
 
     def equal_load(self, run, gateway, rate):
@@ -413,11 +417,7 @@ class Bench:
                     run, gateway, figures)
 
     def stream(self, run, gateway):
-        url = f"http://127.0.0.1:{gateway.port}{STREAM_PATH}"
-        args = ["-t1", f"-c{self.opts.stream_connections}"]
-        run_wrk([*args, "-d2s"], url, self.scripts["stream"])  # warm-up
-        figures = self.measured(gateway, lambda: run_wrk(
-            [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts["stream"]))
+        figures = self.wrk_measured(gateway, STREAM_PATH, self.opts.stream_connections, "stream", 2)
         figures["messages_per_s"] = figures["rps"] * STREAM_MESSAGES
         figures["messages_per_cpu"] = figures["per_cpu"] * STREAM_MESSAGES
         self.record("gRPC-Web server streaming", run, gateway, figures)

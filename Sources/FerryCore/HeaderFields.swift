@@ -140,13 +140,6 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         firstIndex(of: name).map { valueBytes(at: $0) }
     }
 
-    /// How many fields are named `name` (given lower-case).
-    public func count(of name: StaticString) -> Int {
-        var count = 0
-        for index in entries.indices where self.name(at: index, is: name) { count += 1 }
-        return count
-    }
-
     /// Calls `body` with the name and value bytes of every field, in order.
     public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
         try bytes.withUnsafeBytes { buffer in

@@ -102,8 +102,6 @@ public struct GRPCFrameDecoder {
         scanner = GRPCFrameScanner(maxMessageBytes: maxMessageBytes)
     }
 
-    public var maxMessageBytes: Int { scanner.maxMessageBytes }
-
     /// Feeds bytes and returns every frame they complete.
     public mutating func decode(_ bytes: UnsafeRawBufferPointer) throws(GRPCFrameError) -> [GRPCFrame] {
         var frames: [GRPCFrame] = []

@@ -3,23 +3,16 @@
 import FerryCore
 
 public enum GRPCWebTrailers {
-    /// Appends the complete trailer frame (prefix and payload) for `trailers`.
-    public static func appendFrame(_ trailers: HeaderFields, to out: inout [UInt8]) {
-        let prefixStart = out.count
-        out.append(contentsOf: GRPCFrame.header(flags: GRPCFrame.trailerFlag, length: 0))
+    /// The complete trailer frame (prefix and payload) for `trailers`.
+    public static func frame(_ trailers: HeaderFields) -> [UInt8] {
+        var out: [UInt8] = [GRPCFrame.trailerFlag, 0, 0, 0, 0]
         trailers.forEachField { name, value in
             out.append(contentsOf: name)
             out.append(UInt8(ascii: ":"))
             out.appendFieldValue(value)
             out.append(contentsOf: [0x0D, 0x0A])
         }
-        GRPCFrame.writeLength(out.count - prefixStart - GRPCFrame.headerLength, into: &out, at: prefixStart)
-    }
-
-    /// The complete trailer frame for `trailers`.
-    public static func frame(_ trailers: HeaderFields) -> [UInt8] {
-        var out: [UInt8] = []
-        appendFrame(trailers, to: &out)
+        GRPCFrame.writeLength(out.count - GRPCFrame.headerLength, into: &out, at: 0)
         return out
     }
 

@@ -14,7 +14,9 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
     /// The wire form, ending with the empty line. Header values were validated on the way in
     /// or produced by Ferry; CR and LF are stripped here all the same, so that a value from an
     /// upstream can never split the response.
-    public func serialize(into out: inout [UInt8]) {
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + headers.count * 48)
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         out.append(UInt8(ascii: "0") + UInt8(status / 100 % 10))
         out.append(UInt8(ascii: "0") + UInt8(status / 10 % 10))
@@ -29,12 +31,6 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
             out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
-    }
-
-    public func serialized() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(128 + headers.count * 48)
-        serialize(into: &out)
         return out
     }
 

@@ -109,8 +109,6 @@ public final class BufferedConnection: LoopFlushable {
         evbuffer_free(output)
     }
 
-    public var isOpen: Bool { state == .open || state == .connecting }
-
     private func makeEvents() throws {
         let context = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, context in

@@ -85,13 +85,6 @@ public final class EventLoop {
     public func stop() {
         event_base_loopbreak(base)
     }
-
-    /// Monotonic time in nanoseconds, cached per loop iteration (cheap on the hot path).
-    public var now: UInt64 {
-        var tv = timeval()
-        event_base_gettimeofday_cached(base, &tv)
-        return UInt64(tv.tv_sec) * 1_000_000_000 + UInt64(tv.tv_usec) * 1_000
-    }
 }
 
 func timeval(nanoseconds: UInt64) -> timeval {

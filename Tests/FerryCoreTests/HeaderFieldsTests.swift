@@ -17,7 +17,6 @@ final class HeaderFieldsTests: XCTestCase {
         let fields: HeaderFields = ["host": "a", "x-b": "1", "host": "c", "te": "trailers"]
         XCTAssertEqual(fields.firstIndex(of: "host"), 0)
         XCTAssertNil(fields.firstIndex(of: "hos"))
-        XCTAssertEqual(fields.count(of: "host"), 2)
         XCTAssertTrue(fields.name(at: 3, is: "te"))
         XCTAssertFalse(fields.name(at: 3, is: "tf"))
         XCTAssertEqual(fields.firstValueBytes("x-b").map { Array($0) }, Array("1".utf8))
@@ -71,7 +70,7 @@ final class HeaderFieldsTests: XCTestCase {
                 XCTAssertEqual(fields[index], HeaderField(name: pair.0, value: pair.1))
             }
             XCTAssertEqual(fields.values(for: "x-a"), model.filter { $0.0 == "x-a" }.map(\.1))
-            XCTAssertEqual(fields.count(of: "host"), model.filter { $0.0 == "host" }.count)
+            XCTAssertEqual(fields.firstIndex(of: "host"), model.firstIndex { $0.0 == "host" })
         }
     }
 }
