@@ -193,14 +193,15 @@ final class HTTP1ServerConnection {
             return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
         }
         let call = PendingCall(
-            path: path.endIndex == head.target.endIndex ? head.target : String(path), contentType: contentType, cluster: route?.cluster, timeout: timeout, corsHeaders: corsHeaders,
+            path: path.endIndex == head.target.endIndex ? head.target : String(path),
+            contentType: contentType, cluster: route?.cluster, timeout: timeout, corsHeaders: corsHeaders,
             decoder: GRPCWebRequestDecoder(
                 contentType: contentType,
                 messageEncoding: head.headers.firstValueBytes("grpc-encoding").map { String(decoding: $0, as: UTF8.self) },
                 maxMessageBytes: context.limits.maxMessageBytes,
                 expectedBodyBytes: framing.expectedLength))
         if route == nil {
-            call.failure = .invalidFrames(GRPCStatus(.unimplemented, "no route for gRPC method \(head.path)"))
+            call.failure = .invalidFrames(GRPCStatus(.unimplemented, "no route for gRPC method \(path)"))
         } else if case .contentLength(let length) = framing, length > bodyLimit(for: contentType) {
             call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
                 "gRPC-Web request body of \(length) bytes is larger than the limit of \(bodyLimit(for: contentType)) bytes"))

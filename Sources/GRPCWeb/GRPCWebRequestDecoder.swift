@@ -29,7 +29,8 @@ public struct GRPCWebRequestDecoder {
 
     /// - Parameters:
     ///   - messageEncoding: the request's `grpc-encoding`; without it a compressed frame is an error.
-    ///   - expectedBodyBytes: the request's Content-Length, when it has one (to size the buffer).
+    ///   - expectedBodyBytes: the request's Content-Length, when it has one: the buffer starts at
+    ///     that size, up to 64 KiB (a declared length is not yet a received one).
     public init(contentType: GRPCWebContentType, messageEncoding: String?, maxMessageBytes: Int,
                 expectedBodyBytes: Int? = nil) {
         isText = contentType.isText
@@ -37,7 +38,7 @@ public struct GRPCWebRequestDecoder {
         frames = GRPCFrameScanner(maxMessageBytes: maxMessageBytes)
         if let expectedBodyBytes {
             let decoded = isText ? expectedBodyBytes / 4 * 3 : expectedBodyBytes
-            body.reserveCapacity(min(decoded, maxMessageBytes + GRPCFrame.headerLength))
+            body.reserveCapacity(min(decoded, 64 * 1024))
         }
     }
 

@@ -1,12 +1,13 @@
 // A TCP connection on the loop: the border between Ferry's state machines and the socket.
 //
-// Built on plain events rather than bufferevents, to spend one system call per event:
-// - reads go straight into the loop's shared read buffer and to the delegate, which parses or
-//   copies what it needs (no input buffer per connection, no FIONREAD before each read);
+// Built on plain events rather than bufferevents, to spend as few system calls as possible:
+// - a read is one recv into the loop's shared read buffer, handed to the delegate, which parses
+//   or copies what it needs (no input buffer per connection, no FIONREAD before each read);
 // - writes are queued in an evbuffer and leave with one writev at the end of the loop
 //   iteration (`EventLoop.run`), so a response written in pieces, or many responses produced
 //   by one upstream read, cost one system call per connection;
-//   the write event is armed only while the socket is full (RFC 9113 and RFC 9112 data alike).
+// - the write event is armed only while the socket is full, so a response that fits costs no
+//   epoll_ctl.
 import CLibevent
 import Glibc
 
