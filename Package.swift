@@ -43,6 +43,13 @@ let package = Package(
         .target(name: "GRPCWeb", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "Routing", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "Config", dependencies: ["FerryCore", "Routing", "CYAML"], swiftSettings: strict),
+        // REST/JSON ↔ gRPC transcoding (issue 4): google.api.http rules, descriptors, JSON.
+        .target(name: "Transcode", dependencies: ["FerryCore", "GoogleAPI",
+                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: strict),
+        // Generated from Protos/google/api (protoc-gen-swift, committed).
+        .target(name: "GoogleAPI", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+                swiftSettings: strict),
 
         // I/O: the only code that touches libevent and nghttp2.
         .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),
@@ -82,6 +89,7 @@ let package = Package(
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
