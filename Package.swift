@@ -89,7 +89,9 @@ let package = Package(
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "TranscodeTests", dependencies: ["Transcode", "TestSupport"]),
+        .testTarget(name: "TranscodeTests", dependencies: [
+            "Transcode", "GoogleAPI", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,114 @@
+// Which REST requests call which gRPC methods: the google.api.http rules of the exposed
+// services, checked against the descriptors at startup (googleapis google/api/http.proto).
+import GoogleAPI
+import SwiftProtobuf
+
+/// One gRPC method as the transcoder needs it.
+public struct RESTMethod: Sendable, Equatable {
+    /// `node.v1.NodeService.GetNode`.
+    public var fullName: String
+    /// `/node.v1.NodeService/GetNode`, the gRPC request path.
+    public var grpcPath: String
+    /// Fully-qualified message names without the leading dot.
+    public var inputType: String
+    public var outputType: String
+    public var clientStreaming: Bool
+    public var serverStreaming: Bool
+}
+
+/// Where the request body goes (HttpRule.body).
+public enum RESTBody: Sendable, Equatable {
+    /// No body: everything comes from the path and the query.
+    case none
+    /// `body: "*"`: the body is the whole request message.
+    case wholeMessage
+    /// `body: "field"`: the body is that field; the rest comes from the path and the query.
+    case field([String])
+}
+
+/// A rule bound to its method.
+public struct RESTBinding: Sendable, Equatable {
+    public var method: RESTMethod
+    public var body: RESTBody
+    /// HttpRule.response_body: the response is that field of the reply, not the whole reply.
+    public var responseBody: [String]?
+}
+
+public struct RESTCatalog: Sendable {
+    public let pool: DescriptorPool
+    public let routes: RESTRouteTable<RESTBinding>
+
+    /// The rules of `services` in `pool`. A method without a google.api.http option is reached
+    /// at `POST /package.Service/Method` with the whole message as its JSON body.
+    public init(pool: DescriptorPool, services: [String]) throws(DescriptorError) {
+        self.pool = pool
+        var routes = RESTRouteTable<RESTBinding>()
+        for serviceName in services {
+            guard let service = pool.services[serviceName] else {
+                let known = pool.services.keys.sorted().joined(separator: ", ")
+                throw DescriptorError("service '\(serviceName)' is not in the descriptor set (services: \(known.isEmpty ? "none" : known))")
+            }
+            for method in service.method {
+                let restMethod = RESTMethod(
+                    fullName: "\(serviceName).\(method.name)", grpcPath: "/\(serviceName)/\(method.name)",
+                    inputType: String(method.inputType.dropFirst()), outputType: String(method.outputType.dropFirst()),
+                    clientStreaming: method.clientStreaming, serverStreaming: method.serverStreaming)
+                let rules = method.options.hasGoogle_Api_http
+                    ? [method.options.Google_Api_http] + method.options.Google_Api_http.additionalBindings
+                    : [Google_Api_HttpRule.with { $0.post = restMethod.grpcPath; $0.body = "*" }]
+                for rule in rules {
+                    try RESTCatalog.add(rule, for: restMethod, pool: pool, to: &routes)
+                }
+            }
+        }
+        self.routes = routes
+    }
+
+    private static func add(_ rule: Google_Api_HttpRule, for method: RESTMethod, pool: DescriptorPool,
+                            to routes: inout RESTRouteTable<RESTBinding>) throws(DescriptorError) {
+        let context = "method \(method.fullName)"
+        let verb: String
+        let path: String
+        switch rule.pattern {
+        case .get(let text)?: (verb, path) = ("GET", text)
+        case .put(let text)?: (verb, path) = ("PUT", text)
+        case .post(let text)?: (verb, path) = ("POST", text)
+        case .delete(let text)?: (verb, path) = ("DELETE", text)
+        case .patch(let text)?: (verb, path) = ("PATCH", text)
+        case .custom(let custom)?: (verb, path) = (custom.kind, custom.path)
+        case nil: throw DescriptorError("\(context): a google.api.http rule without a pattern")
+        }
+        let template: PathTemplate
+        do {
+            template = try PathTemplate(parsing: path)
+        } catch {
+            throw DescriptorError("\(context): \(error)")
+        }
+        do {
+            for variable in template.variables { _ = try pool.fieldPath(variable.fieldPath, in: method.inputType) }
+        } catch {
+            throw DescriptorError("\(context): path variable \(error)")
+        }
+        let body: RESTBody
+        switch rule.body {
+        case "": body = .none
+        case "*": body = .wholeMessage
+        case let field:
+            let fieldPath = field.split(separator: ".").map(String.init)
+            do { _ = try pool.fieldPath(fieldPath, in: method.inputType) } catch { throw DescriptorError("\(context): body \(error)") }
+            body = .field(fieldPath)
+        }
+        var responseBody: [String]?
+        if !rule.responseBody.isEmpty {
+            let fieldPath = rule.responseBody.split(separator: ".").map(String.init)
+            do { _ = try pool.fieldPath(fieldPath, in: method.outputType) } catch { throw DescriptorError("\(context): response_body \(error)") }
+            responseBody = fieldPath
+        }
+        do {
+            try routes.add(verb: verb, template: template, owner: method.fullName,
+                           target: RESTBinding(method: method, body: body, responseBody: responseBody))
+        } catch {
+            throw DescriptorError(error.description)
+        }
+    }
+}
