@@ -1,4 +1,5 @@
-// Base64 (RFC 4648 §4, standard alphabet, padded) for `application/grpc-web-text` bodies.
+// Base64 (RFC 4648 §4, standard alphabet, padded): `application/grpc-web-text` bodies and
+// the `bytes` fields of the protobuf JSON mapping.
 
 /// Why a text body could not be decoded.
 public enum Base64Error: Error, Equatable, CustomStringConvertible {

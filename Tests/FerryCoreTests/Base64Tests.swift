@@ -1,4 +1,4 @@
-import GRPCWeb
+import FerryCore
 import XCTest
 
 final class Base64Tests: XCTestCase {

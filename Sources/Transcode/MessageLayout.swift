@@ -1,0 +1,210 @@
+// Descriptors compiled for transcoding: each message's fields by number and by JSON name, the
+// quoted keys ready to write, map entries and oneofs resolved. Built once when the catalog
+// loads; the printer and parser only look things up.
+import SwiftProtobuf
+
+/// The well-known types with a special JSON form (protobuf.dev/programming-guides/json).
+enum WellKnownType: String {
+    case any = "google.protobuf.Any"
+    case timestamp = "google.protobuf.Timestamp"
+    case duration = "google.protobuf.Duration"
+    case fieldMask = "google.protobuf.FieldMask"
+    case structValue = "google.protobuf.Struct"
+    case value = "google.protobuf.Value"
+    case listValue = "google.protobuf.ListValue"
+    case empty = "google.protobuf.Empty"
+    case doubleValue = "google.protobuf.DoubleValue"
+    case floatValue = "google.protobuf.FloatValue"
+    case int64Value = "google.protobuf.Int64Value"
+    case uint64Value = "google.protobuf.UInt64Value"
+    case int32Value = "google.protobuf.Int32Value"
+    case uint32Value = "google.protobuf.UInt32Value"
+    case boolValue = "google.protobuf.BoolValue"
+    case stringValue = "google.protobuf.StringValue"
+    case bytesValue = "google.protobuf.BytesValue"
+
+    /// Wrappers are written as their `value` field alone.
+    var isWrapper: Bool {
+        switch self {
+        case .doubleValue, .floatValue, .int64Value, .uint64Value, .int32Value, .uint32Value,
+             .boolValue, .stringValue, .bytesValue: true
+        default: false
+        }
+    }
+}
+
+enum FieldKind {
+    case double, float, int64, uint64, int32, fixed64, fixed32, bool, string, bytes, uint32
+    case sfixed32, sfixed64, sint32, sint64
+    case enumeration(EnumLayout)
+    case message(MessageLayout)
+
+    /// Packed encoding applies to repeated fields of these kinds (proto3 packs by default).
+    var isPackable: Bool {
+        switch self {
+        case .string, .bytes, .message: false
+        default: true
+        }
+    }
+
+    var wireType: WireType {
+        switch self {
+        case .double, .fixed64, .sfixed64: .fixed64
+        case .float, .fixed32, .sfixed32: .fixed32
+        case .string, .bytes, .message: .lengthDelimited
+        default: .varint
+        }
+    }
+}
+
+struct FieldLayout {
+    let number: Int32
+    /// The .proto name, and the JSON name (lowerCamelCase unless `json_name` says otherwise).
+    let name: String
+    let jsonName: String
+    /// `"jsonName":` and `"name":`, ready to append.
+    let quotedJSONKey: [UInt8]
+    let quotedProtoKey: [UInt8]
+    let kind: FieldKind
+    let isRepeated: Bool
+    let isMap: Bool
+    /// Whether a default value is still "set": message fields, oneof members, proto3 `optional`.
+    let hasPresence: Bool
+    /// The real oneof the field belongs to (not the synthetic one of proto3 `optional`).
+    let oneofIndex: Int?
+}
+
+final class EnumLayout: @unchecked Sendable {
+    let fullName: String
+    let namesByNumber: [Int32: String]
+    let numbersByName: [String: Int32]
+
+    init(_ descriptor: Google_Protobuf_EnumDescriptorProto, fullName: String) {
+        self.fullName = fullName
+        var names: [Int32: String] = [:]
+        var numbers: [String: Int32] = [:]
+        for value in descriptor.value {
+            if names[value.number] == nil { names[value.number] = value.name }  // aliases: first name wins
+            numbers[value.name] = value.number
+        }
+        namesByNumber = names
+        numbersByName = numbers
+    }
+
+    var isNullValue: Bool { fullName == "google.protobuf.NullValue" }
+}
+
+/// A message type ready for transcoding. Immutable once `MessageLayouts` has built it (the
+/// fields are filled after creation only so that recursive types can refer to themselves).
+final class MessageLayout: @unchecked Sendable {
+    let fullName: String
+    let wellKnown: WellKnownType?
+    let isMapEntry: Bool
+    fileprivate(set) var fields: [FieldLayout] = []
+    fileprivate(set) var indexByNumber: [Int32: Int] = [:]
+    /// Both the JSON name and the .proto name of every field (parsers accept either).
+    fileprivate(set) var indexByJSONName: [String: Int] = [:]
+    fileprivate(set) var oneofNames: [String] = []
+
+    init(fullName: String, isMapEntry: Bool) {
+        self.fullName = fullName
+        wellKnown = WellKnownType(rawValue: fullName)
+        self.isMapEntry = isMapEntry
+    }
+
+    func field(number: Int32) -> FieldLayout? {
+        indexByNumber[number].map { fields[$0] }
+    }
+}
+
+/// Builds and caches layouts for the messages of a pool.
+final class MessageLayouts: @unchecked Sendable {
+    private let pool: DescriptorPool
+    private var messages: [String: MessageLayout] = [:]
+    private var enums: [String: EnumLayout] = [:]
+
+    init(pool: DescriptorPool) {
+        self.pool = pool
+    }
+
+    /// The layout of `fullName` (no leading dot), or an error naming the missing type.
+    func layout(for fullName: String) throws(DescriptorError) -> MessageLayout {
+        if let layout = messages[fullName] { return layout }
+        guard let descriptor = pool.message(named: fullName) else {
+            throw DescriptorError("message '\(fullName)' is not in the descriptor set")
+        }
+        let layout = MessageLayout(fullName: fullName, isMapEntry: descriptor.options.mapEntry)
+        messages[fullName] = layout
+        layout.oneofNames = descriptor.oneofDecl.map(\.name)
+        for field in descriptor.field {
+            let kind = try self.kind(of: field, in: fullName)
+            let isMap: Bool
+            if case .message(let entry) = kind, field.label == .repeated, entry.isMapEntry { isMap = true } else { isMap = false }
+            let jsonName = field.hasJsonName ? field.jsonName : lowerCamelCase(field.name)
+            let isRealOneof = field.hasOneofIndex && !field.proto3Optional
+            let layoutField = FieldLayout(
+                number: field.number, name: field.name, jsonName: jsonName,
+                quotedJSONKey: quotedKey(jsonName), quotedProtoKey: quotedKey(field.name), kind: kind,
+                isRepeated: field.label == .repeated, isMap: isMap,
+                hasPresence: field.label != .repeated && (field.type == .message || field.hasOneofIndex || field.label == .required),
+                oneofIndex: isRealOneof ? Int(field.oneofIndex) : nil)
+            layout.indexByNumber[field.number] = layout.fields.count
+            layout.indexByJSONName[jsonName] = layout.fields.count
+            layout.indexByJSONName[field.name] = layout.fields.count
+            layout.fields.append(layoutField)
+        }
+        return layout
+    }
+
+    private func kind(of field: Google_Protobuf_FieldDescriptorProto, in message: String) throws(DescriptorError) -> FieldKind {
+        switch field.type {
+        case .double: return .double
+        case .float: return .float
+        case .int64: return .int64
+        case .uint64: return .uint64
+        case .int32: return .int32
+        case .fixed64: return .fixed64
+        case .fixed32: return .fixed32
+        case .bool: return .bool
+        case .string: return .string
+        case .bytes: return .bytes
+        case .uint32: return .uint32
+        case .sfixed32: return .sfixed32
+        case .sfixed64: return .sfixed64
+        case .sint32: return .sint32
+        case .sint64: return .sint64
+        case .enum:
+            let name = String(field.typeName.dropFirst())
+            if let known = enums[name] { return .enumeration(known) }
+            guard let descriptor = pool.enums[name] else { throw DescriptorError("enum '\(name)' of \(message).\(field.name) is not in the descriptor set") }
+            let layout = EnumLayout(descriptor, fullName: name)
+            enums[name] = layout
+            return .enumeration(layout)
+        case .message:
+            return .message(try layout(for: String(field.typeName.dropFirst())))
+        default:
+            throw DescriptorError("\(message).\(field.name): groups have no JSON mapping")
+        }
+    }
+}
+
+/// protoc's default JSON name: underscores dropped, the letter after each capitalised.
+func lowerCamelCase(_ name: String) -> String {
+    var result = ""
+    var upperNext = false
+    for character in name {
+        if character == "_" {
+            upperNext = true
+        } else if upperNext {
+            result += character.uppercased()
+            upperNext = false
+        } else {
+            result.append(character)
+        }
+    }
+    return result
+}
+
+private func quotedKey(_ name: String) -> [UInt8] {
+    [UInt8(ascii: "\"")] + Array(name.utf8) + Array("\":".utf8)
+}

@@ -1,0 +1,235 @@
+// The well-known types' JSON forms (protobuf.dev/programming-guides/json, "JSON mapping" table):
+// wrappers as bare values, Timestamp as RFC 3339, Duration as "1.5s", FieldMask as a
+// comma-separated string, Struct/Value/ListValue as plain JSON, Any with "@type".
+
+extension ProtoJSONPrinter {
+    mutating func printWellKnown(_ type: WellKnownType, _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer,
+                                 _ range: Range<Int>) throws(JSONPrintError) {
+        let fields = try scalarFields(layout, bytes, range)
+        switch type {
+        case .empty:
+            out.append(contentsOf: "{}".utf8)
+        case _ where type.isWrapper:
+            guard let valueField = layout.field(number: 1) else { throw malformed(layout) }
+            if let value = fields[1] {
+                var reader = WireReader(bytes, range: value.range)
+                try printScalar(valueField.kind, &reader, wireType: value.wireType)
+            } else {
+                try printDefault(valueField.kind)
+            }
+        case .timestamp:
+            let seconds = Int64(bitPattern: try varint(fields[1], bytes))
+            let nanos = Int32(truncatingIfNeeded: try varint(fields[2], bytes))
+            // 0001-01-01T00:00:00Z ... 9999-12-31T23:59:59.999999999Z (timestamp.proto).
+            guard seconds >= -62_135_596_800, seconds <= 253_402_300_799, nanos >= 0, nanos <= 999_999_999 else {
+                throw JSONPrintError(reason: "Timestamp out of range: seconds \(seconds), nanos \(nanos)")
+            }
+            appendQuoted(CivilTime(unixSeconds: seconds).rfc3339 + fractionalSeconds(nanos) + "Z")
+        case .duration:
+            let seconds = Int64(bitPattern: try varint(fields[1], bytes))
+            let nanos = Int32(truncatingIfNeeded: try varint(fields[2], bytes))
+            guard abs(seconds) <= 315_576_000_000, abs(nanos) <= 999_999_999,
+                  seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0) else {
+                throw JSONPrintError(reason: "Duration out of range or with mixed signs: seconds \(seconds), nanos \(nanos)")
+            }
+            let sign = seconds < 0 || nanos < 0 ? "-" : ""
+            appendQuoted("\(sign)\(abs(seconds))\(fractionalSeconds(abs(nanos)))s")
+        case .fieldMask:
+            var paths: [String] = []
+            var reader = WireReader(bytes, range: range)
+            while !reader.isAtEnd {
+                do {
+                    let (number, wireType) = try reader.readTag()
+                    guard number == 1, wireType == .lengthDelimited else { try reader.skip(wireType, number: number); continue }
+                    let payload = try reader.readLengthDelimited()
+                    paths.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[payload]), as: UTF8.self))
+                } catch {
+                    throw JSONPrintError(reason: error.description)
+                }
+            }
+            appendQuoted(paths.map { $0.split(separator: ".").map { lowerCamelCase(String($0)) }.joined(separator: ".") }
+                .joined(separator: ","))
+        case .structValue, .listValue:
+            // Struct's `fields` is a map and ListValue's `values` a repeated field: their regular
+            // printing, without the wrapping object.
+            guard let field = layout.field(number: 1) else { throw malformed(layout) }
+            let occurrences = try ProtoJSONPrinter.occurrences(of: 1, bytes, range)
+            if type == .structValue {
+                try printMapField(field, occurrences, bytes)
+            } else {
+                try printRepeatedField(field, occurrences, bytes)
+            }
+        case .value:
+            try printValue(layout, bytes, range)
+        case .any:
+            try printAny(bytes, range)
+        default:
+            throw malformed(layout)
+        }
+    }
+
+    private mutating func printValue(_ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) {
+        var reader = WireReader(bytes, range: range)
+        var last: (number: Int32, wireType: WireType, range: Range<Int>)?
+        do {
+            while !reader.isAtEnd {
+                let (number, wireType) = try reader.readTag()
+                let start = reader.index
+                if wireType == .lengthDelimited {
+                    last = (number, wireType, try reader.readLengthDelimited())
+                } else {
+                    try reader.skip(wireType, number: number)
+                    last = (number, wireType, start..<reader.index)
+                }
+            }
+        } catch {
+            throw JSONPrintError(reason: error.description)
+        }
+        guard let last, let field = layout.field(number: last.number) else {
+            throw JSONPrintError(reason: "google.protobuf.Value has no kind set")
+        }
+        if case .message(let nested) = field.kind {
+            try printMessage(nested, bytes, last.range)
+            return
+        }
+        if case .double = field.kind {
+            var probe = WireReader(bytes, range: last.range)
+            let value = Double(bitPattern: (try? probe.readFixed64()) ?? 0)
+            guard value.isFinite else { throw JSONPrintError(reason: "google.protobuf.Value cannot hold \(value) in JSON") }
+        }
+        var valueReader = WireReader(bytes, range: last.range)
+        try printScalar(field.kind, &valueReader, wireType: last.wireType)
+    }
+
+    private mutating func printAny(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) {
+        let typeURLRange = try ProtoJSONPrinter.occurrences(of: 1, bytes, range).last?.range
+        let valueRange = try ProtoJSONPrinter.occurrences(of: 2, bytes, range).last?.range ?? range.upperBound..<range.upperBound
+        guard let typeURLRange else {
+            guard valueRange.isEmpty else { throw JSONPrintError(reason: "google.protobuf.Any has a value but no type_url") }
+            out.append(contentsOf: "{}".utf8)
+            return
+        }
+        let typeURL = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[typeURLRange]), as: UTF8.self)
+        let typeName = String(typeURL.split(separator: "/").last ?? "")
+        guard let layouts, let layout = try? layouts.layout(for: typeName) else {
+            throw JSONPrintError(reason: "google.protobuf.Any: type '\(typeURL)' is not in the descriptor set")
+        }
+        out.append(contentsOf: "{\"@type\":".utf8)
+        appendQuoted(typeURL)
+        if layout.wellKnown != nil {
+            out.append(contentsOf: ",\"value\":".utf8)
+            try printMessage(layout, bytes, valueRange)
+            out.append(UInt8(ascii: "}"))
+            return
+        }
+        // The embedded message's fields join the object after "@type".
+        let start = out.count
+        try printMessage(layout, bytes, valueRange)
+        out.remove(at: start)  // its "{"
+        if out[start] != UInt8(ascii: "}") { out.insert(UInt8(ascii: ","), at: start) }
+    }
+
+    /// The last occurrence of fields 1 and 2 of a small well-known message.
+    private func scalarFields(_ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) -> [Int32: (wireType: WireType, range: Range<Int>)] {
+        var fields: [Int32: (wireType: WireType, range: Range<Int>)] = [:]
+        guard layout.wellKnown?.isWrapper == true || layout.wellKnown == .timestamp || layout.wellKnown == .duration else { return fields }
+        var reader = WireReader(bytes, range: range)
+        do {
+            while !reader.isAtEnd {
+                let (number, wireType) = try reader.readTag()
+                let start = reader.index
+                if wireType == .lengthDelimited {
+                    fields[number] = (wireType, try reader.readLengthDelimited())
+                } else {
+                    try reader.skip(wireType, number: number)
+                    fields[number] = (wireType, start..<reader.index)
+                }
+            }
+        } catch {
+            throw JSONPrintError(reason: error.description)
+        }
+        return fields
+    }
+
+    private static func occurrences(of number: Int32, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) -> [Occurrence] {
+        var found: [Occurrence] = []
+        var reader = WireReader(bytes, range: range)
+        do {
+            while !reader.isAtEnd {
+                let (fieldNumber, wireType) = try reader.readTag()
+                guard fieldNumber == number, wireType == .lengthDelimited else {
+                    try reader.skip(wireType, number: fieldNumber)
+                    continue
+                }
+                found.append(Occurrence(field: 0, wireType: wireType, range: try reader.readLengthDelimited()))
+            }
+        } catch {
+            throw JSONPrintError(reason: error.description)
+        }
+        return found
+    }
+
+    private func varint(_ field: (wireType: WireType, range: Range<Int>)?, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) -> UInt64 {
+        guard let field else { return 0 }
+        var reader = WireReader(bytes, range: field.range)
+        do { return try reader.readVarint() } catch { throw JSONPrintError(reason: error.description) }
+    }
+
+    private func malformed(_ layout: MessageLayout) -> JSONPrintError {
+        JSONPrintError(reason: "\(layout.fullName) in the descriptor set does not match the well-known type")
+    }
+}
+
+/// ".5", ".500", ".000000001": 0, 3, 6 or 9 digits, as the JSON mapping prints them.
+func fractionalSeconds(_ nanos: Int32) -> String {
+    guard nanos != 0 else { return "" }
+    let digits = String(nanos).leftPadded(to: 9)
+    if nanos % 1_000_000 == 0 { return "." + digits.prefix(3) }
+    if nanos % 1_000 == 0 { return "." + digits.prefix(6) }
+    return "." + digits
+}
+
+extension String {
+    func leftPadded(to width: Int) -> String {
+        String(repeating: "0", count: max(0, width - count)) + self
+    }
+}
+
+/// A UTC calendar time from Unix seconds (days from civil, Howard Hinnant's algorithm).
+struct CivilTime {
+    var year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64
+
+    init(unixSeconds: Int64) {
+        let days = unixSeconds >= 0 ? unixSeconds / 86_400 : (unixSeconds - 86_399) / 86_400
+        let secondOfDay = unixSeconds - days * 86_400
+        hour = secondOfDay / 3_600
+        minute = secondOfDay % 3_600 / 60
+        second = secondOfDay % 60
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthPrime = (5 * dayOfYear + 2) / 153
+        day = dayOfYear - (153 * monthPrime + 2) / 5 + 1
+        month = monthPrime < 10 ? monthPrime + 3 : monthPrime - 9
+        year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    }
+
+    /// Unix seconds of a UTC calendar time (the inverse of `init(unixSeconds:)`).
+    static func unixSeconds(year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        let days = era * 146_097 + dayOfEra - 719_468
+        return days * 86_400 + hour * 3_600 + minute * 60 + second
+    }
+
+    /// `YYYY-MM-DDThh:mm:ss`.
+    var rfc3339: String {
+        "\(String(year).leftPadded(to: 4))-\(String(month).leftPadded(to: 2))-\(String(day).leftPadded(to: 2))T"
+            + "\(String(hour).leftPadded(to: 2)):\(String(minute).leftPadded(to: 2)):\(String(second).leftPadded(to: 2))"
+    }
+}

@@ -1,0 +1,351 @@
+// Protobuf binary → JSON (protobuf.dev/programming-guides/json), walking the wire format with
+// the message layout and writing JSON bytes directly: no message objects, no value tree.
+import FerryCore
+
+/// Options of the proto3 JSON printer (json_format's names in parentheses).
+public struct JSONPrintOptions: Sendable, Equatable {
+    /// Print fields without presence even when they hold their default
+    /// (`always_print_fields_with_no_presence`).
+    public var emitUnpopulated = false
+    /// Keys are the .proto field names, not lowerCamelCase (`preserving_proto_field_name`).
+    public var useProtoNames = false
+    /// Enums as numbers, not names (`use_integers_for_enums`).
+    public var enumsAsIntegers = false
+
+    public init(emitUnpopulated: Bool = false, useProtoNames: Bool = false, enumsAsIntegers: Bool = false) {
+        self.emitUnpopulated = emitUnpopulated
+        self.useProtoNames = useProtoNames
+        self.enumsAsIntegers = enumsAsIntegers
+    }
+}
+
+/// Why a message could not be printed: bad wire format, or a value JSON cannot hold.
+public struct JSONPrintError: Error, Equatable, CustomStringConvertible {
+    public var reason: String
+
+    public var description: String { reason }
+}
+
+struct ProtoJSONPrinter {
+    let options: JSONPrintOptions
+    /// Resolves the types named in `google.protobuf.Any`.
+    let layouts: MessageLayouts?
+    var out: [UInt8] = []
+
+    init(options: JSONPrintOptions, layouts: MessageLayouts?) {
+        self.options = options
+        self.layouts = layouts
+    }
+
+    /// Prints the message in `bytes[range]`.
+    mutating func printMessage(_ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) {
+        if let wellKnown = layout.wellKnown {
+            try printWellKnown(wellKnown, layout, bytes, range)
+            return
+        }
+        let occurrences = try collect(layout, bytes, range)
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        var position = 0
+        for (index, field) in layout.fields.enumerated() {
+            let start = position
+            while position < occurrences.count && occurrences[position].field == index { position += 1 }
+            let mine = occurrences[start..<position]
+            if mine.isEmpty {
+                guard options.emitUnpopulated, !field.hasPresence else { continue }
+                writeKey(field, first: &first)
+                if field.isMap {
+                    out.append(contentsOf: "{}".utf8)
+                } else if field.isRepeated {
+                    out.append(contentsOf: "[]".utf8)
+                } else {
+                    try printDefault(field.kind)
+                }
+                continue
+            }
+            if field.isMap {
+                writeKey(field, first: &first)
+                try printMapField(field, mine, bytes)
+            } else if field.isRepeated {
+                writeKey(field, first: &first)
+                try printRepeatedField(field, mine, bytes)
+            } else if case .message(let nested) = field.kind {
+                writeKey(field, first: &first)
+                try printSingularMessage(nested, mine, bytes)
+            } else {
+                let last = mine[mine.endIndex - 1]
+                if !field.hasPresence && !options.emitUnpopulated && isDefault(field.kind, bytes, last) { continue }
+                writeKey(field, first: &first)
+                var reader = WireReader(bytes, range: last.range)
+                try printScalar(field.kind, &reader, wireType: last.wireType)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    struct Occurrence {
+        var field: Int
+        var wireType: WireType
+        /// The value (varint, fixed) or the payload (length-delimited).
+        var range: Range<Int>
+    }
+
+    /// Every known field's occurrences, grouped by field in declaration order (stable: the
+    /// wire order stays within a field). Unknown fields are skipped, as json_format drops them.
+    private func collect(_ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) -> [Occurrence] {
+        var occurrences: [Occurrence] = []
+        var reader = WireReader(bytes, range: range)
+        do throws(WireFormatError) {
+            while !reader.isAtEnd {
+                let (number, type) = try reader.readTag()
+                guard let index = layout.indexByNumber[number] else {
+                    try reader.skip(type, number: number)
+                    continue
+                }
+                let start = reader.index
+                switch type {
+                case .varint: _ = try reader.readVarint()
+                case .fixed32: _ = try reader.readFixed32()
+                case .fixed64: _ = try reader.readFixed64()
+                case .lengthDelimited:
+                    occurrences.append(Occurrence(field: index, wireType: type, range: try reader.readLengthDelimited()))
+                    continue
+                case .startGroup, .endGroup:
+                    throw reader.error("\(layout.fullName).\(layout.fields[index].name): groups have no JSON mapping")
+                }
+                let field = layout.fields[index]
+                guard type == field.kind.wireType else {
+                    throw reader.error("\(layout.fullName).\(field.name) has wire type \(type.rawValue), not \(field.kind.wireType.rawValue)", at: start)
+                }
+                occurrences.append(Occurrence(field: index, wireType: type, range: start..<reader.index))
+            }
+        } catch {
+            throw JSONPrintError(reason: error.description)
+        }
+        if !occurrences.isEmpty && !zip(occurrences, occurrences.dropFirst()).allSatisfy({ $0.field <= $1.field }) {
+            occurrences = occurrences.enumerated().sorted { ($0.element.field, $0.offset) < ($1.element.field, $1.offset) }.map(\.element)
+        }
+        return occurrences
+    }
+
+    private mutating func writeKey(_ field: FieldLayout, first: inout Bool) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        first = false
+        out.append(contentsOf: options.useProtoNames ? field.quotedProtoKey : field.quotedJSONKey)
+    }
+
+    mutating func printRepeatedField(_ field: FieldLayout, _ occurrences: some Collection<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+        out.append(UInt8(ascii: "["))
+        var first = true
+        for occurrence in occurrences {
+            if case .message(let nested) = field.kind {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                try printMessage(nested, bytes, occurrence.range)
+                continue
+            }
+            var reader = WireReader(bytes, range: occurrence.range)
+            // A packed run (length-delimited) holds many values; otherwise one value.
+            let packed = occurrence.wireType == .lengthDelimited && field.kind.isPackable
+            repeat {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                try printScalar(field.kind, &reader, wireType: packed ? field.kind.wireType : occurrence.wireType)
+            } while packed && !reader.isAtEnd
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    mutating func printMapField(_ field: FieldLayout, _ occurrences: some Collection<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+        guard case .message(let entry) = field.kind, let keyField = entry.field(number: 1), let valueField = entry.field(number: 2) else {
+            throw JSONPrintError(reason: "\(field.name): a map entry needs fields 1 and 2")
+        }
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for occurrence in occurrences {
+            let parts = try collect(entry, bytes, occurrence.range)
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            // Map keys are JSON strings whatever their type; a missing key or value is its default.
+            let key = parts.last { entry.fields[$0.field].number == 1 }
+            out.append(UInt8(ascii: "\""))
+            if let key {
+                var reader = WireReader(bytes, range: key.range)
+                try printScalar(keyField.kind, &reader, wireType: key.wireType, quoted: false)
+            } else if case .bool = keyField.kind {
+                out.append(contentsOf: "false".utf8)
+            } else if case .string = keyField.kind {
+            } else {
+                out.append(UInt8(ascii: "0"))
+            }
+            out.append(contentsOf: "\":".utf8)
+            let values = parts.filter { entry.fields[$0.field].number == 2 }
+            if values.isEmpty {
+                try printDefault(valueField.kind)
+            } else if case .message(let nested) = valueField.kind {
+                try printSingularMessage(nested, values[...], bytes)
+            } else {
+                var reader = WireReader(bytes, range: values[values.count - 1].range)
+                try printScalar(valueField.kind, &reader, wireType: values[values.count - 1].wireType)
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// A singular message field that came several times is their merge: the concatenation of
+    /// the occurrences' bytes (protobuf.dev encoding, "Last one wins" for messages means merge).
+    private mutating func printSingularMessage(_ layout: MessageLayout, _ occurrences: ArraySlice<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+        if occurrences.count == 1 {
+            try printMessage(layout, bytes, occurrences[occurrences.startIndex].range)
+            return
+        }
+        var merged: [UInt8] = []
+        for occurrence in occurrences { merged.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[occurrence.range])) }
+        var failure: JSONPrintError?
+        merged.withUnsafeBytes { mergedBytes in
+            do throws(JSONPrintError) { try printMessage(layout, mergedBytes, 0..<mergedBytes.count) } catch { failure = error }
+        }
+        if let failure { throw failure }
+    }
+
+    private func isDefault(_ kind: FieldKind, _ bytes: UnsafeRawBufferPointer, _ occurrence: Occurrence) -> Bool {
+        switch occurrence.wireType {
+        case .lengthDelimited: return occurrence.range.isEmpty
+        case .varint: return occurrence.range.count == 1 && bytes[occurrence.range.lowerBound] == 0
+        case .fixed32, .fixed64:
+            // -0.0 is not the default (its sign bit is set): json_format prints it.
+            return occurrence.range.allSatisfy { bytes[$0] == 0 }
+        case .startGroup, .endGroup: return false
+        }
+    }
+
+    mutating func printDefault(_ kind: FieldKind) throws(JSONPrintError) {
+        switch kind {
+        case .message(let layout):
+            // A map value of message type that is missing prints as the empty message.
+            try printMessage(layout, UnsafeRawBufferPointer(start: nil, count: 0), 0..<0)
+        case .string, .bytes: out.append(contentsOf: "\"\"".utf8)
+        case .bool: out.append(contentsOf: "false".utf8)
+        case .int64, .uint64, .fixed64, .sfixed64, .sint64: out.append(contentsOf: "\"0\"".utf8)
+        case .enumeration(let layout):
+            if layout.isNullValue {
+                out.append(contentsOf: "null".utf8)
+            } else if options.enumsAsIntegers {
+                out.append(UInt8(ascii: "0"))
+            } else {
+                appendQuoted(layout.namesByNumber[0] ?? "0")
+            }
+        default: out.append(UInt8(ascii: "0"))
+        }
+    }
+
+    /// One scalar value at the reader; 64-bit integers are JSON strings unless `quoted` is
+    /// false (map keys, which are already inside quotes).
+    mutating func printScalar(_ kind: FieldKind, _ reader: inout WireReader, wireType: WireType, quoted: Bool = true) throws(JSONPrintError) {
+        if case .string = kind {
+            let range = reader.index..<reader.end
+            reader.index = reader.end
+            if quoted { out.append(UInt8(ascii: "\"")) }
+            try appendStringContents(reader.bytes, range, field: "string")
+            if quoted { out.append(UInt8(ascii: "\"")) }
+            return
+        }
+        do throws(WireFormatError) {
+            switch kind {
+            case .int32: appendNumber(Int32(truncatingIfNeeded: try reader.readVarint()))
+            case .uint32: appendNumber(UInt32(truncatingIfNeeded: try reader.readVarint()))
+            case .sint32: appendNumber(zigZagDecode32(try reader.readVarint()))
+            case .fixed32: appendNumber(try reader.readFixed32())
+            case .sfixed32: appendNumber(Int32(bitPattern: try reader.readFixed32()))
+            case .int64: appendNumber(Int64(bitPattern: try reader.readVarint()), quoted: quoted)
+            case .uint64: appendNumber(try reader.readVarint(), quoted: quoted)
+            case .sint64: appendNumber(zigZagDecode64(try reader.readVarint()), quoted: quoted)
+            case .fixed64: appendNumber(try reader.readFixed64(), quoted: quoted)
+            case .sfixed64: appendNumber(Int64(bitPattern: try reader.readFixed64()), quoted: quoted)
+            case .bool: out.append(contentsOf: try reader.readVarint() != 0 ? "true".utf8 : "false".utf8)
+            case .double: appendFloatingPoint(Double(bitPattern: try reader.readFixed64()))
+            case .float: appendFloatingPoint(Float(bitPattern: try reader.readFixed32()))
+            case .enumeration(let layout):
+                let number = Int32(truncatingIfNeeded: try reader.readVarint())
+                if layout.isNullValue {
+                    out.append(contentsOf: "null".utf8)
+                } else if let name = layout.namesByNumber[number], !options.enumsAsIntegers {
+                    appendQuoted(name)
+                } else {
+                    appendNumber(number)
+                }
+            case .string:
+                break  // below: its errors are not wire-format errors
+            case .bytes:
+                out.append(UInt8(ascii: "\""))
+                out.append(contentsOf: Base64.encode(UnsafeRawBufferPointer(rebasing: reader.bytes[reader.index..<reader.end])))
+                out.append(UInt8(ascii: "\""))
+                reader.index = reader.end
+            case .message:
+                throw reader.error("a message is not a scalar")
+            }
+        } catch {
+            throw JSONPrintError(reason: error.description)
+        }
+    }
+
+    private mutating func appendNumber<Number: BinaryInteger & CustomStringConvertible>(_ value: Number, quoted: Bool = false) {
+        if quoted { out.append(UInt8(ascii: "\"")) }
+        out.append(contentsOf: value.description.utf8)
+        if quoted { out.append(UInt8(ascii: "\"")) }
+    }
+
+    /// Shortest text that reads back to the same value; NaN and the infinities as the strings
+    /// the JSON mapping names.
+    private mutating func appendFloatingPoint<Value: BinaryFloatingPoint & CustomStringConvertible>(_ value: Value) {
+        if value.isNaN {
+            out.append(contentsOf: "\"NaN\"".utf8)
+        } else if value.isInfinite {
+            out.append(contentsOf: (value < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8)
+        } else {
+            out.append(contentsOf: value.description.utf8)
+        }
+    }
+
+    mutating func appendQuoted(_ text: String) {
+        out.append(UInt8(ascii: "\""))
+        var text = text
+        text.withUTF8 { appendEscaped($0) }
+        out.append(UInt8(ascii: "\""))
+    }
+
+    /// A proto string's bytes as JSON string contents; proto3 strings must be UTF-8.
+    mutating func appendStringContents(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, field: String) throws(JSONPrintError) {
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)
+        guard String(validating: slice, as: UTF8.self) != nil else {
+            throw JSONPrintError(reason: "field \(field) holds invalid UTF-8")
+        }
+        appendEscaped(slice)
+    }
+
+    /// JSON string escaping (RFC 8259 §7): quote, backslash and control characters.
+    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+        var runStart = 0
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            runStart = index + 1
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
+            case 0x0A: out.append(contentsOf: "\\n".utf8)
+            case 0x0D: out.append(contentsOf: "\\r".utf8)
+            case 0x09: out.append(contentsOf: "\\t".utf8)
+            case 0x08: out.append(contentsOf: "\\b".utf8)
+            case 0x0C: out.append(contentsOf: "\\f".utf8)
+            default:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            }
+        }
+        out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+    }
+}
