@@ -43,6 +43,42 @@ public enum Base64 {
         }
         return out
     }
+
+    /// Decodes one value as the protobuf JSON mapping accepts it for `bytes` fields: the
+    /// standard or the URL-safe alphabet (RFC 4648 §5), padding optional. nil when invalid.
+    public static func decodeLenient(_ text: some StringProtocol) -> [UInt8]? {
+        var bytes = Array(text.utf8)
+        while bytes.last == UInt8(ascii: "=") { bytes.removeLast() }
+        guard bytes.count % 4 != 1, text.utf8.count - bytes.count <= 2 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 3 / 4)
+        var group: UInt32 = 0
+        var count = 0
+        for byte in bytes {
+            let mapped: UInt8
+            switch byte {
+            case UInt8(ascii: "-"): mapped = 62
+            case UInt8(ascii: "_"): mapped = 63
+            default: mapped = decodeTable[Int(byte)]
+            }
+            guard mapped != 0xFF else { return nil }
+            group = group << 6 | UInt32(mapped)
+            count += 1
+            if count == 4 {
+                out.append(UInt8(truncatingIfNeeded: group >> 16))
+                out.append(UInt8(truncatingIfNeeded: group >> 8))
+                out.append(UInt8(truncatingIfNeeded: group))
+                group = 0
+                count = 0
+            }
+        }
+        if count == 2 { out.append(UInt8(truncatingIfNeeded: group >> 4)) }
+        if count == 3 {
+            out.append(UInt8(truncatingIfNeeded: group >> 10))
+            out.append(UInt8(truncatingIfNeeded: group >> 2))
+        }
+        return out
+    }
 }
 
 /// Incremental base64 decoder that accepts padding inside the stream: a padded group ends one

@@ -117,18 +117,25 @@ final class MessageLayout: @unchecked Sendable {
     }
 }
 
-/// Builds and caches layouts for the messages of a pool.
+/// The layouts of every message of a pool, built when the pool is loaded and read-only after:
+/// shared by all workers without locks.
 final class MessageLayouts: @unchecked Sendable {
     private let pool: DescriptorPool
     private var messages: [String: MessageLayout] = [:]
     private var enums: [String: EnumLayout] = [:]
 
-    init(pool: DescriptorPool) {
+    init(pool: DescriptorPool) throws(DescriptorError) {
         self.pool = pool
+        for name in pool.messages.keys.sorted() { _ = try build(name) }
     }
 
     /// The layout of `fullName` (no leading dot), or an error naming the missing type.
     func layout(for fullName: String) throws(DescriptorError) -> MessageLayout {
+        guard let layout = messages[fullName] else { throw DescriptorError("message '\(fullName)' is not in the descriptor set") }
+        return layout
+    }
+
+    private func build(_ fullName: String) throws(DescriptorError) -> MessageLayout {
         if let layout = messages[fullName] { return layout }
         guard let descriptor = pool.message(named: fullName) else {
             throw DescriptorError("message '\(fullName)' is not in the descriptor set")
@@ -181,7 +188,7 @@ final class MessageLayouts: @unchecked Sendable {
             enums[name] = layout
             return .enumeration(layout)
         case .message:
-            return .message(try layout(for: String(field.typeName.dropFirst())))
+            return .message(try build(String(field.typeName.dropFirst())))
         default:
             throw DescriptorError("\(message).\(field.name): groups have no JSON mapping")
         }

@@ -1,0 +1,31 @@
+// The proto3 JSON mapping for the messages of a descriptor set, both ways; what REST requests
+// and responses go through. Read-only after init: one instance serves every worker.
+
+public final class ProtoJSONTranscoder: Sendable {
+    private let layouts: MessageLayouts
+
+    public init(pool: DescriptorPool) throws(DescriptorError) {
+        layouts = try MessageLayouts(pool: pool)
+    }
+
+    /// The JSON form of a binary message of type `messageType` (fully qualified, no dot).
+    public func json(fromBinary bytes: UnsafeRawBufferPointer, messageType: String,
+                     options: JSONPrintOptions = JSONPrintOptions()) throws(JSONPrintError) -> [UInt8] {
+        let layout: MessageLayout
+        do { layout = try layouts.layout(for: messageType) } catch { throw JSONPrintError(reason: error.reason) }
+        var printer = ProtoJSONPrinter(options: options, layouts: layouts)
+        try printer.printMessage(layout, bytes, 0..<bytes.count)
+        return printer.out
+    }
+
+    /// The binary form of a JSON message of type `messageType`.
+    public func binary(fromJSON bytes: UnsafeRawBufferPointer, messageType: String,
+                       options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [UInt8] {
+        let layout: MessageLayout
+        do { layout = try layouts.layout(for: messageType) } catch { throw JSONParseError(offset: 0, path: "", reason: error.reason) }
+        var parser = ProtoJSONParser(scanner: JSONScanner(bytes), options: options, layouts: layouts)
+        let message = try parser.parseMessage(layout)
+        try parser.scanner.finish()
+        return message
+    }
+}

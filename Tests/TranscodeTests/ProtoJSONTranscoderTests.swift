@@ -1,0 +1,89 @@
+import Foundation
+import NodeProto
+import SwiftProtobuf
+@testable import Transcode
+import XCTest
+
+final class ProtoJSONTranscoderTests: XCTestCase {
+    static let transcoder: ProtoJSONTranscoder = {
+        try! ProtoJSONTranscoder(pool: DescriptorPool(serializedDescriptorSet: RESTCatalogTests.nodeDescriptorSet()))
+    }()
+
+    private func json(_ message: some SwiftProtobuf.Message, options: JSONPrintOptions = JSONPrintOptions()) throws -> String {
+        let bytes: [UInt8] = try message.serializedBytes()
+        return String(decoding: try bytes.withUnsafeBytes {
+            try Self.transcoder.json(fromBinary: $0, messageType: type(of: message).protoMessageName, options: options)
+        }, as: UTF8.self)
+    }
+
+    private func binary<M: SwiftProtobuf.Message>(_ json: String, as type: M.Type, options: JSONParseOptions = JSONParseOptions()) throws -> M {
+        let bytes = try Array(json.utf8).withUnsafeBytes {
+            try Self.transcoder.binary(fromJSON: $0, messageType: M.protoMessageName, options: options)
+        }
+        return try M(serializedBytes: bytes)
+    }
+
+    private var node: Node_V1_Node {
+        Node_V1_Node.with {
+            $0.id = "n1"
+            $0.name = "node \"one\"\n"
+            $0.state = .draining
+            $0.memoryBytes = -9_007_199_254_740_993
+            $0.labels = ["zone=local", "é"]
+            $0.createdAt = .with { $0.seconds = 1_700_000_000; $0.nanos = 120_000_000 }
+            $0.payload = Data([0, 1, 2, 250, 251, 252])
+        }
+    }
+
+    func testNodeRoundTripsAndAgreesWithSwiftProtobuf() throws {
+        let text = try json(node)
+        XCTAssertEqual(try Node_V1_Node(jsonString: text), node, text)
+        XCTAssertEqual(try binary(text, as: Node_V1_Node.self), node)
+        XCTAssertEqual(try binary(try node.jsonString(), as: Node_V1_Node.self), node)
+        XCTAssertTrue(text.contains("\"memoryBytes\":\"-9007199254740993\""), text)
+        XCTAssertTrue(text.contains("\"createdAt\":\"2023-11-14T22:13:20.120Z\""), text)
+        XCTAssertTrue(text.contains("\"state\":\"NODE_STATE_DRAINING\""), text)
+    }
+
+    func testPrintOptions() throws {
+        let empty = try json(Node_V1_Node(), options: JSONPrintOptions(emitUnpopulated: true))
+        XCTAssertEqual(empty, #"{"id":"","name":"","state":"NODE_STATE_UNSPECIFIED","memoryBytes":"0","labels":[],"payload":""}"#)
+        let protoNames = try json(node, options: JSONPrintOptions(useProtoNames: true, enumsAsIntegers: true))
+        XCTAssertTrue(protoNames.contains("\"memory_bytes\":") && protoNames.contains("\"state\":2"), protoNames)
+    }
+
+    func testParserAcceptsTheMappingsAlternatives() throws {
+        let parsed = try binary(#"""
+            {"id": "n1", "memory_bytes": 42, "state": 2, "labels": null, "payload": "AAEC-vv8",
+             "createdAt": "2023-11-14T23:13:20.12+01:00"}
+            """#, as: Node_V1_Node.self)
+        XCTAssertEqual(parsed.memoryBytes, 42)
+        XCTAssertEqual(parsed.state, .draining)
+        XCTAssertEqual(parsed.payload, Data([0, 1, 2, 250, 251, 252]))
+        XCTAssertEqual(parsed.createdAt, .with { $0.seconds = 1_700_000_000; $0.nanos = 120_000_000 })
+        XCTAssertEqual(try binary(#"{"memoryBytes": 1e3}"#, as: Node_V1_Node.self).memoryBytes, 1000)
+        XCTAssertEqual(try binary(#"{"memoryBytes": "-7"}"#, as: Node_V1_Node.self).memoryBytes, -7)
+    }
+
+    func testErrorsNameTheByteOffsetAndTheField() {
+        let cases: [(String, String)] = [
+            (#"{"id": "n1",}"#, "invalid JSON at byte 12: expected a string, found '}'"),
+            (#"{"nope": 1}"#, "invalid JSON at byte 1: unknown field 'nope' in node.v1.Node"),
+            (#"{"id": "a", "id": "b"}"#, "invalid JSON at byte 12: field 'id' is given twice"),
+            (#"{"state": "NODE_STATE_LOST"}"#, "invalid JSON at byte 10, field state: 'NODE_STATE_LOST' is not a value of enum node.v1.NodeState"),
+            (#"{"memoryBytes": 1.5}"#, "invalid JSON at byte 16, field memoryBytes: '1.5' is not a valid int64 value"),
+            (#"{"payload": "***"}"#, "invalid JSON at byte 12, field payload: not base64"),
+            (#"{"labels": ["a", null]}"#, "invalid JSON at byte 17, field labels[1]: null is not allowed as an element of a repeated field"),
+            (#"{"createdAt": "yesterday"}"#, "invalid JSON at byte 14, field createdAt: 'yesterday' is not an RFC 3339 timestamp between years 1 and 9999"),
+            (#"{"id": "n1"} x"#, "invalid JSON at byte 13: expected the end of the body, found 'x'"),
+            ("{\"id\": \"\u{1}\"}", "invalid JSON at byte 8, field id: control character 0x1 in a string"),
+        ]
+        for (json, message) in cases {
+            XCTAssertThrowsError(try binary(json, as: Node_V1_Node.self), json) { error in
+                XCTAssertEqual((error as? JSONParseError)?.description, message, json)
+            }
+        }
+        XCTAssertNoThrow(try binary(#"{"nope": {"deep": [1]}, "state": "NODE_STATE_LOST"}"#, as: Node_V1_Node.self,
+                                    options: JSONParseOptions(ignoreUnknownFields: true)))
+    }
+}
