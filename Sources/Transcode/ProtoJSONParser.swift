@@ -282,7 +282,9 @@ struct ProtoJSONParser {
         guard let value = Double(text), !value.isNaN, text.first != "+", !text.contains(where: { $0.isWhitespace || $0.isLetter && $0 != "e" && $0 != "E" }) else {
             throw scanner.error("'\(text)' is not a number", at: offset)
         }
-        guard value.isFinite, !isFloat || abs(value) <= Double(Float.greatestFiniteMagnitude) else {
+        // A float's shortest text may round above Float.greatestFiniteMagnitude (3.4028235e+38):
+        // what matters is that it converts to a finite float.
+        guard value.isFinite, !isFloat || Float(value).isFinite else {
             throw scanner.error("\(text) is out of range for a \(isFloat ? "float" : "double")", at: offset)
         }
         return value

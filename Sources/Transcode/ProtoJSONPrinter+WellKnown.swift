@@ -85,8 +85,10 @@ extension ProtoJSONPrinter {
         } catch {
             throw JSONPrintError(reason: error.description)
         }
-        guard let last, let field = layout.field(number: last.number) else {
-            throw JSONPrintError(reason: "google.protobuf.Value has no kind set")
+        // No kind, or null_value: JSON null (whatever the enum option says, as json_format).
+        guard let last, let field = layout.field(number: last.number), last.number != 1 else {
+            out.append(contentsOf: "null".utf8)
+            return
         }
         if case .message(let nested) = field.kind {
             try printMessage(nested, bytes, last.range)

@@ -228,10 +228,11 @@ struct ProtoJSONPrinter {
         case .bool: out.append(contentsOf: "false".utf8)
         case .int64, .uint64, .fixed64, .sfixed64, .sint64: out.append(contentsOf: "\"0\"".utf8)
         case .enumeration(let layout):
-            if layout.isNullValue {
-                out.append(contentsOf: "null".utf8)
-            } else if options.enumsAsIntegers {
+            // Integers first, even for NullValue, as json_format does.
+            if options.enumsAsIntegers {
                 out.append(UInt8(ascii: "0"))
+            } else if layout.isNullValue {
+                out.append(contentsOf: "null".utf8)
             } else {
                 appendQuoted(layout.namesByNumber[0] ?? "0")
             }
@@ -267,7 +268,7 @@ struct ProtoJSONPrinter {
             case .float: appendFloatingPoint(Float(bitPattern: try reader.readFixed32()))
             case .enumeration(let layout):
                 let number = Int32(truncatingIfNeeded: try reader.readVarint())
-                if layout.isNullValue {
+                if layout.isNullValue && !options.enumsAsIntegers {
                     out.append(contentsOf: "null".utf8)
                 } else if let name = layout.namesByNumber[number], !options.enumsAsIntegers {
                     appendQuoted(name)

@@ -5,19 +5,23 @@ import SwiftProtobuf
 import XCTest
 
 final class RESTCatalogTests: XCTestCase {
-    /// NodeService's real descriptor set, compiled by Debian's protoc from Protos/.
-    static func nodeDescriptorSet() throws -> [UInt8] {
+    /// A descriptor set compiled by Debian's protoc from Protos/ (imports included).
+    static func descriptorSet(for proto: String) throws -> [UInt8] {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("node-\(UUID()).pb")
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("descriptors-\(UUID()).pb")
         defer { try? FileManager.default.removeItem(at: output) }
         let protoc = Process()
         protoc.executableURL = URL(fileURLWithPath: "/usr/bin/protoc")
         protoc.arguments = ["-I", root.appendingPathComponent("Protos").path, "--include_imports",
-                            "--descriptor_set_out=\(output.path)", "node/v1/node.proto"]
+                            "--descriptor_set_out=\(output.path)", proto]
         try protoc.run()
         protoc.waitUntilExit()
         XCTAssertEqual(protoc.terminationStatus, 0, "protoc failed (scripts/install-deps installs protobuf-compiler)")
         return Array(try Data(contentsOf: output))
+    }
+
+    static func nodeDescriptorSet() throws -> [UInt8] {
+        try descriptorSet(for: "node/v1/node.proto")
     }
 
     private func lookup(_ catalog: RESTCatalog, _ verb: String, _ path: String) throws -> String {
