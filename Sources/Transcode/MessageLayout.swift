@@ -33,7 +33,7 @@ enum WellKnownType: String {
     }
 }
 
-enum FieldKind {
+enum FieldKind: CustomStringConvertible {
     case double, float, int64, uint64, int32, fixed64, fixed32, bool, string, bytes, uint32
     case sfixed32, sfixed64, sint32, sint64
     case enumeration(EnumLayout)
@@ -44,6 +44,28 @@ enum FieldKind {
         switch self {
         case .string, .bytes, .message: false
         default: true
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .enumeration(let layout): "enum \(layout.fullName)"
+        case .message(let layout): layout.fullName
+        case .double: "double"
+        case .float: "float"
+        case .int64: "int64"
+        case .uint64: "uint64"
+        case .int32: "int32"
+        case .fixed64: "fixed64"
+        case .fixed32: "fixed32"
+        case .bool: "bool"
+        case .string: "string"
+        case .bytes: "bytes"
+        case .uint32: "uint32"
+        case .sfixed32: "sfixed32"
+        case .sfixed64: "sfixed64"
+        case .sint32: "sint32"
+        case .sint64: "sint64"
         }
     }
 

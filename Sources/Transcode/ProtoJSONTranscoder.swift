@@ -18,6 +18,37 @@ public final class ProtoJSONTranscoder: Sendable {
         return printer.out
     }
 
+    /// `binary(fromJSON:)` for JSON held in an array.
+    public func binary(fromJSON json: [UInt8], messageType: String,
+                       options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [UInt8] {
+        var result: Result<[UInt8], JSONParseError> = .success([])
+        json.withUnsafeBytes { bytes in
+            do throws(JSONParseError) {
+                result = .success(try binary(fromJSON: bytes, messageType: messageType, options: options))
+            } catch {
+                result = .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
+    /// The field at a dotted path from `messageType`; every step but the last is a message field.
+    func field(at path: [String], in messageType: String) throws(DescriptorError) -> FieldLayout {
+        var layout = try layouts.layout(for: messageType)
+        for (position, name) in path.enumerated() {
+            guard let index = layout.indexByJSONName[name] else {
+                throw DescriptorError("'\(name)' is not a field of \(layout.fullName)")
+            }
+            let field = layout.fields[index]
+            if position == path.count - 1 { return field }
+            guard case .message(let nested) = field.kind, !field.isRepeated else {
+                throw DescriptorError("'\(name)' is not a singular message field of \(layout.fullName)")
+            }
+            layout = nested
+        }
+        throw DescriptorError("an empty field path")
+    }
+
     /// The binary form of a JSON message of type `messageType`.
     public func binary(fromJSON bytes: UnsafeRawBufferPointer, messageType: String,
                        options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [UInt8] {
