@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
         .testTarget(name: "TranscodeTests", dependencies: [
-            "Transcode", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
     ],
     swiftLanguageModes: [.v6]

@@ -43,6 +43,25 @@ public enum GRPCStatusCode: Int, Sendable, CaseIterable {
         }
     }
 
+    /// The HTTP status a REST response carries for this code (googleapis google/rpc/code.proto,
+    /// as grpc-gateway and Envoy's transcoder map it).
+    public var httpStatus: Int {
+        switch self {
+        case .ok: 200
+        case .cancelled: 499
+        case .unknown, .internal, .dataLoss: 500
+        case .invalidArgument, .failedPrecondition, .outOfRange: 400
+        case .deadlineExceeded: 504
+        case .notFound: 404
+        case .alreadyExists, .aborted: 409
+        case .permissionDenied: 403
+        case .resourceExhausted: 429
+        case .unimplemented: 501
+        case .unavailable: 503
+        case .unauthenticated: 401
+        }
+    }
+
     /// The code a client derives from a non-200 HTTP status of a gRPC response
     /// (grpc/doc/http-grpc-status-mapping.md).
     public init(httpStatus: Int) {

@@ -53,34 +53,54 @@ struct ProtoJSONPrinter {
             let mine = occurrences[start..<position]
             if mine.isEmpty {
                 guard options.emitUnpopulated, !field.hasPresence else { continue }
-                writeKey(field, first: &first)
-                if field.isMap {
-                    out.append(contentsOf: "{}".utf8)
-                } else if field.isRepeated {
-                    out.append(contentsOf: "[]".utf8)
-                } else {
-                    try printDefault(field.kind)
-                }
+            } else if !field.isRepeated, !field.hasPresence, !options.emitUnpopulated,
+                      isDefault(field.kind, bytes, mine[mine.endIndex - 1]) {
                 continue
             }
-            if field.isMap {
-                writeKey(field, first: &first)
-                try printMapField(field, mine, bytes)
-            } else if field.isRepeated {
-                writeKey(field, first: &first)
-                try printRepeatedField(field, mine, bytes)
-            } else if case .message(let nested) = field.kind {
-                writeKey(field, first: &first)
-                try printSingularMessage(nested, mine, bytes)
-            } else {
-                let last = mine[mine.endIndex - 1]
-                if !field.hasPresence && !options.emitUnpopulated && isDefault(field.kind, bytes, last) { continue }
-                writeKey(field, first: &first)
-                var reader = WireReader(bytes, range: last.range)
-                try printScalar(field.kind, &reader, wireType: last.wireType)
-            }
+            writeKey(field, first: &first)
+            try printFieldValue(field, mine, bytes)
         }
         out.append(UInt8(ascii: "}"))
+    }
+
+    /// A field's JSON value from its occurrences: an array, an object for a map, the merged
+    /// message, or the last scalar; its empty or default form when it has none.
+    mutating func printFieldValue(_ field: FieldLayout, _ occurrences: ArraySlice<Occurrence>,
+                                  _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+        if field.isMap {
+            try printMapField(field, occurrences, bytes)
+        } else if field.isRepeated {
+            try printRepeatedField(field, occurrences, bytes)
+        } else if occurrences.isEmpty {
+            try printDefault(field.kind)
+        } else if case .message(let nested) = field.kind {
+            try printSingularMessage(nested, occurrences, bytes)
+        } else {
+            let last = occurrences[occurrences.endIndex - 1]
+            var reader = WireReader(bytes, range: last.range)
+            try printScalar(field.kind, &reader, wireType: last.wireType)
+        }
+    }
+
+    /// The JSON value of the field at `path` (.proto names) of the message in `bytes[range]`:
+    /// a response's `response_body` (google/api/http.proto).
+    mutating func printField(at path: ArraySlice<String>, _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer,
+                             _ range: Range<Int>) throws(JSONPrintError) {
+        guard let name = path.first, let index = layout.indexByJSONName[name] else {
+            throw JSONPrintError(reason: "'\(path.joined(separator: "."))' is not a field of \(layout.fullName)")
+        }
+        let field = layout.fields[index]
+        let mine = try collect(layout, bytes, range).filter { $0.field == index }[...]
+        if path.count == 1 {
+            try printFieldValue(field, mine, bytes)
+            return
+        }
+        guard case .message(let nested) = field.kind, !field.isRepeated else {
+            throw JSONPrintError(reason: "'\(name)' is not a singular message field of \(layout.fullName)")
+        }
+        try withMerged(mine, bytes) { (printer: inout ProtoJSONPrinter, merged, range) throws(JSONPrintError) in
+            try printer.printField(at: path.dropFirst(), nested, merged, range)
+        }
     }
 
     struct Occurrence {
@@ -195,15 +215,23 @@ struct ProtoJSONPrinter {
     /// A singular message field that came several times is their merge: the concatenation of
     /// the occurrences' bytes (protobuf.dev encoding, "Last one wins" for messages means merge).
     private mutating func printSingularMessage(_ layout: MessageLayout, _ occurrences: ArraySlice<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
-        if occurrences.count == 1 {
-            try printMessage(layout, bytes, occurrences[occurrences.startIndex].range)
+        try withMerged(occurrences, bytes) { (printer: inout ProtoJSONPrinter, merged, range) throws(JSONPrintError) in
+            try printer.printMessage(layout, merged, range)
+        }
+    }
+
+    /// Calls `body` with the bytes of one occurrence, or of the merge of several.
+    private mutating func withMerged(_ occurrences: ArraySlice<Occurrence>, _ bytes: UnsafeRawBufferPointer,
+                                     _ body: (inout ProtoJSONPrinter, UnsafeRawBufferPointer, Range<Int>) throws(JSONPrintError) -> Void) throws(JSONPrintError) {
+        if occurrences.count <= 1 {
+            try body(&self, bytes, occurrences.first?.range ?? 0..<0)
             return
         }
         var merged: [UInt8] = []
         for occurrence in occurrences { merged.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[occurrence.range])) }
         var failure: JSONPrintError?
         merged.withUnsafeBytes { mergedBytes in
-            do throws(JSONPrintError) { try printMessage(layout, mergedBytes, 0..<mergedBytes.count) } catch { failure = error }
+            do throws(JSONPrintError) { try body(&self, mergedBytes, 0..<mergedBytes.count) } catch { failure = error }
         }
         if let failure { throw failure }
     }

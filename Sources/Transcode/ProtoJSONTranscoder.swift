@@ -8,14 +8,25 @@ public final class ProtoJSONTranscoder: Sendable {
         layouts = try MessageLayouts(pool: pool)
     }
 
-    /// The JSON form of a binary message of type `messageType` (fully qualified, no dot).
-    public func json(fromBinary bytes: UnsafeRawBufferPointer, messageType: String,
+    /// The JSON form of a binary message of type `messageType` (fully qualified, no dot), or
+    /// of its field at `fieldPath` (.proto names: a rule's `response_body`).
+    public func json(fromBinary bytes: UnsafeRawBufferPointer, messageType: String, fieldPath: [String]? = nil,
                      options: JSONPrintOptions = JSONPrintOptions()) throws(JSONPrintError) -> [UInt8] {
         let layout: MessageLayout
         do { layout = try layouts.layout(for: messageType) } catch { throw JSONPrintError(reason: error.reason) }
         var printer = ProtoJSONPrinter(options: options, layouts: layouts)
-        try printer.printMessage(layout, bytes, 0..<bytes.count)
+        if let fieldPath {
+            try printer.printField(at: fieldPath[...], layout, bytes, 0..<bytes.count)
+        } else {
+            try printer.printMessage(layout, bytes, 0..<bytes.count)
+        }
         return printer.out
+    }
+
+    /// A REST error body: google.rpc.Status as JSON, `{"code":5,"message":"…","details":[]}`
+    /// (the form grpc-gateway answers with; Envoy's transcoder answers text for some errors).
+    public static func statusJSON(code: Int, message: String) -> [UInt8] {
+        Array("{\"code\":\(code),\"message\":\(jsonString(message)),\"details\":[]}".utf8)
     }
 
     /// `binary(fromJSON:)` for JSON held in an array.

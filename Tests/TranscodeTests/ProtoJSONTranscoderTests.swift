@@ -1,3 +1,4 @@
+import FerryCore
 import Foundation
 import NodeProto
 import SwiftProtobuf
@@ -85,5 +86,38 @@ final class ProtoJSONTranscoderTests: XCTestCase {
         }
         XCTAssertNoThrow(try binary(#"{"nope": {"deep": [1]}, "state": "NODE_STATE_LOST"}"#, as: Node_V1_Node.self,
                                     options: JSONParseOptions(ignoreUnknownFields: true)))
+    }
+}
+
+final class RESTResponseTests: XCTestCase {
+    private func json(_ message: some SwiftProtobuf.Message, fieldPath: [String]) throws -> String {
+        let bytes: [UInt8] = try message.serializedBytes()
+        return String(decoding: try bytes.withUnsafeBytes {
+            try ProtoJSONTranscoderTests.transcoder.json(fromBinary: $0, messageType: type(of: message).protoMessageName,
+                                                         fieldPath: fieldPath)
+        }, as: UTF8.self)
+    }
+
+    func testResponseBodySelectsOneField() throws {
+        let event = Node_V1_NodeEvent.with {
+            $0.sequence = 3
+            $0.node = .with { $0.id = "n1"; $0.labels = ["a", "b"]; $0.createdAt = .with { $0.seconds = 1 } }
+        }
+        XCTAssertEqual(try json(event, fieldPath: ["node"]), #"{"id":"n1","labels":["a","b"],"createdAt":"1970-01-01T00:00:01Z"}"#)
+        XCTAssertEqual(try json(event, fieldPath: ["node", "labels"]), #"["a","b"]"#)
+        XCTAssertEqual(try json(event, fieldPath: ["node", "created_at"]), #""1970-01-01T00:00:01Z""#)
+        XCTAssertEqual(try json(event, fieldPath: ["sequence"]), #""3""#)
+        XCTAssertEqual(try json(Node_V1_NodeEvent(), fieldPath: ["node", "name"]), #""""#, "missing: the default")
+        XCTAssertThrowsError(try json(event, fieldPath: ["nope"]))
+    }
+
+    func testStatusBodyAndHTTPMapping() {
+        XCTAssertEqual(String(decoding: ProtoJSONTranscoder.statusJSON(code: 5, message: "node \"x\" not found"), as: UTF8.self),
+                       #"{"code":5,"message":"node \"x\" not found","details":[]}"#)
+        let mapping = GRPCStatusCode.allCases.map { "\($0.name)=\($0.httpStatus)" }
+        XCTAssertEqual(mapping, ["OK=200", "CANCELLED=499", "UNKNOWN=500", "INVALID_ARGUMENT=400", "DEADLINE_EXCEEDED=504",
+                                 "NOT_FOUND=404", "ALREADY_EXISTS=409", "PERMISSION_DENIED=403", "RESOURCE_EXHAUSTED=429",
+                                 "FAILED_PRECONDITION=400", "ABORTED=409", "OUT_OF_RANGE=400", "UNIMPLEMENTED=501",
+                                 "INTERNAL=500", "UNAVAILABLE=503", "DATA_LOSS=500", "UNAUTHENTICATED=401"])
     }
 }
