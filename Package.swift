@@ -21,6 +21,7 @@ let package = Package(
     products: [
         .executable(name: "ferry", targets: ["ferry"]),
         .executable(name: "node-service", targets: ["node-service"]),
+        .executable(name: "transcode-bench", targets: ["transcode-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -84,6 +85,11 @@ let package = Package(
         ], swiftSettings: strict),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // bench/transcode: the JSON transcoder against SwiftProtobuf's generated code.
+        .executableTarget(name: "transcode-bench", dependencies: [
+            "Transcode", "NodeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+        ], path: "bench/transcode-bench", swiftSettings: strict),
+
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),

@@ -117,11 +117,12 @@ struct ProtoJSONParser {
         case .bytes:
             writer.writeLengthDelimited(field.number, try parseBytes())
         default:
-            var value = WireWriter()
-            try parseScalar(field.kind, into: &value, ignoringUnknownEnum: options.ignoreUnknownFields)
-            guard !value.bytes.isEmpty else { return }  // an unknown enum name, ignored
+            let start = writer.bytes.count
             writer.writeTag(field.number, field.kind.wireType)
-            writer.bytes.append(contentsOf: value.bytes)
+            let valueStart = writer.bytes.count
+            try parseScalar(field.kind, into: &writer, ignoringUnknownEnum: options.ignoreUnknownFields)
+            // An ignored unknown enum name wrote no value: take its tag back.
+            if writer.bytes.count == valueStart { writer.bytes.removeSubrange(start...) }
         }
     }
 

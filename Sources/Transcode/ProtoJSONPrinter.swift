@@ -346,7 +346,8 @@ struct ProtoJSONPrinter {
     /// A proto string's bytes as JSON string contents; proto3 strings must be UTF-8.
     mutating func appendStringContents(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, field: String) throws(JSONPrintError) {
         let slice = UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)
-        guard String(validating: slice, as: UTF8.self) != nil else {
+        // ASCII is valid UTF-8: only other text pays for a full check.
+        guard slice.allSatisfy({ $0 < 0x80 }) || String(validating: slice, as: UTF8.self) != nil else {
             throw JSONPrintError(reason: "field \(field) holds invalid UTF-8")
         }
         appendEscaped(slice)
