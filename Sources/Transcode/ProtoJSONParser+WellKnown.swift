@@ -3,28 +3,23 @@
 import FerryCore
 
 extension ProtoJSONParser {
-    mutating func parseWellKnown(_ type: WellKnownType, _ layout: MessageLayout) throws(JSONParseError) -> [UInt8] {
-        var writer = WireWriter()
+    mutating func parseWellKnown(_ type: WellKnownType, _ layout: MessageLayout, into writer: inout WireWriter) throws(JSONParseError) {
         let offset = scanner.nextTokenOffset()
         switch type {
         case .empty:
-            return try parseObject(layout)
+            try parseObject(layout, into: &writer)
         case _ where type.isWrapper:
             guard let field = layout.field(number: 1) else { throw scanner.error("\(layout.fullName) has no value field") }
-            var value = WireWriter()
             switch field.kind {
-            case .string: value.writeLengthDelimited(1, Array(try scanner.readString().utf8))
+            case .string: writer.writeLengthDelimited(1, try scanner.readString().utf8)
             case .bytes:
                 let text = try scanner.readString()
                 guard let bytes = Base64.decodeLenient(text) else { throw scanner.error("not base64", at: offset) }
-                value.writeLengthDelimited(1, bytes)
+                writer.writeLengthDelimited(1, bytes)
             default:
-                var scalar = WireWriter()
-                try parseScalar(field.kind, into: &scalar, ignoringUnknownEnum: false)
-                value.writeTag(1, field.kind.wireType)
-                value.bytes.append(contentsOf: scalar.bytes)
+                writer.writeTag(1, field.kind.wireType)
+                try parseScalar(field.kind, into: &writer, ignoringUnknownEnum: false)
             }
-            return value.bytes
         case .timestamp:
             let text = try scanner.readString()
             guard let (seconds, nanos) = parseTimestamp(text) else {
@@ -41,7 +36,7 @@ extension ProtoJSONParser {
             let text = try scanner.readString()
             for path in text.split(separator: ",", omittingEmptySubsequences: true) {
                 guard !path.contains("_") else { throw scanner.error("FieldMask path '\(path)' must be lowerCamelCase", at: offset) }
-                writer.writeLengthDelimited(1, Array(snakeCase(path).utf8))
+                writer.writeLengthDelimited(1, snakeCase(path).utf8)
             }
         case .structValue:
             guard let field = layout.field(number: 1) else { throw scanner.error("malformed google.protobuf.Struct") }
@@ -56,7 +51,9 @@ extension ProtoJSONParser {
             try scanner.enter()
             if !scanner.take(UInt8(ascii: "]")) {
                 repeat {
-                    writer.writeLengthDelimited(1, try parseWellKnown(.value, valueLayout))
+                    let mark = writer.beginLengthDelimited(1)
+                    try parseWellKnown(.value, valueLayout, into: &writer)
+                    writer.endLengthDelimited(mark)
                 } while scanner.take(UInt8(ascii: ","))
                 try scanner.expect(UInt8(ascii: "]"))
             }
@@ -64,11 +61,10 @@ extension ProtoJSONParser {
         case .value:
             try parseValue(layout, into: &writer)
         case .any:
-            return try parseAny(layout)
+            try parseAny(layout, into: &writer)
         default:
             throw scanner.error("internal: \(type.rawValue)")
         }
-        return writer.bytes
     }
 
     /// google.protobuf.Value: any JSON value, as the member of its `kind` oneof.
@@ -79,7 +75,7 @@ extension ProtoJSONParser {
             writer.writeTag(1, .varint)
             writer.writeVarint(0)
         case UInt8(ascii: "\""):
-            writer.writeLengthDelimited(3, Array(try scanner.readString().utf8))
+            writer.writeLengthDelimited(3, try scanner.readString().utf8)
         case UInt8(ascii: "t"), UInt8(ascii: "f"):
             writer.writeTag(4, .varint)
             writer.writeVarint(try scanner.readBool() ? 1 : 0)
@@ -87,12 +83,16 @@ extension ProtoJSONParser {
             guard let field = layout.field(number: 5), case .message(let structLayout) = field.kind else {
                 throw scanner.error("malformed google.protobuf.Value")
             }
-            writer.writeLengthDelimited(5, try parseWellKnown(.structValue, structLayout))
+            let mark = writer.beginLengthDelimited(5)
+            try parseWellKnown(.structValue, structLayout, into: &writer)
+            writer.endLengthDelimited(mark)
         case UInt8(ascii: "["):
             guard let field = layout.field(number: 6), case .message(let listLayout) = field.kind else {
                 throw scanner.error("malformed google.protobuf.Value")
             }
-            writer.writeLengthDelimited(6, try parseWellKnown(.listValue, listLayout))
+            let mark = writer.beginLengthDelimited(6)
+            try parseWellKnown(.listValue, listLayout, into: &writer)
+            writer.endLengthDelimited(mark)
         default:
             let offset = scanner.nextTokenOffset()
             let text = try scanner.readNumberText()
@@ -112,10 +112,12 @@ extension ProtoJSONParser {
             repeat {
                 let key = try scanner.readString()
                 try scanner.expect(UInt8(ascii: ":"))
-                var entryWriter = WireWriter()
-                entryWriter.writeLengthDelimited(1, Array(key.utf8))
-                entryWriter.writeLengthDelimited(2, try parseWellKnown(.value, valueLayout))
-                writer.writeLengthDelimited(field.number, entryWriter.bytes)
+                let entry = writer.beginLengthDelimited(field.number)
+                writer.writeLengthDelimited(1, key.utf8)
+                let value = writer.beginLengthDelimited(2)
+                try parseWellKnown(.value, valueLayout, into: &writer)
+                writer.endLengthDelimited(value)
+                writer.endLengthDelimited(entry)
             } while scanner.take(UInt8(ascii: ","))
             try scanner.expect(UInt8(ascii: "}"))
         }
@@ -124,7 +126,7 @@ extension ProtoJSONParser {
 
     /// google.protobuf.Any: `{"@type": "type.googleapis.com/pkg.Msg", ...fields}`, or with a
     /// `"value"` key for well-known types. "@type" may come anywhere in the object.
-    private mutating func parseAny(_ layout: MessageLayout) throws(JSONParseError) -> [UInt8] {
+    private mutating func parseAny(_ layout: MessageLayout, into writer: inout WireWriter) throws(JSONParseError) {
         let start = scanner.nextTokenOffset()
         guard let typeURL = try findTypeURL() else {
             throw scanner.error("google.protobuf.Any needs an \"@type\"", at: start)
@@ -134,9 +136,10 @@ extension ProtoJSONParser {
             throw scanner.error("google.protobuf.Any: type '\(typeURL)' is not in the descriptor set", at: start)
         }
         scanner.index = start
-        let value: [UInt8]
+        writer.writeLengthDelimited(1, typeURL.utf8)
+        let value = writer.beginLengthDelimited(2)
         if embedded.wellKnown != nil {
-            var found: [UInt8]?
+            var found = false
             try scanner.expect(UInt8(ascii: "{"))
             try scanner.enter()
             repeat {
@@ -144,22 +147,22 @@ extension ProtoJSONParser {
                 let key = try scanner.readString()
                 try scanner.expect(UInt8(ascii: ":"))
                 switch key {
-                case "@type": try scanner.skipValue()
-                case "value": found = try parseMessage(embedded)
-                default: throw scanner.error("unknown field '\(key)' in google.protobuf.Any of \(typeName)", at: keyOffset)
+                case "@type":
+                    try scanner.skipValue()
+                case "value" where !found:
+                    try parseMessage(embedded, into: &writer)
+                    found = true
+                default:
+                    throw scanner.error("unknown field '\(key)' in google.protobuf.Any of \(typeName)", at: keyOffset)
                 }
             } while scanner.take(UInt8(ascii: ","))
             try scanner.expect(UInt8(ascii: "}"))
             scanner.depth -= 1
-            guard let found else { throw scanner.error("google.protobuf.Any of \(typeName) needs a \"value\"", at: start) }
-            value = found
+            guard found else { throw scanner.error("google.protobuf.Any of \(typeName) needs a \"value\"", at: start) }
         } else {
-            value = try parseObject(embedded, ignoring: "@type")
+            try parseObject(embedded, ignoring: "@type", into: &writer)
         }
-        var writer = WireWriter()
-        writer.writeLengthDelimited(1, Array(typeURL.utf8))
-        if !value.isEmpty { writer.writeLengthDelimited(2, value) }
-        return writer.bytes
+        writer.endLengthDelimited(value, droppingIfEmpty: true)
     }
 
     /// Looks ahead through the object for its "@type" (the scanner is left where it was).

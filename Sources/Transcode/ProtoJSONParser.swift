@@ -18,17 +18,21 @@ struct ProtoJSONParser {
     let options: JSONParseOptions
     let layouts: MessageLayouts
 
-    /// A message: an object, or a well-known type's own JSON form.
-    mutating func parseMessage(_ layout: MessageLayout) throws(JSONParseError) -> [UInt8] {
-        if let wellKnown = layout.wellKnown { return try parseWellKnown(wellKnown, layout) }
-        return try parseObject(layout)
+    /// A message (an object, or a well-known type's own JSON form), its fields appended to
+    /// `writer` without tag or length: nested messages are written in place.
+    mutating func parseMessage(_ layout: MessageLayout, into writer: inout WireWriter) throws(JSONParseError) {
+        if let wellKnown = layout.wellKnown {
+            try parseWellKnown(wellKnown, layout, into: &writer)
+        } else {
+            try parseObject(layout, into: &writer)
+        }
     }
 
     /// A regular message as a JSON object (`ignoring` skips keys already handled: Any's "@type").
-    mutating func parseObject(_ layout: MessageLayout, ignoring ignoredKey: String? = nil) throws(JSONParseError) -> [UInt8] {
+    mutating func parseObject(_ layout: MessageLayout, ignoring ignoredKey: String? = nil,
+                              into writer: inout WireWriter) throws(JSONParseError) {
         try scanner.expect(UInt8(ascii: "{"))
         try scanner.enter()
-        var writer = WireWriter()
         var seen = [Bool](repeating: false, count: layout.fields.count)
         var oneofMembers = [Int?](repeating: nil, count: layout.oneofNames.count)
         if !scanner.take(UInt8(ascii: "}")) {
@@ -64,7 +68,6 @@ struct ProtoJSONParser {
             try scanner.expect(UInt8(ascii: "}"))
         }
         scanner.depth -= 1
-        return writer.bytes
     }
 
     /// Whether JSON null is a value of this kind rather than "not set".
@@ -83,7 +86,7 @@ struct ProtoJSONParser {
             if scanner.takeNull() { return }
             try scanner.expect(UInt8(ascii: "["))
             try scanner.enter()
-            var packed = WireWriter()
+            let packed = field.kind.isPackable ? writer.beginLengthDelimited(field.number) : nil
             if !scanner.take(UInt8(ascii: "]")) {
                 var element = 0
                 repeat {
@@ -91,8 +94,8 @@ struct ProtoJSONParser {
                     if !acceptsNull(field.kind), scanner.peek() == UInt8(ascii: "n") {
                         throw scanner.error("null is not allowed as an element of a repeated field")
                     }
-                    if field.kind.isPackable {
-                        try parseScalar(field.kind, into: &packed, ignoringUnknownEnum: false)
+                    if packed != nil {
+                        try parseScalar(field.kind, into: &writer, ignoringUnknownEnum: false)
                     } else {
                         try parseSingular(field, into: &writer)
                     }
@@ -101,7 +104,7 @@ struct ProtoJSONParser {
                 try scanner.expect(UInt8(ascii: "]"))
             }
             scanner.depth -= 1
-            if !packed.bytes.isEmpty { writer.writeLengthDelimited(field.number, packed.bytes) }
+            if let packed { writer.endLengthDelimited(packed, droppingIfEmpty: true) }
         } else {
             try parseSingular(field, into: &writer)
         }
@@ -111,9 +114,11 @@ struct ProtoJSONParser {
     private mutating func parseSingular(_ field: FieldLayout, into writer: inout WireWriter) throws(JSONParseError) {
         switch field.kind {
         case .message(let layout):
-            writer.writeLengthDelimited(field.number, try parseMessage(layout))
+            let mark = writer.beginLengthDelimited(field.number)
+            try parseMessage(layout, into: &writer)
+            writer.endLengthDelimited(mark)
         case .string:
-            writer.writeLengthDelimited(field.number, Array(try scanner.readString().utf8))
+            writer.writeLengthDelimited(field.number, try scanner.readString().utf8)
         case .bytes:
             writer.writeLengthDelimited(field.number, try parseBytes())
         default:
@@ -139,13 +144,13 @@ struct ProtoJSONParser {
                 let key = try scanner.readString()
                 try scanner.expect(UInt8(ascii: ":"))
                 scanner.path[scanner.path.count - 1] = "\(field.jsonName)[\(key)]"
-                var entryWriter = WireWriter()
-                try encodeMapKey(key, keyField, into: &entryWriter, at: keyOffset)
+                let entry = writer.beginLengthDelimited(field.number)
+                try encodeMapKey(key, keyField, into: &writer, at: keyOffset)
                 if !acceptsNull(valueField.kind), scanner.peek() == UInt8(ascii: "n") {
                     throw scanner.error("null is not allowed as a map value")
                 }
-                try parseSingular(valueField, into: &entryWriter)
-                writer.writeLengthDelimited(field.number, entryWriter.bytes)
+                try parseSingular(valueField, into: &writer)
+                writer.endLengthDelimited(entry)
             } while scanner.take(UInt8(ascii: ","))
             try scanner.expect(UInt8(ascii: "}"))
         }
@@ -155,7 +160,7 @@ struct ProtoJSONParser {
     /// Map keys are JSON strings holding a string, a bool or an integer.
     private func encodeMapKey(_ key: String, _ field: FieldLayout, into writer: inout WireWriter, at offset: Int) throws(JSONParseError) {
         if case .string = field.kind {
-            writer.writeLengthDelimited(1, Array(key.utf8))
+            writer.writeLengthDelimited(1, key.utf8)
             return
         }
         writer.writeTag(1, field.kind.wireType)

@@ -66,8 +66,10 @@ public final class ProtoJSONTranscoder: Sendable {
         let layout: MessageLayout
         do { layout = try layouts.layout(for: messageType) } catch { throw JSONParseError(offset: 0, path: "", reason: error.reason) }
         var parser = ProtoJSONParser(scanner: JSONScanner(bytes), options: options, layouts: layouts)
-        let message = try parser.parseMessage(layout)
+        var writer = WireWriter()
+        writer.bytes.reserveCapacity(bytes.count)
+        try parser.parseMessage(layout, into: &writer)
         try parser.scanner.finish()
-        return message
+        return writer.bytes
     }
 }

@@ -140,10 +140,41 @@ struct WireWriter {
     }
 
     /// Tag, length and payload of a length-delimited field.
-    mutating func writeLengthDelimited(_ number: Int32, _ payload: [UInt8]) {
+    mutating func writeLengthDelimited(_ number: Int32, _ payload: some Collection<UInt8>) {
         writeTag(number, .lengthDelimited)
         writeVarint(UInt64(payload.count))
         bytes.append(contentsOf: payload)
+    }
+
+    /// Starts a length-delimited field whose payload is written next, in place (nested
+    /// messages, packed runs, map entries): no buffer per level. Returns the mark for `end`.
+    mutating func beginLengthDelimited(_ number: Int32) -> LengthMark {
+        let tagStart = bytes.count
+        writeTag(number, .lengthDelimited)
+        bytes.append(0)  // one length byte; widened at the end if the payload needs more
+        return LengthMark(tagStart: tagStart, payloadStart: bytes.count)
+    }
+
+    /// Ends the field begun at `mark`; with `droppingIfEmpty`, an empty payload removes the field.
+    mutating func endLengthDelimited(_ mark: LengthMark, droppingIfEmpty: Bool = false) {
+        let length = bytes.count - mark.payloadStart
+        if length == 0 && droppingIfEmpty {
+            bytes.removeSubrange(mark.tagStart...)
+            return
+        }
+        if length < 0x80 {
+            bytes[mark.payloadStart - 1] = UInt8(length)
+            return
+        }
+        var varint = WireWriter()
+        varint.writeVarint(UInt64(length))
+        bytes[mark.payloadStart - 1] = varint.bytes[0]
+        bytes.insert(contentsOf: varint.bytes[1...], at: mark.payloadStart)
+    }
+
+    struct LengthMark {
+        let tagStart: Int
+        let payloadStart: Int
     }
 }
 
