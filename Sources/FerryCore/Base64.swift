@@ -28,20 +28,38 @@ public enum Base64 {
 
     /// Encodes with padding; the output is independently decodable, which is what lets a
     /// `-text` response flush base64 "chunks" at message boundaries (PROTOCOL-WEB.md).
-    public static func encode<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count + 2) / 3 * 4)
-        var iterator = bytes.makeIterator()
-        while let first = iterator.next() {
-            let second = iterator.next()
-            let third = iterator.next()
-            let group = UInt32(first) << 16 | UInt32(second ?? 0) << 8 | UInt32(third ?? 0)
-            out.append(alphabet[Int(group >> 18 & 0x3F)])
-            out.append(alphabet[Int(group >> 12 & 0x3F)])
-            out.append(second == nil ? UInt8(ascii: "=") : alphabet[Int(group >> 6 & 0x3F)])
-            out.append(third == nil ? UInt8(ascii: "=") : alphabet[Int(group & 0x3F)])
+    public static func encode(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        let outputCount = (bytes.count + 2) / 3 * 4
+        let alphabet = Base64.alphabet  // once, not per byte (a global's lazy check costs a call)
+        return alphabet.withUnsafeBufferPointer { alphabet in
+            [UInt8](unsafeUninitializedCapacity: outputCount) { out, initialized in
+                var input = 0
+                var output = 0
+                while input + 3 <= bytes.count {
+                    let group = UInt32(bytes[input]) << 16 | UInt32(bytes[input + 1]) << 8 | UInt32(bytes[input + 2])
+                    out[output] = alphabet[Int(group >> 18 & 0x3F)]
+                    out[output + 1] = alphabet[Int(group >> 12 & 0x3F)]
+                    out[output + 2] = alphabet[Int(group >> 6 & 0x3F)]
+                    out[output + 3] = alphabet[Int(group & 0x3F)]
+                    input += 3
+                    output += 4
+                }
+                let remaining = bytes.count - input
+                if remaining > 0 {
+                    let group = UInt32(bytes[input]) << 16 | (remaining == 2 ? UInt32(bytes[input + 1]) << 8 : 0)
+                    out[output] = alphabet[Int(group >> 18 & 0x3F)]
+                    out[output + 1] = alphabet[Int(group >> 12 & 0x3F)]
+                    out[output + 2] = remaining == 2 ? alphabet[Int(group >> 6 & 0x3F)] : UInt8(ascii: "=")
+                    out[output + 3] = UInt8(ascii: "=")
+                    output += 4
+                }
+                initialized = output
+            }
         }
-        return out
+    }
+
+    public static func encode(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBytes { encode($0) }
     }
 
     /// Decodes one value as the protobuf JSON mapping accepts it for `bytes` fields: the
@@ -54,12 +72,13 @@ public enum Base64 {
         out.reserveCapacity(bytes.count * 3 / 4)
         var group: UInt32 = 0
         var count = 0
+        let table = decodeTable  // once, not per byte
         for byte in bytes {
             let mapped: UInt8
             switch byte {
             case UInt8(ascii: "-"): mapped = 62
             case UInt8(ascii: "_"): mapped = 63
-            default: mapped = decodeTable[Int(byte)]
+            default: mapped = table[Int(byte)]
             }
             guard mapped != 0xFF else { return nil }
             group = group << 6 | UInt32(mapped)

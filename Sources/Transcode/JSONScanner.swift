@@ -17,8 +17,16 @@ public struct JSONParseError: Error, Equatable, CustomStringConvertible {
 struct JSONScanner {
     let bytes: UnsafeRawBufferPointer
     var index = 0
-    /// The field path being parsed, for errors.
-    var path: [String] = []
+    /// The field path being parsed, for errors; rendered only when one happens.
+    var path: [PathComponent] = []
+
+    enum PathComponent {
+        case field(String)
+        /// Element `index` of the repeated field before it.
+        case element(Int)
+        /// Entry `key` of the map field before it.
+        case key(String)
+    }
     /// Nesting depth, bounded so that hostile input cannot exhaust the stack.
     var depth = 0
     static let maxDepth = 100
@@ -28,7 +36,20 @@ struct JSONScanner {
     }
 
     func error(_ reason: String, at offset: Int? = nil) -> JSONParseError {
-        JSONParseError(offset: offset ?? index, path: path.joined(separator: "."), reason: reason)
+        JSONParseError(offset: offset ?? index, path: renderedPath, reason: reason)
+    }
+
+    /// `node.labels[2]`, `labels[zone]`.
+    private var renderedPath: String {
+        var text = ""
+        for component in path {
+            switch component {
+            case .field(let name): text += text.isEmpty ? name : "." + name
+            case .element(let index): text += "[\(index)]"
+            case .key(let key): text += "[\(key)]"
+            }
+        }
+        return text
     }
 
     mutating func skipWhitespace() {

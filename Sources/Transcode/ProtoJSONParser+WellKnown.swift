@@ -40,7 +40,7 @@ extension ProtoJSONParser {
             }
         case .structValue:
             guard let field = layout.field(number: 1) else { throw scanner.error("malformed google.protobuf.Struct") }
-            scanner.path.append("fields")
+            scanner.path.append(.field("fields"))
             defer { scanner.path.removeLast() }
             try parseMapValues(field, into: &writer)
         case .listValue:

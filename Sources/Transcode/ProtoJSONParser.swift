@@ -54,7 +54,7 @@ struct ProtoJSONParser {
                 let field = layout.fields[index]
                 guard !seen[index] else { throw scanner.error("field '\(key)' is given twice", at: keyOffset) }
                 seen[index] = true
-                scanner.path.append(field.jsonName)
+                scanner.path.append(.field(field.jsonName))
                 defer { scanner.path.removeLast() }
                 if !acceptsNull(field.kind), !field.isRepeated, scanner.takeNull() { continue }
                 if let oneof = field.oneofIndex {
@@ -90,7 +90,8 @@ struct ProtoJSONParser {
             if !scanner.take(UInt8(ascii: "]")) {
                 var element = 0
                 repeat {
-                    scanner.path[scanner.path.count - 1] = "\(field.jsonName)[\(element)]"
+                    scanner.path.append(.element(element))
+                    defer { scanner.path.removeLast() }
                     if !acceptsNull(field.kind), scanner.peek() == UInt8(ascii: "n") {
                         throw scanner.error("null is not allowed as an element of a repeated field")
                     }
@@ -143,7 +144,8 @@ struct ProtoJSONParser {
                 let keyOffset = scanner.nextTokenOffset()
                 let key = try scanner.readString()
                 try scanner.expect(UInt8(ascii: ":"))
-                scanner.path[scanner.path.count - 1] = "\(field.jsonName)[\(key)]"
+                scanner.path.append(.key(key))
+                defer { scanner.path.removeLast() }
                 let entry = writer.beginLengthDelimited(field.number)
                 try encodeMapKey(key, keyField, into: &writer, at: keyOffset)
                 if !acceptsNull(valueField.kind), scanner.peek() == UInt8(ascii: "n") {
