@@ -132,13 +132,13 @@ struct JSONScanner {
                 let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])
                 index += 1
                 if !escaped {
-                    guard let text = String(validating: run.assumingMemoryBound(to: UInt8.self), as: UTF8.self) else {
+                    guard let text = validatedUTF8String(run.assumingMemoryBound(to: UInt8.self)) else {
                         throw error("string is not valid UTF-8", at: start)
                     }
                     return text
                 }
                 unescaped.append(contentsOf: run)
-                guard let text = String(validating: unescaped, as: UTF8.self) else {
+                guard let text = validatedUTF8String(unescaped) else {
                     throw error("string is not valid UTF-8", at: start)
                 }
                 return text

@@ -347,7 +347,7 @@ struct ProtoJSONPrinter {
     mutating func appendStringContents(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, field: String) throws(JSONPrintError) {
         let slice = UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)
         // ASCII is valid UTF-8: only other text pays for a full check.
-        guard slice.allSatisfy({ $0 < 0x80 }) || String(validating: slice, as: UTF8.self) != nil else {
+        guard slice.allSatisfy({ $0 < 0x80 }) || validatedUTF8String(slice) != nil else {
             throw JSONPrintError(reason: "field \(field) holds invalid UTF-8")
         }
         appendEscaped(slice)

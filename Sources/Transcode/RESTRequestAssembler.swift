@@ -199,6 +199,6 @@ struct QueryParameter: Equatable {
                 index += 1
             }
         }
-        return String(validating: bytes, as: UTF8.self)
+        return validatedUTF8String(bytes)
     }
 }

@@ -52,7 +52,7 @@ public struct RequestPath: Sendable {
         segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map { Segment(raw: $0) }
         var offset = 1
         for segment in segments {
-            guard String(validating: percentDecoded(Array(segment.raw.utf8), keepingSlashes: false), as: UTF8.self) != nil else {
+            guard validatedUTF8String(percentDecoded(Array(segment.raw.utf8), keepingSlashes: false)) != nil else {
                 throw RequestPathError(offset: offset, reason: "percent-encoded bytes are not UTF-8")
             }
             offset += segment.raw.utf8.count + 1

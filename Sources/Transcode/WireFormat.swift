@@ -185,3 +185,16 @@ func zigZagDecode32(_ value: UInt64) -> Int32 {
     return Int32(bitPattern: (low >> 1) ^ (0 &- (low & 1)))
 }
 func zigZagDecode64(_ value: UInt64) -> Int64 { Int64(bitPattern: (value >> 1) ^ (0 &- (value & 1))) }
+
+/// `bytes` as a String when they are valid UTF-8, else nil. Decoding repairs invalid input, so a
+/// repaired result no longer matches the bytes; this avoids the stdlib's unspecialised generic
+/// validator, which looks up type metadata at run time on every call.
+func validatedUTF8String(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+    let text = String(decoding: bytes, as: UTF8.self)
+    if bytes.allSatisfy({ $0 < 0x80 }) { return text }
+    return text.utf8.elementsEqual(bytes) ? text : nil
+}
+
+func validatedUTF8String(_ bytes: [UInt8]) -> String? {
+    bytes.withUnsafeBufferPointer { validatedUTF8String($0) }
+}
