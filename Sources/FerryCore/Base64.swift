@@ -116,6 +116,7 @@ public struct Base64StreamDecoder {
     where Bytes.Element == UInt8 {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.underestimatedCount / 4 * 3 + 3)
+        let table = Base64.decodeTable  // once, not per byte
         for byte in bytes {
             defer { offset += 1 }
             if byte == UInt8(ascii: "=") {
@@ -138,7 +139,7 @@ public struct Base64StreamDecoder {
                 continue
             }
             if awaitingSecondPad { throw .misplacedPadding(offset: offset) }
-            let value = Base64.decodeTable[Int(byte)]
+            let value = table[Int(byte)]
             guard value != 0xFF else { throw .invalidCharacter(byte, offset: offset) }
             group = group << 6 | UInt32(value)
             groupCount += 1
