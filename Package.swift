@@ -58,7 +58,7 @@ let package = Package(
         .target(name: "Upstream", dependencies: ["FerryCore", "Loop", "HTTP2Support", "CNghttp2",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config",
+        .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode",
                                                "Loop", "Upstream",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),

@@ -12,7 +12,7 @@ public enum ConfigLoader {
         }
         let document = ConfigNode(node: root, path: "")
         guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
-        try document.requireMapping(keys: ["workers", "drain_timeout", "listeners", "routes", "clusters"])
+        try document.requireMapping(keys: ["workers", "drain_timeout", "listeners", "routes", "clusters", "rest"])
 
         let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
         guard !clusters.isEmpty else { throw document.child("clusters").error("at least one cluster is required") }
@@ -32,7 +32,23 @@ public enum ConfigLoader {
         return FerryConfig(
             workers: try document.child("workers").int(range: 1...256) ?? defaultWorkers,
             drainTimeoutNanoseconds: try document.child("drain_timeout").duration() ?? 10_000_000_000,
-            listeners: listeners, routes: routes, clusters: clusters)
+            listeners: listeners, routes: routes, clusters: clusters, rest: try rest(document.child("rest")))
+    }
+
+    private static func rest(_ node: ConfigNode) throws(ConfigError) -> RESTConfig? {
+        guard node.isPresent else { return nil }
+        try node.requireMapping(keys: ["descriptor_set", "services", "emit_unpopulated", "use_proto_names",
+                                       "enums_as_ints", "ignore_unknown_fields"])
+        let servicesNode = node.child("services")
+        guard let services = try servicesNode.stringList(), !services.isEmpty else {
+            throw servicesNode.error("at least one service is required")
+        }
+        var config = RESTConfig(descriptorSet: try node.child("descriptor_set").requiredString(), services: services)
+        config.emitUnpopulated = try node.child("emit_unpopulated").bool() ?? false
+        config.useProtoNames = try node.child("use_proto_names").bool() ?? false
+        config.enumsAsIntegers = try node.child("enums_as_ints").bool() ?? false
+        config.ignoreUnknownFields = try node.child("ignore_unknown_fields").bool() ?? false
+        return config
     }
 
     private static func listener(_ node: ConfigNode) throws(ConfigError) -> ListenerConfig {

@@ -9,6 +9,24 @@ public struct FerryConfig: Sendable {
     public var listeners: [ListenerConfig]
     public var routes: [Route]
     public var clusters: [ClusterConfig]
+    /// REST/JSON transcoding; nil when the config has no `rest` section.
+    public var rest: RESTConfig?
+}
+
+/// The `rest` section: which descriptor set and services, and the JSON options.
+public struct RESTConfig: Sendable, Equatable {
+    /// A FileDescriptorSet (`protoc --include_imports --descriptor_set_out`), as written.
+    public var descriptorSet: String
+    public var services: [String]
+    public var emitUnpopulated = false
+    public var useProtoNames = false
+    public var enumsAsIntegers = false
+    public var ignoreUnknownFields = false
+
+    public init(descriptorSet: String, services: [String]) {
+        self.descriptorSet = descriptorSet
+        self.services = services
+    }
 }
 
 public struct ListenerConfig: Sendable {

@@ -18,6 +18,14 @@ public struct GRPCStatus: Sendable, Equatable, Error, CustomStringConvertible {
 
     /// The `grpc-status` and `grpc-message` fields; the message is percent-encoded
     /// as PROTOCOL-HTTP2.md ("Status-Message") requires.
+    /// The status a response's trailers (or trailers-only headers) carry: `grpc-status` and the
+    /// percent-decoded `grpc-message`; a missing or invalid code is UNKNOWN (statuscodes.md).
+    public init(trailers: HeaderFields) {
+        let code = trailers["grpc-status"].flatMap { Int($0) }.flatMap(GRPCStatusCode.init(rawValue:))
+        let message = trailers["grpc-message"].map(GRPCMessageEncoding.percentDecode) ?? ""
+        self.init(code ?? .unknown, code == nil ? "upstream sent no valid grpc-status" : message)
+    }
+
     public var trailerFields: HeaderFields {
         var fields = HeaderFields()
         fields.append(name: "grpc-status", value: String(code.rawValue))

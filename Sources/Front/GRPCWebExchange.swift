@@ -5,7 +5,15 @@ import GRPCWeb
 import HTTP1
 import Upstream
 
-final class GRPCWebExchange {
+/// What a downstream connection tells the exchange answering its current request.
+protocol DownstreamExchange: AnyObject {
+    /// The downstream went away: cancel upstream at once.
+    func downstreamClosed()
+    /// The downstream socket drained below its low watermark.
+    func downstreamDrained()
+}
+
+final class GRPCWebExchange: DownstreamExchange {
     private enum State {
         /// Nothing sent downstream yet: an error can still become a trailers-only response.
         case awaitingHead

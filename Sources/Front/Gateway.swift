@@ -4,13 +4,16 @@ import Glibc
 import Logging
 import Loop
 import Synchronization
+import Transcode
 
 public final class Gateway: @unchecked Sendable {
     private let config: FerryConfig
+    private let rest: RESTTranscoding?
     private let logger: Logger
 
-    public init(config: FerryConfig, logger: Logger) {
+    public init(config: FerryConfig, rest: RESTTranscoding?, logger: Logger) {
         self.config = config
+        self.rest = rest
         self.logger = logger
     }
 
@@ -43,13 +46,14 @@ public final class Gateway: @unchecked Sendable {
         for index in 0..<config.workers {
             let finished = ThreadSignal()
             let config = config
+            let rest = rest
             var logger = logger
             logger[metadataKey: "worker"] = "\(index)"
             let workerLogger = logger
             LoopThread.start {
                 let worker: Worker
                 do {
-                    worker = try Worker(config: config, logger: workerLogger)
+                    worker = try Worker(config: config, rest: rest, logger: workerLogger)
                 } catch {
                     state.fail(error)
                     started.signal()

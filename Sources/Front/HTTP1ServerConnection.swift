@@ -7,6 +7,7 @@ import GRPCWeb
 import HTTP1
 import Loop
 import Routing
+import Transcode
 import Upstream
 
 final class HTTP1ServerConnection {
@@ -38,9 +39,28 @@ final class HTTP1ServerConnection {
         }
     }
 
+    /// A REST request whose body is still arriving (google.api.http).
+    private final class PendingRESTCall {
+        let binding: RESTBinding
+        let pathBindings: [PathBinding]
+        let query: Substring?
+        let corsHeaders: HeaderFields
+        var body: [UInt8] = []
+        /// Set when the body outgrew the message limit; answered at its end.
+        var tooLarge = false
+
+        init(binding: RESTBinding, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields) {
+            self.binding = binding
+            self.pathBindings = pathBindings
+            self.query = query
+            self.corsHeaders = corsHeaders
+        }
+    }
+
     /// What the connection does with the request being received.
     private enum Request {
         case grpcWeb(PendingCall)
+        case rest(PendingRESTCall)
         /// Answered when the request ends: the body is read and discarded first.
         case simple(HTTP1ResponseHead, body: String)
     }
@@ -48,7 +68,7 @@ final class HTTP1ServerConnection {
     private enum State {
         case awaitingRequest
         case receiving(HTTP1RequestHead, Request)
-        case exchanging(GRPCWebExchange, keepAlive: Bool)
+        case exchanging(any DownstreamExchange, keepAlive: Bool)
         case closed
     }
 
@@ -126,6 +146,11 @@ final class HTTP1ServerConnection {
                     return
                 }
             case .body(let chunk):
+                if case .receiving(_, .rest(let call)) = state {
+                    call.tooLarge = call.tooLarge || call.body.count + chunk.count > context.limits.maxMessageBytes
+                    if !call.tooLarge { call.body.append(contentsOf: chunk) }
+                    break
+                }
                 // A simple request's body is read and dropped.
                 guard case .receiving(let head, .grpcWeb(let call)) = state else { break }
                 call.bodyBytes += chunk.count
@@ -171,9 +196,12 @@ final class HTTP1ServerConnection {
         }
         let corsHeaders = corsResponseHeaders(head)
         let path = head.path
+        let contentType = head.headers.firstValueBytes("content-type").flatMap { GRPCWebContentType(parsing: $0) }
+        if contentType == nil, let rest = context.rest {
+            return classifyREST(head, framing: framing, rest: rest, corsHeaders: corsHeaders)
+        }
         let route = context.router.route(path: path)
-        guard let contentTypeValue = head.headers.firstValueBytes("content-type"),
-              let contentType = GRPCWebContentType(parsing: contentTypeValue) else {
+        guard let contentType else {
             if route != nil || GRPCMethodPath(path) != nil {
                 let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
                 return .simple(HTTP1ResponseHead(status: 415, headers: corsHeaders),
@@ -207,6 +235,45 @@ final class HTTP1ServerConnection {
                 "gRPC-Web request body of \(length) bytes is larger than the limit of \(bodyLimit(for: contentType)) bytes"))
         }
         return .grpcWeb(call)
+    }
+
+    /// A request that is not gRPC-Web, on a listener with REST: matched against the rules.
+    private func classifyREST(_ head: HTTP1RequestHead, framing: HTTP1BodyFraming, rest: RESTTranscoding,
+                              corsHeaders: HeaderFields) -> Request {
+        let requestPath: RequestPath
+        do {
+            requestPath = try RequestPath(parsing: head.path)
+        } catch {
+            return restError(GRPCStatus(.invalidArgument, error.description), corsHeaders: corsHeaders)
+        }
+        switch rest.catalog.routes.lookup(verb: head.method, path: requestPath) {
+        case .notFound:
+            return restError(GRPCStatus(.notFound, "no REST route for \(head.method) \(head.path)"), corsHeaders: corsHeaders)
+        case .methodNotAllowed(let allowed):
+            var headers = corsHeaders
+            headers.append(name: "allow", value: allowed.joined(separator: ", "))
+            return restError(GRPCStatus(.unimplemented, "\(head.path) does not take \(head.method) (allowed: \(allowed.joined(separator: ", ")))"),
+                             httpStatus: 405, corsHeaders: headers)
+        case .matched(let binding, let pathBindings):
+            if binding.method.clientStreaming || binding.method.serverStreaming {
+                return restError(GRPCStatus(.unimplemented, "\(binding.method.fullName) streams; streaming over REST is not supported yet"),
+                                 corsHeaders: corsHeaders)
+            }
+            if case .contentLength(let length) = framing, length > context.limits.maxMessageBytes {
+                return restError(GRPCStatus(.resourceExhausted, "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
+                                 httpStatus: 413, corsHeaders: corsHeaders)
+            }
+            let query = head.target.firstIndex(of: "?").map { head.target[head.target.index(after: $0)...] }
+            return .rest(PendingRESTCall(binding: binding, pathBindings: pathBindings, query: query, corsHeaders: corsHeaders))
+        }
+    }
+
+    /// A REST error answered by Ferry: google.rpc.Status as JSON.
+    private func restError(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> Request {
+        var headers = corsHeaders
+        headers.append(name: "content-type", value: "application/json")
+        return .simple(HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
+                       body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
     }
 
     private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {
@@ -245,6 +312,37 @@ final class HTTP1ServerConnection {
             exchange.start(request: UpstreamRequest(
                 path: call.path, metadata: metadata,
                 contentType: call.contentType.upstreamContentType, timeout: call.timeout, body: body), pool: pool)
+        case .rest(let call):
+            guard let rest = context.rest else { return }
+            let refuse = { (status: GRPCStatus, httpStatus: Int?) in
+                if case .simple(let response, let body) = self.restError(status, httpStatus: httpStatus, corsHeaders: call.corsHeaders) {
+                    self.respond(response, body: body, keepAlive: keepAlive)
+                }
+            }
+            if call.tooLarge {
+                return refuse(GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(context.limits.maxMessageBytes) bytes"), 413)
+            }
+            let message: [UInt8]
+            let timeout: GRPCTimeout?
+            do {
+                message = try rest.assembler.requestMessage(for: call.binding, pathBindings: call.pathBindings,
+                                                            query: call.query, body: call.body)
+                timeout = try GRPCWebMetadata.timeout(from: head.headers)
+            } catch {
+                return refuse(GRPCStatus(.invalidArgument, "\(error)"), nil)
+            }
+            let grpcPath = call.binding.method.grpcPath
+            guard let route = context.router.route(path: grpcPath[...]), let pool = context.pools[route.cluster] else {
+                return refuse(GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"), nil)
+            }
+            let exchange = RESTExchange(connection: self, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders)
+            state = .exchanging(exchange, keepAlive: keepAlive)
+            connection.setReadTimeout(nanoseconds: nil)
+            var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
+            GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
+            exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
+                                                    timeout: timeout, body: GRPCFrame.header(flags: 0, length: message.count) + message),
+                           pool: pool)
         }
     }
 
@@ -262,7 +360,9 @@ final class HTTP1ServerConnection {
 
     private func respond(_ head: HTTP1ResponseHead, body: String, keepAlive: Bool) {
         var head = head
-        if !body.isEmpty { head.headers.append(name: "content-type", value: "text/plain; charset=utf-8") }
+        if !body.isEmpty && head.headers.firstIndex(of: "content-type") == nil {
+            head.headers.append(name: "content-type", value: "text/plain; charset=utf-8")
+        }
         head.headers.append(name: "content-length", value: String(body.utf8.count))
         if !keepAlive { head.headers.append(name: "connection", value: "close") }
         var out = head.serialized()
@@ -285,6 +385,11 @@ final class HTTP1ServerConnection {
         var head = head
         if case .exchanging(_, false) = state { head.headers.append(name: "connection", value: "close") }
         connection.write(head.serialized())
+    }
+
+    /// Body bytes of a response with a Content-Length.
+    func writeBody(_ bytes: [UInt8]) {
+        connection.write(bytes)
     }
 
     func writeChunk(_ bytes: UnsafeRawBufferPointer) {

@@ -2,6 +2,7 @@
 // routing table and pools. Built once per worker from config; never changed per request.
 import Config
 import Routing
+import Transcode
 import Upstream
 
 final class ListenerContext {
@@ -9,11 +10,14 @@ final class ListenerContext {
     let limits: FrontLimits
     let router: Router
     let pools: [String: UpstreamPool]
+    /// REST/JSON transcoding, when configured.
+    let rest: RESTTranscoding?
 
-    init(config: ListenerConfig, router: Router, pools: [String: UpstreamPool]) {
+    init(config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?) {
         cors = config.cors
         limits = config.limits
         self.router = router
         self.pools = pools
+        self.rest = rest
     }
 }

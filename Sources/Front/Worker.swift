@@ -4,6 +4,7 @@ import Config
 import Logging
 import Loop
 import Routing
+import Transcode
 import Upstream
 
 final class Worker {
@@ -15,7 +16,7 @@ final class Worker {
     private var draining = false
     private(set) var drainWaker: LoopWaker!
 
-    init(config: FerryConfig, logger: Logger) throws {
+    init(config: FerryConfig, rest: RESTTranscoding?, logger: Logger) throws {
         loop = try EventLoop()
         self.logger = logger
         var poolsByName: [String: UpstreamPool] = [:]
@@ -31,7 +32,7 @@ final class Worker {
         }
         let router = Router(routes: config.routes)
         for listenerConfig in config.listeners {
-            let context = ListenerContext(config: listenerConfig, router: router, pools: poolsByName)
+            let context = ListenerContext(config: listenerConfig, router: router, pools: poolsByName, rest: rest)
             let address = try SocketAddress(parsing: listenerConfig.address)
             listeners.append(try TCPListener(loop: loop, address: address) { [unowned self] fd in
                 accept(fd, context: context)

@@ -21,6 +21,20 @@ public struct RESTRequestAssembler: Sendable {
         self.options = options
     }
 
+    /// `requestMessage` for a body held in an array.
+    public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
+                               body: [UInt8]) throws(RESTRequestError) -> [UInt8] {
+        var result: Result<[UInt8], RESTRequestError> = .success([])
+        body.withUnsafeBytes { bytes in
+            do throws(RESTRequestError) {
+                result = .success(try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: bytes))
+            } catch {
+                result = .failure(error)
+            }
+        }
+        return try result.get()
+    }
+
     /// The binary request message. `query` is the raw query string (after '?', not decoded).
     public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
                                body: UnsafeRawBufferPointer) throws(RESTRequestError) -> [UInt8] {

@@ -5,6 +5,7 @@ import Front
 import Glibc
 import Logging
 import NodeService
+import Transcode
 
 @main
 struct Ferry: ParsableCommand {
@@ -52,6 +53,11 @@ func loadConfig(path: String) throws -> FerryConfig {
 
 /// The whole file as UTF-8 text, or nil with `errno` set.
 func readTextFile(_ path: String) -> String? {
+    readFile(path).map { String(decoding: $0, as: UTF8.self) }
+}
+
+/// The whole file, or nil with `errno` set.
+func readFile(_ path: String) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
@@ -61,8 +67,28 @@ func readTextFile(_ path: String) -> String? {
         let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
         if count < 0 && errno == EINTR { continue }
         guard count >= 0 else { return nil }
-        if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+        if count == 0 { return bytes }
         bytes.append(contentsOf: chunk[..<count])
+    }
+}
+
+/// The `rest` section made ready: descriptor set read, rules and types checked. Exits 2 with
+/// the reason when any of it fails.
+func loadREST(_ config: FerryConfig) throws -> RESTTranscoding? {
+    guard let rest = config.rest else { return nil }
+    guard let descriptorSet = readFile(rest.descriptorSet) else {
+        printError("ferry: rest.descriptor_set: cannot read '\(rest.descriptorSet)': \(String(cString: strerror(errno)))")
+        throw ExitCode(2)
+    }
+    do {
+        return try RESTTranscoding(
+            descriptorSet: descriptorSet, services: rest.services,
+            printOptions: JSONPrintOptions(emitUnpopulated: rest.emitUnpopulated, useProtoNames: rest.useProtoNames,
+                                           enumsAsIntegers: rest.enumsAsIntegers),
+            parseOptions: JSONParseOptions(ignoreUnknownFields: rest.ignoreUnknownFields))
+    } catch {
+        printError("ferry: rest: \(error)")
+        throw ExitCode(2)
     }
 }
 
@@ -72,12 +98,12 @@ func printError(_ line: String) {
 }
 
 /// Runs the gateway until SIGINT or SIGTERM, then drains.
-func serve(_ config: FerryConfig, logger: Logger, beforeServing: () throws -> Void = {}) throws {
+func serve(_ config: FerryConfig, rest: RESTTranscoding?, logger: Logger, beforeServing: () throws -> Void = {}) throws {
     Gateway.blockShutdownSignals()
     try beforeServing()
     let running: RunningGateway
     do {
-        running = try Gateway(config: config, logger: logger).start()
+        running = try Gateway(config: config, rest: rest, logger: logger).start()
     } catch {
         logger.critical("cannot start: \(error)")
         throw ExitCode(1)
@@ -103,7 +129,8 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let logger = logging.bootstrap()
-        try serve(try loadConfig(path: config), logger: logger)
+        let loaded = try loadConfig(path: config)
+        try serve(loaded, rest: try loadREST(loaded), logger: logger)
     }
 }
 
@@ -115,7 +142,9 @@ struct Check: ParsableCommand {
 
     func run() throws {
         let loaded = try loadConfig(path: config)
-        print("config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)")
+        let rest = try loadREST(loaded)
+        let restSummary = rest.map { ", REST: \($0.catalog.routes.rules.count) rule(s)" } ?? ""
+        print("config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)\(restSummary)")
     }
 }
 
@@ -134,7 +163,7 @@ struct Demo: ParsableCommand {
             logger.critical("embedded demo config is invalid: \(error)")
             throw ExitCode(1)
         }
-        try serve(config, logger: logger) {
+        try serve(config, rest: nil, logger: logger) {
             do {
                 try NodeServiceBackend.startInBackground(address: "127.0.0.1:50051", logger: logger)
             } catch {

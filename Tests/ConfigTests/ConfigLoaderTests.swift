@@ -88,6 +88,26 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertNil(config.listeners[0].cors)
     }
 
+    func testRESTSection() throws {
+        XCTAssertNil(try ConfigLoader.load(yaml: minimal, defaultWorkers: 1).rest)
+        let config = try ConfigLoader.load(yaml: minimal + """
+
+            rest:
+              descriptor_set: /etc/ferry/node.pb
+              services: [node.v1.NodeService]
+              use_proto_names: true
+              ignore_unknown_fields: yes
+            """, defaultWorkers: 1)
+        var expected = RESTConfig(descriptorSet: "/etc/ferry/node.pb", services: ["node.v1.NodeService"])
+        expected.useProtoNames = true
+        expected.ignoreUnknownFields = true
+        XCTAssertEqual(config.rest, expected)
+        XCTAssertEqual(loadError(minimal + "\nrest: { services: [a.B] }"), ConfigError(path: "rest.descriptor_set", reason: "required"))
+        XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [] }"),
+                       ConfigError(path: "rest.services", reason: "at least one service is required"))
+        XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], pretty: true }")?.path, "rest.pretty")
+    }
+
     func testErrorsNameTheKeyPath() {
         XCTAssertEqual(loadError(minimal + "\nextra: 1")?.path, "extra")
         XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nope"))?.path,

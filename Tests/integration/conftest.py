@@ -43,7 +43,7 @@ def wait_for_port(port, process=None, timeout=15):
 
 
 class FerryProcess:
-    def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options=""):
+    def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level=""):
         self.port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
         self.config.write_text(f"""
@@ -62,7 +62,7 @@ clusters:
     endpoints: [127.0.0.1:{backend_port}]
 {cluster_options}  - name: down
     endpoints: [127.0.0.1:{free_port()}]
-""")
+{top_level}""")
         # Logs go to a file: a pipe nobody reads could fill up and stall Ferry.
         self.log = tmp_path / f"ferry-{self.port}.log"
         with open(self.log, "wb") as log:

@@ -1,0 +1,133 @@
+"""REST/JSON through Ferry to the grpcio NodeService, mapped by the google.api.http rules of
+Protos/node/v1/node.proto (compiled here into a descriptor set with grpcio-tools' protoc)."""
+import json
+import pathlib
+import socket
+
+import subprocess
+
+import pytest
+from conftest import FerryProcess, ferry_binary, free_port
+from grpc_tools import protoc
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def descriptors(tmp_path_factory):
+    path = tmp_path_factory.mktemp("descriptors") / "node.pb"
+    include = pathlib.Path(protoc.__file__).parent / "_proto"
+    assert protoc.main(["protoc", f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports",
+                        f"--descriptor_set_out={path}", "node/v1/node.proto"]) == 0
+    return path
+
+
+def rest_section(descriptors, services="[node.v1.NodeService]"):
+    return f"rest:\n  descriptor_set: {descriptors}\n  services: {services}\n"
+
+
+@pytest.fixture(scope="module")
+def rest_ferry(tmp_path_factory, backend, descriptors):
+    process = FerryProcess(tmp_path_factory.mktemp("rest"), backend.port, top_level=rest_section(descriptors))
+    yield process
+    assert process.stop() == 0
+
+
+def request(ferry, method, path, body=None, headers=None):
+    """One raw HTTP/1.1 exchange: (status, headers, parsed JSON or text)."""
+    payload = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    lines = [f"{method} {path} HTTP/1.1", f"host: 127.0.0.1:{ferry.port}", f"content-length: {len(payload)}",
+             "connection: close"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
+    with socket.create_connection(("127.0.0.1", ferry.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, content = data.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    fields = {}
+    for line in header_lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    parsed = json.loads(content) if fields.get("content-type") == "application/json" else content.decode()
+    return int(status_line.split()[1]), fields, parsed
+
+
+def test_get_with_a_path_variable(rest_ferry, recorder):
+    status, headers, body = request(rest_ferry, "GET", "/v1/nodes/n1")
+    assert status == 200, body
+    assert body["id"] == "n1" and body["name"] == "node-n1" and body["state"] == "NODE_STATE_READY"
+    assert body["memoryBytes"] == str(1 << 33) and body["labels"] == ["zone=local", "role=test"]
+    assert not any(name.startswith("grpc-") for name in headers)
+    assert recorder.calls == ["GetNode"]
+
+
+def test_post_with_the_whole_message_as_body(rest_ferry):
+    status, _, body = request(rest_ferry, "POST", "/v1/nodes:get", {"nodeId": "n2", "echo_payload": "AAEC"})
+    assert status == 200, body
+    assert body["id"] == "n2" and body["payload"] == "AAEC"
+
+
+def test_grpc_errors_become_http_statuses_with_a_status_body(rest_ferry):
+    status, _, body = request(rest_ferry, "GET", "/v1/nodes/missing-1")
+    assert status == 404
+    assert body == {"code": 5, "message": "node 'missing-1' not found (ünïcödé 100%)", "details": []}
+    status, _, body = request(rest_ferry, "POST", "/v1/nodes:get", {})
+    assert status == 400 and body["code"] == 3 and body["message"] == "node_id is required"
+
+
+def test_routing_refusals_are_json(rest_ferry, recorder):
+    status, _, body = request(rest_ferry, "GET", "/v1/things")
+    assert (status, body["code"]) == (404, 5) and "no REST route for GET /v1/things" in body["message"]
+    status, headers, body = request(rest_ferry, "DELETE", "/v1/nodes/n1")
+    assert (status, body["code"], headers["allow"]) == (405, 12, "GET")
+    status, _, body = request(rest_ferry, "GET", "/v1/nodes/n1?colour=red")
+    assert (status, body["code"]) == (400, 3)
+    assert "unknown query parameter 'colour'" in body["message"]
+    status, _, body = request(rest_ferry, "POST", "/v1/nodes:get", b'{"nodeId": "n1",}')
+    assert (status, body["code"]) == (400, 3)
+    assert "request body: invalid JSON at byte 16" in body["message"]
+    status, _, body = request(rest_ferry, "GET", "/v1/nodes/%FF")
+    assert (status, body["code"]) == (400, 3)
+    status, _, body = request(rest_ferry, "GET", "/v1/nodes:watch")
+    assert (status, body["code"]) == (501, 12)
+    assert recorder.calls == []
+
+
+def test_grpc_web_still_works_beside_rest(rest_ferry):
+    import grpcweb
+    response = grpcweb.call(rest_ferry.port, "/node.v1.NodeService/GetNode", b"\x0a\x02n1")
+    assert response.status == 200 and response.grpc_status == 0
+    assert b"node-n1" in response.messages[0]
+
+
+def test_unreachable_backend_is_503_json(tmp_path, descriptors):
+    down = FerryProcess(tmp_path, free_port(), top_level=rest_section(descriptors))
+    try:
+        status, _, body = request(down, "GET", "/v1/nodes/n1")
+    finally:
+        down.stop()
+    assert (status, body["code"]) == (503, 14), body
+    assert "cluster nodes" in body["message"]
+
+
+@pytest.mark.parametrize("section, message", [
+    ("rest:\n  descriptor_set: /nonexistent.pb\n  services: [node.v1.NodeService]\n",
+     "rest.descriptor_set: cannot read '/nonexistent.pb': No such file"),
+    (None, "rest: service 'node.v1.Nope' is not in the descriptor set (services: node.v1.NodeService)"),
+])
+def test_check_refuses_bad_rest_sections(tmp_path, descriptors, section, message):
+    section = section or rest_section(descriptors, "[node.v1.Nope]")
+    config = tmp_path / "rest.yaml"
+    config.write_text("listeners: [{address: 127.0.0.1:1}]\nroutes: [{match: {service: node.v1.NodeService}, cluster: nodes}]\n"
+                      "clusters: [{name: nodes, endpoints: [127.0.0.1:2]}]\n" + section)
+    result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+def test_check_counts_rest_rules(tmp_path, descriptors):
+    config = tmp_path / "rest.yaml"
+    config.write_text("listeners: [{address: 127.0.0.1:1}]\nroutes: [{match: {service: node.v1.NodeService}, cluster: nodes}]\n"
+                      "clusters: [{name: nodes, endpoints: [127.0.0.1:2]}]\n" + rest_section(descriptors))
+    result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0 and "REST: 4 rule(s)" in result.stdout, result.stdout + result.stderr
