@@ -255,8 +255,8 @@ final class HTTP1ServerConnection {
             return restError(GRPCStatus(.unimplemented, "\(head.path) does not take \(head.method) (allowed: \(allowed.joined(separator: ", ")))"),
                              httpStatus: 405, corsHeaders: headers)
         case .matched(let binding, let pathBindings):
-            if binding.method.clientStreaming || binding.method.serverStreaming {
-                return restError(GRPCStatus(.unimplemented, "\(binding.method.fullName) streams; streaming over REST is not supported yet"),
+            if binding.method.clientStreaming {
+                return restError(GRPCStatus(.unimplemented, "\(binding.method.fullName) is client-streaming; client streaming over REST is not supported yet"),
                                  corsHeaders: corsHeaders)
             }
             if case .contentLength(let length) = framing, length > context.limits.maxMessageBytes {
@@ -335,7 +335,8 @@ final class HTTP1ServerConnection {
             guard let route = context.router.route(path: grpcPath[...]), let pool = context.pools[route.cluster] else {
                 return refuse(GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"), nil)
             }
-            let exchange = RESTExchange(connection: self, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders)
+            let exchange = RESTExchange(connection: self, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
+                                        format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
             state = .exchanging(exchange, keepAlive: keepAlive)
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)

@@ -88,6 +88,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             with self.recorder.lock:
                 self.recorder.stream_sent = sequence
             yield node_pb2.NodeEvent(sequence=sequence, node=node_pb2.Node(id=f"n{sequence}", payload=payload))
+            if count > 100000:
+                # Error tests: a stream that fails after its first message.
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many events requested")
 
 
 def start(port):

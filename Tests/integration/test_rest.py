@@ -49,8 +49,20 @@ def request(ferry, method, path, body=None, headers=None):
     for line in header_lines:
         name, _, value = line.partition(":")
         fields[name.strip().lower()] = value.strip()
+    if fields.get("transfer-encoding") == "chunked":
+        content = dechunk(content)
     parsed = json.loads(content) if fields.get("content-type") == "application/json" else content.decode()
     return int(status_line.split()[1]), fields, parsed
+
+
+def dechunk(data):
+    body = b""
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            return body
+        body, data = body + data[:size], data[size + 2:]
 
 
 def test_get_with_a_path_variable(rest_ferry, recorder):
@@ -89,9 +101,32 @@ def test_routing_refusals_are_json(rest_ferry, recorder):
     assert "request body: invalid JSON at byte 16" in body["message"]
     status, _, body = request(rest_ferry, "GET", "/v1/nodes/%FF")
     assert (status, body["code"]) == (400, 3)
-    status, _, body = request(rest_ferry, "GET", "/v1/nodes:watch")
+    status, _, body = request(rest_ferry, "POST", "/v1/metrics:stream", [])
     assert (status, body["code"]) == (501, 12)
     assert recorder.calls == []
+
+
+def test_server_streaming_as_json_array_ndjson_and_sse(rest_ferry):
+    status, headers, body = request(rest_ferry, "GET", "/v1/nodes:watch?count=3")
+    assert status == 200 and headers["transfer-encoding"] == "chunked", body
+    assert [event["sequence"] for event in body] == ["1", "2", "3"]
+    status, headers, body = request(rest_ferry, "GET", "/v1/nodes:watch?count=2", headers={"accept": "application/x-ndjson"})
+    assert headers["content-type"] == "application/x-ndjson"
+    assert [json.loads(line)["sequence"] for line in body.splitlines()] == ["1", "2"]
+    status, headers, body = request(rest_ferry, "GET", "/v1/nodes:watch?count=2", headers={"accept": "text/event-stream"})
+    assert headers["content-type"] == "text/event-stream"
+    events = [json.loads(line[len("data: "):]) for line in body.splitlines() if line.startswith("data: ")]
+    assert [event["sequence"] for event in events] == ["1", "2"]
+
+
+def test_stream_errors_after_the_first_message_end_the_stream(rest_ferry):
+    status, _, body = request(rest_ferry, "GET", "/v1/nodes:watch?count=200000")
+    assert status == 200
+    assert body[0]["sequence"] == "1"
+    assert body[-1] == {"error": {"code": 8, "message": "too many events requested", "details": []}}
+    status, _, body = request(rest_ferry, "GET", "/v1/nodes:watch?count=200000", headers={"accept": "application/x-ndjson"})
+    assert json.loads(body.splitlines()[-1])["error"]["code"] == 8
+
 
 
 def test_grpc_web_still_works_beside_rest(rest_ferry):
@@ -109,6 +144,12 @@ def test_unreachable_backend_is_503_json(tmp_path, descriptors):
         down.stop()
     assert (status, body["code"]) == (503, 14), body
     assert "cluster nodes" in body["message"]
+    down = FerryProcess(tmp_path, free_port(), top_level=rest_section(descriptors))
+    try:
+        status, _, body = request(down, "GET", "/v1/nodes:watch")
+    finally:
+        down.stop()
+    assert (status, body["code"]) == (503, 14), "a stream that fails before its first message gets its own status"
 
 
 @pytest.mark.parametrize("section, message", [
