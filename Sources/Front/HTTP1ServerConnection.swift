@@ -255,10 +255,6 @@ final class HTTP1ServerConnection {
             return restError(GRPCStatus(.unimplemented, "\(head.path) does not take \(head.method) (allowed: \(allowed.joined(separator: ", ")))"),
                              httpStatus: 405, corsHeaders: headers)
         case .matched(let binding, let pathBindings):
-            if binding.method.clientStreaming {
-                return restError(GRPCStatus(.unimplemented, "\(binding.method.fullName) is client-streaming; client streaming over REST is not supported yet"),
-                                 corsHeaders: corsHeaders)
-            }
             if case .contentLength(let length) = framing, length > context.limits.maxMessageBytes {
                 return restError(GRPCStatus(.resourceExhausted, "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
                                  httpStatus: 413, corsHeaders: corsHeaders)
@@ -322,11 +318,12 @@ final class HTTP1ServerConnection {
             if call.tooLarge {
                 return refuse(GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(context.limits.maxMessageBytes) bytes"), 413)
             }
-            let message: [UInt8]
+            let messages: [[UInt8]]
             let timeout: GRPCTimeout?
             do {
-                message = try rest.assembler.requestMessage(for: call.binding, pathBindings: call.pathBindings,
-                                                            query: call.query, body: call.body)
+                messages = call.binding.method.clientStreaming
+                    ? try rest.assembler.requestStream(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body)
+                    : [try rest.assembler.requestMessage(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body)]
                 timeout = try GRPCWebMetadata.timeout(from: head.headers)
             } catch {
                 return refuse(GRPCStatus(.invalidArgument, "\(error)"), nil)
@@ -341,9 +338,10 @@ final class HTTP1ServerConnection {
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
+            var body: [UInt8] = []
+            for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
             exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
-                                                    timeout: timeout, body: GRPCFrame.header(flags: 0, length: message.count) + message),
-                           pool: pool)
+                                                    timeout: timeout, body: body), pool: pool)
         }
     }
 

@@ -29,6 +29,27 @@ public final class ProtoJSONTranscoder: Sendable {
         Array("{\"code\":\(code),\"message\":\(jsonString(message)),\"details\":[]}".utf8)
     }
 
+    /// The binary forms of a JSON array of messages (a client stream sent over REST).
+    public func binaries(fromJSONArray bytes: UnsafeRawBufferPointer, messageType: String,
+                         options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [[UInt8]] {
+        let layout: MessageLayout
+        do { layout = try layouts.layout(for: messageType) } catch { throw JSONParseError(offset: 0, path: "", reason: error.reason) }
+        var parser = ProtoJSONParser(scanner: JSONScanner(bytes), options: options, layouts: layouts)
+        var messages: [[UInt8]] = []
+        try parser.scanner.expect(UInt8(ascii: "["))
+        if !parser.scanner.take(UInt8(ascii: "]")) {
+            repeat {
+                parser.scanner.path = [.element(messages.count)]
+                var writer = WireWriter()
+                try parser.parseMessage(layout, into: &writer)
+                messages.append(writer.bytes)
+            } while parser.scanner.take(UInt8(ascii: ","))
+            try parser.scanner.expect(UInt8(ascii: "]"))
+        }
+        try parser.scanner.finish()
+        return messages
+    }
+
     /// `binary(fromJSON:)` for JSON held in an array.
     public func binary(fromJSON json: [UInt8], messageType: String,
                        options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [UInt8] {

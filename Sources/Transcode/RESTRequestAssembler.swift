@@ -21,6 +21,28 @@ public struct RESTRequestAssembler: Sendable {
         self.options = options
     }
 
+    /// The request messages of a client-streaming call: the body is a JSON array of whole
+    /// messages (`body: "*"`); path variables and query parameters apply to each.
+    public func requestStream(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
+                              body: [UInt8]) throws(RESTRequestError) -> [[UInt8]] {
+        guard binding.body == .wholeMessage else {
+            throw RESTRequestError(message: "\(binding.method.fullName) streams its requests: its rule needs body \"*\"")
+        }
+        var elements: Result<[[UInt8]], JSONParseError> = .success([])
+        body.withUnsafeBytes { bytes in
+            do throws(JSONParseError) {
+                elements = .success(try transcoder.binaries(fromJSONArray: bytes, messageType: binding.method.inputType, options: options))
+            } catch {
+                elements = .failure(error)
+            }
+        }
+        let messages: [[UInt8]]
+        do { messages = try elements.get() } catch { throw RESTRequestError(message: "request body: \(error)") }
+        // The path's fields, merged into every message (query parameters are refused: body "*").
+        let shared = try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: [])
+        return messages.map { $0 + shared }
+    }
+
     /// `requestMessage` for a body held in an array.
     public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
                                body: [UInt8]) throws(RESTRequestError) -> [UInt8] {

@@ -101,9 +101,16 @@ def test_routing_refusals_are_json(rest_ferry, recorder):
     assert "request body: invalid JSON at byte 16" in body["message"]
     status, _, body = request(rest_ferry, "GET", "/v1/nodes/%FF")
     assert (status, body["code"]) == (400, 3)
-    status, _, body = request(rest_ferry, "POST", "/v1/metrics:stream", [])
-    assert (status, body["code"]) == (501, 12)
+    status, _, body = request(rest_ferry, "POST", "/v1/metrics:stream", {"nodeId": "n1"})
+    assert (status, body["code"]) == (400, 3) and "expected '['" in body["message"]
     assert recorder.calls == []
+
+
+def test_client_streaming_takes_a_json_array(rest_ferry):
+    metrics = [{"nodeId": "n1", "name": "cpu", "value": 1.5}, {"nodeId": "n1", "name": "cpu", "value": 2.5}]
+    status, _, body = request(rest_ferry, "POST", "/v1/metrics:stream", metrics)
+    assert status == 200, body
+    assert body == {"count": "2", "sum": 4.0}, body
 
 
 def test_server_streaming_as_json_array_ndjson_and_sse(rest_ferry):
