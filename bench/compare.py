@@ -30,6 +30,7 @@ UNARY_FRAME = b"\0\0\0\0\x04\x0a\x02n1"  # GetNodeRequest{node_id: "n1"}
 STREAM_MESSAGES = 1000
 STREAM_FRAME = b"\0\0\0\0\x03\x08\xe8\x07"  # WatchNodesRequest{count: 1000}
 WEB_HEADERS = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
+REST_PATH = "/v1/nodes/n1"  # GetNode by its google.api.http rule
 
 
 # ---------------------------------------------------------------- processes and /proc
@@ -147,6 +148,13 @@ def grpc_web_request(port, path, frame):
             f"content-length: {len(frame)}\r\n\r\n").encode() + frame
 
 
+def rest_get(port, path):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n\r\n".encode())
+        status, body, _ = read_response(sock)
+    return status, body
+
+
 def call_ok(port):
     """One GetNode call; True when the response bytes carry the node and grpc-status:0."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
@@ -172,7 +180,7 @@ def wait_until_serving(service, deadline=20):
 # ---------------------------------------------------------------- configurations
 
 
-def ferry_config(port, backend_port):
+def ferry_config(port, backend_port, descriptors):
     return f"""workers: 1
 listeners:
   - address: 127.0.0.1:{port}
@@ -183,11 +191,15 @@ routes:
 clusters:
   - name: nodes
     endpoints: [127.0.0.1:{backend_port}]
+rest:
+  descriptor_set: {descriptors}
+  services: [node.v1.NodeService]
 """
 
 
-def envoy_config(port, backend_port):
-    """Equivalent to ferry_config: grpc_web, cors (Ferry's gRPC-Web preset), router, h2 upstream."""
+def envoy_config(port, backend_port, descriptors):
+    """Equivalent to ferry_config: grpc_web, cors (Ferry's gRPC-Web preset), grpc_json_transcoder on
+    the same descriptor set, router, h2 upstream."""
     return f"""static_resources:
   listeners:
   - name: web
@@ -219,6 +231,11 @@ def envoy_config(port, backend_port):
             typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_web.v3.GrpcWeb }}
           - name: envoy.filters.http.cors
             typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors }}
+          - name: envoy.filters.http.grpc_json_transcoder
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder
+              proto_descriptor: {descriptors}
+              services: [node.v1.NodeService]
           - name: envoy.filters.http.router
             typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
   clusters:
@@ -237,13 +254,12 @@ def envoy_config(port, backend_port):
 """
 
 
-WRK_SCRIPT = """wrk.method = "POST"
+WRK_SCRIPT = """wrk.method = "{method}"
 wrk.body = "{body}"
-wrk.headers["content-type"] = "application/grpc-web+proto"
-wrk.headers["x-grpc-web"] = "1"
+{headers}
 local bad = 0
 function response(status, headers, body)
-  if status ~= 200 or not string.find(body, "grpc-status:0", {min_length}, true) then bad = bad + 1 end
+  if status ~= 200 or not string.find(body, "{expect}", {min_length}, true) then bad = bad + 1 end
 end
 function done(summary, latency, requests)
   io.write(string.format("BAD %d\\n", bad))
@@ -253,6 +269,13 @@ end
 
 def lua_string(data):
     return "".join(f"\\{b}" for b in data)
+
+
+def wrk_script(method="POST", body=b"", expect="grpc-status:0", min_length=1, grpc_web=True):
+    """A wrk script that counts responses whose body lacks `expect` (searched from `min_length`)."""
+    headers = 'wrk.headers["content-type"] = "application/grpc-web+proto"\nwrk.headers["x-grpc-web"] = "1"' if grpc_web else ""
+    return WRK_SCRIPT.format(method=method, body=lua_string(body), headers=headers,
+                             expect=expect.replace('"', '\\"'), min_length=min_length)
 
 
 # ---------------------------------------------------------------- load tools
@@ -312,13 +335,21 @@ class Bench:
         self.bin = Path(opts.bin)
         self.rows = []  # dicts: case, run, gateway, figures...
         self.services = []
-        unary = work / "unary.lua"
-        unary.write_text(WRK_SCRIPT.format(body=lua_string(UNARY_FRAME), min_length=1))
-        stream = work / "stream.lua"
-        # The trailer frame comes after all 1,000 messages: finding it near the end means the
-        # whole stream arrived.
-        stream.write_text(WRK_SCRIPT.format(body=lua_string(STREAM_FRAME), min_length=-64))
-        self.scripts = {"unary": str(unary), "stream": str(stream)}
+        scripts = {
+            "unary": wrk_script(body=UNARY_FRAME),
+            # The trailer frame comes after all 1,000 messages: finding it near the end means the
+            # whole stream arrived.
+            "stream": wrk_script(body=STREAM_FRAME, min_length=-64),
+            "rest": wrk_script(method="GET", expect='"name":"node-n1"', grpc_web=False),
+        }
+        self.scripts = {}
+        for name, text in scripts.items():
+            (work / f"{name}.lua").write_text(text)
+            self.scripts[name] = str(work / f"{name}.lua")
+        # The descriptor set both gateways transcode REST with.
+        self.descriptors = work / "node.pb"
+        subprocess.run(["protoc", "-I", str(ROOT / "Protos"), "--include_imports",
+                        f"--descriptor_set_out={self.descriptors}", "node/v1/node.proto"], check=True)
         (work / "unary.bin").write_bytes(UNARY_FRAME)
         (work / "grpc.bin").write_bytes(UNARY_FRAME)  # the same frame is a native gRPC request
 
@@ -330,8 +361,8 @@ class Bench:
                                                 f"127.0.0.1:{o.backend_port}"],
                                o.backend_port, self.work / f"backend-{run}.log")
         self.services = [self.backend]
-        (self.work / "ferry.yaml").write_text(ferry_config(o.ferry_port, o.backend_port))
-        (self.work / "envoy.yaml").write_text(envoy_config(o.envoy_port, o.backend_port))
+        (self.work / "ferry.yaml").write_text(ferry_config(o.ferry_port, o.backend_port, self.descriptors))
+        (self.work / "envoy.yaml").write_text(envoy_config(o.envoy_port, o.backend_port, self.descriptors))
         self.ferry = Service("Ferry", [str(self.bin / "ferry"), "run", "--config",
                                        str(self.work / "ferry.yaml"), "--log-level", "warning"],
                              o.ferry_port, self.work / f"ferry-{run}.log")
@@ -402,6 +433,13 @@ class Bench:
         return self.measured(gateway, lambda: run_wrk(
             [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts[script]))
 
+    def rest(self, run, gateway):
+        status, body = rest_get(gateway.port, REST_PATH)
+        if status != 200 or b'"name":"node-n1"' not in body:
+            raise RuntimeError(f"{gateway.name}: REST GET {REST_PATH} answered {status}: {body[:200]!r}")
+        figures = self.wrk_measured(gateway, REST_PATH, self.opts.connections, "rest", 3)
+        self.record("REST GET", run, gateway, figures)
+
     def unary(self, run, gateway):
         figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "unary", 3)
         self.record("gRPC-Web unary", run, gateway, figures)
@@ -470,7 +508,7 @@ def callgrind_instructions(opts, work):
     backend = Service("node-service", [str(Path(opts.bin) / "node-service"), "--address",
                                        f"127.0.0.1:{opts.backend_port}"],
                       opts.backend_port, work / "callgrind-backend.log")
-    (work / "callgrind.yaml").write_text(ferry_config(port, opts.backend_port))
+    (work / "callgrind.yaml").write_text(ferry_config(port, opts.backend_port, work / "node.pb"))
     out_file = work / "callgrind.out"
     # valgrind 3.19 cannot read the DWARF 5 debug info; the symbol table is enough.
     subprocess.run(["objcopy", "--strip-debug", str(Path(opts.bin) / "ferry"), str(work / "ferry")], check=True)
@@ -529,6 +567,8 @@ def summary(rows, rate_case, instructions):
         "| goal | Ferry | Envoy | Ferry/Envoy | target | met |",
         "|---|---|---|---|---|---|",
         goal("gRPC-Web unary, requests per gateway CPU-second", "gRPC-Web unary", "per_cpu",
+             "≥ 2.5×", lambda f, e, r: r >= 2.5),
+        goal("REST GET (JSON transcoding), requests per gateway CPU-second", "REST GET", "per_cpu",
              "≥ 2.5×", lambda f, e, r: r >= 2.5),
         goal(f"p99 at equal offered load ({rate_case.split(' at ')[-1]})", rate_case, "p99",
              "≤ Envoy", lambda f, e, r: f <= e, 2, " ms"),
@@ -618,6 +658,9 @@ Requests count as succeeded only when the response bytes carry `grpc-status:0` (
   `ferry run --config ferry.yaml --log-level warning` (1 worker) and
   `envoy -c envoy.yaml --concurrency 1 --disable-hot-restart -l error` (configs: `bench/compare.py`).
 - gRPC-Web unary: `wrk -t1 -c{c} -d{d}s --latency -s unary.lua URL` after `-d3s` of warm-up.
+- REST GET: the same with `rest.lua`, `GET {REST_PATH}` (GetNode through `google.api.http`), a
+  success being a 200 whose JSON carries `"name":"node-n1"`; Ferry's `rest` section and Envoy's
+  `grpc_json_transcoder` read the same descriptor set (`protoc --include_imports` of node.proto).
 - Equal load: `h2load --h1 -c{c} --rps=R/{c} -D{d} --warm-up-time=2 -d getnode.bin
   -H'content-type: application/grpc-web+proto' -H'x-grpc-web: 1' URL` with R = 70 % of the slower
   gateway's unary req/s; p50/p99 from `--log-file`.
@@ -646,8 +689,8 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
-    parser.add_argument("--cases", default="idle,connections,unary,equal-load,stream,direct",
-                        help="comma-separated subset of: idle,connections,unary,equal-load,stream,direct")
+    parser.add_argument("--cases", default="idle,connections,unary,rest,equal-load,stream,direct",
+                        help="comma-separated subset of: idle,connections,unary,rest,equal-load,stream,direct")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
     parser.add_argument("--backend-port", type=int, default=15051)
@@ -675,6 +718,9 @@ def main():
                 if "unary" in cases or "equal-load" in cases:
                     for gateway in gateways:
                         bench.unary(run, gateway)
+                if "rest" in cases:
+                    for gateway in gateways:
+                        bench.rest(run, gateway)
                 if "equal-load" in cases:
                     if rate is None:
                         slower = min(r["rps"] for r in bench.rows if r["case"] == "gRPC-Web unary")
