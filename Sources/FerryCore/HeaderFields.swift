@@ -212,6 +212,29 @@ extension Array<UInt8> {
     }
 }
 
+extension ArraySlice<UInt8> {
+    /// Whether `lowercase` occurs in these bytes, ASCII letters compared case-insensitively
+    /// (media types in `Accept`, for instance).
+    public func containsCaseInsensitive(_ lowercase: StaticString) -> Bool {
+        let count = lowercase.utf8CodeUnitCount
+        guard self.count >= count else { return false }
+        let needle = lowercase.utf8Start
+        var start = startIndex
+        while start + count <= endIndex {
+            var offset = 0
+            while offset < count {
+                let byte = self[start + offset]
+                let lowered = byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte
+                if lowered != needle[offset] { break }
+                offset += 1
+            }
+            if offset == count { return true }
+            start += 1
+        }
+        return false
+    }
+}
+
 /// Header names are short: a byte loop, inlined, beats a call to memcmp.
 @inline(__always)
 private func memoryEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {

@@ -259,7 +259,7 @@ final class HTTP1ServerConnection {
                 return restError(GRPCStatus(.resourceExhausted, "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
                                  httpStatus: 413, corsHeaders: corsHeaders)
             }
-            let query = head.target.firstIndex(of: "?").map { head.target[head.target.index(after: $0)...] }
+            let query = head.target.utf8.firstIndex(of: UInt8(ascii: "?")).map { head.target[head.target.index(after: $0)...] }
             return .rest(PendingRESTCall(binding: binding, pathBindings: pathBindings, query: query, corsHeaders: corsHeaders))
         }
     }

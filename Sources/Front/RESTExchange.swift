@@ -20,10 +20,9 @@ enum RESTStreamFormat {
 
     /// Picked from the request's `Accept`.
     init(accept: ArraySlice<UInt8>?) {
-        let text = accept.map { String(decoding: $0, as: UTF8.self).lowercased() } ?? ""
-        if text.contains("application/x-ndjson") {
+        if accept?.containsCaseInsensitive("application/x-ndjson") == true {
             self = .ndjson
-        } else if text.contains("text/event-stream") {
+        } else if accept?.containsCaseInsensitive("text/event-stream") == true {
             self = .serverSentEvents
         } else {
             self = .jsonArray

@@ -57,17 +57,8 @@ public struct GRPCWebContentType: Sendable, Equatable {
     /// Whether an `Accept` header asks for a text-encoded response (PROTOCOL-WEB.md,
     /// "Text-encoded (response) streams").
     public static func acceptsText(_ accept: ArraySlice<UInt8>?) -> Bool {
-        guard let accept else { return false }
-        let needle = textMediaType
-        guard accept.count >= needle.count else { return false }
-        for start in accept.startIndex...(accept.endIndex - needle.count)
-        where needle.indices.allSatisfy({ asciiLowercased(accept[start + $0]) == needle[$0] }) {
-            return true
-        }
-        return false
+        accept?.containsCaseInsensitive("application/grpc-web-text") ?? false
     }
-
-    private static let textMediaType = Array("application/grpc-web-text".utf8)
 
     /// The content type of the native gRPC request sent upstream.
     public var upstreamContentType: String {

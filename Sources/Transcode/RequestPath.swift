@@ -16,11 +16,11 @@ public struct RequestPath: Sendable {
 
         /// The text after the last ':' — a custom verb, if the template has one.
         var verbSuffix: Substring? {
-            raw.lastIndex(of: ":").map { raw[raw.index(after: $0)...] }
+            raw.utf8.lastIndex(of: UInt8(ascii: ":")).map { raw[raw.index(after: $0)...] }
         }
 
         func droppingVerb() -> Segment {
-            Segment(raw: raw.lastIndex(of: ":").map { raw[..<$0] } ?? raw)
+            Segment(raw: raw.utf8.lastIndex(of: UInt8(ascii: ":")).map { raw[..<$0] } ?? raw)
         }
 
         /// The segment percent-decoded; with `keepingSlashes`, `%2F` stays as it is (variables
@@ -49,7 +49,19 @@ public struct RequestPath: Sendable {
                 index += 1
             }
         }
-        segments = path.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map { Segment(raw: $0) }
+        // Split on the bytes: Character-wise splitting of a Substring costs grapheme breaking.
+        var segments: [Segment] = []
+        var start = path.utf8.index(after: path.utf8.startIndex)
+        var position = start
+        while position < path.utf8.endIndex {
+            if path.utf8[position] == UInt8(ascii: "/") {
+                segments.append(Segment(raw: path[start..<position]))
+                start = path.utf8.index(after: position)
+            }
+            position = path.utf8.index(after: position)
+        }
+        segments.append(Segment(raw: path[start..<path.utf8.endIndex]))
+        self.segments = segments
         var offset = 1
         for segment in segments {
             guard validatedUTF8String(percentDecoded(Array(segment.raw.utf8), keepingSlashes: false)) != nil else {
