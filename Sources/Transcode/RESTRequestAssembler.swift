@@ -119,6 +119,8 @@ public struct RESTRequestAssembler: Sendable {
         do {
             field = try transcoder.field(at: fieldPath, in: messageType)
         } catch {
+            // ignore_unknown_fields covers query parameters too (never the path: it is checked at startup).
+            if options.ignoreUnknownFields { return [] }
             throw RESTRequestError(message: "unknown \(source): \(error.reason)")
         }
         var valueKind = field.kind

@@ -45,6 +45,12 @@ final class RESTRequestAssemblerTests: XCTestCase {
         XCTAssertEqual(try request(.wholeMessage, path: [("f_string", "path")], json: #"{"fString": "body"}"#), #"{"fString":"path"}"#)
     }
 
+    func testUnknownQueryParametersCanBeIgnored() throws {
+        let lenient = RESTRequestAssembler(transcoder: Self.transcoder, options: JSONParseOptions(ignoreUnknownFields: true))
+        let message = try lenient.requestMessage(for: binding(.none), pathBindings: [], query: "nope=1&f_int32=2", body: [])
+        XCTAssertEqual(message, [0x28, 0x02])
+    }
+
     func testEveryRefusalNamesTheProblem() {
         let cases: [(RESTBody, [(String, String)], String?, String, String)] = [
             (.none, [], "nope=1", "", "unknown query parameter 'nope': 'nope' is not a field of ferry.test.v1.Rich"),
