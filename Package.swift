@@ -74,7 +74,7 @@ let package = Package(
                 swiftSettings: strict),
 
         .executableTarget(name: "ferry", dependencies: [
-            "Front", "Config", "NodeService",
+            "Front", "Config", "NodeService", "FerryCore", "Transcode",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict, linkerSettings: lean),

@@ -1,6 +1,7 @@
 // The `ferry` command line: run, check, demo.
 import ArgumentParser
 import Config
+import FerryCore
 import Front
 import Glibc
 import Logging
@@ -157,13 +158,18 @@ struct Demo: ParsableCommand {
     func run() throws {
         let logger = logging.bootstrap()
         let config: FerryConfig
+        let rest: RESTTranscoding
         do {
             config = try ConfigLoader.load(yaml: DemoConfig.yaml, defaultWorkers: 1)
+            // The embedded descriptor set stands in for a `rest` section's file.
+            rest = try RESTTranscoding(descriptorSet: Base64.decodeLenient(NodeDescriptorSet.base64) ?? [],
+                                       services: [NodeServiceHandlers.serviceName],
+                                       printOptions: JSONPrintOptions(), parseOptions: JSONParseOptions())
         } catch {
             logger.critical("embedded demo config is invalid: \(error)")
             throw ExitCode(1)
         }
-        try serve(config, rest: nil, logger: logger) {
+        try serve(config, rest: rest, logger: logger) {
             do {
                 try NodeServiceBackend.startInBackground(address: "127.0.0.1:50051", logger: logger)
             } catch {
@@ -180,7 +186,11 @@ struct Demo: ParsableCommand {
                     --data 'AAAAAAQKAm4x' | base64 -d | tr -c '[:print:]' '.'; echo
 
                 It prints the Node message (id n1, name node-n1, labels) and the trailer frame
-                with grpc-status:0. Stop with Ctrl-C.
+                with grpc-status:0. The same call as REST/JSON (google.api.http rules of node.proto):
+
+                  curl -s http://127.0.0.1:8080/v1/nodes/n1; echo
+
+                Stop with Ctrl-C.
 
                 """)
             fflush(nil)  // all streams: the test harness and users read the line at once

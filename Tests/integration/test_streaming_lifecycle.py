@@ -151,6 +151,12 @@ def test_demo_serves_the_printed_call():
             " -H 'x-grpc-web: 1' --data 'AAAAAAQKAm4x' | base64 -d | tr -c '[:print:]' '.'",
             shell=True, capture_output=True, text=True, timeout=10).stdout
         assert "node-n1" in reply and "grpc-status:0" in reply
+        output = ""
+        while "curl -s http://127.0.0.1:8080/v1/nodes/n1" not in output:
+            output += process.stdout.readline()
+        reply = subprocess.run("curl -s http://127.0.0.1:8080/v1/nodes/n1", shell=True, capture_output=True,
+                               text=True, timeout=10).stdout
+        assert '"name":"node-n1"' in reply, reply
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
