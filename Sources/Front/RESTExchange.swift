@@ -58,6 +58,8 @@ final class RESTExchange: DownstreamExchange {
     /// A unary call's reply, held until the trailers say OK.
     private var unaryReply: [[UInt8]] = []
     private var headReceived = false
+    /// The upstream's response metadata, sent as `x-grpc-metadata-*` headers.
+    private var responseMetadata = HeaderFields()
     /// Bytes received but not yet released upstream (see GRPCWebExchange.owedToUpstream).
     private var owedToUpstream = 0
 
@@ -91,9 +93,15 @@ final class RESTExchange: DownstreamExchange {
 
     // MARK: Writing
 
+    /// The response head's fields: content type, the upstream's metadata under
+    /// `x-grpc-metadata-` (never as grpc-* fields of their own), then CORS.
     private func headers(contentType: String) -> HeaderFields {
-        var headers = HeaderFields(reservingFields: 4 + extraHeaders.count, bytes: 128)
+        var headers = HeaderFields(reservingFields: 4 + responseMetadata.count + extraHeaders.count, bytes: 256)
         headers.append(name: "content-type", value: contentType)
+        for index in 0..<responseMetadata.count {
+            let field = responseMetadata[index]
+            headers.append(name: "x-grpc-metadata-" + field.name, value: field.value)
+        }
         return headers
     }
 
@@ -206,7 +214,9 @@ extension RESTExchange: UpstreamCallDelegate {
             if let failure = GRPCWebExchange.validateResponseHead(headers) {
                 call.cancel()
                 fail(failure)
+                return
             }
+            GRPCWebMetadata.appendResponseHeaders(from: headers, to: &responseMetadata)
         case .data(let bytes):
             do {
                 try received(try frames.decode(bytes).map(\.payload))

@@ -74,6 +74,13 @@ def test_get_with_a_path_variable(rest_ferry, recorder):
     assert recorder.calls == ["GetNode"]
 
 
+def test_response_metadata_comes_under_a_prefix(rest_ferry):
+    status, headers, body = request(rest_ferry, "GET", "/v1/nodes/n1", headers={"x-echo": "hello"})
+    assert status == 200, body
+    assert headers["x-grpc-metadata-x-echo-header"] == "hello"
+    assert not any(name.startswith("grpc-") for name in headers)
+
+
 def test_post_with_the_whole_message_as_body(rest_ferry):
     status, _, body = request(rest_ferry, "POST", "/v1/nodes:get", {"nodeId": "n2", "echo_payload": "AAEC"})
     assert status == 200, body
