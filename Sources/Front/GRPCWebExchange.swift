@@ -30,12 +30,7 @@ final class GRPCWebExchange: DownstreamExchange {
     private let extraHeaders: HeaderFields
     private var state: State = .awaitingHead
     private var call: UpstreamCall?
-    /// Bytes received upstream and written downstream but not yet released to the backend,
-    /// because the downstream socket has not taken them (backpressure).
-    private var owedToUpstream = 0
-
-    /// Output queued beyond this makes the exchange stop releasing the upstream window.
-    static let downstreamHighWatermark = 64 * 1024
+    private var credit = UpstreamCredit()
 
     init(connection: HTTP1ServerConnection, contentType: GRPCWebContentType, textResponse: Bool,
          extraHeaders: HeaderFields) {
@@ -65,10 +60,7 @@ final class GRPCWebExchange: DownstreamExchange {
 
     /// The downstream socket drained: release what it took to the backend.
     func downstreamDrained() {
-        guard owedToUpstream > 0, let call else { return }
-        let owed = owedToUpstream
-        owedToUpstream = 0
-        call.consume(owed)
+        credit.drained(call)
     }
 
     private func writeHead(_ upstreamHeaders: HeaderFields) {
@@ -127,11 +119,7 @@ extension GRPCWebExchange: UpstreamCallDelegate {
         case .data(let bytes):
             guard case .streaming = state else { return }
             writeBody(bytes)
-            if connection.outputLength <= GRPCWebExchange.downstreamHighWatermark && owedToUpstream == 0 {
-                call.consume(bytes.count)
-            } else {
-                owedToUpstream += bytes.count
-            }
+            credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength)
         case .trailers(let trailers):
             var trailers = trailers
             if case .awaitingHead = state, let failure = GRPCWebExchange.validateResponseHead(trailers) {

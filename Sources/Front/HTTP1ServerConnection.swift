@@ -93,7 +93,7 @@ final class HTTP1ServerConnection {
         parser = HTTP1RequestParser(limits: .init(maxHeaderBytes: context.limits.maxHeaderBytes,
                                                   maxHeaderFields: context.limits.maxHeaderFields))
         connection.delegate = self
-        connection.setOutputLowWatermark(GRPCWebExchange.downstreamHighWatermark / 2)
+        connection.setOutputLowWatermark(UpstreamCredit.downstreamHighWatermark / 2)
         connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
     }
 

@@ -60,8 +60,7 @@ final class RESTExchange: DownstreamExchange {
     private var headReceived = false
     /// The upstream's response metadata, sent as `x-grpc-metadata-*` headers.
     private var responseMetadata = HeaderFields()
-    /// Bytes received but not yet released upstream (see GRPCWebExchange.owedToUpstream).
-    private var owedToUpstream = 0
+    private var credit = UpstreamCredit()
 
     init(connection: HTTP1ServerConnection, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
          format: RESTStreamFormat) {
@@ -85,10 +84,7 @@ final class RESTExchange: DownstreamExchange {
     }
 
     func downstreamDrained() {
-        guard owedToUpstream > 0, let call else { return }
-        let owed = owedToUpstream
-        owedToUpstream = 0
-        call.consume(owed)
+        credit.drained(call)
     }
 
     // MARK: Writing
@@ -227,12 +223,7 @@ extension RESTExchange: UpstreamCallDelegate {
                 call.cancel()
                 return fail(GRPCStatus(.internal, "cannot write \(binding.method.outputType) as JSON: \(error)"))
             }
-            // Released upstream only once the browser's socket took it (backpressure).
-            if connection.outputLength <= GRPCWebExchange.downstreamHighWatermark && owedToUpstream == 0 {
-                call.consume(bytes.count)
-            } else {
-                owedToUpstream += bytes.count
-            }
+            credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength)
         case .trailers(let trailers):
             // Trailers-only: the block is also the response head, with its :status.
             if !headReceived, let failure = GRPCWebExchange.validateResponseHead(trailers) {

@@ -1,0 +1,29 @@
+// Backpressure from the browser to the backend: DATA received upstream is released (HTTP/2
+// WINDOW_UPDATE, RFC 9113 §6.9) only once the downstream socket has taken what was written from
+// it, so a slow reader stalls the backend instead of filling Ferry's memory.
+import Upstream
+
+struct UpstreamCredit {
+    /// Output queued downstream beyond this stops releasing the upstream window.
+    static let downstreamHighWatermark = 64 * 1024
+
+    /// Bytes written downstream but not yet released upstream.
+    private var owed = 0
+
+    /// After writing `count` received bytes downstream: release them now if the downstream
+    /// keeps up, else owe them until it drains.
+    mutating func received(_ count: Int, by call: UpstreamCall, downstreamQueued: Int) {
+        if downstreamQueued <= UpstreamCredit.downstreamHighWatermark && owed == 0 {
+            call.consume(count)
+        } else {
+            owed += count
+        }
+    }
+
+    /// The downstream socket drained: release what it took.
+    mutating func drained(_ call: UpstreamCall?) {
+        guard owed > 0, let call else { return }
+        call.consume(owed)
+        owed = 0
+    }
+}
