@@ -84,19 +84,23 @@ public enum Base64 {
             group = group << 6 | UInt32(mapped)
             count += 1
             if count == 4 {
-                out.append(UInt8(truncatingIfNeeded: group >> 16))
-                out.append(UInt8(truncatingIfNeeded: group >> 8))
-                out.append(UInt8(truncatingIfNeeded: group))
+                appendGroup(group, sextets: 4, to: &out)
                 group = 0
                 count = 0
             }
         }
-        if count == 2 { out.append(UInt8(truncatingIfNeeded: group >> 4)) }
-        if count == 3 {
-            out.append(UInt8(truncatingIfNeeded: group >> 10))
-            out.append(UInt8(truncatingIfNeeded: group >> 2))
-        }
+        if count > 1 { appendGroup(group, sextets: count, to: &out) }
         return out
+    }
+
+    /// Appends the bytes of a group of 4, 3 or 2 base64 characters (`sextets` of 6 bits in the
+    /// low bits of `group`): 3, 2 or 1 bytes.
+    @inline(__always)
+    static func appendGroup(_ group: UInt32, sextets: Int, to out: inout [UInt8]) {
+        let bits = group << (6 * (4 - sextets))
+        out.append(UInt8(truncatingIfNeeded: bits >> 16))
+        if sextets > 2 { out.append(UInt8(truncatingIfNeeded: bits >> 8)) }
+        if sextets > 3 { out.append(UInt8(truncatingIfNeeded: bits)) }
     }
 }
 
@@ -126,11 +130,10 @@ public struct Base64StreamDecoder {
                 }
                 switch groupCount {
                 case 2:
-                    out.append(UInt8(truncatingIfNeeded: group >> 4))
+                    Base64.appendGroup(group, sextets: 2, to: &out)
                     awaitingSecondPad = true
                 case 3:
-                    out.append(UInt8(truncatingIfNeeded: group >> 10))
-                    out.append(UInt8(truncatingIfNeeded: group >> 2))
+                    Base64.appendGroup(group, sextets: 3, to: &out)
                 default:
                     throw .misplacedPadding(offset: offset)
                 }
@@ -144,9 +147,7 @@ public struct Base64StreamDecoder {
             group = group << 6 | UInt32(value)
             groupCount += 1
             if groupCount == 4 {
-                out.append(UInt8(truncatingIfNeeded: group >> 16))
-                out.append(UInt8(truncatingIfNeeded: group >> 8))
-                out.append(UInt8(truncatingIfNeeded: group))
+                Base64.appendGroup(group, sextets: 4, to: &out)
                 group = 0
                 groupCount = 0
             }

@@ -157,16 +157,10 @@ final class RESTExchange: DownstreamExchange {
     }
 
     private func json(_ message: [UInt8]) throws(JSONPrintError) -> [UInt8] {
-        var result: Result<[UInt8], JSONPrintError> = .success([])
-        message.withUnsafeBytes { bytes in
-            do throws(JSONPrintError) {
-                result = .success(try rest.transcoder.json(fromBinary: bytes, messageType: binding.method.outputType,
-                                                           fieldPath: binding.responseBody, options: rest.printOptions))
-            } catch {
-                result = .failure(error)
-            }
+        try withTypedUnsafeBytes(message) { bytes throws(JSONPrintError) in
+            try rest.transcoder.json(fromBinary: bytes, messageType: binding.method.outputType,
+                                     fieldPath: binding.responseBody, options: rest.printOptions)
         }
-        return try result.get()
     }
 
     // MARK: Upstream parts

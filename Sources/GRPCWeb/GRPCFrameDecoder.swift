@@ -8,6 +8,7 @@
 // Buffering contract: bytes may arrive split anywhere; the decoder holds at most one
 // partial prefix (< 5 bytes) and one partial payload, and refuses a length over the limit
 // as soon as the prefix is complete, before buffering the payload.
+import FerryCore
 
 /// Why a frame stream was refused.
 public enum GRPCFrameError: Error, Equatable, CustomStringConvertible {
@@ -129,11 +130,7 @@ public struct GRPCFrameDecoder {
 
     public mutating func decode<Bytes: Collection>(_ bytes: Bytes) throws(GRPCFrameError) -> [GRPCFrame]
     where Bytes.Element == UInt8 {
-        var result: Result<[GRPCFrame], GRPCFrameError> = .success([])
-        Array(bytes).withUnsafeBytes { buffer in
-            do throws(GRPCFrameError) { result = .success(try decode(buffer)) } catch { result = .failure(error) }
-        }
-        return try result.get()
+        try withTypedUnsafeBytes(bytes) { buffer throws(GRPCFrameError) in try decode(buffer) }
     }
 
     /// Checks that the stream ended on a frame boundary.

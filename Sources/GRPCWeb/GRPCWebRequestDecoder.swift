@@ -68,12 +68,7 @@ public struct GRPCWebRequestDecoder {
 
     private mutating func appendFrames<Bytes: Collection>(_ bytes: Bytes) throws(GRPCWebRequestError)
     where Bytes.Element == UInt8 {
-        var failure: GRPCWebRequestError?
-        let contiguous: Void? = bytes.withContiguousStorageIfAvailable { buffer in
-            do throws(GRPCWebRequestError) { try appendFrames(UnsafeRawBufferPointer(buffer)) } catch { failure = error }
-        }
-        if contiguous == nil { try appendFrames(Array(bytes)) }
-        if let failure { throw failure }
+        try withTypedUnsafeBytes(bytes) { buffer throws(GRPCWebRequestError) in try appendFrames(buffer) }
     }
 
     private mutating func appendFrames(_ bytes: UnsafeRawBufferPointer) throws(GRPCWebRequestError) {

@@ -193,15 +193,8 @@ struct JSONScanner {
         guard bytes.count - index >= 4 else { throw error("truncated \\u escape", at: escapeStart) }
         var value: UInt32 = 0
         for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt32
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-            default: throw error("invalid hex digit in \\u escape", at: escapeStart)
-            }
-            value = value << 4 | digit
+            guard let digit = hexValue(bytes[index]) else { throw error("invalid hex digit in \\u escape", at: escapeStart) }
+            value = value << 4 | UInt32(digit)
             index += 1
         }
         return value

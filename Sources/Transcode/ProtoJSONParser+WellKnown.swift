@@ -1,6 +1,5 @@
 // Reading the well-known types' JSON forms back into wire format (the inverse of
 // ProtoJSONPrinter+WellKnown.swift).
-import FerryCore
 
 extension ProtoJSONParser {
     mutating func parseWellKnown(_ type: WellKnownType, _ layout: MessageLayout, into writer: inout WireWriter) throws(JSONParseError) {
@@ -12,10 +11,7 @@ extension ProtoJSONParser {
             guard let field = layout.field(number: 1) else { throw scanner.error("\(layout.fullName) has no value field") }
             switch field.kind {
             case .string: writer.writeLengthDelimited(1, try scanner.readString().utf8)
-            case .bytes:
-                let text = try scanner.readString()
-                guard let bytes = Base64.decodeLenient(text) else { throw scanner.error("not base64", at: offset) }
-                writer.writeLengthDelimited(1, bytes)
+            case .bytes: writer.writeLengthDelimited(1, try parseBytes())
             default:
                 writer.writeTag(1, field.kind.wireType)
                 try parseScalar(field.kind, into: &writer, ignoringUnknownEnum: false)

@@ -208,7 +208,7 @@ struct ProtoJSONParser {
         }
     }
 
-    private mutating func parseBytes() throws(JSONParseError) -> [UInt8] {
+    mutating func parseBytes() throws(JSONParseError) -> [UInt8] {
         let offset = scanner.nextTokenOffset()
         let text = try scanner.readString()
         guard let bytes = Base64.decodeLenient(text) else { throw scanner.error("not base64", at: offset) }

@@ -229,11 +229,9 @@ struct ProtoJSONPrinter {
         }
         var merged: [UInt8] = []
         for occurrence in occurrences { merged.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[occurrence.range])) }
-        var failure: JSONPrintError?
-        merged.withUnsafeBytes { mergedBytes in
-            do throws(JSONPrintError) { try body(&self, mergedBytes, 0..<mergedBytes.count) } catch { failure = error }
+        try withTypedUnsafeBytes(merged) { mergedBytes throws(JSONPrintError) in
+            try body(&self, mergedBytes, 0..<mergedBytes.count)
         }
-        if let failure { throw failure }
     }
 
     private func isDefault(_ kind: FieldKind, _ bytes: UnsafeRawBufferPointer, _ occurrence: Occurrence) -> Bool {

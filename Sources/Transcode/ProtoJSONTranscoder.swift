@@ -1,5 +1,6 @@
 // The proto3 JSON mapping for the messages of a descriptor set, both ways; what REST requests
 // and responses go through. Read-only after init: one instance serves every worker.
+import FerryCore
 
 public final class ProtoJSONTranscoder: Sendable {
     private let layouts: MessageLayouts
@@ -53,15 +54,9 @@ public final class ProtoJSONTranscoder: Sendable {
     /// `binary(fromJSON:)` for JSON held in an array.
     public func binary(fromJSON json: [UInt8], messageType: String,
                        options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [UInt8] {
-        var result: Result<[UInt8], JSONParseError> = .success([])
-        json.withUnsafeBytes { bytes in
-            do throws(JSONParseError) {
-                result = .success(try binary(fromJSON: bytes, messageType: messageType, options: options))
-            } catch {
-                result = .failure(error)
-            }
+        try withTypedUnsafeBytes(json) { bytes throws(JSONParseError) in
+            try binary(fromJSON: bytes, messageType: messageType, options: options)
         }
-        return try result.get()
     }
 
     /// The field at a dotted path from `messageType`; every step but the last is a message field.

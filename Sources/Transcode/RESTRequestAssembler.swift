@@ -4,6 +4,7 @@
 // small JSON object for the proto3 JSON parser, and the binary results are concatenated:
 // protobuf's merge semantics (last scalar wins, messages merge, repeated fields append) then
 // give the path precedence over the body, as grpc-gateway and Envoy do.
+import FerryCore
 
 /// Why a REST request cannot become a gRPC request: always answered with 400.
 public struct RESTRequestError: Error, Equatable, CustomStringConvertible {
@@ -28,16 +29,14 @@ public struct RESTRequestAssembler: Sendable {
         guard binding.body == .wholeMessage else {
             throw RESTRequestError(message: "\(binding.method.fullName) streams its requests: its rule needs body \"*\"")
         }
-        var elements: Result<[[UInt8]], JSONParseError> = .success([])
-        body.withUnsafeBytes { bytes in
-            do throws(JSONParseError) {
-                elements = .success(try transcoder.binaries(fromJSONArray: bytes, messageType: binding.method.inputType, options: options))
-            } catch {
-                elements = .failure(error)
-            }
-        }
         let messages: [[UInt8]]
-        do { messages = try elements.get() } catch { throw RESTRequestError(message: "request body: \(error)") }
+        do {
+            messages = try withTypedUnsafeBytes(body) { bytes throws(JSONParseError) in
+                try transcoder.binaries(fromJSONArray: bytes, messageType: binding.method.inputType, options: options)
+            }
+        } catch {
+            throw RESTRequestError(message: "request body: \(error)")
+        }
         // The path's fields, merged into every message (query parameters are refused: body "*").
         let shared = try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: [])
         return messages.map { $0 + shared }
@@ -46,15 +45,9 @@ public struct RESTRequestAssembler: Sendable {
     /// `requestMessage` for a body held in an array.
     public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
                                body: [UInt8]) throws(RESTRequestError) -> [UInt8] {
-        var result: Result<[UInt8], RESTRequestError> = .success([])
-        body.withUnsafeBytes { bytes in
-            do throws(RESTRequestError) {
-                result = .success(try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: bytes))
-            } catch {
-                result = .failure(error)
-            }
+        try withTypedUnsafeBytes(body) { bytes throws(RESTRequestError) in
+            try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: bytes)
         }
-        return try result.get()
     }
 
     /// The binary request message. `query` is the raw query string (after '?', not decoded).
