@@ -1,4 +1,5 @@
 // Reads and validates Ferry's YAML configuration (documented key by key in config/README.md).
+import FerryCore
 import Routing
 
 public enum ConfigLoader {
@@ -38,7 +39,7 @@ public enum ConfigLoader {
     private static func rest(_ node: ConfigNode) throws(ConfigError) -> RESTConfig? {
         guard node.isPresent else { return nil }
         try node.requireMapping(keys: ["descriptor_set", "services", "emit_unpopulated", "use_proto_names",
-                                       "enums_as_ints", "ignore_unknown_fields"])
+                                       "enums_as_ints", "ignore_unknown_fields", "request_headers", "default_timeout"])
         let servicesNode = node.child("services")
         guard let services = try servicesNode.stringList(), !services.isEmpty else {
             throw servicesNode.error("at least one service is required")
@@ -48,6 +49,12 @@ public enum ConfigLoader {
         config.useProtoNames = try node.child("use_proto_names").bool() ?? false
         config.enumsAsIntegers = try node.child("enums_as_ints").bool() ?? false
         config.ignoreUnknownFields = try node.child("ignore_unknown_fields").bool() ?? false
+        let headersNode = node.child("request_headers")
+        config.requestHeaders = try headersNode.stringList()?.map { $0.lowercased() }
+        for name in config.requestHeaders ?? [] where name.isEmpty || !name.utf8.allSatisfy(isHTTPTokenByte) {
+            throw headersNode.error("'\(name)' is not a header name")
+        }
+        config.defaultTimeoutNanoseconds = try node.child("default_timeout").duration()
         return config
     }
 

@@ -22,6 +22,10 @@ public struct RESTConfig: Sendable, Equatable {
     public var useProtoNames = false
     public var enumsAsIntegers = false
     public var ignoreUnknownFields = false
+    /// Request headers forwarded as gRPC metadata (lowercase); nil: all but hop-by-hop fields.
+    public var requestHeaders: [String]?
+    /// The deadline of a call that does not send `grpc-timeout`, in nanoseconds.
+    public var defaultTimeoutNanoseconds: UInt64?
 
     public init(descriptorSet: String, services: [String]) {
         self.descriptorSet = descriptorSet

@@ -321,10 +321,12 @@ final class HTTP1ServerConnection {
             let messages: [[UInt8]]
             let timeout: GRPCTimeout?
             do {
-                messages = call.binding.method.clientStreaming
+                // A streamed HttpBody body goes up as one message, as Envoy's transcoder sends a whole body.
+                messages = call.binding.method.clientStreaming && call.binding.requestHTTPBody == nil
                     ? try rest.assembler.requestStream(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body)
-                    : [try rest.assembler.requestMessage(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body)]
-                timeout = try GRPCWebMetadata.timeout(from: head.headers)
+                    : [try rest.assembler.requestMessage(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body,
+                                                         contentType: head.headers["content-type"])]
+                timeout = try GRPCWebMetadata.timeout(from: head.headers) ?? rest.defaultTimeout
             } catch {
                 return refuse(GRPCStatus(.invalidArgument, "\(error)"), nil)
             }
@@ -337,7 +339,7 @@ final class HTTP1ServerConnection {
             state = .exchanging(exchange, keepAlive: keepAlive)
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-            GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
+            GRPCWebMetadata.appendRequestMetadata(from: head.headers, allowing: rest.requestHeaders, to: &metadata)
             var body: [UInt8] = []
             for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
             exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
@@ -404,11 +406,18 @@ final class HTTP1ServerConnection {
         bytes.withUnsafeBytes { writeChunk($0) }
     }
 
-    func writeLastChunk() {
-        connection.write(HTTP1ChunkedEncoding.lastChunk)
+    func writeLastChunk(trailers: HeaderFields = HeaderFields()) {
+        connection.write(trailers.isEmpty ? HTTP1ChunkedEncoding.lastChunk : HTTP1ChunkedEncoding.lastChunk(trailers: trailers))
     }
 
     var outputLength: Int { connection.outputLength }
+
+    /// The exchange cannot end its response properly: what is written goes out, then the
+    /// connection closes, so the client sees an incomplete body.
+    func exchangeAborted() {
+        state = .closed
+        connection.closeAfterFlush()
+    }
 
     /// The exchange wrote its last byte: next request, or close.
     func exchangeFinished() {

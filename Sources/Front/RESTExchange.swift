@@ -7,6 +7,10 @@
 // - NDJSON (`application/x-ndjson`): one message per line, an error as `{"error":{status}}`;
 // - SSE (`text/event-stream`): `data: msg` events, an error as an `event: error` event.
 // An error before the first message gets its own HTTP status, as for unary calls.
+// A reply that is a google.api.HttpBody goes out as its data with its content type; streamed,
+// as the data of each message, under the first one's content type. An error in such a stream
+// has no place in the body: the connection closes without the last chunk, which tells the
+// client that the body is incomplete (RFC 9112 §7.1).
 import FerryCore
 import GRPCWeb
 import HTTP1
@@ -60,6 +64,9 @@ final class RESTExchange: DownstreamExchange {
     private var headReceived = false
     /// The upstream's response metadata, sent as `x-grpc-metadata-*` headers.
     private var responseMetadata = HeaderFields()
+    /// The upstream's trailer metadata (not the grpc-* fields), sent as `x-grpc-trailer-*`
+    /// headers when the response has not started, else as fields of the chunked trailer section.
+    private var trailerMetadata = HeaderFields()
     private var credit = UpstreamCredit()
 
     init(connection: HTTP1ServerConnection, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
@@ -90,40 +97,53 @@ final class RESTExchange: DownstreamExchange {
     // MARK: Writing
 
     /// The response head's fields: content type, the upstream's metadata under
-    /// `x-grpc-metadata-` (never as grpc-* fields of their own), then CORS.
+    /// `x-grpc-metadata-` and its trailer metadata under `x-grpc-trailer-` (never as grpc-*
+    /// fields of their own), then CORS.
     private func headers(contentType: String) -> HeaderFields {
-        var headers = HeaderFields(reservingFields: 4 + responseMetadata.count + extraHeaders.count, bytes: 256)
+        var headers = HeaderFields(reservingFields: 4 + responseMetadata.count + trailerMetadata.count + extraHeaders.count, bytes: 256)
         headers.append(name: "content-type", value: contentType)
-        for index in 0..<responseMetadata.count {
-            let field = responseMetadata[index]
-            headers.append(name: "x-grpc-metadata-" + field.name, value: field.value)
-        }
+        prefixed(responseMetadata, "x-grpc-metadata-", to: &headers)
+        prefixed(trailerMetadata, "x-grpc-trailer-", to: &headers)
         return headers
     }
 
+    private func prefixed(_ metadata: HeaderFields, _ prefix: String, to fields: inout HeaderFields) {
+        for index in 0..<metadata.count {
+            let field = metadata[index]
+            fields.append(name: prefix + field.name, value: field.value)
+        }
+    }
+
     /// A whole response with a Content-Length: a unary reply or an error.
-    private func respond(status: Int, json: [UInt8]) {
+    private func respond(status: Int, contentType: String = "application/json", body: [UInt8]) {
         guard case .awaitingFirstMessage = state else { return }
         state = .finished
-        var headers = headers(contentType: "application/json")
-        headers.append(name: "content-length", value: String(json.count))
+        var headers = headers(contentType: contentType)
+        headers.append(name: "content-length", value: String(body.count))
         headers.append(contentsOf: extraHeaders)
         connection.writeResponseHead(HTTP1ResponseHead(status: status, headers: headers))
-        connection.writeBody(json)
+        connection.writeBody(body)
         connection.exchangeFinished()
     }
 
-    private func fail(_ status: GRPCStatus) {
+    /// `details`: the binary google.rpc.Status of the backend's `grpc-status-details-bin`.
+    private func fail(_ status: GRPCStatus, details: [UInt8]? = nil) {
+        let statusJSON = details.map { details in
+            details.withUnsafeBytes { rest.transcoder.statusJSON(code: status.code.rawValue, message: status.message, details: $0) }
+        } ?? ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message)
         switch state {
         case .awaitingFirstMessage:
-            respond(status: status.code.httpStatus, json: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message))
+            respond(status: status.code.httpStatus, body: statusJSON)
+        case .streaming where binding.responseHTTPBody != nil:
+            state = .finished
+            connection.exchangeAborted()
         case .streaming(let elements):
-            let error = Array("{\"error\":".utf8) + ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message) + [UInt8(ascii: "}")]
+            let error = Array("{\"error\":".utf8) + statusJSON + [UInt8(ascii: "}")]
             switch format {
             case .jsonArray: connection.writeChunk((elements == 0 ? [] : [UInt8(ascii: ",")]) + error + [UInt8(ascii: "]")])
             case .ndjson: connection.writeChunk(error + [0x0A])
             case .serverSentEvents:
-                connection.writeChunk(Array("event: error\ndata: ".utf8) + ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message) + [0x0A, 0x0A])
+                connection.writeChunk(Array("event: error\ndata: ".utf8) + statusJSON + [0x0A, 0x0A])
             }
             endStream()
         case .finished:
@@ -131,12 +151,12 @@ final class RESTExchange: DownstreamExchange {
         }
     }
 
-    private func startStream() {
-        var headers = headers(contentType: format.contentType)
+    private func startStream(contentType: String) {
+        var headers = headers(contentType: contentType)
         headers.append(name: "transfer-encoding", value: "chunked")
         headers.append(contentsOf: extraHeaders)
         connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
-        if case .jsonArray = format { connection.writeChunk([UInt8(ascii: "[")]) }
+        if binding.responseHTTPBody == nil, case .jsonArray = format { connection.writeChunk([UInt8(ascii: "[")]) }
         state = .streaming(elements: 0)
     }
 
@@ -150,8 +170,16 @@ final class RESTExchange: DownstreamExchange {
         state = .streaming(elements: elements + 1)
     }
 
+    /// The HttpBody of a reply; without a content type it is `application/octet-stream`.
+    private func httpBody(_ message: [UInt8], _ placement: HTTPBodyPlacement) throws(WireFormatError) -> (contentType: String, data: [UInt8]) {
+        let body = try withTypedUnsafeBytes(message) { bytes throws(WireFormatError) in try placement.decode(bytes) }
+        return (body.contentType.isEmpty ? "application/octet-stream" : body.contentType, body.data)
+    }
+
     private func endStream() {
-        connection.writeLastChunk()
+        var trailers = HeaderFields()
+        prefixed(trailerMetadata, "x-grpc-trailer-", to: &trailers)
+        connection.writeLastChunk(trailers: trailers)
         state = .finished
         connection.exchangeFinished()
     }
@@ -165,31 +193,60 @@ final class RESTExchange: DownstreamExchange {
 
     // MARK: Upstream parts
 
-    private func received(_ messages: [[UInt8]]) throws(JSONPrintError) {
+    private func received(_ messages: [[UInt8]]) throws(GRPCStatus) {
         guard binding.method.serverStreaming else {
             unaryReply += messages
             return
         }
         for message in messages {
-            let element = try json(message)
-            if case .awaitingFirstMessage = state { startStream() }
+            if let placement = binding.responseHTTPBody {
+                // A streamed HttpBody reply: each message's data, raw.
+                let body: (contentType: String, data: [UInt8])
+                do { body = try httpBody(message, placement) } catch { throw GRPCStatus(.internal, "upstream sent an invalid google.api.HttpBody: \(error)") }
+                if case .awaitingFirstMessage = state { startStream(contentType: body.contentType) }
+                connection.writeChunk(body.data)
+                continue
+            }
+            let element: [UInt8]
+            do { element = try json(message) } catch { throw GRPCStatus(.internal, "cannot write \(binding.method.outputType) as JSON: \(error)") }
+            if case .awaitingFirstMessage = state { startStream(contentType: format.contentType) }
             writeElement(element)
         }
     }
 
-    private func finish(with status: GRPCStatus) {
-        guard status.code == .ok else { return fail(status) }
+    private func finish(with trailers: HeaderFields) {
+        var metadata = HeaderFields()
+        GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &metadata)
+        for index in 0..<metadata.count where !metadata.nameBytes(at: index).starts(with: "grpc-".utf8) {
+            trailerMetadata.append(metadata, at: index)
+        }
+        let status = GRPCStatus(trailers: trailers)
+        guard status.code == .ok else {
+            return fail(status, details: trailers["grpc-status-details-bin"].flatMap(Base64.decodeLenient))
+        }
         if binding.method.serverStreaming {
-            if case .awaitingFirstMessage = state { startStream() }
-            if case .jsonArray = format { connection.writeChunk([UInt8(ascii: "]")]) }
+            if case .awaitingFirstMessage = state {
+                guard binding.responseHTTPBody == nil else { return respond(status: 200, contentType: "application/octet-stream", body: []) }
+                startStream(contentType: format.contentType)
+            }
+            if binding.responseHTTPBody == nil, case .jsonArray = format { connection.writeChunk([UInt8(ascii: "]")]) }
             endStream()
             return
         }
         guard unaryReply.count == 1 else {
             return fail(GRPCStatus(.internal, "upstream sent \(unaryReply.count) messages for unary method \(binding.method.fullName)"))
         }
+        if let placement = binding.responseHTTPBody {
+            do {
+                let body = try httpBody(unaryReply[0], placement)
+                respond(status: 200, contentType: body.contentType, body: body.data)
+            } catch {
+                fail(GRPCStatus(.internal, "upstream sent an invalid google.api.HttpBody: \(error)"))
+            }
+            return
+        }
         do {
-            respond(status: 200, json: try json(unaryReply[0]))
+            respond(status: 200, body: try json(unaryReply[0]))
         } catch {
             fail(GRPCStatus(.internal, "cannot write \(binding.method.outputType) as JSON: \(error)"))
         }
@@ -208,14 +265,13 @@ extension RESTExchange: UpstreamCallDelegate {
             }
             GRPCWebMetadata.appendResponseHeaders(from: headers, to: &responseMetadata)
         case .data(let bytes):
-            do {
-                try received(try frames.decode(bytes).map(\.payload))
-            } catch let error as GRPCFrameError {
-                call.cancel()
-                return fail(GRPCStatus(.internal, "upstream sent invalid gRPC frames: \(error)"))
+            do throws(GRPCStatus) {
+                let messages: [[UInt8]]
+                do { messages = try frames.decode(bytes).map(\.payload) } catch { throw GRPCStatus(.internal, "upstream sent invalid gRPC frames: \(error)") }
+                try received(messages)
             } catch {
                 call.cancel()
-                return fail(GRPCStatus(.internal, "cannot write \(binding.method.outputType) as JSON: \(error)"))
+                return fail(error)
             }
             credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength)
         case .trailers(let trailers):
@@ -223,7 +279,7 @@ extension RESTExchange: UpstreamCallDelegate {
             if !headReceived, let failure = GRPCWebExchange.validateResponseHead(trailers) {
                 fail(failure)
             } else {
-                finish(with: GRPCStatus(trailers: trailers))
+                finish(with: trailers)
             }
         case .failed(let status):
             fail(status)

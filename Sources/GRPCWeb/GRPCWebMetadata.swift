@@ -19,12 +19,15 @@ public enum GRPCWebMetadata {
 
     /// Appends the request metadata for the upstream call to `metadata`: every field but the
     /// hop-by-hop ones, those named in `Connection` (RFC 9110 §7.6.1) and pseudo-fields.
-    /// `-bin` fields pass through as they are: both sides carry them base64-encoded.
-    public static func appendRequestMetadata(from headers: HeaderFields, to metadata: inout HeaderFields) {
+    /// `-bin` fields pass through as they are: both sides carry them base64-encoded. With
+    /// `allowed` (lowercase names), only those fields go.
+    public static func appendRequestMetadata(from headers: HeaderFields, allowing allowed: Set<String>? = nil,
+                                             to metadata: inout HeaderFields) {
         let named = headers.firstIndex(of: "connection") == nil ? [] : headers.listMembers(for: "connection")
         for index in 0..<headers.count
         where forwarded(headers, index, excluding: requestFieldsNotForwarded)
-            && (named.isEmpty || !named.contains(headers[index].name)) {
+            && (named.isEmpty || !named.contains(headers[index].name))
+            && allowed.map({ $0.contains(headers[index].name.lowercased()) }) ?? true {
             metadata.append(headers, at: index)
         }
     }

@@ -223,7 +223,7 @@ public struct HTTP1RequestParser {
         let method = line[..<firstSpace]
         let target = line[(firstSpace + 1)..<secondSpace]
         let versionBytes = line[(secondSpace + 1)...]
-        guard !method.isEmpty, method.allSatisfy(isTokenByte),
+        guard !method.isEmpty, method.allSatisfy(isHTTPTokenByte),
               let first = target.first, first == UInt8(ascii: "/") || (target.count == 1 && first == UInt8(ascii: "*")),
               target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
             throw .malformedRequestLine
@@ -260,7 +260,7 @@ public struct HTTP1RequestParser {
         if let last = nameBytes.last, last == sp || last == htab {
             throw .whitespaceBeforeColon(offset: offset + colon - line.startIndex)
         }
-        guard nameBytes.allSatisfy(isTokenByte) else { throw .invalidHeaderName(offset: offset) }
+        guard nameBytes.allSatisfy(isHTTPTokenByte) else { throw .invalidHeaderName(offset: offset) }
         var valueStart = colon + 1
         var valueEnd = line.endIndex
         while valueStart < valueEnd, buffer[valueStart] == sp || buffer[valueStart] == htab { valueStart += 1 }
@@ -366,16 +366,5 @@ private func hexDigitValue(_ byte: UInt8) -> Int? {
     case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
     case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
     default: nil
-    }
-}
-
-/// tchar (RFC 9110 §5.6.2).
-private func isTokenByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-         UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
-    default:
-        return "!#$%&'*+-.^_`|~".utf8.contains(byte)
     }
 }

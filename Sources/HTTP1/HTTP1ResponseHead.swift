@@ -11,9 +11,7 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
         self.headers = headers
     }
 
-    /// The wire form, ending with the empty line. Header values were validated on the way in
-    /// or produced by Ferry; CR and LF are stripped here all the same, so that a value from an
-    /// upstream can never split the response.
+    /// The wire form, ending with the empty line.
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + headers.count * 48)
@@ -24,12 +22,7 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
         out.append(UInt8(ascii: " "))
         HTTP1ResponseHead.reasonPhrase(status).withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: "\r\n".utf8)
-        headers.forEachField { name, value in
-            out.append(contentsOf: name)
-            out.append(contentsOf: ": ".utf8)
-            out.appendFieldValue(value)
-            out.append(contentsOf: "\r\n".utf8)
-        }
+        headers.appendHTTP1Fields(to: &out)
         out.append(contentsOf: "\r\n".utf8)
         return out
     }
@@ -75,5 +68,27 @@ public enum HTTP1ChunkedEncoding {
 
     /// The last-chunk with an empty trailer section.
     public static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+
+    /// The last-chunk with `trailers` as its trailer section (RFC 9112 §7.1.2).
+    public static func lastChunk(trailers: HeaderFields) -> [UInt8] {
+        var out = Array("0\r\n".utf8)
+        trailers.appendHTTP1Fields(to: &out)
+        out.append(contentsOf: "\r\n".utf8)
+        return out
+    }
+}
+
+extension HeaderFields {
+    /// `name: value CRLF` per field (RFC 9112 §5). Header values were validated on the way in
+    /// or produced by Ferry; CR and LF are stripped here all the same, so that a value from an
+    /// upstream can never split the message.
+    func appendHTTP1Fields(to out: inout [UInt8]) {
+        forEachField { name, value in
+            out.append(contentsOf: name)
+            out.append(contentsOf: ": ".utf8)
+            out.appendFieldValue(value)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+    }
 }
 

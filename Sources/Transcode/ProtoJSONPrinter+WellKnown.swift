@@ -103,7 +103,7 @@ extension ProtoJSONPrinter {
         try printScalar(field.kind, &valueReader, wireType: last.wireType)
     }
 
-    private mutating func printAny(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) {
+    mutating func printAny(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) {
         let typeURLRange = try ProtoJSONPrinter.occurrences(of: 1, bytes, range).last?.range
         let valueRange = try ProtoJSONPrinter.occurrences(of: 2, bytes, range).last?.range ?? range.upperBound..<range.upperBound
         guard let typeURLRange else {
@@ -153,7 +153,7 @@ extension ProtoJSONPrinter {
         return fields
     }
 
-    private static func occurrences(of number: Int32, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) -> [Occurrence] {
+    static func occurrences(of number: Int32, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) -> [Occurrence] {
         var found: [Occurrence] = []
         var reader = WireReader(bytes, range: range)
         do {

@@ -30,6 +30,38 @@ public final class ProtoJSONTranscoder: Sendable {
         Array("{\"code\":\(code),\"message\":\(jsonString(message)),\"details\":[]}".utf8)
     }
 
+    /// `statusJSON` with the `details` of a binary google.rpc.Status (google/rpc/status.proto:
+    /// `repeated google.protobuf.Any details = 3`), as a backend sends it in the
+    /// `grpc-status-details-bin` trailer. Each detail whose type is in the descriptor set is
+    /// printed as JSON Any; one whose type is not keeps its `@type` and its bytes as base64
+    /// `value`, so that nothing the backend said is lost. Code and message stay those of
+    /// `grpc-status` and `grpc-message`, which gRPC makes authoritative.
+    public func statusJSON(code: Int, message: String, details: UnsafeRawBufferPointer) -> [UInt8] {
+        var printer = ProtoJSONPrinter(options: JSONPrintOptions(), layouts: layouts)
+        printer.out = Self.statusJSON(code: code, message: message)
+        printer.out.removeLast(2)  // "]}"
+        let anys: [ProtoJSONPrinter.Occurrence]
+        do { anys = try ProtoJSONPrinter.occurrences(of: 3, details, 0..<details.count) } catch { anys = [] }
+        for (position, any) in anys.enumerated() {
+            if position > 0 { printer.out.append(UInt8(ascii: ",")) }
+            let start = printer.out.count
+            do throws(JSONPrintError) {
+                try printer.printAny(details, any.range)
+            } catch {
+                printer.out.removeSubrange(start...)
+                let typeURL = (try? ProtoJSONPrinter.occurrences(of: 1, details, any.range).last?.range) ?? nil
+                let value = (try? ProtoJSONPrinter.occurrences(of: 2, details, any.range).last?.range) ?? nil
+                printer.out.append(contentsOf: "{\"@type\":".utf8)
+                printer.appendQuoted(typeURL.map { String(decoding: UnsafeRawBufferPointer(rebasing: details[$0]), as: UTF8.self) } ?? "")
+                printer.out.append(contentsOf: ",\"value\":\"".utf8)
+                printer.out.append(contentsOf: Base64.encode(UnsafeRawBufferPointer(rebasing: details[value ?? 0..<0])))
+                printer.out.append(contentsOf: "\"}".utf8)
+            }
+        }
+        printer.out.append(contentsOf: "]}".utf8)
+        return printer.out
+    }
+
     /// The binary forms of a JSON array of messages (a client stream sent over REST).
     public func binaries(fromJSONArray bytes: UnsafeRawBufferPointer, messageType: String,
                          options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [[UInt8]] {

@@ -32,14 +32,20 @@ public struct RESTBinding: Sendable, Equatable {
     public var body: RESTBody
     /// HttpRule.response_body: the response is that field of the reply, not the whole reply.
     public var responseBody: [String]?
+    /// Set when the body (the whole message or the body field) is a google.api.HttpBody: the
+    /// HTTP body then passes through as is.
+    public var requestHTTPBody: HTTPBodyPlacement?
+    /// Set when the reply (or its response_body field) is a google.api.HttpBody.
+    public var responseHTTPBody: HTTPBodyPlacement?
 }
 
 public struct RESTCatalog: Sendable {
     public let pool: DescriptorPool
     public let routes: RESTRouteTable<RESTBinding>
 
-    /// The rules of `services` in `pool`. A method without a google.api.http option is reached
-    /// at `POST /package.Service/Method` with the whole message as its JSON body.
+    /// The rules of `services` in `pool`. Every method is also reached at
+    /// `POST /package.Service/Method` with the whole message as its JSON body (a JSON array for
+    /// client streaming), rules or not: the one address that `ferry call` needs to know.
     public init(pool: DescriptorPool, services: [String]) throws(DescriptorError) {
         self.pool = pool
         var routes = RESTRouteTable<RESTBinding>()
@@ -53,9 +59,11 @@ public struct RESTCatalog: Sendable {
                     fullName: "\(serviceName).\(method.name)", grpcPath: "/\(serviceName)/\(method.name)",
                     inputType: String(method.inputType.dropFirst()), outputType: String(method.outputType.dropFirst()),
                     clientStreaming: method.clientStreaming, serverStreaming: method.serverStreaming)
-                let rules = method.options.hasGoogle_Api_http
+                let byName = Google_Api_HttpRule.with { $0.post = restMethod.grpcPath; $0.body = "*" }
+                var rules = method.options.hasGoogle_Api_http
                     ? [method.options.Google_Api_http] + method.options.Google_Api_http.additionalBindings
-                    : [Google_Api_HttpRule.with { $0.post = restMethod.grpcPath; $0.body = "*" }]
+                    : []
+                if !rules.contains(where: { $0.post == byName.post }) { rules.append(byName) }
                 for rule in rules {
                     try RESTCatalog.add(rule, for: restMethod, pool: pool, to: &routes)
                 }
@@ -90,25 +98,48 @@ public struct RESTCatalog: Sendable {
             throw DescriptorError("\(context): path variable \(error)")
         }
         let body: RESTBody
+        var requestHTTPBody: HTTPBodyPlacement?
         switch rule.body {
-        case "": body = .none
-        case "*": body = .wholeMessage
+        case "":
+            body = .none
+        case "*":
+            body = .wholeMessage
+            if method.inputType == HTTPBodyPlacement.typeName { requestHTTPBody = HTTPBodyPlacement(fieldNumbers: []) }
         case let field:
             let fieldPath = field.split(separator: ".").map(String.init)
-            do { _ = try pool.fieldPath(fieldPath, in: method.inputType) } catch { throw DescriptorError("\(context): body \(error)") }
+            do {
+                requestHTTPBody = try httpBodyPlacement(of: pool.fieldPath(fieldPath, in: method.inputType))
+            } catch {
+                throw DescriptorError("\(context): body \(error)")
+            }
             body = .field(fieldPath)
         }
         var responseBody: [String]?
-        if !rule.responseBody.isEmpty {
+        var responseHTTPBody: HTTPBodyPlacement?
+        if rule.responseBody.isEmpty {
+            if method.outputType == HTTPBodyPlacement.typeName { responseHTTPBody = HTTPBodyPlacement(fieldNumbers: []) }
+        } else {
             let fieldPath = rule.responseBody.split(separator: ".").map(String.init)
-            do { _ = try pool.fieldPath(fieldPath, in: method.outputType) } catch { throw DescriptorError("\(context): response_body \(error)") }
+            do {
+                responseHTTPBody = try httpBodyPlacement(of: pool.fieldPath(fieldPath, in: method.outputType))
+            } catch {
+                throw DescriptorError("\(context): response_body \(error)")
+            }
             responseBody = fieldPath
         }
         do {
             try routes.add(verb: verb, template: template, owner: method.fullName,
-                           target: RESTBinding(method: method, body: body, responseBody: responseBody))
+                           target: RESTBinding(method: method, body: body, responseBody: responseBody,
+                                               requestHTTPBody: requestHTTPBody, responseHTTPBody: responseHTTPBody))
         } catch {
             throw DescriptorError(error.description)
         }
     }
+}
+
+/// The placement of a body field path that ends in a singular google.api.HttpBody, or nil.
+private func httpBodyPlacement(of fields: [Google_Protobuf_FieldDescriptorProto]) -> HTTPBodyPlacement? {
+    guard let last = fields.last, last.type == .message, last.label != .repeated,
+          last.typeName.dropFirst() == HTTPBodyPlacement.typeName else { return nil }
+    return HTTPBodyPlacement(fieldNumbers: fields.map(\.number))
 }

@@ -44,29 +44,25 @@ public struct RESTRequestAssembler: Sendable {
 
     /// `requestMessage` for a body held in an array.
     public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
-                               body: [UInt8]) throws(RESTRequestError) -> [UInt8] {
+                               body: [UInt8], contentType: String? = nil) throws(RESTRequestError) -> [UInt8] {
         try withTypedUnsafeBytes(body) { bytes throws(RESTRequestError) in
-            try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: bytes)
+            try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: bytes, contentType: contentType)
         }
     }
 
-    /// The binary request message. `query` is the raw query string (after '?', not decoded).
+    /// The binary request message. `query` is the raw query string (after '?', not decoded);
+    /// `contentType` is the request's, which an HttpBody body carries along.
     public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
-                               body: UnsafeRawBufferPointer) throws(RESTRequestError) -> [UInt8] {
+                               body: UnsafeRawBufferPointer, contentType: String? = nil) throws(RESTRequestError) -> [UInt8] {
         let inputType = binding.method.inputType
         var message: [UInt8] = []
-        switch binding.body {
-        case .none:
-            guard body.isEmpty || body.allSatisfy(isJSONWhitespace) else {
-                throw RESTRequestError(message: "\(binding.method.fullName) takes no request body")
-            }
-        case .wholeMessage:
-            if !body.allSatisfy(isJSONWhitespace) {
-                message += try parse(body, prefix: [], messageType: inputType)
-            }
-        case .field(let path):
-            if !body.allSatisfy(isJSONWhitespace) {
-                message += try parse(body, prefix: path, messageType: inputType)
+        if let placement = binding.requestHTTPBody {
+            message = placement.encode(contentType: contentType ?? "", data: body)
+        } else if !body.allSatisfy(isJSONWhitespace) {
+            switch binding.body {
+            case .none: throw RESTRequestError(message: "\(binding.method.fullName) takes no request body")
+            case .wholeMessage: message = try parse(body, prefix: [], messageType: inputType)
+            case .field(let path): message = try parse(body, prefix: path, messageType: inputType)
             }
         }
         var bound = pathBindings.map { $0.fieldPath.joined(separator: ".") }

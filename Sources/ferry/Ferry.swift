@@ -1,4 +1,4 @@
-// The `ferry` command line: run, check, demo.
+// The `ferry` command line: run, check, demo, call.
 import ArgumentParser
 import Config
 import FerryCore
@@ -14,7 +14,7 @@ struct Ferry: ParsableCommand {
         commandName: "ferry",
         abstract: "A gRPC-Web gateway and sidecar proxy.",
         version: FerryVersion.current,
-        subcommands: [Run.self, Check.self, Demo.self])
+        subcommands: [Run.self, Check.self, Demo.self, Call.self])
 }
 
 enum FerryVersion {
@@ -86,11 +86,20 @@ func loadREST(_ config: FerryConfig) throws -> RESTTranscoding? {
             descriptorSet: descriptorSet, services: rest.services,
             printOptions: JSONPrintOptions(emitUnpopulated: rest.emitUnpopulated, useProtoNames: rest.useProtoNames,
                                            enumsAsIntegers: rest.enumsAsIntegers),
-            parseOptions: JSONParseOptions(ignoreUnknownFields: rest.ignoreUnknownFields))
+            parseOptions: JSONParseOptions(ignoreUnknownFields: rest.ignoreUnknownFields),
+            requestHeaders: rest.requestHeaders.map(Set.init),
+            defaultTimeout: rest.defaultTimeoutNanoseconds.map { GRPCTimeout(nanoseconds: Int64($0)) })
     } catch {
         printError("ferry: rest: \(error)")
         throw ExitCode(2)
     }
+}
+
+/// This program's path, for command lines printed to the user.
+func executablePath() -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    return count > 0 ? String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "ferry"
 }
 
 func printError(_ line: String) {
@@ -189,6 +198,10 @@ struct Demo: ParsableCommand {
                 with grpc-status:0. The same call as REST/JSON (google.api.http rules of node.proto):
 
                   curl -s http://127.0.0.1:8080/v1/nodes/n1; echo
+
+                or with Ferry's own JSON client, which works for any method of an exposed service:
+
+                  \(executablePath()) call 127.0.0.1:8080 node.v1.NodeService/GetNode '{"nodeId":"n1"}'
 
                 Stop with Ctrl-C.
 

@@ -97,11 +97,19 @@ final class ConfigLoaderTests: XCTestCase {
               services: [node.v1.NodeService]
               use_proto_names: true
               ignore_unknown_fields: yes
+              request_headers: [Authorization, x-user]
+              default_timeout: 2500ms
             """, defaultWorkers: 1)
         var expected = RESTConfig(descriptorSet: "/etc/ferry/node.pb", services: ["node.v1.NodeService"])
         expected.useProtoNames = true
         expected.ignoreUnknownFields = true
+        expected.requestHeaders = ["authorization", "x-user"]
+        expected.defaultTimeoutNanoseconds = 2_500_000_000
         XCTAssertEqual(config.rest, expected)
+        XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], request_headers: [\"x user\"] }"),
+                       ConfigError(path: "rest.request_headers", reason: "'x user' is not a header name"))
+        XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], default_timeout: soon }")?.path,
+                       "rest.default_timeout")
         XCTAssertEqual(loadError(minimal + "\nrest: { services: [a.B] }"), ConfigError(path: "rest.descriptor_set", reason: "required"))
         XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [] }"),
                        ConfigError(path: "rest.services", reason: "at least one service is required"))

@@ -123,5 +123,7 @@ final class HTTP1RequestParserTests: XCTestCase {
             HTTP1ChunkedEncoding.appendChunkHeader(length: length, to: &out)
             XCTAssertEqual(String(decoding: out, as: UTF8.self), line + "\r\n")
         }
+        XCTAssertEqual(String(decoding: HTTP1ChunkedEncoding.lastChunk(trailers: ["x-grpc-trailer-a": "1\r\nb: 2"]), as: UTF8.self),
+                       "0\r\nx-grpc-trailer-a: 1b: 2\r\n\r\n")
     }
 }

@@ -111,6 +111,21 @@ final class RESTResponseTests: XCTestCase {
         XCTAssertThrowsError(try json(event, fieldPath: ["nope"]))
     }
 
+    func testStatusDetailsPrintKnownTypesAndKeepUnknownOnesAsBase64() throws {
+        // google.rpc.Status{code 5, message "m", details [Any(Node{id "n1"}), Any(unknown, bytes 0A 01 78)]}.
+        let node: [UInt8] = try Node_V1_Node.with { $0.id = "n1" }.serializedBytes()
+        func field(_ number: UInt8, _ payload: [UInt8]) -> [UInt8] { [number << 3 | 2, UInt8(payload.count)] + payload }
+        let status = [0x08, 5] + field(2, Array("m".utf8))
+            + field(3, field(1, Array("type.googleapis.com/node.v1.Node".utf8)) + field(2, node))
+            + field(3, field(1, Array("type.googleapis.com/x.Unknown".utf8)) + field(2, [0x0A, 0x01, 0x78]))
+        let json = status.withUnsafeBytes { ProtoJSONTranscoderTests.transcoder.statusJSON(code: 5, message: "not found", details: $0) }
+        XCTAssertEqual(String(decoding: json, as: UTF8.self),
+                       #"{"code":5,"message":"not found","details":[{"@type":"type.googleapis.com/node.v1.Node","id":"n1"},"#
+                       + #"{"@type":"type.googleapis.com/x.Unknown","value":"CgF4"}]}"#)
+        let garbage = [UInt8]([0x1A, 0x09, 0x0A]).withUnsafeBytes { ProtoJSONTranscoderTests.transcoder.statusJSON(code: 2, message: "", details: $0) }
+        XCTAssertEqual(String(decoding: garbage, as: UTF8.self), #"{"code":2,"message":"","details":[]}"#, "unreadable details are left out")
+    }
+
     func testStatusBodyAndHTTPMapping() {
         XCTAssertEqual(String(decoding: ProtoJSONTranscoder.statusJSON(code: 5, message: "node \"x\" not found"), as: UTF8.self),
                        #"{"code":5,"message":"node \"x\" not found","details":[]}"#)

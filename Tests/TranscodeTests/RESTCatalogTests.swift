@@ -100,6 +100,46 @@ final class RESTCatalogTests: XCTestCase {
         XCTAssertEqual(binding.responseBody, ["id"])
     }
 
+    func testHTTPBodyPlacementsAndTheAddressByName() throws {
+        let pool = try DescriptorPool(serializedDescriptorSet: try Self.descriptorSet(for: "ferry/test/v1/rich_service.proto"))
+        let catalog = try RESTCatalog(pool: pool, services: ["ferry.test.v1.RichService"])
+        func binding(_ verb: String, _ path: String) throws -> RESTBinding? {
+            guard case .matched(let binding, _) = catalog.routes.lookup(verb: verb, path: try RequestPath(parsing: path[...])) else { return nil }
+            return binding
+        }
+        let upload = try XCTUnwrap(try binding("POST", "/v1/blobs/a"))
+        XCTAssertEqual(upload.requestHTTPBody, HTTPBodyPlacement(fieldNumbers: [2]))
+        XCTAssertNil(upload.responseHTTPBody)
+        let echoBody = try XCTUnwrap(try binding("PUT", "/v1/body"))
+        XCTAssertEqual(echoBody.requestHTTPBody, HTTPBodyPlacement(fieldNumbers: []))
+        XCTAssertEqual(echoBody.responseHTTPBody, HTTPBodyPlacement(fieldNumbers: []))
+        let download = try XCTUnwrap(try binding("GET", "/v1/blobs/x/y"))
+        XCTAssertEqual(download.responseHTTPBody, HTTPBodyPlacement(fieldNumbers: []))
+        XCTAssertNil(download.requestHTTPBody)
+        // Annotated methods are reached by their gRPC name too, with the whole message as body.
+        XCTAssertEqual(try binding("POST", "/ferry.test.v1.RichService/Echo")?.body, .wholeMessage)
+        XCTAssertEqual(try binding("POST", "/ferry.test.v1.RichService/Upload")?.requestHTTPBody, nil)
+    }
+
+    func testHTTPBodyEncodesThroughNestedFieldsAndDecodesLastWins() throws {
+        let placement = HTTPBodyPlacement(fieldNumbers: [2, 300])
+        let data = [UInt8](repeating: 7, count: 200)
+        let message = data.withUnsafeBytes { placement.encode(contentType: "image/png", data: $0) }
+        // 2:LD(218){ 300:LD(214){ 1:"image/png" 2:data(200) } }: two-byte lengths once past 127.
+        XCTAssertEqual(Array(message.prefix(6)), [0x12, 0xDA, 0x01, 0xE2, 0x12, 0xD6])
+        let decoded = try message.withUnsafeBytes { try placement.decode($0) }
+        XCTAssertEqual(decoded.contentType, "image/png")
+        XCTAssertEqual(decoded.data, data)
+        let later = [UInt8]("x".utf8).withUnsafeBytes { placement.encode(contentType: "text/plain", data: $0) }
+        let merged = try (message + later).withUnsafeBytes { try placement.decode($0) }
+        XCTAssertEqual(merged.contentType, "text/plain")
+        XCTAssertEqual(merged.data, Array("x".utf8))
+        let empty = try [UInt8]().withUnsafeBytes { try placement.decode($0) }
+        XCTAssertEqual(empty.contentType, "")
+        XCTAssertEqual(empty.data, [])
+        XCTAssertThrowsError(try [UInt8]([0x12, 0x05, 0x01]).withUnsafeBytes { try placement.decode($0) })
+    }
+
     func testStartupErrorsNameTheMethodAndTheProblem() {
         let cases: [([(String, Google_Api_HttpRule?)], String)] = [
             ([("A", .with { $0.get = "/v1/{nothing}" })],

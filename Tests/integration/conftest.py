@@ -55,6 +55,8 @@ listeners:
 routes:
   - match: {{ service: node.v1.NodeService }}
     cluster: nodes
+  - match: {{ service: ferry.test.v1.RichService }}
+    cluster: nodes
   - match: {{ prefix: /down. }}
     cluster: down
 clusters:

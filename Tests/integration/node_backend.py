@@ -9,6 +9,7 @@ from concurrent import futures
 
 import grpc
 
+import rich_backend
 from node.v1 import node_pb2, node_pb2_grpc
 
 
@@ -101,6 +102,7 @@ def start(port):
         options=[("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)],
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeService(recorder), server)
+    rich_backend.add_to(server, recorder)
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     return server, recorder

@@ -1,29 +1,16 @@
 """REST/JSON through Ferry to the grpcio NodeService, mapped by the google.api.http rules of
 Protos/node/v1/node.proto (compiled here into a descriptor set with grpcio-tools' protoc)."""
 import json
-import pathlib
-import socket
-
 import subprocess
 
 import pytest
 from conftest import FerryProcess, ferry_binary, free_port
-from grpc_tools import protoc
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+from restclient import compile_descriptors, request, rest_section
 
 
 @pytest.fixture(scope="module")
 def descriptors(tmp_path_factory):
-    path = tmp_path_factory.mktemp("descriptors") / "node.pb"
-    include = pathlib.Path(protoc.__file__).parent / "_proto"
-    assert protoc.main(["protoc", f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports",
-                        f"--descriptor_set_out={path}", "node/v1/node.proto"]) == 0
-    return path
-
-
-def rest_section(descriptors, services="[node.v1.NodeService]"):
-    return f"rest:\n  descriptor_set: {descriptors}\n  services: {services}\n"
+    return compile_descriptors(tmp_path_factory.mktemp("descriptors") / "node.pb", "node/v1/node.proto")
 
 
 @pytest.fixture(scope="module")
@@ -31,38 +18,6 @@ def rest_ferry(tmp_path_factory, backend, descriptors):
     process = FerryProcess(tmp_path_factory.mktemp("rest"), backend.port, top_level=rest_section(descriptors))
     yield process
     assert process.stop() == 0
-
-
-def request(ferry, method, path, body=None, headers=None):
-    """One raw HTTP/1.1 exchange: (status, headers, parsed JSON or text)."""
-    payload = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
-    lines = [f"{method} {path} HTTP/1.1", f"host: 127.0.0.1:{ferry.port}", f"content-length: {len(payload)}",
-             "connection: close"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
-    with socket.create_connection(("127.0.0.1", ferry.port), timeout=10) as sock:
-        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
-    head, _, content = data.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    fields = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    if fields.get("transfer-encoding") == "chunked":
-        content = dechunk(content)
-    parsed = json.loads(content) if fields.get("content-type") == "application/json" else content.decode()
-    return int(status_line.split()[1]), fields, parsed
-
-
-def dechunk(data):
-    body = b""
-    while True:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line, 16)
-        if size == 0:
-            return body
-        body, data = body + data[:size], data[size + 2:]
 
 
 def test_get_with_a_path_variable(rest_ferry, recorder):
@@ -78,6 +33,7 @@ def test_response_metadata_comes_under_a_prefix(rest_ferry):
     status, headers, body = request(rest_ferry, "GET", "/v1/nodes/n1", headers={"x-echo": "hello"})
     assert status == 200, body
     assert headers["x-grpc-metadata-x-echo-header"] == "hello"
+    assert headers["x-grpc-trailer-x-echo-trailer"] == "hello"
     assert not any(name.startswith("grpc-") for name in headers)
 
 
@@ -185,4 +141,4 @@ def test_check_counts_rest_rules(tmp_path, descriptors):
     config.write_text("listeners: [{address: 127.0.0.1:1}]\nroutes: [{match: {service: node.v1.NodeService}, cluster: nodes}]\n"
                       "clusters: [{name: nodes, endpoints: [127.0.0.1:2]}]\n" + rest_section(descriptors))
     result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True)
-    assert result.returncode == 0 and "REST: 4 rule(s)" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and "REST: 7 rule(s)" in result.stdout, result.stdout + result.stderr

@@ -1,4 +1,5 @@
 """Flow control, cancellation and drain, observed at the backend and in Ferry's memory."""
+import json
 import signal
 import socket
 import subprocess
@@ -157,6 +158,12 @@ def test_demo_serves_the_printed_call():
         reply = subprocess.run("curl -s http://127.0.0.1:8080/v1/nodes/n1", shell=True, capture_output=True,
                                text=True, timeout=10).stdout
         assert '"name":"node-n1"' in reply, reply
+        while " call 127.0.0.1:8080 " not in output:
+            output += process.stdout.readline()
+        call_line = next(line.strip() for line in output.splitlines() if " call 127.0.0.1:8080 " in line)
+        result = subprocess.run(call_line, shell=True, capture_output=True, text=True, timeout=10)
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["name"] == "node-n1"
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0

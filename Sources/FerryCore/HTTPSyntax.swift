@@ -1,4 +1,16 @@
-// Optional whitespace (OWS = *( SP / HTAB ), RFC 9110 §5.6.3) around header values and list members.
+// Pieces of HTTP's field syntax (RFC 9110 §5.6): tokens, optional whitespace (OWS = *( SP / HTAB ))
+// around header values, and comma-separated lists.
+
+/// tchar (RFC 9110 §5.6.2): the bytes of methods and field names.
+public func isHTTPTokenByte(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+         UInt8(ascii: "0")...UInt8(ascii: "9"):
+        return true
+    default:
+        return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+    }
+}
 
 extension StringProtocol {
     /// The text without leading and trailing spaces and tabs.

@@ -1,0 +1,71 @@
+"""Helpers of the REST tests: descriptor sets compiled from Protos/, and raw HTTP/1.1 exchanges."""
+import json
+import pathlib
+import socket
+
+from grpc_tools import protoc
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def compile_descriptors(path, proto):
+    """A descriptor set of Protos/<proto> with its imports, by grpcio-tools' protoc."""
+    include = pathlib.Path(protoc.__file__).parent / "_proto"
+    assert protoc.main(["protoc", f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports",
+                        f"--descriptor_set_out={path}", proto]) == 0
+    return path
+
+
+def rest_section(descriptors, services="[node.v1.NodeService]", extra=""):
+    return f"rest:\n  descriptor_set: {descriptors}\n  services: {services}\n{extra}"
+
+
+def exchange(ferry, method, path, body=None, headers=None):
+    """One raw HTTP/1.1 exchange on a fresh connection: everything the server sent until it closed."""
+    payload = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    lines = [f"{method} {path} HTTP/1.1", f"host: 127.0.0.1:{ferry.port}", f"content-length: {len(payload)}",
+             "connection: close"] + [f"{k}: {v}" for k, v in (headers or {}).items()]
+    with socket.create_connection(("127.0.0.1", ferry.port), timeout=10) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + payload)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    return data
+
+
+def request(ferry, method, path, body=None, headers=None):
+    """(status, headers, parsed JSON or text) of one exchange; chunked bodies are decoded and
+    chunked trailer fields join the headers."""
+    head, _, content = exchange(ferry, method, path, body, headers).partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    fields = parse_fields(header_lines)
+    if fields.get("transfer-encoding") == "chunked":
+        content, trailers = dechunk(content)
+        fields.update(trailers)
+    if fields.get("content-type") == "application/json":
+        parsed = json.loads(content)
+    elif fields.get("content-type", "").startswith("text/") or not content:
+        parsed = content.decode()
+    else:
+        parsed = content
+    return int(status_line.split()[1]), fields, parsed
+
+
+def parse_fields(lines):
+    fields = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        fields[name.strip().lower()] = value.strip()
+    return fields
+
+
+def dechunk(data):
+    """(body, trailer fields) of a complete chunked body (RFC 9112 §7.1)."""
+    body = b""
+    while True:
+        size_line, _, data = data.partition(b"\r\n")
+        size = int(size_line, 16)
+        if size == 0:
+            trailer_block = data[:data.index(b"\r\n\r\n") + 2] if data != b"\r\n" else b""
+            return body, parse_fields(line for line in trailer_block.decode("latin-1").split("\r\n") if line)
+        body, data = body + data[:size], data[size + 2:]
