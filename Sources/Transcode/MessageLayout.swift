@@ -79,7 +79,9 @@ enum FieldKind: CustomStringConvertible {
     }
 }
 
-struct FieldLayout {
+/// A class, not a struct: the printer and parser pass fields around constantly, and a class
+/// reference costs one retain where a struct of strings and arrays costs one per member.
+final class FieldLayout: @unchecked Sendable {
     let number: Int32
     /// The .proto name, and the JSON name (lowerCamelCase unless `json_name` says otherwise).
     let name: String
@@ -94,6 +96,20 @@ struct FieldLayout {
     let hasPresence: Bool
     /// The real oneof the field belongs to (not the synthetic one of proto3 `optional`).
     let oneofIndex: Int?
+
+    init(number: Int32, name: String, jsonName: String, kind: FieldKind, isRepeated: Bool, isMap: Bool,
+         hasPresence: Bool, oneofIndex: Int?) {
+        self.number = number
+        self.name = name
+        self.jsonName = jsonName
+        quotedJSONKey = [UInt8(ascii: "\"")] + Array(jsonName.utf8) + Array("\":".utf8)
+        quotedProtoKey = [UInt8(ascii: "\"")] + Array(name.utf8) + Array("\":".utf8)
+        self.kind = kind
+        self.isRepeated = isRepeated
+        self.isMap = isMap
+        self.hasPresence = hasPresence
+        self.oneofIndex = oneofIndex
+    }
 }
 
 final class EnumLayout: @unchecked Sendable {
@@ -123,7 +139,11 @@ final class MessageLayout: @unchecked Sendable {
     let wellKnown: WellKnownType?
     let isMapEntry: Bool
     fileprivate(set) var fields: [FieldLayout] = []
+    /// Field index by number for numbers below `directLimit` (-1: none), so that the common
+    /// lookup is one load; larger numbers go through the dictionary.
+    fileprivate(set) var directIndex: [Int] = []
     fileprivate(set) var indexByNumber: [Int32: Int] = [:]
+    static let directLimit: Int32 = 512
     /// Both the JSON name and the .proto name of every field (parsers accept either).
     fileprivate(set) var indexByJSONName: [String: Int] = [:]
     fileprivate(set) var oneofNames: [String] = []
@@ -134,8 +154,16 @@ final class MessageLayout: @unchecked Sendable {
         self.isMapEntry = isMapEntry
     }
 
+    func index(number: Int32) -> Int? {
+        if number >= 0 && number < directIndex.count {
+            let index = directIndex[Int(number)]
+            return index < 0 ? nil : index
+        }
+        return indexByNumber[number]
+    }
+
     func field(number: Int32) -> FieldLayout? {
-        indexByNumber[number].map { fields[$0] }
+        index(number: number).map { fields[$0] }
     }
 }
 
@@ -172,12 +200,17 @@ final class MessageLayouts: @unchecked Sendable {
             let jsonName = field.hasJsonName ? field.jsonName : lowerCamelCase(field.name)
             let isRealOneof = field.hasOneofIndex && !field.proto3Optional
             let layoutField = FieldLayout(
-                number: field.number, name: field.name, jsonName: jsonName,
-                quotedJSONKey: quotedKey(jsonName), quotedProtoKey: quotedKey(field.name), kind: kind,
+                number: field.number, name: field.name, jsonName: jsonName, kind: kind,
                 isRepeated: field.label == .repeated, isMap: isMap,
                 hasPresence: field.label != .repeated && (field.type == .message || field.hasOneofIndex || field.label == .required),
                 oneofIndex: isRealOneof ? Int(field.oneofIndex) : nil)
             layout.indexByNumber[field.number] = layout.fields.count
+            if field.number < MessageLayout.directLimit {
+                if layout.directIndex.count <= Int(field.number) {
+                    layout.directIndex += [Int](repeating: -1, count: Int(field.number) + 1 - layout.directIndex.count)
+                }
+                layout.directIndex[Int(field.number)] = layout.fields.count
+            }
             layout.indexByJSONName[jsonName] = layout.fields.count
             layout.indexByJSONName[field.name] = layout.fields.count
             layout.fields.append(layoutField)
@@ -234,6 +267,3 @@ func lowerCamelCase(_ name: String) -> String {
     return result
 }
 
-private func quotedKey(_ name: String) -> [UInt8] {
-    [UInt8(ascii: "\"")] + Array(name.utf8) + Array("\":".utf8)
-}

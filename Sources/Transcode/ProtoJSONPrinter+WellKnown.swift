@@ -8,7 +8,7 @@ extension ProtoJSONPrinter {
         let fields = try scalarFields(layout, bytes, range)
         switch type {
         case .empty:
-            out.append(contentsOf: "{}".utf8)
+            out.append(contentsOf: "{}")
         case _ where type.isWrapper:
             guard let valueField = layout.field(number: 1) else { throw malformed(layout) }
             if let value = fields[1] {
@@ -24,7 +24,10 @@ extension ProtoJSONPrinter {
             guard seconds >= -62_135_596_800, seconds <= 253_402_300_799, nanos >= 0, nanos <= 999_999_999 else {
                 throw JSONPrintError(reason: "Timestamp out of range: seconds \(seconds), nanos \(nanos)")
             }
-            appendQuoted(CivilTime(unixSeconds: seconds).rfc3339 + fractionalSeconds(nanos) + "Z")
+            out.append(UInt8(ascii: "\""))
+            CivilTime(unixSeconds: seconds).appendRFC3339(to: out)
+            appendFractionalSeconds(nanos, to: out)
+            out.append(contentsOf: "Z\"")
         case .duration:
             let seconds = Int64(bitPattern: try varint(fields[1], bytes))
             let nanos = Int32(truncatingIfNeeded: try varint(fields[2], bytes))
@@ -32,8 +35,11 @@ extension ProtoJSONPrinter {
                   seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0) else {
                 throw JSONPrintError(reason: "Duration out of range or with mixed signs: seconds \(seconds), nanos \(nanos)")
             }
-            let sign = seconds < 0 || nanos < 0 ? "-" : ""
-            appendQuoted("\(sign)\(abs(seconds))\(fractionalSeconds(abs(nanos)))s")
+            out.append(UInt8(ascii: "\""))
+            if seconds < 0 || nanos < 0 { out.append(UInt8(ascii: "-")) }
+            out.append(contentsOf: String(abs(seconds)))
+            appendFractionalSeconds(abs(nanos), to: out)
+            out.append(contentsOf: "s\"")
         case .fieldMask:
             var paths: [String] = []
             var reader = WireReader(bytes, range: range)
@@ -87,7 +93,7 @@ extension ProtoJSONPrinter {
         }
         // No kind, or null_value: JSON null (whatever the enum option says, as json_format).
         guard let last, let field = layout.field(number: last.number), last.number != 1 else {
-            out.append(contentsOf: "null".utf8)
+            out.append(contentsOf: "null")
             return
         }
         if case .message(let nested) = field.kind {
@@ -108,7 +114,7 @@ extension ProtoJSONPrinter {
         let valueRange = try ProtoJSONPrinter.occurrences(of: 2, bytes, range).last?.range ?? range.upperBound..<range.upperBound
         guard let typeURLRange else {
             guard valueRange.isEmpty else { throw JSONPrintError(reason: "google.protobuf.Any has a value but no type_url") }
-            out.append(contentsOf: "{}".utf8)
+            out.append(contentsOf: "{}")
             return
         }
         let typeURL = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[typeURLRange]), as: UTF8.self)
@@ -116,10 +122,10 @@ extension ProtoJSONPrinter {
         guard let layouts, let layout = try? layouts.layout(for: typeName) else {
             throw JSONPrintError(reason: "google.protobuf.Any: type '\(typeURL)' is not in the descriptor set")
         }
-        out.append(contentsOf: "{\"@type\":".utf8)
+        out.append(contentsOf: "{\"@type\":")
         appendQuoted(typeURL)
         if layout.wellKnown != nil {
-            out.append(contentsOf: ",\"value\":".utf8)
+            out.append(contentsOf: ",\"value\":")
             try printMessage(layout, bytes, valueRange)
             out.append(UInt8(ascii: "}"))
             return
@@ -183,17 +189,25 @@ extension ProtoJSONPrinter {
 }
 
 /// ".5", ".500", ".000000001": 0, 3, 6 or 9 digits, as the JSON mapping prints them.
-func fractionalSeconds(_ nanos: Int32) -> String {
-    guard nanos != 0 else { return "" }
-    let digits = String(nanos).leftPadded(to: 9)
-    if nanos % 1_000_000 == 0 { return "." + digits.prefix(3) }
-    if nanos % 1_000 == 0 { return "." + digits.prefix(6) }
-    return "." + digits
+func appendFractionalSeconds(_ nanos: Int32, to out: JSONOutput) {
+    guard nanos != 0 else { return }
+    out.append(UInt8(ascii: "."))
+    if nanos % 1_000_000 == 0 {
+        appendDigits(Int64(nanos / 1_000_000), width: 3, to: out)
+    } else if nanos % 1_000 == 0 {
+        appendDigits(Int64(nanos / 1_000), width: 6, to: out)
+    } else {
+        appendDigits(Int64(nanos), width: 9, to: out)
+    }
 }
 
-extension String {
-    func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
+/// `value` (≥ 0, below 10^width) in exactly `width` decimal digits.
+private func appendDigits(_ value: Int64, width: Int, to out: JSONOutput) {
+    var divisor: Int64 = 1
+    for _ in 1..<width { divisor *= 10 }
+    while divisor > 0 {
+        out.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+        divisor /= 10
     }
 }
 
@@ -229,9 +243,18 @@ struct CivilTime {
         return days * 86_400 + hour * 3_600 + minute * 60 + second
     }
 
-    /// `YYYY-MM-DDThh:mm:ss`.
-    var rfc3339: String {
-        "\(String(year).leftPadded(to: 4))-\(String(month).leftPadded(to: 2))-\(String(day).leftPadded(to: 2))T"
-            + "\(String(hour).leftPadded(to: 2)):\(String(minute).leftPadded(to: 2)):\(String(second).leftPadded(to: 2))"
+    /// `YYYY-MM-DDThh:mm:ss` (years 1 to 9999, as Timestamp allows).
+    func appendRFC3339(to out: JSONOutput) {
+        appendDigits(year, width: 4, to: out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(month, width: 2, to: out)
+        out.append(UInt8(ascii: "-"))
+        appendDigits(day, width: 2, to: out)
+        out.append(UInt8(ascii: "T"))
+        appendDigits(hour, width: 2, to: out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(minute, width: 2, to: out)
+        out.append(UInt8(ascii: ":"))
+        appendDigits(second, width: 2, to: out)
     }
 }

@@ -30,11 +30,12 @@ struct ProtoJSONPrinter {
     let options: JSONPrintOptions
     /// Resolves the types named in `google.protobuf.Any`.
     let layouts: MessageLayouts?
-    var out: [UInt8] = []
+    let out: JSONOutput
 
-    init(options: JSONPrintOptions, layouts: MessageLayouts?) {
+    init(options: JSONPrintOptions, layouts: MessageLayouts?, capacity: Int = 256) {
         self.options = options
         self.layouts = layouts
+        out = JSONOutput(capacity: capacity)
     }
 
     /// Prints the message in `bytes[range]`.
@@ -118,7 +119,7 @@ struct ProtoJSONPrinter {
         do throws(WireFormatError) {
             while !reader.isAtEnd {
                 let (number, type) = try reader.readTag()
-                guard let index = layout.indexByNumber[number] else {
+                guard let index = layout.index(number: number) else {
                     try reader.skip(type, number: number)
                     continue
                 }
@@ -157,20 +158,27 @@ struct ProtoJSONPrinter {
     mutating func printRepeatedField(_ field: FieldLayout, _ occurrences: some Collection<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
         out.append(UInt8(ascii: "["))
         var first = true
-        for occurrence in occurrences {
-            if case .message(let nested) = field.kind {
+        // What the elements share is read once, not per element.
+        let kind = field.kind
+        if case .message(let nested) = kind {
+            for occurrence in occurrences {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 try printMessage(nested, bytes, occurrence.range)
-                continue
             }
+            out.append(UInt8(ascii: "]"))
+            return
+        }
+        let isPackable = kind.isPackable
+        let elementWireType = kind.wireType
+        for occurrence in occurrences {
             var reader = WireReader(bytes, range: occurrence.range)
             // A packed run (length-delimited) holds many values; otherwise one value.
-            let packed = occurrence.wireType == .lengthDelimited && field.kind.isPackable
+            let packed = occurrence.wireType == .lengthDelimited && isPackable
             repeat {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                try printScalar(field.kind, &reader, wireType: packed ? field.kind.wireType : occurrence.wireType)
+                try printScalar(kind, &reader, wireType: packed ? elementWireType : occurrence.wireType)
             } while packed && !reader.isAtEnd
         }
         out.append(UInt8(ascii: "]"))
@@ -193,12 +201,12 @@ struct ProtoJSONPrinter {
                 var reader = WireReader(bytes, range: key.range)
                 try printScalar(keyField.kind, &reader, wireType: key.wireType, quoted: false)
             } else if case .bool = keyField.kind {
-                out.append(contentsOf: "false".utf8)
+                out.append(contentsOf: "false")
             } else if case .string = keyField.kind {
             } else {
                 out.append(UInt8(ascii: "0"))
             }
-            out.append(contentsOf: "\":".utf8)
+            out.append(contentsOf: "\":")
             let values = parts.filter { entry.fields[$0.field].number == 2 }
             if values.isEmpty {
                 try printDefault(valueField.kind)
@@ -250,15 +258,15 @@ struct ProtoJSONPrinter {
         case .message(let layout):
             // A map value of message type that is missing prints as the empty message.
             try printMessage(layout, UnsafeRawBufferPointer(start: nil, count: 0), 0..<0)
-        case .string, .bytes: out.append(contentsOf: "\"\"".utf8)
-        case .bool: out.append(contentsOf: "false".utf8)
-        case .int64, .uint64, .fixed64, .sfixed64, .sint64: out.append(contentsOf: "\"0\"".utf8)
+        case .string, .bytes: out.append(contentsOf: "\"\"")
+        case .bool: out.append(contentsOf: "false")
+        case .int64, .uint64, .fixed64, .sfixed64, .sint64: out.append(contentsOf: "\"0\"")
         case .enumeration(let layout):
             // Integers first, even for NullValue, as json_format does.
             if options.enumsAsIntegers {
                 out.append(UInt8(ascii: "0"))
             } else if layout.isNullValue {
-                out.append(contentsOf: "null".utf8)
+                out.append(contentsOf: "null")
             } else {
                 appendQuoted(layout.namesByNumber[0] ?? "0")
             }
@@ -289,13 +297,13 @@ struct ProtoJSONPrinter {
             case .sint64: appendNumber(zigZagDecode64(try reader.readVarint()), quoted: quoted)
             case .fixed64: appendNumber(try reader.readFixed64(), quoted: quoted)
             case .sfixed64: appendNumber(Int64(bitPattern: try reader.readFixed64()), quoted: quoted)
-            case .bool: out.append(contentsOf: try reader.readVarint() != 0 ? "true".utf8 : "false".utf8)
+            case .bool: out.append(contentsOf: try reader.readVarint() != 0 ? "true" as StaticString : "false")
             case .double: appendFloatingPoint(Double(bitPattern: try reader.readFixed64()))
             case .float: appendFloatingPoint(Float(bitPattern: try reader.readFixed32()))
             case .enumeration(let layout):
                 let number = Int32(truncatingIfNeeded: try reader.readVarint())
                 if layout.isNullValue && !options.enumsAsIntegers {
-                    out.append(contentsOf: "null".utf8)
+                    out.append(contentsOf: "null")
                 } else if let name = layout.namesByNumber[number], !options.enumsAsIntegers {
                     appendQuoted(name)
                 } else {
@@ -316,9 +324,25 @@ struct ProtoJSONPrinter {
         }
     }
 
-    private mutating func appendNumber<Number: BinaryInteger & CustomStringConvertible>(_ value: Number, quoted: Bool = false) {
+    private mutating func appendNumber<Number: BinaryInteger>(_ value: Number, quoted: Bool = false) {
         if quoted { out.append(UInt8(ascii: "\"")) }
-        out.append(contentsOf: value.description.utf8)
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var magnitude = UInt64(value.magnitude)
+        if magnitude < 10 {
+            out.append(UInt8(ascii: "0") + UInt8(magnitude))
+        } else {
+            // Digits written backwards into a stack buffer (20 digits hold any UInt64), then copied once.
+            var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            withUnsafeMutableBytes(of: &digits) { buffer in
+                var start = buffer.count
+                while magnitude > 0 {
+                    start -= 1
+                    buffer[start] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                    magnitude /= 10
+                }
+                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
+            }
+        }
         if quoted { out.append(UInt8(ascii: "\"")) }
     }
 
@@ -326,54 +350,104 @@ struct ProtoJSONPrinter {
     /// the JSON mapping names.
     private mutating func appendFloatingPoint<Value: BinaryFloatingPoint & CustomStringConvertible>(_ value: Value) {
         if value.isNaN {
-            out.append(contentsOf: "\"NaN\"".utf8)
+            out.append(contentsOf: "\"NaN\"")
         } else if value.isInfinite {
-            out.append(contentsOf: (value < 0 ? "\"-Infinity\"" : "\"Infinity\"").utf8)
+            out.append(contentsOf: value < 0 ? "\"-Infinity\"" as StaticString : "\"Infinity\"")
         } else {
-            out.append(contentsOf: value.description.utf8)
+            out.append(contentsOf: value.description)
         }
     }
 
     mutating func appendQuoted(_ text: String) {
         out.append(UInt8(ascii: "\""))
         var text = text
-        text.withUTF8 { appendEscaped($0) }
+        text.withUTF8 { _ = appendEscaped($0) }
         out.append(UInt8(ascii: "\""))
     }
 
     /// A proto string's bytes as JSON string contents; proto3 strings must be UTF-8.
     mutating func appendStringContents(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, field: String) throws(JSONPrintError) {
         let slice = UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)
+        let start = out.count
         // ASCII is valid UTF-8: only other text pays for a full check.
-        guard slice.allSatisfy({ $0 < 0x80 }) || validatedUTF8String(slice) != nil else {
+        if !appendEscaped(slice) && validatedUTF8String(slice) == nil {
+            out.removeSubrange(from: start)
             throw JSONPrintError(reason: "field \(field) holds invalid UTF-8")
         }
-        appendEscaped(slice)
     }
 
-    /// JSON string escaping (RFC 8259 §7): quote, backslash and control characters.
-    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) {
+    /// JSON string escaping (RFC 8259 §7): quote, backslash and control characters. The bytes
+    /// are read eight at a time; a word with nothing to escape and nothing above ASCII is
+    /// skipped whole, and runs of such bytes are copied at once. Returns whether all were ASCII.
+    private mutating func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        var isASCII = true
         var runStart = 0
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-            runStart = index + 1
-            switch byte {
-            case UInt8(ascii: "\""): out.append(contentsOf: "\\\"".utf8)
-            case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\".utf8)
-            case 0x0A: out.append(contentsOf: "\\n".utf8)
-            case 0x0D: out.append(contentsOf: "\\r".utf8)
-            case 0x09: out.append(contentsOf: "\\t".utf8)
-            case 0x08: out.append(contentsOf: "\\b".utf8)
-            case 0x0C: out.append(contentsOf: "\\f".utf8)
-            default:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hex[Int(byte >> 4)])
-                out.append(hex[Int(byte & 0xF)])
+        var index = 0
+        while index < bytes.count {
+            let length = min(8, bytes.count - index)
+            var word = SWAR.filler
+            if length == 8 {
+                word = UnsafeRawPointer(base).loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            } else {
+                withUnsafeMutableBytes(of: &word) { $0.copyMemory(from: UnsafeRawBufferPointer(start: base + index, count: length)) }
             }
+            guard SWAR.needsAttention(word) else {
+                index += length
+                continue
+            }
+            for position in index..<index + length {
+                let byte = bytes[position]
+                if byte >= 0x80 {
+                    isASCII = false
+                    continue
+                }
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<position]))
+                runStart = position + 1
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: "\\\"")
+                case UInt8(ascii: "\\"): out.append(contentsOf: "\\\\")
+                case 0x0A: out.append(contentsOf: "\\n")
+                case 0x0D: out.append(contentsOf: "\\r")
+                case 0x09: out.append(contentsOf: "\\t")
+                case 0x08: out.append(contentsOf: "\\b")
+                case 0x0C: out.append(contentsOf: "\\f")
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: "\\u00")
+                    out.append(hex[Int(byte >> 4)])
+                    out.append(hex[Int(byte & 0xF)])
+                }
+            }
+            index += length
         }
         out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<bytes.count]))
+        return isASCII
+    }
+}
+
+/// Byte tests on eight bytes at once ("SIMD within a register").
+enum SWAR {
+    static let ones: UInt64 = 0x0101_0101_0101_0101
+    static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// Whether some byte of `word` is zero (the classic haszero test: exact, no false positives
+    /// in the flag of the first zero byte, which is all a "some byte" answer needs).
+    @inline(__always)
+    static func hasZeroByte(_ word: UInt64) -> Bool {
+        (word &- ones) & ~word & highBits != 0
+    }
+
+    /// Bytes that need no attention, to fill a short word: 'A'.
+    static let filler: UInt64 = 0x41 &* ones
+
+    /// Whether some byte is a control character (< 0x20), '"' or '\\' (the bytes JSON
+    /// escapes), or not ASCII.
+    @inline(__always)
+    static func needsAttention(_ word: UInt64) -> Bool {
+        let belowSpace = (word &- 0x20 &* ones) & ~word & highBits
+        return word & highBits != 0 || belowSpace != 0 || hasZeroByte(word ^ (0x22 &* ones))
+            || hasZeroByte(word ^ (0x5C &* ones))
     }
 }

@@ -15,13 +15,14 @@ public final class ProtoJSONTranscoder: Sendable {
                      options: JSONPrintOptions = JSONPrintOptions()) throws(JSONPrintError) -> [UInt8] {
         let layout: MessageLayout
         do { layout = try layouts.layout(for: messageType) } catch { throw JSONPrintError(reason: error.reason) }
-        var printer = ProtoJSONPrinter(options: options, layouts: layouts)
+        // JSON is rarely more than twice the binary (base64 is 4/3; keys add the rest): one allocation.
+        var printer = ProtoJSONPrinter(options: options, layouts: layouts, capacity: 2 * bytes.count + 64)
         if let fieldPath {
             try printer.printField(at: fieldPath[...], layout, bytes, 0..<bytes.count)
         } else {
             try printer.printMessage(layout, bytes, 0..<bytes.count)
         }
-        return printer.out
+        return printer.out.bytes
     }
 
     /// A REST error body: google.rpc.Status as JSON, `{"code":5,"message":"…","details":[]}`
@@ -38,7 +39,7 @@ public final class ProtoJSONTranscoder: Sendable {
     /// `grpc-status` and `grpc-message`, which gRPC makes authoritative.
     public func statusJSON(code: Int, message: String, details: UnsafeRawBufferPointer) -> [UInt8] {
         var printer = ProtoJSONPrinter(options: JSONPrintOptions(), layouts: layouts)
-        printer.out = Self.statusJSON(code: code, message: message)
+        printer.out.append(contentsOf: Self.statusJSON(code: code, message: message))
         printer.out.removeLast(2)  // "]}"
         let anys: [ProtoJSONPrinter.Occurrence]
         do { anys = try ProtoJSONPrinter.occurrences(of: 3, details, 0..<details.count) } catch { anys = [] }
@@ -48,18 +49,18 @@ public final class ProtoJSONTranscoder: Sendable {
             do throws(JSONPrintError) {
                 try printer.printAny(details, any.range)
             } catch {
-                printer.out.removeSubrange(start...)
+                printer.out.removeSubrange(from: start)
                 let typeURL = (try? ProtoJSONPrinter.occurrences(of: 1, details, any.range).last?.range) ?? nil
                 let value = (try? ProtoJSONPrinter.occurrences(of: 2, details, any.range).last?.range) ?? nil
-                printer.out.append(contentsOf: "{\"@type\":".utf8)
+                printer.out.append(contentsOf: "{\"@type\":")
                 printer.appendQuoted(typeURL.map { String(decoding: UnsafeRawBufferPointer(rebasing: details[$0]), as: UTF8.self) } ?? "")
-                printer.out.append(contentsOf: ",\"value\":\"".utf8)
+                printer.out.append(contentsOf: ",\"value\":\"")
                 printer.out.append(contentsOf: Base64.encode(UnsafeRawBufferPointer(rebasing: details[value ?? 0..<0])))
-                printer.out.append(contentsOf: "\"}".utf8)
+                printer.out.append(contentsOf: "\"}")
             }
         }
-        printer.out.append(contentsOf: "]}".utf8)
-        return printer.out
+        printer.out.append(contentsOf: "]}")
+        return printer.out.bytes
     }
 
     /// The binary forms of a JSON array of messages (a client stream sent over REST).

@@ -171,7 +171,7 @@ private func jsonLiteral(_ value: String, kind: FieldKind) -> String? {
 func jsonString(_ text: String) -> String {
     var printer = ProtoJSONPrinter(options: JSONPrintOptions(), layouts: nil)
     printer.appendQuoted(text)
-    return String(decoding: printer.out, as: UTF8.self)
+    return String(decoding: printer.out.bytes, as: UTF8.self)
 }
 
 private func isJSONWhitespace(_ byte: UInt8) -> Bool {

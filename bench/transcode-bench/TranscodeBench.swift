@@ -10,9 +10,21 @@ import Transcode
 @main
 struct TranscodeBench {
     static func main() throws {
+        try run()
+    }
+
+    /// Off the main actor: closures made on it are checked for isolation at every call, which
+    /// would count a runtime check into every message measured.
+    nonisolated static func run() throws {
         let arguments = CommandLine.arguments
-        guard arguments.count == 2 else {
-            print("usage: transcode-bench DESCRIPTOR_SET (protoc --include_imports of Protos/node/v1/node.proto)")
+        guard arguments.count == 2 || arguments.count == 4 else {
+            print("""
+                usage: transcode-bench DESCRIPTOR_SET [PROFILE COUNT]
+                  DESCRIPTOR_SET: protoc --include_imports of Protos/node/v1/node.proto
+                  PROFILE: run only Ferry's side of one case COUNT times, for perf or callgrind
+                           (instructions per message = total / COUNT): typical-to-json,
+                           typical-to-binary, bytes-to-json or bytes-to-binary
+                """)
             return
         }
         let transcoder = try ProtoJSONTranscoder(pool: DescriptorPool(serializedDescriptorSet: try readFile(arguments[1])))
@@ -28,6 +40,20 @@ struct TranscodeBench {
         let bytesHeavy = Node_V1_Node.with {
             $0.id = "blob"
             $0.payload = Data((0..<65_536).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        }
+        if arguments.count == 4 {
+            let message = arguments[2].hasPrefix("typical") ? typical : bytesHeavy
+            let binary: [UInt8] = try message.serializedBytes()
+            let json: [UInt8] = try message.jsonUTF8Bytes()
+            let toJSON = arguments[2].hasSuffix("to-json")
+            for _ in 0..<(Int(arguments[3]) ?? 1000) {
+                if toJSON {
+                    _ = try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: Node_V1_Node.protoMessageName) }
+                } else {
+                    _ = try transcoder.binary(fromJSON: json, messageType: Node_V1_Node.protoMessageName)
+                }
+            }
+            return
         }
         print("| message | direction | size in | Ferry MB/s | Ferry ns/msg | SwiftProtobuf MB/s | SwiftProtobuf ns/msg | Ferry/SwiftProtobuf |")
         print("|---|---|---|---|---|---|---|---|")
@@ -62,7 +88,7 @@ struct TranscodeBench {
     }
 
     /// Nanoseconds per call: the best of 5 rounds of ~0.2 s each.
-    static func measure(_ body: () throws -> Void) -> Double {
+    nonisolated static func measure(_ body: () throws -> Void) -> Double {
         let clock = ContinuousClock()
         var iterations = 1
         while clock.measure({ for _ in 0..<iterations { try? body() } }) < .milliseconds(20) { iterations *= 2 }
