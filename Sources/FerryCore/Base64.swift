@@ -62,35 +62,69 @@ public enum Base64 {
         bytes.withUnsafeBytes { encode($0) }
     }
 
+    /// Both alphabets at once: '+' and '-' are 62, '/' and '_' are 63.
+    static let lenientDecodeTable: [UInt8] = {
+        var table = decodeTable
+        table[Int(UInt8(ascii: "-"))] = 62
+        table[Int(UInt8(ascii: "_"))] = 63
+        return table
+    }()
+
     /// Decodes one value as the protobuf JSON mapping accepts it for `bytes` fields: the
     /// standard or the URL-safe alphabet (RFC 4648 §5), padding optional. nil when invalid.
     public static func decodeLenient(_ text: some StringProtocol) -> [UInt8]? {
-        var bytes = Array(text.utf8)
-        while bytes.last == UInt8(ascii: "=") { bytes.removeLast() }
-        guard bytes.count % 4 != 1, text.utf8.count - bytes.count <= 2 else { return nil }
         var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 3 / 4)
-        var group: UInt32 = 0
-        var count = 0
-        let table = decodeTable  // once, not per byte
-        for byte in bytes {
-            let mapped: UInt8
-            switch byte {
-            case UInt8(ascii: "-"): mapped = 62
-            case UInt8(ascii: "_"): mapped = 63
-            default: mapped = table[Int(byte)]
-            }
-            guard mapped != 0xFF else { return nil }
-            group = group << 6 | UInt32(mapped)
-            count += 1
-            if count == 4 {
-                appendGroup(group, sextets: 4, to: &out)
-                group = 0
-                count = 0
+        let decoded = Array(text.utf8).withUnsafeBytes { decodeLenient($0, appendingTo: &out) }
+        return decoded ? out : nil
+    }
+
+    /// The number of bytes `decodeLenient` makes of `text`, or nil when its length or padding
+    /// cannot be base64.
+    public static func decodedLength(lenient text: UnsafeRawBufferPointer) -> Int? {
+        var length = text.count
+        while length > 0 && text[length - 1] == UInt8(ascii: "=") { length -= 1 }
+        guard length % 4 != 1, text.count - length <= 2 else { return nil }
+        return length / 4 * 3 + max(0, length % 4 - 1)
+    }
+
+    /// `decodeLenient`, appending to `out`; false (and `out` as it was) when invalid. Whole
+    /// groups are decoded four characters to three bytes, straight into `out`'s storage.
+    public static func decodeLenient(_ text: UnsafeRawBufferPointer, appendingTo out: inout [UInt8]) -> Bool {
+        guard let decodedCount = decodedLength(lenient: text) else { return false }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: decodedCount))
+        let valid = lenientDecodeTable.withUnsafeBufferPointer { table in
+            out.withUnsafeMutableBufferPointer { buffer in
+                var input = 0
+                var output = start
+                while output + 3 <= start + decodedCount {
+                    let a = table[Int(text[input])], b = table[Int(text[input + 1])]
+                    let c = table[Int(text[input + 2])], d = table[Int(text[input + 3])]
+                    guard (a | b | c | d) & 0xC0 == 0 else { return false }
+                    let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    buffer[output] = UInt8(truncatingIfNeeded: group >> 16)
+                    buffer[output + 1] = UInt8(truncatingIfNeeded: group >> 8)
+                    buffer[output + 2] = UInt8(truncatingIfNeeded: group)
+                    input += 4
+                    output += 3
+                }
+                // A last group of 2 or 3 characters: 1 or 2 bytes.
+                let rest = start + decodedCount - output
+                guard rest > 0 else { return true }
+                var group: UInt32 = 0
+                for position in input..<input + rest + 1 {
+                    let value = table[Int(text[position])]
+                    guard value & 0xC0 == 0 else { return false }
+                    group = group << 6 | UInt32(value)
+                }
+                group <<= 6 * UInt32(3 - rest)
+                buffer[output] = UInt8(truncatingIfNeeded: group >> 16)
+                if rest == 2 { buffer[output + 1] = UInt8(truncatingIfNeeded: group >> 8) }
+                return true
             }
         }
-        if count > 1 { appendGroup(group, sextets: count, to: &out) }
-        return out
+        if !valid { out.removeSubrange(start...) }
+        return valid
     }
 
     /// Appends the bytes of a group of 4, 3 or 2 base64 characters (`sextets` of 6 bits in the

@@ -118,42 +118,79 @@ struct JSONScanner {
         return index + count == bytes.count || !isIdentifierByte(bytes[index + count])
     }
 
-    /// A JSON string, unescaped.
-    mutating func readString() throws(JSONParseError) -> String {
+    /// Where a string's content is: in place in the input when it has no escapes (the common
+    /// case, read without a copy), else unescaped into a new array.
+    enum StringContent {
+        case inPlace(Range<Int>)
+        case unescaped([UInt8])
+    }
+
+    /// A JSON string's content, unescaped and checked to be UTF-8. Runs of bytes with nothing
+    /// to look at (no quote, backslash, control character or non-ASCII byte) are skipped eight
+    /// at a time.
+    mutating func readStringContent() throws(JSONParseError) -> StringContent {
         guard peek() == UInt8(ascii: "\"") else { throw unexpected("a string") }
         let start = index
         index += 1
         var runStart = index
-        var unescaped: [UInt8] = []
-        var escaped = false
+        var unescaped: [UInt8]?
+        var isASCII = true
         while index < bytes.count {
+            if index + 8 <= bytes.count {
+                // Straight to the first byte that needs a look (little-endian: the lowest flag).
+                let flags = SWAR.attentionFlags(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self))
+                if flags == 0 {
+                    index += 8
+                    continue
+                }
+                index += flags.trailingZeroBitCount / 8
+            }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
-                let run = UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])
+                let content: StringContent
+                if var text = unescaped {
+                    text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
+                    content = .unescaped(text)
+                } else {
+                    content = .inPlace(runStart..<index)
+                }
                 index += 1
-                if !escaped {
-                    guard let text = validatedUTF8String(run.assumingMemoryBound(to: UInt8.self)) else {
-                        throw error("string is not valid UTF-8", at: start)
-                    }
-                    return text
+                if !isASCII {
+                    let valid = withBytes(of: content) { validatedUTF8String($0.assumingMemoryBound(to: UInt8.self)) != nil }
+                    guard valid else { throw error("string is not valid UTF-8", at: start) }
                 }
-                unescaped.append(contentsOf: run)
-                guard let text = validatedUTF8String(unescaped) else {
-                    throw error("string is not valid UTF-8", at: start)
-                }
-                return text
+                return content
             }
             if byte < 0x20 { throw error("control character 0x\(String(byte, radix: 16)) in a string") }
             if byte == UInt8(ascii: "\\") {
-                escaped = true
-                unescaped.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
-                try readEscape(into: &unescaped)
+                var text = unescaped ?? []
+                text.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index]))
+                try readEscape(into: &text)
+                unescaped = text
                 runStart = index
+                // An escape may produce non-ASCII text; it is valid UTF-8 by construction, but
+                // the check below covers the whole string in one place.
+                isASCII = false
                 continue
             }
+            if byte >= 0x80 { isASCII = false }
             index += 1
         }
         throw error("unterminated string", at: start)
+    }
+
+    /// Calls `body` with the bytes of a string's content.
+    func withBytes<Result>(of content: StringContent, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        switch content {
+        case .inPlace(let range): body(UnsafeRawBufferPointer(rebasing: bytes[range]))
+        case .unescaped(let text): text.withUnsafeBytes(body)
+        }
+    }
+
+    /// A JSON string, unescaped, as a String.
+    mutating func readString() throws(JSONParseError) -> String {
+        let content = try readStringContent()
+        return withBytes(of: content) { String(decoding: $0, as: UTF8.self) }
     }
 
     private mutating func readEscape(into out: inout [UInt8]) throws(JSONParseError) {

@@ -1,6 +1,7 @@
 // Descriptors compiled for transcoding: each message's fields by number and by JSON name, the
 // quoted keys ready to write, map entries and oneofs resolved. Built once when the catalog
 // loads; the printer and parser only look things up.
+import Glibc
 import SwiftProtobuf
 
 /// The well-known types with a special JSON form (protobuf.dev/programming-guides/json).
@@ -146,12 +147,19 @@ final class MessageLayout: @unchecked Sendable {
     static let directLimit: Int32 = 512
     /// Both the JSON name and the .proto name of every field (parsers accept either).
     fileprivate(set) var indexByJSONName: [String: Int] = [:]
+    /// The same names as raw bytes, for the parser: found by hash without making a String.
+    fileprivate(set) var keyTable = KeyTable()
     fileprivate(set) var oneofNames: [String] = []
 
     init(fullName: String, isMapEntry: Bool) {
         self.fullName = fullName
         wellKnown = WellKnownType(rawValue: fullName)
         self.isMapEntry = isMapEntry
+    }
+
+    /// The field named `key` (JSON or .proto name), by its UTF-8 bytes.
+    func index(forKey key: UnsafeRawBufferPointer) -> Int? {
+        keyTable.index(forKey: key)
     }
 
     func index(number: Int32) -> Int? {
@@ -215,6 +223,7 @@ final class MessageLayouts: @unchecked Sendable {
             layout.indexByJSONName[field.name] = layout.fields.count
             layout.fields.append(layoutField)
         }
+        layout.keyTable = KeyTable(layout.indexByJSONName)
         return layout
     }
 
@@ -267,3 +276,58 @@ func lowerCamelCase(_ name: String) -> String {
     return result
 }
 
+/// Names to field indexes, looked up by UTF-8 bytes: open addressing over FNV-1a hashes, every
+/// name's bytes in one array, so that a lookup hashes the key once and compares bytes once,
+/// with no String made and no reference counted.
+struct KeyTable {
+    private struct Slot {
+        var hash: UInt64 = 0
+        var fieldIndex = -1
+        var start = 0
+        var count = 0
+    }
+
+    private var slots: [Slot] = [Slot()]
+    private var names: [UInt8] = []
+
+    init() {}
+
+    init(_ indexes: [String: Int]) {
+        var size = 1
+        while size < 2 * indexes.count { size *= 2 }
+        slots = [Slot](repeating: Slot(), count: size)
+        for (name, fieldIndex) in indexes.sorted(by: { $0.key < $1.key }) {
+            let bytes = Array(name.utf8)
+            let hash = bytes.withUnsafeBytes(KeyTable.hash)
+            var position = Int(truncatingIfNeeded: hash) & (size - 1)
+            while slots[position].fieldIndex >= 0 { position = (position + 1) & (size - 1) }
+            slots[position] = Slot(hash: hash, fieldIndex: fieldIndex, start: names.count, count: bytes.count)
+            names += bytes
+        }
+    }
+
+    func index(forKey key: UnsafeRawBufferPointer) -> Int? {
+        let hash = KeyTable.hash(key)
+        let mask = slots.count - 1
+        var position = Int(truncatingIfNeeded: hash) & mask
+        return slots.withUnsafeBufferPointer { slots in
+            names.withUnsafeBytes { names in
+                while slots[position].fieldIndex >= 0 {
+                    let slot = slots[position]
+                    if slot.hash == hash, slot.count == key.count,
+                       key.count == 0 || memcmp(names.baseAddress! + slot.start, key.baseAddress!, key.count) == 0 {
+                        return slot.fieldIndex
+                    }
+                    position = (position + 1) & mask
+                }
+                return nil
+            }
+        }
+    }
+
+    private static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return hash
+    }
+}

@@ -11,7 +11,7 @@ extension ProtoJSONParser {
             guard let field = layout.field(number: 1) else { throw scanner.error("\(layout.fullName) has no value field") }
             switch field.kind {
             case .string: writer.writeLengthDelimited(1, try scanner.readString().utf8)
-            case .bytes: writer.writeLengthDelimited(1, try parseBytes())
+            case .bytes: try parseBytes(1, into: &writer)
             default:
                 writer.writeTag(1, field.kind.wireType)
                 try parseScalar(field.kind, into: &writer, ignoringUnknownEnum: false)

@@ -38,21 +38,23 @@ struct ProtoJSONParser {
         if !scanner.take(UInt8(ascii: "}")) {
             repeat {
                 let keyOffset = scanner.nextTokenOffset()
-                let key = try scanner.readString()
+                let key = try scanner.readStringContent()
                 try scanner.expect(UInt8(ascii: ":"))
-                if key == ignoredKey {
+                if let ignoredKey, scanner.withBytes(of: key, { $0.elementsEqual(ignoredKey.utf8) }) {
                     try scanner.skipValue()
                     continue
                 }
-                guard let index = layout.indexByJSONName[key] else {
+                guard let index = scanner.withBytes(of: key, layout.index(forKey:)) else {
                     if options.ignoreUnknownFields {
                         try scanner.skipValue()
                         continue
                     }
-                    throw scanner.error("unknown field '\(key)' in \(layout.fullName)", at: keyOffset)
+                    throw scanner.error("unknown field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' in \(layout.fullName)", at: keyOffset)
                 }
                 let field = layout.fields[index]
-                guard !seen[index] else { throw scanner.error("field '\(key)' is given twice", at: keyOffset) }
+                guard !seen[index] else {
+                    throw scanner.error("field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' is given twice", at: keyOffset)
+                }
                 seen[index] = true
                 scanner.path.append(.field(field.jsonName))
                 defer { scanner.path.removeLast() }
@@ -119,9 +121,10 @@ struct ProtoJSONParser {
             try parseMessage(layout, into: &writer)
             writer.endLengthDelimited(mark)
         case .string:
-            writer.writeLengthDelimited(field.number, try scanner.readString().utf8)
+            let content = try scanner.readStringContent()
+            scanner.withBytes(of: content) { writer.writeLengthDelimited(field.number, $0) }
         case .bytes:
-            writer.writeLengthDelimited(field.number, try parseBytes())
+            try parseBytes(field.number, into: &writer)
         default:
             let start = writer.bytes.count
             writer.writeTag(field.number, field.kind.wireType)
@@ -208,11 +211,18 @@ struct ProtoJSONParser {
         }
     }
 
-    mutating func parseBytes() throws(JSONParseError) -> [UInt8] {
+    /// A base64 string as a bytes field `number`, decoded straight into the writer after its
+    /// tag and length: no array per value.
+    mutating func parseBytes(_ number: Int32, into writer: inout WireWriter) throws(JSONParseError) {
         let offset = scanner.nextTokenOffset()
-        let text = try scanner.readString()
-        guard let bytes = Base64.decodeLenient(text) else { throw scanner.error("not base64", at: offset) }
-        return bytes
+        let content = try scanner.readStringContent()
+        let valid = scanner.withBytes(of: content) { text in
+            guard let length = Base64.decodedLength(lenient: text) else { return false }
+            writer.writeTag(number, .lengthDelimited)
+            writer.writeVarint(UInt64(length))
+            return Base64.decodeLenient(text, appendingTo: &writer.bytes)
+        }
+        guard valid else { throw scanner.error("not base64", at: offset) }
     }
 
     /// An integer value: a JSON number with an integral value, or a string holding one.

@@ -432,13 +432,6 @@ enum SWAR {
     static let ones: UInt64 = 0x0101_0101_0101_0101
     static let highBits: UInt64 = 0x8080_8080_8080_8080
 
-    /// Whether some byte of `word` is zero (the classic haszero test: exact, no false positives
-    /// in the flag of the first zero byte, which is all a "some byte" answer needs).
-    @inline(__always)
-    static func hasZeroByte(_ word: UInt64) -> Bool {
-        (word &- ones) & ~word & highBits != 0
-    }
-
     /// Bytes that need no attention, to fill a short word: 'A'.
     static let filler: UInt64 = 0x41 &* ones
 
@@ -446,8 +439,17 @@ enum SWAR {
     /// escapes), or not ASCII.
     @inline(__always)
     static func needsAttention(_ word: UInt64) -> Bool {
-        let belowSpace = (word &- 0x20 &* ones) & ~word & highBits
-        return word & highBits != 0 || belowSpace != 0 || hasZeroByte(word ^ (0x22 &* ones))
-            || hasZeroByte(word ^ (0x5C &* ones))
+        attentionFlags(word) != 0
+    }
+
+    /// The high bit set in each byte that needs attention. Only the lowest flag is exact (a
+    /// borrow can flag bytes above a real hit), which is all a scanner needs: the first byte
+    /// to look at is at `flags.trailingZeroBitCount / 8`.
+    @inline(__always)
+    static func attentionFlags(_ word: UInt64) -> UInt64 {
+        let belowSpace = (word &- 0x20 &* ones) & ~word
+        let quote = word ^ (0x22 &* ones)
+        let backslash = word ^ (0x5C &* ones)
+        return (word | belowSpace | ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash)) & highBits
     }
 }
