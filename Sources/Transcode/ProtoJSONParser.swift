@@ -33,7 +33,7 @@ struct ProtoJSONParser {
                               into writer: inout WireWriter) throws(JSONParseError) {
         try scanner.expect(UInt8(ascii: "{"))
         try scanner.enter()
-        var seen = [Bool](repeating: false, count: layout.fields.count)
+        var seen = FieldSet(count: layout.fields.count)
         var oneofMembers = [Int?](repeating: nil, count: layout.oneofNames.count)
         if !scanner.take(UInt8(ascii: "}")) {
             repeat {
@@ -52,10 +52,9 @@ struct ProtoJSONParser {
                     throw scanner.error("unknown field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' in \(layout.fullName)", at: keyOffset)
                 }
                 let field = layout.fields[index]
-                guard !seen[index] else {
+                guard seen.insert(index) else {
                     throw scanner.error("field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' is given twice", at: keyOffset)
                 }
-                seen[index] = true
                 scanner.path.append(.field(field.jsonName))
                 defer { scanner.path.removeLast() }
                 if !acceptsNull(field.kind), !field.isRepeated, scanner.takeNull() { continue }
@@ -306,5 +305,27 @@ struct ProtoJSONParser {
             throw scanner.error("\(text) is out of range for a \(isFloat ? "float" : "double")", at: offset)
         }
         return value
+    }
+}
+
+/// The fields of one JSON object seen so far: a bit each, in a word for up to 64 fields (no
+/// allocation per object), in an array beyond.
+private struct FieldSet {
+    private var bits: UInt64 = 0
+    private var overflow: [Bool]
+
+    init(count: Int) {
+        overflow = count > 64 ? [Bool](repeating: false, count: count) : []
+    }
+
+    /// Adds `index`; false when it was already there.
+    mutating func insert(_ index: Int) -> Bool {
+        if overflow.isEmpty {
+            let bit: UInt64 = 1 << UInt64(index)
+            defer { bits |= bit }
+            return bits & bit == 0
+        }
+        defer { overflow[index] = true }
+        return !overflow[index]
     }
 }

@@ -1,4 +1,5 @@
 import FerryCore
+import TestSupport
 import XCTest
 
 final class Base64Tests: XCTestCase {
@@ -54,5 +55,27 @@ final class Base64Tests: XCTestCase {
         var decoder = Base64StreamDecoder()
         _ = try decoder.decode(Array("Zm9".utf8))
         XCTAssertThrowsError(try decoder.finish())
+    }
+
+    func testLenientDecodingOfRandomValuesInBothAlphabetsWithAndWithoutPadding() {
+        var generator = SeededGenerator(state: 4)
+        for _ in 0..<2_000 {
+            let plain = (0..<Int.random(in: 0...40, using: &generator)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            var text = String(decoding: Base64.encode(plain), as: UTF8.self)
+            if Bool.random(using: &generator) { text = String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }) }
+            if Bool.random(using: &generator) { text = String(text.drop { _ in false }.reversed().drop { $0 == "=" }.reversed()) }
+            XCTAssertEqual(Base64.decodeLenient(text), plain, text)
+            var out: [UInt8] = [7]
+            let decoded = Array(text.utf8).withUnsafeBytes { Base64.decodeLenient($0, appendingTo: &out) }
+            XCTAssertTrue(decoded)
+            XCTAssertEqual(out, [7] + plain)
+        }
+        for invalid in ["A", "AB=C", "AB===", "A*==", "ABC.", "Zm9v\n"] {
+            XCTAssertNil(Base64.decodeLenient(invalid), invalid)
+            var out: [UInt8] = [1, 2]
+            let decoded = Array(invalid.utf8).withUnsafeBytes { Base64.decodeLenient($0, appendingTo: &out) }
+            XCTAssertFalse(decoded, invalid)
+            XCTAssertEqual(out, [1, 2], "a refused value leaves the output as it was")
+        }
     }
 }

@@ -1,6 +1,7 @@
 import FerryCore
 import Foundation
 import NodeProto
+import TestSupport
 import SwiftProtobuf
 @testable import Transcode
 import XCTest
@@ -87,7 +88,32 @@ final class ProtoJSONTranscoderTests: XCTestCase {
         XCTAssertNoThrow(try binary(#"{"nope": {"deep": [1]}, "state": "NODE_STATE_LOST"}"#, as: Node_V1_Node.self,
                                     options: JSONParseOptions(ignoreUnknownFields: true)))
     }
+
+    func testEightByteScanFindsTheFirstByteThatNeedsALook() {
+        var generator = SeededGenerator(state: 9)
+        let interesting: [UInt8] = [0x00, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7F, 0x80, 0xC3, 0xFF, 0x41, 0x61]
+        for _ in 0..<50_000 {
+            let bytes = (0..<8).map { _ in interesting.randomElement(using: &generator)! }
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            let first = bytes.firstIndex { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 >= 0x80 }
+            let flags = SWAR.attentionFlags(word)
+            XCTAssertEqual(flags == 0 ? nil : flags.trailingZeroBitCount / 8, first, "\(bytes)")
+        }
+    }
+
+    func testKeyTableFindsBothNamesByBytes() throws {
+        let layout = try MessageLayouts(pool: DescriptorPool(serializedDescriptorSet: RESTCatalogTests.nodeDescriptorSet()))
+            .layout(for: "node.v1.Node")
+        func index(_ key: String) -> Int? { Array(key.utf8).withUnsafeBytes { layout.index(forKey: $0) } }
+        XCTAssertEqual(index("memoryBytes"), index("memory_bytes"))
+        XCTAssertEqual(index("memoryBytes").map { layout.fields[$0].number }, 4)
+        XCTAssertEqual(index("id").map { layout.fields[$0].number }, 1)
+        XCTAssertNil(index("memorybytes"))
+        XCTAssertNil(index(""))
+        XCTAssertNil(index("memoryBytes\u{0}"))
+    }
 }
+
 
 final class RESTResponseTests: XCTestCase {
     private func json(_ message: some SwiftProtobuf.Message, fieldPath: [String]) throws -> String {
