@@ -27,7 +27,7 @@ public enum GRPCWebMetadata {
         for index in 0..<headers.count
         where forwarded(headers, index, excluding: requestFieldsNotForwarded)
             && (named.isEmpty || !named.contains(headers[index].name))
-            && allowed.map({ $0.contains(headers[index].name.lowercased()) }) ?? true {
+            && isAllowed(headers, index, by: allowed) {
             metadata.append(headers, at: index)
         }
     }
@@ -44,6 +44,11 @@ public enum GRPCWebMetadata {
         for index in 0..<upstream.count where forwarded(upstream, index, excluding: responseFieldsNotForwarded) {
             headers.append(upstream, at: index)
         }
+    }
+
+    private static func isAllowed(_ headers: HeaderFields, _ index: Int, by allowed: Set<String>?) -> Bool {
+        guard let allowed else { return true }
+        return allowed.contains(headers[index].name.lowercased())
     }
 
     private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: [StaticString]) -> Bool {
