@@ -55,6 +55,8 @@ let package = Package(
         // I/O: the only code that touches libevent and nghttp2.
         .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),
         .target(name: "HTTP2Support", dependencies: ["FerryCore", "Loop", "CNghttp2"], swiftSettings: strict),
+        // Retry, throttle, breaker, outlier and endpoint-choice policies (issue 5): pure state machines.
+        .target(name: "Resilience", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "Upstream", dependencies: ["FerryCore", "Loop", "HTTP2Support", "CNghttp2",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -95,6 +97,7 @@ let package = Package(
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ResilienceTests", dependencies: ["Resilience", "FerryCore", "TestSupport"]),
         .testTarget(name: "TranscodeTests", dependencies: [
             "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

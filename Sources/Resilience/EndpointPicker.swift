@@ -1,0 +1,37 @@
+// Round-robin over the endpoints that may get calls, skipping those a call already tried when
+// another is available (a retry goes to a different endpoint, gRFC A6 leaves the choice to the
+// load balancer; Envoy's "previous hosts" retry predicate does the same).
+
+public struct EndpointPicker<Endpoint: Hashable & Sendable>: Sendable {
+    public private(set) var endpoints: [Endpoint] = []
+    private var next = 0
+
+    public init(endpoints: [Endpoint] = []) {
+        self.endpoints = endpoints
+    }
+
+    /// A new endpoint list (DNS changed): the rotation continues where it was.
+    public mutating func setEndpoints(_ endpoints: [Endpoint]) {
+        self.endpoints = endpoints
+        if !endpoints.isEmpty { next %= endpoints.count }
+    }
+
+    /// The next available endpoint not in `tried`; if every available one was tried, the next
+    /// available one; nil when none is available.
+    public mutating func pick(excluding tried: Set<Endpoint> = [], isAvailable: (Endpoint) -> Bool) -> Endpoint? {
+        var fallback: (endpoint: Endpoint, position: Int)?
+        for offset in 0..<endpoints.count {
+            let position = (next + offset) % endpoints.count
+            let endpoint = endpoints[position]
+            guard isAvailable(endpoint) else { continue }
+            if !tried.contains(endpoint) {
+                next = position + 1
+                return endpoint
+            }
+            if fallback == nil { fallback = (endpoint, position) }
+        }
+        guard let fallback else { return nil }
+        next = fallback.position + 1
+        return fallback.endpoint
+    }
+}
