@@ -42,8 +42,8 @@ let package = Package(
         .target(name: "FerryCore", swiftSettings: strict),
         .target(name: "HTTP1", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "GRPCWeb", dependencies: ["FerryCore"], swiftSettings: strict),
-        .target(name: "Routing", dependencies: ["FerryCore"], swiftSettings: strict),
-        .target(name: "Config", dependencies: ["FerryCore", "Routing", "CYAML"], swiftSettings: strict),
+        .target(name: "Routing", dependencies: ["FerryCore", "Resilience"], swiftSettings: strict),
+        .target(name: "Config", dependencies: ["FerryCore", "Routing", "Resilience", "CYAML"], swiftSettings: strict),
         // REST/JSON ↔ gRPC transcoding (issue 4): google.api.http rules, descriptors, JSON.
         .target(name: "Transcode", dependencies: ["FerryCore", "GoogleAPI",
                                                    .product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -57,7 +57,7 @@ let package = Package(
         .target(name: "HTTP2Support", dependencies: ["FerryCore", "Loop", "CNghttp2"], swiftSettings: strict),
         // Retry, throttle, breaker, outlier and endpoint-choice policies (issue 5): pure state machines.
         .target(name: "Resilience", dependencies: ["FerryCore"], swiftSettings: strict),
-        .target(name: "Upstream", dependencies: ["FerryCore", "Loop", "HTTP2Support", "CNghttp2",
+        .target(name: "Upstream", dependencies: ["FerryCore", "Resilience", "Loop", "HTTP2Support", "CNghttp2",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode",
@@ -96,7 +96,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing", "Resilience"]),
         .testTarget(name: "ResilienceTests", dependencies: ["Resilience", "FerryCore", "TestSupport"]),
         .testTarget(name: "TranscodeTests", dependencies: [
             "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,5 +1,6 @@
 // Reads and validates Ferry's YAML configuration (documented key by key in config/README.md).
 import FerryCore
+import Resilience
 import Routing
 
 public enum ConfigLoader {
@@ -103,7 +104,7 @@ public enum ConfigLoader {
     }
 
     private static func route(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> Route {
-        try node.requireMapping(keys: ["match", "cluster"])
+        try node.requireMapping(keys: ["match", "cluster", "timeout", "retry_policy", "idempotent"])
         let matchNode = node.child("match")
         guard matchNode.isPresent else { throw matchNode.error("required") }
         try matchNode.requireMapping(keys: ["service", "prefix"])
@@ -127,12 +128,53 @@ public enum ConfigLoader {
         guard clusters.contains(cluster) else {
             throw clusterNode.error("no cluster named '\(cluster)' (clusters: \(clusters.sorted().joined(separator: ", ")))")
         }
-        return Route(match: match, cluster: cluster)
+        let policy = RoutePolicy(timeoutNanoseconds: try node.child("timeout").duration(),
+                                 retryPolicy: try retryPolicy(node.child("retry_policy")),
+                                 idempotent: try node.child("idempotent").bool() ?? false)
+        return Route(match: match, cluster: cluster, policy: policy)
+    }
+
+    /// gRFC A6's retryPolicy, with its names in snake case; every key but the buffer limit is
+    /// required, as A6 requires them.
+    private static func retryPolicy(_ node: ConfigNode) throws(ConfigError) -> RetryPolicy? {
+        guard node.isPresent else { return nil }
+        try node.requireMapping(keys: ["max_attempts", "initial_backoff", "max_backoff", "backoff_multiplier",
+                                       "retryable_status_codes", "max_buffered_request_bytes"])
+        func required<T>(_ key: String, _ read: (ConfigNode) throws(ConfigError) -> T?) throws(ConfigError) -> T {
+            let child = node.child(key)
+            guard let value = try read(child) else { throw child.error("required") }
+            return value
+        }
+        let initial = try required("initial_backoff") { node throws(ConfigError) in try node.duration() }
+        let maximum = try required("max_backoff") { node throws(ConfigError) in try node.duration() }
+        guard initial > 0 else { throw node.child("initial_backoff").error("must be greater than zero") }
+        guard maximum >= initial else { throw node.child("max_backoff").error("must be at least initial_backoff") }
+        let multiplierNode = node.child("backoff_multiplier")
+        let multiplierText = try required("backoff_multiplier") { node throws(ConfigError) in try node.string() }
+        guard let multiplier = Double(multiplierText), multiplier > 0, multiplier.isFinite else {
+            throw multiplierNode.error("expected a number greater than zero, got '\(multiplierText)'")
+        }
+        let codesNode = node.child("retryable_status_codes")
+        let names = try required("retryable_status_codes") { node throws(ConfigError) in try node.stringList() }
+        guard !names.isEmpty else { throw codesNode.error("at least one status code is required") }
+        var codes = Set<GRPCStatusCode>()
+        for name in names {
+            guard let code = GRPCStatusCode.allCases.first(where: { $0.name == name.uppercased() }) else {
+                throw codesNode.error("'\(name)' is not a gRPC status code name (like UNAVAILABLE)")
+            }
+            codes.insert(code)
+        }
+        return RetryPolicy(
+            maxAttempts: try required("max_attempts") { node throws(ConfigError) in try node.int(range: 2...1_000) },
+            initialBackoffNanoseconds: initial, maxBackoffNanoseconds: maximum, backoffMultiplier: multiplier,
+            retryableStatusCodes: codes,
+            maxBufferedRequestBytes: try node.child("max_buffered_request_bytes").int(range: 0...(64 << 20)) ?? 256 * 1024)
     }
 
     private static func cluster(_ node: ConfigNode) throws(ConfigError) -> ClusterConfig {
         try node.requireMapping(keys: ["name", "endpoints", "authority", "max_connections", "max_pending_requests",
-                                       "connect_timeout", "keepalive_interval"])
+                                       "max_requests", "max_retries", "connect_timeout", "keepalive_interval",
+                                       "outlier_detection", "retry_throttling"])
         let endpointsNode = node.child("endpoints")
         let endpoints = try endpointsNode.elements()
         guard !endpoints.isEmpty else { throw endpointsNode.error("at least one endpoint is required") }
@@ -152,10 +194,38 @@ public enum ConfigLoader {
             name: try node.child("name").requiredString(),
             endpoints: addresses,
             authority: try node.child("authority").string(),
-            maxConnections: try node.child("max_connections").int(range: 1...1024) ?? 4,
-            maxPendingRequests: try node.child("max_pending_requests").int(range: 0...1_000_000) ?? 1024,
+            breaker: CircuitBreakerThresholds(
+                maxConnections: try node.child("max_connections").int(range: 1...1_000_000) ?? 1024,
+                maxPendingRequests: try node.child("max_pending_requests").int(range: 0...1_000_000) ?? 1024,
+                maxRequests: try node.child("max_requests").int(range: 1...1_000_000) ?? 1024,
+                maxRetries: try node.child("max_retries").int(range: 0...1_000_000) ?? 3),
             connectTimeoutNanoseconds: try node.child("connect_timeout").duration() ?? 2_000_000_000,
-            keepaliveIntervalNanoseconds: keepaliveInterval)
+            keepaliveIntervalNanoseconds: keepaliveInterval,
+            outlierDetection: try outlierDetection(node.child("outlier_detection")),
+            retryThrottling: try retryThrottling(node.child("retry_throttling")))
+    }
+
+    private static func outlierDetection(_ node: ConfigNode) throws(ConfigError) -> OutlierDetectionSettings {
+        var settings = OutlierDetectionSettings()
+        guard node.isPresent else { return settings }
+        try node.requireMapping(keys: ["consecutive_failures", "base_ejection_time", "max_ejection_percent"])
+        if let value = try node.child("consecutive_failures").int(range: 1...1_000_000) { settings.consecutiveFailures = value }
+        if let value = try node.child("base_ejection_time").duration() { settings.baseEjectionNanoseconds = value }
+        if let value = try node.child("max_ejection_percent").int(range: 0...100) { settings.maxEjectionPercent = value }
+        return settings
+    }
+
+    private static func retryThrottling(_ node: ConfigNode) throws(ConfigError) -> RetryThrottleSettings? {
+        guard node.isPresent else { return nil }
+        try node.requireMapping(keys: ["max_tokens", "token_ratio"])
+        let tokensNode = node.child("max_tokens")
+        guard let maxTokens = try tokensNode.int(range: 1...1000) else { throw tokensNode.error("required") }
+        let ratioNode = node.child("token_ratio")
+        guard let text = try ratioNode.string() else { throw ratioNode.error("required") }
+        guard let ratio = Double(text), ratio > 0, ratio.isFinite else {
+            throw ratioNode.error("expected a number greater than zero, got '\(text)'")
+        }
+        return RetryThrottleSettings(maxTokens: maxTokens, tokenRatio: ratio)
     }
 
     /// `IPv4:port`, `[IPv6]:port` or `localhost:port`; names other than localhost need DNS

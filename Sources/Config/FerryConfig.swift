@@ -1,4 +1,5 @@
 // Ferry's configuration, validated: every value here has passed its checks and has its default.
+import Resilience
 import Routing
 
 public struct FerryConfig: Sendable {
@@ -59,8 +60,10 @@ public struct ClusterConfig: Sendable {
     /// `host:port` with an IP literal or `localhost`.
     public var endpoints: [String]
     public var authority: String?
-    public var maxConnections: Int
-    public var maxPendingRequests: Int
+    /// max_connections, max_pending_requests, max_requests, max_retries (per worker).
+    public var breaker: CircuitBreakerThresholds
     public var connectTimeoutNanoseconds: UInt64
     public var keepaliveIntervalNanoseconds: UInt64?
+    public var outlierDetection: OutlierDetectionSettings
+    public var retryThrottling: RetryThrottleSettings?
 }

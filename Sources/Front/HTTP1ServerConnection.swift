@@ -19,7 +19,7 @@ final class HTTP1ServerConnection {
         let path: String
         let contentType: GRPCWebContentType
         /// nil when no route knows the call; `failure` then says so.
-        let cluster: String?
+        let route: Route?
         let timeout: GRPCTimeout?
         /// CORS headers for the response, decided from the request's `Origin`.
         let corsHeaders: HeaderFields
@@ -28,11 +28,11 @@ final class HTTP1ServerConnection {
         /// A refusal decided while the body still arrives; answered at its end.
         var failure: GRPCWebRequestError?
 
-        init(path: String, contentType: GRPCWebContentType, cluster: String?, timeout: GRPCTimeout?,
+        init(path: String, contentType: GRPCWebContentType, route: Route?, timeout: GRPCTimeout?,
              corsHeaders: HeaderFields, decoder: GRPCWebRequestDecoder) {
             self.path = path
             self.contentType = contentType
-            self.cluster = cluster
+            self.route = route
             self.timeout = timeout
             self.corsHeaders = corsHeaders
             self.decoder = decoder
@@ -222,7 +222,7 @@ final class HTTP1ServerConnection {
         }
         let call = PendingCall(
             path: path.endIndex == head.target.endIndex ? head.target : String(path),
-            contentType: contentType, cluster: route?.cluster, timeout: timeout, corsHeaders: corsHeaders,
+            contentType: contentType, route: route, timeout: timeout, corsHeaders: corsHeaders,
             decoder: GRPCWebRequestDecoder(
                 contentType: contentType,
                 messageEncoding: head.headers.firstValueBytes("grpc-encoding").map { String(decoding: $0, as: UTF8.self) },
@@ -298,16 +298,17 @@ final class HTTP1ServerConnection {
                 return
             }
             let exchange = beginExchange(head, call.contentType, corsHeaders: corsHeaders, keepAlive: keepAlive)
-            guard let cluster = call.cluster, let pool = context.pools[cluster] else {
-                exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.cluster ?? "")' does not exist"))
+            guard let route = call.route, let pool = context.pools[route.cluster] else {
+                exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
                 return
             }
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
             exchange.start(request: UpstreamRequest(
-                path: call.path, metadata: metadata,
-                contentType: call.contentType.upstreamContentType, timeout: call.timeout, body: body), pool: pool)
+                path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
+                timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
+                retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent), pool: pool)
         case .rest(let call):
             guard let rest = context.rest else { return }
             let refuse = { (status: GRPCStatus, httpStatus: Int?) in
@@ -343,8 +344,18 @@ final class HTTP1ServerConnection {
             var body: [UInt8] = []
             for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
             exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
-                                                    timeout: timeout, body: body), pool: pool)
+                                                    timeout: timeout ?? routeTimeout(route, path: grpcPath), body: body,
+                                                    retryPolicy: route.policy.retryPolicy,
+                                                    retriesFailuresInTrailers: route.policy.idempotent), pool: pool)
         }
+    }
+
+    /// The route's default deadline, unless the method is known to stream (from the descriptor
+    /// set): streams are exempt from route timeouts.
+    private func routeTimeout(_ route: Route, path: String) -> GRPCTimeout? {
+        guard let nanoseconds = route.policy.timeoutNanoseconds,
+              context.rest?.catalog.streamingMethodPaths.contains(path) != true else { return nil }
+        return GRPCTimeout(nanoseconds: Int64(min(nanoseconds, UInt64(Int64.max))))
     }
 
     /// The exchange that answers this request from now on, upstream or refused by Ferry.

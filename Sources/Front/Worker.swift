@@ -24,9 +24,9 @@ final class Worker {
             let endpoints = try cluster.endpoints.map { try SocketAddress(parsing: $0) }
             let pool = UpstreamPool(settings: UpstreamClusterSettings(
                 name: cluster.name, endpoints: endpoints, authority: cluster.authority,
-                maxConnections: cluster.maxConnections, maxPendingRequests: cluster.maxPendingRequests,
-                connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
-                keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds), loop: loop, logger: logger)
+                breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
+                keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
+                outlierDetection: cluster.outlierDetection, retryThrottling: cluster.retryThrottling), loop: loop, logger: logger)
             poolsByName[cluster.name] = pool
             pools.append(pool)
         }

@@ -73,6 +73,13 @@ public final class EventLoop {
     /// Runs callbacks until no events remain or `stop()` is called. Each iteration handles
     /// every event one epoll_wait reported, then flushes: all requests that arrived together
     /// leave upstream in one HTTP/2 write, all responses for one connection in one writev.
+    /// CLOCK_MONOTONIC now, in nanoseconds: deadlines, backoff and ejection times.
+    public static var monotonicNow: UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
     public func run() {
         while true {
             let result = event_base_loop(base, EVLOOP_ONCE)

@@ -1,7 +1,7 @@
 // An IPv4 or IPv6 socket address parsed from `host:port` text.
 import CLibevent
 
-public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
+public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     var storage: [UInt8]
     public let description: String
 

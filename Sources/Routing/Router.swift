@@ -1,4 +1,5 @@
 // Picks the cluster for a gRPC call from its path (`/package.Service/Method`, PROTOCOL-HTTP2.md).
+import Resilience
 
 /// How a route recognises its calls.
 public enum RouteMatch: Sendable, Equatable {
@@ -11,10 +12,28 @@ public enum RouteMatch: Sendable, Equatable {
 public struct Route: Sendable, Equatable {
     public var match: RouteMatch
     public var cluster: String
+    public var policy: RoutePolicy
 
-    public init(match: RouteMatch, cluster: String) {
+    public init(match: RouteMatch, cluster: String, policy: RoutePolicy = RoutePolicy()) {
         self.match = match
         self.cluster = cluster
+        self.policy = policy
+    }
+}
+
+/// What a route adds to its calls: a default deadline and retries.
+public struct RoutePolicy: Sendable, Equatable {
+    /// The deadline of a call that sends no `grpc-timeout`.
+    public var timeoutNanoseconds: UInt64?
+    public var retryPolicy: RetryPolicy?
+    /// The route's methods are unary and idempotent: a failure status that comes in trailers
+    /// after response headers may be retried too (the response is held until the trailers).
+    public var idempotent: Bool
+
+    public init(timeoutNanoseconds: UInt64? = nil, retryPolicy: RetryPolicy? = nil, idempotent: Bool = false) {
+        self.timeoutNanoseconds = timeoutNanoseconds
+        self.retryPolicy = retryPolicy
+        self.idempotent = idempotent
     }
 }
 

@@ -42,6 +42,8 @@ public struct RESTBinding: Sendable, Equatable {
 public struct RESTCatalog: Sendable {
     public let pool: DescriptorPool
     public let routes: RESTRouteTable<RESTBinding>
+    /// The gRPC paths of the methods that stream either way (exempt from route timeouts).
+    public let streamingMethodPaths: Set<String>
 
     /// The rules of `services` in `pool`. Every method is also reached at
     /// `POST /package.Service/Method` with the whole message as its JSON body (a JSON array for
@@ -49,6 +51,7 @@ public struct RESTCatalog: Sendable {
     public init(pool: DescriptorPool, services: [String]) throws(DescriptorError) {
         self.pool = pool
         var routes = RESTRouteTable<RESTBinding>()
+        var streaming = Set<String>()
         for serviceName in services {
             guard let service = pool.services[serviceName] else {
                 let known = pool.services.keys.sorted().joined(separator: ", ")
@@ -64,12 +67,14 @@ public struct RESTCatalog: Sendable {
                     ? [method.options.Google_Api_http] + method.options.Google_Api_http.additionalBindings
                     : []
                 if !rules.contains(where: { $0.post == byName.post }) { rules.append(byName) }
+                if restMethod.clientStreaming || restMethod.serverStreaming { streaming.insert(restMethod.grpcPath) }
                 for rule in rules {
                     try RESTCatalog.add(rule, for: restMethod, pool: pool, to: &routes)
                 }
             }
         }
         self.routes = routes
+        streamingMethodPaths = streaming
     }
 
     private static func add(_ rule: Google_Api_HttpRule, for method: RESTMethod, pool: DescriptorPool,

@@ -73,7 +73,8 @@ final class HTTP2ClientConnection: LoopFlushable {
         fields.append(name: ":authority", value: authority)
         fields.append(name: "content-type", value: call.request.contentType)
         fields.append(name: "te", value: "trailers")
-        if let timeout = call.request.timeout { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
+        if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
+        if let previous = call.retry?.previousAttemptsHeader { fields.append(name: "grpc-previous-rpc-attempts", value: previous) }
         fields.append(contentsOf: call.request.metadata)
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { session, streamID, buffer, length, flags, _, _ in
             guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else {
@@ -87,7 +88,7 @@ final class HTTP2ClientConnection: LoopFlushable {
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard streamID > 0 else {
-            call.deliver(.failed(GRPCStatus(.internal, "cannot open stream to \(endpoint): \(String(cString: nghttp2_strerror(streamID)))")))
+            call.attemptReceived(.failed(GRPCStatus(.internal, "cannot open stream to \(endpoint): \(String(cString: nghttp2_strerror(streamID)))")))
             return
         }
         streams[streamID] = call
@@ -163,9 +164,9 @@ final class HTTP2ClientConnection: LoopFlushable {
         let block = call.headerBlock
         call.headerBlock = HeaderFields()
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
-            call.deliver(.head(block))
+            call.attemptReceived(.head(block))
         } else if endStream {
-            call.deliver(.trailers(block))
+            call.attemptReceived(.trailers(block))
         }
     }
 
@@ -188,7 +189,7 @@ final class HTTP2ClientConnection: LoopFlushable {
             default:
                 status = GRPCStatus(.unavailable, "upstream \(endpoint) (cluster \(pool.settings.name)) reset the stream: \(String(cString: nghttp2_http2_strerror(errorCode)))")
             }
-            call.deliver(.failed(status))
+            call.attemptReceived(.failed(status), neverProcessed: errorCode == NGHTTP2_REFUSED_STREAM.rawValue)
         }
         closeIfIdle()
         pool.capacityChanged(self)
@@ -219,7 +220,7 @@ final class HTTP2ClientConnection: LoopFlushable {
                 connection.pingOutstanding = false
             case NGHTTP2_GOAWAY.rawValue:
                 // Streams above last_stream_id were not processed; nghttp2 closes them with
-                // REFUSED_STREAM and they fail as UNAVAILABLE (retrying is the resilience layer's).
+                // REFUSED_STREAM and the pool restarts them elsewhere (transparent retry).
                 connection.state = .goingAway
                 connection.pool.capacityChanged(connection)
             default:
@@ -230,7 +231,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { session, _, streamID, data, length, _ in
             guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else { return 0 }
             call.unconsumedBytes += length
-            call.deliver(.data(UnsafeRawBufferPointer(start: data, count: length)))
+            call.attemptReceived(.data(UnsafeRawBufferPointer(start: data, count: length)))
             return 0
         }
         // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
@@ -280,7 +281,7 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         let what = wasConnecting ? "connect to" : "connection to"
         let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(reason)"
         for (_, call) in failed.sorted(by: { $0.key < $1.key }) {
-            call.deliver(.failed(GRPCStatus(.unavailable, message)))
+            call.attemptReceived(.failed(GRPCStatus(.unavailable, message)))
         }
         pool.connectionClosed(self, wasConnecting: wasConnecting, message: message)
     }

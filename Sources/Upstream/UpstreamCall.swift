@@ -1,8 +1,12 @@
-// One call to a backend: the exchange's handle on an HTTP/2 stream. It exists before it has a
-// stream (while queued in the pool) and after (to report the end), so an exchange can wait,
-// attach, and be cancelled the same way at every point (the nghttpx exchange/connection split).
+// One call to a backend: the exchange's handle on its HTTP/2 streams. It exists before it has a
+// stream (while queued in the pool), between attempts (waiting out a retry's backoff) and after
+// (to report the end), so an exchange can wait, attach, and be cancelled the same way at every
+// point (the nghttpx exchange/connection split). Retries happen here and in the pool, out of
+// the exchange's sight: it sees one head, data, and one end, as if there had been one attempt.
 import FerryCore
 import HTTP2Support
+import Loop
+import Resilience
 
 /// What the backend sends back, one part at a time. `.data` bytes are valid only during the
 /// delegate call. Exactly one of `.trailers` or `.failed` ends every call.
@@ -13,7 +17,7 @@ public enum UpstreamResponsePart {
     case data(UnsafeRawBufferPointer)
     /// Trailers; when no `.head` came before, this is a trailers-only response.
     case trailers(HeaderFields)
-    /// The call ended without trailers: connection loss, reset, refusal or pool limits.
+    /// The call ended without trailers: connection loss, reset, refusal, deadline or limits.
     case failed(GRPCStatus)
 }
 
@@ -21,20 +25,30 @@ public protocol UpstreamCallDelegate: AnyObject {
     func upstreamCall(_ call: UpstreamCall, received part: UpstreamResponsePart)
 }
 
-/// The request sent upstream: path, metadata and the complete native gRPC body.
+/// The request sent upstream: path, metadata and the complete native gRPC body, with the
+/// route's policies for it.
 public struct UpstreamRequest {
     public var path: String
     public var metadata: HeaderFields
     public var contentType: String
+    /// The call's deadline from now; each attempt sends what is left of it as `grpc-timeout`.
     public var timeout: GRPCTimeout?
     public var body: [UInt8]
+    /// gRFC A6 retries; nil: one attempt (transparent retries still happen).
+    public var retryPolicy: RetryPolicy?
+    /// A unary method the route marks idempotent: its response is held until the trailers,
+    /// so that a failure status in them can still be retried (nothing has gone downstream).
+    public var retriesFailuresInTrailers: Bool
 
-    public init(path: String, metadata: HeaderFields, contentType: String, timeout: GRPCTimeout?, body: [UInt8]) {
+    public init(path: String, metadata: HeaderFields, contentType: String, timeout: GRPCTimeout?, body: [UInt8],
+                retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false) {
         self.path = path
         self.metadata = metadata
         self.contentType = contentType
         self.timeout = timeout
         self.body = body
+        self.retryPolicy = retryPolicy
+        self.retriesFailuresInTrailers = retriesFailuresInTrailers
     }
 }
 
@@ -43,7 +57,15 @@ public final class UpstreamCall {
         case idle
         case queued
         case active(HTTP2ClientConnection, streamID: Int32)
+        /// Between attempts: a retry's backoff is running.
+        case backingOff
         case finished
+    }
+
+    /// A part held back while the response may still be retried (`retriesFailuresInTrailers`).
+    private enum HeldPart {
+        case head(HeaderFields)
+        case data([UInt8])
     }
 
     public let request: UpstreamRequest
@@ -52,16 +74,41 @@ public final class UpstreamCall {
     /// can go away with the call unfinished; a finished call delivers nothing more.
     public unowned(unsafe) var delegate: UpstreamCallDelegate?
     var state: State = .idle
-    /// The part of the request body nghttp2 has not taken yet.
+    /// The part of the request body nghttp2 has not taken yet (this attempt's).
     var unsentBody: OutgoingBytes
     /// DATA bytes received but not yet released with `consume` (flow control).
     var unconsumedBytes = 0
     var headerBlock = HeaderFields()
 
+    // Attempts. The pool sets `pool` when the call starts; it outlives its calls' attempts.
+    unowned(unsafe) var pool: UpstreamPool?
+    var retry: RetryState?
+    /// Endpoints this call's attempts went to, so that a retry can go elsewhere.
+    var triedEndpoints: Set<SocketAddress> = []
+    /// Attempts restarted because the backend never processed them (A6 "transparent retry").
+    var transparentRetries = 0
+    /// CLOCK_MONOTONIC deadline, from the request's timeout.
+    var deadline: UInt64?
+    /// The deadline's timer, and the backoff's between attempts.
+    var timer: LoopTimer?
+    var retryTimer: LoopTimer?
+    /// The downstream gave up: nothing is retried any more.
+    private var cancelled = false
+    /// Whether this call holds one of the breaker's `max_retries` tokens.
+    var holdsRetryToken = false
+    /// Something of the response reached the delegate: the call is committed to this attempt.
+    private var responseStarted = false
+    private var held: [HeldPart] = []
+    private var heldBytes = 0
+    /// Bytes released to the backend while held, which the delegate will `consume` again.
+    private var consumedAhead = 0
+
     public init(request: UpstreamRequest, delegate: UpstreamCallDelegate) {
         self.request = request
         self.delegate = delegate
         unsentBody = OutgoingBytes(request.body)
+        retry = request.retryPolicy.map { RetryState(policy: $0) }
+        retry?.requestBuffered(bytes: request.body.count)
     }
 
     public var isFinished: Bool {
@@ -69,9 +116,23 @@ public final class UpstreamCall {
         return false
     }
 
+    /// What is left of the deadline at `now`, as `grpc-timeout` (A6: each attempt sends the
+    /// remaining time, not the original timeout).
+    func remainingTimeout(now: UInt64) -> GRPCTimeout? {
+        guard let deadline else { return request.timeout }
+        return GRPCTimeout(nanoseconds: Int64(deadline > now ? deadline - now : 0))
+    }
+
     /// Releases `bytes` of received DATA: the backend may send that much more. Call it when
     /// the bytes have left for the downstream, not when they arrived (backpressure).
     public func consume(_ bytes: Int) {
+        var bytes = bytes
+        if consumedAhead > 0 {
+            let already = min(bytes, consumedAhead)
+            consumedAhead -= already
+            bytes -= already
+        }
+        guard bytes > 0 else { return }
         unconsumedBytes -= bytes
         if case .active(let connection, let streamID) = state {
             connection.consume(bytes, streamID: streamID)
@@ -82,21 +143,116 @@ public final class UpstreamCall {
     /// from the queue if it waits. No part is delivered after this.
     public func cancel() {
         delegate = nil
+        cancelled = true
         switch state {
         case .active(let connection, let streamID):
             connection.cancel(streamID: streamID)
-        case .queued, .idle:
-            state = .finished
+        case .queued, .idle, .backingOff:
+            finish()
         case .finished:
             break
         }
     }
 
-    func deliver(_ part: UpstreamResponsePart) {
+    /// A new attempt: the body from the start, no response yet.
+    func resetForAttempt() {
+        unsentBody = OutgoingBytes(request.body)
+        unconsumedBytes = 0
+        headerBlock = HeaderFields()
+    }
+
+    // MARK: Parts of the current attempt
+
+    /// A part of the current attempt, from its connection. `neverProcessed`: the backend did
+    /// not process the stream (REFUSED_STREAM, above a GOAWAY's last stream, or no connection).
+    func attemptReceived(_ part: UpstreamResponsePart, neverProcessed: Bool = false) {
+        guard !isFinished else { return }
+        if cancelled {
+            deliver(part)
+            return
+        }
         switch part {
-        case .trailers, .failed: state = .finished
-        case .head, .data: break
+        case .head(let fields):
+            if holdsResponse {
+                held.append(.head(fields))
+                return
+            }
+            deliver(part)
+        case .data(let bytes):
+            if holdsResponse {
+                held.append(.data(Array(bytes)))
+                heldBytes += bytes.count
+                // Released at once, so that a large reply cannot stall on flow control while held.
+                consumedAhead += bytes.count
+                unconsumedBytes -= bytes.count
+                if case .active(let connection, let streamID) = state { connection.consume(bytes.count, streamID: streamID) }
+                if heldBytes > (retry?.policy.maxBufferedRequestBytes ?? 0) { releaseHeld() }
+                return
+            }
+            deliver(part)
+        case .trailers(let fields):
+            let status = GRPCStatus(trailers: fields)
+            pool?.attemptEnded(self, code: status.code)
+            if status.code != .ok, !responseStarted,
+               pool?.retryIfAllowed(self, code: status.code, pushback: fields["grpc-retry-pushback-ms"].map(RetryPushback.init)) == true {
+                held.removeAll()
+                heldBytes = 0
+                return
+            }
+            releaseHeld()
+            deliver(part)
+        case .failed(let status):
+            if neverProcessed, !responseStarted, pool?.retryTransparently(self, connected: state.isActive) == true { return }
+            pool?.attemptEnded(self, code: status.code)
+            if !responseStarted, pool?.retryIfAllowed(self, code: status.code, pushback: nil) == true {
+                held.removeAll()
+                heldBytes = 0
+                return
+            }
+            deliver(part)
+        }
+    }
+
+    private var holdsResponse: Bool {
+        request.retriesFailuresInTrailers && retry?.phase == .uncommitted && !responseStarted
+    }
+
+    private func releaseHeld() {
+        let parts = held
+        held.removeAll()
+        heldBytes = 0
+        for part in parts {
+            switch part {
+            case .head(let fields): deliver(.head(fields))
+            case .data(let bytes): bytes.withUnsafeBytes { deliver(.data($0)) }
+            }
+        }
+    }
+
+    /// Hands a part to the delegate; the first one commits the call, the last one ends it.
+    func deliver(_ part: UpstreamResponsePart) {
+        guard !isFinished else { return }
+        switch part {
+        case .trailers, .failed: finish()
+        case .head, .data:
+            responseStarted = true
+            retry?.commit()
         }
         delegate?.upstreamCall(self, received: part)
+    }
+
+    /// The end: timers stop and the pool takes back what the call held.
+    private func finish() {
+        state = .finished
+        timer?.cancel()
+        timer = nil
+        pool?.callFinished(self)
+    }
+}
+
+extension UpstreamCall.State {
+    var isActive: Bool {
+        if case .active = self { return true }
+        return false
     }
 }

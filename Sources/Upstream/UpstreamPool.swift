@@ -1,9 +1,14 @@
-// The connections of one worker to one cluster: calls are multiplexed onto HTTP/2 connections
-// up to each peer's SETTINGS_MAX_CONCURRENT_STREAMS, another connection opens when all are full
-// (up to `maxConnections`), and calls queue beyond that up to `maxPendingRequests`.
+// The connections of one worker to one cluster, per endpoint. Each call goes to the next
+// endpoint round-robin among those that may get calls (outlier ejection), onto a connection
+// with a free stream (up to the peer's SETTINGS_MAX_CONCURRENT_STREAMS), else onto a new
+// connection to that endpoint (up to `max_connections` in all), else it waits in the
+// endpoint's queue (up to `max_pending_requests` in all). The pool also runs the resilience
+// policies that need a clock and a loop: deadlines, retries with backoff (gRFC A6), the retry
+// throttle, the circuit breaker's limits and transparent retries of unprocessed attempts.
 import FerryCore
 import Logging
 import Loop
+import Resilience
 
 /// A cluster as the pool needs it.
 public struct UpstreamClusterSettings: Sendable {
@@ -11,24 +16,27 @@ public struct UpstreamClusterSettings: Sendable {
     public var endpoints: [SocketAddress]
     /// `:authority` sent upstream; the endpoint's address when nil.
     public var authority: String?
-    /// Connections per worker.
-    public var maxConnections: Int
-    /// Calls waiting for a stream, per worker.
-    public var maxPendingRequests: Int
+    public var breaker: CircuitBreakerThresholds
     public var connectTimeoutNanoseconds: UInt64
     /// HTTP/2 PING interval; a PING not answered by the next one closes the connection.
     public var keepaliveIntervalNanoseconds: UInt64?
+    public var outlierDetection: OutlierDetectionSettings
+    /// gRFC A6 retry throttling; nil: retries are not throttled.
+    public var retryThrottling: RetryThrottleSettings?
 
-    public init(name: String, endpoints: [SocketAddress], authority: String? = nil, maxConnections: Int = 4,
-                maxPendingRequests: Int = 1024, connectTimeoutNanoseconds: UInt64 = 2_000_000_000,
-                keepaliveIntervalNanoseconds: UInt64? = 30_000_000_000) {
+    public init(name: String, endpoints: [SocketAddress], authority: String? = nil,
+                breaker: CircuitBreakerThresholds = CircuitBreakerThresholds(),
+                connectTimeoutNanoseconds: UInt64 = 2_000_000_000, keepaliveIntervalNanoseconds: UInt64? = 30_000_000_000,
+                outlierDetection: OutlierDetectionSettings = OutlierDetectionSettings(),
+                retryThrottling: RetryThrottleSettings? = nil) {
         self.name = name
         self.endpoints = endpoints
         self.authority = authority
-        self.maxConnections = maxConnections
-        self.maxPendingRequests = maxPendingRequests
+        self.breaker = breaker
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.keepaliveIntervalNanoseconds = keepaliveIntervalNanoseconds
+        self.outlierDetection = outlierDetection
+        self.retryThrottling = retryThrottling
     }
 }
 
@@ -36,11 +44,16 @@ public final class UpstreamPool {
     public let settings: UpstreamClusterSettings
     private let loop: EventLoop
     private let logger: Logger
-    private var connections: [HTTP2ClientConnection] = []
-    /// FIFO of calls waiting for a stream; `pendingHead` avoids O(n) removal at the front.
-    private var pending: [UpstreamCall] = []
-    private var pendingHead = 0
-    private var nextEndpoint = 0
+    private var connections: [SocketAddress: [HTTP2ClientConnection]] = [:]
+    /// Calls waiting for a stream on their chosen endpoint, in arrival order.
+    private var pending: [SocketAddress: [UpstreamCall]] = [:]
+    private var picker: EndpointPicker<SocketAddress>
+    private var outliers: OutlierDetector<SocketAddress>
+    public private(set) var breaker: CircuitBreaker
+    public private(set) var throttle: RetryThrottle?
+    private var random = SystemRandomNumberGenerator()
+    /// Unprocessed attempts restarted per call before giving up (a loop guard).
+    private static let transparentRetryLimit = 5
     /// Streams a connection still being set up is expected to take (HTTP/2's initial
     /// unlimited SETTINGS_MAX_CONCURRENT_STREAMS, capped as servers commonly do).
     private static let assumedStreamsPerNewConnection = 100
@@ -49,90 +62,221 @@ public final class UpstreamPool {
         self.settings = settings
         self.loop = loop
         self.logger = logger
+        picker = EndpointPicker(endpoints: settings.endpoints)
+        outliers = OutlierDetector(settings: settings.outlierDetection)
+        outliers.setEndpoints(settings.endpoints)
+        breaker = CircuitBreaker(thresholds: settings.breaker)
+        throttle = settings.retryThrottling.map(RetryThrottle.init)
     }
 
-    private var pendingCount: Int { pending.count - pendingHead }
+    private var pendingCount: Int { breaker.inUse(.pendingRequest) }
 
-    /// Sends `call` on a connection with a free stream, or queues it. A call the pool cannot
-    /// take fails at once with UNAVAILABLE naming the limit.
+    /// Starts `call`: its deadline runs from now, and its first attempt goes out or waits. A
+    /// call over the breaker's `max_requests` fails at once with UNAVAILABLE naming the limit.
     public func start(_ call: UpstreamCall) {
-        if let connection = connections.first(where: { $0.hasCapacity }) {
-            connection.start(call)
+        if let trip = breaker.acquire(.request) {
+            call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")))
             return
         }
-        guard pendingCount < settings.maxPendingRequests else {
-            call.deliver(.failed(GRPCStatus(.unavailable,
-                "cluster '\(settings.name)': too many pending requests (max_pending_requests \(settings.maxPendingRequests))")))
-            return
+        call.pool = self
+        if let timeout = call.request.timeout {
+            let deadline = EventLoop.monotonicNow + UInt64(timeout.nanoseconds)
+            call.deadline = deadline
+            call.timer = LoopTimer(loop: loop) { [unowned call] in call.pool?.deadlineExpired(call) }
+            call.timer?.schedule(afterNanoseconds: UInt64(timeout.nanoseconds))
         }
-        call.state = .queued
-        pending.append(call)
-        openConnectionIfNeeded()
+        dispatch(call)
     }
 
     /// Closes idle connections and lets busy ones finish (drain).
     public func shutdown() {
-        for connection in connections { connection.shutdown() }
+        for connection in connections.values.joined() { connection.shutdown() }
     }
 
-    private func openConnectionIfNeeded() {
-        let connecting = connections.filter { $0.state == .connecting }.count
-        guard pendingCount > connecting * UpstreamPool.assumedStreamsPerNewConnection,
-              connections.count < settings.maxConnections, !settings.endpoints.isEmpty else { return }
-        let endpoint = settings.endpoints[nextEndpoint % settings.endpoints.count]
-        nextEndpoint += 1
+    // MARK: Attempts
+
+    /// Sends the call's next attempt to an endpoint: onto a free stream, or into the
+    /// endpoint's queue behind a connection being opened.
+    private func dispatch(_ call: UpstreamCall) {
+        let now = EventLoop.monotonicNow
+        guard let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: { outliers.isAvailable($0, now: now) }) else {
+            call.attemptReceived(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)' has no endpoint")))
+            return
+        }
+        call.triedEndpoints.insert(endpoint)
+        if let connection = connections[endpoint]?.first(where: { $0.hasCapacity }) {
+            connection.start(call)
+            return
+        }
+        if let trip = breaker.acquire(.pendingRequest) {
+            call.attemptReceived(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")))
+            return
+        }
+        call.state = .queued
+        pending[endpoint, default: []].append(call)
+        openConnectionIfNeeded(to: endpoint)
+    }
+
+    private func openConnectionIfNeeded(to endpoint: SocketAddress) {
+        let open = connections[endpoint] ?? []
+        let connecting = open.filter { $0.state == .connecting }.count
+        let waiting = pending[endpoint]?.count ?? 0
+        guard waiting > connecting * UpstreamPool.assumedStreamsPerNewConnection else { return }
+        if let trip = breaker.acquire(.connection) {
+            // No new connection: the calls wait for a stream on the ones there are, or fail.
+            if open.isEmpty { failPending(on: endpoint, GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")) }
+            return
+        }
         do {
-            connections.append(try HTTP2ClientConnection(pool: self, loop: loop, endpoint: endpoint))
+            connections[endpoint, default: []].append(try HTTP2ClientConnection(pool: self, loop: loop, endpoint: endpoint))
         } catch {
-            failPending("upstream connect to \(endpoint) (cluster \(settings.name)) failed: \(error)")
+            breaker.release(.connection)
+            connectFailed(endpoint, message: "upstream connect to \(endpoint) (cluster \(settings.name)) failed: \(error)")
         }
     }
 
-    private func dispatchPending() {
-        while pendingCount > 0, let connection = connections.first(where: { $0.hasCapacity }) {
-            let call = pending[pendingHead]
-            pendingHead += 1
+    private func dispatchPending(on endpoint: SocketAddress) {
+        while let call = pending[endpoint]?.first, let connection = connections[endpoint]?.first(where: { $0.hasCapacity }) {
+            pending[endpoint]?.removeFirst()
+            breaker.release(.pendingRequest)
             if !call.isFinished { connection.start(call) }
         }
-        compactPending()
-        if pendingCount > 0 { openConnectionIfNeeded() }
+        if pending[endpoint]?.isEmpty == false { openConnectionIfNeeded(to: endpoint) }
     }
 
-    private func compactPending() {
-        if pendingHead > 64 && pendingHead * 2 > pending.count {
-            pending.removeFirst(pendingHead)
-            pendingHead = 0
-        } else if pendingHead == pending.count {
-            pending.removeAll(keepingCapacity: true)
-            pendingHead = 0
+    /// Takes the waiting calls off `endpoint`'s queue.
+    private func takePending(on endpoint: SocketAddress) -> [UpstreamCall] {
+        let calls = pending.removeValue(forKey: endpoint) ?? []
+        for _ in calls { breaker.release(.pendingRequest) }
+        return calls.filter { !$0.isFinished }
+    }
+
+    private func failPending(on endpoint: SocketAddress, _ status: GRPCStatus) {
+        for call in takePending(on: endpoint) { call.attemptReceived(.failed(status)) }
+    }
+
+    /// No connection to `endpoint` could be made: its waiting calls never left, so they try
+    /// another endpoint (transparently, as A6 allows for calls that never reached a server);
+    /// the endpoint counts a failure towards ejection.
+    private func connectFailed(_ endpoint: SocketAddress, message: String) {
+        outliers.recordFailure(endpoint, now: EventLoop.monotonicNow)
+        for call in takePending(on: endpoint) {
+            call.state = .idle
+            call.attemptReceived(.failed(GRPCStatus(.unavailable, message)), neverProcessed: true)
         }
     }
 
-    private func failPending(_ message: String) {
-        let failed = pending[pendingHead...]
-        pending.removeAll()
-        pendingHead = 0
-        for call in failed where !call.isFinished {
-            call.deliver(.failed(GRPCStatus(.unavailable, message)))
+    /// The attempt ended with `code`: the endpoint's and the throttle's bookkeeping.
+    func attemptEnded(_ call: UpstreamCall, code: GRPCStatusCode) {
+        if let endpoint = currentEndpoint(of: call) {
+            if code == .unavailable {
+                if outliers.recordFailure(endpoint, now: EventLoop.monotonicNow) {
+                    logger.warning("upstream endpoint ejected", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)"])
+                }
+            } else {
+                outliers.recordSuccess(endpoint, now: EventLoop.monotonicNow)
+            }
+        }
+        if call.retry?.policy.retryableStatusCodes.contains(code) == true {
+            throttle?.recordFailure()
+        } else if code == .ok {
+            throttle?.recordSuccess()
+        }
+        if call.holdsRetryToken {
+            call.holdsRetryToken = false
+            breaker.release(.retry)
         }
     }
+
+    private func currentEndpoint(of call: UpstreamCall) -> SocketAddress? {
+        if case .active(let connection, _) = call.state { return connection.endpoint }
+        return nil
+    }
+
+    /// A6 retry of a failed attempt: true when one is scheduled (after its backoff, within the
+    /// deadline and the breaker's `max_retries`).
+    func retryIfAllowed(_ call: UpstreamCall, code: GRPCStatusCode, pushback: RetryPushback?) -> Bool {
+        guard var retry = call.retry else { return false }
+        let decision = retry.attemptFailed(with: code, pushback: pushback, throttleAllows: throttle?.allowsRetry ?? true,
+                                           using: &random)
+        call.retry = retry
+        guard case .retry(let delay) = decision else {
+            logger.debug("not retried", metadata: ["cluster": "\(settings.name)", "path": "\(call.request.path)", "reason": "\(decision)"])
+            return false
+        }
+        if let deadline = call.deadline, EventLoop.monotonicNow + delay >= deadline { return false }
+        guard breaker.acquire(.retry) == nil else { return false }
+        call.holdsRetryToken = true
+        call.state = .backingOff
+        call.resetForAttempt()
+        let backoff = LoopTimer(loop: loop) { [unowned self, unowned call] in
+            call.retryTimer = nil
+            if case .backingOff = call.state { dispatch(call) }
+        }
+        call.retryTimer = backoff
+        backoff.schedule(afterNanoseconds: max(delay, 1))
+        return true
+    }
+
+    /// Restarts an attempt the backend never processed, on another endpoint when there is
+    /// one; it does not count as an attempt (A6 "transparent retry"). A stream refused by a
+    /// connected backend (REFUSED_STREAM, above a GOAWAY's last stream) may go anywhere, the
+    /// same endpoint on a new connection included; a call that found no connection tries each
+    /// endpoint once, then fails with what the last one said.
+    func retryTransparently(_ call: UpstreamCall, connected: Bool) -> Bool {
+        guard call.transparentRetries < UpstreamPool.transparentRetryLimit else { return false }
+        guard connected || call.triedEndpoints.count < picker.endpoints.count else { return false }
+        call.transparentRetries += 1
+        call.state = .idle
+        call.resetForAttempt()
+        dispatch(call)
+        return true
+    }
+
+    private func deadlineExpired(_ call: UpstreamCall) {
+        guard !call.isFinished else { return }
+        let attempts = call.retry?.attempts ?? 1
+        let status = GRPCStatus(.deadlineExceeded,
+            "deadline of \(call.request.timeout?.headerValue ?? "") exceeded (cluster \(settings.name), \(attempts) attempt\(attempts == 1 ? "" : "s"))")
+        if case .active(let connection, let streamID) = call.state { connection.cancel(streamID: streamID) }
+        call.deliver(.failed(status))
+    }
+
+    /// The call ended: what it held goes back.
+    func callFinished(_ call: UpstreamCall) {
+        call.retryTimer?.cancel()
+        call.retryTimer = nil
+        if call.holdsRetryToken {
+            call.holdsRetryToken = false
+            breaker.release(.retry)
+        }
+        if call.pool != nil {
+            call.pool = nil
+            breaker.release(.request)
+        }
+    }
+
+    // MARK: Connection events
 
     func connectionReady(_ connection: HTTP2ClientConnection) {
         logger.debug("upstream connected", metadata: ["cluster": "\(settings.name)", "endpoint": "\(connection.endpoint)"])
-        dispatchPending()
+        dispatchPending(on: connection.endpoint)
     }
 
     func capacityChanged(_ connection: HTTP2ClientConnection) {
-        dispatchPending()
+        dispatchPending(on: connection.endpoint)
     }
 
     func connectionClosed(_ connection: HTTP2ClientConnection, wasConnecting: Bool, message: String) {
-        connections.removeAll { $0 === connection }
+        let endpoint = connection.endpoint
+        connections[endpoint]?.removeAll { $0 === connection }
+        breaker.release(.connection)
         logger.info("upstream connection closed", metadata: ["cluster": "\(settings.name)", "reason": "\(message)"])
-        if wasConnecting && !connections.contains(where: { $0.state == .connecting || $0.state == .ready }) {
-            failPending(message)
+        let others = connections[endpoint]?.contains { $0.state == .connecting || $0.state == .ready } ?? false
+        if wasConnecting && !others {
+            connectFailed(endpoint, message: message)
         } else {
-            dispatchPending()
+            dispatchPending(on: endpoint)
         }
     }
 }

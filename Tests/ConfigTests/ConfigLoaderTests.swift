@@ -1,6 +1,7 @@
 import Config
 import Foundation
 import Routing
+import Resilience
 import XCTest
 
 final class ConfigLoaderTests: XCTestCase {
@@ -32,7 +33,10 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.listeners[0].limits, FrontLimits())
         XCTAssertEqual(config.listeners[0].cors?.allowOrigins, .any)
         XCTAssertEqual(config.routes, [Route(match: .service("node.v1.NodeService"), cluster: "nodes")])
-        XCTAssertEqual(config.clusters[0].maxConnections, 4)
+        XCTAssertEqual(config.clusters[0].breaker, CircuitBreakerThresholds())
+        XCTAssertEqual(config.clusters[0].outlierDetection, OutlierDetectionSettings())
+        XCTAssertNil(config.clusters[0].retryThrottling)
+        XCTAssertEqual(config.routes[0].policy, RoutePolicy())
         XCTAssertEqual(config.clusters[0].keepaliveIntervalNanoseconds, 30_000_000_000)
     }
 
@@ -58,14 +62,27 @@ final class ConfigLoaderTests: XCTestCase {
             routes:
               - match: { prefix: /x. }
                 cluster: c
+                timeout: 3s
+                idempotent: true
+                retry_policy:
+                  max_attempts: 7
+                  initial_backoff: 10ms
+                  max_backoff: 1s
+                  backoff_multiplier: 1.5
+                  retryable_status_codes: [UNAVAILABLE, resource_exhausted]
+                  max_buffered_request_bytes: 1024
             clusters:
               - name: c
                 endpoints: [localhost:1, 10.0.0.1:2]
                 authority: backend.internal
                 max_connections: 2
                 max_pending_requests: 5
+                max_requests: 6
+                max_retries: 1
                 connect_timeout: 100ms
                 keepalive_interval: off
+                outlier_detection: { consecutive_failures: 2, base_ejection_time: 5s, max_ejection_percent: 50 }
+                retry_throttling: { max_tokens: 10, token_ratio: 0.1 }
             """, defaultWorkers: 1)
         XCTAssertEqual(config.workers, 2)
         XCTAssertEqual(config.drainTimeoutNanoseconds, 500_000_000)
@@ -80,6 +97,34 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.routes[0].match, .pathPrefix("/x."))
         XCTAssertNil(config.clusters[0].keepaliveIntervalNanoseconds)
         XCTAssertEqual(config.clusters[0].authority, "backend.internal")
+        XCTAssertEqual(config.clusters[0].breaker, CircuitBreakerThresholds(maxConnections: 2, maxPendingRequests: 5, maxRequests: 6, maxRetries: 1))
+        XCTAssertEqual(config.clusters[0].outlierDetection,
+                       OutlierDetectionSettings(consecutiveFailures: 2, baseEjectionNanoseconds: 5_000_000_000, maxEjectionPercent: 50))
+        XCTAssertEqual(config.clusters[0].retryThrottling, RetryThrottleSettings(maxTokens: 10, tokenRatio: 0.1))
+        XCTAssertEqual(config.routes[0].policy, RoutePolicy(
+            timeoutNanoseconds: 3_000_000_000,
+            retryPolicy: RetryPolicy(maxAttempts: 5, initialBackoffNanoseconds: 10_000_000, maxBackoffNanoseconds: 1_000_000_000,
+                                     backoffMultiplier: 1.5, retryableStatusCodes: [.unavailable, .resourceExhausted],
+                                     maxBufferedRequestBytes: 1024),
+            idempotent: true), "max_attempts above 5 is taken as 5 (gRFC A6)")
+    }
+
+    func testRetryPolicyErrorsNameTheKey() {
+        func policyError(_ policy: String) -> ConfigError? {
+            loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    retry_policy: " + policy))
+        }
+        XCTAssertEqual(policyError("{ max_attempts: 3, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2 }"),
+                       ConfigError(path: "routes[0].retry_policy.retryable_status_codes", reason: "required"))
+        XCTAssertEqual(policyError("{ max_attempts: 3, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [NOPE] }"),
+                       ConfigError(path: "routes[0].retry_policy.retryable_status_codes",
+                                   reason: "'NOPE' is not a gRPC status code name (like UNAVAILABLE)"))
+        XCTAssertEqual(policyError("{ max_attempts: 1, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [UNAVAILABLE] }")?.path,
+                       "routes[0].retry_policy.max_attempts")
+        XCTAssertEqual(policyError("{ max_attempts: 2, initial_backoff: 3s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [UNAVAILABLE] }"),
+                       ConfigError(path: "routes[0].retry_policy.max_backoff", reason: "must be at least initial_backoff"))
+        XCTAssertEqual(policyError("{ max_attempts: 2, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: -1, retryable_status_codes: [UNAVAILABLE] }"),
+                       ConfigError(path: "routes[0].retry_policy.backoff_multiplier", reason: "expected a number greater than zero, got '-1'"))
+        XCTAssertEqual(loadError(minimal + "\n    retry_throttling: { max_tokens: 0, token_ratio: 1 }")?.path, "clusters[0].retry_throttling.max_tokens")
     }
 
     func testCorsOff() throws {
