@@ -56,5 +56,15 @@ public struct GRPCTimeout: Sendable, Equatable, CustomStringConvertible {
         return "99999999H"
     }
 
-    public var description: String { headerValue }
+    /// For people: `300ms`, `2s`, `1.5s`, `250us`.
+    public var description: String {
+        switch nanoseconds {
+        case let value where value >= 1_000_000_000 && value % 1_000_000 == 0:
+            let milliseconds = value / 1_000_000
+            return milliseconds % 1_000 == 0 ? "\(milliseconds / 1_000)s" : "\(Double(milliseconds) / 1_000)s"
+        case let value where value % 1_000_000 == 0: return "\(value / 1_000_000)ms"
+        case let value where value % 1_000 == 0: return "\(value / 1_000)us"
+        default: return "\(nanoseconds)ns"
+        }
+    }
 }

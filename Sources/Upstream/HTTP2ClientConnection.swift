@@ -154,16 +154,21 @@ final class HTTP2ClientConnection: LoopFlushable {
         Unmanaged<HTTP2ClientConnection>.fromOpaque(userData!).takeUnretainedValue()
     }
 
+    /// The call whose current attempt is this stream; nil once the call has moved on to a
+    /// retry (or ended), so that a late part of an old attempt is not taken for the new one's.
     private static func call(session: OpaquePointer, streamID: Int32) -> UpstreamCall? {
         guard let pointer = nghttp2_session_get_stream_user_data(session, streamID) else { return nil }
-        return Unmanaged<UpstreamCall>.fromOpaque(pointer).takeUnretainedValue()
+        let call = Unmanaged<UpstreamCall>.fromOpaque(pointer).takeUnretainedValue()
+        guard case .active(_, let current) = call.state, current == streamID else { return nil }
+        return call
     }
 
     private func headersReceived(streamID: Int32, endStream: Bool, category: nghttp2_headers_category) {
-        guard let call = streams[streamID] else { return }
+        guard let call = streams[streamID], case .active(let connection, streamID) = call.state, connection === self else { return }
         let block = call.headerBlock
         call.headerBlock = HeaderFields()
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
+            call.receivedHead = true
             call.attemptReceived(.head(block))
         } else if endStream {
             call.attemptReceived(.trailers(block))
@@ -177,9 +182,13 @@ final class HTTP2ClientConnection: LoopFlushable {
             nghttp2_session_consume_connection(session, call.unconsumedBytes)
             call.unconsumedBytes = 0
         }
-        if !call.isFinished {
+        if case .active(let connection, streamID) = call.state, connection === self {
             let status: GRPCStatus
             switch errorCode {
+            case NGHTTP2_NO_ERROR.rawValue where !call.receivedHead:
+                // No response at all: the backend went away (as when it is killed), which is
+                // transient and retryable, as grpc-go also reports it.
+                status = GRPCStatus(.unavailable, "upstream \(endpoint) (cluster \(pool.settings.name)) closed the stream without a response")
             case NGHTTP2_NO_ERROR.rawValue:
                 status = GRPCStatus(.internal, "upstream \(endpoint) (cluster \(pool.settings.name)) ended the stream without grpc-status")
             case NGHTTP2_REFUSED_STREAM.rawValue:
@@ -280,7 +289,8 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         streams.removeAll()
         let what = wasConnecting ? "connect to" : "connection to"
         let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(reason)"
-        for (_, call) in failed.sorted(by: { $0.key < $1.key }) {
+        for (streamID, call) in failed.sorted(by: { $0.key < $1.key }) {
+            guard case .active(let connection, streamID) = call.state, connection === self else { continue }
             call.attemptReceived(.failed(GRPCStatus(.unavailable, message)))
         }
         pool.connectionClosed(self, wasConnecting: wasConnecting, message: message)

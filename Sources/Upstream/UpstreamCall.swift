@@ -79,6 +79,8 @@ public final class UpstreamCall {
     /// DATA bytes received but not yet released with `consume` (flow control).
     var unconsumedBytes = 0
     var headerBlock = HeaderFields()
+    /// This attempt's response headers came (whether or not they reached the delegate).
+    var receivedHead = false
 
     // Attempts. The pool sets `pool` when the call starts; it outlives its calls' attempts.
     unowned(unsafe) var pool: UpstreamPool?
@@ -159,6 +161,7 @@ public final class UpstreamCall {
         unsentBody = OutgoingBytes(request.body)
         unconsumedBytes = 0
         headerBlock = HeaderFields()
+        receivedHead = false
     }
 
     // MARK: Parts of the current attempt

@@ -49,6 +49,10 @@ public final class UpstreamPool {
     private var pending: [SocketAddress: [UpstreamCall]] = [:]
     private var picker: EndpointPicker<SocketAddress>
     private var outliers: OutlierDetector<SocketAddress>
+    /// Endpoints that refused a connection wait before the next try (gRPC's connection
+    /// backoff, connection-backoff.md: 1 s, ×1.6, up to 120 s, ±20 % jitter); while every
+    /// endpoint waits, calls fail at once without touching the network.
+    private var connectBackoff: [SocketAddress: (untilNanoseconds: UInt64, failures: Int)] = [:]
     public private(set) var breaker: CircuitBreaker
     public private(set) var throttle: RetryThrottle?
     private var random = SystemRandomNumberGenerator()
@@ -99,8 +103,13 @@ public final class UpstreamPool {
     /// endpoint's queue behind a connection being opened.
     private func dispatch(_ call: UpstreamCall) {
         let now = EventLoop.monotonicNow
-        guard let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: { outliers.isAvailable($0, now: now) }) else {
-            call.attemptReceived(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)' has no endpoint")))
+        func available(_ endpoint: SocketAddress) -> Bool {
+            outliers.isAvailable(endpoint, now: now) && (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now
+        }
+        guard let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: available) else {
+            // Fails at once, not retried: nothing can change before an endpoint's backoff ends.
+            let reason = picker.endpoints.isEmpty ? "has no endpoint" : "has no reachable endpoint (every one failed to connect and waits out its backoff)"
+            call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)' \(reason)")))
             return
         }
         call.triedEndpoints.insert(endpoint)
@@ -159,7 +168,15 @@ public final class UpstreamPool {
     /// another endpoint (transparently, as A6 allows for calls that never reached a server);
     /// the endpoint counts a failure towards ejection.
     private func connectFailed(_ endpoint: SocketAddress, message: String) {
-        outliers.recordFailure(endpoint, now: EventLoop.monotonicNow)
+        let now = EventLoop.monotonicNow
+        outliers.recordFailure(endpoint, now: now)
+        let failures = (connectBackoff[endpoint]?.failures ?? 0) + 1
+        var delay = 1_000_000_000.0
+        for _ in 1..<failures { delay = min(delay * 1.6, 120_000_000_000) }
+        delay *= Double.random(in: 0.8...1.2, using: &random)
+        connectBackoff[endpoint] = (now + UInt64(delay), failures)
+        logger.info("upstream endpoint unreachable", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
+                                                                 "retry_in_ms": "\(UInt64(delay) / 1_000_000)"])
         for call in takePending(on: endpoint) {
             call.state = .idle
             call.attemptReceived(.failed(GRPCStatus(.unavailable, message)), neverProcessed: true)
@@ -237,7 +254,7 @@ public final class UpstreamPool {
         guard !call.isFinished else { return }
         let attempts = call.retry?.attempts ?? 1
         let status = GRPCStatus(.deadlineExceeded,
-            "deadline of \(call.request.timeout?.headerValue ?? "") exceeded (cluster \(settings.name), \(attempts) attempt\(attempts == 1 ? "" : "s"))")
+            "deadline of \(call.request.timeout?.description ?? "") exceeded (cluster \(settings.name), \(attempts) attempt\(attempts == 1 ? "" : "s"))")
         if case .active(let connection, let streamID) = call.state { connection.cancel(streamID: streamID) }
         call.deliver(.failed(status))
     }
@@ -259,6 +276,7 @@ public final class UpstreamPool {
     // MARK: Connection events
 
     func connectionReady(_ connection: HTTP2ClientConnection) {
+        connectBackoff[connection.endpoint] = nil
         logger.debug("upstream connected", metadata: ["cluster": "\(settings.name)", "endpoint": "\(connection.endpoint)"])
         dispatchPending(on: connection.endpoint)
     }

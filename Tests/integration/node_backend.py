@@ -22,6 +22,10 @@ class Recorder:
         self.metadata = []         # request metadata of each call, as dicts
         self.cancelled = threading.Event()
         self.stream_sent = 0       # messages handed to grpcio by the current stream
+        # Fault injection for the resilience tests: None, "unavailable-every-other" (GetNode
+        # fails with UNAVAILABLE on this backend's 1st, 3rd, … call) or "unavailable".
+        self.fault = None
+        self.get_node_calls = 0
 
     def record(self, method, context):
         with self.lock:
@@ -39,6 +43,12 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     def GetNode(self, request, context):
         self.recorder.record("GetNode", context)
+        with self.recorder.lock:
+            self.recorder.get_node_calls += 1
+            failing = self.recorder.fault == "unavailable" or (
+                self.recorder.fault == "unavailable-every-other" and self.recorder.get_node_calls % 2 == 1)
+        if failing:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault")
         metadata = dict(context.invocation_metadata())
         if "x-echo" in metadata:
             context.send_initial_metadata((("x-echo-header", metadata["x-echo"]),))
@@ -94,15 +104,15 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many events requested")
 
 
-def start(port):
-    """Starts the backend on 127.0.0.1:port; returns (server, recorder)."""
-    recorder = Recorder()
+def start(port, host="127.0.0.1", recorder=None):
+    """Starts the backend on host:port; returns (server, recorder)."""
+    recorder = recorder or Recorder()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16),
         options=[("grpc.max_receive_message_length", 16 << 20), ("grpc.max_send_message_length", 16 << 20)],
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeService(recorder), server)
     rich_backend.add_to(server, recorder)
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server, recorder

@@ -1,0 +1,239 @@
+"""Upstream resilience against real grpcio backends (issue 5's fault tests): three NodeService
+backends on 127.0.0.2, 127.0.0.3 and 127.0.0.4 behind one cluster; backends killed, drained with
+GOAWAY, failing half their calls, slow, or all down. The tests assert on statuses and on the
+calls counted at the backends, never on timings; the timings they see are printed for the note."""
+import subprocess
+import threading
+import time
+
+import grpcweb
+import node_backend
+import pytest
+from conftest import ferry_binary, free_port, wait_for_port
+from node.v1 import node_pb2
+
+GET_NODE = "/node.v1.NodeService/GetNode"
+HOSTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+RETRY_POLICY = """    retry_policy:
+      max_attempts: 5
+      initial_backoff: 5ms
+      max_backoff: 50ms
+      backoff_multiplier: 2
+      retryable_status_codes: [UNAVAILABLE]
+"""
+
+
+class Backends:
+    """Three grpcio NodeService backends on one port of three loopback addresses."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.recorders = [node_backend.Recorder() for _ in HOSTS]
+        self.servers = [None, None, None]
+        for index in range(3):
+            self.start(index)
+
+    def start(self, index):
+        self.servers[index], _ = node_backend.start(self.port, host=HOSTS[index], recorder=self.recorders[index])
+
+    def stop(self, index, grace=None):
+        self.servers[index].stop(grace=grace).wait()
+
+    def calls(self, method="GetNode"):
+        return sum(recorder.count(method) for recorder in self.recorders)
+
+    def endpoints(self):
+        return ", ".join(f"{host}:{self.port}" for host in HOSTS)
+
+    def close(self):
+        for server in self.servers:
+            server.stop(grace=None)
+
+
+@pytest.fixture
+def backends():
+    started = Backends()
+    yield started
+    started.close()
+
+
+class Gateway:
+    def __init__(self, tmp_path, backends, route_extra=RETRY_POLICY, cluster_extra=""):
+        self.port = free_port()
+        config = tmp_path / f"resilience-{self.port}.yaml"
+        config.write_text(f"""workers: 1
+drain_timeout: 2s
+listeners:
+  - address: 127.0.0.1:{self.port}
+routes:
+  - match: {{ service: node.v1.NodeService }}
+    cluster: nodes
+{route_extra}clusters:
+  - name: nodes
+    endpoints: [{backends.endpoints()}]
+    connect_timeout: 1s
+{cluster_extra}""")
+        self.log = tmp_path / f"resilience-{self.port}.log"
+        with open(self.log, "wb") as log:
+            self.process = subprocess.Popen([ferry_binary(), "run", "--config", str(config), "--log-level", "warning"],
+                                            stdout=subprocess.DEVNULL, stderr=log)
+        wait_for_port(self.port, self.process)
+
+    def get_node(self, node_id="n1", headers=None):
+        return grpcweb.call(self.port, GET_NODE, node_pb2.GetNodeRequest(node_id=node_id).SerializeToString(),
+                            headers=headers, timeout=20)
+
+    def stop(self):
+        self.process.terminate()
+        assert self.process.wait(timeout=15) == 0
+
+
+@pytest.fixture
+def gateway_factory(tmp_path):
+    started = []
+
+    def make(backends, **kwargs):
+        gateway = Gateway(tmp_path, backends, **kwargs)
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.stop()
+
+
+class Load:
+    """Steady unary calls from a few client threads until stopped; every status is kept."""
+
+    def __init__(self, gateway, threads=4):
+        self.gateway = gateway
+        self.statuses = []
+        self.lock = threading.Lock()
+        self.running = True
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+        for thread in self.threads:
+            thread.start()
+
+    def run(self):
+        while self.running:
+            response = self.gateway.get_node()
+            with self.lock:
+                self.statuses.append((response.grpc_status, response.grpc_message))
+
+    def stop(self):
+        self.running = False
+        for thread in self.threads:
+            thread.join(timeout=30)
+        return self.statuses
+
+
+def test_calls_spread_round_robin_over_the_endpoints(backends, gateway_factory):
+    gateway = gateway_factory(backends)
+    for _ in range(30):
+        assert gateway.get_node().grpc_status == 0
+    assert [recorder.count("GetNode") for recorder in backends.recorders] == [10, 10, 10]
+
+
+def test_killing_a_backend_under_load_fails_no_call(backends, gateway_factory):
+    gateway = gateway_factory(backends)
+    load = Load(gateway)
+    time.sleep(0.5)
+    backends.stop(1)
+    time.sleep(1.0)
+    statuses = load.stop()
+    failures = [status for status in statuses if status[0] != 0]
+    print(f"\nkill: {len(statuses)} calls, {len(failures)} failed")
+    assert len(statuses) > 100 and failures == []
+
+
+def test_graceful_shutdown_goaway_under_load_fails_no_call(backends, gateway_factory):
+    gateway = gateway_factory(backends, route_extra="")  # no retry policy: transparent retries alone
+    load = Load(gateway)
+    time.sleep(0.5)
+    threading.Thread(target=backends.stop, args=(2, 2.0)).start()
+    time.sleep(1.5)
+    statuses = load.stop()
+    failures = [status for status in statuses if status[0] != 0]
+    print(f"\ngoaway: {len(statuses)} calls, {len(failures)} failed")
+    assert len(statuses) > 100 and failures == []
+
+
+def test_half_failing_backends_succeed_by_retry_with_bounded_attempts(backends, gateway_factory):
+    for recorder in backends.recorders:
+        recorder.fault = "unavailable-every-other"
+    gateway = gateway_factory(backends)
+    calls = 60
+    statuses = [gateway.get_node(headers={"x-call": str(i)}).grpc_status for i in range(calls)]
+    attempts = backends.calls()
+    print(f"\nhalf failing: {calls} calls, {attempts} attempts at the backends ({attempts / calls:.2f}x)")
+    assert statuses == [0] * calls
+    assert attempts <= 4 * calls
+    # The retries carry grpc-previous-rpc-attempts (gRFC A6).
+    seen = [metadata.get("grpc-previous-rpc-attempts") for recorder in backends.recorders for metadata in recorder.metadata]
+    assert "1" in seen and None in seen
+
+
+def test_retry_throttle_bounds_amplification_in_an_outage(backends, gateway_factory):
+    for recorder in backends.recorders:
+        recorder.fault = "unavailable"
+    gateway = gateway_factory(backends, cluster_extra="    retry_throttling: { max_tokens: 10, token_ratio: 0.1 }\n")
+    calls = 100
+    statuses = [gateway.get_node().grpc_status for _ in range(calls)]
+    attempts = backends.calls()
+    print(f"\nthrottled outage: {calls} calls, {attempts} attempts ({attempts / calls:.2f}x)")
+    assert statuses == [14] * calls
+    # Without the throttle every call would make 5 attempts; with it, retries stop once the
+    # bucket is at half: 10 tokens, 1 per failed attempt, so at most 5 retries in all.
+    assert attempts <= calls + 5
+
+
+def test_deadline_exceeded_near_the_client_timeout_and_the_backend_sees_the_cancel(backends, gateway_factory):
+    gateway = gateway_factory(backends)
+    started = time.monotonic()
+    response = gateway.get_node("slow-1", headers={"grpc-timeout": "500m"})
+    elapsed = time.monotonic() - started
+    print(f"\ndeadline: DEADLINE_EXCEEDED after {elapsed:.3f}s (grpc-timeout 500m, backend delay 30s)")
+    assert response.grpc_status == 4
+    assert elapsed < 10
+    assert any(recorder.cancelled.wait(5) for recorder in backends.recorders)
+
+
+def test_route_timeout_applies_when_the_client_sends_none(backends, gateway_factory):
+    gateway = gateway_factory(backends, route_extra="    timeout: 300ms\n")
+    response = gateway.get_node("slow-2")
+    assert response.grpc_status == 4 and "deadline of 300ms exceeded" in response.grpc_message
+
+
+def test_all_backends_down_fail_fast_and_recover(backends, gateway_factory):
+    gateway = gateway_factory(backends)
+    assert gateway.get_node().grpc_status == 0
+    before = backends.calls()
+    for index in range(3):
+        backends.stop(index)
+    started = time.monotonic()
+    statuses = [gateway.get_node() for _ in range(20)]
+    elapsed = time.monotonic() - started
+    print(f"\nall down: 20 calls failed in {elapsed:.3f}s")
+    assert all(response.grpc_status == 14 for response in statuses)
+    # After the first call found every endpoint refusing, the cluster fails calls at once
+    # without connecting, until an endpoint's connect backoff runs out.
+    assert all("no reachable endpoint" in response.grpc_message for response in statuses[1:]), statuses[1].grpc_message
+    assert backends.calls() == before
+    for index in range(3):
+        backends.start(index)
+    deadline = time.monotonic() + 20
+    while gateway.get_node().grpc_status != 0:
+        assert time.monotonic() < deadline, "no recovery after the backends returned"
+        time.sleep(0.1)
+
+
+def test_max_requests_trips_fast_without_an_upstream_attempt(backends, gateway_factory):
+    gateway = gateway_factory(backends, route_extra="", cluster_extra="    max_requests: 1\n")
+    slow = threading.Thread(target=gateway.get_node, args=("slow-3", {"grpc-timeout": "2S"}))
+    slow.start()
+    time.sleep(0.3)
+    before = backends.calls()
+    response = gateway.get_node()
+    slow.join()
+    assert response.grpc_status == 14 and "max_requests 1 reached" in response.grpc_message
+    assert backends.calls() == before
