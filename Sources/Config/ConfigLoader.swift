@@ -174,15 +174,18 @@ public enum ConfigLoader {
     private static func cluster(_ node: ConfigNode) throws(ConfigError) -> ClusterConfig {
         try node.requireMapping(keys: ["name", "endpoints", "authority", "max_connections", "max_pending_requests",
                                        "max_requests", "max_retries", "connect_timeout", "keepalive_interval",
-                                       "outlier_detection", "retry_throttling"])
+                                       "outlier_detection", "retry_throttling", "dns_refresh", "dns_resolver"])
         let endpointsNode = node.child("endpoints")
         let endpoints = try endpointsNode.elements()
         guard !endpoints.isEmpty else { throw endpointsNode.error("at least one endpoint is required") }
         let addresses = try endpoints.map { endpoint throws(ConfigError) in
             let address = try endpoint.requiredString()
-            try validateAddress(address, at: endpoint)
+            try validateAddress(address, at: endpoint, allowingNames: true)
             return address
         }
+        let resolverNode = node.child("dns_resolver")
+        let resolver = try resolverNode.string()
+        if let resolver { try validateAddress(resolver, at: resolverNode) }
         let keepalive = node.child("keepalive_interval")
         let keepaliveInterval: UInt64?
         if try keepalive.string() == "off" {
@@ -201,6 +204,8 @@ public enum ConfigLoader {
                 maxRetries: try node.child("max_retries").int(range: 0...1_000_000) ?? 3),
             connectTimeoutNanoseconds: try node.child("connect_timeout").duration() ?? 2_000_000_000,
             keepaliveIntervalNanoseconds: keepaliveInterval,
+            dnsRefreshNanoseconds: try node.child("dns_refresh").duration() ?? 5_000_000_000,
+            dnsResolver: resolver,
             outlierDetection: try outlierDetection(node.child("outlier_detection")),
             retryThrottling: try retryThrottling(node.child("retry_throttling")))
     }
@@ -228,9 +233,9 @@ public enum ConfigLoader {
         return RetryThrottleSettings(maxTokens: maxTokens, tokenRatio: ratio)
     }
 
-    /// `IPv4:port`, `[IPv6]:port` or `localhost:port`; names other than localhost need DNS
-    /// clusters, which are not supported yet.
-    static func validateAddress(_ address: String, at node: ConfigNode) throws(ConfigError) {
+    /// `IPv4:port`, `[IPv6]:port` or `localhost:port`; with `allowingNames`, also a DNS name
+    /// (`node-service.internal:50051`, RFC 1123 labels), which the cluster resolves.
+    static func validateAddress(_ address: String, at node: ConfigNode, allowingNames: Bool = false) throws(ConfigError) {
         let host: Substring
         let port: Substring
         if address.hasPrefix("[") {
@@ -250,12 +255,24 @@ public enum ConfigLoader {
             port = address[address.index(after: colon)...]
             let octets = host.split(separator: ".", omittingEmptySubsequences: false)
             let isIPv4 = octets.count == 4 && octets.allSatisfy { UInt8($0) != nil }
-            guard isIPv4 || host == "localhost" else {
-                throw node.error("invalid host '\(host)' in '\(address)': expected an IP address or localhost")
+            let isName = allowingNames && isDNSName(host)
+            guard isIPv4 || host == "localhost" || isName else {
+                throw node.error("invalid host '\(host)' in '\(address)': expected an IP address\(allowingNames ? ", a DNS name" : "") or localhost")
             }
         }
         guard let number = Int(port), (1...65535).contains(number) else {
             throw node.error("invalid port '\(port)' in '\(address)': expected 1 to 65535")
         }
+    }
+}
+
+/// A DNS name of RFC 1123 labels: letters, digits and inner hyphens, 1 to 63 each, dot-separated,
+/// not all digits (that would be a malformed IP address).
+private func isDNSName(_ host: Substring) -> Bool {
+    let labels = host.split(separator: ".", omittingEmptySubsequences: false)
+    guard !host.isEmpty, host.count <= 253, !labels.allSatisfy({ $0.allSatisfy(\.isNumber) }) else { return false }
+    return labels.allSatisfy { label in
+        (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+            && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
     }
 }

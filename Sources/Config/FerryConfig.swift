@@ -64,6 +64,10 @@ public struct ClusterConfig: Sendable {
     public var breaker: CircuitBreakerThresholds
     public var connectTimeoutNanoseconds: UInt64
     public var keepaliveIntervalNanoseconds: UInt64?
+    /// How often names among the endpoints are resolved again, and by which DNS server (nil:
+    /// /etc/resolv.conf's).
+    public var dnsRefreshNanoseconds: UInt64
+    public var dnsResolver: String?
     public var outlierDetection: OutlierDetectionSettings
     public var retryThrottling: RetryThrottleSettings?
 }

@@ -21,9 +21,20 @@ final class Worker {
         self.logger = logger
         var poolsByName: [String: UpstreamPool] = [:]
         for cluster in config.clusters {
-            let endpoints = try cluster.endpoints.map { try SocketAddress(parsing: $0) }
+            // IP literals (and localhost) are endpoints as they are; other names are resolved.
+            var endpoints: [SocketAddress] = []
+            var names: [DNSEndpointName] = []
+            for endpoint in cluster.endpoints {
+                if let address = try? SocketAddress(parsing: endpoint) {
+                    endpoints.append(address)
+                } else if let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) {
+                    names.append(DNSEndpointName(host: String(endpoint[..<colon]), port: port))
+                }
+            }
             let pool = UpstreamPool(settings: UpstreamClusterSettings(
-                name: cluster.name, endpoints: endpoints, authority: cluster.authority,
+                name: cluster.name, endpoints: endpoints, dnsNames: names,
+                dnsRefreshNanoseconds: cluster.dnsRefreshNanoseconds, dnsResolver: cluster.dnsResolver,
+                authority: cluster.authority,
                 breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
                 keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
                 outlierDetection: cluster.outlierDetection, retryThrottling: cluster.retryThrottling), loop: loop, logger: logger)

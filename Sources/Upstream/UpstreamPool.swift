@@ -10,10 +10,28 @@ import Logging
 import Loop
 import Resilience
 
+/// An endpoint given by name: resolved with DNS, every address an endpoint.
+public struct DNSEndpointName: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}
+
 /// A cluster as the pool needs it.
 public struct UpstreamClusterSettings: Sendable {
     public var name: String
+    /// Endpoints given as IP addresses.
     public var endpoints: [SocketAddress]
+    /// Endpoints given by name, resolved every `dnsRefreshNanoseconds` (or sooner when the
+    /// answer's TTL is shorter, or when a connection to one fails).
+    public var dnsNames: [DNSEndpointName]
+    public var dnsRefreshNanoseconds: UInt64
+    /// `IP:port` of the DNS server; nil: /etc/resolv.conf's.
+    public var dnsResolver: String?
     /// `:authority` sent upstream; the endpoint's address when nil.
     public var authority: String?
     public var breaker: CircuitBreakerThresholds
@@ -24,13 +42,17 @@ public struct UpstreamClusterSettings: Sendable {
     /// gRFC A6 retry throttling; nil: retries are not throttled.
     public var retryThrottling: RetryThrottleSettings?
 
-    public init(name: String, endpoints: [SocketAddress], authority: String? = nil,
+    public init(name: String, endpoints: [SocketAddress], dnsNames: [DNSEndpointName] = [],
+                dnsRefreshNanoseconds: UInt64 = 5_000_000_000, dnsResolver: String? = nil, authority: String? = nil,
                 breaker: CircuitBreakerThresholds = CircuitBreakerThresholds(),
                 connectTimeoutNanoseconds: UInt64 = 2_000_000_000, keepaliveIntervalNanoseconds: UInt64? = 30_000_000_000,
                 outlierDetection: OutlierDetectionSettings = OutlierDetectionSettings(),
                 retryThrottling: RetryThrottleSettings? = nil) {
         self.name = name
         self.endpoints = endpoints
+        self.dnsNames = dnsNames
+        self.dnsRefreshNanoseconds = dnsRefreshNanoseconds
+        self.dnsResolver = dnsResolver
         self.authority = authority
         self.breaker = breaker
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
@@ -56,6 +78,17 @@ public final class UpstreamPool {
     public private(set) var breaker: CircuitBreaker
     public private(set) var throttle: RetryThrottle?
     private var random = SystemRandomNumberGenerator()
+    // DNS: the addresses of each name (kept when a refresh fails), and calls that arrived
+    // before the first answer.
+    private var resolver: DNSResolver?
+    private var resolvedAddresses: [[SocketAddress]]
+    private var resolving = false
+    private var resolvedOnce = false
+    private var dnsTimer: LoopTimer?
+    private var awaitingEndpoints: [UpstreamCall] = []
+    /// For metrics: endpoint-set changes and failed resolutions.
+    public private(set) var dnsUpdates = 0
+    public private(set) var dnsFailures = 0
     /// Unprocessed attempts restarted per call before giving up (a loop guard).
     private static let transparentRetryLimit = 5
     /// Streams a connection still being set up is expected to take (HTTP/2's initial
@@ -71,6 +104,79 @@ public final class UpstreamPool {
         outliers.setEndpoints(settings.endpoints)
         breaker = CircuitBreaker(thresholds: settings.breaker)
         throttle = settings.retryThrottling.map(RetryThrottle.init)
+        resolvedAddresses = settings.dnsNames.map { _ in [] }
+        if !settings.dnsNames.isEmpty {
+            do {
+                resolver = try DNSResolver(loop: loop, nameserver: settings.dnsResolver)
+            } catch {
+                logger.error("no DNS resolver", metadata: ["cluster": "\(settings.name)", "reason": "\(error)"])
+            }
+            dnsTimer = LoopTimer(loop: loop) { [unowned self] in resolve() }
+            resolve()
+        }
+    }
+
+    // MARK: DNS
+
+    /// Resolves every name (one round at a time); the endpoint set changes when the round ends.
+    private func resolve() {
+        guard let resolver, !resolving else { return }
+        resolving = true
+        var remaining = settings.dnsNames.count
+        var ttlSeconds = UInt32.max
+        for (index, name) in settings.dnsNames.enumerated() {
+            resolver.resolve(name.host) { [unowned self] result in
+                switch result {
+                case .success(let answer):
+                    ttlSeconds = min(ttlSeconds, answer.ttlSeconds)
+                    resolvedAddresses[index] = answer.addresses.compactMap { address in
+                        try? SocketAddress(parsing: address.contains(":") ? "[\(address)]:\(name.port)" : "\(address):\(name.port)")
+                    }
+                case .failure(let error):
+                    dnsFailures += 1
+                    logger.warning("DNS resolution failed; keeping the last addresses",
+                                   metadata: ["cluster": "\(settings.name)", "name": "\(name.host)", "reason": "\(error)"])
+                }
+                remaining -= 1
+                if remaining == 0 { resolutionRoundEnded(ttlSeconds: ttlSeconds) }
+            }
+        }
+    }
+
+    private func resolutionRoundEnded(ttlSeconds: UInt32) {
+        resolving = false
+        resolvedOnce = true
+        var all = settings.endpoints
+        for address in resolvedAddresses.joined() where !all.contains(address) { all.append(address) }
+        if all != picker.endpoints { setEndpoints(all) }
+        // A shorter TTL than the refresh interval wins (at least 100 ms between rounds).
+        let ttl = UInt64(ttlSeconds) * 1_000_000_000
+        dnsTimer?.schedule(afterNanoseconds: max(100_000_000, min(settings.dnsRefreshNanoseconds, ttl)))
+        let waiting = awaitingEndpoints
+        awaitingEndpoints.removeAll()
+        for call in waiting {
+            breaker.release(.pendingRequest)
+            if !call.isFinished { dispatch(call) }
+        }
+    }
+
+    /// A new endpoint set: new endpoints join; gone ones drain (no new calls, their
+    /// connections close once their calls end, calls waiting for them go elsewhere).
+    private func setEndpoints(_ endpoints: [SocketAddress]) {
+        let gone = Set(picker.endpoints).subtracting(endpoints)
+        dnsUpdates += 1
+        logger.info("cluster endpoints changed", metadata: ["cluster": "\(settings.name)",
+                                                            "endpoints": "\(endpoints.map(\.description).joined(separator: ","))"])
+        picker.setEndpoints(endpoints)
+        outliers.setEndpoints(endpoints)
+        for endpoint in gone {
+            connectBackoff[endpoint] = nil
+            for connection in connections[endpoint] ?? [] { connection.shutdown() }
+            for call in takePending(on: endpoint) {
+                call.state = .idle
+                dispatch(call)
+            }
+        }
     }
 
     private var pendingCount: Int { breaker.inUse(.pendingRequest) }
@@ -106,9 +212,21 @@ public final class UpstreamPool {
         func available(_ endpoint: SocketAddress) -> Bool {
             outliers.isAvailable(endpoint, now: now) && (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now
         }
+        if picker.endpoints.isEmpty, resolver != nil, !resolvedOnce {
+            // The first DNS answer has not come yet: the call waits for it.
+            if let trip = breaker.acquire(.pendingRequest) {
+                call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")))
+                return
+            }
+            call.state = .queued
+            awaitingEndpoints.append(call)
+            return
+        }
         guard let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: available) else {
             // Fails at once, not retried: nothing can change before an endpoint's backoff ends.
-            let reason = picker.endpoints.isEmpty ? "has no endpoint" : "has no reachable endpoint (every one failed to connect and waits out its backoff)"
+            let reason = picker.endpoints.isEmpty
+                ? (settings.dnsNames.isEmpty ? "has no endpoint" : "has no endpoint: \(settings.dnsNames.map(\.host).joined(separator: ", ")) resolved to no address")
+                : "has no reachable endpoint (every one failed to connect and waits out its backoff)"
             call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)' \(reason)")))
             return
         }
@@ -175,6 +293,8 @@ public final class UpstreamPool {
         for _ in 1..<failures { delay = min(delay * 1.6, 120_000_000_000) }
         delay *= Double.random(in: 0.8...1.2, using: &random)
         connectBackoff[endpoint] = (now + UInt64(delay), failures)
+        // The name may point elsewhere now.
+        resolve()
         logger.info("upstream endpoint unreachable", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
                                                                  "retry_in_ms": "\(UInt64(delay) / 1_000_000)"])
         for call in takePending(on: endpoint) {

@@ -167,8 +167,14 @@ final class ConfigLoaderTests: XCTestCase {
                        "routes[0].cluster")
         XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:99999"))?.path,
                        "listeners[0].address")
-        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "node.internal:50051"))?.path,
+        // DNS names are endpoints (resolved by the cluster); a malformed one is not.
+        XCTAssertNil(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "node-service.internal:50051")))
+        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "node_service..internal:50051"))?.path,
                        "clusters[0].endpoints[0]")
+        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "1.2.3.4.5:50051"))?.path,
+                       "clusters[0].endpoints[0]")
+        XCTAssertEqual(loadError(minimal + "\n    dns_resolver: dns.internal:53")?.path, "clusters[0].dns_resolver",
+                       "the DNS server itself is given by address")
         XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "allow_origins", with: "allow_origin"))?.path,
                        "listeners[0].cors.allow_origin")
         XCTAssertEqual(loadError(minimal + "\nworkers: 0")?.path, "workers")

@@ -58,7 +58,7 @@ def backends():
 
 
 class Gateway:
-    def __init__(self, tmp_path, backends, route_extra=RETRY_POLICY, cluster_extra=""):
+    def __init__(self, tmp_path, backends, route_extra=RETRY_POLICY, cluster_extra="", endpoints=None):
         self.port = free_port()
         config = tmp_path / f"resilience-{self.port}.yaml"
         config.write_text(f"""workers: 1
@@ -70,7 +70,7 @@ routes:
     cluster: nodes
 {route_extra}clusters:
   - name: nodes
-    endpoints: [{backends.endpoints()}]
+    endpoints: [{endpoints or backends.endpoints()}]
     connect_timeout: 1s
 {cluster_extra}""")
         self.log = tmp_path / f"resilience-{self.port}.log"
@@ -237,3 +237,72 @@ def test_max_requests_trips_fast_without_an_upstream_attempt(backends, gateway_f
     slow.join()
     assert response.grpc_status == 14 and "max_requests 1 reached" in response.grpc_message
     assert backends.calls() == before
+
+
+class MutableDNS:
+    """A DNS server on a loopback port (dnslib) whose A answers the test changes; TTL 1 s."""
+
+    def __init__(self):
+        from dnslib import QTYPE, RCODE, RR, A
+        from dnslib.server import BaseResolver, DNSLogger, DNSServer
+
+        self.answers = {}
+        outer = self
+
+        class Resolver(BaseResolver):
+            def resolve(self, request, handler):
+                reply = request.reply()
+                # evdns randomizes the case of names it asks for (the "0x20" defence): compare lowercased.
+                addresses = outer.answers.get(str(request.q.qname).rstrip(".").lower())
+                if addresses is None:
+                    reply.header.rcode = RCODE.NXDOMAIN
+                elif request.q.qtype == QTYPE.A:
+                    for address in addresses:
+                        reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(address), ttl=1))
+                return reply
+
+        self.port = free_port()
+        self.server = DNSServer(Resolver(), port=self.port, address="127.0.0.1", logger=DNSLogger(logf=lambda _: None))
+        self.server.start_thread()
+
+    def stop(self):
+        self.server.stop()
+
+
+def test_dns_change_moves_traffic_and_in_flight_calls_finish(backends, gateway_factory):
+    dns = MutableDNS()
+    dns.answers["nodes.ferry.test"] = ["127.0.0.2"]
+    try:
+        gateway = gateway_factory(backends, cluster_extra=f"    dns_resolver: 127.0.0.1:{dns.port}\n    dns_refresh: 300ms\n", endpoints=f"nodes.ferry.test:{backends.port}")
+        for _ in range(10):
+            assert gateway.get_node().grpc_status == 0
+        assert [recorder.count("GetNode") for recorder in backends.recorders] == [10, 0, 0]
+        # A stream in flight on 127.0.0.2 when the answer changes: 5 events, 200 ms apart.
+        stream = {}
+        watcher = threading.Thread(target=lambda: stream.update(response=grpcweb.call(
+            gateway.port, "/node.v1.NodeService/WatchNodes",
+            node_pb2.WatchNodesRequest(count=5, interval_ms=200).SerializeToString(), timeout=20)))
+        watcher.start()
+        time.sleep(0.2)
+        dns.answers["nodes.ferry.test"] = ["127.0.0.3"]
+        changed = time.monotonic()
+        while backends.recorders[1].count("GetNode") == 0:
+            assert gateway.get_node().grpc_status == 0
+            assert time.monotonic() - changed < 10, "traffic did not move to the new address"
+            time.sleep(0.02)
+        moved_after = time.monotonic() - changed
+        before = backends.recorders[0].count("GetNode")
+        for _ in range(10):
+            assert gateway.get_node().grpc_status == 0
+        assert backends.recorders[0].count("GetNode") == before, "no new call goes to the old address"
+        watcher.join(timeout=20)
+        response = stream["response"]
+        assert response.grpc_status == 0 and len(response.messages) == 5, "the in-flight stream finished"
+        # The name stops resolving: the last good set stays.
+        del dns.answers["nodes.ferry.test"]
+        time.sleep(1.0)
+        for _ in range(5):
+            assert gateway.get_node().grpc_status == 0
+        print(f"\ndns: traffic moved {moved_after:.3f}s after the answer changed (dns_refresh 300ms, TTL 1s)")
+    finally:
+        dns.stop()
