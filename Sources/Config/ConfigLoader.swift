@@ -174,7 +174,8 @@ public enum ConfigLoader {
     private static func cluster(_ node: ConfigNode) throws(ConfigError) -> ClusterConfig {
         try node.requireMapping(keys: ["name", "endpoints", "authority", "max_connections", "max_pending_requests",
                                        "max_requests", "max_retries", "connect_timeout", "keepalive_interval",
-                                       "outlier_detection", "retry_throttling", "dns_refresh", "dns_resolver"])
+                                       "outlier_detection", "retry_throttling", "dns_refresh", "dns_resolver",
+                                       "health_check"])
         let endpointsNode = node.child("endpoints")
         let endpoints = try endpointsNode.elements()
         guard !endpoints.isEmpty else { throw endpointsNode.error("at least one endpoint is required") }
@@ -207,6 +208,7 @@ public enum ConfigLoader {
             dnsRefreshNanoseconds: try node.child("dns_refresh").duration() ?? 5_000_000_000,
             dnsResolver: resolver,
             outlierDetection: try outlierDetection(node.child("outlier_detection")),
+            healthCheck: try healthCheck(node.child("health_check")),
             retryThrottling: try retryThrottling(node.child("retry_throttling")))
     }
 
@@ -217,6 +219,19 @@ public enum ConfigLoader {
         if let value = try node.child("consecutive_failures").int(range: 1...1_000_000) { settings.consecutiveFailures = value }
         if let value = try node.child("base_ejection_time").duration() { settings.baseEjectionNanoseconds = value }
         if let value = try node.child("max_ejection_percent").int(range: 0...100) { settings.maxEjectionPercent = value }
+        return settings
+    }
+
+    private static func healthCheck(_ node: ConfigNode) throws(ConfigError) -> HealthCheckSettings? {
+        guard node.isPresent else { return nil }
+        try node.requireMapping(keys: ["interval", "timeout", "healthy_threshold", "unhealthy_threshold", "service"])
+        var settings = HealthCheckSettings()
+        if let value = try node.child("interval").duration() { settings.intervalNanoseconds = value }
+        if let value = try node.child("timeout").duration() { settings.timeoutNanoseconds = value }
+        if let value = try node.child("healthy_threshold").int(range: 1...1000) { settings.healthyThreshold = value }
+        if let value = try node.child("unhealthy_threshold").int(range: 1...1000) { settings.unhealthyThreshold = value }
+        if let value = try node.child("service").string() { settings.service = value }
+        guard settings.intervalNanoseconds > 0 else { throw node.child("interval").error("must be greater than zero") }
         return settings
     }
 

@@ -69,5 +69,6 @@ public struct ClusterConfig: Sendable {
     public var dnsRefreshNanoseconds: UInt64
     public var dnsResolver: String?
     public var outlierDetection: OutlierDetectionSettings
+    public var healthCheck: HealthCheckSettings?
     public var retryThrottling: RetryThrottleSettings?
 }

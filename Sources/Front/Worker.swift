@@ -37,7 +37,8 @@ final class Worker {
                 authority: cluster.authority,
                 breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
                 keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
-                outlierDetection: cluster.outlierDetection, retryThrottling: cluster.retryThrottling), loop: loop, logger: logger)
+                outlierDetection: cluster.outlierDetection, healthCheck: cluster.healthCheck,
+                retryThrottling: cluster.retryThrottling), loop: loop, logger: logger)
             poolsByName[cluster.name] = pool
             pools.append(pool)
         }

@@ -39,6 +39,8 @@ public struct UpstreamClusterSettings: Sendable {
     /// HTTP/2 PING interval; a PING not answered by the next one closes the connection.
     public var keepaliveIntervalNanoseconds: UInt64?
     public var outlierDetection: OutlierDetectionSettings
+    /// Active grpc.health.v1 checks; nil: none.
+    public var healthCheck: HealthCheckSettings?
     /// gRFC A6 retry throttling; nil: retries are not throttled.
     public var retryThrottling: RetryThrottleSettings?
 
@@ -47,7 +49,7 @@ public struct UpstreamClusterSettings: Sendable {
                 breaker: CircuitBreakerThresholds = CircuitBreakerThresholds(),
                 connectTimeoutNanoseconds: UInt64 = 2_000_000_000, keepaliveIntervalNanoseconds: UInt64? = 30_000_000_000,
                 outlierDetection: OutlierDetectionSettings = OutlierDetectionSettings(),
-                retryThrottling: RetryThrottleSettings? = nil) {
+                healthCheck: HealthCheckSettings? = nil, retryThrottling: RetryThrottleSettings? = nil) {
         self.name = name
         self.endpoints = endpoints
         self.dnsNames = dnsNames
@@ -58,19 +60,21 @@ public struct UpstreamClusterSettings: Sendable {
         self.connectTimeoutNanoseconds = connectTimeoutNanoseconds
         self.keepaliveIntervalNanoseconds = keepaliveIntervalNanoseconds
         self.outlierDetection = outlierDetection
+        self.healthCheck = healthCheck
         self.retryThrottling = retryThrottling
     }
 }
 
 public final class UpstreamPool {
     public let settings: UpstreamClusterSettings
-    private let loop: EventLoop
+    let loop: EventLoop
     private let logger: Logger
     private var connections: [SocketAddress: [HTTP2ClientConnection]] = [:]
     /// Calls waiting for a stream on their chosen endpoint, in arrival order.
     private var pending: [SocketAddress: [UpstreamCall]] = [:]
     private var picker: EndpointPicker<SocketAddress>
     private var outliers: OutlierDetector<SocketAddress>
+    private var healthChecker: HealthChecker?
     /// Endpoints that refused a connection wait before the next try (gRPC's connection
     /// backoff, connection-backoff.md: 1 s, ×1.6, up to 120 s, ±20 % jitter); while every
     /// endpoint waits, calls fail at once without touching the network.
@@ -105,6 +109,7 @@ public final class UpstreamPool {
         breaker = CircuitBreaker(thresholds: settings.breaker)
         throttle = settings.retryThrottling.map(RetryThrottle.init)
         resolvedAddresses = settings.dnsNames.map { _ in [] }
+        healthChecker = settings.healthCheck.map { HealthChecker(pool: self, loop: loop, settings: $0) }
         if !settings.dnsNames.isEmpty {
             do {
                 resolver = try DNSResolver(loop: loop, nameserver: settings.dnsResolver)
@@ -169,6 +174,7 @@ public final class UpstreamPool {
                                                             "endpoints": "\(endpoints.map(\.description).joined(separator: ","))"])
         picker.setEndpoints(endpoints)
         outliers.setEndpoints(endpoints)
+        healthChecker?.setEndpoints(endpoints)
         for endpoint in gone {
             connectBackoff[endpoint] = nil
             for connection in connections[endpoint] ?? [] { connection.shutdown() }
@@ -209,8 +215,12 @@ public final class UpstreamPool {
     /// endpoint's queue behind a connection being opened.
     private func dispatch(_ call: UpstreamCall) {
         let now = EventLoop.monotonicNow
+        // When no endpoint passes its health checks, they all get calls (Envoy's "panic" routing):
+        // failing a call for certain is worse than trying.
+        let ignoringHealth = healthChecker.map { checker in !picker.endpoints.contains(where: checker.isHealthy) } ?? true
         func available(_ endpoint: SocketAddress) -> Bool {
             outliers.isAvailable(endpoint, now: now) && (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now
+                && (ignoringHealth || healthChecker?.isHealthy(endpoint) != false)
         }
         if picker.endpoints.isEmpty, resolver != nil, !resolvedOnce {
             // The first DNS answer has not come yet: the call waits for it.
@@ -391,6 +401,31 @@ public final class UpstreamPool {
             call.pool = nil
             breaker.release(.request)
         }
+    }
+
+    // MARK: Health checks
+
+    /// The endpoints calls may go to (for the health checker).
+    var endpoints: [SocketAddress] { picker.endpoints }
+
+    /// Sends a health check to `endpoint` itself: no retries, no breaker `max_requests`.
+    func startHealthCheck(_ call: UpstreamCall, on endpoint: SocketAddress) {
+        if let connection = connections[endpoint]?.first(where: { $0.hasCapacity }) {
+            connection.start(call)
+            return
+        }
+        guard breaker.acquire(.pendingRequest) == nil else {
+            call.deliver(.failed(GRPCStatus(.unavailable, "no room to queue the health check")))
+            return
+        }
+        call.state = .queued
+        pending[endpoint, default: []].append(call)
+        openConnectionIfNeeded(to: endpoint)
+    }
+
+    func healthChanged(_ endpoint: SocketAddress, healthy: Bool, reason: String) {
+        logger.warning(healthy ? "upstream endpoint healthy" : "upstream endpoint unhealthy",
+                       metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)", "reason": "\(reason)"])
     }
 
     // MARK: Connection events

@@ -83,6 +83,9 @@ final class ConfigLoaderTests: XCTestCase {
                 keepalive_interval: off
                 outlier_detection: { consecutive_failures: 2, base_ejection_time: 5s, max_ejection_percent: 50 }
                 retry_throttling: { max_tokens: 10, token_ratio: 0.1 }
+                health_check: { interval: 2s, timeout: 300ms, healthy_threshold: 2, unhealthy_threshold: 3, service: node.v1.NodeService }
+                dns_refresh: 10s
+                dns_resolver: 127.0.0.1:5353
             """, defaultWorkers: 1)
         XCTAssertEqual(config.workers, 2)
         XCTAssertEqual(config.drainTimeoutNanoseconds, 500_000_000)
@@ -101,6 +104,11 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.clusters[0].outlierDetection,
                        OutlierDetectionSettings(consecutiveFailures: 2, baseEjectionNanoseconds: 5_000_000_000, maxEjectionPercent: 50))
         XCTAssertEqual(config.clusters[0].retryThrottling, RetryThrottleSettings(maxTokens: 10, tokenRatio: 0.1))
+        XCTAssertEqual(config.clusters[0].healthCheck, HealthCheckSettings(
+            intervalNanoseconds: 2_000_000_000, timeoutNanoseconds: 300_000_000, healthyThreshold: 2, unhealthyThreshold: 3,
+            service: "node.v1.NodeService"))
+        XCTAssertEqual(config.clusters[0].dnsRefreshNanoseconds, 10_000_000_000)
+        XCTAssertEqual(config.clusters[0].dnsResolver, "127.0.0.1:5353")
         XCTAssertEqual(config.routes[0].policy, RoutePolicy(
             timeoutNanoseconds: 3_000_000_000,
             retryPolicy: RetryPolicy(maxAttempts: 5, initialBackoffNanoseconds: 10_000_000, maxBackoffNanoseconds: 1_000_000_000,

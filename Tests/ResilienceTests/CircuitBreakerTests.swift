@@ -90,3 +90,17 @@ final class EndpointPickerTests: XCTestCase {
         XCTAssertNil(picker.pick { _ in true })
     }
 }
+
+final class HealthCheckStateTests: XCTestCase {
+    func testThresholdsInBothDirections() {
+        let settings = HealthCheckSettings(healthyThreshold: 2, unhealthyThreshold: 3)
+        var state = HealthCheckState()
+        XCTAssertTrue(state.isHealthy, "endpoints start healthy")
+        XCTAssertEqual([false, false].map { state.record(passed: $0, settings: settings) }, [false, false])
+        XCTAssertFalse(state.record(passed: true, settings: settings), "a pass resets the failure count")
+        XCTAssertEqual([false, false, false].map { state.record(passed: $0, settings: settings) }, [false, false, true])
+        XCTAssertFalse(state.isHealthy)
+        XCTAssertEqual([true, false, true, true].map { state.record(passed: $0, settings: settings) }, [false, false, false, true])
+        XCTAssertTrue(state.isHealthy)
+    }
+}

@@ -23,7 +23,9 @@ class Recorder:
         self.cancelled = threading.Event()
         self.stream_sent = 0       # messages handed to grpcio by the current stream
         # Fault injection for the resilience tests: None, "unavailable-every-other" (GetNode
-        # fails with UNAVAILABLE on this backend's 1st, 3rd, … call) or "unavailable".
+        # fails with UNAVAILABLE on this backend's 1st, 3rd, … call), "unavailable", or
+        # "unavailable-after-headers-every-other" (the same, with response headers sent first:
+        # the status then comes in trailers).
         self.fault = None
         self.get_node_calls = 0
 
@@ -46,7 +48,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         with self.recorder.lock:
             self.recorder.get_node_calls += 1
             failing = self.recorder.fault == "unavailable" or (
-                self.recorder.fault == "unavailable-every-other" and self.recorder.get_node_calls % 2 == 1)
+                self.recorder.fault in ("unavailable-every-other", "unavailable-after-headers-every-other")
+                and self.recorder.get_node_calls % 2 == 1)
+        if failing and self.recorder.fault == "unavailable-after-headers-every-other":
+            context.send_initial_metadata((("x-attempt", "failing"),))
         if failing:
             context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault")
         metadata = dict(context.invocation_metadata())
@@ -104,8 +109,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many events requested")
 
 
-def start(port, host="127.0.0.1", recorder=None):
-    """Starts the backend on host:port; returns (server, recorder)."""
+def start(port, host="127.0.0.1", recorder=None, extra=None):
+    """Starts the backend on host:port; returns (server, recorder). `extra(server)` may add
+    services before the server starts."""
     recorder = recorder or Recorder()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16),
@@ -113,6 +119,8 @@ def start(port, host="127.0.0.1", recorder=None):
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeService(recorder), server)
     rich_backend.add_to(server, recorder)
+    if extra:
+        extra(server)
     server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server, recorder

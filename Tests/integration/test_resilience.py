@@ -306,3 +306,51 @@ def test_dns_change_moves_traffic_and_in_flight_calls_finish(backends, gateway_f
         print(f"\ndns: traffic moved {moved_after:.3f}s after the answer changed (dns_refresh 300ms, TTL 1s)")
     finally:
         dns.stop()
+
+
+def test_failing_health_check_takes_an_endpoint_out_and_back(backends, gateway_factory):
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+    class RecordingHealth(health.HealthServicer):
+        def __init__(self, recorder):
+            super().__init__()
+            self.recorder = recorder
+
+        def Check(self, request, context):
+            self.recorder.record("Check", context)
+            return super().Check(request, context)
+
+    # grpcio takes services only before start: the backends restart with health checking on.
+    servicers = [RecordingHealth(recorder) for recorder in backends.recorders]
+    for index in range(3):
+        backends.stop(index)
+        backends.servers[index], _ = node_backend.start(
+            backends.port, host=HOSTS[index], recorder=backends.recorders[index],
+            extra=lambda server, servicer=servicers[index]: health_pb2_grpc.add_HealthServicer_to_server(servicer, server))
+    gateway = gateway_factory(backends, cluster_extra="    health_check: { interval: 100ms, timeout: 500ms, unhealthy_threshold: 2 }\n")
+    servicers[1].set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+    time.sleep(0.8)
+    before = backends.recorders[1].count("GetNode")
+    for _ in range(30):
+        assert gateway.get_node().grpc_status == 0
+    assert backends.recorders[1].count("GetNode") == before, "the unhealthy endpoint got calls"
+    assert backends.recorders[1].count("Check") >= 2
+    servicers[1].set("", health_pb2.HealthCheckResponse.SERVING)
+    time.sleep(0.8)
+    for _ in range(30):
+        assert gateway.get_node().grpc_status == 0
+    assert backends.recorders[1].count("GetNode") > before, "the endpoint did not come back"
+
+
+@pytest.mark.parametrize("idempotent", [False, True])
+def test_failure_status_in_trailers_is_retried_only_for_idempotent_routes(backends, gateway_factory, idempotent):
+    for recorder in backends.recorders:
+        recorder.fault = "unavailable-after-headers-every-other"
+    gateway = gateway_factory(backends, route_extra=RETRY_POLICY + ("    idempotent: true\n" if idempotent else ""))
+    statuses = [gateway.get_node().grpc_status for _ in range(30)]
+    if idempotent:
+        # The reply is held until its trailers, so UNAVAILABLE there can still be retried.
+        assert statuses == [0] * 30
+    else:
+        # Response headers commit the call (gRFC A6): the failure reaches the client.
+        assert 14 in statuses and 0 in statuses
