@@ -1,7 +1,9 @@
 // Pieces of HTTP's field syntax (RFC 9110 §5.6): tokens, optional whitespace (OWS = *( SP / HTAB ))
 // around header values, and comma-separated lists.
 
-/// tchar (RFC 9110 §5.6.2): the bytes of methods and field names.
+/// tchar (RFC 9110 §5.6.2): the bytes of methods and field names. Inlinable: the parser
+/// calls it for every byte of a header name.
+@inlinable
 public func isHTTPTokenByte(_ byte: UInt8) -> Bool {
     switch byte {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),

@@ -42,15 +42,20 @@ public struct GRPCWebRequestDecoder {
         }
     }
 
-    public mutating func append<Bytes: Collection>(_ chunk: Bytes) throws(GRPCWebRequestError)
-    where Bytes.Element == UInt8 {
+    /// Concrete, not generic: the front calls it across modules for every body chunk, where an
+    /// unspecialized generic would build type metadata at run time on each call.
+    public mutating func append(_ chunk: ArraySlice<UInt8>) throws(GRPCWebRequestError) {
         if isText {
             let decoded: [UInt8]
             do { decoded = try base64.decode(chunk) } catch { throw .invalidBase64(error) }
-            try appendFrames(decoded)
+            try appendFrames(decoded[...])
         } else {
             try appendFrames(chunk)
         }
+    }
+
+    public mutating func append(_ chunk: [UInt8]) throws(GRPCWebRequestError) {
+        try append(chunk[...])
     }
 
     /// The native body, once the whole request body has been appended.
@@ -66,8 +71,7 @@ public struct GRPCWebRequestDecoder {
         return body
     }
 
-    private mutating func appendFrames<Bytes: Collection>(_ bytes: Bytes) throws(GRPCWebRequestError)
-    where Bytes.Element == UInt8 {
+    private mutating func appendFrames(_ bytes: ArraySlice<UInt8>) throws(GRPCWebRequestError) {
         try withTypedUnsafeBytes(bytes) { buffer throws(GRPCWebRequestError) in try appendFrames(buffer) }
     }
 

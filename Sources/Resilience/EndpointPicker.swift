@@ -3,26 +3,31 @@
 // load balancer; Envoy's "previous hosts" retry predicate does the same).
 
 public struct EndpointPicker<Endpoint: Hashable & Sendable>: Sendable {
-    public private(set) var endpoints: [Endpoint] = []
-    private var next = 0
+    @usableFromInline var list: [Endpoint] = []
 
+    public var endpoints: [Endpoint] { list }
+    @usableFromInline var next = 0
+
+    @inlinable
     public init(endpoints: [Endpoint] = []) {
-        self.endpoints = endpoints
+        self.list = endpoints
     }
 
     /// A new endpoint list (DNS changed): the rotation continues where it was.
+    @inlinable
     public mutating func setEndpoints(_ endpoints: [Endpoint]) {
-        self.endpoints = endpoints
-        if !endpoints.isEmpty { next %= endpoints.count }
+        self.list = endpoints
+        if !list.isEmpty { next %= list.count }
     }
 
     /// The next available endpoint not in `tried`; if every available one was tried, the next
     /// available one; nil when none is available.
-    public mutating func pick(excluding tried: Set<Endpoint> = [], isAvailable: (Endpoint) -> Bool) -> Endpoint? {
+    @inlinable
+    public mutating func pick(excluding tried: [Endpoint] = [], isAvailable: (Endpoint) -> Bool) -> Endpoint? {
         var fallback: (endpoint: Endpoint, position: Int)?
-        for offset in 0..<endpoints.count {
-            let position = (next + offset) % endpoints.count
-            let endpoint = endpoints[position]
+        for offset in 0..<list.count {
+            let position = (next + offset) % list.count
+            let endpoint = list[position]
             guard isAvailable(endpoint) else { continue }
             if !tried.contains(endpoint) {
                 next = position + 1

@@ -11,6 +11,7 @@ public struct OutlierDetectionSettings: Sendable, Equatable {
     public var maxEjectionPercent: Int
 
     /// Envoy's defaults: 5 failures, 30 s, 10 %.
+    @inlinable
     public init(consecutiveFailures: Int = 5, baseEjectionNanoseconds: UInt64 = 30_000_000_000, maxEjectionPercent: Int = 10) {
         self.consecutiveFailures = consecutiveFailures
         self.baseEjectionNanoseconds = baseEjectionNanoseconds
@@ -26,28 +27,52 @@ public struct OutlierDetector<Endpoint: Hashable & Sendable>: Sendable {
         case halfOpen
     }
 
-    private struct Record: Sendable {
-        var state = State.healthy(consecutiveFailures: 0)
-        var timesEjected = 0
+    @usableFromInline
+    struct Record: Sendable {
+        @usableFromInline var state: State
+        @usableFromInline var timesEjected: Int
+
+        @usableFromInline
+        init(state: State = .healthy(consecutiveFailures: 0), timesEjected: Int = 0) {
+            self.state = state
+            self.timesEjected = timesEjected
+        }
     }
 
     public let settings: OutlierDetectionSettings
-    private var records: [Endpoint: Record] = [:]
-    /// Ejections, for metrics.
-    public private(set) var ejections = 0
+    @usableFromInline var records: [Endpoint: Record] = [:]
+    @usableFromInline var ejectionCount = 0
 
+    /// Ejections so far, for metrics.
+    public var ejections: Int { ejectionCount }
+    /// When the last ejection ends: before it, an endpoint may be out (a fast path for the
+    /// common case of none).
+    @usableFromInline var ejectedUntil: UInt64 = 0
+    /// Endpoints with failures on record: none means a success has nothing to reset.
+    @usableFromInline var failing = 0
+
+    @inlinable
     public init(settings: OutlierDetectionSettings) {
         self.settings = settings
     }
 
+    /// False when no endpoint can be ejected at `now`, so that nothing needs looking up.
+    @inlinable
+    public func mayHaveEjections(now: UInt64) -> Bool {
+        now < ejectedUntil
+    }
+
     /// The endpoints tracked now: new ones start healthy, gone ones are forgotten.
+    @inlinable
     public mutating func setEndpoints(_ endpoints: some Sequence<Endpoint>) {
         var kept: [Endpoint: Record] = [:]
         for endpoint in endpoints { kept[endpoint] = records[endpoint] ?? Record() }
         records = kept
+        failing = records.values.filter { $0.state != .healthy(consecutiveFailures: 0) }.count
     }
 
     /// The endpoint's state at `now`: an ejection that has run out reads as half-open.
+    @inlinable
     public func state(of endpoint: Endpoint, now: UInt64) -> State {
         guard let record = records[endpoint] else { return .healthy(consecutiveFailures: 0) }
         if case .ejected(let until) = record.state, now >= until { return .halfOpen }
@@ -55,18 +80,22 @@ public struct OutlierDetector<Endpoint: Hashable & Sendable>: Sendable {
     }
 
     /// Whether the endpoint may get calls at `now`.
+    @inlinable
     public func isAvailable(_ endpoint: Endpoint, now: UInt64) -> Bool {
         if case .ejected = state(of: endpoint, now: now) { return false }
         return true
     }
 
-    public mutating func recordSuccess(_ endpoint: Endpoint, now: UInt64) {
-        guard records[endpoint] != nil else { return }
+    @inlinable
+    public mutating func recordSuccess(_ endpoint: Endpoint) {
+        guard failing > 0, let record = records[endpoint], record.state != .healthy(consecutiveFailures: 0) else { return }
         records[endpoint]?.state = .healthy(consecutiveFailures: 0)
+        failing -= 1
     }
 
     /// Returns whether this failure ejected the endpoint.
     @discardableResult
+    @inlinable
     public mutating func recordFailure(_ endpoint: Endpoint, now: UInt64) -> Bool {
         guard let record = records[endpoint] else { return false }
         let failures: Int
@@ -75,20 +104,23 @@ public struct OutlierDetector<Endpoint: Hashable & Sendable>: Sendable {
         case .halfOpen: failures = settings.consecutiveFailures
         case .healthy(let count): failures = count + 1
         }
+        if record.state == .healthy(consecutiveFailures: 0) { failing += 1 }
         guard failures >= settings.consecutiveFailures, mayEject(now: now) else {
             records[endpoint]?.state = .healthy(consecutiveFailures: failures)
             return false
         }
         let times = record.timesEjected + 1
-        records[endpoint] = Record(state: .ejected(untilNanoseconds: now + settings.baseEjectionNanoseconds * UInt64(times)),
-                                   timesEjected: times)
-        ejections += 1
+        let until = now + settings.baseEjectionNanoseconds * UInt64(times)
+        records[endpoint] = Record(state: .ejected(untilNanoseconds: until), timesEjected: times)
+        ejectedUntil = max(ejectedUntil, until)
+        ejectionCount += 1
         return true
     }
 
     /// Whether one more endpoint may be ejected: within max_ejection_percent (at least one
     /// endpoint may always go), and never the last one standing.
-    private func mayEject(now: UInt64) -> Bool {
+    @usableFromInline
+    func mayEject(now: UInt64) -> Bool {
         let ejected = records.keys.filter { !isAvailable($0, now: now) }.count
         let allowed = max(1, records.count * settings.maxEjectionPercent / 100)
         return ejected + 1 <= allowed && ejected + 1 < records.count

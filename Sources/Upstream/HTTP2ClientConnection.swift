@@ -73,7 +73,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         fields.append(name: ":authority", value: authority)
         fields.append(name: "content-type", value: call.request.contentType)
         fields.append(name: "te", value: "trailers")
-        if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
+        if let timeout = call.remainingTimeout(now: { EventLoop.monotonicNow }) { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
         if let previous = call.retry?.previousAttemptsHeader { fields.append(name: "grpc-previous-rpc-attempts", value: previous) }
         fields.append(contentsOf: call.request.metadata)
         var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { session, streamID, buffer, length, flags, _, _ in

@@ -86,7 +86,7 @@ public final class UpstreamCall {
     unowned(unsafe) var pool: UpstreamPool?
     var retry: RetryState?
     /// Endpoints this call's attempts went to, so that a retry can go elsewhere.
-    var triedEndpoints: Set<SocketAddress> = []
+    var triedEndpoints: [SocketAddress] = []
     /// Attempts restarted because the backend never processed them (A6 "transparent retry").
     var transparentRetries = 0
     /// CLOCK_MONOTONIC deadline, from the request's timeout.
@@ -120,8 +120,9 @@ public final class UpstreamCall {
 
     /// What is left of the deadline at `now`, as `grpc-timeout` (A6: each attempt sends the
     /// remaining time, not the original timeout).
-    func remainingTimeout(now: UInt64) -> GRPCTimeout? {
+    func remainingTimeout(now: () -> UInt64) -> GRPCTimeout? {
         guard let deadline else { return request.timeout }
+        let now = now()
         return GRPCTimeout(nanoseconds: Int64(deadline > now ? deadline - now : 0))
     }
 

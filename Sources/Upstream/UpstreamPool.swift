@@ -78,7 +78,7 @@ public final class UpstreamPool {
     /// Endpoints that refused a connection wait before the next try (gRPC's connection
     /// backoff, connection-backoff.md: 1 s, ×1.6, up to 120 s, ±20 % jitter); while every
     /// endpoint waits, calls fail at once without touching the network.
-    private var connectBackoff: [SocketAddress: (untilNanoseconds: UInt64, failures: Int)] = [:]
+    private var connectBackoff: [SocketAddress: ConnectBackoff] = [:]
     public private(set) var breaker: CircuitBreaker
     public private(set) var throttle: RetryThrottle?
     private var random = SystemRandomNumberGenerator()
@@ -218,8 +218,11 @@ public final class UpstreamPool {
         // When no endpoint passes its health checks, they all get calls (Envoy's "panic" routing):
         // failing a call for certain is worse than trying.
         let ignoringHealth = healthChecker.map { checker in !picker.endpoints.contains(where: checker.isHealthy) } ?? true
+        // The common case (nothing ejected, backing off or unhealthy) looks nothing up.
+        let anyEjected = outliers.mayHaveEjections(now: now)
         func available(_ endpoint: SocketAddress) -> Bool {
-            outliers.isAvailable(endpoint, now: now) && (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now
+            (!anyEjected || outliers.isAvailable(endpoint, now: now))
+                && (connectBackoff.isEmpty || (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now)
                 && (ignoringHealth || healthChecker?.isHealthy(endpoint) != false)
         }
         if picker.endpoints.isEmpty, resolver != nil, !resolvedOnce {
@@ -240,7 +243,7 @@ public final class UpstreamPool {
             call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)' \(reason)")))
             return
         }
-        call.triedEndpoints.insert(endpoint)
+        if !call.triedEndpoints.contains(endpoint) { call.triedEndpoints.append(endpoint) }
         if let connection = connections[endpoint]?.first(where: { $0.hasCapacity }) {
             connection.start(call)
             return
@@ -273,6 +276,7 @@ public final class UpstreamPool {
     }
 
     private func dispatchPending(on endpoint: SocketAddress) {
+        guard breaker.inUse(.pendingRequest) > 0 else { return }
         while let call = pending[endpoint]?.first, let connection = connections[endpoint]?.first(where: { $0.hasCapacity }) {
             pending[endpoint]?.removeFirst()
             breaker.release(.pendingRequest)
@@ -302,7 +306,7 @@ public final class UpstreamPool {
         var delay = 1_000_000_000.0
         for _ in 1..<failures { delay = min(delay * 1.6, 120_000_000_000) }
         delay *= Double.random(in: 0.8...1.2, using: &random)
-        connectBackoff[endpoint] = (now + UInt64(delay), failures)
+        connectBackoff[endpoint] = ConnectBackoff(untilNanoseconds: now + UInt64(delay), failures: failures)
         // The name may point elsewhere now.
         resolve()
         logger.info("upstream endpoint unreachable", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
@@ -321,7 +325,7 @@ public final class UpstreamPool {
                     logger.warning("upstream endpoint ejected", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)"])
                 }
             } else {
-                outliers.recordSuccess(endpoint, now: EventLoop.monotonicNow)
+                outliers.recordSuccess(endpoint)
             }
         }
         if call.retry?.policy.retryableStatusCodes.contains(code) == true {
@@ -452,4 +456,11 @@ public final class UpstreamPool {
             dispatchPending(on: endpoint)
         }
     }
+}
+
+/// An endpoint's wait after refused connections (a struct, not a tuple: a dictionary of tuples
+/// needs its type metadata built at run time, on every call that looks at it).
+private struct ConnectBackoff {
+    var untilNanoseconds: UInt64
+    var failures: Int
 }

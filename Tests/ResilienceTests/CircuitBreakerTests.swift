@@ -30,7 +30,7 @@ final class OutlierDetectorTests: XCTestCase {
                                                                                  maxEjectionPercent: 50))
         detector.setEndpoints(["a", "b", "c", "d"])
         XCTAssertFalse(detector.recordFailure("a", now: 0))
-        detector.recordSuccess("a", now: 1)
+        detector.recordSuccess("a")
         XCTAssertFalse(detector.recordFailure("a", now: 2))
         XCTAssertFalse(detector.recordFailure("a", now: 3))
         XCTAssertTrue(detector.recordFailure("a", now: 4), "third in a row")
@@ -40,7 +40,7 @@ final class OutlierDetectorTests: XCTestCase {
         XCTAssertTrue(detector.recordFailure("a", now: 11 * second))
         XCTAssertEqual(detector.state(of: "a", now: 11 * second), .ejected(untilNanoseconds: 31 * second))
         XCTAssertEqual(detector.state(of: "a", now: 31 * second), .halfOpen)
-        detector.recordSuccess("a", now: 31 * second)
+        detector.recordSuccess("a")
         XCTAssertEqual(detector.state(of: "a", now: 31 * second), .healthy(consecutiveFailures: 0))
         XCTAssertEqual(detector.ejections, 2)
     }
