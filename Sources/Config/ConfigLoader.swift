@@ -104,7 +104,7 @@ public enum ConfigLoader {
     }
 
     private static func route(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> Route {
-        try node.requireMapping(keys: ["match", "cluster", "timeout", "retry_policy", "idempotent"])
+        try node.requireMapping(keys: ["match", "cluster", "timeout", "per_try_timeout", "retry_policy", "idempotent"])
         let matchNode = node.child("match")
         guard matchNode.isPresent else { throw matchNode.error("required") }
         try matchNode.requireMapping(keys: ["service", "prefix"])
@@ -129,6 +129,7 @@ public enum ConfigLoader {
             throw clusterNode.error("no cluster named '\(cluster)' (clusters: \(clusters.sorted().joined(separator: ", ")))")
         }
         let policy = RoutePolicy(timeoutNanoseconds: try node.child("timeout").duration(),
+                                 perTryTimeoutNanoseconds: try node.child("per_try_timeout").duration(),
                                  retryPolicy: try retryPolicy(node.child("retry_policy")),
                                  idempotent: try node.child("idempotent").bool() ?? false)
         return Route(match: match, cluster: cluster, policy: policy)

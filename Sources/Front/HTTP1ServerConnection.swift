@@ -308,7 +308,8 @@ final class HTTP1ServerConnection {
             exchange.start(request: UpstreamRequest(
                 path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
                 timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
-                retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent), pool: pool)
+                retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent,
+                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
         case .rest(let call):
             guard let rest = context.rest else { return }
             let refuse = { (status: GRPCStatus, httpStatus: Int?) in
@@ -346,7 +347,8 @@ final class HTTP1ServerConnection {
             exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
                                                     timeout: timeout ?? routeTimeout(route, path: grpcPath), body: body,
                                                     retryPolicy: route.policy.retryPolicy,
-                                                    retriesFailuresInTrailers: route.policy.idempotent), pool: pool)
+                                                    retriesFailuresInTrailers: route.policy.idempotent,
+                                                    perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
         }
     }
 

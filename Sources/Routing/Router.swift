@@ -25,13 +25,18 @@ public struct Route: Sendable, Equatable {
 public struct RoutePolicy: Sendable, Equatable {
     /// The deadline of a call that sends no `grpc-timeout`.
     public var timeoutNanoseconds: UInt64?
+    /// Time an attempt may wait for its response headers before it is cancelled (and retried
+    /// when the policy allows).
+    public var perTryTimeoutNanoseconds: UInt64?
     public var retryPolicy: RetryPolicy?
     /// The route's methods are unary and idempotent: a failure status that comes in trailers
     /// after response headers may be retried too (the response is held until the trailers).
     public var idempotent: Bool
 
-    public init(timeoutNanoseconds: UInt64? = nil, retryPolicy: RetryPolicy? = nil, idempotent: Bool = false) {
+    public init(timeoutNanoseconds: UInt64? = nil, perTryTimeoutNanoseconds: UInt64? = nil, retryPolicy: RetryPolicy? = nil,
+                idempotent: Bool = false) {
         self.timeoutNanoseconds = timeoutNanoseconds
+        self.perTryTimeoutNanoseconds = perTryTimeoutNanoseconds
         self.retryPolicy = retryPolicy
         self.idempotent = idempotent
     }

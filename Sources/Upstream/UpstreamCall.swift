@@ -39,9 +39,12 @@ public struct UpstreamRequest {
     /// A unary method the route marks idempotent: its response is held until the trailers,
     /// so that a failure status in them can still be retried (nothing has gone downstream).
     public var retriesFailuresInTrailers: Bool
+    /// Time an attempt may wait for response headers; then it is cancelled and fails as
+    /// UNAVAILABLE (retryable by policy).
+    public var perTryTimeoutNanoseconds: UInt64?
 
     public init(path: String, metadata: HeaderFields, contentType: String, timeout: GRPCTimeout?, body: [UInt8],
-                retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false) {
+                retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false, perTryTimeoutNanoseconds: UInt64? = nil) {
         self.path = path
         self.metadata = metadata
         self.contentType = contentType
@@ -49,6 +52,7 @@ public struct UpstreamRequest {
         self.body = body
         self.retryPolicy = retryPolicy
         self.retriesFailuresInTrailers = retriesFailuresInTrailers
+        self.perTryTimeoutNanoseconds = perTryTimeoutNanoseconds
     }
 }
 
@@ -94,6 +98,7 @@ public final class UpstreamCall {
     /// The deadline's timer, and the backoff's between attempts.
     var timer: LoopTimer?
     var retryTimer: LoopTimer?
+    var attemptTimer: LoopTimer?
     /// The downstream gave up: nothing is retried any more.
     private var cancelled = false
     /// Whether this call holds one of the breaker's `max_retries` tokens.
@@ -176,6 +181,10 @@ public final class UpstreamCall {
             return
         }
         switch part {
+        case .head, .trailers, .failed: attemptTimer?.cancel()
+        case .data: break
+        }
+        switch part {
         case .head(let fields):
             if holdsResponse {
                 held.append(.head(fields))
@@ -217,6 +226,17 @@ public final class UpstreamCall {
         }
     }
 
+    /// The attempt waited `per_try_timeout` for response headers: it is cancelled upstream
+    /// (RST_STREAM(CANCEL)) and fails as UNAVAILABLE, which a retry policy may retry elsewhere.
+    func perTryTimeoutExpired() {
+        guard case .active(let connection, let streamID) = state, !receivedHead,
+              let perTry = request.perTryTimeoutNanoseconds else { return }
+        connection.cancel(streamID: streamID)
+        let limit = GRPCTimeout(nanoseconds: Int64(min(perTry, UInt64(Int64.max))))
+        attemptReceived(.failed(GRPCStatus(.unavailable,
+            "upstream \(connection.endpoint) did not answer within per_try_timeout \(limit)")))
+    }
+
     private var holdsResponse: Bool {
         request.retriesFailuresInTrailers && retry?.phase == .uncommitted && !responseStarted
     }
@@ -250,6 +270,8 @@ public final class UpstreamCall {
         state = .finished
         timer?.cancel()
         timer = nil
+        attemptTimer?.cancel()
+        attemptTimer = nil
         pool?.callFinished(self)
     }
 }

@@ -63,6 +63,7 @@ final class ConfigLoaderTests: XCTestCase {
               - match: { prefix: /x. }
                 cluster: c
                 timeout: 3s
+                per_try_timeout: 1s
                 idempotent: true
                 retry_policy:
                   max_attempts: 7
@@ -110,7 +111,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.clusters[0].dnsRefreshNanoseconds, 10_000_000_000)
         XCTAssertEqual(config.clusters[0].dnsResolver, "127.0.0.1:5353")
         XCTAssertEqual(config.routes[0].policy, RoutePolicy(
-            timeoutNanoseconds: 3_000_000_000,
+            timeoutNanoseconds: 3_000_000_000, perTryTimeoutNanoseconds: 1_000_000_000,
             retryPolicy: RetryPolicy(maxAttempts: 5, initialBackoffNanoseconds: 10_000_000, maxBackoffNanoseconds: 1_000_000_000,
                                      backoffMultiplier: 1.5, retryableStatusCodes: [.unavailable, .resourceExhausted],
                                      maxBufferedRequestBytes: 1024),

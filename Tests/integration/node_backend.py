@@ -25,7 +25,8 @@ class Recorder:
         # Fault injection for the resilience tests: None, "unavailable-every-other" (GetNode
         # fails with UNAVAILABLE on this backend's 1st, 3rd, … call), "unavailable", or
         # "unavailable-after-headers-every-other" (the same, with response headers sent first:
-        # the status then comes in trailers).
+        # the status then comes in trailers), "unavailable-pushback-stop" (UNAVAILABLE with
+        # grpc-retry-pushback-ms: -1), or "slow" (every GetNode waits until cancelled).
         self.fault = None
         self.get_node_calls = 0
 
@@ -50,6 +51,16 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             failing = self.recorder.fault == "unavailable" or (
                 self.recorder.fault in ("unavailable-every-other", "unavailable-after-headers-every-other")
                 and self.recorder.get_node_calls % 2 == 1)
+        if self.recorder.fault == "unavailable-pushback-stop":
+            context.set_trailing_metadata((("grpc-retry-pushback-ms", "-1"),))
+            context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault, do not retry")
+        if self.recorder.fault == "slow":
+            deadline = time.monotonic() + 30
+            while context.is_active() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not context.is_active():
+                self.recorder.cancelled.set()
+            return node_pb2.Node()
         if failing and self.recorder.fault == "unavailable-after-headers-every-other":
             context.send_initial_metadata((("x-attempt", "failing"),))
         if failing:

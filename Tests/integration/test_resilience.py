@@ -354,3 +354,24 @@ def test_failure_status_in_trailers_is_retried_only_for_idempotent_routes(backen
     else:
         # Response headers commit the call (gRFC A6): the failure reaches the client.
         assert 14 in statuses and 0 in statuses
+
+
+def test_per_try_timeout_cancels_a_slow_attempt_and_retries_elsewhere(backends, gateway_factory):
+    backends.recorders[0].fault = "slow"
+    gateway = gateway_factory(backends, route_extra=RETRY_POLICY + "    per_try_timeout: 200ms\n")
+    started = time.monotonic()
+    statuses = [gateway.get_node().grpc_status for _ in range(9)]
+    elapsed = time.monotonic() - started
+    print(f"\nper-try timeout: 9 calls in {elapsed:.3f}s, {backends.recorders[0].count('GetNode')} attempts hit the slow backend")
+    assert statuses == [0] * 9
+    assert backends.recorders[0].count("GetNode") >= 1
+    assert backends.recorders[0].cancelled.wait(5), "the slow backend saw the cancellation"
+
+
+def test_pushback_of_minus_one_stops_retries(backends, gateway_factory):
+    for recorder in backends.recorders:
+        recorder.fault = "unavailable-pushback-stop"
+    gateway = gateway_factory(backends)
+    statuses = [gateway.get_node().grpc_status for _ in range(10)]
+    assert statuses == [14] * 10
+    assert backends.calls() == 10, "grpc-retry-pushback-ms: -1 means no retry (gRFC A6)"
