@@ -60,7 +60,7 @@ let package = Package(
         .target(name: "Upstream", dependencies: ["FerryCore", "Resilience", "Loop", "HTTP2Support", "CNghttp2",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
-        .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode",
+        .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode", "Resilience",
                                                "Loop", "Upstream",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),

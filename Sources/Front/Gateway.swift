@@ -3,6 +3,7 @@ import Config
 import Glibc
 import Logging
 import Loop
+import Resilience
 import Synchronization
 import Transcode
 
@@ -43,6 +44,10 @@ public final class Gateway: @unchecked Sendable {
     public func start() throws -> RunningGateway {
         let started = ThreadSignal()
         let state = StartState()
+        // One breaker per cluster, shared by the cluster's pools on every worker.
+        var breakers: [String: CircuitBreaker] = [:]
+        for cluster in config.clusters { breakers[cluster.name] = CircuitBreaker(thresholds: cluster.breaker) }
+        let sharedBreakers = breakers
         for index in 0..<config.workers {
             let finished = ThreadSignal()
             let config = config
@@ -53,7 +58,7 @@ public final class Gateway: @unchecked Sendable {
             LoopThread.start {
                 let worker: Worker
                 do {
-                    worker = try Worker(config: config, rest: rest, logger: workerLogger)
+                    worker = try Worker(config: config, rest: rest, breakers: sharedBreakers, logger: workerLogger)
                 } catch {
                     state.fail(error)
                     started.signal()

@@ -3,6 +3,7 @@
 import Config
 import Logging
 import Loop
+import Resilience
 import Routing
 import Transcode
 import Upstream
@@ -16,7 +17,7 @@ final class Worker {
     private var draining = false
     private(set) var drainWaker: LoopWaker!
 
-    init(config: FerryConfig, rest: RESTTranscoding?, logger: Logger) throws {
+    init(config: FerryConfig, rest: RESTTranscoding?, breakers: [String: CircuitBreaker], logger: Logger) throws {
         loop = try EventLoop()
         self.logger = logger
         var poolsByName: [String: UpstreamPool] = [:]
@@ -38,7 +39,7 @@ final class Worker {
                 breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
                 keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
                 outlierDetection: cluster.outlierDetection, healthCheck: cluster.healthCheck,
-                retryThrottling: cluster.retryThrottling), loop: loop, logger: logger)
+                retryThrottling: cluster.retryThrottling), loop: loop, logger: logger, breaker: breakers[cluster.name])
             poolsByName[cluster.name] = pool
             pools.append(pool)
         }

@@ -1,6 +1,9 @@
 // Envoy-style circuit breaking per cluster (Envoy's "Circuit breaking" architecture overview):
 // limits on open connections, queued calls, calls in flight and retries in flight. A call that
-// would pass a limit fails at once with UNAVAILABLE naming it, and reaches no backend.
+// would pass a limit fails at once with UNAVAILABLE naming it, and reaches no backend. One
+// breaker serves a cluster's pools on every worker, so the counters are atomics: a limit
+// holds for the cluster, as in Envoy, not per worker thread.
+import Synchronization
 
 public struct CircuitBreakerThresholds: Sendable, Equatable {
     public var maxConnections: Int
@@ -32,14 +35,16 @@ public enum BreakerResource: Sendable, CaseIterable {
     }
 }
 
-public struct CircuitBreaker: Sendable, Equatable {
+public final class CircuitBreaker: Sendable {
     public let thresholds: CircuitBreakerThresholds
-    public private(set) var connections = 0
-    public private(set) var pendingRequests = 0
-    public private(set) var requests = 0
-    public private(set) var retries = 0
-    /// Times each limit turned a call away, for metrics.
-    public private(set) var trips: [BreakerResource: Int] = [:]
+    private let connections = Atomic<Int>(0)
+    private let pendingRequests = Atomic<Int>(0)
+    private let requests = Atomic<Int>(0)
+    private let retries = Atomic<Int>(0)
+    private let connectionTrips = Atomic<Int>(0)
+    private let pendingRequestTrips = Atomic<Int>(0)
+    private let requestTrips = Atomic<Int>(0)
+    private let retryTrips = Atomic<Int>(0)
 
     public init(thresholds: CircuitBreakerThresholds) {
         self.thresholds = thresholds
@@ -54,36 +59,48 @@ public struct CircuitBreaker: Sendable, Equatable {
         }
     }
 
-    public func inUse(_ resource: BreakerResource) -> Int {
-        switch resource {
-        case .connection: connections
-        case .pendingRequest: pendingRequests
-        case .request: requests
-        case .retry: retries
+    private func withCounter<Result>(_ resource: BreakerResource, trips: Bool = false,
+                                     _ body: (borrowing Atomic<Int>) -> Result) -> Result {
+        switch (resource, trips) {
+        case (.connection, false): body(connections)
+        case (.pendingRequest, false): body(pendingRequests)
+        case (.request, false): body(requests)
+        case (.retry, false): body(retries)
+        case (.connection, true): body(connectionTrips)
+        case (.pendingRequest, true): body(pendingRequestTrips)
+        case (.request, true): body(requestTrips)
+        case (.retry, true): body(retryTrips)
         }
+    }
+
+    public func inUse(_ resource: BreakerResource) -> Int {
+        withCounter(resource) { $0.load(ordering: .relaxed) }
+    }
+
+    /// Times `resource`'s limit turned a call away, for metrics.
+    public func trips(_ resource: BreakerResource) -> Int {
+        withCounter(resource, trips: true) { $0.load(ordering: .relaxed) }
     }
 
     /// Takes one `resource`, or says which limit refuses it (and counts the trip).
-    public mutating func acquire(_ resource: BreakerResource) -> String? {
-        guard inUse(resource) < limit(of: resource) else {
-            trips[resource, default: 0] += 1
-            return "circuit breaker open: \(resource.limitName) \(limit(of: resource)) reached"
+    public func acquire(_ resource: BreakerResource) -> String? {
+        let limit = limit(of: resource)
+        let acquired = withCounter(resource) { counter in
+            var current = counter.load(ordering: .relaxed)
+            while current < limit {
+                let (exchanged, original) = counter.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+                if exchanged { return true }
+                current = original
+            }
+            return false
         }
-        adjust(resource, by: 1)
-        return nil
+        guard !acquired else { return nil }
+        withCounter(resource, trips: true) { _ = $0.add(1, ordering: .relaxed) }
+        return "circuit breaker open: \(resource.limitName) \(limit) reached"
     }
 
-    public mutating func release(_ resource: BreakerResource) {
-        precondition(inUse(resource) > 0, "released a \(resource) the breaker did not hand out")
-        adjust(resource, by: -1)
-    }
-
-    private mutating func adjust(_ resource: BreakerResource, by delta: Int) {
-        switch resource {
-        case .connection: connections += delta
-        case .pendingRequest: pendingRequests += delta
-        case .request: requests += delta
-        case .retry: retries += delta
-        }
+    public func release(_ resource: BreakerResource) {
+        let previous = withCounter(resource) { $0.subtract(1, ordering: .relaxed).oldValue }
+        precondition(previous > 0, "released a \(resource) the breaker did not hand out")
     }
 }

@@ -79,7 +79,8 @@ public final class UpstreamPool {
     /// backoff, connection-backoff.md: 1 s, ×1.6, up to 120 s, ±20 % jitter); while every
     /// endpoint waits, calls fail at once without touching the network.
     private var connectBackoff: [SocketAddress: ConnectBackoff] = [:]
-    public private(set) var breaker: CircuitBreaker
+    /// Shared with the cluster's pools on the other workers.
+    public let breaker: CircuitBreaker
     public private(set) var throttle: RetryThrottle?
     private var random = SystemRandomNumberGenerator()
     // DNS: the addresses of each name (kept when a refresh fails), and calls that arrived
@@ -99,14 +100,15 @@ public final class UpstreamPool {
     /// unlimited SETTINGS_MAX_CONCURRENT_STREAMS, capped as servers commonly do).
     private static let assumedStreamsPerNewConnection = 100
 
-    public init(settings: UpstreamClusterSettings, loop: EventLoop, logger: Logger) {
+    /// `breaker`: the cluster's, shared by its pools on every worker; by default one of its own.
+    public init(settings: UpstreamClusterSettings, loop: EventLoop, logger: Logger, breaker: CircuitBreaker? = nil) {
         self.settings = settings
         self.loop = loop
         self.logger = logger
         picker = EndpointPicker(endpoints: settings.endpoints)
         outliers = OutlierDetector(settings: settings.outlierDetection)
         outliers.setEndpoints(settings.endpoints)
-        breaker = CircuitBreaker(thresholds: settings.breaker)
+        self.breaker = breaker ?? CircuitBreaker(thresholds: settings.breaker)
         throttle = settings.retryThrottling.map(RetryThrottle.init)
         resolvedAddresses = settings.dnsNames.map { _ in [] }
         healthChecker = settings.healthCheck.map { HealthChecker(pool: self, loop: loop, settings: $0) }

@@ -1,9 +1,11 @@
+import Dispatch
 import Resilience
+import Synchronization
 import XCTest
 
 final class CircuitBreakerTests: XCTestCase {
     func testEachLimitTripsWithItsNameAndReleasesMakeRoom() {
-        var breaker = CircuitBreaker(thresholds: CircuitBreakerThresholds(maxConnections: 1, maxPendingRequests: 2, maxRequests: 2, maxRetries: 0))
+        let breaker = CircuitBreaker(thresholds: CircuitBreakerThresholds(maxConnections: 1, maxPendingRequests: 2, maxRequests: 2, maxRetries: 0))
         XCTAssertNil(breaker.acquire(.request))
         XCTAssertNil(breaker.acquire(.request))
         XCTAssertEqual(breaker.acquire(.request), "circuit breaker open: max_requests 2 reached")
@@ -13,7 +15,17 @@ final class CircuitBreakerTests: XCTestCase {
         breaker.release(.request)
         XCTAssertNil(breaker.acquire(.request))
         XCTAssertEqual(breaker.inUse(.request), 2)
-        XCTAssertEqual(breaker.trips, [.request: 1, .retry: 1, .connection: 1])
+        XCTAssertEqual(BreakerResource.allCases.map(breaker.trips), [1, 0, 1, 1])
+    }
+
+    func testLimitsHoldAcrossThreads() {
+        let breaker = CircuitBreaker(thresholds: CircuitBreakerThresholds(maxRequests: 100))
+        let granted = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<1_000 where breaker.acquire(.request) == nil { _ = granted.add(1, ordering: .relaxed) }
+        }
+        XCTAssertEqual(granted.load(ordering: .relaxed), 100, "one cluster-wide limit, whatever the workers")
+        XCTAssertEqual(breaker.trips(.request), 8_000 - 100)
     }
 
     func testEnvoyDefaults() {
