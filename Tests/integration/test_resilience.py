@@ -58,7 +58,7 @@ def backends():
 
 
 class Gateway:
-    def __init__(self, tmp_path, backends, route_extra=RETRY_POLICY, cluster_extra="", endpoints=None):
+    def __init__(self, tmp_path, backends, route_extra=RETRY_POLICY, cluster_extra="", endpoints=None, top_level=""):
         self.port = free_port()
         config = tmp_path / f"resilience-{self.port}.yaml"
         config.write_text(f"""workers: 1
@@ -72,7 +72,7 @@ routes:
   - name: nodes
     endpoints: [{endpoints or backends.endpoints()}]
     connect_timeout: 1s
-{cluster_extra}""")
+{cluster_extra}{top_level}""")
         self.log = tmp_path / f"resilience-{self.port}.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen([ferry_binary(), "run", "--config", str(config), "--log-level", "warning"],
@@ -375,3 +375,14 @@ def test_pushback_of_minus_one_stops_retries(backends, gateway_factory):
     statuses = [gateway.get_node().grpc_status for _ in range(10)]
     assert statuses == [14] * 10
     assert backends.calls() == 10, "grpc-retry-pushback-ms: -1 means no retry (gRFC A6)"
+
+
+def test_streams_known_from_the_descriptor_set_are_exempt_from_the_route_timeout(tmp_path, backends, gateway_factory):
+    from restclient import compile_descriptors, rest_section
+
+    descriptors = compile_descriptors(tmp_path / "node.pb", "node/v1/node.proto")
+    gateway = gateway_factory(backends, route_extra="    timeout: 300ms\n", top_level=rest_section(descriptors))
+    stream = grpcweb.call(gateway.port, "/node.v1.NodeService/WatchNodes",
+                          node_pb2.WatchNodesRequest(count=5, interval_ms=150).SerializeToString(), timeout=20)
+    assert stream.grpc_status == 0 and len(stream.messages) == 5, "a 750 ms stream outlived the 300 ms route timeout"
+    assert gateway.get_node("slow-4").grpc_status == 4, "unary calls get the route timeout"
