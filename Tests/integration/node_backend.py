@@ -55,12 +55,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
             context.set_trailing_metadata((("grpc-retry-pushback-ms", "-1"),))
             context.abort(grpc.StatusCode.UNAVAILABLE, "injected fault, do not retry")
         if self.recorder.fault == "slow":
-            deadline = time.monotonic() + 30
-            while context.is_active() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if not context.is_active():
-                self.recorder.cancelled.set()
-            return node_pb2.Node()
+            return self.wait_until_cancelled(context)
         if failing and self.recorder.fault == "unavailable-after-headers-every-other":
             context.send_initial_metadata((("x-attempt", "failing"),))
         if failing:
@@ -77,12 +72,7 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         if request.node_id.startswith("missing"):
             context.abort(grpc.StatusCode.NOT_FOUND, f"node '{request.node_id}' not found (ünïcödé 100%)")
         if request.node_id.startswith("slow"):
-            deadline = time.monotonic() + 30
-            while context.is_active() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            if not context.is_active():
-                self.recorder.cancelled.set()
-            return node_pb2.Node()
+            return self.wait_until_cancelled(context)
         node = node_pb2.Node(
             id=request.node_id,
             name=f"node-{request.node_id}",
@@ -93,6 +83,15 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         )
         node.created_at.FromSeconds(1767225600)
         return node
+
+    def wait_until_cancelled(self, context, limit=30):
+        """A call that never answers: it ends when the client cancels it (or after `limit`)."""
+        deadline = time.monotonic() + limit
+        while context.is_active() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not context.is_active():
+            self.recorder.cancelled.set()
+        return node_pb2.Node()
 
     def StreamMetrics(self, request_iterator, context):
         self.recorder.record("StreamMetrics", context)
