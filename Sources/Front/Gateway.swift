@@ -44,10 +44,13 @@ public final class Gateway: @unchecked Sendable {
     public func start() throws -> RunningGateway {
         let started = ThreadSignal()
         let state = StartState()
-        // One breaker per cluster, shared by the cluster's pools on every worker.
-        var breakers: [String: CircuitBreaker] = [:]
-        for cluster in config.clusters { breakers[cluster.name] = CircuitBreaker(thresholds: cluster.breaker) }
-        let sharedBreakers = breakers
+        // One breaker and one retry throttle per cluster, shared by its pools on every worker.
+        var shared: [String: ClusterLimits] = [:]
+        for cluster in config.clusters {
+            shared[cluster.name] = ClusterLimits(breaker: CircuitBreaker(thresholds: cluster.breaker),
+                                                 throttle: cluster.retryThrottling.map(RetryThrottle.init))
+        }
+        let limits = shared
         for index in 0..<config.workers {
             let finished = ThreadSignal()
             let config = config
@@ -58,7 +61,7 @@ public final class Gateway: @unchecked Sendable {
             LoopThread.start {
                 let worker: Worker
                 do {
-                    worker = try Worker(config: config, rest: rest, breakers: sharedBreakers, logger: workerLogger)
+                    worker = try Worker(config: config, rest: rest, limits: limits, logger: workerLogger)
                 } catch {
                     state.fail(error)
                     started.signal()

@@ -17,7 +17,7 @@ final class Worker {
     private var draining = false
     private(set) var drainWaker: LoopWaker!
 
-    init(config: FerryConfig, rest: RESTTranscoding?, breakers: [String: CircuitBreaker], logger: Logger) throws {
+    init(config: FerryConfig, rest: RESTTranscoding?, limits: [String: ClusterLimits], logger: Logger) throws {
         loop = try EventLoop()
         self.logger = logger
         var poolsByName: [String: UpstreamPool] = [:]
@@ -39,7 +39,8 @@ final class Worker {
                 breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
                 keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
                 outlierDetection: cluster.outlierDetection, healthCheck: cluster.healthCheck,
-                retryThrottling: cluster.retryThrottling), loop: loop, logger: logger, breaker: breakers[cluster.name])
+                retryThrottling: cluster.retryThrottling), loop: loop, logger: logger,
+                breaker: limits[cluster.name]?.breaker, throttle: limits[cluster.name]?.throttle)
             poolsByName[cluster.name] = pool
             pools.append(pool)
         }
@@ -89,4 +90,10 @@ final class Worker {
         drainWaker.remove()
         loop.stop()
     }
+}
+
+/// What a cluster's pools on every worker share: its circuit breaker and retry throttle.
+struct ClusterLimits: Sendable {
+    let breaker: CircuitBreaker
+    let throttle: RetryThrottle?
 }

@@ -81,7 +81,8 @@ public final class UpstreamPool {
     private var connectBackoff: [SocketAddress: ConnectBackoff] = [:]
     /// Shared with the cluster's pools on the other workers.
     public let breaker: CircuitBreaker
-    public private(set) var throttle: RetryThrottle?
+    /// Shared with the cluster's pools on the other workers, like the breaker.
+    public let throttle: RetryThrottle?
     private var random = SystemRandomNumberGenerator()
     // DNS: the addresses of each name (kept when a refresh fails), and calls that arrived
     // before the first answer.
@@ -100,8 +101,10 @@ public final class UpstreamPool {
     /// unlimited SETTINGS_MAX_CONCURRENT_STREAMS, capped as servers commonly do).
     private static let assumedStreamsPerNewConnection = 100
 
-    /// `breaker`: the cluster's, shared by its pools on every worker; by default one of its own.
-    public init(settings: UpstreamClusterSettings, loop: EventLoop, logger: Logger, breaker: CircuitBreaker? = nil) {
+    /// `breaker` and `throttle`: the cluster's, shared by its pools on every worker; by default
+    /// the pool makes its own.
+    public init(settings: UpstreamClusterSettings, loop: EventLoop, logger: Logger, breaker: CircuitBreaker? = nil,
+                throttle: RetryThrottle? = nil) {
         self.settings = settings
         self.loop = loop
         self.logger = logger
@@ -109,7 +112,7 @@ public final class UpstreamPool {
         outliers = OutlierDetector(settings: settings.outlierDetection)
         outliers.setEndpoints(settings.endpoints)
         self.breaker = breaker ?? CircuitBreaker(thresholds: settings.breaker)
-        throttle = settings.retryThrottling.map(RetryThrottle.init)
+        self.throttle = throttle ?? settings.retryThrottling.map(RetryThrottle.init)
         resolvedAddresses = settings.dnsNames.map { _ in [] }
         healthChecker = settings.healthCheck.map { HealthChecker(pool: self, loop: loop, settings: $0) }
         if !settings.dnsNames.isEmpty {

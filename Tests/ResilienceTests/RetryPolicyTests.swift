@@ -83,7 +83,7 @@ final class RetryPolicyTests: XCTestCase {
 final class RetryThrottleTests: XCTestCase {
     func testA6TokenBucket() {
         // maxTokens 10, ratio 0.1: retries stop once the bucket is at 5 or below.
-        var throttle = RetryThrottle(RetryThrottleSettings(maxTokens: 10, tokenRatio: 0.1))
+        let throttle = RetryThrottle(RetryThrottleSettings(maxTokens: 10, tokenRatio: 0.1))
         XCTAssertTrue(throttle.allowsRetry)
         for _ in 0..<4 { throttle.recordFailure() }
         XCTAssertEqual(throttle.milliTokens, 6_000)
@@ -100,7 +100,7 @@ final class RetryThrottleTests: XCTestCase {
     }
 
     func testRatioKeepsThreeDecimals() {
-        var throttle = RetryThrottle(RetryThrottleSettings(maxTokens: 1, tokenRatio: 0.0015))
+        let throttle = RetryThrottle(RetryThrottleSettings(maxTokens: 1, tokenRatio: 0.0015))
         for _ in 0..<1_000 { throttle.recordFailure() }
         throttle.recordSuccess()
         XCTAssertEqual(throttle.milliTokens, 2)
@@ -109,7 +109,7 @@ final class RetryThrottleTests: XCTestCase {
     /// The amplification bound of the fault test, checked on the model: a backend that fails
     /// every call gets at most maxTokens/2 retries before throttling stops them.
     func testRetriesStopInASustainedOutage() {
-        var throttle = RetryThrottle(RetryThrottleSettings(maxTokens: 10, tokenRatio: 0.1))
+        let throttle = RetryThrottle(RetryThrottleSettings(maxTokens: 10, tokenRatio: 0.1))
         var retries = 0
         for _ in 0..<1_000 {
             throttle.recordFailure()
