@@ -37,7 +37,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         self.pool = pool
         self.endpoint = endpoint
         self.loop = loop
-        authority = pool.settings.authority ?? endpoint.description
+        authority = pool.authority(for: endpoint)
         connection = try BufferedConnection(loop: loop, connectingTo: endpoint)
         connection.delegate = self
         connectTimer = LoopTimer(loop: loop) { [unowned self] in

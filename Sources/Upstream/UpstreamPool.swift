@@ -88,6 +88,9 @@ public final class UpstreamPool {
     // before the first answer.
     private var resolver: DNSResolver?
     private var resolvedAddresses: [[SocketAddress]]
+    /// `name:port` of each resolved address: its connections' `:authority`, as gRPC clients
+    /// send the target's name rather than the address it resolved to.
+    private var names: [SocketAddress: String] = [:]
     private var resolving = false
     private var resolvedOnce = false
     private var dnsTimer: LoopTimer?
@@ -142,6 +145,7 @@ public final class UpstreamPool {
                     resolvedAddresses[index] = answer.addresses.compactMap { address in
                         try? SocketAddress(parsing: address.contains(":") ? "[\(address)]:\(name.port)" : "\(address):\(name.port)")
                     }
+                    for address in resolvedAddresses[index] { names[address] = "\(name.host):\(name.port)" }
                 case .failure(let error):
                     dnsFailures += 1
                     logger.warning("DNS resolution failed; keeping the last addresses",
@@ -413,6 +417,12 @@ public final class UpstreamPool {
     }
 
     // MARK: Health checks
+
+    /// The `:authority` of connections to `endpoint`: the configured one, else the name it was
+    /// resolved from, else the address.
+    func authority(for endpoint: SocketAddress) -> String {
+        settings.authority ?? names[endpoint] ?? endpoint.description
+    }
 
     /// The endpoints calls may go to (for the health checker).
     var endpoints: [SocketAddress] { picker.endpoints }
