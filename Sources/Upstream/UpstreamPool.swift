@@ -183,6 +183,7 @@ public final class UpstreamPool {
                                                             "endpoints": "\(endpoints.map(\.description).joined(separator: ","))"])
         picker.setEndpoints(endpoints)
         outliers.setEndpoints(endpoints)
+        names = names.filter { endpoints.contains($0.key) }
         healthChecker?.setEndpoints(endpoints)
         for endpoint in gone {
             connectBackoff[endpoint] = nil
