@@ -149,7 +149,8 @@ public final class UpstreamPool {
                 case .failure(let error):
                     dnsFailures += 1
                     logger.warning("DNS resolution failed; keeping the last addresses",
-                                   metadata: ["cluster": "\(settings.name)", "name": "\(name.host)", "reason": "\(error)"])
+                                   metadata: ["cluster": "\(settings.name)", "name": "\(name.host)", "reason": "\(error)",
+                                              "failures": "\(dnsFailures)"])
                 }
                 remaining -= 1
                 if remaining == 0 { resolutionRoundEnded(ttlSeconds: ttlSeconds) }
