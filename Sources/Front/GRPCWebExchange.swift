@@ -6,11 +6,22 @@ import HTTP1
 import Upstream
 
 /// What a downstream connection tells the exchange answering its current request.
-protocol DownstreamExchange: AnyObject {
+protocol DownstreamExchange: UpstreamCallDelegate {
+    /// The upstream call, once started.
+    var call: UpstreamCall? { get set }
     /// The downstream went away: cancel upstream at once.
     func downstreamClosed()
     /// The downstream socket drained below its low watermark.
     func downstreamDrained()
+}
+
+extension DownstreamExchange {
+    /// Starts the upstream call that answers this exchange.
+    func start(request: UpstreamRequest, pool: UpstreamPool) {
+        let call = UpstreamCall(request: request, delegate: self)
+        self.call = call
+        pool.start(call)
+    }
 }
 
 final class GRPCWebExchange: DownstreamExchange {
@@ -29,7 +40,7 @@ final class GRPCWebExchange: DownstreamExchange {
     private let textResponse: Bool
     private let extraHeaders: HeaderFields
     private var state: State = .awaitingHead
-    private var call: UpstreamCall?
+    var call: UpstreamCall?
     private var credit = UpstreamCredit()
 
     init(connection: HTTP1ServerConnection, contentType: GRPCWebContentType, textResponse: Bool,
@@ -38,12 +49,6 @@ final class GRPCWebExchange: DownstreamExchange {
         self.contentType = contentType
         self.textResponse = textResponse
         self.extraHeaders = extraHeaders
-    }
-
-    func start(request: UpstreamRequest, pool: UpstreamPool) {
-        let call = UpstreamCall(request: request, delegate: self)
-        self.call = call
-        pool.start(call)
     }
 
     /// Answers with `status` without calling upstream (a request Ferry refuses itself).

@@ -57,7 +57,7 @@ final class RESTExchange: DownstreamExchange {
     private let extraHeaders: HeaderFields
     private let format: RESTStreamFormat
     private var state: State = .awaitingFirstMessage
-    private var call: UpstreamCall?
+    var call: UpstreamCall?
     private var frames = GRPCFrameDecoder(maxMessageBytes: 64 * 1024 * 1024)
     /// A unary call's reply, held until the trailers say OK.
     private var unaryReply: [[UInt8]] = []
@@ -76,12 +76,6 @@ final class RESTExchange: DownstreamExchange {
         self.rest = rest
         self.extraHeaders = extraHeaders
         self.format = format
-    }
-
-    func start(request: UpstreamRequest, pool: UpstreamPool) {
-        let call = UpstreamCall(request: request, delegate: self)
-        self.call = call
-        pool.start(call)
     }
 
     func downstreamClosed() {
