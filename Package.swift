@@ -55,12 +55,15 @@ let package = Package(
         // I/O: the only code that touches libevent and nghttp2.
         .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),
         .target(name: "HTTP2Support", dependencies: ["FerryCore", "Loop", "CNghttp2"], swiftSettings: strict),
+        // The access log and W3C trace context (issue 6).
+        .target(name: "Observability", swiftSettings: strict),
         // Retry, throttle, breaker, outlier and endpoint-choice policies (issue 5): pure state machines.
         .target(name: "Resilience", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "Upstream", dependencies: ["FerryCore", "Resilience", "Loop", "HTTP2Support", "CNghttp2",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
         .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode", "Resilience",
+                                               "Observability",
                                                "Loop", "Upstream",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -98,6 +101,7 @@ let package = Package(
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing", "Resilience"]),
         .testTarget(name: "ResilienceTests", dependencies: ["Resilience", "FerryCore", "TestSupport"]),
+        .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "TestSupport"]),
         .testTarget(name: "TranscodeTests", dependencies: [
             "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

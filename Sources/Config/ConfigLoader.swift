@@ -14,7 +14,8 @@ public enum ConfigLoader {
         }
         let document = ConfigNode(node: root, path: "")
         guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
-        try document.requireMapping(keys: ["workers", "drain_timeout", "listeners", "routes", "clusters", "rest"])
+        try document.requireMapping(keys: ["workers", "drain_timeout", "listeners", "routes", "clusters", "rest",
+                                           "access_log", "tracing"])
 
         let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
         guard !clusters.isEmpty else { throw document.child("clusters").error("at least one cluster is required") }
@@ -31,10 +32,21 @@ public enum ConfigLoader {
         let listeners = try listenersNode.elements().map { node throws(ConfigError) in try listener(node) }
         guard !listeners.isEmpty else { throw listenersNode.error("at least one listener is required") }
 
-        return FerryConfig(
+        var config = FerryConfig(
             workers: try document.child("workers").int(range: 1...256) ?? defaultWorkers,
             drainTimeoutNanoseconds: try document.child("drain_timeout").duration() ?? 10_000_000_000,
             listeners: listeners, routes: routes, clusters: clusters, rest: try rest(document.child("rest")))
+        let accessLog = document.child("access_log")
+        if accessLog.isPresent {
+            try accessLog.requireMapping(keys: ["path"])
+            config.accessLogPath = try accessLog.child("path").requiredString()
+        }
+        let tracing = document.child("tracing")
+        if tracing.isPresent {
+            try tracing.requireMapping(keys: ["create_traceparent"])
+            config.createTraceparent = try tracing.child("create_traceparent").bool() ?? false
+        }
+        return config
     }
 
     private static func rest(_ node: ConfigNode) throws(ConfigError) -> RESTConfig? {

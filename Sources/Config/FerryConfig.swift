@@ -12,6 +12,10 @@ public struct FerryConfig: Sendable {
     public var clusters: [ClusterConfig]
     /// REST/JSON transcoding; nil when the config has no `rest` section.
     public var rest: RESTConfig?
+    /// `access_log.path`: `-` for stdout, or a file; nil: no access log.
+    public var accessLogPath: String?
+    /// `tracing.create_traceparent`: a request without a `traceparent` gets a new trace.
+    public var createTraceparent = false
 }
 
 /// The `rest` section: which descriptor set and services, and the JSON options.

@@ -9,6 +9,8 @@ import Upstream
 protocol DownstreamExchange: UpstreamCallDelegate {
     /// The upstream call, once started.
     var call: UpstreamCall? { get set }
+    /// The gRPC status the client got, once it has (for the access log).
+    var grpcStatusCode: Int? { get }
     /// The downstream went away: cancel upstream at once.
     func downstreamClosed()
     /// The downstream socket drained below its low watermark.
@@ -42,6 +44,12 @@ final class GRPCWebExchange: DownstreamExchange {
     private var state: State = .awaitingHead
     var call: UpstreamCall?
     private var credit = UpstreamCredit()
+    /// The trailers that ended the response.
+    private var finalTrailers: HeaderFields?
+
+    var grpcStatusCode: Int? {
+        finalTrailers?.firstValueBytes("grpc-status").flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+    }
 
     init(connection: HTTP1ServerConnection, contentType: GRPCWebContentType, textResponse: Bool,
          extraHeaders: HeaderFields) {
@@ -105,6 +113,7 @@ final class GRPCWebExchange: DownstreamExchange {
         case .finished:
             return
         }
+        finalTrailers = trailers
         state = .finished
         connection.exchangeFinished()
     }

@@ -3,6 +3,7 @@ import Config
 import Glibc
 import Logging
 import Loop
+import Observability
 import Resilience
 import Synchronization
 import Transcode
@@ -51,6 +52,7 @@ public final class Gateway: @unchecked Sendable {
                                                  throttle: cluster.retryThrottling.map(RetryThrottle.init))
         }
         let limits = shared
+        let accessLog = try config.accessLogPath.map { path throws in try AccessLog(path: path) }
         for index in 0..<config.workers {
             let finished = ThreadSignal()
             let config = config
@@ -61,7 +63,7 @@ public final class Gateway: @unchecked Sendable {
             LoopThread.start {
                 let worker: Worker
                 do {
-                    worker = try Worker(config: config, rest: rest, limits: limits, logger: workerLogger)
+                    worker = try Worker(config: config, rest: rest, limits: limits, accessLog: accessLog, logger: workerLogger)
                 } catch {
                     state.fail(error)
                     started.signal()

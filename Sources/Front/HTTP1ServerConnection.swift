@@ -6,6 +6,7 @@ import FerryCore
 import GRPCWeb
 import HTTP1
 import Loop
+import Observability
 import Routing
 import Transcode
 import Upstream
@@ -14,7 +15,7 @@ final class HTTP1ServerConnection {
     /// A gRPC-Web request whose body is still arriving. A class, so that the state machine
     /// moves one reference between states instead of copying every field (and the decoder's
     /// body buffer stays uniquely owned while chunks are appended).
-    private final class PendingCall {
+    fileprivate final class PendingCall {
         /// The method path sent upstream (the target without its query).
         let path: String
         let contentType: GRPCWebContentType
@@ -40,7 +41,7 @@ final class HTTP1ServerConnection {
     }
 
     /// A REST request whose body is still arriving (google.api.http).
-    private final class PendingRESTCall {
+    fileprivate final class PendingRESTCall {
         let binding: RESTBinding
         let pathBindings: [PathBinding]
         let query: Substring?
@@ -58,7 +59,7 @@ final class HTTP1ServerConnection {
     }
 
     /// What the connection does with the request being received.
-    private enum Request {
+    fileprivate enum Request {
         case grpcWeb(PendingCall)
         case rest(PendingRESTCall)
         /// Answered when the request ends: the body is read and discarded first.
@@ -82,12 +83,17 @@ final class HTTP1ServerConnection {
     private var chunkHeader: [UInt8] = []
     /// Set by drain: finish the current exchange, then close.
     private var closeAfterExchange = false
+    /// `IP:port` of the client (empty without an access log).
+    private let peer: String
+    /// The request in progress, as the access log will record it; nil without an access log.
+    private var record: AccessRecord?
 
     /// Unprocessed input beyond this stops reading from the socket until the exchange ends.
     private static let maxBufferedPipelineBytes = 64 * 1024
 
-    init(connection: BufferedConnection, context: ListenerContext, worker: Worker) {
+    init(connection: BufferedConnection, context: ListenerContext, worker: Worker, peer: String) {
         self.connection = connection
+        self.peer = peer
         self.context = context
         self.worker = worker
         parser = HTTP1RequestParser(limits: .init(maxHeaderBytes: context.limits.maxHeaderBytes,
@@ -138,6 +144,7 @@ final class HTTP1ServerConnection {
             switch event {
             case .head(let head, let framing):
                 let request = classify(head, framing: framing)
+                if context.accessLog != nil { record = AccessRecord(head: head, request: request) }
                 state = .receiving(head, request)
                 if case .grpcWeb(let call) = request, call.failure != nil,
                    case .contentLength(let length) = framing, length > discardLimit(for: call.contentType) {
@@ -146,6 +153,7 @@ final class HTTP1ServerConnection {
                     return
                 }
             case .body(let chunk):
+                record?.bytesIn += chunk.count
                 if case .receiving(_, .rest(let call)) = state {
                     call.tooLarge = call.tooLarge || call.body.count + chunk.count > context.limits.maxMessageBytes
                     if !call.tooLarge { call.body.append(contentsOf: chunk) }
@@ -305,6 +313,7 @@ final class HTTP1ServerConnection {
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
+            traceContext(head, addingTo: &metadata)
             exchange.start(request: UpstreamRequest(
                 path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
                 timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
@@ -342,6 +351,7 @@ final class HTTP1ServerConnection {
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, allowing: rest.requestHeaders, to: &metadata)
+            traceContext(head, addingTo: &metadata)
             var body: [UInt8] = []
             for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
             exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
@@ -350,6 +360,31 @@ final class HTTP1ServerConnection {
                                                     retriesFailuresInTrailers: route.policy.idempotent,
                                                     perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
         }
+    }
+
+    /// W3C Trace Context: the request's `traceparent` names the trace (it goes upstream with the
+    /// other headers); without one, a new trace starts when the config asks for it.
+    private func traceContext(_ head: HTTP1RequestHead, addingTo metadata: inout HeaderFields) {
+        if let traceparent = head.headers.firstValueBytes("traceparent") {
+            record?.traceID = TraceContext(traceparent: String(decoding: traceparent, as: UTF8.self))?.traceID
+        } else if context.createTraceparent {
+            var generator = SystemRandomNumberGenerator()
+            let trace = TraceContext(using: &generator)
+            metadata.append(name: "traceparent", value: trace.traceparent)
+            record?.traceID = trace.traceID
+        }
+    }
+
+    /// Writes the finished request's access-log line.
+    private func logAccess(grpcStatus: Int?, call: UpstreamCall?) {
+        guard let accessLog = context.accessLog, let current = record else { return }
+        record = nil
+        accessLog.record(AccessLogEntry(
+            startNanoseconds: current.startRealtime, peer: peer, method: current.method, path: current.path,
+            protocolName: current.protocolName, grpcStatus: grpcStatus, httpStatus: current.httpStatus,
+            bytesIn: current.bytesIn, bytesOut: current.bytesOut,
+            durationNanoseconds: EventLoop.monotonicNow - current.startMonotonic,
+            upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: current.traceID))
     }
 
     /// The route's default deadline, unless the method is known to stream (from the descriptor
@@ -382,6 +417,9 @@ final class HTTP1ServerConnection {
         var out = head.serialized()
         out.append(contentsOf: body.utf8)
         connection.write(out)
+        record?.httpStatus = head.status
+        record?.bytesOut += out.count
+        logAccess(grpcStatus: nil, call: nil)
         if keepAlive {
             state = .awaitingRequest
             connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
@@ -398,12 +436,16 @@ final class HTTP1ServerConnection {
     func writeResponseHead(_ head: HTTP1ResponseHead) {
         var head = head
         if case .exchanging(_, false) = state { head.headers.append(name: "connection", value: "close") }
-        connection.write(head.serialized())
+        let serialized = head.serialized()
+        connection.write(serialized)
+        record?.httpStatus = head.status
+        record?.bytesOut += serialized.count
     }
 
     /// Body bytes of a response with a Content-Length.
     func writeBody(_ bytes: [UInt8]) {
         connection.write(bytes)
+        record?.bytesOut += bytes.count
     }
 
     func writeChunk(_ bytes: UnsafeRawBufferPointer) {
@@ -413,6 +455,7 @@ final class HTTP1ServerConnection {
         connection.write(chunkHeader)
         connection.write(bytes)
         connection.write(HTTP1ChunkedEncoding.chunkTrailer)
+        record?.bytesOut += chunkHeader.count + bytes.count + HTTP1ChunkedEncoding.chunkTrailer.count
     }
 
     func writeChunk(_ bytes: [UInt8]) {
@@ -420,7 +463,9 @@ final class HTTP1ServerConnection {
     }
 
     func writeLastChunk(trailers: HeaderFields = HeaderFields()) {
-        connection.write(trailers.isEmpty ? HTTP1ChunkedEncoding.lastChunk : HTTP1ChunkedEncoding.lastChunk(trailers: trailers))
+        let lastChunk = trailers.isEmpty ? HTTP1ChunkedEncoding.lastChunk : HTTP1ChunkedEncoding.lastChunk(trailers: trailers)
+        connection.write(lastChunk)
+        record?.bytesOut += lastChunk.count
     }
 
     var outputLength: Int { connection.outputLength }
@@ -428,13 +473,15 @@ final class HTTP1ServerConnection {
     /// The exchange cannot end its response properly: what is written goes out, then the
     /// connection closes, so the client sees an incomplete body.
     func exchangeAborted() {
+        if case .exchanging(let exchange, _) = state { logAccess(grpcStatus: exchange.grpcStatusCode, call: exchange.call) }
         state = .closed
         connection.closeAfterFlush()
     }
 
     /// The exchange wrote its last byte: next request, or close.
     func exchangeFinished() {
-        guard case .exchanging(_, let keepAlive) = state else { return }
+        guard case .exchanging(let exchange, let keepAlive) = state else { return }
+        logAccess(grpcStatus: exchange.grpcStatusCode, call: exchange.call)
         if keepAlive && !closeAfterExchange {
             state = .awaitingRequest
             connection.setReading(true)
@@ -460,8 +507,35 @@ extension HTTP1ServerConnection: BufferedConnectionDelegate {
     func connectionDidConnect(_ connection: BufferedConnection) {}
 
     func connection(_ connection: BufferedConnection, didCloseWith reason: ConnectionCloseReason) {
-        if case .exchanging(let exchange, _) = state { exchange.downstreamClosed() }
+        if case .exchanging(let exchange, _) = state {
+            exchange.downstreamClosed()
+            // The client went away first: the call counts as cancelled.
+            logAccess(grpcStatus: exchange.grpcStatusCode ?? GRPCStatusCode.cancelled.rawValue, call: exchange.call)
+        }
         state = .closed
         worker.connectionClosed(self)
+    }
+}
+
+/// What the access log needs of the request in progress.
+private struct AccessRecord {
+    let startRealtime = ThreadSignal.realtimeNow
+    let startMonotonic = EventLoop.monotonicNow
+    let method: String
+    let path: String
+    let protocolName: String
+    var bytesIn = 0
+    var bytesOut = 0
+    var httpStatus = 0
+    var traceID: String?
+
+    init(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request) {
+        method = head.method
+        path = head.target
+        switch request {
+        case .grpcWeb(let call): protocolName = call.contentType.isText ? "grpc-web-text" : "grpc-web"
+        case .rest: protocolName = "rest"
+        case .simple: protocolName = "http"
+        }
     }
 }

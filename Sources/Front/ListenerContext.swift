@@ -1,6 +1,7 @@
 // What every connection of one listener shares: its policies and limits, and the worker's
 // routing table and pools. Built once per worker from config; never changed per request.
 import Config
+import Observability
 import Routing
 import Transcode
 import Upstream
@@ -12,12 +13,18 @@ final class ListenerContext {
     let pools: [String: UpstreamPool]
     /// REST/JSON transcoding, when configured.
     let rest: RESTTranscoding?
+    let accessLog: AccessLog?
+    /// A request without `traceparent` starts a trace (W3C Trace Context).
+    let createTraceparent: Bool
 
-    init(config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?) {
+    init(config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
+         accessLog: AccessLog?, createTraceparent: Bool) {
         cors = config.cors
         limits = config.limits
         self.router = router
         self.pools = pools
         self.rest = rest
+        self.accessLog = accessLog
+        self.createTraceparent = createTraceparent
     }
 }

@@ -58,6 +58,7 @@ final class RESTExchange: DownstreamExchange {
     private let format: RESTStreamFormat
     private var state: State = .awaitingFirstMessage
     var call: UpstreamCall?
+    private(set) var grpcStatusCode: Int?
     private var frames = GRPCFrameDecoder(maxMessageBytes: 64 * 1024 * 1024)
     /// A unary call's reply, held until the trailers say OK.
     private var unaryReply: [[UInt8]] = []
@@ -122,6 +123,7 @@ final class RESTExchange: DownstreamExchange {
 
     /// `details`: the binary google.rpc.Status of the backend's `grpc-status-details-bin`.
     private func fail(_ status: GRPCStatus, details: [UInt8]? = nil) {
+        if grpcStatusCode == nil { grpcStatusCode = status.code.rawValue }
         let statusJSON = details.map { details in
             details.withUnsafeBytes { rest.transcoder.statusJSON(code: status.code.rawValue, message: status.message, details: $0) }
         } ?? ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message)
@@ -215,6 +217,7 @@ final class RESTExchange: DownstreamExchange {
             trailerMetadata.append(metadata, at: index)
         }
         let status = GRPCStatus(trailers: trailers)
+        if status.code == .ok { grpcStatusCode = 0 }
         guard status.code == .ok else {
             return fail(status, details: trailers["grpc-status-details-bin"].flatMap(Base64.decodeLenient))
         }

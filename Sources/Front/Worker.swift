@@ -3,6 +3,7 @@
 import Config
 import Logging
 import Loop
+import Observability
 import Resilience
 import Routing
 import Transcode
@@ -17,7 +18,8 @@ final class Worker {
     private var draining = false
     private(set) var drainWaker: LoopWaker!
 
-    init(config: FerryConfig, rest: RESTTranscoding?, limits: [String: ClusterLimits], logger: Logger) throws {
+    init(config: FerryConfig, rest: RESTTranscoding?, limits: [String: ClusterLimits], accessLog: AccessLog?,
+         logger: Logger) throws {
         loop = try EventLoop()
         self.logger = logger
         var poolsByName: [String: UpstreamPool] = [:]
@@ -46,7 +48,8 @@ final class Worker {
         }
         let router = Router(routes: config.routes)
         for listenerConfig in config.listeners {
-            let context = ListenerContext(config: listenerConfig, router: router, pools: poolsByName, rest: rest)
+            let context = ListenerContext(config: listenerConfig, router: router, pools: poolsByName, rest: rest,
+                                          accessLog: accessLog, createTraceparent: config.createTraceparent)
             let address = try SocketAddress(parsing: listenerConfig.address)
             listeners.append(try TCPListener(loop: loop, address: address) { [unowned self] fd in
                 accept(fd, context: context)
@@ -61,8 +64,10 @@ final class Worker {
 
     private func accept(_ fd: Int32, context: ListenerContext) {
         do {
+            // The peer's address is looked up only for the access log.
+            let peer = context.accessLog == nil ? "" : SocketAddress.peerDescription(of: fd)
             let connection = HTTP1ServerConnection(
-                connection: try BufferedConnection(loop: loop, acceptedSocket: fd), context: context, worker: self)
+                connection: try BufferedConnection(loop: loop, acceptedSocket: fd), context: context, worker: self, peer: peer)
             connections[ObjectIdentifier(connection)] = connection
         } catch {
             logger.error("cannot accept connection: \(error)")

@@ -1,5 +1,6 @@
 // An IPv4 or IPv6 socket address parsed from `host:port` text.
 import CLibevent
+import Glibc
 
 public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     var storage: [UInt8]
@@ -43,4 +44,36 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), Int32(raw.count))
         }
     }
+}
+
+extension SocketAddress {
+    /// `IP:port` (`[IPv6]:port`) of a connected socket's peer, for logs.
+    public static func peerDescription(of fd: Int32) -> String {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard result == 0 else { return "unknown" }
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        let family = storage.ss_family
+        return withUnsafePointer(to: &storage) { pointer -> String in
+            if family == sa_family_t(AF_INET6) {
+                return pointer.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { address in
+                    var ip = address.pointee.sin6_addr
+                    inet_ntop(AF_INET6, &ip, &text, socklen_t(text.count))
+                    return "[\(cText(text))]:\(UInt16(bigEndian: address.pointee.sin6_port))"
+                }
+            }
+            return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { address in
+                var ip = address.pointee.sin_addr
+                inet_ntop(AF_INET, &ip, &text, socklen_t(text.count))
+                return "\(cText(text)):\(UInt16(bigEndian: address.pointee.sin_port))"
+            }
+        }
+    }
+}
+
+private func cText(_ text: [CChar]) -> String {
+    String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

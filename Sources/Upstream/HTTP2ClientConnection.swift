@@ -93,6 +93,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         }
         streams[streamID] = call
         call.state = .active(self, streamID: streamID)
+        call.endpoint = endpoint
         if let perTry = call.request.perTryTimeoutNanoseconds {
             if call.attemptTimer == nil {
                 call.attemptTimer = LoopTimer(loop: loop) { [unowned call] in call.perTryTimeoutExpired() }

@@ -89,6 +89,10 @@ public final class UpstreamCall {
     // Attempts. The pool sets `pool` when the call starts; it outlives its calls' attempts.
     unowned(unsafe) var pool: UpstreamPool?
     var retry: RetryState?
+    /// The endpoint of the latest attempt (for the access log).
+    public internal(set) var endpoint: SocketAddress?
+    /// Attempts made, the first included (transparent retries not counted).
+    public var attempts: Int { retry?.attempts ?? 1 }
     /// Endpoints this call's attempts went to, so that a retry can go elsewhere.
     var triedEndpoints: [SocketAddress] = []
     /// Attempts restarted because the backend never processed them (A6 "transparent retry").

@@ -136,6 +136,17 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(loadError(minimal + "\n    retry_throttling: { max_tokens: 0, token_ratio: 1 }")?.path, "clusters[0].retry_throttling.max_tokens")
     }
 
+    func testAccessLogAndTracing() throws {
+        let config = try ConfigLoader.load(yaml: minimal + "\naccess_log: { path: /var/log/ferry.log }\ntracing: { create_traceparent: true }",
+                                           defaultWorkers: 1)
+        XCTAssertEqual(config.accessLogPath, "/var/log/ferry.log")
+        XCTAssertTrue(config.createTraceparent)
+        let plain = try ConfigLoader.load(yaml: minimal, defaultWorkers: 1)
+        XCTAssertNil(plain.accessLogPath)
+        XCTAssertFalse(plain.createTraceparent)
+        XCTAssertEqual(loadError(minimal + "\naccess_log: { file: x }")?.path, "access_log.file")
+    }
+
     func testCorsOff() throws {
         let config = try ConfigLoader.load(yaml: minimal.replacingOccurrences(of: #"{ allow_origins: ["*"] }"#, with: "off"),
                                            defaultWorkers: 1)
