@@ -368,8 +368,7 @@ final class HTTP1ServerConnection {
         if let traceparent = head.headers.firstValueBytes("traceparent") {
             record?.traceID = TraceContext(traceparent: String(decoding: traceparent, as: UTF8.self))?.traceID
         } else if context.createTraceparent {
-            var generator = SystemRandomNumberGenerator()
-            let trace = TraceContext(using: &generator)
+            let trace = TraceContext(using: &context.traceIDs)
             metadata.append(name: "traceparent", value: trace.traceparent)
             record?.traceID = trace.traceID
         }

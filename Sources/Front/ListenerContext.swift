@@ -16,6 +16,8 @@ final class ListenerContext {
     let accessLog: AccessLog?
     /// A request without `traceparent` starts a trace (W3C Trace Context).
     let createTraceparent: Bool
+    /// The worker's random bits for new traces (the context belongs to one worker thread).
+    var traceIDs = TraceIDGenerator()
 
     init(config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
          accessLog: AccessLog?, createTraceparent: Bool) {

@@ -39,32 +39,90 @@ public struct AccessLogEntry: Sendable, Equatable {
         self.traceID = traceID
     }
 
-    /// The JSON line, newline included; keys in a fixed order, absent values as null.
-    public var jsonLine: String {
-        func quoted(_ text: String?) -> String {
-            guard let text else { return "null" }
-            var out = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case let control where control.value < 0x20:
-                    let digits = String(control.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
+    /// The JSON line, newline included; keys in a fixed order, absent values as null. Built as
+    /// bytes in one buffer: on every request when the log is on, so no String formatting.
+    public var jsonLine: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + path.utf8.count)
+        out.append(contentsOf: #"{"time":""#.utf8)
+        appendRFC3339(nanoseconds: startNanoseconds, to: &out)
+        out.append(contentsOf: #"","peer":"#.utf8)
+        appendQuoted(peer, to: &out)
+        out.append(contentsOf: #","method":"#.utf8)
+        appendQuoted(method, to: &out)
+        out.append(contentsOf: #","path":"#.utf8)
+        appendQuoted(path, to: &out)
+        out.append(contentsOf: #","protocol":"#.utf8)
+        appendQuoted(protocolName, to: &out)
+        out.append(contentsOf: #","grpc_status":"#.utf8)
+        if let grpcStatus { appendDecimal(UInt64(max(0, grpcStatus)), to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #","http_status":"#.utf8)
+        appendDecimal(UInt64(max(0, httpStatus)), to: &out)
+        out.append(contentsOf: #","bytes_in":"#.utf8)
+        appendDecimal(UInt64(max(0, bytesIn)), to: &out)
+        out.append(contentsOf: #","bytes_out":"#.utf8)
+        appendDecimal(UInt64(max(0, bytesOut)), to: &out)
+        // Milliseconds with three decimals, rounded to the microsecond.
+        let microseconds = (durationNanoseconds + 500) / 1_000
+        out.append(contentsOf: #","duration_ms":"#.utf8)
+        appendDecimal(microseconds / 1_000, to: &out)
+        out.append(UInt8(ascii: "."))
+        appendDecimal(microseconds % 1_000, width: 3, to: &out)
+        out.append(contentsOf: #","upstream":"#.utf8)
+        if let upstream { appendQuoted(upstream, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #","attempts":"#.utf8)
+        appendDecimal(UInt64(max(0, attempts)), to: &out)
+        out.append(contentsOf: #","trace_id":"#.utf8)
+        if let traceID { appendQuoted(traceID, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: "}\n".utf8)
+        return out
+    }
+}
+
+/// A JSON string (RFC 8259 §7): quote, backslash and control characters escaped; text with
+/// none of them (nearly always) is copied whole.
+private func appendQuoted(_ text: String, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    var text = text
+    text.withUTF8 { utf8 in
+        guard utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            out.append(contentsOf: utf8)
+            return
         }
-        let milliseconds = Double(durationNanoseconds) / 1_000_000
-        return "{\"time\":\(quoted(rfc3339(nanoseconds: startNanoseconds))),\"peer\":\(quoted(peer)),"
-            + "\"method\":\(quoted(method)),\"path\":\(quoted(path)),\"protocol\":\(quoted(protocolName)),"
-            + "\"grpc_status\":\(grpcStatus.map(String.init) ?? "null"),\"http_status\":\(httpStatus),"
-            + "\"bytes_in\":\(bytesIn),\"bytes_out\":\(bytesOut),\"duration_ms\":\((milliseconds * 1000).rounded() / 1000),"
-            + "\"upstream\":\(quoted(upstream)),\"attempts\":\(attempts),\"trace_id\":\(quoted(traceID))}\n"
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(byte)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: "\\u00".utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0xF)])
+            default:
+                out.append(byte)
+            }
+        }
+    }
+    out.append(UInt8(ascii: "\""))
+}
+
+/// `value` in decimal, left-padded with zeros to `width` (at most 20), through a stack buffer.
+private func appendDecimal(_ value: UInt64, width: Int = 1, to out: inout [UInt8]) {
+    var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+    withUnsafeMutableBytes(of: &digits) { buffer in
+        var start = buffer.count
+        var rest = value
+        repeat {
+            start -= 1
+            buffer[start] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
+        } while rest > 0
+        while buffer.count - start < width {
+            start -= 1
+            buffer[start] = UInt8(ascii: "0")
+        }
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[start...]))
     }
 }
 
@@ -87,8 +145,8 @@ public final class AccessLog: Sendable {
     }
 
     public func record(_ entry: AccessLogEntry) {
-        var line = entry.jsonLine
-        line.withUTF8 { bytes in _ = write(fd, bytes.baseAddress, bytes.count) }
+        let line = entry.jsonLine
+        line.withUnsafeBytes { bytes in _ = write(fd, bytes.baseAddress, bytes.count) }
     }
 }
 
@@ -100,10 +158,9 @@ public struct AccessLogError: Error, CustomStringConvertible {
 }
 
 /// `YYYY-MM-DDThh:mm:ss.mmmZ` of Unix nanoseconds (days from civil, Howard Hinnant's algorithm).
-func rfc3339(nanoseconds: UInt64) -> String {
-    let seconds = Int64(nanoseconds / 1_000_000_000)
-    let milliseconds = Int64(nanoseconds / 1_000_000 % 1_000)
-    let days = seconds / 86_400
+func appendRFC3339(nanoseconds: UInt64, to out: inout [UInt8]) {
+    let seconds = nanoseconds / 1_000_000_000
+    let days = Int64(seconds / 86_400)
     let secondOfDay = seconds % 86_400
     let shifted = days + 719_468
     let era = shifted / 146_097
@@ -114,10 +171,18 @@ func rfc3339(nanoseconds: UInt64) -> String {
     let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
     let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
     let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3_600, 2)):\(pad(secondOfDay / 60 % 60, 2))"
-        + ":\(pad(secondOfDay % 60, 2)).\(pad(milliseconds, 3))Z"
+    appendDecimal(UInt64(year), width: 4, to: &out)
+    out.append(UInt8(ascii: "-"))
+    appendDecimal(UInt64(month), width: 2, to: &out)
+    out.append(UInt8(ascii: "-"))
+    appendDecimal(UInt64(day), width: 2, to: &out)
+    out.append(UInt8(ascii: "T"))
+    appendDecimal(secondOfDay / 3_600, width: 2, to: &out)
+    out.append(UInt8(ascii: ":"))
+    appendDecimal(secondOfDay / 60 % 60, width: 2, to: &out)
+    out.append(UInt8(ascii: ":"))
+    appendDecimal(secondOfDay % 60, width: 2, to: &out)
+    out.append(UInt8(ascii: "."))
+    appendDecimal(nanoseconds / 1_000_000 % 1_000, width: 3, to: &out)
+    out.append(UInt8(ascii: "Z"))
 }

@@ -37,7 +37,34 @@ private func isLowercaseHexDigit(_ character: Character) -> Bool {
     ("0"..."9").contains(character) || ("a"..."f").contains(character)
 }
 
+/// `value` as `digits` lowercase hex digits.
 private func hex(_ value: UInt64, digits: Int) -> String {
-    let text = String(value, radix: 16)
-    return String(repeating: "0", count: max(0, digits - text.count)) + text
+    let alphabet = Array("0123456789abcdef".utf8)
+    var bytes = [UInt8](repeating: 0, count: digits)
+    var rest = value
+    for index in stride(from: digits - 1, through: 0, by: -1) {
+        bytes[index] = alphabet[Int(rest & 0xF)]
+        rest >>= 4
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}
+
+/// Random bits for new trace ids, per worker: SplitMix64 seeded once from the system's
+/// generator, so that a request does not pay for a system call (trace ids need to be unique,
+/// not secret: W3C Trace Context §6).
+public struct TraceIDGenerator: RandomNumberGenerator {
+    private var state: UInt64
+
+    public init() {
+        var system = SystemRandomNumberGenerator()
+        state = system.next()
+    }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
 }
