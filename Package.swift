@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),
         .target(name: "HTTP2Support", dependencies: ["FerryCore", "Loop", "CNghttp2"], swiftSettings: strict),
         // The access log and W3C trace context (issue 6).
-        .target(name: "Observability", swiftSettings: strict),
+        .target(name: "Observability", dependencies: ["FerryCore"], swiftSettings: strict),
         // Retry, throttle, breaker, outlier and endpoint-choice policies (issue 5): pure state machines.
         .target(name: "Resilience", dependencies: ["FerryCore"], swiftSettings: strict),
         .target(name: "Upstream", dependencies: ["FerryCore", "Resilience", "Loop", "HTTP2Support", "CNghttp2",
@@ -89,7 +89,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
 
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["FerryCore"], path: "Tests/TestSupport"),
         // bench/transcode: the JSON transcoder against SwiftProtobuf's generated code.
         .executableTarget(name: "transcode-bench", dependencies: [
             "Transcode", "NodeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -1,6 +1,7 @@
 // W3C Trace Context (https://www.w3.org/TR/trace-context/, "traceparent" header): the trace a
 // call belongs to, read from the request or started by Ferry, so that the backend and the
 // access log share one trace id.
+import FerryCore
 
 public struct TraceContext: Sendable, Equatable {
     /// 32 lowercase hex digits, not all zero.
@@ -53,18 +54,14 @@ private func hex(_ value: UInt64, digits: Int) -> String {
 /// generator, so that a request does not pay for a system call (trace ids need to be unique,
 /// not secret: W3C Trace Context §6).
 public struct TraceIDGenerator: RandomNumberGenerator {
-    private var state: UInt64
+    private var bits: SplitMix64
 
     public init() {
         var system = SystemRandomNumberGenerator()
-        state = system.next()
+        bits = SplitMix64(state: system.next())
     }
 
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        bits.next()
     }
 }
