@@ -444,6 +444,24 @@ class Bench:
         figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "unary", 3)
         self.record("gRPC-Web unary", run, gateway, figures)
 
+    def access_log(self, run):
+        """The unary case again on a second Ferry that writes an access-log line per call (and
+        starts a W3C trace for each): what logging costs, against the first Ferry's figures."""
+        port = self.opts.ferry_port + 20
+        ensure_port_free(port)
+        config = self.work / "ferry-access-log.yaml"
+        config.write_text(ferry_config(port, self.opts.backend_port, self.descriptors)
+                          + f"access_log: {{ path: {self.work / f'access-{run}.log'} }}\n"
+                          + "tracing: { create_traceparent: true }\n")
+        logging = Service("Ferry", [str(self.bin / "ferry"), "run", "--config", str(config), "--log-level", "warning"],
+                          port, self.work / f"ferry-access-log-{run}.log")
+        try:
+            wait_until_serving(logging)
+            figures = self.wrk_measured(logging, UNARY_PATH, self.opts.connections, "unary", 3)
+            self.record("gRPC-Web unary, access log and tracing on", run, logging, figures)
+        finally:
+            logging.stop()
+
     def equal_load(self, run, gateway, rate):
         url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
         per_client = max(1, rate // self.opts.connections)
@@ -578,6 +596,11 @@ def summary(rows, rate_case, instructions):
         goal("server streaming, messages per gateway CPU-second", "gRPC-Web server streaming",
              "messages_per_cpu", "(no goal)", lambda f, e, r: True),
     ]
+    logged = median(pick("gRPC-Web unary, access log and tracing on", "Ferry"), "per_cpu")
+    if logged == logged:  # not NaN: the case ran
+        plain = median(pick("gRPC-Web unary", "Ferry"), "per_cpu")
+        lines.append(f"| Ferry with the access log and tracing on, gRPC-Web unary requests per CPU-second "
+                     f"| {fmt(logged, 0)} | Ferry off: {fmt(plain, 0)} | {logged / plain:.2f}× of off | (issue 6: show the cost) | – |")
     if instructions:
         lines.append(f"| Ferry instructions per gRPC-Web unary call (callgrind, {instructions[1]:,} calls) "
                      f"| {instructions[0]:,.0f} | – | – | (tracked) | – |")
@@ -689,7 +712,7 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
-    parser.add_argument("--cases", default="idle,connections,unary,rest,equal-load,stream,direct",
+    parser.add_argument("--cases", default="idle,connections,unary,access-log,rest,equal-load,stream,direct",
                         help="comma-separated subset of: idle,connections,unary,rest,equal-load,stream,direct")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
@@ -718,6 +741,8 @@ def main():
                 if "unary" in cases or "equal-load" in cases:
                     for gateway in gateways:
                         bench.unary(run, gateway)
+                if "access-log" in cases:
+                    bench.access_log(run)
                 if "rest" in cases:
                     for gateway in gateways:
                         bench.rest(run, gateway)
