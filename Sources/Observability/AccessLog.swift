@@ -1,6 +1,7 @@
 // The access log: one JSON line per call (time, peer, method, path, protocol, statuses, bytes,
 // duration, upstream endpoint, attempts, trace id), to stdout or a file. Each line leaves in
 // one write(2) on an O_APPEND descriptor, so that the workers' lines never interleave.
+import FerryCore
 import Glibc
 
 /// One call as the access log records it.
@@ -157,31 +158,20 @@ public struct AccessLogError: Error, CustomStringConvertible {
     public var description: String { "cannot open access log '\(path)': \(reason)" }
 }
 
-/// `YYYY-MM-DDThh:mm:ss.mmmZ` of Unix nanoseconds (days from civil, Howard Hinnant's algorithm).
+/// `YYYY-MM-DDThh:mm:ss.mmmZ` of Unix nanoseconds.
 func appendRFC3339(nanoseconds: UInt64, to out: inout [UInt8]) {
-    let seconds = nanoseconds / 1_000_000_000
-    let days = Int64(seconds / 86_400)
-    let secondOfDay = seconds % 86_400
-    let shifted = days + 719_468
-    let era = shifted / 146_097
-    let dayOfEra = shifted - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let monthIndex = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    appendDecimal(UInt64(year), width: 4, to: &out)
+    let time = CivilTime(unixSeconds: Int64(nanoseconds / 1_000_000_000))
+    appendDecimal(UInt64(time.year), width: 4, to: &out)
     out.append(UInt8(ascii: "-"))
-    appendDecimal(UInt64(month), width: 2, to: &out)
+    appendDecimal(UInt64(time.month), width: 2, to: &out)
     out.append(UInt8(ascii: "-"))
-    appendDecimal(UInt64(day), width: 2, to: &out)
+    appendDecimal(UInt64(time.day), width: 2, to: &out)
     out.append(UInt8(ascii: "T"))
-    appendDecimal(secondOfDay / 3_600, width: 2, to: &out)
+    appendDecimal(UInt64(time.hour), width: 2, to: &out)
     out.append(UInt8(ascii: ":"))
-    appendDecimal(secondOfDay / 60 % 60, width: 2, to: &out)
+    appendDecimal(UInt64(time.minute), width: 2, to: &out)
     out.append(UInt8(ascii: ":"))
-    appendDecimal(secondOfDay % 60, width: 2, to: &out)
+    appendDecimal(UInt64(time.second), width: 2, to: &out)
     out.append(UInt8(ascii: "."))
     appendDecimal(nanoseconds / 1_000_000 % 1_000, width: 3, to: &out)
     out.append(UInt8(ascii: "Z"))

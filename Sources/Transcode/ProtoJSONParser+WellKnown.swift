@@ -1,5 +1,6 @@
 // Reading the well-known types' JSON forms back into wire format (the inverse of
 // ProtoJSONPrinter+WellKnown.swift).
+import FerryCore
 
 extension ProtoJSONParser {
     mutating func parseWellKnown(_ type: WellKnownType, _ layout: MessageLayout, into writer: inout WireWriter) throws(JSONParseError) {
