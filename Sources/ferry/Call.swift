@@ -41,7 +41,16 @@ struct Call: ParsableCommand {
     }
 
     func run() throws {
-        let body = json == "-" ? readAll(STDIN_FILENO) : Array(json.utf8)
+        let body: [UInt8]
+        if json == "-" {
+            guard let input = readAll(STDIN_FILENO) else {
+                printError("ferry call: cannot read the request from stdin: \(String(cString: strerror(errno)))")
+                throw ExitCode(2)
+            }
+            body = input
+        } else {
+            body = Array(json.utf8)
+        }
         let (host, port) = splitAddress(address)
         var request = "POST /\(method) HTTP/1.1\r\nhost: \(address)\r\ncontent-type: application/json\r\n"
         request += "accept: application/x-ndjson\r\nconnection: close\r\ncontent-length: \(body.count)\r\n"
@@ -123,16 +132,6 @@ private func sendAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         offset += sent
     }
     return true
-}
-
-private func readAll(_ fd: Int32) -> [UInt8] {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard count > 0 else { return bytes }
-        bytes += chunk[..<count]
-    }
 }
 
 /// An HTTP/1.1 response read as it arrives (RFC 9112): the head, then a body framed by
@@ -289,15 +288,6 @@ struct CallOutput {
         let isError = failed || json.starts(with: #"{"error":"#.utf8)
         failed = failed || isError
         writeOut(isError ? STDERR_FILENO : STDOUT_FILENO, (indent ? indentedJSON(json) : json) + [0x0A])
-    }
-}
-
-private func writeOut(_ fd: Int32, _ bytes: [UInt8]) {
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written > 0 else { return }
-        offset += written
     }
 }
 

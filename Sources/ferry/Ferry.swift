@@ -62,6 +62,11 @@ func readFile(_ path: String) -> [UInt8]? {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
+    return readAll(fd)
+}
+
+/// Everything left to read on `fd`, or nil with `errno` set.
+func readAll(_ fd: Int32) -> [UInt8]? {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 64 * 1024)
     while true {
@@ -103,8 +108,17 @@ func executablePath() -> String {
 }
 
 func printError(_ line: String) {
-    let text = Array((line + "\n").utf8)
-    _ = text.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    writeOut(STDERR_FILENO, Array((line + "\n").utf8))
+}
+
+/// Writes all of `bytes` to `fd` (a short write continues where it stopped).
+func writeOut(_ fd: Int32, _ bytes: [UInt8]) {
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written > 0 else { return }
+        offset += written
+    }
 }
 
 /// Runs the gateway until SIGINT or SIGTERM, then drains.
