@@ -166,12 +166,16 @@ public final class UpstreamCall {
         }
     }
 
-    /// A new attempt: the body from the start, no response yet.
+    /// A new attempt: the body from the start, no response yet; a reply held from the last
+    /// attempt is dropped, with the flow-control credit taken ahead for it.
     func resetForAttempt() {
         unsentBody = OutgoingBytes(request.body)
         unconsumedBytes = 0
         headerBlock = HeaderFields()
         receivedHead = false
+        held.removeAll()
+        heldBytes = 0
+        consumedAhead = 0
     }
 
     // MARK: Parts of the current attempt
@@ -212,8 +216,6 @@ public final class UpstreamCall {
             pool?.attemptEnded(self, code: status.code)
             if status.code != .ok, !responseStarted,
                pool?.retryIfAllowed(self, code: status.code, pushback: fields["grpc-retry-pushback-ms"].map(RetryPushback.init)) == true {
-                held.removeAll()
-                heldBytes = 0
                 return
             }
             releaseHeld()
@@ -222,8 +224,6 @@ public final class UpstreamCall {
             if neverProcessed, !responseStarted, pool?.retryTransparently(self, connected: state.isActive) == true { return }
             pool?.attemptEnded(self, code: status.code)
             if !responseStarted, pool?.retryIfAllowed(self, code: status.code, pushback: nil) == true {
-                held.removeAll()
-                heldBytes = 0
                 return
             }
             deliver(part)
