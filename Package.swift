@@ -37,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2",
                        providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
         // Pure value types: codecs and policies. No sockets, no clock; C only for parsing YAML.
         .target(name: "FerryCore", swiftSettings: strict),
@@ -53,7 +54,7 @@ let package = Package(
                 swiftSettings: strict),
 
         // I/O: the only code that touches libevent and nghttp2.
-        .target(name: "Loop", dependencies: ["CLibevent"], swiftSettings: strict),
+        .target(name: "Loop", dependencies: ["CLibevent", "COpenSSL"], swiftSettings: strict),
         .target(name: "HTTP2Support", dependencies: ["FerryCore", "Loop", "CNghttp2"], swiftSettings: strict),
         // The access log and W3C trace context (issue 6).
         .target(name: "Observability", dependencies: ["FerryCore"], swiftSettings: strict),
@@ -62,8 +63,10 @@ let package = Package(
         .target(name: "Upstream", dependencies: ["FerryCore", "Resilience", "Loop", "HTTP2Support", "CNghttp2",
                                                   .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
+        // The admin listener (issue 6): /metrics, /ready, /healthz, /config, /clusters, /reload.
+        .target(name: "Admin", dependencies: ["FerryCore", "HTTP1", "Loop"], swiftSettings: strict),
         .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode", "Resilience",
-                                               "Observability",
+                                               "Observability", "Admin",
                                                "Loop", "Upstream",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
@@ -102,6 +105,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing", "Resilience"]),
         .testTarget(name: "ResilienceTests", dependencies: ["Resilience", "FerryCore", "TestSupport"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "TestSupport"]),
+        .testTarget(name: "AdminTests", dependencies: ["Admin"]),
         .testTarget(name: "TranscodeTests", dependencies: [
             "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

@@ -14,8 +14,8 @@ public enum ConfigLoader {
         }
         let document = ConfigNode(node: root, path: "")
         guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
-        try document.requireMapping(keys: ["workers", "drain_timeout", "listeners", "routes", "clusters", "rest",
-                                           "access_log", "tracing"])
+        try document.requireMapping(keys: ["workers", "drain_timeout", "drain_grace", "listeners", "routes", "clusters",
+                                           "rest", "access_log", "tracing", "admin"])
 
         let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
         guard !clusters.isEmpty else { throw document.child("clusters").error("at least one cluster is required") }
@@ -41,12 +41,30 @@ public enum ConfigLoader {
             try accessLog.requireMapping(keys: ["path"])
             config.accessLogPath = try accessLog.child("path").requiredString()
         }
+        if let grace = try document.child("drain_grace").duration() { config.drainGraceNanoseconds = grace }
+        config.admin = try admin(document.child("admin"))
         let tracing = document.child("tracing")
         if tracing.isPresent {
             try tracing.requireMapping(keys: ["create_traceparent"])
             config.createTraceparent = try tracing.child("create_traceparent").bool() ?? false
         }
         return config
+    }
+
+    /// `admin: { address: IP:port }`, or `admin: off` for no admin listener and no metrics.
+    private static func admin(_ node: ConfigNode) throws(ConfigError) -> AdminConfig? {
+        var admin = AdminConfig()
+        guard node.isPresent else { return admin }
+        if case .scalar? = node.node {
+            guard ["off", "false", "disabled"].contains(try node.string()) else { throw node.error("expected a mapping or 'off'") }
+            return nil
+        }
+        try node.requireMapping(keys: ["address"])
+        if let address = try node.child("address").string() {
+            try validateAddress(address, at: node.child("address"))
+            admin.address = address
+        }
+        return admin
     }
 
     private static func rest(_ node: ConfigNode) throws(ConfigError) -> RESTConfig? {
@@ -72,11 +90,42 @@ public enum ConfigLoader {
     }
 
     private static func listener(_ node: ConfigNode) throws(ConfigError) -> ListenerConfig {
-        try node.requireMapping(keys: ["address", "cors", "limits"])
+        try node.requireMapping(keys: ["address", "cors", "limits", "tls"])
         let addressNode = node.child("address")
         let address = try addressNode.requiredString()
         try validateAddress(address, at: addressNode)
-        return ListenerConfig(address: address, cors: try cors(node.child("cors")), limits: try limits(node.child("limits")))
+        return ListenerConfig(address: address, cors: try cors(node.child("cors")), limits: try limits(node.child("limits")),
+                              tls: try listenerTLS(node.child("tls")))
+    }
+
+    private static func listenerTLS(_ node: ConfigNode) throws(ConfigError) -> ListenerTLSConfig? {
+        guard node.isPresent else { return nil }
+        try node.requireMapping(keys: ["cert_file", "key_file", "client_ca_file", "require_client_certificate"])
+        var tls = ListenerTLSConfig(certificateFile: try node.child("cert_file").requiredString(),
+                                    privateKeyFile: try node.child("key_file").requiredString())
+        tls.clientCAFile = try node.child("client_ca_file").string()
+        if let require = try node.child("require_client_certificate").bool() {
+            guard tls.clientCAFile != nil || !require else {
+                throw node.child("require_client_certificate").error("needs client_ca_file to verify client certificates against")
+            }
+            tls.requireClientCertificate = require
+        }
+        return tls
+    }
+
+    private static func upstreamTLS(_ node: ConfigNode) throws(ConfigError) -> UpstreamTLSConfig? {
+        guard node.isPresent else { return nil }
+        try node.requireMapping(keys: ["ca_file", "cert_file", "key_file", "server_name", "verify_hostname"])
+        var tls = UpstreamTLSConfig()
+        tls.caFile = try node.child("ca_file").string()
+        tls.certificateFile = try node.child("cert_file").string()
+        tls.privateKeyFile = try node.child("key_file").string()
+        guard (tls.certificateFile == nil) == (tls.privateKeyFile == nil) else {
+            throw node.error("cert_file and key_file go together (the client certificate and its key)")
+        }
+        tls.serverName = try node.child("server_name").string()
+        tls.verifyHostname = try node.child("verify_hostname").bool() ?? true
+        return tls
     }
 
     private static func cors(_ node: ConfigNode) throws(ConfigError) -> CORSPolicy? {
@@ -105,13 +154,15 @@ public enum ConfigLoader {
 
     private static func limits(_ node: ConfigNode) throws(ConfigError) -> FrontLimits {
         try node.requireMapping(keys: ["max_header_bytes", "max_header_fields", "max_message_bytes",
-                                       "header_read_timeout", "idle_timeout"])
+                                       "header_read_timeout", "idle_timeout", "max_connections", "buffer_limit_bytes"])
         var limits = FrontLimits()
         if let value = try node.child("max_header_bytes").int(range: 1024...(1 << 20)) { limits.maxHeaderBytes = value }
         if let value = try node.child("max_header_fields").int(range: 8...10_000) { limits.maxHeaderFields = value }
         if let value = try node.child("max_message_bytes").int(range: 1...(64 << 20)) { limits.maxMessageBytes = value }
         if let value = try node.child("header_read_timeout").duration() { limits.headerReadTimeoutNanoseconds = value }
         if let value = try node.child("idle_timeout").duration() { limits.idleTimeoutNanoseconds = value }
+        if let value = try node.child("max_connections").int(range: 1...10_000_000) { limits.maxConnections = value }
+        if let value = try node.child("buffer_limit_bytes").int(range: 16 * 1024...(1 << 30)) { limits.bufferLimitBytes = value }
         return limits
     }
 
@@ -188,7 +239,7 @@ public enum ConfigLoader {
         try node.requireMapping(keys: ["name", "endpoints", "authority", "max_connections", "max_pending_requests",
                                        "max_requests", "max_retries", "connect_timeout", "keepalive_interval",
                                        "outlier_detection", "retry_throttling", "dns_refresh", "dns_resolver",
-                                       "health_check"])
+                                       "health_check", "max_concurrent_streams", "tls"])
         let endpointsNode = node.child("endpoints")
         let endpoints = try endpointsNode.elements()
         guard !endpoints.isEmpty else { throw endpointsNode.error("at least one endpoint is required") }
@@ -207,7 +258,7 @@ public enum ConfigLoader {
         } else {
             keepaliveInterval = try keepalive.duration() ?? 30_000_000_000
         }
-        return ClusterConfig(
+        var cluster = ClusterConfig(
             name: try node.child("name").requiredString(),
             endpoints: addresses,
             authority: try node.child("authority").string(),
@@ -223,6 +274,9 @@ public enum ConfigLoader {
             outlierDetection: try outlierDetection(node.child("outlier_detection")),
             healthCheck: try healthCheck(node.child("health_check")),
             retryThrottling: try retryThrottling(node.child("retry_throttling")))
+        if let streams = try node.child("max_concurrent_streams").int(range: 1...1_000_000) { cluster.maxConcurrentStreams = streams }
+        cluster.tls = try upstreamTLS(node.child("tls"))
+        return cluster
     }
 
     private static func outlierDetection(_ node: ConfigNode) throws(ConfigError) -> OutlierDetectionSettings {

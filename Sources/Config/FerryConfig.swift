@@ -7,6 +7,9 @@ public struct FerryConfig: Sendable {
     public var workers: Int
     /// On SIGTERM/SIGINT, how long in-flight calls may take before Ferry exits anyway.
     public var drainTimeoutNanoseconds: UInt64
+    /// On SIGTERM, how long `/ready` answers 503 while the listeners still accept, so that load
+    /// balancers stop sending before connections are refused.
+    public var drainGraceNanoseconds: UInt64 = 5_000_000_000
     public var listeners: [ListenerConfig]
     public var routes: [Route]
     public var clusters: [ClusterConfig]
@@ -16,6 +19,38 @@ public struct FerryConfig: Sendable {
     public var accessLogPath: String?
     /// `tracing.create_traceparent`: a request without a `traceparent` gets a new trace.
     public var createTraceparent = false
+    /// The admin listener (/metrics, /ready, /healthz, /config, /clusters, /reload); nil: none,
+    /// and no metrics are counted.
+    public var admin: AdminConfig? = AdminConfig()
+}
+
+public struct AdminConfig: Sendable, Equatable {
+    public var address = "127.0.0.1:9901"
+
+    public init() {}
+}
+
+/// TLS on a listener (OpenSSL): the certificate chain and key in PEM files, and for mutual TLS
+/// the CAs client certificates must chain to.
+public struct ListenerTLSConfig: Sendable, Equatable {
+    public var certificateFile: String
+    public var privateKeyFile: String
+    /// nil: client certificates are not asked for.
+    public var clientCAFile: String?
+    /// With `clientCAFile`: a client without a valid certificate is refused (otherwise one is
+    /// asked for and checked, but not required).
+    public var requireClientCertificate = true
+}
+
+/// TLS to a cluster's endpoints: what verifies them and what Ferry presents.
+public struct UpstreamTLSConfig: Sendable, Equatable {
+    /// PEM bundle of trusted CAs; nil: the system's default store.
+    public var caFile: String?
+    public var certificateFile: String?
+    public var privateKeyFile: String?
+    /// Server name sent (SNI) and verified; nil: the endpoint's host name, or its address.
+    public var serverName: String?
+    public var verifyHostname = true
 }
 
 /// The `rest` section: which descriptor set and services, and the JSON options.
@@ -43,6 +78,7 @@ public struct ListenerConfig: Sendable {
     /// nil: no CORS headers and no preflight handling.
     public var cors: CORSPolicy?
     public var limits: FrontLimits
+    public var tls: ListenerTLSConfig?
 }
 
 /// Limits of the HTTP/1.1 front, with safe defaults.
@@ -55,11 +91,16 @@ public struct FrontLimits: Sendable, Equatable {
     public var headerReadTimeoutNanoseconds: UInt64 = 10_000_000_000
     /// An idle keep-alive connection closes after this.
     public var idleTimeoutNanoseconds: UInt64 = 60_000_000_000
+    /// Open connections on this listener, over all workers; past it, new ones are closed at once.
+    public var maxConnections = 10_000
+    /// Bytes a connection may hold in its buffers (response output towards a slow client,
+    /// pipelined input) before reading from the other side pauses.
+    public var bufferLimitBytes = 64 * 1024
 
     public init() {}
 }
 
-public struct ClusterConfig: Sendable {
+public struct ClusterConfig: Sendable, Equatable {
     public var name: String
     /// `host:port` with an IP literal or `localhost`.
     public var endpoints: [String]
@@ -75,4 +116,8 @@ public struct ClusterConfig: Sendable {
     public var outlierDetection: OutlierDetectionSettings
     public var healthCheck: HealthCheckSettings?
     public var retryThrottling: RetryThrottleSettings?
+    /// Streams Ferry opens on one upstream connection at most (the backend's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS may lower it further).
+    public var maxConcurrentStreams = 1024
+    public var tls: UpstreamTLSConfig?
 }

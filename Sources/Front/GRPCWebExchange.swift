@@ -43,7 +43,7 @@ final class GRPCWebExchange: DownstreamExchange {
     private let extraHeaders: HeaderFields
     private var state: State = .awaitingHead
     var call: UpstreamCall?
-    private var credit = UpstreamCredit()
+    private var credit: UpstreamCredit
     /// The trailers that ended the response.
     private var finalTrailers: HeaderFields?
 
@@ -54,6 +54,7 @@ final class GRPCWebExchange: DownstreamExchange {
     init(connection: HTTP1ServerConnection, contentType: GRPCWebContentType, textResponse: Bool,
          extraHeaders: HeaderFields) {
         self.connection = connection
+        credit = UpstreamCredit(downstreamHighWatermark: connection.bufferLimitBytes)
         self.contentType = contentType
         self.textResponse = textResponse
         self.extraHeaders = extraHeaders

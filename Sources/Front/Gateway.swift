@@ -1,137 +1,212 @@
-// Starts the workers, waits for SIGINT/SIGTERM, drains, and returns.
+// Starts the workers and the admin listener; reloads the config (SIGHUP, POST /reload) and
+// drains (SIGTERM, SIGINT) while they run.
+import Admin
 import Config
 import Glibc
 import Logging
 import Loop
-import Observability
-import Resilience
 import Synchronization
 import Transcode
 
-public final class Gateway: @unchecked Sendable {
-    private let config: FerryConfig
-    private let rest: RESTTranscoding?
-    private let logger: Logger
+/// Reads the config and descriptor files again, for a reload; throws the reason it cannot.
+public typealias ConfigSource = @Sendable () throws -> (FerryConfig, RESTTranscoding?)
 
-    public init(config: FerryConfig, rest: RESTTranscoding?, logger: Logger) {
-        self.config = config
-        self.rest = rest
-        self.logger = logger
+public enum Gateway {
+    /// The signals the main thread waits for; blocked in every thread before any starts, so
+    /// that only `waitForSignal` sees them.
+    public enum ControlSignal: Sendable {
+        case interrupt, terminate, hangUp
+
+        public var name: String {
+            switch self {
+            case .interrupt: "SIGINT"
+            case .terminate: "SIGTERM"
+            case .hangUp: "SIGHUP"
+            }
+        }
     }
 
-    /// Blocks SIGINT and SIGTERM in every thread so that only `waitForShutdownSignal` sees them.
-    /// Call before starting any thread.
-    public static func blockShutdownSignals() {
+    private static var controlSignals: sigset_t {
         var signals = sigset_t()
         sigemptyset(&signals)
         sigaddset(&signals, SIGINT)
         sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGHUP)
+        return signals
+    }
+
+    /// Call before starting any thread.
+    public static func blockControlSignals() {
+        var signals = controlSignals
         pthread_sigmask(SIG_BLOCK, &signals, nil)
     }
 
-    /// Waits for SIGINT or SIGTERM and returns its name.
-    public static func waitForShutdownSignal() -> String {
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
+    public static func waitForSignal() -> ControlSignal {
+        var signals = controlSignals
         var received: Int32 = 0
         sigwait(&signals, &received)
-        return received == SIGINT ? "SIGINT" : "SIGTERM"
+        switch received {
+        case SIGINT: return .interrupt
+        case SIGHUP: return .hangUp
+        default: return .terminate
+        }
     }
 
-    /// Binds every listener on every worker and starts the worker threads. Throws the first
-    /// error (for example an address in use) before any worker runs.
-    public func start() throws -> RunningGateway {
-        let started = ThreadSignal()
-        let state = StartState()
-        // One breaker and one retry throttle per cluster, shared by its pools on every worker.
-        var shared: [String: ClusterLimits] = [:]
-        for cluster in config.clusters {
-            shared[cluster.name] = ClusterLimits(breaker: CircuitBreaker(thresholds: cluster.breaker),
-                                                 throttle: cluster.retryThrottling.map(RetryThrottle.init))
-        }
-        let limits = shared
-        let accessLog = try config.accessLogPath.map { path throws in try AccessLog(path: path) }
+    /// Binds every listener on every worker, then the admin listener, and starts serving.
+    /// Throws the first error (an address in use, a certificate that does not load) before
+    /// any worker serves.
+    public static func start(config: FerryConfig, rest: RESTTranscoding?, logger: Logger,
+                             reloadSource: ConfigSource?) throws -> RunningGateway {
+        let plan = WorkerPlan(config: config, rest: rest, resources: try GatewayResources(config: config, previous: nil))
+        let started = Replies<Result<LoopMailbox<WorkerMessage>, GatewayStartError>>()
+        var finished: [ThreadSignal] = []
         for index in 0..<config.workers {
-            let finished = ThreadSignal()
-            let config = config
-            let rest = rest
+            let done = ThreadSignal()
+            finished.append(done)
             var logger = logger
             logger[metadataKey: "worker"] = "\(index)"
             let workerLogger = logger
             LoopThread.start {
                 let worker: Worker
                 do {
-                    worker = try Worker(config: config, rest: rest, limits: limits, accessLog: accessLog, logger: workerLogger)
+                    worker = try Worker(plan: plan, logger: workerLogger)
                 } catch {
-                    state.fail(error)
-                    started.signal()
-                    finished.signal()
+                    started.reply(.failure(GatewayStartError(description: "\(error)")))
+                    done.signal()
                     return
                 }
-                state.add(waker: worker.drainWaker)
-                started.signal()
+                started.reply(.success(worker.mailbox))
                 worker.run()
-                finished.signal()
+                done.signal()
             }
-            state.addFinished(finished)
         }
-        for _ in 0..<config.workers { started.wait() }
-        let running = RunningGateway(state: state, drainTimeoutNanoseconds: config.drainTimeoutNanoseconds)
-        if let error = state.error {
-            running.drain()
-            throw error
+        var mailboxes: [LoopMailbox<WorkerMessage>] = []
+        var failure: GatewayStartError?
+        for result in started.wait(count: config.workers, timeoutNanoseconds: 60_000_000_000) {
+            switch result {
+            case .success(let mailbox): mailboxes.append(mailbox)
+            case .failure(let error): failure = failure ?? error
+            }
+        }
+        let running = RunningGateway(plan: plan, mailboxes: mailboxes, finished: finished, logger: logger,
+                                     reloadSource: reloadSource)
+        if let failure {
+            running.drain(graceNanoseconds: 0)
+            throw failure
+        }
+        if let admin = config.admin {
+            do {
+                try running.startAdmin(address: try SocketAddress(parsing: admin.address))
+            } catch {
+                running.drain(graceNanoseconds: 0)
+                throw GatewayStartError(description: "admin listener: \(error)")
+            }
         }
         return running
     }
 }
 
-/// Workers reporting in from their threads.
-final class StartState: Sendable {
-    private struct Reports {
-        var wakers: [LoopWaker] = []
-        var finished: [ThreadSignal] = []
-        var error: Error?
-    }
+public struct GatewayStartError: Error, CustomStringConvertible {
+    public var description: String
+}
 
-    private let reports = Mutex(Reports())
-
-    var error: Error? { reports.withLock { $0.error } }
-
-    func fail(_ error: Error) {
-        reports.withLock { if $0.error == nil { $0.error = error } }
-    }
-
-    func add(waker: LoopWaker) {
-        reports.withLock { $0.wakers.append(waker) }
-    }
-
-    func addFinished(_ signal: ThreadSignal) {
-        reports.withLock { $0.finished.append(signal) }
-    }
-
-    var snapshot: ([LoopWaker], [ThreadSignal]) {
-        reports.withLock { ($0.wakers, $0.finished) }
-    }
+/// What a reload did.
+public enum ReloadOutcome: Sendable {
+    case applied
+    /// Nothing changed: the reason, with the config key path when the config was at fault.
+    case rejected(String)
+    /// The config was applied, but these parts failed (a new listener address in use).
+    case partlyApplied([String])
 }
 
 public final class RunningGateway: Sendable {
-    private let state: StartState
-    private let drainTimeoutNanoseconds: UInt64
-
-    init(state: StartState, drainTimeoutNanoseconds: UInt64) {
-        self.state = state
-        self.drainTimeoutNanoseconds = drainTimeoutNanoseconds
+    private struct State {
+        var plan: WorkerPlan
+        var admin: AdminServer?
     }
 
-    /// Stops accepting, lets in-flight calls finish up to the drain timeout. Returns true when
-    /// every worker finished in time.
+    private let mailboxes: [LoopMailbox<WorkerMessage>]
+    private let finished: [ThreadSignal]
+    private let state: Mutex<State>
+    /// Held for a whole reload, so that two at once (SIGHUP and POST /reload) run in turn.
+    private let reloading = Mutex<Void>(())
+    private let draining = Atomic<Bool>(false)
+    private let reloadSource: ConfigSource?
+    private let logger: Logger
+
+    fileprivate init(plan: WorkerPlan, mailboxes: [LoopMailbox<WorkerMessage>], finished: [ThreadSignal], logger: Logger,
+                     reloadSource: ConfigSource?) {
+        state = Mutex(State(plan: plan))
+        self.mailboxes = mailboxes
+        self.finished = finished
+        self.logger = logger
+        self.reloadSource = reloadSource
+    }
+
+    fileprivate func startAdmin(address: SocketAddress) throws {
+        let admin = try AdminServer.start(address: address, handler: AdminEndpoints(gateway: self))
+        state.withLock { $0.admin = admin }
+    }
+
+    /// The config in effect (the last one reloaded).
+    public var config: FerryConfig { state.withLock { $0.plan.config } }
+    var isDraining: Bool { draining.load(ordering: .relaxed) }
+
+    /// Every worker's counts and pools, or what arrived within a second.
+    func snapshots() -> [WorkerSnapshot] {
+        let replies = Replies<WorkerSnapshot>()
+        for mailbox in mailboxes { mailbox.post(.snapshot(replies)) }
+        return replies.wait(count: mailboxes.count, timeoutNanoseconds: 1_000_000_000)
+    }
+
+    /// Reads the config and descriptors again and hands them to the workers. An invalid
+    /// config changes nothing; calls in flight and open connections continue either way.
+    public func reload() -> ReloadOutcome {
+        reloading.withLock { _ in
+            guard let reloadSource else { return .rejected("this gateway has no config file to reload") }
+            guard !isDraining else { return .rejected("draining") }
+            let plan: WorkerPlan
+            do {
+                let (config, rest) = try reloadSource()
+                let current = self.config
+                if config.workers != current.workers || config.admin != current.admin {
+                    return .rejected("workers and admin take effect only on restart (they changed)")
+                }
+                plan = WorkerPlan(config: config, rest: rest,
+                                  resources: try GatewayResources(config: config, previous: state.withLock { $0.plan.resources }))
+            } catch {
+                logger.error("reload rejected; the running config stays", metadata: ["reason": "\(error)"])
+                return .rejected("\(error)")
+            }
+            let replies = Replies<[String]>()
+            for mailbox in mailboxes { mailbox.post(.reload(plan, replies)) }
+            let failures = Set(replies.wait(count: mailboxes.count, timeoutNanoseconds: 10_000_000_000).joined()).sorted()
+            state.withLock { $0.plan = plan }
+            if failures.isEmpty {
+                logger.info("config reloaded", metadata: ["listeners": "\(plan.config.listeners.count)",
+                                                          "clusters": "\(plan.config.clusters.count)"])
+                return .applied
+            }
+            logger.error("config reloaded with failures", metadata: ["failures": "\(failures.joined(separator: "; "))"])
+            return .partlyApplied(failures)
+        }
+    }
+
+    /// Drain: `/ready` answers 503 at once; after `graceNanoseconds` the listeners stop
+    /// accepting and idle connections close; in-flight calls finish up to the drain timeout.
+    /// Returns true when every worker finished in time.
     @discardableResult
-    public func drain() -> Bool {
-        let (wakers, finished) = state.snapshot
-        for waker in wakers { waker.wake() }
-        let deadline = ThreadSignal.realtimeNow + drainTimeoutNanoseconds
-        return finished.allSatisfy { $0.wait(untilRealtimeNanoseconds: deadline) }
+    public func drain(graceNanoseconds: UInt64) -> Bool {
+        draining.store(true, ordering: .relaxed)
+        if graceNanoseconds > 0 {
+            var time = timespec(tv_sec: Int(graceNanoseconds / 1_000_000_000), tv_nsec: Int(graceNanoseconds % 1_000_000_000))
+            var remaining = timespec()
+            while nanosleep(&time, &remaining) != 0 && errno == EINTR { time = remaining }
+        }
+        for mailbox in mailboxes { mailbox.post(.drain) }
+        let deadline = ThreadSignal.realtimeNow + config.drainTimeoutNanoseconds
+        let done = finished.allSatisfy { $0.wait(untilRealtimeNanoseconds: deadline) }
+        state.withLock { $0.admin?.stop() }
+        return done
     }
 }

@@ -43,6 +43,8 @@ final class HTTP1ServerConnection {
     /// A REST request whose body is still arriving (google.api.http).
     fileprivate final class PendingRESTCall {
         let binding: RESTBinding
+        /// The route of the gRPC method the binding calls; nil: none (answered UNIMPLEMENTED).
+        let route: Route?
         let pathBindings: [PathBinding]
         let query: Substring?
         let corsHeaders: HeaderFields
@@ -50,8 +52,9 @@ final class HTTP1ServerConnection {
         /// Set when the body outgrew the message limit; answered at its end.
         var tooLarge = false
 
-        init(binding: RESTBinding, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields) {
+        init(binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields) {
             self.binding = binding
+            self.route = route
             self.pathBindings = pathBindings
             self.query = query
             self.corsHeaders = corsHeaders
@@ -74,7 +77,9 @@ final class HTTP1ServerConnection {
     }
 
     private let connection: BufferedConnection
-    private let context: ListenerContext
+    /// The listener's context when the current request started (a reload replaces the slot's).
+    private var context: ListenerContext
+    private let slot: ListenerSlot
     /// The worker owns its connections (see GRPCWebExchange.connection for unowned(unsafe)).
     private unowned(unsafe) let worker: Worker
     private var parser: HTTP1RequestParser
@@ -85,21 +90,24 @@ final class HTTP1ServerConnection {
     private var closeAfterExchange = false
     /// `IP:port` of the client (empty without an access log).
     private let peer: String
-    /// The request in progress, as the access log will record it; nil without an access log.
+    /// The request in progress, as the access log and the counts will record it; nil when
+    /// neither is on.
     private var record: AccessRecord?
+    /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener; looked
+    /// up at the first request.
+    private lazy var clientSubject: String? = context.verifiesClients ? connection.peerSubject : nil
 
-    /// Unprocessed input beyond this stops reading from the socket until the exchange ends.
-    private static let maxBufferedPipelineBytes = 64 * 1024
-
-    init(connection: BufferedConnection, context: ListenerContext, worker: Worker, peer: String) {
+    init(connection: BufferedConnection, slot: ListenerSlot, worker: Worker, peer: String) {
         self.connection = connection
         self.peer = peer
+        self.slot = slot
+        let context = slot.context
         self.context = context
         self.worker = worker
         parser = HTTP1RequestParser(limits: .init(maxHeaderBytes: context.limits.maxHeaderBytes,
                                                   maxHeaderFields: context.limits.maxHeaderFields))
         connection.delegate = self
-        connection.setOutputLowWatermark(UpstreamCredit.downstreamHighWatermark / 2)
+        connection.setOutputLowWatermark(context.limits.bufferLimitBytes / 2)
         connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
     }
 
@@ -120,8 +128,10 @@ final class HTTP1ServerConnection {
         while true {
             switch state {
             case .exchanging:
-                if parser.bufferedByteCount > HTTP1ServerConnection.maxBufferedPipelineBytes {
+                // Unprocessed input beyond the buffer limit stops reading until the exchange ends.
+                if parser.bufferedByteCount > context.limits.bufferLimitBytes {
                     connection.setReading(false)
+                    context.limitReporter.hit("buffer_limit_bytes", "pipelined input above \(context.limits.bufferLimitBytes) bytes; reading paused")
                 }
                 return
             case .closed:
@@ -133,6 +143,11 @@ final class HTTP1ServerConnection {
             do {
                 event = try parser.next()
             } catch {
+                switch error {
+                case .headerSectionTooLarge: context.limitReporter.hit("max_header_bytes", "\(error)")
+                case .tooManyHeaderFields: context.limitReporter.hit("max_header_fields", "\(error)")
+                default: break
+                }
                 respondAndClose(HTTP1ResponseHead(status: error.status), body: "\(error)\n")
                 return
             }
@@ -143,8 +158,9 @@ final class HTTP1ServerConnection {
             }
             switch event {
             case .head(let head, let framing):
+                if case .awaitingRequest = state { context = slot.context }
                 let request = classify(head, framing: framing)
-                if context.accessLog != nil { record = AccessRecord(head: head, request: request) }
+                if context.recordsRequests { record = AccessRecord(head: head, request: request, clientSubject: clientSubject) }
                 state = .receiving(head, request)
                 if case .grpcWeb(let call) = request, call.failure != nil,
                    case .contentLength(let length) = framing, length > discardLimit(for: call.contentType) {
@@ -167,6 +183,7 @@ final class HTTP1ServerConnection {
                     return
                 }
                 if call.failure == nil && call.bodyBytes > bodyLimit(for: call.contentType) {
+                    context.limitReporter.hit("max_message_bytes", "gRPC-Web request body above \(bodyLimit(for: call.contentType)) bytes")
                     call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
                         "gRPC-Web request body larger than the limit of \(bodyLimit(for: call.contentType)) bytes"))
                 }
@@ -268,7 +285,8 @@ final class HTTP1ServerConnection {
                                  httpStatus: 413, corsHeaders: corsHeaders)
             }
             let query = head.target.utf8.firstIndex(of: UInt8(ascii: "?")).map { head.target[head.target.index(after: $0)...] }
-            return .rest(PendingRESTCall(binding: binding, pathBindings: pathBindings, query: query, corsHeaders: corsHeaders))
+            return .rest(PendingRESTCall(binding: binding, route: context.router.route(path: binding.method.grpcPath[...]),
+                                         pathBindings: pathBindings, query: query, corsHeaders: corsHeaders))
         }
     }
 
@@ -313,7 +331,7 @@ final class HTTP1ServerConnection {
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
-            traceContext(head, addingTo: &metadata)
+            identityAndTrace(head, addingTo: &metadata)
             exchange.start(request: UpstreamRequest(
                 path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
                 timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
@@ -342,16 +360,16 @@ final class HTTP1ServerConnection {
                 return refuse(GRPCStatus(.invalidArgument, "\(error)"), nil)
             }
             let grpcPath = call.binding.method.grpcPath
-            guard let route = context.router.route(path: grpcPath[...]), let pool = context.pools[route.cluster] else {
+            guard let route = call.route, let pool = context.pools[route.cluster] else {
                 return refuse(GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"), nil)
             }
             let exchange = RESTExchange(connection: self, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
                                         format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
-            state = .exchanging(exchange, keepAlive: keepAlive)
+            beginExchange(exchange, keepAlive: keepAlive)
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, allowing: rest.requestHeaders, to: &metadata)
-            traceContext(head, addingTo: &metadata)
+            identityAndTrace(head, addingTo: &metadata)
             var body: [UInt8] = []
             for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
             exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
@@ -362,9 +380,20 @@ final class HTTP1ServerConnection {
         }
     }
 
-    /// W3C Trace Context: the request's `traceparent` names the trace (it goes upstream with the
-    /// other headers); without one, a new trace starts when the config asks for it.
-    private func traceContext(_ head: HTTP1RequestHead, addingTo metadata: inout HeaderFields) {
+    /// The client's identity and the trace, as metadata for the backend. The verified client
+    /// certificate's subject goes as `x-forwarded-client-cert: Subject="…"` (Envoy's XFCC
+    /// format; a client's own XFCC never passes). W3C Trace Context: the request's
+    /// `traceparent` names the trace (it goes upstream with the other headers); without one, a
+    /// new trace starts when the config asks for it.
+    private func identityAndTrace(_ head: HTTP1RequestHead, addingTo metadata: inout HeaderFields) {
+        if let subject = clientSubject {
+            var quoted = "Subject=\""
+            for character in subject {
+                if character == "\"" || character == "\\" { quoted.append("\\") }
+                quoted.append(character)
+            }
+            metadata.append(name: "x-forwarded-client-cert", value: quoted + "\"")
+        }
         if let traceparent = head.headers.firstValueBytes("traceparent") {
             record?.traceID = TraceContext(traceparent: String(decoding: traceparent, as: UTF8.self))?.traceID
         } else if context.createTraceparent {
@@ -374,16 +403,19 @@ final class HTTP1ServerConnection {
         }
     }
 
-    /// Writes the finished request's access-log line.
+    /// The finished request: its access-log line and its counts.
     private func logAccess(grpcStatus: Int?, call: UpstreamCall?) {
-        guard let accessLog = context.accessLog, let current = record else { return }
+        guard let current = record else { return }
         record = nil
-        accessLog.record(AccessLogEntry(
+        let duration = EventLoop.monotonicNow - current.startMonotonic
+        context.metrics?.recordCall(current.series, grpcCode: grpcStatus, durationNanoseconds: duration,
+                                    bytesIn: current.bytesIn, bytesOut: current.bytesOut)
+        context.accessLog?.record(AccessLogEntry(
             startNanoseconds: current.startRealtime, peer: peer, method: current.method, path: current.path,
-            protocolName: current.protocolName, grpcStatus: grpcStatus, httpStatus: current.httpStatus,
-            bytesIn: current.bytesIn, bytesOut: current.bytesOut,
-            durationNanoseconds: EventLoop.monotonicNow - current.startMonotonic,
-            upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: current.traceID))
+            protocolName: current.series.protocolName, grpcStatus: grpcStatus, httpStatus: current.httpStatus,
+            bytesIn: current.bytesIn, bytesOut: current.bytesOut, durationNanoseconds: duration,
+            upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: current.traceID,
+            clientSubject: current.clientSubject))
     }
 
     /// The route's default deadline, unless the method is known to stream (from the descriptor
@@ -400,8 +432,19 @@ final class HTTP1ServerConnection {
         let textResponse = contentType.isText || GRPCWebContentType.acceptsText(head.headers.firstValueBytes("accept"))
         let exchange = GRPCWebExchange(connection: self, contentType: contentType, textResponse: textResponse,
                                        extraHeaders: corsHeaders)
-        state = .exchanging(exchange, keepAlive: keepAlive)
+        beginExchange(exchange, keepAlive: keepAlive)
         return exchange
+    }
+
+    private func beginExchange(_ exchange: any DownstreamExchange, keepAlive: Bool) {
+        state = .exchanging(exchange, keepAlive: keepAlive)
+        context.metrics?.requestsActive += 1
+    }
+
+    /// The exchange is over (finished, aborted, or its client gone).
+    private func endExchange(_ exchange: any DownstreamExchange, grpcStatus: Int?) {
+        context.metrics?.requestsActive -= 1
+        logAccess(grpcStatus: grpcStatus, call: exchange.call)
     }
 
     // MARK: Responses
@@ -469,10 +512,13 @@ final class HTTP1ServerConnection {
 
     var outputLength: Int { connection.outputLength }
 
+    /// Output queued downstream beyond this holds back the upstream (`buffer_limit_bytes`).
+    var bufferLimitBytes: Int { context.limits.bufferLimitBytes }
+
     /// The exchange cannot end its response properly: what is written goes out, then the
     /// connection closes, so the client sees an incomplete body.
     func exchangeAborted() {
-        if case .exchanging(let exchange, _) = state { logAccess(grpcStatus: exchange.grpcStatusCode, call: exchange.call) }
+        if case .exchanging(let exchange, _) = state { endExchange(exchange, grpcStatus: exchange.grpcStatusCode) }
         state = .closed
         connection.closeAfterFlush()
     }
@@ -480,7 +526,7 @@ final class HTTP1ServerConnection {
     /// The exchange wrote its last byte: next request, or close.
     func exchangeFinished() {
         guard case .exchanging(let exchange, let keepAlive) = state else { return }
-        logAccess(grpcStatus: exchange.grpcStatusCode, call: exchange.call)
+        endExchange(exchange, grpcStatus: exchange.grpcStatusCode)
         if keepAlive && !closeAfterExchange {
             state = .awaitingRequest
             connection.setReading(true)
@@ -509,32 +555,46 @@ extension HTTP1ServerConnection: BufferedConnectionDelegate {
         if case .exchanging(let exchange, _) = state {
             exchange.downstreamClosed()
             // The client went away first: the call counts as cancelled.
-            logAccess(grpcStatus: exchange.grpcStatusCode ?? GRPCStatusCode.cancelled.rawValue, call: exchange.call)
+            endExchange(exchange, grpcStatus: exchange.grpcStatusCode ?? GRPCStatusCode.cancelled.rawValue)
+        } else if reason == .timeout {
+            if isIdle {
+                context.limitReporter.hit("idle_timeout", "keep-alive connection idle for \(context.limits.idleTimeoutNanoseconds / 1_000_000) ms; closed")
+            } else {
+                context.limitReporter.hit("header_read_timeout", "request not received within \(context.limits.headerReadTimeoutNanoseconds / 1_000_000) ms; connection closed")
+            }
         }
         state = .closed
-        worker.connectionClosed(self)
+        worker.connectionClosed(self, slot: slot)
     }
 }
 
-/// What the access log needs of the request in progress.
+/// What the access log and the counts need of the request in progress.
 private struct AccessRecord {
     let startRealtime = ThreadSignal.realtimeNow
     let startMonotonic = EventLoop.monotonicNow
     let method: String
     let path: String
-    let protocolName: String
+    /// Route, gRPC method and protocol: the labels the request is counted under.
+    let series: CallSeriesKey
+    let clientSubject: String?
     var bytesIn = 0
     var bytesOut = 0
     var httpStatus = 0
     var traceID: String?
 
-    init(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request) {
+    init(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request, clientSubject: String?) {
         method = head.method
         path = head.target
+        self.clientSubject = clientSubject
         switch request {
-        case .grpcWeb(let call): protocolName = call.contentType.isText ? "grpc-web-text" : "grpc-web"
-        case .rest: protocolName = "rest"
-        case .simple: protocolName = "http"
+        case .grpcWeb(let call):
+            // A path no route knows is not a method name worth a series of its own.
+            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path,
+                                   protocolName: call.contentType.isText ? "grpc-web-text" : "grpc-web")
+        case .rest(let call):
+            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest")
+        case .simple:
+            series = CallSeriesKey(route: "", method: "", protocolName: "http")
         }
     }
 }

@@ -1,6 +1,9 @@
 // What every connection of one listener shares: its policies and limits, and the worker's
-// routing table and pools. Built once per worker from config; never changed per request.
+// routing table and pools. Built per worker from one generation of the config; a reload
+// builds a new one, which connections pick up at their next request.
 import Config
+import Logging
+import Loop
 import Observability
 import Routing
 import Transcode
@@ -16,11 +19,19 @@ final class ListenerContext {
     let accessLog: AccessLog?
     /// A request without `traceparent` starts a trace (W3C Trace Context).
     let createTraceparent: Bool
+    /// TLS for accepted connections; nil: cleartext.
+    let tls: TLSContext?
+    /// Whether the listener asks for client certificates (mutual TLS).
+    let verifiesClients: Bool
+    /// The worker's counts; nil without an admin listener.
+    let metrics: DownstreamMetrics?
+    let limitReporter: LimitReporter
     /// The worker's random bits for new traces (the context belongs to one worker thread).
     var traceIDs = TraceIDGenerator()
 
     init(config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
-         accessLog: AccessLog?, createTraceparent: Bool) {
+         accessLog: AccessLog?, createTraceparent: Bool, tls: TLSContext?, metrics: DownstreamMetrics?,
+         limitReporter: LimitReporter) {
         cors = config.cors
         limits = config.limits
         self.router = router
@@ -28,5 +39,48 @@ final class ListenerContext {
         self.rest = rest
         self.accessLog = accessLog
         self.createTraceparent = createTraceparent
+        self.tls = tls
+        verifiesClients = config.tls?.clientCAFile != nil
+        self.metrics = metrics
+        self.limitReporter = limitReporter
+    }
+
+    /// Whether each request's details are gathered when it ends (for the log or the counts).
+    var recordsRequests: Bool { accessLog != nil || metrics != nil }
+}
+
+/// One listener of a worker: its socket, its current context, its connection count.
+final class ListenerSlot {
+    let address: String
+    var context: ListenerContext
+    var listener: TCPListener?
+    let connectionCounter: ConnectionCounter
+
+    init(address: String, context: ListenerContext, connectionCounter: ConnectionCounter) {
+        self.address = address
+        self.context = context
+        self.connectionCounter = connectionCounter
+    }
+}
+
+/// Counts every limit hit and logs it at most once per second per limit, so that a flood
+/// of refused connections cannot flood the log as well.
+final class LimitReporter {
+    private let logger: Logger
+    private let metrics: DownstreamMetrics?
+    private var lastLogged: [String: UInt64] = [:]
+
+    init(logger: Logger, metrics: DownstreamMetrics?) {
+        self.logger = logger
+        self.metrics = metrics
+    }
+
+    /// `limit` is the config key that stopped something; `detail` says what.
+    func hit(_ limit: String, _ detail: @autoclosure () -> String) {
+        metrics?.recordLimitHit(limit)
+        let now = EventLoop.monotonicNow
+        if let last = lastLogged[limit], now - last < 1_000_000_000 { return }
+        lastLogged[limit] = now
+        logger.warning("limit reached", metadata: ["limit": "\(limit)", "detail": "\(detail())"])
     }
 }

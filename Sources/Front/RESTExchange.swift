@@ -68,11 +68,12 @@ final class RESTExchange: DownstreamExchange {
     /// The upstream's trailer metadata (not the grpc-* fields), sent as `x-grpc-trailer-*`
     /// headers when the response has not started, else as fields of the chunked trailer section.
     private var trailerMetadata = HeaderFields()
-    private var credit = UpstreamCredit()
+    private var credit: UpstreamCredit
 
     init(connection: HTTP1ServerConnection, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
          format: RESTStreamFormat) {
         self.connection = connection
+        credit = UpstreamCredit(downstreamHighWatermark: connection.bufferLimitBytes)
         self.binding = binding
         self.rest = rest
         self.extraHeaders = extraHeaders

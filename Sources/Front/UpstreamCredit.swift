@@ -4,16 +4,21 @@
 import Upstream
 
 struct UpstreamCredit {
-    /// Output queued downstream beyond this stops releasing the upstream window.
-    static let downstreamHighWatermark = 64 * 1024
+    /// Output queued downstream beyond this stops releasing the upstream window (the
+    /// listener's `buffer_limit_bytes`).
+    let downstreamHighWatermark: Int
 
     /// Bytes written downstream but not yet released upstream.
     private var owed = 0
 
+    init(downstreamHighWatermark: Int) {
+        self.downstreamHighWatermark = downstreamHighWatermark
+    }
+
     /// After writing `count` received bytes downstream: release them now if the downstream
     /// keeps up, else owe them until it drains.
     mutating func received(_ count: Int, by call: UpstreamCall, downstreamQueued: Int) {
-        if downstreamQueued <= UpstreamCredit.downstreamHighWatermark && owed == 0 {
+        if downstreamQueued <= downstreamHighWatermark && owed == 0 {
             call.consume(count)
         } else {
             owed += count

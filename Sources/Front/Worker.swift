@@ -1,81 +1,212 @@
 // One worker thread's world: its event loop, its listeners (sharing ports with the other
-// workers through SO_REUSEPORT), its upstream pools and its downstream connections.
+// workers through SO_REUSEPORT), its upstream pools and its downstream connections. Other
+// threads reach it only through its mailbox: snapshots of its counts, a new config, drain.
 import Config
+import Glibc
 import Logging
 import Loop
 import Observability
 import Resilience
 import Routing
+import Synchronization
 import Transcode
 import Upstream
+
+/// One generation of the config, ready for the workers.
+struct WorkerPlan: Sendable {
+    let config: FerryConfig
+    let rest: RESTTranscoding?
+    let resources: GatewayResources
+}
+
+/// A worker's counts and pools, as a scrape or /clusters sees them.
+struct WorkerSnapshot: Sendable {
+    var downstream: DownstreamMetricsSnapshot?
+    var clusters: [ClusterSnapshot]
+}
+
+enum WorkerMessage: Sendable {
+    case snapshot(Replies<WorkerSnapshot>)
+    /// Apply the plan; reply with what could not be applied (an address that cannot be bound).
+    case reload(WorkerPlan, Replies<[String]>)
+    case drain
+}
+
+/// Replies from the workers to one request, waited for with a deadline.
+final class Replies<Value: Sendable>: Sendable {
+    private let values = Mutex<[Value]>([])
+    private let arrived = ThreadSignal()
+
+    func reply(_ value: Value) {
+        values.withLock { $0.append(value) }
+        arrived.signal()
+    }
+
+    /// The replies that came within `timeoutNanoseconds` (up to `count`).
+    func wait(count: Int, timeoutNanoseconds: UInt64) -> [Value] {
+        let deadline = ThreadSignal.realtimeNow + timeoutNanoseconds
+        for _ in 0..<count where !arrived.wait(untilRealtimeNanoseconds: deadline) { break }
+        return values.withLock { $0 }
+    }
+}
 
 final class Worker {
     let loop: EventLoop
     private let logger: Logger
-    private var listeners: [TCPListener] = []
-    private var pools: [UpstreamPool] = []
+    /// nil without an admin listener: nothing is counted.
+    private let metrics: DownstreamMetrics?
+    private let limitReporter: LimitReporter
+    private var slots: [String: ListenerSlot] = [:]
+    private var pools: [String: UpstreamPool] = [:]
+    private var clusterConfigs: [String: ClusterConfig] = [:]
+    /// Pools a reload replaced, kept until their last call has ended.
+    private var retiredPools: [UpstreamPool] = []
     private var connections: [ObjectIdentifier: HTTP1ServerConnection] = [:]
     private var draining = false
-    private(set) var drainWaker: LoopWaker!
+    private(set) var mailbox: LoopMailbox<WorkerMessage>!
 
-    init(config: FerryConfig, rest: RESTTranscoding?, limits: [String: ClusterLimits], accessLog: AccessLog?,
-         logger: Logger) throws {
+    init(plan: WorkerPlan, logger: Logger) throws {
         loop = try EventLoop()
         self.logger = logger
-        var poolsByName: [String: UpstreamPool] = [:]
-        for cluster in config.clusters {
-            // IP literals (and localhost) are endpoints as they are; other names are resolved.
-            var endpoints: [SocketAddress] = []
-            var names: [DNSEndpointName] = []
-            for endpoint in cluster.endpoints {
-                if let address = try? SocketAddress(parsing: endpoint) {
-                    endpoints.append(address)
-                } else if let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) {
-                    names.append(DNSEndpointName(host: String(endpoint[..<colon]), port: port))
-                }
-            }
-            let pool = UpstreamPool(settings: UpstreamClusterSettings(
-                name: cluster.name, endpoints: endpoints, dnsNames: names,
-                dnsRefreshNanoseconds: cluster.dnsRefreshNanoseconds, dnsResolver: cluster.dnsResolver,
-                authority: cluster.authority,
-                breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
-                keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
-                outlierDetection: cluster.outlierDetection, healthCheck: cluster.healthCheck,
-                retryThrottling: cluster.retryThrottling), loop: loop, logger: logger,
-                breaker: limits[cluster.name]?.breaker, throttle: limits[cluster.name]?.throttle)
-            poolsByName[cluster.name] = pool
-            pools.append(pool)
-        }
-        let router = Router(routes: config.routes)
-        for listenerConfig in config.listeners {
-            let context = ListenerContext(config: listenerConfig, router: router, pools: poolsByName, rest: rest,
-                                          accessLog: accessLog, createTraceparent: config.createTraceparent)
-            let address = try SocketAddress(parsing: listenerConfig.address)
-            listeners.append(try TCPListener(loop: loop, address: address) { [unowned self] fd in
-                accept(fd, context: context)
-            })
-        }
-        drainWaker = LoopWaker(loop: loop) { [unowned self] in drain() }
+        metrics = plan.config.admin == nil ? nil : DownstreamMetrics()
+        limitReporter = LimitReporter(logger: logger, metrics: metrics)
+        let failures = apply(plan)
+        if let failure = failures.first { throw GatewayResourceError(description: failure) }
+        mailbox = LoopMailbox(loop: loop) { [unowned self] message in receive(message) }
     }
 
     func run() {
         loop.run()
     }
 
-    private func accept(_ fd: Int32, context: ListenerContext) {
+    private func receive(_ message: WorkerMessage) {
+        switch message {
+        case .snapshot(let replies):
+            retiredPools.removeAll { $0.isIdle }
+            replies.reply(WorkerSnapshot(downstream: metrics?.snapshot,
+                                         clusters: pools.values.map(\.snapshot).sorted { $0.name < $1.name }))
+        case .reload(let plan, let replies):
+            replies.reply(draining ? [] : apply(plan))
+        case .drain:
+            drain()
+        }
+    }
+
+    // MARK: Configuration
+
+    /// Makes `plan` the worker's config: pools of unchanged clusters stay (with their warm
+    /// connections), others are replaced and drained; listeners of unchanged addresses keep
+    /// their sockets; every listener gets a new context, which open connections take up at
+    /// their next request. Returns what could not be applied.
+    private func apply(_ plan: WorkerPlan) -> [String] {
+        let config = plan.config
+        var newPools: [String: UpstreamPool] = [:]
+        for cluster in config.clusters {
+            let tls = plan.resources.clusterTLS[cluster.name].map {
+                UpstreamTLS(context: $0, serverName: cluster.tls?.serverName, verifyHostname: cluster.tls?.verifyHostname ?? true)
+            }
+            if let pool = pools[cluster.name], clusterConfigs[cluster.name] == cluster,
+               pool.breaker === plan.resources.clusterLimits[cluster.name]?.breaker {
+                pool.replaceTLS(tls)
+                newPools[cluster.name] = pool
+            } else {
+                newPools[cluster.name] = makePool(cluster, tls: tls, limits: plan.resources.clusterLimits[cluster.name])
+            }
+        }
+        for (name, pool) in pools where newPools[name] !== pool {
+            pool.shutdown()
+            retiredPools.append(pool)
+        }
+        retiredPools.removeAll { $0.isIdle }
+        pools = newPools
+        clusterConfigs = Dictionary(uniqueKeysWithValues: config.clusters.map { ($0.name, $0) })
+
+        var failures: [String] = []
+        let router = Router(routes: config.routes)
+        var newSlots: [String: ListenerSlot] = [:]
+        for listenerConfig in config.listeners {
+            let context = ListenerContext(
+                config: listenerConfig, router: router, pools: pools, rest: plan.rest,
+                accessLog: plan.resources.accessLog, createTraceparent: config.createTraceparent,
+                tls: plan.resources.listenerTLS[listenerConfig.address], metrics: metrics, limitReporter: limitReporter)
+            if let slot = slots[listenerConfig.address] {
+                slot.context = context
+                newSlots[listenerConfig.address] = slot
+                continue
+            }
+            guard let counter = plan.resources.connectionCounters[listenerConfig.address] else { continue }
+            let slot = ListenerSlot(address: listenerConfig.address, context: context, connectionCounter: counter)
+            do {
+                let address = try SocketAddress(parsing: listenerConfig.address)
+                slot.listener = try TCPListener(loop: loop, address: address) { [unowned self, unowned slot] fd in
+                    accept(fd, slot: slot)
+                }
+                newSlots[listenerConfig.address] = slot
+            } catch {
+                failures.append("\(error)")
+            }
+        }
+        for (address, slot) in slots where newSlots[address] == nil {
+            slot.listener?.close()
+            slot.listener = nil
+        }
+        slots = newSlots
+        return failures
+    }
+
+    private func makePool(_ cluster: ClusterConfig, tls: UpstreamTLS?, limits: ClusterLimits?) -> UpstreamPool {
+        // IP literals (and localhost) are endpoints as they are; other names are resolved.
+        var endpoints: [SocketAddress] = []
+        var names: [DNSEndpointName] = []
+        for endpoint in cluster.endpoints {
+            if let address = try? SocketAddress(parsing: endpoint) {
+                endpoints.append(address)
+            } else if let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) {
+                names.append(DNSEndpointName(host: String(endpoint[..<colon]), port: port))
+            }
+        }
+        var settings = UpstreamClusterSettings(
+            name: cluster.name, endpoints: endpoints, dnsNames: names,
+            dnsRefreshNanoseconds: cluster.dnsRefreshNanoseconds, dnsResolver: cluster.dnsResolver,
+            authority: cluster.authority,
+            breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
+            keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
+            outlierDetection: cluster.outlierDetection, healthCheck: cluster.healthCheck,
+            retryThrottling: cluster.retryThrottling)
+        settings.maxConcurrentStreams = cluster.maxConcurrentStreams
+        settings.tls = tls
+        return UpstreamPool(settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle)
+    }
+
+    // MARK: Connections
+
+    private func accept(_ fd: Int32, slot: ListenerSlot) {
+        let context = slot.context
+        guard slot.connectionCounter.acquire(limit: context.limits.maxConnections) else {
+            Glibc.close(fd)
+            limitReporter.hit("max_connections", "listener \(slot.address) has \(context.limits.maxConnections) connections open; a new one was closed")
+            return
+        }
         do {
             // The peer's address is looked up only for the access log.
             let peer = context.accessLog == nil ? "" : SocketAddress.peerDescription(of: fd)
             let connection = HTTP1ServerConnection(
-                connection: try BufferedConnection(loop: loop, acceptedSocket: fd), context: context, worker: self, peer: peer)
+                connection: try BufferedConnection(loop: loop, acceptedSocket: fd, tls: context.tls),
+                slot: slot, worker: self, peer: peer)
             connections[ObjectIdentifier(connection)] = connection
+            metrics?.connectionsActive += 1
+            metrics?.connectionsTotal += 1
+            if draining { connection.drain() }
         } catch {
+            slot.connectionCounter.release()
             logger.error("cannot accept connection: \(error)")
         }
     }
 
-    func connectionClosed(_ connection: HTTP1ServerConnection) {
+    func connectionClosed(_ connection: HTTP1ServerConnection, slot: ListenerSlot) {
         connections.removeValue(forKey: ObjectIdentifier(connection))
+        slot.connectionCounter.release()
+        metrics?.connectionsActive -= 1
         if draining { finishDrainIfDone() }
     }
 
@@ -83,22 +214,19 @@ final class Worker {
     private func drain() {
         guard !draining else { return }
         draining = true
-        for listener in listeners { listener.close() }
-        listeners.removeAll()
+        for slot in slots.values {
+            slot.listener?.close()
+            slot.listener = nil
+        }
         for connection in Array(connections.values) { connection.drain() }
         finishDrainIfDone()
     }
 
     private func finishDrainIfDone() {
         guard connections.isEmpty else { return }
-        for pool in pools { pool.shutdown() }
-        drainWaker.remove()
+        for pool in pools.values { pool.shutdown() }
+        for pool in retiredPools { pool.shutdown() }
+        mailbox.remove()
         loop.stop()
     }
-}
-
-/// What a cluster's pools on every worker share: its circuit breaker and retry throttle.
-struct ClusterLimits: Sendable {
-    let breaker: CircuitBreaker
-    let throttle: RetryThrottle?
 }

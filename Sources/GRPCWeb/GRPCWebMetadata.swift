@@ -9,6 +9,9 @@ public enum GRPCWebMetadata {
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
         "host", "content-length", "content-type", "accept", "accept-encoding", "expect",
         "http2-settings", "grpc-timeout",
+        // Set by Ferry from the verified client certificate only (Envoy's SANITIZE_SET): a
+        // client must not claim an identity.
+        "x-forwarded-client-cert",
     ]
 
     /// Fields of the upstream response that the HTTP/1.1 response sets itself.

@@ -8,7 +8,11 @@
 //   by one upstream read, cost one system call per connection;
 // - the write event is armed only while the socket is full, so a response that fits costs no
 //   epoll_ctl.
+//
+// With TLS, the same loop drives an OpenSSL session on the socket: reads go through SSL_read
+// until it wants more bytes, queued output through SSL_write in records of up to 16 KiB.
 import CLibevent
+import COpenSSL
 import Glibc
 
 /// What a connection reports to its owner. Every call happens on the loop's thread.
@@ -63,9 +67,19 @@ public final class BufferedConnection: LoopFlushable {
     private var outputLowWatermark = 0
     private var outputAboveWatermark = false
     public var flushScheduled = false
+    // TLS: the session, whether its handshake is still running, what a client verifies, and
+    // the state OpenSSL asks to keep between non-blocking calls.
+    private var tls: TLSSession?
+    private var handshaking = false
+    private var tlsClient: TLSClientSetup?
+    /// A write that wanted the socket (or a read) again: retried with the same length.
+    private var tlsRetryWriteLength = 0
+    private var tlsWriteWantsWritable = false
+    private var tlsReadWantsWritable = false
 
-    /// Wraps an accepted socket (already non-blocking).
-    public init(loop: EventLoop, acceptedSocket fd: Int32) throws {
+    /// Wraps an accepted socket (already non-blocking); with `tls`, a TLS server handshake
+    /// runs before any bytes reach the delegate.
+    public init(loop: EventLoop, acceptedSocket fd: Int32, tls context: TLSContext? = nil) throws {
         self.loop = loop
         self.fd = fd
         state = .open
@@ -75,14 +89,24 @@ public final class BufferedConnection: LoopFlushable {
         }
         self.output = output
         setNoDelay(fd)
+        if let context {
+            do {
+                tls = try TLSSession(context: context, fd: fd, client: nil)
+            } catch {
+                Glibc.close(fd)
+                throw error
+            }
+            handshaking = true
+        }
         try makeEvents()
         updateReadEvent()
     }
 
-    /// Starts a connect to `address`; `connectionDidConnect` or `didCloseWith` follows, unless
-    /// the connect fails at once, which throws.
-    public init(loop: EventLoop, connectingTo address: SocketAddress) throws {
+    /// Starts a connect to `address`; `connectionDidConnect` (after the TLS handshake, with
+    /// `tls`) or `didCloseWith` follows, unless the connect fails at once, which throws.
+    public init(loop: EventLoop, connectingTo address: SocketAddress, tls: TLSClientSetup? = nil) throws {
         self.loop = loop
+        tlsClient = tls
         state = .connecting
         guard let output = evbuffer_new() else { throw LoopError.libevent("evbuffer_new") }
         self.output = output
@@ -143,6 +167,10 @@ public final class BufferedConnection: LoopFlushable {
             close(reason: .timeout)
             return
         }
+        if let tls {
+            readTLS(tls)
+            return
+        }
         let buffer = loop.readBuffer
         let count = recv(fd, buffer.baseAddress, buffer.count, 0)
         if count > 0 {
@@ -167,10 +195,122 @@ public final class BufferedConnection: LoopFlushable {
             setNoDelay(fd)
             armWriteEvent(false)
             updateReadEvent()
+            if let client = tlsClient {
+                tlsClient = nil
+                do {
+                    tls = try TLSSession(context: client.context, fd: fd, client: client)
+                } catch {
+                    close(reason: .error("TLS: \(error)"))
+                    return
+                }
+                handshaking = true
+                continueHandshake()
+                return
+            }
             delegate?.connectionDidConnect(self)
+        }
+        if let tls {
+            if handshaking {
+                continueHandshake()
+                return
+            }
+            if tlsReadWantsWritable {
+                tlsReadWantsWritable = false
+                readTLS(tls)
+            }
         }
         flush()
     }
+
+    // MARK: TLS
+
+    private func continueHandshake() {
+        guard let tls else { return }
+        ERR_clear_error()
+        let result = SSL_do_handshake(tls.ssl)
+        guard result == 1 else {
+            switch SSL_get_error(tls.ssl, result) {
+            case SSL_ERROR_WANT_READ: armWriteEvent(false)
+            case SSL_ERROR_WANT_WRITE: armWriteEvent(true)
+            default: close(reason: .error("TLS handshake failed: \(tls.handshakeFailure())"))
+            }
+            return
+        }
+        handshaking = false
+        armWriteEvent(false)
+        if let mismatch = tls.alpnMismatch {
+            close(reason: .error("TLS: \(mismatch)"))
+            return
+        }
+        if tls.isClient { delegate?.connectionDidConnect(self) }
+        guard state == .open else { return }
+        // Bytes that arrived with the last handshake message wait inside OpenSSL.
+        readTLS(tls)
+        if state == .open { loop.scheduleFlush(self) }
+    }
+
+    /// Reads records until OpenSSL needs more bytes from the socket (epoll cannot see what
+    /// OpenSSL has already buffered, so this must not stop early while reading is on).
+    private func readTLS(_ tls: TLSSession) {
+        if handshaking {
+            continueHandshake()
+            return
+        }
+        let buffer = loop.readBuffer
+        while state == .open && reading {
+            ERR_clear_error()
+            let count = SSL_read(tls.ssl, buffer.baseAddress, Int32(buffer.count))
+            if count > 0 {
+                delegate?.connection(self, received: UnsafeRawBufferPointer(rebasing: buffer[..<Int(count)]))
+                continue
+            }
+            switch SSL_get_error(tls.ssl, count) {
+            case SSL_ERROR_WANT_READ:
+                break
+            case SSL_ERROR_WANT_WRITE:
+                tlsReadWantsWritable = true
+                armWriteEvent(true)
+            case SSL_ERROR_ZERO_RETURN:
+                close(reason: .endOfStream)
+            default:
+                close(reason: .error("TLS: \(takeOpenSSLErrors())"))
+            }
+            break
+        }
+        // A write that waited for the peer's bytes may go now.
+        if state == .open, tlsRetryWriteLength > 0 { loop.scheduleFlush(self) }
+    }
+
+    /// SSL_write of the queued output; false when the connection closed.
+    private func writeTLS(_ tls: TLSSession) -> Bool {
+        tlsWriteWantsWritable = false
+        while case let length = evbuffer_get_length(output), length > 0 {
+            let chunk = tlsRetryWriteLength > 0 ? tlsRetryWriteLength : min(length, 16 * 1024)
+            let data = evbuffer_pullup(output, chunk)
+            ERR_clear_error()
+            let written = SSL_write(tls.ssl, data, Int32(chunk))
+            if written > 0 {
+                evbuffer_drain(output, Int(written))
+                tlsRetryWriteLength = 0
+                continue
+            }
+            tlsRetryWriteLength = chunk
+            switch SSL_get_error(tls.ssl, written) {
+            case SSL_ERROR_WANT_WRITE:
+                tlsWriteWantsWritable = true
+            case SSL_ERROR_WANT_READ:
+                break
+            default:
+                close(reason: .error("TLS: \(takeOpenSSLErrors())"))
+                return false
+            }
+            break
+        }
+        return true
+    }
+
+    /// The client certificate's subject (RFC 2253), on a TLS server connection that got one.
+    public var peerSubject: String? { handshaking ? nil : tls?.peerSubject }
 
     // MARK: Output
 
@@ -195,14 +335,17 @@ public final class BufferedConnection: LoopFlushable {
     /// write event.
     public func flush() {
         guard state == .open || state == .closingAfterFlush else { return }
-        if evbuffer_get_length(output) > 0 {
+        if let tls {
+            // Output waits for the handshake, which flushes when it completes.
+            guard !handshaking, writeTLS(tls) else { return }
+        } else if evbuffer_get_length(output) > 0 {
             if evbuffer_write(output, fd) < 0 && errno != EAGAIN && errno != EINTR {
                 close(reason: .error(systemErrorDescription()))
                 return
             }
         }
         let remaining = evbuffer_get_length(output)
-        armWriteEvent(remaining > 0)
+        armWriteEvent(tls == nil ? remaining > 0 : tlsWriteWantsWritable || tlsReadWantsWritable)
         if remaining == 0 && state == .closingAfterFlush {
             close(reason: .endOfStream)
             return
@@ -226,6 +369,8 @@ public final class BufferedConnection: LoopFlushable {
         guard reading != enabled else { return }
         reading = enabled
         updateReadEvent()
+        // Records OpenSSL already decrypted would not wake the socket's event.
+        if enabled, state == .open, let tls, SSL_pending(tls.ssl) > 0, let readEvent { event_active(readEvent, EV_READ, 0) }
     }
 
     /// A read timeout: the connection closes with `.timeout` when no byte arrives for this
@@ -259,8 +404,16 @@ public final class BufferedConnection: LoopFlushable {
     /// Closes the socket now, dropping queued output, and reports `reason` (once).
     public func close(reason: ConnectionCloseReason) {
         guard state != .closed else { return }
+        let wasOpen = state == .open || state == .closingAfterFlush
         state = .closed
         freeEvents()
+        // close_notify, best effort (never after a TLS error: OpenSSL forbids it).
+        var failed = false
+        if case .error = reason { failed = true }
+        if let tls, wasOpen, !handshaking, !failed {
+            ERR_clear_error()
+            SSL_shutdown(tls.ssl)
+        }
         Glibc.close(fd)
         fd = -1
         delegate?.connection(self, didCloseWith: reason)

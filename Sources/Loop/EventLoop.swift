@@ -1,5 +1,5 @@
 // One libevent event_base, driven by one thread. Every object of this target belongs to
-// exactly one loop and is touched only from that loop's thread; `LoopWaker` is the one
+// exactly one loop and is touched only from that loop's thread; `LoopMailbox` is the one
 // exception, and it exists to cross threads.
 import CLibevent
 import Glibc
@@ -28,7 +28,7 @@ public final class EventLoop {
     private var pendingFlushes: [any LoopFlushable] = []
     private var flushing: [any LoopFlushable] = []
 
-    /// Once per process, before any base exists: lets `LoopWaker` wake a loop from another
+    /// Once per process, before any base exists: lets `LoopMailbox` wake a loop from another
     /// thread, and keeps a peer's close from killing the process with SIGPIPE.
     private static let processSetUp: Void = {
         evthread_use_pthreads()

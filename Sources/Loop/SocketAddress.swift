@@ -39,6 +39,13 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         hashKey = storage.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
     }
 
+    /// The host part of the text it was parsed from: an IP address (IPv6 without brackets),
+    /// or `localhost`.
+    public var host: String {
+        let hostPart = description[..<(description.lastIndex(of: ":") ?? description.endIndex)]
+        return String(hostPart.hasPrefix("[") ? hostPart.dropFirst().dropLast() : hostPart)
+    }
+
     func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, Int32) -> R) -> R {
         storage.withUnsafeBytes { raw in
             body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), Int32(raw.count))

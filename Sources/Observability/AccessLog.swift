@@ -21,10 +21,12 @@ public struct AccessLogEntry: Sendable, Equatable {
     public var upstream: String?
     public var attempts: Int
     public var traceID: String?
+    /// The verified client certificate's subject, on a mutual-TLS listener.
+    public var clientSubject: String?
 
     public init(startNanoseconds: UInt64, peer: String, method: String, path: String, protocolName: String,
                 grpcStatus: Int?, httpStatus: Int, bytesIn: Int, bytesOut: Int, durationNanoseconds: UInt64,
-                upstream: String?, attempts: Int, traceID: String?) {
+                upstream: String?, attempts: Int, traceID: String?, clientSubject: String? = nil) {
         self.startNanoseconds = startNanoseconds
         self.peer = peer
         self.method = method
@@ -38,6 +40,7 @@ public struct AccessLogEntry: Sendable, Equatable {
         self.upstream = upstream
         self.attempts = attempts
         self.traceID = traceID
+        self.clientSubject = clientSubject
     }
 
     /// The JSON line, newline included; keys in a fixed order, absent values as null. Built as
@@ -75,6 +78,8 @@ public struct AccessLogEntry: Sendable, Equatable {
         appendDecimal(UInt64(max(0, attempts)), to: &out)
         out.append(contentsOf: #","trace_id":"#.utf8)
         if let traceID { appendQuoted(traceID, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        out.append(contentsOf: #","client_subject":"#.utf8)
+        if let clientSubject { appendQuoted(clientSubject, to: &out) } else { out.append(contentsOf: "null".utf8) }
         out.append(contentsOf: "}\n".utf8)
         return out
     }

@@ -99,6 +99,8 @@ public struct RetryState: Sendable, Equatable {
         case retry(afterNanoseconds: UInt64)
         /// Why not: for logs and the final status's message.
         case giveUp(String)
+        /// The cluster's retry throttle (A6 "retryThrottling") has too few tokens.
+        case throttled
     }
 
     /// The current attempt ended with `code` (a connect failure or reset counts as
@@ -108,7 +110,7 @@ public struct RetryState: Sendable, Equatable {
         guard policy.retryableStatusCodes.contains(code) else { return .giveUp("\(code.name) is not retryable") }
         guard phase == .uncommitted else { return .giveUp("the call was committed") }
         guard attempts < policy.maxAttempts else { return .giveUp("\(attempts) attempts made (max_attempts \(policy.maxAttempts))") }
-        guard throttleAllows else { return .giveUp("retries are throttled") }
+        guard throttleAllows else { return .throttled }
         let delay: UInt64
         switch pushback {
         case .doNotRetry?:

@@ -7,6 +7,14 @@ public enum RouteMatch: Sendable, Equatable {
     case service(String)
     /// A path prefix, e.g. `/node.v1.`.
     case pathPrefix(String)
+
+    /// The service name or the prefix (which starts with `/`): the route's name in metrics.
+    public var label: String {
+        switch self {
+        case .service(let name): name
+        case .pathPrefix(let prefix): prefix
+        }
+    }
 }
 
 public struct Route: Sendable, Equatable {

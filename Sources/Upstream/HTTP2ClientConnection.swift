@@ -16,8 +16,9 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     let endpoint: SocketAddress
-    /// `:authority` of every request on this connection.
+    /// `:authority` and `:scheme` of every request on this connection.
     private let authority: String
+    private let scheme: String
     /// The pool owns its connections, so it outlives them; unowned(unsafe) because checked
     /// references cost atomic operations on every use (the hot path).
     private unowned(unsafe) let pool: UpstreamPool
@@ -38,7 +39,8 @@ final class HTTP2ClientConnection: LoopFlushable {
         self.endpoint = endpoint
         self.loop = loop
         authority = pool.authority(for: endpoint)
-        connection = try BufferedConnection(loop: loop, connectingTo: endpoint)
+        connection = try BufferedConnection(loop: loop, connectingTo: endpoint, tls: pool.tlsSetup(for: endpoint))
+        scheme = pool.settings.tls == nil ? "http" : "https"
         connection.delegate = self
         connectTimer = LoopTimer(loop: loop) { [unowned self] in
             connection.close(reason: .error("connect timed out"))
@@ -60,7 +62,7 @@ final class HTTP2ClientConnection: LoopFlushable {
     var hasCapacity: Bool {
         guard state == .ready, let session else { return false }
         let limit = nghttp2_session_get_remote_settings(session, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
-        return UInt32(streams.count) < limit
+        return streams.count < min(Int(limit), pool.settings.maxConcurrentStreams)
     }
 
     /// Opens a stream for `call` and sends its headers and body.
@@ -68,7 +70,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         guard let session else { return }
         var fields = HeaderFields(reservingFields: 7 + call.request.metadata.count, bytes: 160 + call.request.path.utf8.count)
         fields.append(name: ":method", value: "POST")
-        fields.append(name: ":scheme", value: "http")
+        fields.append(name: ":scheme", value: scheme)
         fields.append(name: ":path", value: call.request.path)
         fields.append(name: ":authority", value: authority)
         fields.append(name: "content-type", value: call.request.contentType)

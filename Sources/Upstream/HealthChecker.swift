@@ -31,6 +31,11 @@ final class HealthChecker {
         timer?.schedule(afterNanoseconds: settings.intervalNanoseconds)
     }
 
+    /// No more rounds (the pool is shutting down); checks in flight end on their own.
+    func stop() {
+        timer?.cancel()
+    }
+
     func isHealthy(_ endpoint: SocketAddress) -> Bool {
         states[endpoint]?.isHealthy ?? true
     }

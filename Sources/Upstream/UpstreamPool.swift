@@ -21,6 +21,20 @@ public struct DNSEndpointName: Sendable, Equatable {
     }
 }
 
+/// TLS towards a cluster: the context (CAs, client certificate, ALPN h2) and the names.
+public struct UpstreamTLS: Sendable {
+    public var context: TLSContext
+    /// SNI and the name verified; nil: the endpoint's DNS name, or its address.
+    public var serverName: String?
+    public var verifyHostname: Bool
+
+    public init(context: TLSContext, serverName: String?, verifyHostname: Bool) {
+        self.context = context
+        self.serverName = serverName
+        self.verifyHostname = verifyHostname
+    }
+}
+
 /// A cluster as the pool needs it.
 public struct UpstreamClusterSettings: Sendable {
     public var name: String
@@ -43,6 +57,10 @@ public struct UpstreamClusterSettings: Sendable {
     public var healthCheck: HealthCheckSettings?
     /// gRFC A6 retry throttling; nil: retries are not throttled.
     public var retryThrottling: RetryThrottleSettings?
+    /// Streams opened on one connection at most (the backend's SETTINGS may lower it).
+    public var maxConcurrentStreams = 1024
+    /// TLS to the endpoints; nil: cleartext HTTP/2 (h2c).
+    public var tls: UpstreamTLS?
 
     public init(name: String, endpoints: [SocketAddress], dnsNames: [DNSEndpointName] = [],
                 dnsRefreshNanoseconds: UInt64 = 5_000_000_000, dnsResolver: String? = nil, authority: String? = nil,
@@ -66,7 +84,7 @@ public struct UpstreamClusterSettings: Sendable {
 }
 
 public final class UpstreamPool {
-    public let settings: UpstreamClusterSettings
+    public private(set) var settings: UpstreamClusterSettings
     let loop: EventLoop
     private let logger: Logger
     private var connections: [SocketAddress: [HTTP2ClientConnection]] = [:]
@@ -95,14 +113,17 @@ public final class UpstreamPool {
     private var resolvedOnce = false
     private var dnsTimer: LoopTimer?
     private var awaitingEndpoints: [UpstreamCall] = []
-    /// For metrics: endpoint-set changes and failed resolutions.
-    public private(set) var dnsUpdates = 0
-    public private(set) var dnsFailures = 0
+    // For metrics: endpoint-set changes and failed resolutions, retries, refused connects.
+    private var dnsUpdates: UInt64 = 0
+    private var dnsFailures: UInt64 = 0
+    private var retries: UInt64 = 0
+    private var throttledRetries: UInt64 = 0
+    private var connectFailures: [SocketAddress: UInt64] = [:]
     /// Unprocessed attempts restarted per call before giving up (a loop guard).
     private static let transparentRetryLimit = 5
     /// Streams a connection still being set up is expected to take (HTTP/2's initial
     /// unlimited SETTINGS_MAX_CONCURRENT_STREAMS, capped as servers commonly do).
-    private static let assumedStreamsPerNewConnection = 100
+    private var assumedStreamsPerNewConnection: Int { min(100, settings.maxConcurrentStreams) }
 
     /// `breaker` and `throttle`: the cluster's, shared by its pools on every worker; by default
     /// the pool makes its own.
@@ -215,8 +236,17 @@ public final class UpstreamPool {
         dispatch(call)
     }
 
-    /// Closes idle connections and lets busy ones finish (drain).
+    /// New TLS settings (certificates read again on reload) for connections opened from now on.
+    public func replaceTLS(_ tls: UpstreamTLS?) {
+        settings.tls = tls
+    }
+
+    /// Closes idle connections and lets busy ones finish (drain, or a reload that replaced the
+    /// cluster); health checks and DNS refreshes stop.
     public func shutdown() {
+        healthChecker?.stop()
+        dnsTimer?.cancel()
+        dnsTimer = nil
         for connection in connections.values.joined() { connection.shutdown() }
     }
 
@@ -272,7 +302,7 @@ public final class UpstreamPool {
         let open = connections[endpoint] ?? []
         let connecting = open.filter { $0.state == .connecting }.count
         let waiting = pending[endpoint]?.count ?? 0
-        guard waiting > connecting * UpstreamPool.assumedStreamsPerNewConnection else { return }
+        guard waiting > connecting * assumedStreamsPerNewConnection else { return }
         if let trip = breaker.acquire(.connection) {
             // No new connection: the calls wait for a stream on the ones there are, or fail.
             if open.isEmpty { failPending(on: endpoint, GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")) }
@@ -314,6 +344,7 @@ public final class UpstreamPool {
         let now = EventLoop.monotonicNow
         outliers.recordFailure(endpoint, now: now)
         let failures = (connectBackoff[endpoint]?.failures ?? 0) + 1
+        connectFailures[endpoint, default: 0] += 1
         var delay = 1_000_000_000.0
         for _ in 1..<failures { delay = min(delay * 1.6, 120_000_000_000) }
         delay *= Double.random(in: 0.8...1.2, using: &random)
@@ -362,12 +393,14 @@ public final class UpstreamPool {
         let decision = retry.attemptFailed(with: code, pushback: pushback, throttleAllows: throttle?.allowsRetry ?? true,
                                            using: &random)
         call.retry = retry
+        if decision == .throttled { throttledRetries += 1 }
         guard case .retry(let delay) = decision else {
             logger.debug("not retried", metadata: ["cluster": "\(settings.name)", "path": "\(call.request.path)", "reason": "\(decision)"])
             return false
         }
         if let deadline = call.deadline, EventLoop.monotonicNow + delay >= deadline { return false }
         guard breaker.acquire(.retry) == nil else { return false }
+        retries += 1
         call.holdsRetryToken = true
         call.state = .backingOff
         call.resetForAttempt()
@@ -418,12 +451,50 @@ public final class UpstreamPool {
         }
     }
 
+    // MARK: Reporting
+
+    /// This worker's view of the cluster, for /metrics and /clusters.
+    public var snapshot: ClusterSnapshot {
+        let now = EventLoop.monotonicNow
+        var known = picker.endpoints
+        for endpoint in connections.keys where !known.contains(endpoint) { known.append(endpoint) }
+        let endpoints = known.map { endpoint in
+            let open = connections[endpoint] ?? []
+            return EndpointSnapshot(
+                address: endpoint.description, healthy: healthChecker?.isHealthy(endpoint),
+                ejected: !outliers.isAvailable(endpoint, now: now),
+                backingOff: (connectBackoff[endpoint]?.untilNanoseconds ?? 0) > now,
+                connections: open.count, streams: open.reduce(0) { $0 + $1.activeStreams },
+                connectFailures: connectFailures[endpoint] ?? 0)
+        }
+        var trips: [String: Int] = [:]
+        for resource in BreakerResource.allCases { trips[resource.limitName] = breaker.trips(resource) }
+        return ClusterSnapshot(name: settings.name, endpoints: endpoints, retries: retries, throttledRetries: throttledRetries,
+                               ejections: UInt64(outliers.ejections), dnsUpdates: dnsUpdates, dnsFailures: dnsFailures,
+                               breakerTrips: trips)
+    }
+
+    /// No call, connection or queued work left (a pool retired by a reload may go).
+    public var isIdle: Bool {
+        connections.values.allSatisfy(\.isEmpty) && pending.values.allSatisfy(\.isEmpty) && awaitingEndpoints.isEmpty
+    }
+
     // MARK: Health checks
 
     /// The `:authority` of connections to `endpoint`: the configured one, else the name it was
     /// resolved from, else the address.
     func authority(for endpoint: SocketAddress) -> String {
         settings.authority ?? names[endpoint] ?? endpoint.description
+    }
+
+    /// What a TLS connection to `endpoint` sends as SNI and verifies: the configured server
+    /// name, else the DNS name the endpoint was resolved from, else its IP address (verified
+    /// against the certificate's IP addresses, and not sent: SNI carries names only).
+    func tlsSetup(for endpoint: SocketAddress) -> TLSClientSetup? {
+        guard let tls = settings.tls else { return nil }
+        let name = tls.serverName ?? names[endpoint].map { String($0[..<($0.lastIndex(of: ":") ?? $0.endIndex)]) }
+        return TLSClientSetup(context: tls.context, serverName: name,
+                              verifiedName: tls.verifyHostname ? name ?? endpoint.host : nil)
     }
 
     /// The endpoints calls may go to (for the health checker).

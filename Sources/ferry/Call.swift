@@ -51,38 +51,16 @@ struct Call: ParsableCommand {
         } else {
             body = Array(json.utf8)
         }
-        let (host, port) = splitAddress(address)
         var request = "POST /\(method) HTTP/1.1\r\nhost: \(address)\r\ncontent-type: application/json\r\n"
         request += "accept: application/x-ndjson\r\nconnection: close\r\ncontent-length: \(body.count)\r\n"
         for header in headers { request += header + "\r\n" }
         request += "\r\n"
 
-        let fd: Int32
-        do {
-            fd = try connectTCP(host: host, port: port)
-        } catch {
-            printError("ferry call: cannot connect to \(address): \(error.reason)")
-            throw ExitCode(2)
-        }
-        defer { close(fd) }
-        guard sendAll(fd, Array(request.utf8) + body) else {
-            printError("ferry call: cannot send to \(address): \(String(cString: strerror(errno)))")
-            throw ExitCode(2)
-        }
         var printer = CallOutput(indent: !compact)
-        var reader = HTTPResponseReader()
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while !reader.isComplete {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            guard count > 0 else { break }
-            do {
-                try reader.consume(buffer[..<count]) { printer.received($0, status: $1, contentType: $2) }
-            } catch {
-                printError("ferry call: \(address) sent an invalid HTTP response: \(error.reason)")
-                throw ExitCode(2)
-            }
+        let complete = try sendHTTPRequest(Array(request.utf8) + body, to: address, command: "ferry call") {
+            printer.received($0, status: $1, contentType: $2)
         }
-        guard reader.isComplete else {
+        guard complete else {
             printer.finish()
             printError("ferry call: the response from \(address) ended early")
             throw ExitCode(1)
@@ -94,6 +72,39 @@ struct Call: ParsableCommand {
 
 struct CallError: Error {
     var reason: String
+}
+
+/// Sends `request` to `address` on a new connection and hands the response's body to
+/// `received` as it arrives; true when the response was complete. Exits 2 (after saying why,
+/// as `command`) when the address cannot be reached or answers with something not HTTP.
+func sendHTTPRequest(_ request: [UInt8], to address: String, command: String,
+                     received: (_ piece: [UInt8], _ status: Int, _ contentType: String) -> Void) throws -> Bool {
+    let (host, port) = splitAddress(address)
+    let fd: Int32
+    do {
+        fd = try connectTCP(host: host, port: port)
+    } catch {
+        printError("\(command): cannot connect to \(address): \(error.reason)")
+        throw ExitCode(2)
+    }
+    defer { close(fd) }
+    guard sendAll(fd, request) else {
+        printError("\(command): cannot send to \(address): \(String(cString: strerror(errno)))")
+        throw ExitCode(2)
+    }
+    var reader = HTTPResponseReader()
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while !reader.isComplete {
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { break }
+        do {
+            try reader.consume(buffer[..<count], body: received)
+        } catch {
+            printError("\(command): \(address) sent an invalid HTTP response: \(error.reason)")
+            throw ExitCode(2)
+        }
+    }
+    return reader.isComplete
 }
 
 /// `host:port` or `[v6]:port`.

@@ -1,4 +1,4 @@
-// The `ferry` command line: run, check, demo, call.
+// The `ferry` command line: run, check, demo, call, reload.
 import ArgumentParser
 import Config
 import FerryCore
@@ -14,7 +14,7 @@ struct Ferry: ParsableCommand {
         commandName: "ferry",
         abstract: "A gRPC-Web gateway and sidecar proxy.",
         version: FerryVersion.current,
-        subcommands: [Run.self, Check.self, Demo.self, Call.self])
+        subcommands: [Run.self, Check.self, Demo.self, Call.self, Reload.self])
 }
 
 enum FerryVersion {
@@ -38,16 +38,31 @@ struct LoggingOptions: ParsableArguments {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
-/// Loads and validates a config file, or exits 2 with the key path and the reason.
-func loadConfig(path: String) throws -> FerryConfig {
+/// Why a config file or what it names cannot be used.
+struct LoadError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Reads and validates a config file and the descriptor set it names.
+func readConfigFiles(path: String) throws(LoadError) -> (FerryConfig, RESTTranscoding?) {
     guard let text = readTextFile(path) else {
-        printError("ferry: cannot read config '\(path)': \(String(cString: strerror(errno)))")
-        throw ExitCode(2)
+        throw LoadError(description: "cannot read config '\(path)': \(String(cString: strerror(errno)))")
     }
+    let config: FerryConfig
     do {
-        return try ConfigLoader.load(yaml: text, defaultWorkers: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        config = try ConfigLoader.load(yaml: text, defaultWorkers: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
     } catch {
-        printError("ferry: invalid config '\(path)': \(error)")
+        throw LoadError(description: "invalid config '\(path)': \(error)")
+    }
+    return (config, try readREST(config))
+}
+
+/// `readConfigFiles`, or exit 2 with the key path and the reason.
+func loadConfigFiles(path: String) throws -> (FerryConfig, RESTTranscoding?) {
+    do {
+        return try readConfigFiles(path: path)
+    } catch {
+        printError("ferry: \(error)")
         throw ExitCode(2)
     }
 }
@@ -78,13 +93,11 @@ func readAll(_ fd: Int32) -> [UInt8]? {
     }
 }
 
-/// The `rest` section made ready: descriptor set read, rules and types checked. Exits 2 with
-/// the reason when any of it fails.
-func loadREST(_ config: FerryConfig) throws -> RESTTranscoding? {
+/// The `rest` section made ready: descriptor set read, rules and types checked.
+private func readREST(_ config: FerryConfig) throws(LoadError) -> RESTTranscoding? {
     guard let rest = config.rest else { return nil }
     guard let descriptorSet = readFile(rest.descriptorSet) else {
-        printError("ferry: rest.descriptor_set: cannot read '\(rest.descriptorSet)': \(String(cString: strerror(errno)))")
-        throw ExitCode(2)
+        throw LoadError(description: "rest.descriptor_set: cannot read '\(rest.descriptorSet)': \(String(cString: strerror(errno)))")
     }
     do {
         return try RESTTranscoding(
@@ -95,8 +108,7 @@ func loadREST(_ config: FerryConfig) throws -> RESTTranscoding? {
             requestHeaders: rest.requestHeaders.map(Set.init),
             defaultTimeout: rest.defaultTimeoutNanoseconds.map { GRPCTimeout(nanoseconds: Int64($0)) })
     } catch {
-        printError("ferry: rest: \(error)")
-        throw ExitCode(2)
+        throw LoadError(description: "rest: \(error)")
     }
 }
 
@@ -121,25 +133,36 @@ func writeOut(_ fd: Int32, _ bytes: [UInt8]) {
     }
 }
 
-/// Runs the gateway until SIGINT or SIGTERM, then drains.
-func serve(_ config: FerryConfig, rest: RESTTranscoding?, logger: Logger, beforeServing: () throws -> Void = {}) throws {
-    Gateway.blockShutdownSignals()
+/// Runs the gateway: reloads on SIGHUP (and POST /reload), drains on SIGTERM (after the
+/// drain grace) or SIGINT (at once), then returns.
+func serve(_ config: FerryConfig, rest: RESTTranscoding?, logger: Logger, reloadSource: ConfigSource?,
+           beforeServing: () throws -> Void = {}) throws {
+    Gateway.blockControlSignals()
     try beforeServing()
     let running: RunningGateway
     do {
-        running = try Gateway(config: config, rest: rest, logger: logger).start()
+        running = try Gateway.start(config: config, rest: rest, logger: logger, reloadSource: reloadSource)
     } catch {
         logger.critical("cannot start: \(error)")
         throw ExitCode(1)
     }
     logger.info("ferry listening", metadata: ["listeners": "\(config.listeners.map(\.address).joined(separator: ","))",
-                                              "workers": "\(config.workers)"])
-    let signal = Gateway.waitForShutdownSignal()
-    logger.info("\(signal) received: draining")
-    if running.drain() {
-        logger.info("drained")
-    } else {
-        logger.warning("drain timeout reached with calls in flight")
+                                              "admin": "\(config.admin?.address ?? "off")", "workers": "\(config.workers)"])
+    while true {
+        let signal = Gateway.waitForSignal()
+        if signal == .hangUp {
+            logger.info("SIGHUP received: reloading")
+            _ = running.reload()
+            continue
+        }
+        let grace = signal == .terminate ? running.config.drainGraceNanoseconds : 0
+        logger.info("\(signal.name) received: draining", metadata: ["grace_ms": "\(grace / 1_000_000)"])
+        if running.drain(graceNanoseconds: grace) {
+            logger.info("drained")
+        } else {
+            logger.warning("drain timeout reached with calls in flight")
+        }
+        return
     }
 }
 
@@ -153,8 +176,9 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let logger = logging.bootstrap()
-        let loaded = try loadConfig(path: config)
-        try serve(loaded, rest: try loadREST(loaded), logger: logger)
+        let (loaded, rest) = try loadConfigFiles(path: config)
+        let path = config
+        try serve(loaded, rest: rest, logger: logger, reloadSource: { try readConfigFiles(path: path) })
     }
 }
 
@@ -165,8 +189,7 @@ struct Check: ParsableCommand {
     var config: String
 
     func run() throws {
-        let loaded = try loadConfig(path: config)
-        let rest = try loadREST(loaded)
+        let (loaded, rest) = try loadConfigFiles(path: config)
         let restSummary = rest.map { ", REST: \($0.catalog.routes.rules.count) rule(s)" } ?? ""
         print("config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)\(restSummary)")
     }
@@ -192,7 +215,7 @@ struct Demo: ParsableCommand {
             logger.critical("embedded demo config is invalid: \(error)")
             throw ExitCode(1)
         }
-        try serve(config, rest: rest, logger: logger) {
+        try serve(config, rest: rest, logger: logger, reloadSource: nil) {
             do {
                 try NodeServiceBackend.startInBackground(address: "127.0.0.1:50051", logger: logger)
             } catch {
@@ -222,5 +245,26 @@ struct Demo: ParsableCommand {
                 """)
             fflush(nil)  // all streams: the test harness and users read the line at once
         }
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ask a running Ferry to reload its config and descriptor files (as SIGHUP does).",
+        discussion: "Exit status: 0 when the new config is in effect, 1 when it was rejected (the reason is printed), 2 when the admin listener cannot be reached.")
+
+    @Option(help: "The admin listener's address.")
+    var admin = "127.0.0.1:9901"
+
+    func run() throws {
+        let request = "POST /reload HTTP/1.1\r\nhost: \(admin)\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        var status = 0
+        var text: [UInt8] = []
+        let complete = try sendHTTPRequest(Array(request.utf8), to: admin, command: "ferry reload") { piece, code, _ in
+            status = code
+            text += piece
+        }
+        writeOut(status == 200 ? STDOUT_FILENO : STDERR_FILENO, text)
+        guard complete, status == 200 else { throw ExitCode(1) }
     }
 }

@@ -12,14 +12,14 @@ final class AccessLogTests: XCTestCase {
         XCTAssertEqual(String(decoding: entry.jsonLine, as: UTF8.self), #"{"time":"2025-11-27T10:00:00.123Z","peer":"127.0.0.1:5000","method":"POST","#
                        + #""path":"/node.v1.NodeService/GetNode?x=\"1\"","protocol":"grpc-web","grpc_status":0,"http_status":200,"#
                        + #""bytes_in":9,"bytes_out":120,"duration_ms":1.235,"upstream":"127.0.0.2:50051","attempts":2,"#
-                       + #""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"}"# + "\n")
+                       + #""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","client_subject":null}"# + "\n")
         var refused = entry
         refused.grpcStatus = nil
         refused.upstream = nil
         refused.traceID = nil
         refused.path = "/a\u{1}b"
         XCTAssertTrue(String(decoding: refused.jsonLine, as: UTF8.self).contains(#""path":"/a\u0001b""#))
-        XCTAssertTrue(String(decoding: refused.jsonLine, as: UTF8.self).contains(#""grpc_status":null"#) && String(decoding: refused.jsonLine, as: UTF8.self).contains(#""trace_id":null}"#))
+        XCTAssertTrue(String(decoding: refused.jsonLine, as: UTF8.self).contains(#""grpc_status":null"#) && String(decoding: refused.jsonLine, as: UTF8.self).contains(#""trace_id":null,"client_subject":null}"#))
     }
 
     func testTraceparentParsingFollowsTheW3CRules() {

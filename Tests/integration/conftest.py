@@ -45,10 +45,13 @@ def wait_for_port(port, process=None, timeout=15):
 class FerryProcess:
     def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level=""):
         self.port = free_port()
+        self.admin_port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
         self.config.write_text(f"""
 workers: 2
 drain_timeout: 5s
+drain_grace: 0s
+admin: {{ address: 127.0.0.1:{self.admin_port} }}
 listeners:
   - address: 127.0.0.1:{self.port}
 {extra_listener}

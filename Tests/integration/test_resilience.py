@@ -63,6 +63,7 @@ class Gateway:
         config = tmp_path / f"resilience-{self.port}.yaml"
         config.write_text(f"""workers: 1
 drain_timeout: 2s
+admin: off
 listeners:
   - address: 127.0.0.1:{self.port}
 routes:
