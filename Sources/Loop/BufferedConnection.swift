@@ -137,12 +137,14 @@ public final class BufferedConnection: LoopFlushable {
     private func makeEvents() throws {
         let context = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, context in
+            // Kept alive through the callback: closing can release the owner's last reference,
+            // and the TLS paths still look at their state after a close.
             let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0)
+            withExtendedLifetime(connection) { connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0) }
         }, context)
         writeEvent = event_new(loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, _, context in
             let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            connection.writable()
+            withExtendedLifetime(connection) { connection.writable() }
         }, context)
         guard readEvent != nil, writeEvent != nil else {
             freeEvents()

@@ -132,7 +132,8 @@ final class HTTP2ClientConnection: LoopFlushable {
     /// Serializes what nghttp2 has queued (HEADERS, DATA, WINDOW_UPDATE, …) into the socket's
     /// output: once per loop iteration, so the calls of one iteration share one write.
     func flush() {
-        guard let session else { return }
+        // Once closed, the streams' calls may be gone: nghttp2 must not ask them for data.
+        guard let session, state != .closed else { return }
         if !NGHTTP2.flush(session, to: connection) {
             connection.close(reason: .error("HTTP/2 session error"))
             return

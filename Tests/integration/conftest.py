@@ -43,7 +43,7 @@ def wait_for_port(port, process=None, timeout=15):
 
 
 class FerryProcess:
-    def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level=""):
+    def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level="", nodes_endpoint=None):
         self.port = free_port()
         self.admin_port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
@@ -64,7 +64,7 @@ routes:
     cluster: down
 clusters:
   - name: nodes
-    endpoints: [127.0.0.1:{backend_port}]
+    endpoints: [{nodes_endpoint or f"127.0.0.1:{backend_port}"}]
 {cluster_options}  - name: down
     endpoints: [127.0.0.1:{free_port()}]
 {top_level}""")

@@ -62,8 +62,10 @@ class Response:
         return None if value is None else unquote(value)
 
 
-def call(url_port, path, message=b"", text=False, headers=None, body=None, method="POST", timeout=30):
-    """One gRPC-Web call; `body` overrides the framed, possibly base64-encoded `message`."""
+def call(url_port, path, message=b"", text=False, headers=None, body=None, method="POST", timeout=30, tls=None,
+         host="127.0.0.1"):
+    """One gRPC-Web call; `body` overrides the framed, possibly base64-encoded `message`; with
+    `tls` (an ssl.SSLContext), over HTTPS to `host`."""
     content_type = "application/grpc-web-text" if text else "application/grpc-web+proto"
     request_headers = {"content-type": content_type, "x-grpc-web": "1"}
     request_headers.update(headers or {})
@@ -71,7 +73,10 @@ def call(url_port, path, message=b"", text=False, headers=None, body=None, metho
         body = frame(message)
         if text:
             body = base64.b64encode(body)
-    connection = http.client.HTTPConnection("127.0.0.1", url_port, timeout=timeout)
+    if tls is None:
+        connection = http.client.HTTPConnection(host, url_port, timeout=timeout)
+    else:
+        connection = http.client.HTTPSConnection(host, url_port, timeout=timeout, context=tls)
     try:
         connection.request(method, path, body=body, headers=request_headers)
         response = connection.getresponse()

@@ -119,9 +119,10 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "too many events requested")
 
 
-def start(port, host="127.0.0.1", recorder=None, extra=None):
+def start(port, host="127.0.0.1", recorder=None, extra=None, credentials=None):
     """Starts the backend on host:port; returns (server, recorder). `extra(server)` may add
-    services before the server starts."""
+    services before the server starts; with `credentials` (grpc.ssl_server_credentials) it
+    serves TLS."""
     recorder = recorder or Recorder()
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16),
@@ -131,6 +132,9 @@ def start(port, host="127.0.0.1", recorder=None, extra=None):
     rich_backend.add_to(server, recorder)
     if extra:
         extra(server)
-    server.add_insecure_port(f"{host}:{port}")
+    if credentials is None:
+        server.add_insecure_port(f"{host}:{port}")
+    else:
+        server.add_secure_port(f"{host}:{port}", credentials)
     server.start()
     return server, recorder

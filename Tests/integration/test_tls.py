@@ -1,0 +1,206 @@
+"""TLS on OpenSSL: the front (curl and Python clients), mutual TLS, certificate reload on
+SIGHUP, and TLS to a grpcio backend (with and without a client certificate). Certificates
+are made in the test with the openssl command line."""
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+import grpc
+import pytest
+
+import grpcweb
+import node_backend
+from conftest import ferry_binary, free_port
+from node.v1 import node_pb2
+
+GET_NODE = "/node.v1.NodeService/GetNode"
+REQUEST = node_pb2.GetNodeRequest(node_id="n1").SerializeToString()
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(directory, name):
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+            "-subj", f"/CN={name}", "-keyout", f"{name}.key", "-out", f"{name}.pem", cwd=directory)
+    return directory / f"{name}.pem"
+
+
+def make_certificate(directory, ca, name, subject, san=None):
+    """A certificate for `subject` signed by the CA named `ca`; returns (cert path, key path)."""
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", subject,
+            "-keyout", f"{name}.key", "-out", f"{name}.csr", cwd=directory)
+    extensions = directory / f"{name}.ext"
+    extensions.write_text(f"subjectAltName={san}\n" if san else "basicConstraints=CA:FALSE\n")
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}.key", "-CAcreateserial",
+            "-days", "2", "-extfile", str(extensions), "-out", f"{name}.pem", cwd=directory)
+    return directory / f"{name}.pem", directory / f"{name}.key"
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("pki")
+    ca = make_ca(directory, "ca")
+    other_ca = make_ca(directory, "other-ca")
+    server = make_certificate(directory, "ca", "server", "/CN=localhost", "DNS:localhost,IP:127.0.0.1")
+    renewed = make_certificate(directory, "ca", "renewed", "/CN=renewed.localhost", "DNS:localhost,IP:127.0.0.1")
+    client = make_certificate(directory, "ca", "client", "/O=Ferry Tests/CN=client-1")
+    stranger = make_certificate(directory, "other-ca", "stranger", "/CN=stranger")
+    return {"dir": directory, "ca": ca, "other_ca": other_ca, "server": server, "renewed": renewed, "client": client,
+            "stranger": stranger}
+
+
+def tls_listener(pki, client_ca=False):
+    cert, key = pki["server"]
+    extra = f", client_ca_file: {pki['ca']}" if client_ca else ""
+    return f"    tls: {{ cert_file: {cert}, key_file: {key}{extra} }}\n"
+
+
+def client_context(pki, certificate=None):
+    context = ssl.create_default_context(cafile=str(pki["ca"]))
+    if certificate:
+        context.load_cert_chain(str(certificate[0]), str(certificate[1]))
+    return context
+
+
+def test_grpc_web_over_tls_with_curl_and_python(make_ferry, pki, recorder):
+    ferry = make_ferry(extra_listener=tls_listener(pki))
+    result = subprocess.run(
+        ["curl", "-s", "-v", "--cacert", str(pki["ca"]), f"https://localhost:{ferry.port}{GET_NODE}",
+         "-H", "content-type: application/grpc-web-text", "--data-binary", "AAAAAAQKAm4x"],
+        capture_output=True, timeout=30)
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"ALPN: server accepted http/1.1" in result.stderr
+    assert grpcweb.parse_frames(grpcweb.decode_text_body(result.stdout))[1]["grpc-status"] == "0"
+
+    context = client_context(pki)
+    response = grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=context, host="localhost")
+    assert response.grpc_status == 0
+    assert recorder.count("GetNode") == 2
+    # Hostname verification against the IP address SAN, TLS 1.3 negotiated.
+    with socket.create_connection(("127.0.0.1", ferry.port)) as raw:
+        with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+            assert tls.version() == "TLSv1.3"
+
+
+def test_tls_front_refuses_old_versions_and_plain_http(make_ferry, pki):
+    ferry = make_ferry(extra_listener=tls_listener(pki))
+    context = client_context(pki)
+    context.maximum_version = ssl.TLSVersion.TLSv1_1
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=context, host="localhost", timeout=5)
+    context = client_context(pki)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    assert grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=context, host="localhost").grpc_status == 0
+    # Plain HTTP on the TLS port: the handshake fails and the connection closes; no crash.
+    try:
+        reply = grpcweb.raw_exchange(ferry.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)
+    except ConnectionResetError:
+        reply = b""
+    assert not reply.startswith(b"HTTP/1.1")
+    assert grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki), host="localhost").grpc_status == 0
+
+
+def test_mutual_tls_accepts_known_clients_and_forwards_the_subject(make_ferry, pki, recorder):
+    ferry = make_ferry(extra_listener=tls_listener(pki, client_ca=True))
+    response = grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki, pki["client"]), host="localhost",
+                            headers={"x-forwarded-client-cert": 'Subject="CN=admin"'})
+    assert response.grpc_status == 0
+    # The verified subject, never the client's own claim.
+    assert recorder.metadata[-1]["x-forwarded-client-cert"] == 'Subject="CN=client-1,O=Ferry Tests"'
+
+    for certificate in (None, pki["stranger"]):
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki, certificate), host="localhost", timeout=5)
+    assert recorder.count("GetNode") == 1
+
+
+def test_bad_certificate_is_a_startup_error_naming_the_file(tmp_path, pki):
+    config = tmp_path / "bad-tls.yaml"
+    cert, _ = pki["server"]
+    _, wrong_key = pki["client"]
+    config.write_text(f"""admin: off
+listeners:
+  - address: 127.0.0.1:{free_port()}
+    tls: {{ cert_file: {cert}, key_file: {wrong_key} }}
+routes: [{{ match: {{ service: node.v1.NodeService }}, cluster: nodes }}]
+clusters: [{{ name: nodes, endpoints: ["127.0.0.1:1"] }}]
+""")
+    result = subprocess.run([ferry_binary(), "run", "--config", str(config)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert f"listeners[0].tls: cannot load private key file '{wrong_key}': key values mismatch" in result.stderr
+    config.write_text(config.read_text().replace(str(cert), str(tmp_path / "missing.pem")))
+    result = subprocess.run([ferry_binary(), "run", "--config", str(config)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1 and f"listeners[0].tls: cannot load certificate file '{tmp_path / 'missing.pem'}'" in result.stderr
+
+
+def test_sighup_reloads_the_certificate(make_ferry, pki):
+    directory = pki["dir"]
+    cert, key = directory / "live.pem", directory / "live.key"
+    cert.write_bytes(pki["server"][0].read_bytes())
+    key.write_bytes(pki["server"][1].read_bytes())
+    ferry = make_ferry(extra_listener=f"    tls: {{ cert_file: {cert}, key_file: {key} }}\n")
+
+    def served_subject():
+        with socket.create_connection(("127.0.0.1", ferry.port)) as raw:
+            with client_context(pki).wrap_socket(raw, server_hostname="localhost") as tls:
+                return dict(part[0] for part in tls.getpeercert()["subject"])["commonName"]
+
+    assert served_subject() == "localhost"
+    cert.write_bytes(pki["renewed"][0].read_bytes())
+    key.write_bytes(pki["renewed"][1].read_bytes())
+    ferry.process.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 10
+    while served_subject() != "renewed.localhost":
+        assert time.monotonic() < deadline, "the renewed certificate was never served"
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def tls_backend(pki):
+    """A grpcio NodeService serving TLS with the server certificate, requiring client certificates."""
+    port = free_port()
+    cert, key = pki["server"]
+    credentials = grpc.ssl_server_credentials([(key.read_bytes(), cert.read_bytes())],
+                                              root_certificates=pki["ca"].read_bytes(), require_client_auth=True)
+    server, recorder = node_backend.start(port, credentials=credentials)
+    recorder.port = port
+    yield recorder
+    server.stop(grace=None)
+
+
+def upstream_tls(pki, ca=None, server_name=None, with_client_certificate=True):
+    cert, key = pki["client"]
+    fields = [f"ca_file: {ca or pki['ca']}"]
+    if with_client_certificate:
+        fields += [f"cert_file: {cert}", f"key_file: {key}"]
+    if server_name:
+        fields.append(f"server_name: {server_name}")
+    return "    tls: { " + ", ".join(fields) + " }\n"
+
+
+def test_upstream_mutual_tls_to_grpcio(make_ferry, pki, tls_backend):
+    ferry = make_ferry(nodes_endpoint=f"127.0.0.1:{tls_backend.port}", cluster_options=upstream_tls(pki))
+    response = grpcweb.call(ferry.port, GET_NODE, REQUEST)
+    assert response.grpc_status == 0, response.grpc_message
+    assert tls_backend.count("GetNode") == 1
+
+
+@pytest.mark.parametrize("case, expected", [
+    ("unknown-ca", "certificate verify failed"),
+    ("wrong-name", "certificate verify failed: hostname mismatch"),
+    ("no-client-certificate", "127.0.0.1:"),
+])
+def test_upstream_tls_failures_are_unavailable_naming_the_endpoint(make_ferry, pki, tls_backend, case, expected):
+    options = {
+        "unknown-ca": upstream_tls(pki, ca=pki["other_ca"]),
+        "wrong-name": upstream_tls(pki, server_name="wrong.example"),
+        "no-client-certificate": upstream_tls(pki, with_client_certificate=False),
+    }[case]
+    ferry = make_ferry(nodes_endpoint=f"127.0.0.1:{tls_backend.port}", cluster_options=options)
+    response = grpcweb.call(ferry.port, GET_NODE, REQUEST)
+    assert response.grpc_status == grpc.StatusCode.UNAVAILABLE.value[0]
+    assert f"127.0.0.1:{tls_backend.port}" in response.grpc_message and expected in response.grpc_message
