@@ -1,6 +1,6 @@
 // JSON for /config and /clusters, written from the values themselves (Mirror): every field
 // appears with its effective value, under its config-style snake_case name, so the output
-// never falls behind the types. Durations (`…Nanoseconds`) print as "1.5s"; fields that may
+// never falls behind the types. Durations (`…Nanoseconds`) print as "10s" or "1500ms"; fields that may
 // hold secrets print as "[redacted]".
 public enum AdminJSON {
     /// Field names (or parts of them) whose values are never shown.

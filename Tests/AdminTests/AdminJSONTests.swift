@@ -26,7 +26,7 @@ final class AdminJSONTests: XCTestCase {
               "address": "127.0.0.1:8080",
               "private_key_file": "[redacted]",
               "idle_timeout": "60s",
-              "header_read_timeout": "1.5s",
+              "header_read_timeout": "1500ms",
               "max_tokens": 10,
               "origins": [
                 "https://a",
