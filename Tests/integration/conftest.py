@@ -43,14 +43,15 @@ def wait_for_port(port, process=None, timeout=15):
 
 
 class FerryProcess:
-    def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level="", nodes_endpoint=None):
+    def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level="", nodes_endpoint=None,
+                 drain_grace="0s"):
         self.port = free_port()
         self.admin_port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
         self.config.write_text(f"""
 workers: 2
 drain_timeout: 5s
-drain_grace: 0s
+drain_grace: {drain_grace}
 admin: {{ address: 127.0.0.1:{self.admin_port} }}
 listeners:
   - address: 127.0.0.1:{self.port}
@@ -76,6 +77,7 @@ clusters:
                 stdout=subprocess.DEVNULL, stderr=log)
         wait_for_port(self.port, self.process)
         self.url = f"http://127.0.0.1:{self.port}"
+        self.admin_url = f"http://127.0.0.1:{self.admin_port}"
 
     @property
     def pid(self):
