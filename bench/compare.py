@@ -31,6 +31,8 @@ STREAM_MESSAGES = 1000
 STREAM_FRAME = b"\0\0\0\0\x03\x08\xe8\x07"  # WatchNodesRequest{count: 1000}
 WEB_HEADERS = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
 REST_PATH = "/v1/nodes/n1"  # GetNode by its google.api.http rule
+METRICS_OFF_CASE = "gRPC-Web unary, metrics off (admin: off)"
+ACCESS_LOG_CASE = "gRPC-Web unary, metrics, access log and tracing on"
 
 
 # ---------------------------------------------------------------- processes and /proc
@@ -181,7 +183,9 @@ def wait_until_serving(service, deadline=20):
 
 
 def ferry_config(port, backend_port, descriptors):
+    """Ferry as shipped: metrics on (the admin listener, here on port+30), no access log."""
     return f"""workers: 1
+admin: {{ address: 127.0.0.1:{port + 30} }}
 listeners:
   - address: 127.0.0.1:{port}
     cors: grpc-web
@@ -444,23 +448,30 @@ class Bench:
         figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "unary", 3)
         self.record("gRPC-Web unary", run, gateway, figures)
 
-    def access_log(self, run):
-        """The unary case again on a second Ferry that writes an access-log line per call (and
-        starts a W3C trace for each): what logging costs, against the first Ferry's figures."""
+    def variant(self, run, case, change):
+        """The unary case again on a second Ferry whose config `change` edits: what a feature
+        costs, against the first Ferry's figures (metrics on, nothing else)."""
         port = self.opts.ferry_port + 20
         ensure_port_free(port)
-        config = self.work / "ferry-access-log.yaml"
-        config.write_text(ferry_config(port, self.opts.backend_port, self.descriptors)
-                          + f"access_log: {{ path: {self.work / f'access-{run}.log'} }}\n"
-                          + "tracing: { create_traceparent: true }\n")
-        logging = Service("Ferry", [str(self.bin / "ferry"), "run", "--config", str(config), "--log-level", "warning"],
-                          port, self.work / f"ferry-access-log-{run}.log")
+        config = self.work / "ferry-variant.yaml"
+        config.write_text(change(ferry_config(port, self.opts.backend_port, self.descriptors)))
+        variant = Service("Ferry", [str(self.bin / "ferry"), "run", "--config", str(config), "--log-level", "warning"],
+                          port, self.work / f"ferry-variant-{run}.log")
         try:
-            wait_until_serving(logging)
-            figures = self.wrk_measured(logging, UNARY_PATH, self.opts.connections, "unary", 3)
-            self.record("gRPC-Web unary, access log and tracing on", run, logging, figures)
+            wait_until_serving(variant)
+            figures = self.wrk_measured(variant, UNARY_PATH, self.opts.connections, "unary", 3)
+            self.record(case, run, variant, figures)
         finally:
-            logging.stop()
+            variant.stop()
+
+    def metrics_off(self, run):
+        self.variant(run, METRICS_OFF_CASE, lambda config: re.sub(r"admin: .*\n", "admin: off\n", config))
+
+    def access_log(self, run):
+        """An access-log line per call, and a new W3C trace for each."""
+        self.variant(run, ACCESS_LOG_CASE, lambda config: config
+                     + f"access_log: {{ path: {self.work / f'access-{run}.log'} }}\n"
+                     + "tracing: { create_traceparent: true }\n")
 
     def equal_load(self, run, gateway, rate):
         url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
@@ -596,11 +607,15 @@ def summary(rows, rate_case, instructions):
         goal("server streaming, messages per gateway CPU-second", "gRPC-Web server streaming",
              "messages_per_cpu", "(no goal)", lambda f, e, r: True),
     ]
-    logged = median(pick("gRPC-Web unary, access log and tracing on", "Ferry"), "per_cpu")
-    if logged == logged:  # not NaN: the case ran
-        plain = median(pick("gRPC-Web unary", "Ferry"), "per_cpu")
-        lines.append(f"| Ferry with the access log and tracing on, gRPC-Web unary requests per CPU-second "
-                     f"| {fmt(logged, 0)} | Ferry off: {fmt(plain, 0)} | {logged / plain:.2f}× of off | (issue 6: show the cost) | – |")
+    plain = median(pick("gRPC-Web unary", "Ferry"), "per_cpu")
+    off = median(pick(METRICS_OFF_CASE, "Ferry"), "per_cpu")
+    if off == off:  # not NaN: the case ran
+        lines.append(f"| Ferry's metrics (on by default): gRPC-Web unary requests per CPU-second, on "
+                     f"| {fmt(plain, 0)} | off: {fmt(off, 0)} | {plain / off:.2f}× of off | (issue 6: not measurably slower) | – |")
+    logged = median(pick(ACCESS_LOG_CASE, "Ferry"), "per_cpu")
+    if logged == logged:
+        lines.append(f"| Ferry with metrics, access log and tracing on, gRPC-Web unary requests per CPU-second "
+                     f"| {fmt(logged, 0)} | metrics only: {fmt(plain, 0)} | {logged / plain:.2f}× of metrics only | (issue 6: show the cost) | – |")
     if instructions:
         lines.append(f"| Ferry instructions per gRPC-Web unary call (callgrind, {instructions[1]:,} calls) "
                      f"| {instructions[0]:,.0f} | – | – | (tracked) | – |")
@@ -712,7 +727,7 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
-    parser.add_argument("--cases", default="idle,connections,unary,access-log,rest,equal-load,stream,direct",
+    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,rest,equal-load,stream,direct",
                         help="comma-separated subset of: idle,connections,unary,rest,equal-load,stream,direct")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
@@ -741,6 +756,8 @@ def main():
                 if "unary" in cases or "equal-load" in cases:
                     for gateway in gateways:
                         bench.unary(run, gateway)
+                if "metrics-off" in cases:
+                    bench.metrics_off(run)
                 if "access-log" in cases:
                     bench.access_log(run)
                 if "rest" in cases:

@@ -160,7 +160,8 @@ final class HTTP1ServerConnection {
             case .head(let head, let framing):
                 if case .awaitingRequest = state { context = slot.context }
                 let request = classify(head, framing: framing)
-                if context.recordsRequests { record = AccessRecord(head: head, request: request, clientSubject: clientSubject) }
+                if context.recordsRequests { record = AccessRecord(head: head, request: request, clientSubject: clientSubject,
+                                                                    logged: context.accessLog != nil) }
                 state = .receiving(head, request)
                 if case .grpcWeb(let call) = request, call.failure != nil,
                    case .contentLength(let length) = framing, length > discardLimit(for: call.contentType) {
@@ -568,9 +569,11 @@ extension HTTP1ServerConnection: BufferedConnectionDelegate {
     }
 }
 
-/// What the access log and the counts need of the request in progress.
-private struct AccessRecord {
-    let startRealtime = ThreadSignal.realtimeNow
+/// What the access log and the counts need of the request in progress (a class: the
+/// connection updates it as bytes go by, and an optional struct would be copied each time).
+private final class AccessRecord {
+    /// Unix time for the log line's timestamp (0 without an access log: not read then).
+    let startRealtime: UInt64
     let startMonotonic = EventLoop.monotonicNow
     let method: String
     let path: String
@@ -582,7 +585,8 @@ private struct AccessRecord {
     var httpStatus = 0
     var traceID: String?
 
-    init(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request, clientSubject: String?) {
+    init(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request, clientSubject: String?, logged: Bool) {
+        startRealtime = logged ? ThreadSignal.realtimeNow : 0
         method = head.method
         path = head.target
         self.clientSubject = clientSubject

@@ -72,16 +72,32 @@ public final class DownstreamMetrics {
     public var connectionsTotal: UInt64 = 0
     /// Requests being answered (an exchange in progress).
     public var requestsActive = 0
-    private var series: [CallSeriesKey: CallSeries] = [:]
+    private var series: [CallSeries] = []
+    private var seriesIndex: [CallSeriesKey: Int] = [:]
+    /// The series of the last call: traffic comes in runs of one method, and comparing keys
+    /// costs far less than hashing three strings on every call.
+    private var lastKey = CallSeriesKey(route: "", method: "", protocolName: "")
+    private var lastIndex = -1
     private var limitHits: [String: UInt64] = [:]
 
     public init() {}
 
     public func recordCall(_ key: CallSeriesKey, grpcCode: Int?, durationNanoseconds: UInt64, bytesIn: Int, bytesOut: Int) {
+        let index = lastIndex >= 0 && key == lastKey ? lastIndex : seriesIndex(for: key)
+        series[index].record(grpcCode: grpcCode, durationNanoseconds: durationNanoseconds, bytesIn: bytesIn, bytesOut: bytesOut)
+    }
+
+    private func seriesIndex(for key: CallSeriesKey) -> Int {
         var key = key
-        if series.count >= DownstreamMetrics.maxSeries && series[key] == nil { key.method = "other" }
-        series[key, default: CallSeries()].record(grpcCode: grpcCode, durationNanoseconds: durationNanoseconds,
-                                                  bytesIn: bytesIn, bytesOut: bytesOut)
+        if seriesIndex[key] == nil && series.count >= DownstreamMetrics.maxSeries { key.method = "other" }
+        let index = seriesIndex[key] ?? {
+            series.append(CallSeries())
+            seriesIndex[key] = series.count - 1
+            return series.count - 1
+        }()
+        lastKey = key
+        lastIndex = index
+        return index
     }
 
     /// A limit stopped something (`limit` names it, as in the config).
@@ -91,7 +107,8 @@ public final class DownstreamMetrics {
 
     public var snapshot: DownstreamMetricsSnapshot {
         DownstreamMetricsSnapshot(connectionsActive: connectionsActive, connectionsTotal: connectionsTotal,
-                                  requestsActive: requestsActive, series: series, limitHits: limitHits)
+                                  requestsActive: requestsActive,
+                                  series: seriesIndex.mapValues { series[$0] }, limitHits: limitHits)
     }
 }
 
