@@ -134,7 +134,7 @@ extension GRPCWebExchange: UpstreamCallDelegate {
         case .data(let bytes):
             guard case .streaming = state else { return }
             writeBody(bytes)
-            credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength)
+            if credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength) { connection.bufferLimitReached() }
         case .trailers(let trailers):
             var trailers = trailers
             if case .awaitingHead = state, let failure = GRPCWebExchange.validateResponseHead(trailers) {

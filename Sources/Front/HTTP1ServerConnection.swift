@@ -516,6 +516,11 @@ final class HTTP1ServerConnection {
     /// Output queued downstream beyond this holds back the upstream (`buffer_limit_bytes`).
     var bufferLimitBytes: Int { context.limits.bufferLimitBytes }
 
+    /// The client reads slower than the backend sends: the backend is being held back.
+    func bufferLimitReached() {
+        context.limitReporter.hit("buffer_limit_bytes", "response output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
+    }
+
     /// The exchange cannot end its response properly: what is written goes out, then the
     /// connection closes, so the client sees an incomplete body.
     func exchangeAborted() {

@@ -271,7 +271,7 @@ extension RESTExchange: UpstreamCallDelegate {
                 call.cancel()
                 return fail(error)
             }
-            credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength)
+            if credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength) { connection.bufferLimitReached() }
         case .trailers(let trailers):
             // Trailers-only: the block is also the response head, with its :status.
             if !headReceived, let failure = GRPCWebExchange.validateResponseHead(trailers) {

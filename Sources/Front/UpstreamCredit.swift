@@ -16,13 +16,15 @@ struct UpstreamCredit {
     }
 
     /// After writing `count` received bytes downstream: release them now if the downstream
-    /// keeps up, else owe them until it drains.
-    mutating func received(_ count: Int, by call: UpstreamCall, downstreamQueued: Int) {
+    /// keeps up, else owe them until it drains. True when this starts holding the backend back
+    /// (the buffer limit was reached).
+    mutating func received(_ count: Int, by call: UpstreamCall, downstreamQueued: Int) -> Bool {
         if downstreamQueued <= downstreamHighWatermark && owed == 0 {
             call.consume(count)
-        } else {
-            owed += count
+            return false
         }
+        owed += count
+        return count > 0 && owed == count
     }
 
     /// The downstream socket drained: release what it took.

@@ -147,6 +147,44 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(loadError(minimal + "\naccess_log: { file: x }")?.path, "access_log.file")
     }
 
+    func testAdminDrainGraceAndLimits() throws {
+        let plain = try ConfigLoader.load(yaml: minimal, defaultWorkers: 1)
+        XCTAssertEqual(plain.admin?.address, "127.0.0.1:9901")
+        XCTAssertEqual(plain.drainGraceNanoseconds, 5_000_000_000)
+        XCTAssertEqual(plain.listeners[0].limits.maxConnections, 10_000)
+        XCTAssertEqual(plain.listeners[0].limits.bufferLimitBytes, 64 * 1024)
+        XCTAssertEqual(plain.clusters[0].maxConcurrentStreams, 1024)
+        XCTAssertNil(try ConfigLoader.load(yaml: minimal + "\nadmin: off", defaultWorkers: 1).admin)
+        let custom = try ConfigLoader.load(yaml: minimal + "\nadmin: { address: 0.0.0.0:19901 }\ndrain_grace: 250ms", defaultWorkers: 1)
+        XCTAssertEqual(custom.admin?.address, "0.0.0.0:19901")
+        XCTAssertEqual(custom.drainGraceNanoseconds, 250_000_000)
+        XCTAssertEqual(loadError(minimal + "\nadmin: { address: nowhere }")?.path, "admin.address")
+        XCTAssertEqual(loadError(minimal + "\nadmin: maybe")?.path, "admin")
+        let limited = minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#,
+                                                   with: "limits: { max_connections: 5, buffer_limit_bytes: 32768 }")
+        XCTAssertEqual(try ConfigLoader.load(yaml: limited, defaultWorkers: 1).listeners[0].limits.maxConnections, 5)
+        XCTAssertEqual(loadError(limited.replacingOccurrences(of: "32768", with: "10"))?.path,
+                       "listeners[0].limits.buffer_limit_bytes")
+    }
+
+    func testTLSSections() throws {
+        let listener = minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#,
+                                                    with: "tls: { cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem }")
+        let tls = try XCTUnwrap(try ConfigLoader.load(yaml: listener, defaultWorkers: 1).listeners[0].tls)
+        XCTAssertEqual([tls.certificateFile, tls.privateKeyFile, tls.clientCAFile], ["c.pem", "k.pem", "ca.pem"])
+        XCTAssertTrue(tls.requireClientCertificate)
+        XCTAssertEqual(loadError(listener.replacingOccurrences(of: "cert_file: c.pem, ", with: ""))?.path,
+                       "listeners[0].tls.cert_file")
+        XCTAssertEqual(loadError(listener.replacingOccurrences(of: ", client_ca_file: ca.pem", with: ", require_client_certificate: true"))?.path,
+                       "listeners[0].tls.require_client_certificate")
+        let upstream = minimal + "\n    tls: { ca_file: ca.pem, server_name: nodes.internal, verify_hostname: false }\n    max_concurrent_streams: 8"
+        let cluster = try ConfigLoader.load(yaml: upstream, defaultWorkers: 1).clusters[0]
+        XCTAssertEqual(cluster.tls?.serverName, "nodes.internal")
+        XCTAssertEqual(cluster.tls?.verifyHostname, false)
+        XCTAssertEqual(cluster.maxConcurrentStreams, 8)
+        XCTAssertEqual(loadError(minimal + "\n    tls: { cert_file: c.pem }")?.path, "clusters[0].tls")
+    }
+
     func testCorsOff() throws {
         let config = try ConfigLoader.load(yaml: minimal.replacingOccurrences(of: #"{ allow_origins: ["*"] }"#, with: "off"),
                                            defaultWorkers: 1)

@@ -4,6 +4,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 
 import grpcweb
 from conftest import ferry_binary, wait_for_port
@@ -56,6 +57,9 @@ def test_slow_reader_stalls_backend_and_bounds_memory(make_ferry, recorder):
     sock.close()
     assert received > total * 64 * 1024
     assert recorder.stream_sent == total
+    # The buffer limit held the backend back: counted, and logged (at most once a second).
+    with urllib.request.urlopen(ferry.admin_url + "/metrics", timeout=10) as response:
+        assert 'ferry_limit_hits_total{limit="buffer_limit_bytes"}' in response.read().decode()
 
 
 def test_client_disconnect_cancels_upstream(ferry, recorder):
