@@ -1,5 +1,4 @@
 """Fixtures: a grpcio NodeService backend and a `ferry run` process in front of it, on loopback."""
-import os
 import pathlib
 import signal
 import socket
@@ -40,6 +39,15 @@ def wait_for_port(port, process=None, timeout=15):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
+
+
+def connection_refused(port):
+    """Whether nothing accepts connections on the port any more (a drained listener)."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return False
+    except OSError:
+        return True
 
 
 class FerryProcess:

@@ -13,7 +13,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 import grpcweb
-from conftest import ferry_binary, free_port
+from conftest import connection_refused, ferry_binary
 from node.v1 import node_pb2
 from restclient import compile_descriptors, request, rest_section
 
@@ -233,12 +233,7 @@ def test_drain_finishes_in_flight_calls_then_refuses(make_ferry, recorder):
     assert value(scrape(ferry), "ferry_draining") == 1
     assert get_node(ferry).grpc_status == 0, "new connections are still accepted during the grace period"
     time.sleep(1.2)
-    try:
-        socket.create_connection(("127.0.0.1", ferry.port), timeout=2).close()
-        refused = False
-    except ConnectionRefusedError:
-        refused = True
-    assert refused, "after the grace period the listener is closed"
+    assert connection_refused(ferry.port), "after the grace period the listener is closed"
     thread.join(timeout=10)
     messages, trailers = grpcweb.parse_frames(stream["response"].body)
     assert trailers["grpc-status"] == "0" and len(messages) == 6, "the in-flight stream finished"

@@ -7,7 +7,7 @@ import time
 import urllib.request
 
 import grpcweb
-from conftest import ferry_binary, wait_for_port
+from conftest import connection_refused, ferry_binary, wait_for_port
 from node.v1 import node_pb2
 
 WATCH = "/node.v1.NodeService/WatchNodes"
@@ -78,11 +78,7 @@ def test_sigterm_drains_in_flight_calls_then_exits_zero(make_ferry, recorder):
     assert raw.startswith(b"HTTP/1.1 200 OK")
     ferry.process.send_signal(signal.SIGTERM)
     time.sleep(0.3)
-    try:
-        socket.create_connection(("127.0.0.1", ferry.port), timeout=1).close()
-        refused = False
-    except OSError:
-        refused = True
+    refused = connection_refused(ferry.port)
     while True:
         chunk = sock.recv(65536)
         if not chunk:
