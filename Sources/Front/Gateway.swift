@@ -192,13 +192,15 @@ public final class RunningGateway: Sendable {
         }
     }
 
-    /// Drain: `/ready` answers 503 at once; after `graceNanoseconds` the listeners stop
+    /// Drain: `/ready` answers 503 at once and responses close their connections (as Envoy's
+    /// drain does), while the listeners still accept; after `graceNanoseconds` they stop
     /// accepting and idle connections close; in-flight calls finish up to the drain timeout.
     /// Returns true when every worker finished in time.
     @discardableResult
     public func drain(graceNanoseconds: UInt64) -> Bool {
         draining.store(true, ordering: .relaxed)
         if graceNanoseconds > 0 {
+            for mailbox in mailboxes { mailbox.post(.drainGrace) }
             var time = timespec(tv_sec: Int(graceNanoseconds / 1_000_000_000), tv_nsec: Int(graceNanoseconds % 1_000_000_000))
             var remaining = timespec()
             while nanosleep(&time, &remaining) != 0 && errno == EINTR { time = remaining }

@@ -91,8 +91,10 @@ final class HTTP1ServerConnection {
     /// `IP:port` of the client (empty without an access log).
     private let peer: String
     /// The request in progress, as the access log and the counts will record it; nil when
-    /// neither is on.
+    /// neither is on, or between requests.
     private var record: AccessRecord?
+    /// One record per connection, reused for each of its requests.
+    private var recordStorage: AccessRecord?
     /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener; looked
     /// up at the first request.
     private lazy var clientSubject: String? = context.verifiesClients ? connection.peerSubject : nil
@@ -114,6 +116,12 @@ final class HTTP1ServerConnection {
     var isIdle: Bool {
         if case .awaitingRequest = state { return parser.isIdle }
         return false
+    }
+
+    /// The drain's grace period began: the next response says `Connection: close`, so that
+    /// keep-alive clients move to another instance while this one still serves.
+    func closeAfterNextResponse() {
+        closeAfterExchange = true
     }
 
     /// Drain: idle connections close now, busy ones after their exchange.
@@ -160,8 +168,12 @@ final class HTTP1ServerConnection {
             case .head(let head, let framing):
                 if case .awaitingRequest = state { context = slot.context }
                 let request = classify(head, framing: framing)
-                if context.recordsRequests { record = AccessRecord(head: head, request: request, clientSubject: clientSubject,
-                                                                    logged: context.accessLog != nil) }
+                if context.recordsRequests {
+                    let started = recordStorage ?? AccessRecord()
+                    recordStorage = started
+                    started.begin(head: head, request: request, clientSubject: clientSubject, logged: context.accessLog != nil)
+                    record = started
+                }
                 state = .receiving(head, request)
                 if case .grpcWeb(let call) = request, call.failure != nil,
                    case .contentLength(let length) = framing, length > discardLimit(for: call.contentType) {
@@ -575,26 +587,31 @@ extension HTTP1ServerConnection: BufferedConnectionDelegate {
 }
 
 /// What the access log and the counts need of the request in progress (a class: the
-/// connection updates it as bytes go by, and an optional struct would be copied each time).
+/// connection updates it as bytes go by, and reuses it for its next request).
 private final class AccessRecord {
     /// Unix time for the log line's timestamp (0 without an access log: not read then).
-    let startRealtime: UInt64
-    let startMonotonic = EventLoop.monotonicNow
-    let method: String
-    let path: String
+    var startRealtime: UInt64 = 0
+    var startMonotonic: UInt64 = 0
+    var method = ""
+    var path = ""
     /// Route, gRPC method and protocol: the labels the request is counted under.
-    let series: CallSeriesKey
-    let clientSubject: String?
+    var series = CallSeriesKey(route: "", method: "", protocolName: "")
+    var clientSubject: String?
     var bytesIn = 0
     var bytesOut = 0
     var httpStatus = 0
     var traceID: String?
 
-    init(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request, clientSubject: String?, logged: Bool) {
+    func begin(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request, clientSubject: String?, logged: Bool) {
         startRealtime = logged ? ThreadSignal.realtimeNow : 0
+        startMonotonic = EventLoop.monotonicNow
         method = head.method
         path = head.target
         self.clientSubject = clientSubject
+        bytesIn = 0
+        bytesOut = 0
+        httpStatus = 0
+        traceID = nil
         switch request {
         case .grpcWeb(let call):
             // A path no route knows is not a method name worth a series of its own.

@@ -29,6 +29,8 @@ enum WorkerMessage: Sendable {
     case snapshot(Replies<WorkerSnapshot>)
     /// Apply the plan; reply with what could not be applied (an address that cannot be bound).
     case reload(WorkerPlan, Replies<[String]>)
+    /// The drain's grace period: still accepting, but every response closes its connection.
+    case drainGrace
     case drain
 }
 
@@ -63,6 +65,7 @@ final class Worker {
     private var retiredPools: [UpstreamPool] = []
     private var connections: [ObjectIdentifier: HTTP1ServerConnection] = [:]
     private var draining = false
+    private var inDrainGrace = false
     private(set) var mailbox: LoopMailbox<WorkerMessage>!
 
     init(plan: WorkerPlan, logger: Logger) throws {
@@ -87,6 +90,9 @@ final class Worker {
                                          clusters: pools.values.map(\.snapshot).sorted { $0.name < $1.name }))
         case .reload(let plan, let replies):
             replies.reply(draining ? [] : apply(plan))
+        case .drainGrace:
+            inDrainGrace = true
+            for connection in connections.values { connection.closeAfterNextResponse() }
         case .drain:
             drain()
         }
@@ -196,7 +202,7 @@ final class Worker {
             connections[ObjectIdentifier(connection)] = connection
             metrics?.connectionsActive += 1
             metrics?.connectionsTotal += 1
-            if draining { connection.drain() }
+            if draining { connection.drain() } else if inDrainGrace { connection.closeAfterNextResponse() }
         } catch {
             slot.connectionCounter.release()
             logger.error("cannot accept connection: \(error)")

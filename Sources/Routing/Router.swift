@@ -17,15 +17,21 @@ public enum RouteMatch: Sendable, Equatable {
     }
 }
 
-public struct Route: Sendable, Equatable {
-    public var match: RouteMatch
-    public var cluster: String
-    public var policy: RoutePolicy
+/// A class: a lookup on every request hands out one reference instead of copying (and
+/// retaining) every field of the route and its policy.
+public final class Route: Sendable, Equatable {
+    public let match: RouteMatch
+    public let cluster: String
+    public let policy: RoutePolicy
 
     public init(match: RouteMatch, cluster: String, policy: RoutePolicy = RoutePolicy()) {
         self.match = match
         self.cluster = cluster
         self.policy = policy
+    }
+
+    public static func == (lhs: Route, rhs: Route) -> Bool {
+        lhs.match == rhs.match && lhs.cluster == rhs.cluster && lhs.policy == rhs.policy
     }
 }
 

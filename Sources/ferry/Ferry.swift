@@ -240,6 +240,10 @@ struct Demo: ParsableCommand {
 
                   \(executablePath()) call 127.0.0.1:8080 node.v1.NodeService/GetNode '{"nodeId":"n1"}'
 
+                Prometheus metrics and the health probes are on the admin listener:
+
+                  curl -s 127.0.0.1:9901/metrics | grep ferry_requests_total
+
                 Stop with Ctrl-C.
 
                 """)

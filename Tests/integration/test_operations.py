@@ -231,7 +231,9 @@ def test_drain_finishes_in_flight_calls_then_refuses(make_ferry, recorder):
     time.sleep(0.1)
     assert admin(ferry, "/ready") == (503, "draining\n")
     assert value(scrape(ferry), "ferry_draining") == 1
-    assert get_node(ferry).grpc_status == 0, "new connections are still accepted during the grace period"
+    response = get_node(ferry)
+    assert response.grpc_status == 0, "new connections are still accepted during the grace period"
+    assert response.headers.get("connection") == "close", "keep-alive clients are sent elsewhere"
     time.sleep(1.2)
     assert connection_refused(ferry.port), "after the grace period the listener is closed"
     thread.join(timeout=10)

@@ -5,6 +5,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import grpc
@@ -204,3 +205,41 @@ def test_upstream_tls_failures_are_unavailable_naming_the_endpoint(make_ferry, p
     response = grpcweb.call(ferry.port, GET_NODE, REQUEST)
     assert response.grpc_status == grpc.StatusCode.UNAVAILABLE.value[0]
     assert f"127.0.0.1:{tls_backend.port}" in response.grpc_message and expected in response.grpc_message
+
+
+def test_upstream_without_alpn_h2_is_refused(make_ferry, pki):
+    """A TLS server that does not choose h2 (an HTTP/1.1-only server) is not spoken HTTP/2 to."""
+    cert, key = pki["server"]
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    context.set_alpn_protocols(["http/1.1"])
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def serve():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                continue
+            try:
+                with context.wrap_socket(raw, server_side=True) as tls:
+                    tls.settimeout(2)
+                    tls.recv(1024)
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        ferry = make_ferry(nodes_endpoint=f"127.0.0.1:{port}", cluster_options=upstream_tls(pki, with_client_certificate=False))
+        response = grpcweb.call(ferry.port, GET_NODE, REQUEST)
+        assert response.grpc_status == grpc.StatusCode.UNAVAILABLE.value[0]
+        assert f"127.0.0.1:{port}" in response.grpc_message
+        assert "did not choose ALPN 'h2'" in response.grpc_message
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
