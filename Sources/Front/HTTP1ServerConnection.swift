@@ -429,6 +429,10 @@ final class HTTP1ServerConnection {
             bytesIn: current.bytesIn, bytesOut: current.bytesOut, durationNanoseconds: duration,
             upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: current.traceID,
             clientSubject: current.clientSubject))
+        // An idle keep-alive connection keeps only the empty record, not the request's strings.
+        current.path = ""
+        current.series = AccessRecord.noSeries
+        current.traceID = nil
     }
 
     /// The route's default deadline, unless the method is known to stream (from the descriptor
@@ -595,8 +599,10 @@ private final class AccessRecord {
     var method = ""
     var path = ""
     /// Route, gRPC method and protocol: the labels the request is counted under.
-    var series = CallSeriesKey(route: "", method: "", protocolName: "")
+    var series = AccessRecord.noSeries
     var clientSubject: String?
+
+    static let noSeries = CallSeriesKey(route: "", method: "", protocolName: "")
     var bytesIn = 0
     var bytesOut = 0
     var httpStatus = 0
