@@ -52,6 +52,12 @@ public enum Gateway {
         }
     }
 
+    /// Loads every certificate, key and CA file the config names, as starting would: the
+    /// reason (with its config key path) when one does not load (`ferry check`).
+    public static func checkTLSFiles(_ config: FerryConfig) throws {
+        _ = try GatewayResources.tlsContexts(config)
+    }
+
     /// Binds every listener on every worker, then the admin listener, and starts serving.
     /// Throws the first error (an address in use, a certificate that does not load) before
     /// any worker serves.

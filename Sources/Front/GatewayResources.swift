@@ -56,42 +56,51 @@ final class GatewayResources: Sendable {
     /// are opened again, so that a reload picks up renewed certificates and rotated logs.
     init(config: FerryConfig, previous: GatewayResources?) throws(GatewayResourceError) {
         var limits: [String: ClusterLimits] = [:]
-        var clusterTLS: [String: TLSContext] = [:]
-        for (index, cluster) in config.clusters.enumerated() {
+        for cluster in config.clusters {
             limits[cluster.name] = previous?.clusterLimits[cluster.name].flatMap { old in
                 old.breaker.thresholds == cluster.breaker && old.throttleSettings == cluster.retryThrottling ? old : nil
             } ?? ClusterLimits(breaker: CircuitBreaker(thresholds: cluster.breaker),
                                throttleSettings: cluster.retryThrottling)
-            if let tls = cluster.tls {
-                do {
-                    clusterTLS[cluster.name] = try TLSContext.client(caFile: tls.caFile, certificateFile: tls.certificateFile,
-                                                                     privateKeyFile: tls.privateKeyFile, alpn: "h2")
-                } catch {
-                    throw GatewayResourceError(description: "clusters[\(index)].tls: \(error)")
-                }
-            }
         }
-        var listenerTLS: [String: TLSContext] = [:]
         var counters: [String: ConnectionCounter] = [:]
-        for (index, listener) in config.listeners.enumerated() {
+        for listener in config.listeners {
             counters[listener.address] = previous?.connectionCounters[listener.address] ?? ConnectionCounter()
-            guard let tls = listener.tls else { continue }
-            do {
-                listenerTLS[listener.address] = try TLSContext.server(
-                    certificateFile: tls.certificateFile, privateKeyFile: tls.privateKeyFile, clientCAFile: tls.clientCAFile,
-                    requireClientCertificate: tls.requireClientCertificate, alpn: ["http/1.1"])
-            } catch {
-                throw GatewayResourceError(description: "listeners[\(index)].tls: \(error)")
-            }
         }
+        (listenerTLS, clusterTLS) = try GatewayResources.tlsContexts(config)
         do {
             accessLog = try config.accessLogPath.map { path throws(AccessLogError) in try AccessLog(path: path) }
         } catch {
             throw GatewayResourceError(description: "access_log: \(error)")
         }
         clusterLimits = limits
-        self.clusterTLS = clusterTLS
-        self.listenerTLS = listenerTLS
         connectionCounters = counters
+    }
+
+    /// Every TLS context the config names (listeners by address, clusters by name), loaded from
+    /// its files; the first that fails is the error, with its config key path.
+    static func tlsContexts(_ config: FerryConfig) throws(GatewayResourceError)
+        -> (listeners: [String: TLSContext], clusters: [String: TLSContext]) {
+        var listeners: [String: TLSContext] = [:]
+        for (index, listener) in config.listeners.enumerated() {
+            guard let tls = listener.tls else { continue }
+            do {
+                listeners[listener.address] = try TLSContext.server(
+                    certificateFile: tls.certificateFile, privateKeyFile: tls.privateKeyFile, clientCAFile: tls.clientCAFile,
+                    requireClientCertificate: tls.requireClientCertificate, alpn: ["http/1.1"])
+            } catch {
+                throw GatewayResourceError(description: "listeners[\(index)].tls: \(error)")
+            }
+        }
+        var clusters: [String: TLSContext] = [:]
+        for (index, cluster) in config.clusters.enumerated() {
+            guard let tls = cluster.tls else { continue }
+            do {
+                clusters[cluster.name] = try TLSContext.client(caFile: tls.caFile, certificateFile: tls.certificateFile,
+                                                               privateKeyFile: tls.privateKeyFile, alpn: "h2")
+            } catch {
+                throw GatewayResourceError(description: "clusters[\(index)].tls: \(error)")
+            }
+        }
+        return (listeners, clusters)
     }
 }

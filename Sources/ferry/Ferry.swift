@@ -183,13 +183,20 @@ struct Run: ParsableCommand {
 }
 
 struct Check: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Validate a config file: exit 0, or 2 with the reason.")
+    static let configuration = CommandConfiguration(
+        abstract: "Validate a config file, the descriptor set and the TLS files it names: exit 0, or 2 with the reason.")
 
     @Option(help: "Path to the YAML config.")
     var config: String
 
     func run() throws {
         let (loaded, rest) = try loadConfigFiles(path: config)
+        do {
+            try Gateway.checkTLSFiles(loaded)
+        } catch {
+            printError("ferry: invalid config '\(config)': \(error)")
+            throw ExitCode(2)
+        }
         let restSummary = rest.map { ", REST: \($0.catalog.routes.rules.count) rule(s)" } ?? ""
         print("config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)\(restSummary)")
     }

@@ -88,7 +88,12 @@ def test_config_maps_pass_ferry_check(path, tmp_path):
         for name, data in doc.get("binaryData", {}).items():
             (tmp_path / name).write_bytes(base64.b64decode(data))
         text = doc["data"]["ferry.yaml"].replace(str(mounted) + "/", str(tmp_path) + "/")
-        # TLS files are not loaded by `check`; the paths only have to be well-formed.
+        if "/etc/ferry-tls/" in text:
+            # `check` loads the certificate as starting would: a stand-in for the Secret's.
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-days", "1", "-subj", "/CN=localhost", "-keyout", str(tmp_path / "tls.key"),
+                            "-out", str(tmp_path / "tls.crt")], check=True, capture_output=True)
+            text = text.replace("/etc/ferry-tls/", str(tmp_path) + "/")
         (tmp_path / "ferry.yaml").write_text(text)
         result = subprocess.run([ferry_binary(), "check", "--config", str(tmp_path / "ferry.yaml")],
                                 capture_output=True, text=True, timeout=30)

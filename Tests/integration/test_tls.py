@@ -133,6 +133,10 @@ clusters: [{{ name: nodes, endpoints: ["127.0.0.1:1"] }}]
     result = subprocess.run([ferry_binary(), "run", "--config", str(config)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert f"listeners[0].tls: cannot load private key file '{wrong_key}': key values mismatch" in result.stderr
+    # `ferry check` loads the files as starting would.
+    result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert f"listeners[0].tls: cannot load private key file '{wrong_key}': key values mismatch" in result.stderr
     config.write_text(config.read_text().replace(str(cert), str(tmp_path / "missing.pem")))
     result = subprocess.run([ferry_binary(), "run", "--config", str(config)], capture_output=True, text=True, timeout=30)
     assert result.returncode == 1 and f"listeners[0].tls: cannot load certificate file '{tmp_path / 'missing.pem'}'" in result.stderr
