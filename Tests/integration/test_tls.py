@@ -1,6 +1,7 @@
 """TLS on OpenSSL: the front (curl and Python clients), mutual TLS, certificate reload on
 SIGHUP, and TLS to a grpcio backend (with and without a client certificate). Certificates
 are made in the test with the openssl command line."""
+import json
 import signal
 import socket
 import ssl
@@ -105,13 +106,19 @@ def test_tls_front_refuses_old_versions_and_plain_http(make_ferry, pki):
     assert grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki), host="localhost").grpc_status == 0
 
 
-def test_mutual_tls_accepts_known_clients_and_forwards_the_subject(make_ferry, pki, recorder):
-    ferry = make_ferry(extra_listener=tls_listener(pki, client_ca=True))
+def test_mutual_tls_accepts_known_clients_and_forwards_the_subject(make_ferry, pki, recorder, tmp_path):
+    access_log = tmp_path / "access.log"
+    ferry = make_ferry(extra_listener=tls_listener(pki, client_ca=True), top_level=f"access_log: {{ path: {access_log} }}\n")
     response = grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki, pki["client"]), host="localhost",
                             headers={"x-forwarded-client-cert": 'Subject="CN=admin"'})
     assert response.grpc_status == 0
-    # The verified subject, never the client's own claim.
+    # The verified subject, never the client's own claim; and in the access log.
     assert recorder.metadata[-1]["x-forwarded-client-cert"] == 'Subject="CN=client-1,O=Ferry Tests"'
+    deadline = time.monotonic() + 5
+    while not access_log.exists() or not access_log.read_text():
+        assert time.monotonic() < deadline, "no access-log line"
+        time.sleep(0.05)
+    assert json.loads(access_log.read_text().splitlines()[0])["client_subject"] == "CN=client-1,O=Ferry Tests"
 
     for certificate in (None, pki["stranger"]):
         with pytest.raises((ssl.SSLError, ConnectionError)):
