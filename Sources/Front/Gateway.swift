@@ -176,7 +176,7 @@ public final class RunningGateway: Sendable {
                 let (config, rest) = try reloadSource()
                 let current = self.config
                 if config.workers != current.workers || config.admin != current.admin {
-                    return .rejected("workers and admin take effect only on restart (they changed)")
+                    throw GatewayResourceError(description: "workers and admin take effect only on restart (they changed)")
                 }
                 plan = WorkerPlan(config: config, rest: rest,
                                   resources: try GatewayResources(config: config, previous: state.withLock { $0.plan.resources }))

@@ -177,7 +177,8 @@ final class TLSSession {
     }
 
     static func isIPAddress(_ text: String) -> Bool {
-        text.contains(":") || text.split(separator: ".").count == 4 && text.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        let octets = text.split(separator: ".")
+        return text.contains(":") || octets.count == 4 && octets.allSatisfy { UInt8($0) != nil }
     }
 
     /// After the handshake: why the session is unusable, or nil (the server must have chosen
