@@ -24,6 +24,10 @@ enum WellKnownType: String {
     case stringValue = "google.protobuf.StringValue"
     case bytesValue = "google.protobuf.BytesValue"
 
+    /// Written under `"value"` inside an Any (protobuf.dev/programming-guides/json): every
+    /// well-known type but Empty, whose JSON form is an ordinary object, inlined like any message.
+    var isWrappedInAny: Bool { self != .empty }
+
     /// Wrappers are written as their `value` field alone.
     var isWrapper: Bool {
         switch self {

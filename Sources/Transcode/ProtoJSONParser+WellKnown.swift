@@ -135,7 +135,7 @@ extension ProtoJSONParser {
         scanner.index = start
         writer.writeLengthDelimited(1, typeURL.utf8)
         let value = writer.beginLengthDelimited(2)
-        if embedded.wellKnown != nil {
+        if embedded.wellKnown?.isWrappedInAny == true {
             var found = false
             try scanner.expect(UInt8(ascii: "{"))
             try scanner.enter()

@@ -125,7 +125,7 @@ extension ProtoJSONPrinter {
         }
         out.append(contentsOf: "{\"@type\":")
         appendQuoted(typeURL)
-        if layout.wellKnown != nil {
+        if layout.wellKnown?.isWrappedInAny == true {
             out.append(contentsOf: ",\"value\":")
             try printMessage(layout, bytes, valueRange)
             out.append(UInt8(ascii: "}"))

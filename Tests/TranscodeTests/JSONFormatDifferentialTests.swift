@@ -67,6 +67,18 @@ final class JSONFormatDifferentialTests: XCTestCase {
         }
     }
 
+    /// Empty has no special JSON form, so an Any of it is `{"@type": …}` alone, with no
+    /// "value" (json_format and protojson agree); it reads back from that form.
+    func testAnyOfEmptyIsInlined() throws {
+        let transcoder = try Self.richTranscoder()
+        let json = #"{"wAny":{"@type":"type.googleapis.com/google.protobuf.Empty"}}"#
+        let binary = try Array(json.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
+        let printed = try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") }
+        XCTAssertEqual(String(decoding: printed, as: UTF8.self), json)
+        let wrapped = #"{"wAny":{"@type":"type.googleapis.com/google.protobuf.Empty","value":{}}}"#
+        XCTAssertThrowsError(try Array(wrapped.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") })
+    }
+
     /// Float32 denormals: json_format prints 6 significant digits, Ferry the shortest digits
     /// that read back to the same float; each side reads the other's text as the same float.
     func testFloatDenormalsReadBackTheSameEitherWay() throws {

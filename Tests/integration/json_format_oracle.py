@@ -16,7 +16,7 @@ import sys
 sys.path.insert(0, str(pathlib.Path(__file__).parent / "generated"))
 
 from google.protobuf import descriptor, json_format  # noqa: E402
-from google.protobuf import duration_pb2, timestamp_pb2  # noqa: E402
+from google.protobuf import duration_pb2, empty_pb2, timestamp_pb2  # noqa: E402
 
 from ferry.test.v1 import rich_pb2  # noqa: E402
 
@@ -106,10 +106,16 @@ def fill_well_known(r, message, depth):
     elif name == "google.protobuf.FieldMask":
         message.paths.extend(r.choice(["a", "foo_bar", "foo_bar.baz_qux", "x.y"]) for _ in range(r.randint(0, 3)))
     elif name == "google.protobuf.Any":
-        inner = r.choice(["nested", "timestamp", "duration"])
+        inner = r.choice(["nested", "defaults", "empty", "timestamp", "duration"])
         if inner == "nested":
             packed = rich_pb2.Nested()
             fill(r, packed, depth + 1)
+        elif inner == "defaults":
+            # A message whose fields all hold their defaults: an Any of just "@type".
+            packed = rich_pb2.Nested()
+        elif inner == "empty":
+            # Empty is inlined like any message, not put under "value" (json_format, protojson).
+            packed = empty_pb2.Empty()
         elif inner == "timestamp":
             packed = timestamp_pb2.Timestamp()
             fill_well_known(r, packed, depth)
