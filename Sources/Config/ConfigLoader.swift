@@ -237,7 +237,7 @@ public enum ConfigLoader {
 
     private static func cluster(_ node: ConfigNode) throws(ConfigError) -> ClusterConfig {
         try node.requireMapping(keys: ["name", "endpoints", "authority", "max_connections", "max_pending_requests",
-                                       "max_requests", "max_retries", "connect_timeout", "keepalive_interval",
+                                       "max_requests", "max_retries", "connect_timeout", "keepalive_interval", "keepalive_timeout",
                                        "outlier_detection", "retry_throttling", "dns_refresh", "dns_resolver",
                                        "health_check", "max_concurrent_streams", "tls"])
         let endpointsNode = node.child("endpoints")
@@ -256,7 +256,8 @@ public enum ConfigLoader {
         if try keepalive.string() == "off" {
             keepaliveInterval = nil
         } else {
-            keepaliveInterval = try keepalive.duration() ?? 30_000_000_000
+            keepaliveInterval = try keepalive.duration() ?? 10_000_000_000
+            guard keepaliveInterval! > 0 else { throw keepalive.error("must be greater than zero, or off") }
         }
         var cluster = ClusterConfig(
             name: try node.child("name").requiredString(),
@@ -275,6 +276,11 @@ public enum ConfigLoader {
             healthCheck: try healthCheck(node.child("health_check")),
             retryThrottling: try retryThrottling(node.child("retry_throttling")))
         if let streams = try node.child("max_concurrent_streams").int(range: 1...1_000_000) { cluster.maxConcurrentStreams = streams }
+        let keepaliveTimeout = node.child("keepalive_timeout")
+        if let timeout = try keepaliveTimeout.duration() {
+            guard timeout > 0 else { throw keepaliveTimeout.error("must be greater than zero") }
+            cluster.keepaliveTimeoutNanoseconds = timeout
+        }
         cluster.tls = try upstreamTLS(node.child("tls"))
         return cluster
     }

@@ -108,7 +108,10 @@ public struct ClusterConfig: Sendable, Equatable {
     /// max_connections, max_pending_requests, max_requests, max_retries (per worker).
     public var breaker: CircuitBreakerThresholds
     public var connectTimeoutNanoseconds: UInt64
+    /// HTTP/2 PING interval while streams are open and the backend is silent; nil: off.
     public var keepaliveIntervalNanoseconds: UInt64?
+    /// A PING not acknowledged within this closes the connection.
+    public var keepaliveTimeoutNanoseconds: UInt64 = 5_000_000_000
     /// How often names among the endpoints are resolved again, and by which DNS server (nil:
     /// /etc/resolv.conf's).
     public var dnsRefreshNanoseconds: UInt64

@@ -12,6 +12,10 @@ public struct GRPCStatus: Sendable, Equatable, Error, CustomStringConvertible {
 
     public static let ok = GRPCStatus(.ok)
 
+    /// Marks an UNAVAILABLE that Ferry answered because a cluster limit (circuit breaker,
+    /// pending queue) was reached: overload, not an outage (Envoy's `x-envoy-overloaded`).
+    public static let overloadedField = "x-ferry-overloaded"
+
     public var description: String {
         message.isEmpty ? code.name : "\(code.name): \(message)"
     }

@@ -144,7 +144,9 @@ extension GRPCWebExchange: UpstreamCallDelegate {
             }
             finish(trailers: trailers)
         case .failed(let status):
-            finish(trailers: status.trailerFields)
+            var trailers = status.trailerFields
+            if call.overloaded { trailers.append(name: GRPCStatus.overloadedField, value: "true") }
+            finish(trailers: trailers)
         }
     }
 

@@ -98,6 +98,7 @@ final class RESTExchange: DownstreamExchange {
     private func headers(contentType: String) -> HeaderFields {
         var headers = HeaderFields(reservingFields: 4 + responseMetadata.count + trailerMetadata.count + extraHeaders.count, bytes: 256)
         headers.append(name: "content-type", value: contentType)
+        if call?.overloaded == true { headers.append(name: GRPCStatus.overloadedField, value: "true") }
         prefixed(responseMetadata, "x-grpc-metadata-", to: &headers)
         prefixed(trailerMetadata, "x-grpc-trailer-", to: &headers)
         return headers

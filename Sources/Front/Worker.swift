@@ -180,6 +180,7 @@ final class Worker {
             outlierDetection: cluster.outlierDetection, healthCheck: cluster.healthCheck,
             retryThrottling: cluster.retryThrottling)
         settings.maxConcurrentStreams = cluster.maxConcurrentStreams
+        settings.keepaliveTimeoutNanoseconds = cluster.keepaliveTimeoutNanoseconds
         settings.tls = tls
         return UpstreamPool(settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle)
     }

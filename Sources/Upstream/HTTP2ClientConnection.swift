@@ -5,6 +5,7 @@ import FerryCore
 import HTTP2Support
 import Logging
 import Loop
+import Resilience
 
 final class HTTP2ClientConnection: LoopFlushable {
     enum State: Equatable {
@@ -29,7 +30,12 @@ final class HTTP2ClientConnection: LoopFlushable {
     private var streams: [Int32: UpstreamCall] = [:]
     private var connectTimer: LoopTimer?
     private var keepaliveTimer: LoopTimer?
-    private var pingOutstanding = false
+    private var keepalive: KeepalivePingSchedule?
+    /// HEADERS or DATA arrived since the last keepalive tick: the backend is alive.
+    private var sawStreamFrames = false
+    private var emptyFrames = EmptyFrameFloodGuard()
+    /// Why Ferry ends the connection itself (a flood, an unanswered PING): what its calls report.
+    private var terminationReason: String?
     var flushScheduled = false
     /// Read-only once built; nghttp2 copies it into each session, so sharing across threads is safe.
     nonisolated(unsafe) private static let callbacks: OpaquePointer = makeCallbacks()
@@ -46,9 +52,12 @@ final class HTTP2ClientConnection: LoopFlushable {
             connection.close(reason: .error("connect timed out"))
         }
         connectTimer?.schedule(afterNanoseconds: pool.settings.connectTimeoutNanoseconds)
-        if let interval = pool.settings.keepaliveIntervalNanoseconds {
+        if let interval = pool.keepaliveIntervalNanoseconds {
+            let schedule = KeepalivePingSchedule(intervalNanoseconds: interval, timeoutNanoseconds: pool.settings.keepaliveTimeoutNanoseconds,
+                                                 now: EventLoop.monotonicNow)
+            keepalive = schedule
             keepaliveTimer = LoopTimer(loop: loop, repeating: true) { [unowned self] in keepaliveTick() }
-            keepaliveTimer?.schedule(afterNanoseconds: interval)
+            keepaliveTimer?.schedule(afterNanoseconds: schedule.tickNanoseconds)
         }
     }
 
@@ -57,6 +66,8 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     var activeStreams: Int { streams.count }
+    /// Set by the frame callback that found an empty-frame flood; reading stops there.
+    private var emptyFrameFlood = false
 
     /// Whether another stream fits under the peer's SETTINGS_MAX_CONCURRENT_STREAMS.
     var hasCapacity: Bool {
@@ -148,14 +159,32 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     private func keepaliveTick() {
-        guard let session, state == .ready || state == .goingAway else { return }
-        if pingOutstanding {
-            connection.close(reason: .error("keepalive PING not answered"))
-            return
+        guard let session, state == .ready || state == .goingAway, var schedule = keepalive else { return }
+        let action = schedule.tick(now: EventLoop.monotonicNow, streamsOpen: !streams.isEmpty, sawStreamFrames: sawStreamFrames)
+        keepalive = schedule
+        sawStreamFrames = false
+        switch action {
+        case .none:
+            break
+        case .sendPing:
+            nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
+            loop.scheduleFlush(self)
+        case .closeUnanswered:
+            terminate("keepalive PING not answered within \(GRPCTimeout(nanoseconds: Int64(schedule.timeoutNanoseconds)))")
         }
-        pingOutstanding = true
-        nghttp2_submit_ping(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nil)
-        loop.scheduleFlush(self)
+    }
+
+    /// Ferry ends the connection: GOAWAY with `errorCode` goes out first when a session exists
+    /// (RFC 9113 §6.8), and the calls on it fail UNAVAILABLE with `reason`.
+    private func terminate(_ reason: String, errorCode: nghttp2_error_code = NGHTTP2_NO_ERROR) {
+        terminationReason = reason
+        if let session, state != .closed {
+            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                                  nghttp2_session_get_last_proc_stream_id(session), errorCode.rawValue, nil, 0)
+            NGHTTP2.flush(session, to: connection)
+        }
+        state = .goingAway
+        connection.closeAfterFlush()
     }
 
     // MARK: nghttp2 events
@@ -199,25 +228,37 @@ final class HTTP2ClientConnection: LoopFlushable {
             call.unconsumedBytes = 0
         }
         if case .active(let connection, streamID) = call.state, connection === self {
-            let status: GRPCStatus
-            switch errorCode {
-            case NGHTTP2_NO_ERROR.rawValue where !call.receivedHead:
-                // No response at all: the backend went away (as when it is killed), which is
-                // transient and retryable, as grpc-go also reports it.
-                status = GRPCStatus(.unavailable, "upstream \(endpoint) (cluster \(pool.settings.name)) closed the stream without a response")
-            case NGHTTP2_NO_ERROR.rawValue:
-                status = GRPCStatus(.internal, "upstream \(endpoint) (cluster \(pool.settings.name)) ended the stream without grpc-status")
-            case NGHTTP2_REFUSED_STREAM.rawValue:
-                status = GRPCStatus(.unavailable, "upstream \(endpoint) (cluster \(pool.settings.name)) refused the stream")
-            case NGHTTP2_CANCEL.rawValue:
-                status = GRPCStatus(.cancelled, "upstream \(endpoint) (cluster \(pool.settings.name)) cancelled the stream")
-            default:
-                status = GRPCStatus(.unavailable, "upstream \(endpoint) (cluster \(pool.settings.name)) reset the stream: \(String(cString: nghttp2_http2_strerror(errorCode)))")
-            }
+            let status = resetStatus(errorCode, responseStarted: call.receivedHead)
             call.attemptReceived(.failed(status), neverProcessed: errorCode == NGHTTP2_REFUSED_STREAM.rawValue)
         }
         closeIfIdle()
         pool.capacityChanged(self)
+    }
+
+    /// The status of a stream the backend reset (or closed without trailers), as
+    /// PROTOCOL-HTTP2.md ("Errors") maps RST_STREAM codes: REFUSED_STREAM is UNAVAILABLE (the
+    /// call never ran: retried transparently), CANCEL is CANCELLED, ENHANCE_YOUR_CALM is
+    /// RESOURCE_EXHAUSTED, INADEQUATE_SECURITY is PERMISSION_DENIED, every other code INTERNAL.
+    /// NO_ERROR before any response on a connection that is going away is the "aggressive
+    /// lameduck" the spec mentions (grpcio stopping without grace): UNAVAILABLE, retryable.
+    private func resetStatus(_ errorCode: UInt32, responseStarted: Bool) -> GRPCStatus {
+        let upstream = "upstream \(endpoint) (cluster \(pool.settings.name))"
+        switch errorCode {
+        case NGHTTP2_NO_ERROR.rawValue where !responseStarted && state == .goingAway:
+            return GRPCStatus(.unavailable, "\(upstream) closed the stream without a response while shutting down (GOAWAY)")
+        case NGHTTP2_NO_ERROR.rawValue:
+            return GRPCStatus(.internal, "\(upstream) ended the stream without grpc-status")
+        case NGHTTP2_REFUSED_STREAM.rawValue:
+            return GRPCStatus(.unavailable, "\(upstream) refused the stream")
+        case NGHTTP2_CANCEL.rawValue:
+            return GRPCStatus(.cancelled, "\(upstream) cancelled the stream")
+        case NGHTTP2_ENHANCE_YOUR_CALM.rawValue:
+            return GRPCStatus(.resourceExhausted, "\(upstream) reset the stream: ENHANCE_YOUR_CALM (overloaded)")
+        case NGHTTP2_INADEQUATE_SECURITY.rawValue:
+            return GRPCStatus(.permissionDenied, "\(upstream) reset the stream: INADEQUATE_SECURITY")
+        default:
+            return GRPCStatus(.internal, "\(upstream) reset the stream: \(String(cString: nghttp2_http2_strerror(errorCode)))")
+        }
     }
 
     private static func makeCallbacks() -> OpaquePointer {
@@ -235,23 +276,37 @@ final class HTTP2ClientConnection: LoopFlushable {
             let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             switch UInt32(header.type) {
             case NGHTTP2_HEADERS.rawValue:
+                connection.sawStreamFrames = true
                 connection.headersReceived(streamID: header.stream_id, endStream: endStream, category: frame.pointee.headers.cat)
-            case NGHTTP2_DATA.rawValue where endStream:
+            case NGHTTP2_DATA.rawValue:
                 // DATA with END_STREAM and no trailers: reported as a missing status on close.
-                break
+                connection.sawStreamFrames = true
             case NGHTTP2_SETTINGS.rawValue:
                 connection.pool.capacityChanged(connection)
             case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
-                connection.pingOutstanding = false
+                connection.keepalive?.acknowledged()
             case NGHTTP2_GOAWAY.rawValue:
                 // Streams above last_stream_id were not processed; nghttp2 closes them with
                 // REFUSED_STREAM and the pool restarts them elsewhere (transparent retry).
                 connection.state = .goingAway
+                let goaway = frame.pointee.goaway
+                if goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM.rawValue,
+                   UnsafeRawBufferPointer(start: goaway.opaque_data, count: goaway.opaque_data_len).elementsEqual("too_many_pings".utf8) {
+                    connection.pool.tooManyPings(from: connection.endpoint)
+                }
                 connection.pool.capacityChanged(connection)
             default:
                 break
             }
             return 0
+        }
+        nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, userData in
+            guard let header else { return 0 }
+            let connection = HTTP2ClientConnection.connection(userData)
+            guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length) else { return 0 }
+            // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
+            connection.emptyFrameFlood = true
+            return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { session, _, streamID, data, length, _ in
             guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else { return 0 }
@@ -288,7 +343,12 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
     func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         if let failure = NGHTTP2.receive(session, bytes) {
-            connection.close(reason: .error("HTTP/2 protocol error: \(failure)"))
+            if emptyFrameFlood {
+                terminate("flooded with more than \(emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM) sent",
+                          errorCode: NGHTTP2_ENHANCE_YOUR_CALM)
+            } else {
+                connection.close(reason: .error("HTTP/2 protocol error: \(failure)"))
+            }
             return
         }
         loop.scheduleFlush(self)
@@ -304,7 +364,7 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         let failed = streams
         streams.removeAll()
         let what = wasConnecting ? "connect to" : "connection to"
-        let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(reason)"
+        let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(terminationReason ?? reason.description)"
         for (streamID, call) in failed.sorted(by: { $0.key < $1.key }) {
             guard case .active(let connection, streamID) = call.state, connection === self else { continue }
             call.attemptReceived(.failed(GRPCStatus(.unavailable, message)))

@@ -91,6 +91,9 @@ public final class UpstreamCall {
     var retry: RetryState?
     /// The endpoint of the latest attempt (for the access log).
     public internal(set) var endpoint: SocketAddress?
+    /// The call failed on a cluster limit (circuit breaker, pending queue): overload, not an
+    /// outage; the answer carries `x-ferry-overloaded: true`.
+    public internal(set) var overloaded = false
     /// Attempts made, the first included (transparent retries not counted).
     public var attempts: Int { retry?.attempts ?? 1 }
     /// Endpoints this call's attempts went to, so that a retry can go elsewhere.
@@ -171,6 +174,7 @@ public final class UpstreamCall {
     func resetForAttempt() {
         unsentBody = OutgoingBytes(request.body)
         unconsumedBytes = 0
+        overloaded = false
         headerBlock = HeaderFields()
         receivedHead = false
         held.removeAll()

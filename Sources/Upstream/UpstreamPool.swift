@@ -50,8 +50,11 @@ public struct UpstreamClusterSettings: Sendable {
     public var authority: String?
     public var breaker: CircuitBreakerThresholds
     public var connectTimeoutNanoseconds: UInt64
-    /// HTTP/2 PING interval; a PING not answered by the next one closes the connection.
+    /// HTTP/2 PING interval while streams are open and the backend is silent
+    /// (KeepalivePingSchedule); nil: no PINGs.
     public var keepaliveIntervalNanoseconds: UInt64?
+    /// A PING not acknowledged within this closes the connection.
+    public var keepaliveTimeoutNanoseconds: UInt64 = 5_000_000_000
     public var outlierDetection: OutlierDetectionSettings
     /// Active grpc.health.v1 checks; nil: none.
     public var healthCheck: HealthCheckSettings?
@@ -65,7 +68,7 @@ public struct UpstreamClusterSettings: Sendable {
     public init(name: String, endpoints: [SocketAddress], dnsNames: [DNSEndpointName] = [],
                 dnsRefreshNanoseconds: UInt64 = 5_000_000_000, dnsResolver: String? = nil, authority: String? = nil,
                 breaker: CircuitBreakerThresholds = CircuitBreakerThresholds(),
-                connectTimeoutNanoseconds: UInt64 = 2_000_000_000, keepaliveIntervalNanoseconds: UInt64? = 30_000_000_000,
+                connectTimeoutNanoseconds: UInt64 = 2_000_000_000, keepaliveIntervalNanoseconds: UInt64? = 10_000_000_000,
                 outlierDetection: OutlierDetectionSettings = OutlierDetectionSettings(),
                 healthCheck: HealthCheckSettings? = nil, retryThrottling: RetryThrottleSettings? = nil) {
         self.name = name
@@ -95,7 +98,7 @@ public final class UpstreamPool {
     private var healthChecker: HealthChecker?
     /// Endpoints that refused a connection wait before the next try (gRPC's connection
     /// backoff, connection-backoff.md: 1 s, ×1.6, up to 120 s, ±20 % jitter); while every
-    /// endpoint waits, calls fail at once without touching the network.
+    /// endpoint waits, a call probes the one whose wait ends first (`endpointToProbe`).
     private var connectBackoff: [SocketAddress: ConnectBackoff] = [:]
     /// Shared with the cluster's pools on the other workers.
     public let breaker: CircuitBreaker
@@ -119,6 +122,9 @@ public final class UpstreamPool {
     private var retries: UInt64 = 0
     private var throttledRetries: UInt64 = 0
     private var connectFailures: [SocketAddress: UInt64] = [:]
+    /// The PING interval of new connections: the cluster's, doubled each time a backend
+    /// answers GOAWAY(too_many_pings) (gRFC A8).
+    private(set) var keepaliveIntervalNanoseconds: UInt64?
     /// Unprocessed attempts restarted per call before giving up (a loop guard).
     private static let transparentRetryLimit = 5
     /// Streams a connection still being set up is expected to take (HTTP/2's initial
@@ -132,6 +138,7 @@ public final class UpstreamPool {
         self.settings = settings
         self.loop = loop
         self.logger = logger
+        keepaliveIntervalNanoseconds = settings.keepaliveIntervalNanoseconds
         picker = EndpointPicker(endpoints: settings.endpoints)
         outliers = OutlierDetector(settings: settings.outlierDetection)
         outliers.setEndpoints(settings.endpoints)
@@ -223,7 +230,7 @@ public final class UpstreamPool {
     /// call over the breaker's `max_requests` fails at once with UNAVAILABLE naming the limit.
     public func start(_ call: UpstreamCall) {
         if let trip = breaker.acquire(.request) {
-            call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")))
+            call.deliver(.failed(overloaded(call, trip)))
             return
         }
         call.pool = self
@@ -261,23 +268,25 @@ public final class UpstreamPool {
         let ignoringHealth = healthChecker.map { checker in !picker.endpoints.contains(where: checker.isHealthy) } ?? true
         // The common case (nothing ejected, backing off or unhealthy) looks nothing up.
         let anyEjected = outliers.mayHaveEjections(now: now)
-        func available(_ endpoint: SocketAddress) -> Bool {
+        func available(_ endpoint: SocketAddress, ignoringBackoff: Bool = false) -> Bool {
             (!anyEjected || outliers.isAvailable(endpoint, now: now))
-                && (connectBackoff.isEmpty || (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now)
+                && (ignoringBackoff || connectBackoff.isEmpty || (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now)
                 && (ignoringHealth || healthChecker?.isHealthy(endpoint) != false)
         }
         if picker.endpoints.isEmpty, resolver != nil, !resolvedOnce {
             // The first DNS answer has not come yet: the call waits for it.
             if let trip = breaker.acquire(.pendingRequest) {
-                call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")))
+                call.deliver(.failed(overloaded(call, trip)))
                 return
             }
             call.state = .queued
             awaitingEndpoints.append(call)
             return
         }
-        guard let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: available) else {
-            // Fails at once, not retried: nothing can change before an endpoint's backoff ends.
+        guard let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: { available($0) })
+                ?? (call.triedEndpoints.isEmpty ? endpointToProbe(now: now, isAvailable: { available($0, ignoringBackoff: true) }) : nil) else {
+            // Fails at once, not retried: every endpoint waits out a backoff, and this call
+            // already had its attempt (or its probe).
             let reason = picker.endpoints.isEmpty
                 ? (settings.dnsNames.isEmpty ? "has no endpoint" : "has no endpoint: \(settings.dnsNames.map(\.host).joined(separator: ", ")) resolved to no address")
                 : "has no reachable endpoint (every one failed to connect and waits out its backoff)"
@@ -290,12 +299,32 @@ public final class UpstreamPool {
             return
         }
         if let trip = breaker.acquire(.pendingRequest) {
-            call.attemptReceived(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")))
+            call.attemptReceived(.failed(overloaded(call, trip)))
             return
         }
         call.state = .queued
         pending[endpoint, default: []].append(call)
         openConnectionIfNeeded(to: endpoint)
+    }
+
+    /// A new call finds every endpoint waiting out a connect backoff: the one whose backoff
+    /// ends soonest gets a connect attempt now, and the call waits for it (within its deadline
+    /// and `connect_timeout`). Without this, a backend back after an outage would get no call
+    /// until its backoff ran out, up to two minutes later. A connection already being opened
+    /// to it takes the call instead of a second one; a failed probe fails the call as fast as
+    /// the connect fails (one probe per call).
+    private func endpointToProbe(now: UInt64, isAvailable: (SocketAddress) -> Bool) -> SocketAddress? {
+        picker.endpoints
+            .filter { isAvailable($0) && (connectBackoff[$0]?.untilNanoseconds ?? 0) > now }
+            .min { connectBackoff[$0]!.untilNanoseconds < connectBackoff[$1]!.untilNanoseconds }
+    }
+
+    /// A call refused by one of the cluster's limits (circuit breaker, pending queue): the
+    /// answer says the cluster is overloaded, not down (`x-ferry-overloaded`, Envoy's
+    /// `x-envoy-overloaded`).
+    private func overloaded(_ call: UpstreamCall, _ trip: String) -> GRPCStatus {
+        call.overloaded = true
+        return GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")
     }
 
     private func openConnectionIfNeeded(to endpoint: SocketAddress) {
@@ -305,7 +334,9 @@ public final class UpstreamPool {
         guard waiting > connecting * assumedStreamsPerNewConnection else { return }
         if let trip = breaker.acquire(.connection) {
             // No new connection: the calls wait for a stream on the ones there are, or fail.
-            if open.isEmpty { failPending(on: endpoint, GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")) }
+            if open.isEmpty {
+                for call in takePending(on: endpoint) { call.attemptReceived(.failed(overloaded(call, trip))) }
+            }
             return
         }
         do {
@@ -331,10 +362,6 @@ public final class UpstreamPool {
         let calls = pending.removeValue(forKey: endpoint) ?? []
         for _ in calls { breaker.release(.pendingRequest) }
         return calls.filter { !$0.isFinished }
-    }
-
-    private func failPending(on endpoint: SocketAddress, _ status: GRPCStatus) {
-        for call in takePending(on: endpoint) { call.attemptReceived(.failed(status)) }
     }
 
     /// No connection to `endpoint` could be made: its waiting calls never left, so they try
@@ -513,6 +540,21 @@ public final class UpstreamPool {
         call.state = .queued
         pending[endpoint, default: []].append(call)
         openConnectionIfNeeded(to: endpoint)
+    }
+
+    /// A health check passed: the endpoint answers, so its connect backoff ends at once.
+    func healthCheckPassed(_ endpoint: SocketAddress) {
+        connectBackoff[endpoint] = nil
+    }
+
+    /// A backend answered GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings"): new connections PING
+    /// half as often (gRFC A8).
+    func tooManyPings(from endpoint: SocketAddress) {
+        guard let interval = keepaliveIntervalNanoseconds else { return }
+        keepaliveIntervalNanoseconds = interval * 2
+        logger.warning("upstream sent GOAWAY(too_many_pings); keepalive interval doubled for new connections",
+                       metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
+                                  "keepalive_interval": "\(GRPCTimeout(nanoseconds: Int64(interval * 2)))"])
     }
 
     func healthChanged(_ endpoint: SocketAddress, healthy: Bool, reason: String) {

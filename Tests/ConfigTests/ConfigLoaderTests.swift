@@ -37,7 +37,8 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.clusters[0].outlierDetection, OutlierDetectionSettings())
         XCTAssertNil(config.clusters[0].retryThrottling)
         XCTAssertEqual(config.routes[0].policy, RoutePolicy())
-        XCTAssertEqual(config.clusters[0].keepaliveIntervalNanoseconds, 30_000_000_000)
+        XCTAssertEqual(config.clusters[0].keepaliveIntervalNanoseconds, 10_000_000_000)
+        XCTAssertEqual(config.clusters[0].keepaliveTimeoutNanoseconds, 5_000_000_000)
     }
 
     func testEveryKey() throws {
@@ -82,6 +83,7 @@ final class ConfigLoaderTests: XCTestCase {
                 max_retries: 1
                 connect_timeout: 100ms
                 keepalive_interval: off
+                keepalive_timeout: 2s
                 outlier_detection: { consecutive_failures: 2, base_ejection_time: 5s, max_ejection_percent: 50 }
                 retry_throttling: { max_tokens: 10, token_ratio: 0.1 }
                 health_check: { interval: 2s, timeout: 300ms, healthy_threshold: 2, unhealthy_threshold: 3, service: node.v1.NodeService }
@@ -100,6 +102,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.listeners[0].limits.idleTimeoutNanoseconds, 120_000_000_000)
         XCTAssertEqual(config.routes[0].match, .pathPrefix("/x."))
         XCTAssertNil(config.clusters[0].keepaliveIntervalNanoseconds)
+        XCTAssertEqual(config.clusters[0].keepaliveTimeoutNanoseconds, 2_000_000_000)
         XCTAssertEqual(config.clusters[0].authority, "backend.internal")
         XCTAssertEqual(config.clusters[0].breaker, CircuitBreakerThresholds(maxConnections: 2, maxPendingRequests: 5, maxRequests: 6, maxRetries: 1))
         XCTAssertEqual(config.clusters[0].outlierDetection,

@@ -52,7 +52,7 @@ def connection_refused(port):
 
 class FerryProcess:
     def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level="", nodes_endpoint=None,
-                 drain_grace="0s"):
+                 drain_grace="0s", extra_routes=""):
         self.port = free_port()
         self.admin_port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
@@ -69,7 +69,7 @@ routes:
     cluster: nodes
   - match: {{ service: ferry.test.v1.RichService }}
     cluster: nodes
-  - match: {{ prefix: /down. }}
+{extra_routes}  - match: {{ prefix: /down. }}
     cluster: down
 clusters:
   - name: nodes

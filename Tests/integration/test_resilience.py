@@ -205,7 +205,7 @@ def test_all_backends_down_fail_fast_and_recover(backends, gateway_factory):
     started = time.monotonic()
     statuses = [gateway.get_node() for _ in range(20)]
     elapsed = time.monotonic() - started
-    print(f"\nall down: 20 calls failed in {elapsed:.3f}s")
+    print(f"\nall down: 20 calls failed in {elapsed:.3f}s", [r.grpc_message for r in statuses[:3]])
     assert all(response.grpc_status == 14 for response in statuses)
     # After the first call found every endpoint refusing, the cluster fails calls at once
     # without connecting, until an endpoint's connect backoff runs out.
@@ -228,6 +228,8 @@ def test_max_requests_trips_fast_without_an_upstream_attempt(backends, gateway_f
     response = gateway.get_node()
     slow.join()
     assert response.grpc_status == 14 and "max_requests 1 reached" in response.grpc_message
+    # Overload, not an outage: clients and load balancers can tell (Envoy's x-envoy-overloaded).
+    assert response.headers.get("x-ferry-overloaded") == "true"
     assert backends.calls() == before
 
 
