@@ -1,6 +1,10 @@
 // A JSON tokenizer over raw bytes (RFC 8259), strict: the parser of the protobuf JSON mapping
 // pulls tokens from it and every error carries the byte offset.
 
+/// How deep JSON values or protobuf messages may nest, in either direction: protobuf's default
+/// recursion limit. Hostile input nested deeper gets an error, never a stack overflow.
+let maxNestingDepth = 100
+
 /// Why a request body was refused: a byte offset for syntax errors, a field path for values
 /// that do not fit the message.
 public struct JSONParseError: Error, Equatable, CustomStringConvertible {
@@ -29,7 +33,7 @@ struct JSONScanner {
     }
     /// Nesting depth, bounded so that hostile input cannot exhaust the stack.
     var depth = 0
-    static let maxDepth = 100
+    static let maxDepth = maxNestingDepth
 
     init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes

@@ -31,6 +31,8 @@ struct ProtoJSONPrinter {
     /// Resolves the types named in `google.protobuf.Any`.
     let layouts: MessageLayouts?
     let out: JSONOutput
+    /// Messages being printed, one inside the other (`maxNestingDepth`).
+    private var depth = 0
 
     init(options: JSONPrintOptions, layouts: MessageLayouts?, capacity: Int = 256) {
         self.options = options
@@ -40,6 +42,11 @@ struct ProtoJSONPrinter {
 
     /// Prints the message in `bytes[range]`.
     mutating func printMessage(_ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) {
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= maxNestingDepth else {
+            throw JSONPrintError(reason: "\(layout.fullName) nested deeper than \(maxNestingDepth) levels")
+        }
         if let wellKnown = layout.wellKnown {
             try printWellKnown(wellKnown, layout, bytes, range)
             return
