@@ -154,7 +154,8 @@ public enum ConfigLoader {
 
     private static func limits(_ node: ConfigNode) throws(ConfigError) -> FrontLimits {
         try node.requireMapping(keys: ["max_header_bytes", "max_header_fields", "max_message_bytes",
-                                       "header_read_timeout", "idle_timeout", "max_connections", "buffer_limit_bytes"])
+                                       "header_read_timeout", "idle_timeout", "max_connections", "buffer_limit_bytes",
+                                       "request_body_timeout", "headers_with_underscores", "grpc_encodings"])
         var limits = FrontLimits()
         if let value = try node.child("max_header_bytes").int(range: 1024...(1 << 20)) { limits.maxHeaderBytes = value }
         if let value = try node.child("max_header_fields").int(range: 8...10_000) { limits.maxHeaderFields = value }
@@ -163,6 +164,25 @@ public enum ConfigLoader {
         if let value = try node.child("idle_timeout").duration() { limits.idleTimeoutNanoseconds = value }
         if let value = try node.child("max_connections").int(range: 1...10_000_000) { limits.maxConnections = value }
         if let value = try node.child("buffer_limit_bytes").int(range: 16 * 1024...(1 << 30)) { limits.bufferLimitBytes = value }
+        if let value = try node.child("request_body_timeout").duration() { limits.requestBodyTimeoutNanoseconds = value }
+        for (key, value) in [("header_read_timeout", limits.headerReadTimeoutNanoseconds), ("request_body_timeout", limits.requestBodyTimeoutNanoseconds)]
+        where value == 0 {
+            throw node.child(key).error("must be greater than zero")
+        }
+        let underscores = node.child("headers_with_underscores")
+        if let text = try underscores.string() {
+            guard let action = UnderscoreHeaderAction(rawValue: text) else {
+                throw underscores.error("expected allow, drop or reject, got '\(text)'")
+            }
+            limits.headersWithUnderscores = action
+        }
+        let encodingsNode = node.child("grpc_encodings")
+        if let encodings = try encodingsNode.stringList() {
+            guard !encodings.contains(where: { $0.isEmpty || $0.contains(",") || $0 != $0.lowercased() }) else {
+                throw encodingsNode.error("expected lower-case grpc-encoding names such as gzip")
+            }
+            limits.grpcEncodings = encodings.contains("identity") ? encodings : ["identity"] + encodings
+        }
         return limits
     }
 

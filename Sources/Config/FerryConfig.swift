@@ -87,8 +87,15 @@ public struct FrontLimits: Sendable, Equatable {
     public var maxHeaderFields = 100
     /// Largest gRPC message accepted from a browser (→ RESOURCE_EXHAUSTED).
     public var maxMessageBytes = 4 * 1024 * 1024
-    /// Time allowed to receive a request's head and body once it has started (slowloris).
+    /// Time allowed to receive a request's head, from its first byte (slowloris).
     public var headerReadTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// Time allowed to receive a buffered request body, from the end of its head (slowloris).
+    public var requestBodyTimeoutNanoseconds: UInt64 = 10_000_000_000
+    /// Request header names with `_`: forwarded, dropped, or refused with 400.
+    public var headersWithUnderscores = UnderscoreHeaderAction.drop
+    /// `grpc-encoding` values whose compressed messages are forwarded; a compressed message in
+    /// another is UNIMPLEMENTED.
+    public var grpcEncodings = ["identity", "gzip", "deflate"]
     /// An idle keep-alive connection closes after this.
     public var idleTimeoutNanoseconds: UInt64 = 60_000_000_000
     /// Open connections on this listener, over all workers; past it, new ones are closed at once.
@@ -98,6 +105,16 @@ public struct FrontLimits: Sendable, Equatable {
     public var bufferLimitBytes = 64 * 1024
 
     public init() {}
+}
+
+/// What a listener does with request header names that contain `_` (Envoy's
+/// `headers_with_underscores_action`).
+public enum UnderscoreHeaderAction: String, Sendable, Equatable, CaseIterable {
+    case allow
+    /// Not forwarded, counted.
+    case drop
+    /// The request is answered 400.
+    case reject
 }
 
 public struct ClusterConfig: Sendable, Equatable {

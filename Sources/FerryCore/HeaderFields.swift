@@ -135,6 +135,20 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         return nil
     }
 
+    /// The index of the first field whose name contains `byte`.
+    public func firstIndex(whereNameContains byte: UInt8) -> Int? {
+        bytes.withUnsafeBufferPointer { buffer in
+            entries.firstIndex { entry in
+                UnsafeBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.valueStart)]).contains(byte)
+            }
+        }
+    }
+
+    /// Whether field `index`'s name contains `byte`.
+    public func name(at index: Int, contains byte: UInt8) -> Bool {
+        nameBytes(at: index).contains(byte)
+    }
+
     /// The value bytes of the first field named `name` (given lower-case).
     public func firstValueBytes(_ name: StaticString) -> ArraySlice<UInt8>? {
         firstIndex(of: name).map { valueBytes(at: $0) }

@@ -60,9 +60,12 @@ final class GRPCWebExchange: DownstreamExchange {
         self.extraHeaders = extraHeaders
     }
 
-    /// Answers with `status` without calling upstream (a request Ferry refuses itself).
-    func reject(_ status: GRPCStatus) {
-        finish(trailers: status.trailerFields)
+    /// Answers with `status` (and `metadata`) without calling upstream (a request Ferry
+    /// refuses itself).
+    func reject(_ status: GRPCStatus, metadata: HeaderFields = HeaderFields()) {
+        var trailers = status.trailerFields
+        trailers.append(contentsOf: metadata)
+        finish(trailers: trailers)
     }
 
     /// The downstream went away: cancel upstream at once.

@@ -24,18 +24,22 @@ final class HTTP1ServerConnection {
         let timeout: GRPCTimeout?
         /// CORS headers for the response, decided from the request's `Origin`.
         let corsHeaders: HeaderFields
+        /// Header names with `_` are not forwarded (`limits.headers_with_underscores: drop`).
+        let dropsUnderscoreNames: Bool
         var decoder: GRPCWebRequestDecoder
         var bodyBytes = 0
-        /// A refusal decided while the body still arrives; answered at its end.
+        /// A refusal decided from the head (no route); answered at the body's end, which is read
+        /// and dropped, so that the connection stays open.
         var failure: GRPCWebRequestError?
 
         init(path: String, contentType: GRPCWebContentType, route: Route?, timeout: GRPCTimeout?,
-             corsHeaders: HeaderFields, decoder: GRPCWebRequestDecoder) {
+             corsHeaders: HeaderFields, dropsUnderscoreNames: Bool, decoder: GRPCWebRequestDecoder) {
             self.path = path
             self.contentType = contentType
             self.route = route
             self.timeout = timeout
             self.corsHeaders = corsHeaders
+            self.dropsUnderscoreNames = dropsUnderscoreNames
             self.decoder = decoder
         }
     }
@@ -48,16 +52,19 @@ final class HTTP1ServerConnection {
         let pathBindings: [PathBinding]
         let query: Substring?
         let corsHeaders: HeaderFields
+        let dropsUnderscoreNames: Bool
         var body: [UInt8] = []
         /// Set when the body outgrew the message limit; answered at its end.
         var tooLarge = false
 
-        init(binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields) {
+        init(binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields,
+             dropsUnderscoreNames: Bool) {
             self.binding = binding
             self.route = route
             self.pathBindings = pathBindings
             self.query = query
             self.corsHeaders = corsHeaders
+            self.dropsUnderscoreNames = dropsUnderscoreNames
         }
     }
 
@@ -76,6 +83,16 @@ final class HTTP1ServerConnection {
         case closed
     }
 
+    /// Which budget of the request being received the receive timer enforces (slowloris).
+    private enum ReceiveDeadline {
+        case none
+        /// The head must arrive within `header_read_timeout` of its first byte (Envoy's
+        /// `request_headers_timeout`): a budget, not restarted by each read.
+        case head
+        /// The body must arrive within `request_body_timeout` of the head's end.
+        case body
+    }
+
     private let connection: BufferedConnection
     /// The listener's context when the current request started (a reload replaces the slot's).
     private var context: ListenerContext
@@ -88,6 +105,11 @@ final class HTTP1ServerConnection {
     private var chunkHeader: [UInt8] = []
     /// Set by drain: finish the current exchange, then close.
     private var closeAfterExchange = false
+    /// Armed only while a request waits for more of its bytes.
+    private var receiveDeadline = ReceiveDeadline.none
+    private var receiveTimer: LoopTimer?
+    /// Ferry answered before the request's body ended: the close lingers (BufferedConnection).
+    private var requestBodyUnread = false
     /// `IP:port` of the client (empty without an access log).
     private let peer: String
     /// The request in progress, as the access log and the counts will record it; nil when
@@ -161,7 +183,7 @@ final class HTTP1ServerConnection {
             }
             guard let event else {
                 // A request has started (head or body partly here): it must keep arriving.
-                if !isIdle { connection.setReadTimeout(nanoseconds: context.limits.headerReadTimeoutNanoseconds) }
+                armReceiveDeadline()
                 return
             }
             switch event {
@@ -175,10 +197,10 @@ final class HTTP1ServerConnection {
                     record = started
                 }
                 state = .receiving(head, request)
-                if case .grpcWeb(let call) = request, call.failure != nil,
-                   case .contentLength(let length) = framing, length > discardLimit(for: call.contentType) {
-                    // Too large even to read and discard: answer now and close.
-                    finishRequest(head: head, request: request, keepAlive: false)
+                if case .grpcWeb(let call) = request, let failure = call.failure,
+                   case .contentLength(let length) = framing, length > bodyLimit(for: call.contentType) {
+                    // Too large to take: answered now, before the body.
+                    refuseBeforeBodyEnds(head, call, failure)
                     return
                 }
             case .body(let chunk):
@@ -191,17 +213,30 @@ final class HTTP1ServerConnection {
                 // A simple request's body is read and dropped.
                 guard case .receiving(let head, .grpcWeb(let call)) = state else { break }
                 call.bodyBytes += chunk.count
-                if call.bodyBytes > discardLimit(for: call.contentType) {
-                    finishRequest(head: head, request: .grpcWeb(call), keepAlive: false)
+                if let failure = call.failure {
+                    // Refused at its head: the body is dropped as it comes, up to a bound.
+                    if call.bodyBytes > discardLimit(for: call.contentType) {
+                        refuseBeforeBodyEnds(head, call, failure)
+                        return
+                    }
+                    break
+                }
+                if call.bodyBytes > bodyLimit(for: call.contentType) {
+                    context.limitReporter.hit("max_message_bytes", "gRPC-Web request body above \(bodyLimit(for: call.contentType)) bytes")
+                    refuseBeforeBodyEnds(head, call, .invalidFrames(GRPCStatus(.resourceExhausted,
+                        "gRPC-Web request body larger than the limit of \(bodyLimit(for: call.contentType)) bytes")))
                     return
                 }
-                if call.failure == nil && call.bodyBytes > bodyLimit(for: call.contentType) {
-                    context.limitReporter.hit("max_message_bytes", "gRPC-Web request body above \(bodyLimit(for: call.contentType)) bytes")
-                    call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
-                        "gRPC-Web request body larger than the limit of \(bodyLimit(for: call.contentType)) bytes"))
-                }
-                if call.failure == nil {
-                    do { try call.decoder.append(chunk) } catch { call.failure = error }
+                do throws(GRPCWebRequestError) {
+                    try call.decoder.append(chunk)
+                } catch {
+                    // A frame over the message limit, bad flags, an encoding not accepted, bad
+                    // base64: answered as soon as it is seen, nothing buffered for the rest.
+                    if case .invalidFrames(let status) = error, status.code == .resourceExhausted {
+                        context.limitReporter.hit("max_message_bytes", status.message)
+                    }
+                    refuseBeforeBodyEnds(head, call, error)
+                    return
                 }
             case .end:
                 guard case .receiving(let head, let request) = state else { return }
@@ -224,6 +259,20 @@ final class HTTP1ServerConnection {
 
     /// Decides from the head alone what the request will get.
     private func classify(_ head: HTTP1RequestHead, framing: HTTP1BodyFraming) -> Request {
+        // Header names with `_` (Envoy's headers_with_underscores_action): a backend or a CGI-style
+        // layer may read `x_user` and `x-user` as one name, so a client could smuggle one past
+        // a filter that looks for the other.
+        var dropsUnderscoreNames = false
+        if context.limits.headersWithUnderscores != .allow, let index = head.headers.firstIndex(whereNameContains: UInt8(ascii: "_")) {
+            let name = head.headers[index].name
+            if context.limits.headersWithUnderscores == .reject {
+                context.limitReporter.hit("headers_with_underscores", "request header '\(name)' refused (400)")
+                return .simple(HTTP1ResponseHead(status: 400),
+                               body: "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)\n")
+            }
+            context.limitReporter.hit("headers_with_underscores", "request header '\(name)' not forwarded")
+            dropsUnderscoreNames = true
+        }
         if let cors = context.cors, CORSPolicy.isPreflight(method: head.method, headers: head.headers) {
             switch cors.preflight(headers: head.headers) {
             case .allowed(let fields):
@@ -236,7 +285,7 @@ final class HTTP1ServerConnection {
         let path = head.path
         let contentType = head.headers.firstValueBytes("content-type").flatMap { GRPCWebContentType(parsing: $0) }
         if contentType == nil, let rest = context.rest {
-            return classifyREST(head, framing: framing, rest: rest, corsHeaders: corsHeaders)
+            return classifyREST(head, framing: framing, rest: rest, corsHeaders: corsHeaders, dropsUnderscoreNames: dropsUnderscoreNames)
         }
         let route = context.router.route(path: path)
         guard let contentType else {
@@ -261,10 +310,12 @@ final class HTTP1ServerConnection {
         let call = PendingCall(
             path: path.endIndex == head.target.endIndex ? head.target : String(path),
             contentType: contentType, route: route, timeout: timeout, corsHeaders: corsHeaders,
+            dropsUnderscoreNames: dropsUnderscoreNames,
             decoder: GRPCWebRequestDecoder(
                 contentType: contentType,
                 messageEncoding: head.headers.firstValueBytes("grpc-encoding").map { String(decoding: $0, as: UTF8.self) },
                 maxMessageBytes: context.limits.maxMessageBytes,
+                acceptedEncodings: context.limits.grpcEncodings,
                 expectedBodyBytes: framing.expectedLength))
         if route == nil {
             call.failure = .invalidFrames(GRPCStatus(.unimplemented, "no route for gRPC method \(path)"))
@@ -277,7 +328,7 @@ final class HTTP1ServerConnection {
 
     /// A request that is not gRPC-Web, on a listener with REST: matched against the rules.
     private func classifyREST(_ head: HTTP1RequestHead, framing: HTTP1BodyFraming, rest: RESTTranscoding,
-                              corsHeaders: HeaderFields) -> Request {
+                              corsHeaders: HeaderFields, dropsUnderscoreNames: Bool) -> Request {
         let requestPath: RequestPath
         do {
             requestPath = try RequestPath(parsing: head.path)
@@ -299,7 +350,8 @@ final class HTTP1ServerConnection {
             }
             let query = head.target.utf8.firstIndex(of: UInt8(ascii: "?")).map { head.target[head.target.index(after: $0)...] }
             return .rest(PendingRESTCall(binding: binding, route: context.router.route(path: binding.method.grpcPath[...]),
-                                         pathBindings: pathBindings, query: query, corsHeaders: corsHeaders))
+                                         pathBindings: pathBindings, query: query, corsHeaders: corsHeaders,
+                                         dropsUnderscoreNames: dropsUnderscoreNames))
         }
     }
 
@@ -322,28 +374,22 @@ final class HTTP1ServerConnection {
         case .simple(let response, let body):
             respond(response, body: body, keepAlive: keepAlive)
         case .grpcWeb(let call):
-            let corsHeaders = call.corsHeaders
             let body: [UInt8]
             do throws(GRPCWebRequestError) {
                 if let failure = call.failure { throw failure }
                 body = try call.decoder.finish()
             } catch {
-                switch error {
-                case .invalidBase64:
-                    respond(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n", keepAlive: keepAlive)
-                case .invalidFrames(let status):
-                    beginExchange(head, call.contentType, corsHeaders: corsHeaders, keepAlive: keepAlive).reject(status)
-                }
+                refuse(head, call, error, keepAlive: keepAlive)
                 return
             }
-            let exchange = beginExchange(head, call.contentType, corsHeaders: corsHeaders, keepAlive: keepAlive)
+            let exchange = beginExchange(head, call.contentType, corsHeaders: call.corsHeaders, keepAlive: keepAlive)
             guard let route = call.route, let pool = context.pools[route.cluster] else {
                 exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
                 return
             }
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-            GRPCWebMetadata.appendRequestMetadata(from: head.headers, to: &metadata)
+            GRPCWebMetadata.appendRequestMetadata(from: head.headers, droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
             identityAndTrace(head, addingTo: &metadata)
             exchange.start(request: UpstreamRequest(
                 path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
@@ -381,7 +427,8 @@ final class HTTP1ServerConnection {
             beginExchange(exchange, keepAlive: keepAlive)
             connection.setReadTimeout(nanoseconds: nil)
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-            GRPCWebMetadata.appendRequestMetadata(from: head.headers, allowing: rest.requestHeaders, to: &metadata)
+            GRPCWebMetadata.appendRequestMetadata(from: head.headers, allowing: rest.requestHeaders,
+                                                  droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
             identityAndTrace(head, addingTo: &metadata)
             var body: [UInt8] = []
             for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
@@ -390,6 +437,91 @@ final class HTTP1ServerConnection {
                                                     retryPolicy: route.policy.retryPolicy,
                                                     retriesFailuresInTrailers: route.policy.idempotent,
                                                     perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
+        }
+    }
+
+    /// A gRPC-Web request refused by Ferry: bad base64 is HTTP 400; anything else a gRPC status.
+    private func refuse(_ head: HTTP1RequestHead, _ call: PendingCall, _ error: GRPCWebRequestError, keepAlive: Bool) {
+        switch error {
+        case .invalidBase64:
+            respond(HTTP1ResponseHead(status: 400, headers: call.corsHeaders), body: "\(error)\n", keepAlive: keepAlive)
+        case .invalidFrames(let status):
+            beginExchange(head, call.contentType, corsHeaders: call.corsHeaders, keepAlive: keepAlive).reject(status)
+        case .unsupportedEncoding(_, let accepted):
+            var metadata = HeaderFields()
+            metadata.append(name: "grpc-accept-encoding", value: accepted.joined(separator: ","))
+            beginExchange(head, call.contentType, corsHeaders: call.corsHeaders, keepAlive: keepAlive)
+                .reject(GRPCStatus(.unimplemented, error.description), metadata: metadata)
+        }
+    }
+
+    /// A refusal known before the request's body has ended is answered at once, and nothing
+    /// more of the body is kept; the connection then closes, lingering so that the client
+    /// reads the answer rather than a reset (RFC 9112 §9.6).
+    private func refuseBeforeBodyEnds(_ head: HTTP1RequestHead, _ call: PendingCall, _ error: GRPCWebRequestError) {
+        requestBodyUnread = true
+        refuse(head, call, error, keepAlive: false)
+    }
+
+    // MARK: Receive deadlines (slowloris)
+
+    /// A request waits for more bytes: the budget of the part it is in starts, unless it runs.
+    private func armReceiveDeadline() {
+        let phase: ReceiveDeadline
+        let timeout: UInt64
+        switch state {
+        case .awaitingRequest where !parser.isIdle:
+            phase = .head
+            timeout = context.limits.headerReadTimeoutNanoseconds
+        case .receiving:
+            phase = .body
+            timeout = context.limits.requestBodyTimeoutNanoseconds
+        default:
+            return
+        }
+        guard receiveDeadline != phase else { return }
+        receiveDeadline = phase
+        if receiveTimer == nil {
+            receiveTimer = LoopTimer(loop: worker.loop) { [unowned self] in receiveDeadlinePassed() }
+        }
+        receiveTimer?.schedule(afterNanoseconds: timeout)
+    }
+
+    /// The request is received (or answered): no budget runs.
+    private func disarmReceiveDeadline() {
+        guard receiveDeadline != .none else { return }
+        receiveDeadline = .none
+        receiveTimer?.cancel()
+    }
+
+    /// 408 for a head or a body that did not arrive in time (DEADLINE_EXCEEDED for gRPC-Web);
+    /// the connection closes.
+    private func receiveDeadlinePassed() {
+        let phase = receiveDeadline
+        receiveDeadline = .none
+        let limits = context.limits
+        switch (phase, state) {
+        case (.head, .awaitingRequest):
+            let budget = GRPCTimeout(nanoseconds: Int64(limits.headerReadTimeoutNanoseconds))
+            context.limitReporter.hit("header_read_timeout", "request head not received within \(budget) of its first byte; 408, connection closed")
+            respondAndClose(HTTP1ResponseHead(status: 408), body: "request head not received within \(budget) (header_read_timeout)\n")
+        case (.body, .receiving(let head, let request)):
+            let budget = GRPCTimeout(nanoseconds: Int64(limits.requestBodyTimeoutNanoseconds))
+            context.limitReporter.hit("request_body_timeout", "request body not received within \(budget) of its head; connection closed")
+            let message = "request body not received within \(budget) of the request head (request_body_timeout)"
+            switch request {
+            case .grpcWeb(let call):
+                refuse(head, call, .invalidFrames(GRPCStatus(.deadlineExceeded, message)), keepAlive: false)
+            case .rest(let call):
+                if case .simple(let response, let body) = restError(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
+                                                                   corsHeaders: call.corsHeaders) {
+                    respond(response, body: body, keepAlive: false)
+                }
+            case .simple:
+                respond(HTTP1ResponseHead(status: 408), body: message + "\n", keepAlive: false)
+            }
+        default:
+            break
         }
     }
 
@@ -454,6 +586,7 @@ final class HTTP1ServerConnection {
     }
 
     private func beginExchange(_ exchange: any DownstreamExchange, keepAlive: Bool) {
+        disarmReceiveDeadline()
         state = .exchanging(exchange, keepAlive: keepAlive)
         context.metrics?.requestsActive += 1
     }
@@ -467,6 +600,7 @@ final class HTTP1ServerConnection {
     // MARK: Responses
 
     private func respond(_ head: HTTP1ResponseHead, body: String, keepAlive: Bool) {
+        disarmReceiveDeadline()
         var head = head
         if !body.isEmpty && head.headers.firstIndex(of: "content-type") == nil {
             head.headers.append(name: "content-type", value: "text/plain; charset=utf-8")
@@ -484,7 +618,7 @@ final class HTTP1ServerConnection {
             connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
         } else {
             state = .closed
-            connection.closeAfterFlush()
+            connection.closeAfterFlush(lingering: requestBodyUnread)
         }
     }
 
@@ -556,7 +690,7 @@ final class HTTP1ServerConnection {
             processInput()
         } else {
             state = .closed
-            connection.closeAfterFlush()
+            connection.closeAfterFlush(lingering: requestBodyUnread)
         }
     }
 }
@@ -579,11 +713,7 @@ extension HTTP1ServerConnection: BufferedConnectionDelegate {
             // The client went away first: the call counts as cancelled.
             endExchange(exchange, grpcStatus: exchange.grpcStatusCode ?? GRPCStatusCode.cancelled.rawValue)
         } else if reason == .timeout {
-            if isIdle {
-                context.limitReporter.hit("idle_timeout", "keep-alive connection idle for \(context.limits.idleTimeoutNanoseconds / 1_000_000) ms; closed")
-            } else {
-                context.limitReporter.hit("header_read_timeout", "request not received within \(context.limits.headerReadTimeoutNanoseconds / 1_000_000) ms; connection closed")
-            }
+            context.limitReporter.hit("idle_timeout", "no byte received for \(context.limits.idleTimeoutNanoseconds / 1_000_000) ms; closed")
         }
         state = .closed
         worker.connectionClosed(self, slot: slot)

@@ -46,8 +46,12 @@ public final class BufferedConnection: LoopFlushable {
     private enum State {
         case connecting
         case open
-        /// Nothing more is read or queued; closes when the output is written.
+        /// Nothing more is queued; closes when the output is written (input is dropped
+        /// meanwhile when lingering).
         case closingAfterFlush
+        /// Output written and shut down (FIN sent); input is read and dropped until the peer
+        /// closes or the linger time ends (a lingering close).
+        case lingering
         case closed
     }
 
@@ -67,6 +71,8 @@ public final class BufferedConnection: LoopFlushable {
     private var outputLowWatermark = 0
     private var outputAboveWatermark = false
     public var flushScheduled = false
+    /// Set by `closeAfterFlush(lingering:)`: ends the lingering close.
+    private var lingerTimer: LoopTimer?
     // TLS: the session, whether its handshake is still running, what a client verifies, and
     // the state OpenSSL asks to keep between non-blocking calls.
     private var tls: TLSSession?
@@ -167,6 +173,10 @@ public final class BufferedConnection: LoopFlushable {
     private func readable(timedOut: Bool) {
         if timedOut {
             close(reason: .timeout)
+            return
+        }
+        if lingerTimer != nil {
+            dropInput()
             return
         }
         if let tls {
@@ -349,7 +359,11 @@ public final class BufferedConnection: LoopFlushable {
         let remaining = evbuffer_get_length(output)
         armWriteEvent(tls == nil ? remaining > 0 : tlsWriteWantsWritable || tlsReadWantsWritable)
         if remaining == 0 && state == .closingAfterFlush {
-            close(reason: .endOfStream)
+            if lingerTimer == nil {
+                close(reason: .endOfStream)
+            } else {
+                beginLingering()
+            }
             return
         }
         if outputAboveWatermark && remaining <= outputLowWatermark {
@@ -409,6 +423,7 @@ public final class BufferedConnection: LoopFlushable {
         let wasOpen = state == .open || state == .closingAfterFlush
         state = .closed
         freeEvents()
+        lingerTimer?.cancel()
         // close_notify, best effort (never after a TLS error: OpenSSL forbids it).
         var failed = false
         if case .error = reason { failed = true }
@@ -422,14 +437,46 @@ public final class BufferedConnection: LoopFlushable {
     }
 
     /// Stops reading and closes once everything written so far has left.
-    public func closeAfterFlush() {
+    ///
+    /// `lingering`: the peer may still be sending (a response that came before the end of its
+    /// request). Closing a socket with unread input makes the kernel send a reset, which can
+    /// destroy the response before the peer reads it (RFC 9112 §9.6). So input is read and
+    /// dropped meanwhile, the write side is shut down once the output has left, and the socket
+    /// closes when the peer closes or after `lingerNanoseconds`.
+    public func closeAfterFlush(lingering: Bool = false, lingerNanoseconds: UInt64 = 2_000_000_000) {
         guard state == .open else {
             if state == .connecting { close(reason: .endOfStream) }
             return
         }
         state = .closingAfterFlush
-        if let readEvent { event_del(readEvent) }
+        if lingering {
+            lingerTimer = LoopTimer(loop: loop) { [unowned self] in close(reason: .endOfStream) }
+            lingerTimer?.schedule(afterNanoseconds: lingerNanoseconds)
+            reading = true
+            readTimeout = nil
+            if let readEvent { event_add(readEvent, nil) }
+        } else if let readEvent {
+            event_del(readEvent)
+        }
         loop.scheduleFlush(self)
+    }
+
+    /// The output has left: the write side closes (after TLS close_notify) and input is
+    /// dropped until the peer closes or the linger time ends.
+    private func beginLingering() {
+        state = .lingering
+        if let tls, !handshaking {
+            ERR_clear_error()
+            SSL_shutdown(tls.ssl)
+        }
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// Reads and drops what the peer still sends while closing; its end closes the socket.
+    private func dropInput() {
+        let buffer = loop.readBuffer
+        let count = recv(fd, buffer.baseAddress, buffer.count, 0)
+        if count == 0 || (count < 0 && errno != EAGAIN && errno != EINTR) { close(reason: .endOfStream) }
     }
 }
 

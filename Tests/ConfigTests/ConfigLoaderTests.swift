@@ -170,6 +170,26 @@ final class ConfigLoaderTests: XCTestCase {
                        "listeners[0].limits.buffer_limit_bytes")
     }
 
+    func testHardeningLimits() throws {
+        let defaults = FrontLimits()
+        XCTAssertEqual(defaults.requestBodyTimeoutNanoseconds, 10_000_000_000)
+        XCTAssertEqual(defaults.headersWithUnderscores, .drop)
+        XCTAssertEqual(defaults.grpcEncodings, ["identity", "gzip", "deflate"])
+        func limits(_ text: String) -> String {
+            minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#, with: "limits: { \(text) }")
+        }
+        let custom = try ConfigLoader.load(yaml: limits("request_body_timeout: 3s, headers_with_underscores: reject, grpc_encodings: [gzip]"),
+                                           defaultWorkers: 1).listeners[0].limits
+        XCTAssertEqual(custom.requestBodyTimeoutNanoseconds, 3_000_000_000)
+        XCTAssertEqual(custom.headersWithUnderscores, .reject)
+        XCTAssertEqual(custom.grpcEncodings, ["identity", "gzip"], "identity is always accepted")
+        XCTAssertEqual(loadError(limits("headers_with_underscores: maybe")),
+                       ConfigError(path: "listeners[0].limits.headers_with_underscores", reason: "expected allow, drop or reject, got 'maybe'"))
+        XCTAssertEqual(loadError(limits("grpc_encodings: [GZIP]"))?.path, "listeners[0].limits.grpc_encodings")
+        XCTAssertEqual(loadError(limits("request_body_timeout: 0s"))?.path, "listeners[0].limits.request_body_timeout")
+        XCTAssertEqual(loadError(minimal + "\n    keepalive_timeout: 0s")?.path, "clusters[0].keepalive_timeout")
+    }
+
     func testTLSSections() throws {
         let listener = minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#,
                                                     with: "tls: { cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem }")

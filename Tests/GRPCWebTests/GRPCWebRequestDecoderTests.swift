@@ -37,6 +37,32 @@ final class GRPCWebRequestDecoderTests: XCTestCase {
         XCTAssertNoThrow(try gzip.append([0x01, 0, 0, 0, 1, 7]))
     }
 
+    func testReservedFlagBitsAreRefused() {
+        for flags: UInt8 in [0x02, 0x03, 0x40, 0x7E] {
+            var decoder = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100)
+            XCTAssertThrowsError(try decoder.append([flags, 0, 0, 0, 0])) { error in
+                guard case .invalidFrames(let status) = error as? GRPCWebRequestError else { return XCTFail() }
+                XCTAssertEqual(status.code, .internal)
+                XCTAssertTrue(status.message.contains("reserved flag bits"), status.message)
+            }
+        }
+    }
+
+    func testCompressedFrameInAnEncodingNotAcceptedIsUnsupported() {
+        var brotli = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "br", maxMessageBytes: 100)
+        XCTAssertThrowsError(try brotli.append([0x01, 0, 0, 0, 1, 7])) { error in
+            XCTAssertEqual(error as? GRPCWebRequestError, .unsupportedEncoding("br", accepted: ["identity", "gzip", "deflate"]))
+        }
+        var onlyIdentity = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100,
+                                                 acceptedEncodings: ["identity"])
+        XCTAssertThrowsError(try onlyIdentity.append([0x01, 0, 0, 0, 1, 7])) { error in
+            XCTAssertEqual(error as? GRPCWebRequestError, .unsupportedEncoding("gzip", accepted: ["identity"]))
+        }
+        // An uncompressed message is fine whatever the header says.
+        var uncompressed = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "br", maxMessageBytes: 100)
+        XCTAssertNoThrow(try uncompressed.append([0x00, 0, 0, 0, 1, 7]))
+    }
+
     func testOversizedMessageIsResourceExhausted() {
         var decoder = GRPCWebRequestDecoder(contentType: binary, messageEncoding: nil, maxMessageBytes: 3)
         XCTAssertThrowsError(try decoder.append([0, 0, 0, 0, 4])) { error in

@@ -1,5 +1,8 @@
 """Every bad request gets a clear answer, and nothing reaches the backend."""
 import base64
+import gzip
+import socket
+from urllib.parse import unquote
 
 import pytest
 
@@ -111,3 +114,72 @@ def test_chunked_request_body_is_accepted(ferry, recorder):
         "Content-Type: application/grpc-web+proto\r\nTransfer-Encoding: chunked\r\n\r\n").encode() + chunked)
     assert reply.startswith(b"HTTP/1.1 200 ")
     assert b"grpc-status:0" in reply
+
+
+def answer_before_the_body(ferry, head_fields, first_bytes, announced):
+    """Sends a request head announcing `announced` body bytes and only `first_bytes` of the
+    body; returns Ferry's answer, which must come without the rest of the body."""
+    with socket.create_connection(("127.0.0.1", ferry.port), timeout=5) as sock:
+        sock.sendall((f"POST {GET_NODE} HTTP/1.1\r\nHost: x\r\nContent-Length: {announced}\r\n{head_fields}\r\n").encode()
+                     + first_bytes)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            chunk = sock.recv(65536)
+            assert chunk, "closed without an answer"
+            reply += chunk
+        return grpcweb.parse_http_response(reply)
+
+
+@pytest.mark.parametrize("text", [False, True])
+def test_a_length_prefix_over_the_limit_is_answered_at_once(ferry, nothing_upstream, text):
+    prefix = b"\x00\x00\x50\x00\x00"  # a 5 MiB message announced; the limit is 4 MiB
+    body = base64.b64encode(prefix + b"\x00\x00\x00") if text else prefix
+    content_type = "application/grpc-web-text" if text else "application/grpc-web+proto"
+    # The body's declared length is within the limit: the frame's prefix alone gives it away.
+    status, headers, _ = answer_before_the_body(ferry, f"Content-Type: {content_type}\r\n", body, 4096)
+    assert status == 200 and headers["grpc-status"] == str(RESOURCE_EXHAUSTED)
+    assert "5242880 bytes" in headers["grpc-message"] and headers["connection"] == "close"
+
+
+def test_reserved_flag_bits_are_internal(ferry, nothing_upstream):
+    for flags in (0x02, 0x40):
+        response = grpcweb.call(ferry.port, GET_NODE, body=grpcweb.frame(b"\x0a\x01x", flags=flags))
+        assert response.grpc_status == INTERNAL
+        assert "reserved flag bits" in response.grpc_message
+
+
+def test_a_compressed_message_in_an_encoding_not_forwarded_is_unimplemented(ferry, nothing_upstream):
+    status, headers, _ = answer_before_the_body(
+        ferry, "Content-Type: application/grpc-web+proto\r\ngrpc-encoding: br\r\n", grpcweb.frame(b"x" * 10, flags=1), 1000)
+    assert status == 200 and headers["grpc-status"] == "12"
+    assert "grpc-encoding 'br'" in unquote(headers["grpc-message"])
+    assert headers["grpc-accept-encoding"] == "identity,gzip,deflate"
+
+
+def test_a_gzip_compressed_message_is_forwarded(ferry, recorder):
+    message = node_pb2.GetNodeRequest(node_id="zipped").SerializeToString()
+    response = grpcweb.call(ferry.port, GET_NODE, body=grpcweb.frame(gzip.compress(message), flags=1),
+                            headers={"grpc-encoding": "gzip"})
+    assert response.grpc_status == 0, response.grpc_message
+    assert node_pb2.Node.FromString(response.messages[0]).id == "zipped"
+
+
+def test_the_early_answer_reaches_a_client_still_sending(ferry, nothing_upstream):
+    """The answer comes while the client is still uploading 6 MiB: the close lingers, so the
+    client that reads only after sending everything still gets it, not a reset."""
+    body = b"\x00\x00\x60\x00\x00" + b"x" * (6 << 20)
+    response = grpcweb.call(ferry.port, GET_NODE, body=body)
+    assert response.grpc_status == RESOURCE_EXHAUSTED
+
+
+@pytest.mark.parametrize("action, status, forwarded", [("drop", 200, False), ("reject", 400, False), ("allow", 200, True)])
+def test_header_names_with_underscores(make_ferry, recorder, action, status, forwarded):
+    ferry = make_ferry(extra_listener=f"    limits: {{ headers_with_underscores: {action} }}\n")
+    response = grpcweb.call(ferry.port, GET_NODE, node_pb2.GetNodeRequest(node_id="n1").SerializeToString(),
+                            headers={"x_user": "mallory", "x-user": "alice"})
+    assert response.status == status
+    if status == 400:
+        assert b"'x_user' contains '_'" in response.body and recorder.count() == 0
+    else:
+        assert recorder.metadata[-1]["x-user"] == "alice"
+        assert ("x_user" in recorder.metadata[-1]) == forwarded

@@ -175,3 +175,15 @@ def test_ferry_call(rich_ferry):
     assert result.returncode == 1 and "invalid JSON" in result.stderr
     result = subprocess.run([ferry_binary(), "call", address, "Echo"], capture_output=True, text=True, timeout=10)
     assert result.returncode != 0 and "package.Service/Method" in result.stderr
+
+
+@pytest.mark.parametrize("field, value", [
+    ("fNested", '{"child":' * 150 + "{}" + "}" * 150),
+    ("wValue", "[" * 150 + "]" * 150),
+    ("wStruct", '{"a":' * 150 + "1" + "}" * 150),
+])
+def test_json_nested_deeper_than_100_levels_is_400(rich_ferry, recorder, field, value):
+    status, _, body = request(rich_ferry, "PUT", "/v1/rich/x", f'{{"{field}": {value}}}'.encode())
+    assert (status, body["code"]) == (400, 3), body
+    assert "nested deeper than 100 levels" in body["message"]
+    assert recorder.calls == []
