@@ -1,5 +1,5 @@
 # The two front-door commands: `make demo` and `make test`. Both install what is missing.
-.PHONY: demo test build deps test-deps unit integration
+.PHONY: demo test build deps test-deps unit integration fuzz
 
 SWIFT_BUILD_FLAGS ?=
 
@@ -16,8 +16,15 @@ build: deps
 demo: build
 	swift run $(SWIFT_BUILD_FLAGS) ferry demo
 
-## Unit tests (Swift) and integration tests against real peers (grpcio, sonora, curl).
+## Unit tests (Swift), integration tests against real peers (grpcio, sonora, curl, h2), and
+## each fuzz target for 20 s with a fixed seed.
 test: test-deps
 	swift build $(SWIFT_BUILD_FLAGS)
 	swift test $(SWIFT_BUILD_FLAGS)
 	.venv/bin/python -m pytest -q Tests/integration
+	FUZZ_SEED=1 scripts/fuzz 20
+
+## Fuzz each parser with libFuzzer and AddressSanitizer for FUZZ_SECONDS (default 600) each.
+FUZZ_SECONDS ?= 600
+fuzz: deps
+	scripts/fuzz $(FUZZ_SECONDS)

@@ -93,6 +93,13 @@ let package = Package(
         ], swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["FerryCore"], path: "Tests/TestSupport"),
+        // Fuzz targets of the parsers (issue 14): libFuzzer runs them through ferry-fuzz
+        // (scripts/fuzz); FuzzRegressionTests replays their corpus and past crashes.
+        .target(name: "FuzzTargets", dependencies: ["HTTP1", "GRPCWeb", "Transcode", "Config"], path: "Tests/Fuzz/FuzzTargets",
+                swiftSettings: strict),
+        .systemLibrary(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),
+        .executableTarget(name: "ferry-fuzz", dependencies: ["FuzzTargets", "CLibFuzzer"], path: "Tests/Fuzz/ferry-fuzz",
+                          swiftSettings: strict),
         // bench/transcode: the JSON transcoder against SwiftProtobuf's generated code.
         .executableTarget(name: "transcode-bench", dependencies: [
             "Transcode", "NodeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -106,6 +113,7 @@ let package = Package(
         .testTarget(name: "ResilienceTests", dependencies: ["Resilience", "FerryCore", "TestSupport"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "TestSupport"]),
         .testTarget(name: "AdminTests", dependencies: ["Admin"]),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "TranscodeTests", dependencies: [
             "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),

@@ -67,7 +67,9 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
     public func match(_ path: RequestPath) -> [PathBinding]? {
         var pathSegments = path.segments[...]
         if let verb {
-            guard let last = pathSegments.last, let suffix = last.verbSuffix, suffix == verb else { return nil }
+            // Decoded, as literal segments are compared (found by fuzzing: `:e%29ho` is `:e)ho`).
+            guard let last = pathSegments.last, let suffix = last.verbSuffix,
+                  RequestPath.Segment(raw: suffix).decoded(keepingSlashes: false) == verb else { return nil }
             pathSegments[pathSegments.endIndex - 1] = last.droppingVerb()
         }
         let hasMulti = segments.last == .multi

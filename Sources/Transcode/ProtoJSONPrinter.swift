@@ -252,7 +252,15 @@ struct ProtoJSONPrinter {
     private func isDefault(_ kind: FieldKind, _ bytes: UnsafeRawBufferPointer, _ occurrence: Occurrence) -> Bool {
         switch occurrence.wireType {
         case .lengthDelimited: return occurrence.range.isEmpty
-        case .varint: return occurrence.range.count == 1 && bytes[occurrence.range.lowerBound] == 0
+        case .varint:
+            // By value, not by encoding: a zero may be encoded in more than one byte, and a
+            // 32-bit field keeps only the low 32 bits of its varint (found by fuzzing).
+            var reader = WireReader(bytes, range: occurrence.range)
+            guard let value = try? reader.readVarint() else { return false }
+            switch kind {
+            case .int32, .uint32, .sint32, .enumeration: return UInt32(truncatingIfNeeded: value) == 0
+            default: return value == 0
+            }
         case .fixed32, .fixed64:
             // -0.0 is not the default (its sign bit is set): json_format prints it.
             return occurrence.range.allSatisfy { bytes[$0] == 0 }
@@ -268,6 +276,8 @@ struct ProtoJSONPrinter {
         case .string, .bytes: out.append(contentsOf: "\"\"")
         case .bool: out.append(contentsOf: "false")
         case .int64, .uint64, .fixed64, .sfixed64, .sint64: out.append(contentsOf: "\"0\"")
+        // As a zero that is present prints (printScalar), so that the output is canonical.
+        case .double, .float: out.append(contentsOf: "0.0")
         case .enumeration(let layout):
             // Integers first, even for NullValue, as json_format does.
             if options.enumsAsIntegers {

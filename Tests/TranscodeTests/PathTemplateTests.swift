@@ -62,6 +62,8 @@ final class PathTemplateTests: XCTestCase {
         XCTAssertNil(try match("/v1/{name=nodes/*}:restart", "/v1/nodes/n1:stop"))
         XCTAssertNil(try match("/v1/{name=nodes/*}:restart", "/v1/nodes/n1"))
         XCTAssertEqual(try match("/v1/{name}", "/v1/a:b"), ["name": "a:b"])
+        // A verb is compared decoded, as literal segments are (found by fuzzing).
+        XCTAssertEqual(try match("/v1/{name}:e)ho", "/v1/x:e%29ho"), ["name": "x"])
     }
 
     /// http.proto: one-segment variables are fully decoded; several-segment ones keep %2F.

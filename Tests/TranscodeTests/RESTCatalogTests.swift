@@ -1,23 +1,14 @@
 import Foundation
 import GoogleAPI
 import SwiftProtobuf
+import TestSupport
 @testable import Transcode
 import XCTest
 
 final class RESTCatalogTests: XCTestCase {
     /// A descriptor set compiled by Debian's protoc from Protos/ (imports included).
     static func descriptorSet(for proto: String) throws -> [UInt8] {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("descriptors-\(UUID()).pb")
-        defer { try? FileManager.default.removeItem(at: output) }
-        let protoc = Process()
-        protoc.executableURL = URL(fileURLWithPath: "/usr/bin/protoc")
-        protoc.arguments = ["-I", root.appendingPathComponent("Protos").path, "--include_imports",
-                            "--descriptor_set_out=\(output.path)", proto]
-        try protoc.run()
-        protoc.waitUntilExit()
-        XCTAssertEqual(protoc.terminationStatus, 0, "protoc failed (scripts/install-deps installs protobuf-compiler)")
-        return Array(try Data(contentsOf: output))
+        try ProtoCompiler.descriptorSet(for: proto)
     }
 
     static func nodeDescriptorSet() throws -> [UInt8] {
