@@ -1,4 +1,5 @@
 """Fixtures: a grpcio NodeService backend and a `ferry run` process in front of it, on loopback."""
+import os
 import pathlib
 import signal
 import socket
@@ -16,6 +17,9 @@ import node_backend  # noqa: E402
 
 
 def ferry_binary():
+    """The debug build, or FERRY_BINARY (scripts/sanitize runs the tests on a sanitized build)."""
+    if "FERRY_BINARY" in os.environ:
+        return os.environ["FERRY_BINARY"]
     path = ROOT / ".build" / "debug" / "ferry"
     if not path.exists():
         subprocess.run(["swift", "build", "--product", "ferry"], cwd=ROOT, check=True)

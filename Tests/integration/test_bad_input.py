@@ -9,6 +9,7 @@ import pytest
 from node.v1 import node_pb2
 
 import grpcweb
+from test_operations import scrape, value
 
 GET_NODE = "/node.v1.NodeService/GetNode"
 INTERNAL, RESOURCE_EXHAUSTED = 13, 8
@@ -183,3 +184,5 @@ def test_header_names_with_underscores(make_ferry, recorder, action, status, for
     else:
         assert recorder.metadata[-1]["x-user"] == "alice"
         assert ("x_user" in recorder.metadata[-1]) == forwarded
+    hits = value(scrape(ferry), "ferry_limit_hits_total", limit="headers_with_underscores")
+    assert hits == (0 if forwarded else 1), "each dropped or refused request is counted"

@@ -6,6 +6,7 @@ import time
 
 import grpcweb
 import pytest
+import restclient
 from h2_backend import H2Backend
 from node.v1 import node_pb2
 
@@ -99,3 +100,17 @@ def test_a_quiet_call_outlives_keepalive_pings_on_grpcio(make_ferry, recorder):
     response = get_node(ferry, node_id="slow-keepalive", headers={"grpc-timeout": "6S"})
     assert response.grpc_status == DEADLINE_EXCEEDED, response.grpc_message
     assert "too_many_pings" not in ferry.log.read_text()
+
+
+def test_breaker_refusals_say_overloaded_in_rest_too(make_ferry, recorder, tmp_path):
+    descriptors = restclient.compile_descriptors(tmp_path / "node.pb", "node/v1/node.proto")
+    ferry = make_ferry(cluster_options="    max_requests: 1\n", top_level=restclient.rest_section(descriptors))
+    slow = threading.Thread(target=get_node, args=(ferry, "slow-overload"), kwargs={"headers": {"grpc-timeout": "2S"}})
+    slow.start()
+    deadline = time.monotonic() + 5
+    while recorder.count("GetNode") == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    status, headers, body = restclient.request(ferry, "GET", "/v1/nodes/n1")
+    slow.join()
+    assert status == 503 and body["code"] == UNAVAILABLE and "max_requests 1 reached" in body["message"]
+    assert headers["x-ferry-overloaded"] == "true"
