@@ -131,6 +131,12 @@ struct ProtoJSONPrinter {
                     continue
                 }
                 let start = reader.index
+                let field = layout.fields[index]
+                // A scalar field in length-delimited form is packed: only a repeated one may be
+                // (a singular one so encoded printed as set when it was not, found by fuzzing).
+                guard type == field.kind.wireType || (type == .lengthDelimited && field.isRepeated) else {
+                    throw reader.error("\(layout.fullName).\(field.name) has wire type \(type.rawValue), not \(field.kind.wireType.rawValue)", at: start)
+                }
                 switch type {
                 case .varint: _ = try reader.readVarint()
                 case .fixed32: _ = try reader.readFixed32()
@@ -139,11 +145,7 @@ struct ProtoJSONPrinter {
                     occurrences.append(Occurrence(field: index, wireType: type, range: try reader.readLengthDelimited()))
                     continue
                 case .startGroup, .endGroup:
-                    throw reader.error("\(layout.fullName).\(layout.fields[index].name): groups have no JSON mapping")
-                }
-                let field = layout.fields[index]
-                guard type == field.kind.wireType else {
-                    throw reader.error("\(layout.fullName).\(field.name) has wire type \(type.rawValue), not \(field.kind.wireType.rawValue)", at: start)
+                    throw reader.error("\(layout.fullName).\(field.name): groups have no JSON mapping")
                 }
                 occurrences.append(Occurrence(field: index, wireType: type, range: start..<reader.index))
             }

@@ -87,6 +87,9 @@ final class JSONFormatDifferentialTests: XCTestCase {
         // f_int64 = 3: 0 as 0x80 0x00; f_int32 = 5: 2^32, whose low 32 bits are 0; f_bool = 8: 0 as 0x80 0x80 0x00.
         XCTAssertEqual(try printRich([0x18, 0x80, 0x00, 0x28, 0x80, 0x80, 0x80, 0x80, 0x10, 0x40, 0x80, 0x80, 0x00]), "{}")
         XCTAssertEqual(try printRich([0x18, 0x81, 0x00]), #"{"fInt64":"1"}"#)
+        // A singular scalar in packed (length-delimited) form is a wire type error, not a value.
+        XCTAssertThrowsError(try printRich([0x7A, 0x01, 0x00]))
+        XCTAssertEqual(try printRich([0x92, 0x02, 0x02, 0x01, 0x02]), #"{"rInt32":[1,2]}"#)
     }
 
     private func printRich(_ binary: [UInt8]) throws -> String {
