@@ -12,73 +12,9 @@ import Transcode
 import Upstream
 
 final class HTTP1ServerConnection {
-    /// A gRPC-Web request whose body is still arriving. A class, so that the state machine
-    /// moves one reference between states instead of copying every field (and the decoder's
-    /// body buffer stays uniquely owned while chunks are appended).
-    fileprivate final class PendingCall {
-        /// The method path sent upstream (the target without its query).
-        let path: String
-        let contentType: GRPCWebContentType
-        /// nil when no route knows the call; `failure` then says so.
-        let route: Route?
-        let timeout: GRPCTimeout?
-        /// CORS headers for the response, decided from the request's `Origin`.
-        let corsHeaders: HeaderFields
-        /// Header names with `_` are not forwarded (`limits.headers_with_underscores: drop`).
-        let dropsUnderscoreNames: Bool
-        var decoder: GRPCWebRequestDecoder
-        var bodyBytes = 0
-        /// A refusal decided from the head (no route); answered at the body's end, which is read
-        /// and dropped, so that the connection stays open.
-        var failure: GRPCWebRequestError?
-
-        init(path: String, contentType: GRPCWebContentType, route: Route?, timeout: GRPCTimeout?,
-             corsHeaders: HeaderFields, dropsUnderscoreNames: Bool, decoder: GRPCWebRequestDecoder) {
-            self.path = path
-            self.contentType = contentType
-            self.route = route
-            self.timeout = timeout
-            self.corsHeaders = corsHeaders
-            self.dropsUnderscoreNames = dropsUnderscoreNames
-            self.decoder = decoder
-        }
-    }
-
-    /// A REST request whose body is still arriving (google.api.http).
-    fileprivate final class PendingRESTCall {
-        let binding: RESTBinding
-        /// The route of the gRPC method the binding calls; nil: none (answered UNIMPLEMENTED).
-        let route: Route?
-        let pathBindings: [PathBinding]
-        let query: Substring?
-        let corsHeaders: HeaderFields
-        let dropsUnderscoreNames: Bool
-        var body: [UInt8] = []
-        /// Set when the body outgrew the message limit; answered at its end.
-        var tooLarge = false
-
-        init(binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields,
-             dropsUnderscoreNames: Bool) {
-            self.binding = binding
-            self.route = route
-            self.pathBindings = pathBindings
-            self.query = query
-            self.corsHeaders = corsHeaders
-            self.dropsUnderscoreNames = dropsUnderscoreNames
-        }
-    }
-
-    /// What the connection does with the request being received.
-    fileprivate enum Request {
-        case grpcWeb(PendingCall)
-        case rest(PendingRESTCall)
-        /// Answered when the request ends: the body is read and discarded first.
-        case simple(HTTP1ResponseHead, body: String)
-    }
-
     private enum State {
         case awaitingRequest
-        case receiving(HTTP1RequestHead, Request)
+        case receiving(HTTP1RequestHead, ClassifiedRequest)
         case exchanging(any DownstreamExchange, keepAlive: Bool)
         case closed
     }
@@ -189,7 +125,7 @@ final class HTTP1ServerConnection {
             switch event {
             case .head(let head, let framing):
                 if case .awaitingRequest = state { context = slot.context }
-                let request = classify(head, framing: framing)
+                let request = RequestClassifier(context: context).classify(head, framing: framing)
                 if context.recordsRequests {
                     let started = recordStorage ?? AccessRecord()
                     recordStorage = started
@@ -198,7 +134,7 @@ final class HTTP1ServerConnection {
                 }
                 state = .receiving(head, request)
                 if case .grpcWeb(let call) = request, let failure = call.failure,
-                   case .contentLength(let length) = framing, length > bodyLimit(for: call.contentType) {
+                   case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType) {
                     // Too large to take: answered now, before the body.
                     refuseBeforeBodyEnds(head, call, failure)
                     return
@@ -215,16 +151,16 @@ final class HTTP1ServerConnection {
                 call.bodyBytes += chunk.count
                 if let failure = call.failure {
                     // Refused at its head: the body is dropped as it comes, up to a bound.
-                    if call.bodyBytes > discardLimit(for: call.contentType) {
+                    if call.bodyBytes > context.limits.discardLimit(for: call.contentType) {
                         refuseBeforeBodyEnds(head, call, failure)
                         return
                     }
                     break
                 }
-                if call.bodyBytes > bodyLimit(for: call.contentType) {
-                    context.limitReporter.hit("max_message_bytes", "gRPC-Web request body above \(bodyLimit(for: call.contentType)) bytes")
+                if call.bodyBytes > context.limits.bodyLimit(for: call.contentType) {
+                    context.limitReporter.hit("max_message_bytes", "gRPC-Web request body above \(context.limits.bodyLimit(for: call.contentType)) bytes")
                     refuseBeforeBodyEnds(head, call, .invalidFrames(GRPCStatus(.resourceExhausted,
-                        "gRPC-Web request body larger than the limit of \(bodyLimit(for: call.contentType)) bytes")))
+                        "gRPC-Web request body larger than the limit of \(context.limits.bodyLimit(for: call.contentType)) bytes")))
                     return
                 }
                 do throws(GRPCWebRequestError) {
@@ -245,130 +181,7 @@ final class HTTP1ServerConnection {
         }
     }
 
-    /// The largest body a request may carry: one message at the limit, in base64 for `-text`.
-    private func bodyLimit(for contentType: GRPCWebContentType) -> Int {
-        let framed = context.limits.maxMessageBytes + GRPCFrame.headerLength
-        return contentType.isText ? (framed + 2) / 3 * 4 : framed
-    }
-
-    /// A refused body is read and dropped up to this size, so that the client sees the answer
-    /// rather than a reset (RFC 9112 §9.6); beyond it the connection closes at once.
-    private func discardLimit(for contentType: GRPCWebContentType) -> Int {
-        16 * bodyLimit(for: contentType)
-    }
-
-    /// Decides from the head alone what the request will get.
-    private func classify(_ head: HTTP1RequestHead, framing: HTTP1BodyFraming) -> Request {
-        // Header names with `_` (Envoy's headers_with_underscores_action): a backend or a CGI-style
-        // layer may read `x_user` and `x-user` as one name, so a client could smuggle one past
-        // a filter that looks for the other.
-        var dropsUnderscoreNames = false
-        if context.limits.headersWithUnderscores != .allow, let index = head.headers.firstIndex(whereNameContains: UInt8(ascii: "_")) {
-            let name = head.headers[index].name
-            if context.limits.headersWithUnderscores == .reject {
-                context.limitReporter.hit("headers_with_underscores", "request header '\(name)' refused (400)")
-                return .simple(HTTP1ResponseHead(status: 400),
-                               body: "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)\n")
-            }
-            context.limitReporter.hit("headers_with_underscores", "request header '\(name)' not forwarded")
-            dropsUnderscoreNames = true
-        }
-        if let cors = context.cors, CORSPolicy.isPreflight(method: head.method, headers: head.headers) {
-            switch cors.preflight(headers: head.headers) {
-            case .allowed(let fields):
-                return .simple(HTTP1ResponseHead(status: 204, headers: fields), body: "")
-            case .denied(let reason):
-                return .simple(HTTP1ResponseHead(status: 403), body: "CORS preflight denied: \(reason)\n")
-            }
-        }
-        let corsHeaders = corsResponseHeaders(head)
-        let path = head.path
-        let contentType = head.headers.firstValueBytes("content-type").flatMap { GRPCWebContentType(parsing: $0) }
-        if contentType == nil, let rest = context.rest {
-            return classifyREST(head, framing: framing, rest: rest, corsHeaders: corsHeaders, dropsUnderscoreNames: dropsUnderscoreNames)
-        }
-        let route = context.router.route(path: path)
-        guard let contentType else {
-            if route != nil || GRPCMethodPath(path) != nil {
-                let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
-                return .simple(HTTP1ResponseHead(status: 415, headers: corsHeaders),
-                               body: "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n")
-            }
-            return .simple(HTTP1ResponseHead(status: 404, headers: corsHeaders), body: "no route for \(head.method) \(head.path)\n")
-        }
-        guard head.method == "POST" else {
-            var headers = corsHeaders
-            headers.append(name: "allow", value: "POST")
-            return .simple(HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC-Web calls use POST, not \(head.method)\n")
-        }
-        let timeout: GRPCTimeout?
-        do {
-            timeout = try GRPCWebMetadata.timeout(from: head.headers)
-        } catch {
-            return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
-        }
-        let call = PendingCall(
-            path: path.endIndex == head.target.endIndex ? head.target : String(path),
-            contentType: contentType, route: route, timeout: timeout, corsHeaders: corsHeaders,
-            dropsUnderscoreNames: dropsUnderscoreNames,
-            decoder: GRPCWebRequestDecoder(
-                contentType: contentType,
-                messageEncoding: head.headers.firstValueBytes("grpc-encoding").map { String(decoding: $0, as: UTF8.self) },
-                maxMessageBytes: context.limits.maxMessageBytes,
-                acceptedEncodings: context.limits.grpcEncodings,
-                expectedBodyBytes: framing.expectedLength))
-        if route == nil {
-            call.failure = .invalidFrames(GRPCStatus(.unimplemented, "no route for gRPC method \(path)"))
-        } else if case .contentLength(let length) = framing, length > bodyLimit(for: contentType) {
-            call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
-                "gRPC-Web request body of \(length) bytes is larger than the limit of \(bodyLimit(for: contentType)) bytes"))
-        }
-        return .grpcWeb(call)
-    }
-
-    /// A request that is not gRPC-Web, on a listener with REST: matched against the rules.
-    private func classifyREST(_ head: HTTP1RequestHead, framing: HTTP1BodyFraming, rest: RESTTranscoding,
-                              corsHeaders: HeaderFields, dropsUnderscoreNames: Bool) -> Request {
-        let requestPath: RequestPath
-        do {
-            requestPath = try RequestPath(parsing: head.path)
-        } catch {
-            return restError(GRPCStatus(.invalidArgument, error.description), corsHeaders: corsHeaders)
-        }
-        switch rest.catalog.routes.lookup(verb: head.method, path: requestPath) {
-        case .notFound:
-            return restError(GRPCStatus(.notFound, "no REST route for \(head.method) \(head.path)"), corsHeaders: corsHeaders)
-        case .methodNotAllowed(let allowed):
-            var headers = corsHeaders
-            headers.append(name: "allow", value: allowed.joined(separator: ", "))
-            return restError(GRPCStatus(.unimplemented, "\(head.path) does not take \(head.method) (allowed: \(allowed.joined(separator: ", ")))"),
-                             httpStatus: 405, corsHeaders: headers)
-        case .matched(let binding, let pathBindings):
-            if case .contentLength(let length) = framing, length > context.limits.maxMessageBytes {
-                return restError(GRPCStatus(.resourceExhausted, "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
-                                 httpStatus: 413, corsHeaders: corsHeaders)
-            }
-            let query = head.target.utf8.firstIndex(of: UInt8(ascii: "?")).map { head.target[head.target.index(after: $0)...] }
-            return .rest(PendingRESTCall(binding: binding, route: context.router.route(path: binding.method.grpcPath[...]),
-                                         pathBindings: pathBindings, query: query, corsHeaders: corsHeaders,
-                                         dropsUnderscoreNames: dropsUnderscoreNames))
-        }
-    }
-
-    /// A REST error answered by Ferry: google.rpc.Status as JSON.
-    private func restError(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> Request {
-        var headers = corsHeaders
-        headers.append(name: "content-type", value: "application/json")
-        return .simple(HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
-                       body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
-    }
-
-    private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {
-        guard let cors = context.cors, let origin = head.headers.firstValueBytes("origin") else { return HeaderFields() }
-        return cors.responseHeaders(origin: String(decoding: origin, as: UTF8.self))
-    }
-
-    private func finishRequest(head: HTTP1RequestHead, request: Request, keepAlive: Bool) {
+    private func finishRequest(head: HTTP1RequestHead, request: ClassifiedRequest, keepAlive: Bool) {
         let keepAlive = keepAlive && !closeAfterExchange
         switch request {
         case .simple(let response, let body):
@@ -399,7 +212,7 @@ final class HTTP1ServerConnection {
         case .rest(let call):
             guard let rest = context.rest else { return }
             let refuse = { (status: GRPCStatus, httpStatus: Int?) in
-                if case .simple(let response, let body) = self.restError(status, httpStatus: httpStatus, corsHeaders: call.corsHeaders) {
+                if case .simple(let response, let body) = RequestClassifier.restError(status, httpStatus: httpStatus, corsHeaders: call.corsHeaders) {
                     self.respond(response, body: body, keepAlive: keepAlive)
                 }
             }
@@ -441,7 +254,7 @@ final class HTTP1ServerConnection {
     }
 
     /// A gRPC-Web request refused by Ferry: bad base64 is HTTP 400; anything else a gRPC status.
-    private func refuse(_ head: HTTP1RequestHead, _ call: PendingCall, _ error: GRPCWebRequestError, keepAlive: Bool) {
+    private func refuse(_ head: HTTP1RequestHead, _ call: PendingGRPCWebCall, _ error: GRPCWebRequestError, keepAlive: Bool) {
         switch error {
         case .invalidBase64:
             respond(HTTP1ResponseHead(status: 400, headers: call.corsHeaders), body: "\(error)\n", keepAlive: keepAlive)
@@ -458,7 +271,7 @@ final class HTTP1ServerConnection {
     /// A refusal known before the request's body has ended is answered at once, and nothing
     /// more of the body is kept; the connection then closes, lingering so that the client
     /// reads the answer rather than a reset (RFC 9112 §9.6).
-    private func refuseBeforeBodyEnds(_ head: HTTP1RequestHead, _ call: PendingCall, _ error: GRPCWebRequestError) {
+    private func refuseBeforeBodyEnds(_ head: HTTP1RequestHead, _ call: PendingGRPCWebCall, _ error: GRPCWebRequestError) {
         requestBodyUnread = true
         refuse(head, call, error, keepAlive: false)
     }
@@ -513,7 +326,7 @@ final class HTTP1ServerConnection {
             case .grpcWeb(let call):
                 refuse(head, call, .invalidFrames(GRPCStatus(.deadlineExceeded, message)), keepAlive: false)
             case .rest(let call):
-                if case .simple(let response, let body) = restError(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
+                if case .simple(let response, let body) = RequestClassifier.restError(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
                                                                    corsHeaders: call.corsHeaders) {
                     respond(response, body: body, keepAlive: false)
                 }
@@ -717,46 +530,5 @@ extension HTTP1ServerConnection: BufferedConnectionDelegate {
         }
         state = .closed
         worker.connectionClosed(self, slot: slot)
-    }
-}
-
-/// What the access log and the counts need of the request in progress (a class: the
-/// connection updates it as bytes go by, and reuses it for its next request).
-private final class AccessRecord {
-    /// Unix time for the log line's timestamp (0 without an access log: not read then).
-    var startRealtime: UInt64 = 0
-    var startMonotonic: UInt64 = 0
-    var method = ""
-    var path = ""
-    /// Route, gRPC method and protocol: the labels the request is counted under.
-    var series = AccessRecord.noSeries
-    var clientSubject: String?
-
-    static let noSeries = CallSeriesKey(route: "", method: "", protocolName: "")
-    var bytesIn = 0
-    var bytesOut = 0
-    var httpStatus = 0
-    var traceID: String?
-
-    func begin(head: HTTP1RequestHead, request: HTTP1ServerConnection.Request, clientSubject: String?, logged: Bool) {
-        startRealtime = logged ? ThreadSignal.realtimeNow : 0
-        startMonotonic = EventLoop.monotonicNow
-        method = head.method
-        path = head.target
-        self.clientSubject = clientSubject
-        bytesIn = 0
-        bytesOut = 0
-        httpStatus = 0
-        traceID = nil
-        switch request {
-        case .grpcWeb(let call):
-            // A path no route knows is not a method name worth a series of its own.
-            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path,
-                                   protocolName: call.contentType.isText ? "grpc-web-text" : "grpc-web")
-        case .rest(let call):
-            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest")
-        case .simple:
-            series = CallSeriesKey(route: "", method: "", protocolName: "http")
-        }
     }
 }

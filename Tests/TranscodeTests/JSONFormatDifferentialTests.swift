@@ -76,6 +76,10 @@ final class JSONFormatDifferentialTests: XCTestCase {
         let binary = try Array(json.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
         let printed = try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") }
         XCTAssertEqual(String(decoding: printed, as: UTF8.self), json)
+        // An empty Any is `{}` both ways (found by fuzzing).
+        let empty = try Array(#"{"wAny":{}}"#.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
+        XCTAssertEqual(empty, [0xAA, 0x05, 0x00])
+        XCTAssertEqual(try printRich(empty), #"{"wAny":{}}"#)
         let wrapped = #"{"wAny":{"@type":"type.googleapis.com/google.protobuf.Empty","value":{}}}"#
         XCTAssertThrowsError(try Array(wrapped.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") })
     }

@@ -88,6 +88,16 @@ def test_grpc_web_over_tls_with_curl_and_python(make_ferry, pki, recorder):
             assert tls.version() == "TLSv1.3"
 
 
+def test_an_early_answer_over_tls_reaches_a_client_still_sending(make_ferry, pki, recorder):
+    """The lingering close with TLS: close_notify, then the rest of the upload is dropped."""
+    ferry = make_ferry(extra_listener=tls_listener(pki))
+    body = b"\x00\x00\x60\x00\x00" + b"x" * (6 << 20)
+    response = grpcweb.call(ferry.port, GET_NODE, body=body, tls=client_context(pki), host="localhost")
+    assert response.grpc_status == 8
+    assert recorder.count() == 0
+    assert grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki), host="localhost").grpc_status == 0
+
+
 def test_tls_front_refuses_old_versions_and_plain_http(make_ferry, pki):
     ferry = make_ferry(extra_listener=tls_listener(pki))
     context = client_context(pki)

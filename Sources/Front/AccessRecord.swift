@@ -1,0 +1,46 @@
+// The request in progress as the access log and the counts will record it.
+import FerryCore
+import HTTP1
+import Loop
+import Observability
+
+/// What the access log and the counts need of the request in progress (a class: the
+/// connection updates it as bytes go by, and reuses it for its next request).
+final class AccessRecord {
+    /// Unix time for the log line's timestamp (0 without an access log: not read then).
+    var startRealtime: UInt64 = 0
+    var startMonotonic: UInt64 = 0
+    var method = ""
+    var path = ""
+    /// Route, gRPC method and protocol: the labels the request is counted under.
+    var series = AccessRecord.noSeries
+    var clientSubject: String?
+
+    static let noSeries = CallSeriesKey(route: "", method: "", protocolName: "")
+    var bytesIn = 0
+    var bytesOut = 0
+    var httpStatus = 0
+    var traceID: String?
+
+    func begin(head: HTTP1RequestHead, request: ClassifiedRequest, clientSubject: String?, logged: Bool) {
+        startRealtime = logged ? ThreadSignal.realtimeNow : 0
+        startMonotonic = EventLoop.monotonicNow
+        method = head.method
+        path = head.target
+        self.clientSubject = clientSubject
+        bytesIn = 0
+        bytesOut = 0
+        httpStatus = 0
+        traceID = nil
+        switch request {
+        case .grpcWeb(let call):
+            // A path no route knows is not a method name worth a series of its own.
+            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path,
+                                   protocolName: call.contentType.isText ? "grpc-web-text" : "grpc-web")
+        case .rest(let call):
+            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest")
+        case .simple:
+            series = CallSeriesKey(route: "", method: "", protocolName: "http")
+        }
+    }
+}
