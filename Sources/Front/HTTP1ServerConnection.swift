@@ -46,6 +46,10 @@ final class HTTP1ServerConnection {
     private var receiveTimer: LoopTimer?
     /// Ferry answered before the request's body ended: the close lingers (BufferedConnection).
     private var requestBodyUnread = false
+    /// Body bytes of a request whose answer was decided from its head, dropped so far.
+    private var discardedBodyBytes = 0
+    /// Past this, such a body is not read to its end: the answer goes at once.
+    static let simpleBodyDiscardLimit = 64 * 1024
     /// `IP:port` of the client (empty without an access log).
     private let peer: String
     /// The request in progress, as the access log and the counts will record it; nil when
@@ -133,6 +137,7 @@ final class HTTP1ServerConnection {
                     record = started
                 }
                 state = .receiving(head, request)
+                discardedBodyBytes = 0
                 if case .grpcWeb(let call) = request, let failure = call.failure,
                    case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType) {
                     // Too large to take: answered now, before the body.
@@ -141,13 +146,32 @@ final class HTTP1ServerConnection {
                 }
             case .body(let chunk):
                 record?.bytesIn += chunk.count
-                if case .receiving(_, .rest(let call)) = state {
-                    call.tooLarge = call.tooLarge || call.body.count + chunk.count > context.limits.maxMessageBytes
-                    if !call.tooLarge { call.body.append(contentsOf: chunk) }
-                    break
+                guard case .receiving(let head, let request) = state else { break }
+                let call: PendingGRPCWebCall
+                switch request {
+                case .simple(let response, let body):
+                    // The answer is decided: the body is dropped as it comes, up to a bound past
+                    // which the answer goes at once.
+                    discardedBodyBytes += chunk.count
+                    if discardedBodyBytes > Self.simpleBodyDiscardLimit {
+                        requestBodyUnread = true
+                        respond(response, body: body, keepAlive: false)
+                        return
+                    }
+                    continue
+                case .rest(let rest):
+                    guard rest.body.count + chunk.count <= context.limits.maxMessageBytes else {
+                        context.limitReporter.hit("max_message_bytes", "REST request body above \(context.limits.maxMessageBytes) bytes")
+                        requestBodyUnread = true
+                        respond(restError: GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
+                                httpStatus: 413, corsHeaders: rest.corsHeaders, keepAlive: false)
+                        return
+                    }
+                    rest.body.append(contentsOf: chunk)
+                    continue
+                case .grpcWeb(let grpcWeb):
+                    call = grpcWeb
                 }
-                // A simple request's body is read and dropped.
-                guard case .receiving(let head, .grpcWeb(let call)) = state else { break }
                 call.bodyBytes += chunk.count
                 if let failure = call.failure {
                     // Refused at its head: the body is dropped as it comes, up to a bound.
@@ -212,12 +236,7 @@ final class HTTP1ServerConnection {
         case .rest(let call):
             guard let rest = context.rest else { return }
             let refuse = { (status: GRPCStatus, httpStatus: Int?) in
-                if case .simple(let response, let body) = RequestClassifier.restError(status, httpStatus: httpStatus, corsHeaders: call.corsHeaders) {
-                    self.respond(response, body: body, keepAlive: keepAlive)
-                }
-            }
-            if call.tooLarge {
-                return refuse(GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(context.limits.maxMessageBytes) bytes"), 413)
+                self.respond(restError: status, httpStatus: httpStatus, corsHeaders: call.corsHeaders, keepAlive: keepAlive)
             }
             let messages: [[UInt8]]
             let timeout: GRPCTimeout?
@@ -326,10 +345,7 @@ final class HTTP1ServerConnection {
             case .grpcWeb(let call):
                 refuse(head, call, .invalidFrames(GRPCStatus(.deadlineExceeded, message)), keepAlive: false)
             case .rest(let call):
-                if case .simple(let response, let body) = RequestClassifier.restError(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
-                                                                   corsHeaders: call.corsHeaders) {
-                    respond(response, body: body, keepAlive: false)
-                }
+                respond(restError: GRPCStatus(.deadlineExceeded, message), httpStatus: 408, corsHeaders: call.corsHeaders, keepAlive: false)
             case .simple:
                 respond(HTTP1ResponseHead(status: 408), body: message + "\n", keepAlive: false)
             }
@@ -433,6 +449,11 @@ final class HTTP1ServerConnection {
             state = .closed
             connection.closeAfterFlush(lingering: requestBodyUnread)
         }
+    }
+
+    private func respond(restError status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields, keepAlive: Bool) {
+        let response = RequestClassifier.restErrorResponse(status, httpStatus: httpStatus, corsHeaders: corsHeaders)
+        respond(response.head, body: response.body, keepAlive: keepAlive)
     }
 
     private func respondAndClose(_ head: HTTP1ResponseHead, body: String) {

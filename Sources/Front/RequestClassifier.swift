@@ -50,8 +50,6 @@ final class PendingRESTCall {
     let corsHeaders: HeaderFields
     let dropsUnderscoreNames: Bool
     var body: [UInt8] = []
-    /// Set when the body outgrew the message limit; answered at its end.
-    var tooLarge = false
 
     init(binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields,
          dropsUnderscoreNames: Bool) {
@@ -176,10 +174,16 @@ struct RequestClassifier {
 
     /// A REST error answered by Ferry: google.rpc.Status as JSON.
     static func restError(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> ClassifiedRequest {
+        let response = restErrorResponse(status, httpStatus: httpStatus, corsHeaders: corsHeaders)
+        return .simple(response.head, body: response.body)
+    }
+
+    /// The head and body of a REST error: the status's HTTP status unless `httpStatus` says.
+    static func restErrorResponse(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> (head: HTTP1ResponseHead, body: String) {
         var headers = corsHeaders
         headers.append(name: "content-type", value: "application/json")
-        return .simple(HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
-                       body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
+        return (HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
+                String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
     }
 
     private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {

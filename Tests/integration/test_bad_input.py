@@ -117,11 +117,11 @@ def test_chunked_request_body_is_accepted(ferry, recorder):
     assert b"grpc-status:0" in reply
 
 
-def answer_before_the_body(ferry, head_fields, first_bytes, announced):
+def answer_before_the_body(ferry, head_fields, first_bytes, announced, path=GET_NODE):
     """Sends a request head announcing `announced` body bytes and only `first_bytes` of the
     body; returns Ferry's answer, which must come without the rest of the body."""
     with socket.create_connection(("127.0.0.1", ferry.port), timeout=5) as sock:
-        sock.sendall((f"POST {GET_NODE} HTTP/1.1\r\nHost: x\r\nContent-Length: {announced}\r\n{head_fields}\r\n").encode()
+        sock.sendall((f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {announced}\r\n{head_fields}\r\n").encode()
                      + first_bytes)
         reply = b""
         while b"\r\n\r\n" not in reply:
@@ -186,3 +186,10 @@ def test_header_names_with_underscores(make_ferry, recorder, action, status, for
         assert ("x_user" in recorder.metadata[-1]) == forwarded
     hits = value(scrape(ferry), "ferry_limit_hits_total", limit="headers_with_underscores")
     assert hits == (0 if forwarded else 1), "each dropped or refused request is counted"
+
+
+def test_a_large_body_to_an_unknown_path_is_answered_without_reading_it_all(ferry, nothing_upstream):
+    status, headers, _ = answer_before_the_body(ferry, "Content-Type: text/plain\r\n", b"x" * (70 << 10), 8 << 20,
+                                                path="/nothing/here/at/all")
+    assert status == 404
+    assert headers["connection"] == "close"

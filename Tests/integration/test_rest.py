@@ -1,6 +1,7 @@
 """REST/JSON through Ferry to the grpcio NodeService, mapped by the google.api.http rules of
 Protos/node/v1/node.proto (compiled here into a descriptor set with grpcio-tools' protoc)."""
 import json
+import socket
 import subprocess
 
 import pytest
@@ -142,3 +143,34 @@ def test_check_counts_rest_rules(tmp_path, descriptors):
                       "clusters: [{name: nodes, endpoints: [127.0.0.1:2]}]\n" + rest_section(descriptors))
     result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True)
     assert result.returncode == 0 and "REST: 7 rule(s)" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_body_over_the_limit_is_413_before_it_ends(rest_ferry, recorder):
+    """Declared too large: refused from the head; chunked past the limit: refused as soon as it
+    passes, without reading the rest."""
+    status, _, body = request(rest_ferry, "POST", "/v1/nodes:get", b"x" * ((4 << 20) + 1))
+    assert (status, body["code"]) == (413, 8) and "limit of 4194304 bytes" in body["message"]
+    with socket.create_connection(("127.0.0.1", rest_ferry.port), timeout=10) as sock:
+        sock.sendall(b"POST /v1/nodes:get HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"a" * 65536
+        reply = b""
+        for _ in range(200):  # up to 12.5 MiB; the answer must come after about 4 MiB
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:
+                break
+            sock.settimeout(0.001)
+            try:
+                reply += sock.recv(65536)
+            except (socket.timeout, BlockingIOError):
+                pass
+            sock.settimeout(10)
+            if reply:
+                break
+        while b"\r\n\r\n" not in reply:
+            more = sock.recv(65536)
+            assert more, "closed without an answer"
+            reply += more
+    assert reply.startswith(b"HTTP/1.1 413 ")
+    assert recorder.calls == []
