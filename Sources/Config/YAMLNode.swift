@@ -41,10 +41,18 @@ enum YAMLComposer {
     }
 }
 
-/// Reads events one at a time and builds nodes recursively (documents are small: configs).
+/// Reads events one at a time and builds nodes recursively. A config is small and shallow, so
+/// hostile input is bounded: nesting (recursion) and the size of the tree with its aliases
+/// expanded (the "billion laughs": anchors that alias each other double at every level).
 private struct EventReader {
+    static let maxDepth = 64
+    static let maxExpandedNodes = 100_000
+
     var parser: UnsafeMutablePointer<yaml_parser_t>
-    var anchors: [String: YAMLNode] = [:]
+    var anchors: [String: (node: YAMLNode, size: Int)] = [:]
+    private var depth = 0
+    /// Nodes in the tree so far, an alias counting as the nodes it stands for.
+    private var expandedNodes = 0
 
     init(parser: UnsafeMutablePointer<yaml_parser_t>) {
         self.parser = parser
@@ -80,6 +88,11 @@ private struct EventReader {
     private mutating func node(from event: inout yaml_event_t) throws(YAMLError) -> YAMLNode {
         let node: YAMLNode
         let anchor: UnsafeMutablePointer<yaml_char_t>?
+        let first = expandedNodes
+        try count(1, at: event.start_mark)
+        depth += 1
+        defer { depth -= 1 }
+        guard depth <= Self.maxDepth else { throw error("nested deeper than \(Self.maxDepth) levels", at: event.start_mark) }
         switch event.type {
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
@@ -117,12 +130,20 @@ private struct EventReader {
         case YAML_ALIAS_EVENT:
             let name = String(cString: event.data.alias.anchor)
             guard let target = anchors[name] else { throw error("unknown alias '*\(name)'", at: event.start_mark) }
-            return target
+            try count(target.size - 1, at: event.start_mark)
+            return target.node
         default:
             throw error("unexpected YAML event", at: event.start_mark)
         }
-        if let anchor { anchors[String(cString: anchor)] = node }
+        if let anchor { anchors[String(cString: anchor)] = (node, expandedNodes - first) }
         return node
+    }
+
+    private mutating func count(_ nodes: Int, at mark: yaml_mark_t) throws(YAMLError) {
+        expandedNodes += nodes
+        guard expandedNodes <= Self.maxExpandedNodes else {
+            throw error("more than \(Self.maxExpandedNodes) nodes with aliases expanded", at: mark)
+        }
     }
 
     private func error(_ reason: String, at mark: yaml_mark_t) -> YAMLError {

@@ -26,6 +26,19 @@ final class YAMLComposerTests: XCTestCase {
         XCTAssertEqual(entries.map(\.value.isNull), [true, true, true, false])
     }
 
+    /// Hostile YAML is an error, not a stack overflow (found by fuzzing) or an exponential tree.
+    func testDeepNestingAndAliasBombsAreRefused() {
+        XCTAssertThrowsError(try YAMLComposer.compose("a: " + String(repeating: "{b: ", count: 10_000) + "c" + String(repeating: "}", count: 10_000))) { error in
+            XCTAssertTrue("\(error)".contains("nested deeper than 64 levels"), "\(error)")
+        }
+        XCTAssertNoThrow(try YAMLComposer.compose("a: " + String(repeating: "[", count: 30) + String(repeating: "]", count: 30)))
+        var laughs = "l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 { laughs += "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 10).joined(separator: ", ") + "]\n" }
+        XCTAssertThrowsError(try YAMLComposer.compose(laughs)) { error in
+            XCTAssertTrue("\(error)".contains("more than 100000 nodes with aliases expanded"), "\(error)")
+        }
+    }
+
     func testAliasesResolveToTheAnchoredNode() throws {
         let node = try XCTUnwrap(try YAMLComposer.compose("base: &endpoints [127.0.0.1:1]\ncopy: *endpoints\n"))
         guard case .mapping(let entries) = node, case .sequence(let copy) = entries[1].value,
