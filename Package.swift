@@ -113,6 +113,7 @@ let package = Package(
         .testTarget(name: "ResilienceTests", dependencies: ["Resilience", "FerryCore", "TestSupport"]),
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "TestSupport"]),
         .testTarget(name: "AdminTests", dependencies: ["Admin"]),
+        .testTarget(name: "HTTP2SupportTests", dependencies: ["HTTP2Support", "CNghttp2"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "TranscodeTests", dependencies: [
             "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
