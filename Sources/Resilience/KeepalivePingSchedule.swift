@@ -53,13 +53,13 @@ public struct KeepalivePingSchedule: Sendable {
             pingsInSilence = 0
         }
         if let sent = outstandingSince {
-            return now >= sent + timeoutNanoseconds ? .closeUnanswered : .none
+            return reached(sent + timeoutNanoseconds, now) ? .closeUnanswered : .none
         }
         guard streamsOpen, !sawStreamFrames else {
             silentSince = now
             return .none
         }
-        guard now >= silentSince + intervalNanoseconds, now >= lastPing + gapBeforePing(pingsInSilence + 1) else { return .none }
+        guard reached(silentSince + intervalNanoseconds, now), reached(lastPing + gapBeforePing(pingsInSilence + 1), now) else { return .none }
         pingsInSilence += 1
         lastPing = now
         outstandingSince = now
@@ -69,6 +69,13 @@ public struct KeepalivePingSchedule: Sendable {
     /// The PING's ACK came.
     public mutating func acknowledged() {
         outstandingSince = nil
+    }
+
+    /// Whether `deadline` has come at the tick `now`. Ticks are periodic timer events, which
+    /// may fire a little early against the clock: a deadline within half a tick counts as
+    /// reached, or it would wait a whole tick more.
+    private func reached(_ deadline: UInt64, _ now: UInt64) -> Bool {
+        now + tickNanoseconds / 2 >= deadline
     }
 
     /// The least time between the (n-1)th and the nth PING of one silence.

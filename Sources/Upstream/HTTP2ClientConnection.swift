@@ -174,17 +174,18 @@ final class HTTP2ClientConnection: LoopFlushable {
         }
     }
 
-    /// Ferry ends the connection: GOAWAY with `errorCode` goes out first when a session exists
-    /// (RFC 9113 §6.8), and the calls on it fail UNAVAILABLE with `reason`.
+    /// Ferry ends the connection: GOAWAY with `errorCode` (RFC 9113 §6.8) is written if the
+    /// socket takes it now, then the connection closes at once (a backend that stopped reading
+    /// must not keep it open), and the calls on it fail UNAVAILABLE with `reason`.
     private func terminate(_ reason: String, errorCode: nghttp2_error_code = NGHTTP2_NO_ERROR) {
         terminationReason = reason
         if let session, state != .closed {
             nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
                                   nghttp2_session_get_last_proc_stream_id(session), errorCode.rawValue, nil, 0)
             NGHTTP2.flush(session, to: connection)
+            connection.flush()
         }
-        state = .goingAway
-        connection.closeAfterFlush()
+        connection.close(reason: .error(reason))
     }
 
     // MARK: nghttp2 events
