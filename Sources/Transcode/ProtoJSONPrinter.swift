@@ -152,10 +152,38 @@ struct ProtoJSONPrinter {
         } catch {
             throw JSONPrintError(reason: error.description)
         }
+        if !layout.oneofNames.isEmpty { occurrences = lastOneofMembers(layout, occurrences) }
         if !occurrences.isEmpty && !zip(occurrences, occurrences.dropFirst()).allSatisfy({ $0.field <= $1.field }) {
             occurrences = occurrences.enumerated().sorted { ($0.element.field, $0.offset) < ($1.element.field, $1.offset) }.map(\.element)
         }
         return occurrences
+    }
+
+    /// Of a oneof's members on the wire, the last one wins, as when parsing (protobuf.dev
+    /// encoding, "Oneofs"): earlier occurrences of other members, and of the winner before them,
+    /// are dropped (found by fuzzing: two members were printed, which no parser reads back).
+    /// `occurrences` are in wire order.
+    private func lastOneofMembers(_ layout: MessageLayout, _ occurrences: [Occurrence]) -> [Occurrence] {
+        var winners: [Int: (field: Int, superseded: Bool)] = [:]
+        var kept: [Occurrence] = []
+        kept.reserveCapacity(occurrences.count)
+        for occurrence in occurrences.reversed() {
+            guard let oneof = layout.fields[occurrence.field].oneofIndex else {
+                kept.append(occurrence)
+                continue
+            }
+            guard let winner = winners[oneof] else {
+                winners[oneof] = (occurrence.field, false)
+                kept.append(occurrence)
+                continue
+            }
+            if winner.field != occurrence.field {
+                winners[oneof] = (winner.field, true)
+            } else if !winner.superseded {
+                kept.append(occurrence)
+            }
+        }
+        return kept.reversed()
     }
 
     private mutating func writeKey(_ field: FieldLayout, first: inout Bool) {

@@ -96,6 +96,16 @@ final class JSONFormatDifferentialTests: XCTestCase {
         XCTAssertEqual(try printRich([0x92, 0x02, 0x02, 0x01, 0x02]), #"{"rInt32":[1,2]}"#)
     }
 
+    /// Of a oneof's members on the wire, the last wins, as a parser keeps it (found by fuzzing).
+    func testTheLastOneofMemberWins() throws {
+        let cString: [UInt8] = [0xE2, 0x03, 0x01, 0x61], cInt64: [UInt8] = [0xE8, 0x03, 0x05]
+        let nestedID: [UInt8] = [0xF2, 0x03, 0x02, 0x08, 0x01], nestedNote: [UInt8] = [0xF2, 0x03, 0x03, 0x12, 0x01, 0x6E]
+        XCTAssertEqual(try printRich(cString + cInt64), #"{"cInt64":"5"}"#)
+        XCTAssertEqual(try printRich(cInt64 + cString), #"{"cString":"a"}"#)
+        XCTAssertEqual(try printRich(nestedID + cString + nestedNote), #"{"cNested":{"note":"n"}}"#)
+        XCTAssertEqual(try printRich(nestedID + nestedNote), #"{"cNested":{"id":1,"note":"n"}}"#, "one member repeated merges")
+    }
+
     private func printRich(_ binary: [UInt8]) throws -> String {
         let transcoder = try Self.richTranscoder()
         return String(decoding: try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },

@@ -36,6 +36,15 @@ extension FuzzHarness {
             return agree(false, "printed JSON does not read back (\(error)): \(text)")
         }
         let reprinted = print(reread, transcoder)
-        agree(reprinted == printed, "JSON printed, read and printed again differs:\n \(text)\n \(reprinted.map { String(decoding: $0, as: UTF8.self) } ?? "(refused)")")
+        let retext = reprinted.map { String(decoding: $0, as: UTF8.self) } ?? "(refused)"
+        // One loss is by design: a NullValue field holding a number other than 0 prints as null
+        // (as json_format and protojson print it), which reads back as 0 and is then left out.
+        agree(reprinted == printed || withoutNullMembers(text) == withoutNullMembers(retext),
+              "JSON printed, read and printed again differs:\n \(text)\n \(retext)")
+    }
+
+    /// The JSON text without its `"name":null` object members.
+    private func withoutNullMembers(_ text: String) -> String {
+        text.replacing(/,?"[A-Za-z0-9_]*":null/, with: "")
     }
 }
