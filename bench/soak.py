@@ -132,6 +132,11 @@ def disconnector(port, stop, counters):
             counters.fail(f"disconnector: {error!r}")
 
 
+def commit():
+    result = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
+    return result.stdout.strip() or "unknown"
+
+
 def process_sample(pid):
     rss = 0
     for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -227,7 +232,8 @@ rest:
     lines = [
         f"# Soak ({args.minutes:g} minutes)",
         "",
-        f"Written by `bench/soak --minutes {args.minutes:g}` at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: one Ferry worker "
+        f"Written by `bench/soak --minutes {args.minutes:g}` at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
+        f"(binaries of {commit()}): one Ferry worker "
         f"in front of node-service, {args.rate} gRPC-Web unary calls/s on 4 keep-alive connections, a REST NDJSON stream "
         "cut by its client every second, a client disconnecting mid-head, mid-body or before its reply every half second.",
         "",
