@@ -191,6 +191,14 @@ final class MessageLayouts: @unchecked Sendable {
         for name in pool.messages.keys.sorted() { _ = try build(name) }
     }
 
+    /// Recursive types refer to each other through their fields (Struct, Value and ListValue; a
+    /// message with a field of its own type): the cycles are broken when the set goes, or each
+    /// config reload would leak the last set's layouts (found by AddressSanitizer). Whatever uses
+    /// a layout holds this set too (through the transcoder), so none is in use by then.
+    deinit {
+        for layout in messages.values { layout.fields = [] }
+    }
+
     /// The layout of `fullName` (no leading dot), or an error naming the missing type.
     func layout(for fullName: String) throws(DescriptorError) -> MessageLayout {
         guard let layout = messages[fullName] else { throw DescriptorError("message '\(fullName)' is not in the descriptor set") }
