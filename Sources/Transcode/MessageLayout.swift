@@ -138,7 +138,8 @@ final class EnumLayout: @unchecked Sendable {
 }
 
 /// A message type ready for transcoding. Immutable once `MessageLayouts` has built it (the
-/// fields are filled after creation only so that recursive types can refer to themselves).
+/// fields are filled after creation only so that recursive types can refer to themselves), and
+/// valid while that set lives: it empties its layouts when it goes.
 final class MessageLayout: @unchecked Sendable {
     let fullName: String
     let wellKnown: WellKnownType?

@@ -102,8 +102,10 @@ final class ProtoJSONTranscoderTests: XCTestCase {
     }
 
     func testKeyTableFindsBothNamesByBytes() throws {
-        let layout = try MessageLayouts(pool: DescriptorPool(serializedDescriptorSet: RESTCatalogTests.nodeDescriptorSet()))
-            .layout(for: "node.v1.Node")
+        // The set owns its layouts: it must outlive them.
+        let layouts = try MessageLayouts(pool: DescriptorPool(serializedDescriptorSet: RESTCatalogTests.nodeDescriptorSet()))
+        let layout = try layouts.layout(for: "node.v1.Node")
+        defer { withExtendedLifetime(layouts) {} }
         func index(_ key: String) -> Int? { Array(key.utf8).withUnsafeBytes { layout.index(forKey: $0) } }
         XCTAssertEqual(index("memoryBytes"), index("memory_bytes"))
         XCTAssertEqual(index("memoryBytes").map { layout.fields[$0].number }, 4)
