@@ -19,6 +19,10 @@ public final class DNSResolver {
     private let base: OpaquePointer
     /// Keeps the event_base alive as long as the evdns_base uses it.
     private let loop: EventLoop
+    /// Lookups whose answers have not all come: held here, not by evdns, so that the ones a
+    /// freed resolver drops go with it (a retain handed to evdns leaked on every reload that
+    /// came during a lookup, found by AddressSanitizer).
+    private var lookups: [ObjectIdentifier: Lookup] = [:]
 
     /// `nameserver`: `IP:port` of the one server to ask (a test's DNS server on loopback);
     /// nil reads /etc/resolv.conf. /etc/hosts is consulted either way.
@@ -46,24 +50,24 @@ public final class DNSResolver {
     /// Resolves `host` (A and AAAA); `completion` runs on the loop with the union of both
     /// answers, or the error when neither gave an address.
     public func resolve(_ host: String, completion: @escaping (Result<DNSAnswer, DNSError>) -> Void) {
-        let lookup = Lookup(completion: completion)
-        let context = Unmanaged.passRetained(lookup).toOpaque()
-        // Each query holds one reference; the last answer releases the lookup.
-        _ = Unmanaged<Lookup>.fromOpaque(context).retain()
+        let lookup = Lookup(resolver: self, completion: completion)
+        lookups[ObjectIdentifier(lookup)] = lookup
+        let context = Unmanaged.passUnretained(lookup).toOpaque()
         for resolve in [evdns_base_resolve_ipv4, evdns_base_resolve_ipv6] {
             if resolve(base, host, 0, { result, type, count, ttl, addresses, context in
-                Unmanaged<Lookup>.fromOpaque(context!).takeRetainedValue()
+                Unmanaged<Lookup>.fromOpaque(context!).takeUnretainedValue()
                     .answered(result: result, type: type, count: count, ttl: ttl, addresses: addresses)
             }, context) == nil {
                 // evdns refused the request (no nameserver): count it as an answer.
-                Unmanaged<Lookup>.fromOpaque(context).takeRetainedValue()
-                    .answered(result: DNS_ERR_UNKNOWN, type: 0, count: 0, ttl: 0, addresses: nil)
+                lookup.answered(result: DNS_ERR_UNKNOWN, type: 0, count: 0, ttl: 0, addresses: nil)
             }
         }
     }
 
     /// One name's two queries, merged.
     private final class Lookup {
+        /// The resolver owns its lookups.
+        unowned let resolver: DNSResolver
         let completion: (Result<DNSAnswer, DNSError>) -> Void
         var pending = 2
         var ipv4: [String] = []
@@ -71,7 +75,8 @@ public final class DNSResolver {
         var ttl = UInt32.max
         var errors: [String] = []
 
-        init(completion: @escaping (Result<DNSAnswer, DNSError>) -> Void) {
+        init(resolver: DNSResolver, completion: @escaping (Result<DNSAnswer, DNSError>) -> Void) {
+            self.resolver = resolver
             self.completion = completion
         }
 
@@ -90,6 +95,8 @@ public final class DNSResolver {
                 errors.append(evdns_err_to_string(result).map { String(validatingCString: $0) ?? "" } ?? "error \(result)")
             }
             guard pending == 0 else { return }
+            let finished = resolver.lookups.removeValue(forKey: ObjectIdentifier(self))
+            defer { withExtendedLifetime(finished) {} }
             let all = ipv4 + ipv6
             if all.isEmpty {
                 completion(.failure(DNSError(description: errors.isEmpty ? "no address" : errors.joined(separator: ", "))))

@@ -31,7 +31,9 @@ extension ProtoJSONParser {
             writeSecondsAndNanos(seconds, nanos, into: &writer)
         case .fieldMask:
             let text = try scanner.readString()
-            for path in text.split(separator: ",", omittingEmptySubsequences: true) {
+            // "" is no path; otherwise every comma separates one, empty ones included, as
+            // json_format reads it and the printer writes it (found by fuzzing).
+            for path in text.isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false) {
                 guard !path.contains("_") else { throw scanner.error("FieldMask path '\(path)' must be lowerCamelCase", at: offset) }
                 writer.writeLengthDelimited(1, snakeCase(path).utf8)
             }

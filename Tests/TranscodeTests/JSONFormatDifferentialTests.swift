@@ -106,6 +106,15 @@ final class JSONFormatDifferentialTests: XCTestCase {
         XCTAssertEqual(try printRich(nestedID + nestedNote), #"{"cNested":{"id":1,"note":"n"}}"#, "one member repeated merges")
     }
 
+    /// Empty FieldMask paths survive both ways, as json_format keeps them (found by fuzzing).
+    func testFieldMaskKeepsEmptyPaths() throws {
+        let transcoder = try Self.richTranscoder()
+        for json in [#"{"wFieldMask":"abc,,d"}"#, #"{"wFieldMask":"abc,"}"#, #"{"wFieldMask":""}"#] {
+            let binary = try Array(json.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
+            XCTAssertEqual(try printRich(binary), json)
+        }
+    }
+
     private func printRich(_ binary: [UInt8]) throws -> String {
         let transcoder = try Self.richTranscoder()
         return String(decoding: try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },
