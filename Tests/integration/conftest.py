@@ -88,6 +88,8 @@ clusters:
                 [ferry_binary(), "run", "--config", str(self.config), "--log-level", "warning"],
                 stdout=subprocess.DEVNULL, stderr=log)
         wait_for_port(self.port, self.process)
+        # The admin listener has a thread of its own: it may come up after the workers.
+        wait_for_port(self.admin_port, self.process)
         self.url = f"http://127.0.0.1:{self.port}"
         self.admin_url = f"http://127.0.0.1:{self.admin_port}"
 
