@@ -21,6 +21,8 @@ import sys
 import threading
 import time
 
+from compare import ferry_config
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 GET_NODE = "/node.v1.NodeService/GetNode"
 
@@ -161,20 +163,8 @@ def main():
                     "node/v1/node.proto"], check=True)
     backend_port, port = free_port(), free_port()
     config = out / "soak.yaml"
-    config.write_text(f"""workers: 1
-admin: off
-listeners:
-  - address: 127.0.0.1:{port}
-routes:
-  - match: {{ service: node.v1.NodeService }}
-    cluster: nodes
-clusters:
-  - name: nodes
-    endpoints: [127.0.0.1:{backend_port}]
-rest:
-  descriptor_set: {descriptors}
-  services: [node.v1.NodeService]
-""")
+    # The shipped configuration, as bench/compare runs it: metrics on, the gRPC-Web CORS preset.
+    config.write_text(ferry_config(port, backend_port, descriptors))
     bin_dir = pathlib.Path(args.bin)
     backend = subprocess.Popen([bin_dir / "node-service", "--address", f"127.0.0.1:{backend_port}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
