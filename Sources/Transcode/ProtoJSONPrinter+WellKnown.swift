@@ -54,8 +54,7 @@ extension ProtoJSONPrinter {
                     throw JSONPrintError(reason: error.description)
                 }
             }
-            appendQuoted(paths.map { $0.split(separator: ".").map { lowerCamelCase(String($0)) }.joined(separator: ".") }
-                .joined(separator: ","))
+            appendQuoted(try paths.map(fieldMaskPathJSON).joined(separator: ","))
         case .structValue, .listValue:
             // Struct's `fields` is a map and ListValue's `values` a repeated field: their regular
             // printing, without the wrapping object.
@@ -227,4 +226,31 @@ extension CivilTime {
         out.append(UInt8(ascii: ":"))
         appendDigits(second, width: 2, to: out)
     }
+}
+
+/// A FieldMask path in JSON, as json_format writes it: every `_x` becomes `X`, all else is kept
+/// (`foo_bar.baz_qux` → `fooBar.bazQux`). A path that would not read back the same — with an
+/// uppercase letter, or a `_` not before a lowercase letter — has no JSON form (found by
+/// fuzzing: `._tim` printed as `Tim`).
+private func fieldMaskPathJSON(_ path: String) throws(JSONPrintError) -> String {
+    var result = ""
+    var upperNext = false
+    for character in path {
+        if upperNext {
+            guard character.isASCII, character.isLowercase else {
+                throw JSONPrintError(reason: "FieldMask path '\(path)' has no JSON form: '_' must come before a lowercase letter")
+            }
+            result += character.uppercased()
+            upperNext = false
+        } else if character == "_" {
+            upperNext = true
+        } else {
+            guard !character.isUppercase else {
+                throw JSONPrintError(reason: "FieldMask path '\(path)' has no JSON form: it has an uppercase letter")
+            }
+            result.append(character)
+        }
+    }
+    guard !upperNext else { throw JSONPrintError(reason: "FieldMask path '\(path)' has no JSON form: it ends with '_'") }
+    return result
 }

@@ -115,6 +115,18 @@ final class JSONFormatDifferentialTests: XCTestCase {
         }
     }
 
+    /// FieldMask paths convert as json_format converts them; one that would not read back has
+    /// no JSON form (found by fuzzing).
+    func testFieldMaskPathsConvertAsJSONFormatDoes() throws {
+        func mask(_ path: String) -> [UInt8] {
+            let bytes = Array(path.utf8)
+            return [0xA2, 0x05, UInt8(bytes.count + 2), 0x0A, UInt8(bytes.count)] + bytes
+        }
+        XCTAssertEqual(try printRich(mask("._tim")), #"{"wFieldMask":".Tim"}"#)
+        XCTAssertEqual(try printRich(mask("a.b_c")), #"{"wFieldMask":"a.bC"}"#)
+        for path in ["Foo", "a__b", "a_"] { XCTAssertThrowsError(try printRich(mask(path)), path) }
+    }
+
     private func printRich(_ binary: [UInt8]) throws -> String {
         let transcoder = try Self.richTranscoder()
         return String(decoding: try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },
