@@ -48,6 +48,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         connection = try BufferedConnection(loop: loop, connectingTo: endpoint, tls: pool.tlsSetup(for: endpoint))
         scheme = pool.settings.tls == nil ? "http" : "https"
         connection.delegate = self
+        connection.setOutputLowWatermark(Self.outputLimitBytes / 2)
         connectTimer = LoopTimer(loop: loop) { [unowned self] in
             connection.close(reason: .error("connect timed out"))
         }
@@ -66,6 +67,8 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     var activeStreams: Int { streams.count }
+    /// Output queued for the socket past which nothing more is serialized (see `flush`).
+    static let outputLimitBytes = 1 << 20
     /// Set by the frame callback that found an empty-frame flood; reading stops there.
     private var emptyFrameFlood = false
 
@@ -145,6 +148,11 @@ final class HTTP2ClientConnection: LoopFlushable {
     func flush() {
         // Once closed, the streams' calls may be gone: nghttp2 must not ask them for data.
         guard let session, state != .closed else { return }
+        // A backend that stops reading gets no more frames until the socket drains: what it
+        // makes Ferry answer (PING and SETTINGS ACKs) then waits in nghttp2, whose limit on
+        // queued ACKs ends a flood (NGHTTP2_ERR_FLOODED), instead of in an output buffer
+        // that would grow with the flood.
+        guard connection.outputLength < Self.outputLimitBytes else { return }
         if !NGHTTP2.flush(session, to: connection) {
             connection.close(reason: .error("HTTP/2 session error"))
             return
@@ -355,7 +363,9 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         loop.scheduleFlush(self)
     }
 
-    func connectionOutputDrained(_ connection: BufferedConnection) {}
+    func connectionOutputDrained(_ connection: BufferedConnection) {
+        loop.scheduleFlush(self)
+    }
 
     func connection(_ connection: BufferedConnection, didCloseWith reason: ConnectionCloseReason) {
         let wasConnecting = state == .connecting

@@ -4,6 +4,7 @@ accepted and read, and nothing is ever answered). Runs on a thread of the pytest
 records what it received (GOAWAY codes, PINGs), so tests can check Ferry's side of the wire."""
 import socket
 import threading
+import time
 
 import h2.config
 import h2.connection
@@ -12,8 +13,10 @@ import h2.events
 
 class H2Backend:
     """`mode`: "reset:<code>" resets every request's stream with that HTTP/2 error code;
-    "empty-data-flood" answers headers, then `flood` empty DATA frames; "blackhole" answers
-    nothing at all, not even SETTINGS."""
+    "empty-data-flood" answers headers, then `flood` empty DATA frames; "ping-flood" answers a
+    request with `flood` PINGs, 100 a millisecond, and never reads again (the ACKs pile up on
+    Ferry's side);
+    "blackhole" answers nothing at all, not even SETTINGS."""
 
     def __init__(self, mode, flood=1000):
         self.mode = mode
@@ -22,8 +25,12 @@ class H2Backend:
         self.goaway_codes = []
         self.pings = 0
         self.requests = 0
+        self.flooded = threading.Event()
         self.listener = socket.socket()
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if mode == "ping-flood":
+            # A small window, so that Ferry's unread ACKs stay in Ferry rather than in the kernel.
+            self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen(16)
         self.port = self.listener.getsockname()[1]
@@ -62,6 +69,16 @@ class H2Backend:
                 self.handle(connection, event)
             try:
                 client.sendall(connection.data_to_send())
+                if self.mode == "ping-flood" and any(isinstance(e, h2.events.RequestReceived) for e in events):
+                    # Raw PING frames (length 8, type 6, stream 0); nothing is read after them.
+                    # A drip, so that no single read of Ferry's holds the 1,000 that nghttp2
+                    # would call a flood at once: the ACKs must pile up first.
+                    batch = b"\x00\x00\x08\x06\x00\x00\x00\x00\x0012345678" * 100
+                    for _ in range(self.flood // 100):
+                        client.sendall(batch)
+                        time.sleep(0.001)
+                    self.flooded.set()
+                    return
             except OSError:
                 return
 

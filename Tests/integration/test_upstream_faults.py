@@ -114,3 +114,21 @@ def test_breaker_refusals_say_overloaded_in_rest_too(make_ferry, recorder, tmp_p
     slow.join()
     assert status == 503 and body["code"] == UNAVAILABLE and "max_requests 1 reached" in body["message"]
     assert headers["x-ferry-overloaded"] == "true"
+
+
+def test_a_ping_flood_from_a_backend_that_does_not_read_is_ended(make_ferry, h2_backend, recorder):
+    """The PING ACKs Ferry owes wait in nghttp2 while the backend does not read them; past
+    nghttp2's limit on queued ACKs the connection ends, instead of Ferry buffering ACKs for
+    as long as the flood lasts."""
+    flood = h2_backend("ping-flood", flood=300_000)
+    ferry = make_ferry(extra_routes="  - match: { prefix: /flood. }\n    cluster: flood\n",
+                       cluster_options=f"  - name: flood\n    endpoints: [127.0.0.1:{flood.port}]\n")
+    rss_before = ferry.rss_kib()
+    started = time.monotonic()
+    response = get_node(ferry, path="/flood.Service/Method")
+    elapsed = time.monotonic() - started
+    print(f"\nPING flood ended after {elapsed:.2f}s, RSS {rss_before} → {ferry.rss_kib()} KiB")
+    assert response.grpc_status == UNAVAILABLE and "Flooding was detected" in response.grpc_message
+    assert elapsed < 10, "ended by the flood guard, not by keepalive"
+    assert ferry.rss_kib() - rss_before < 8 * 1024
+    assert get_node(ferry).grpc_status == 0
