@@ -155,6 +155,8 @@ def main():
     parser.add_argument("--sample-seconds", type=float, default=15)
     parser.add_argument("--report", default=str(ROOT / "bench" / "SOAK.md"))
     args = parser.parse_args()
+    # bench/soak builds the binaries just before: the commit now is theirs.
+    measured = commit()
 
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -223,7 +225,7 @@ def main():
         f"# Soak ({args.minutes:g} minutes)",
         "",
         f"Written by `bench/soak --minutes {args.minutes:g}` at {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} "
-        f"(binaries of {commit()}): one Ferry worker "
+        f"(binaries of {measured}): one Ferry worker "
         f"in front of node-service, {args.rate} gRPC-Web unary calls/s on 4 keep-alive connections, a REST NDJSON stream "
         "cut by its client every second, a client disconnecting mid-head, mid-body or before its reply every half second.",
         "",
