@@ -34,9 +34,6 @@ public struct GRPCWebRequestDecoder {
     /// The native request body: the validated frames, unchanged.
     private var body: [UInt8] = []
 
-    /// The encodings whose compressed messages are forwarded by default.
-    public static let defaultAcceptedEncodings = ["identity", "gzip", "deflate"]
-
     /// - Parameters:
     ///   - messageEncoding: the request's `grpc-encoding`; without it a compressed frame is an error.
     ///   - acceptedEncodings: the encodings whose compressed frames are forwarded (the backend
@@ -44,7 +41,7 @@ public struct GRPCWebRequestDecoder {
     ///   - expectedBodyBytes: the request's Content-Length, when it has one: the buffer starts at
     ///     that size, up to 64 KiB (a declared length is not yet a received one).
     public init(contentType: GRPCWebContentType, messageEncoding: String?, maxMessageBytes: Int,
-                acceptedEncodings: [String] = defaultAcceptedEncodings, expectedBodyBytes: Int? = nil) {
+                acceptedEncodings: [String], expectedBodyBytes: Int? = nil) {
         isText = contentType.isText
         self.messageEncoding = messageEncoding == "identity" ? nil : messageEncoding
         self.acceptedEncodings = acceptedEncodings

@@ -33,7 +33,6 @@ struct JSONScanner {
     }
     /// Nesting depth, bounded so that hostile input cannot exhaust the stack.
     var depth = 0
-    static let maxDepth = maxNestingDepth
 
     init(_ bytes: UnsafeRawBufferPointer) {
         self.bytes = bytes
@@ -301,7 +300,7 @@ struct JSONScanner {
     /// Counts one level of nesting; refuses documents nested deeper than `maxDepth`.
     mutating func enter() throws(JSONParseError) {
         depth += 1
-        guard depth <= JSONScanner.maxDepth else { throw error("nested deeper than \(JSONScanner.maxDepth) levels") }
+        guard depth <= maxNestingDepth else { throw error("nested deeper than \(maxNestingDepth) levels") }
     }
 
     /// Checks that nothing but whitespace follows the top-level value.

@@ -127,12 +127,11 @@ extension ProtoJSONParser {
     /// `"value"` key for well-known types. "@type" may come anywhere in the object.
     private mutating func parseAny(_ layout: MessageLayout, into writer: inout WireWriter) throws(JSONParseError) {
         let start = scanner.nextTokenOffset()
-        // `{}` is the empty Any, as the printer writes it (json_format and protojson agree; found
-        // by fuzzing).
-        try scanner.expect(UInt8(ascii: "{"))
-        if scanner.take(UInt8(ascii: "}")) { return }
-        scanner.index = start
         guard let typeURL = try findTypeURL() else {
+            // `{}` is the empty Any, as the printer writes it (json_format and protojson agree;
+            // found by fuzzing).
+            try scanner.expect(UInt8(ascii: "{"))
+            if scanner.take(UInt8(ascii: "}")) { return }
             throw scanner.error("google.protobuf.Any needs an \"@type\"", at: start)
         }
         let typeName = String(typeURL.split(separator: "/").last ?? "")

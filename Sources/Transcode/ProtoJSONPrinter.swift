@@ -152,7 +152,10 @@ struct ProtoJSONPrinter {
         } catch {
             throw JSONPrintError(reason: error.description)
         }
-        if !layout.oneofNames.isEmpty { occurrences = lastOneofMembers(layout, occurrences) }
+        // Only two oneof members on the wire can supersede one another.
+        if occurrences.lazy.filter({ layout.fields[$0.field].oneofIndex != nil }).dropFirst().first != nil {
+            occurrences = lastOneofMembers(layout, occurrences)
+        }
         if !occurrences.isEmpty && !zip(occurrences, occurrences.dropFirst()).allSatisfy({ $0.field <= $1.field }) {
             occurrences = occurrences.enumerated().sorted { ($0.element.field, $0.offset) < ($1.element.field, $1.offset) }.map(\.element)
         }

@@ -288,7 +288,7 @@ final class HTTP2ClientConnection: LoopFlushable {
                 connection.sawStreamFrames = true
                 connection.headersReceived(streamID: header.stream_id, endStream: endStream, category: frame.pointee.headers.cat)
             case NGHTTP2_DATA.rawValue:
-                // DATA with END_STREAM and no trailers: reported as a missing status on close.
+                // (DATA with END_STREAM and no trailers is reported as a missing status on close.)
                 connection.sawStreamFrames = true
             case NGHTTP2_SETTINGS.rawValue:
                 connection.pool.capacityChanged(connection)

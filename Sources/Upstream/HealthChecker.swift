@@ -62,7 +62,6 @@ final class HealthChecker {
         guard inFlight[check.endpoint] === check else { return }
         inFlight[check.endpoint] = nil
         retired.append(check)
-        if passed { pool.healthCheckPassed(check.endpoint) }
         var state = states[check.endpoint] ?? HealthCheckState()
         if state.record(passed: passed, settings: settings) {
             pool.healthChanged(check.endpoint, healthy: state.isHealthy, reason: reason)

@@ -542,11 +542,6 @@ public final class UpstreamPool {
         openConnectionIfNeeded(to: endpoint)
     }
 
-    /// A health check passed: the endpoint answers, so its connect backoff ends at once.
-    func healthCheckPassed(_ endpoint: SocketAddress) {
-        connectBackoff[endpoint] = nil
-    }
-
     /// A backend answered GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings"): new connections PING
     /// half as often (gRFC A8).
     func tooManyPings(from endpoint: SocketAddress) {
@@ -564,6 +559,9 @@ public final class UpstreamPool {
 
     // MARK: Connection events
 
+    /// A connection came up: the endpoint's connect backoff ends, whoever opened it (a call, a
+    /// probe, or a health check, which connects whatever the backoff: so a passing check has
+    /// always ended it).
     func connectionReady(_ connection: HTTP2ClientConnection) {
         connectBackoff[connection.endpoint] = nil
         logger.debug("upstream connected", metadata: ["cluster": "\(settings.name)", "endpoint": "\(connection.endpoint)"])

@@ -1,5 +1,6 @@
 // The gRPC-Web request decoder on arbitrary bodies, binary or text, fed in pieces. A binary body
 // it accepts goes upstream unchanged, so the output must be the input.
+import Config
 import GRPCWeb
 
 extension FuzzHarness {
@@ -10,7 +11,7 @@ extension FuzzHarness {
         let encodings: [String?] = [nil, "identity", "gzip", "br"]
         let contentType = GRPCWebContentType(isText: mode & 1 != 0, format: nil)
         var decoder = GRPCWebRequestDecoder(contentType: contentType, messageEncoding: encodings[Int(mode >> 1) & 3],
-                                            maxMessageBytes: 4096)
+                                            maxMessageBytes: 4096, acceptedEncodings: FrontLimits().grpcEncodings)
         let body = Array(data.dropFirst(2))
         let pieceSize = Int(data[1] % 31) + 1
         var offset = 0
