@@ -1,8 +1,7 @@
 // One gRPC-Web call: the request already decoded, it drives the upstream call and translates
-// each response part into HTTP/1.1 for the browser (PROTOCOL-WEB.md).
+// each response part for the browser (PROTOCOL-WEB.md): trailers become the body's last frame.
 import FerryCore
 import GRPCWeb
-import HTTP1
 import Upstream
 
 /// What a downstream connection tells the exchange answering its current request.
@@ -35,9 +34,9 @@ final class GRPCWebExchange: DownstreamExchange {
         case finished
     }
 
-    /// The connection owns the exchange, so it outlives it; unowned(unsafe) because checked
+    /// The stream owns the exchange, so it outlives it; unowned(unsafe) because checked
     /// references cost atomic operations on every use (the hot path).
-    private unowned(unsafe) let connection: HTTP1ServerConnection
+    private unowned(unsafe) let stream: any DownstreamStream
     private let contentType: GRPCWebContentType
     private let textResponse: Bool
     private let extraHeaders: HeaderFields
@@ -51,10 +50,10 @@ final class GRPCWebExchange: DownstreamExchange {
         finalTrailers?.firstValueBytes("grpc-status").flatMap { Int(String(decoding: $0, as: UTF8.self)) }
     }
 
-    init(connection: HTTP1ServerConnection, contentType: GRPCWebContentType, textResponse: Bool,
+    init(stream: any DownstreamStream, contentType: GRPCWebContentType, textResponse: Bool,
          extraHeaders: HeaderFields) {
-        self.connection = connection
-        credit = UpstreamCredit(downstreamHighWatermark: connection.bufferLimitBytes)
+        self.stream = stream
+        credit = UpstreamCredit(downstreamHighWatermark: stream.bufferLimitBytes)
         self.contentType = contentType
         self.textResponse = textResponse
         self.extraHeaders = extraHeaders
@@ -83,18 +82,17 @@ final class GRPCWebExchange: DownstreamExchange {
     private func writeHead(_ upstreamHeaders: HeaderFields) {
         var headers = HeaderFields(reservingFields: 4 + upstreamHeaders.count + extraHeaders.count, bytes: 256)
         headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
-        headers.append(name: "transfer-encoding", value: "chunked")
         GRPCWebMetadata.appendResponseHeaders(from: upstreamHeaders, to: &headers)
         headers.append(contentsOf: extraHeaders)
-        connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
+        stream.sendHead(status: 200, headers: headers, contentLength: nil)
         state = .streaming
     }
 
     private func writeBody(_ bytes: UnsafeRawBufferPointer) {
         if textResponse {
-            connection.writeChunk(Base64.encode(bytes))
+            stream.sendData(Base64.encode(bytes))
         } else {
-            connection.writeChunk(bytes)
+            stream.sendData(bytes)
         }
     }
 
@@ -107,19 +105,17 @@ final class GRPCWebExchange: DownstreamExchange {
             headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
             GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &headers)
             headers.append(contentsOf: extraHeaders)
-            headers.append(name: "content-length", value: "0")
-            connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
+            stream.sendHead(status: 200, headers: headers, contentLength: 0)
         case .streaming:
             var forwarded = HeaderFields(reservingFields: trailers.count, bytes: 128)
             GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &forwarded)
             GRPCWebTrailers.frame(forwarded).withUnsafeBytes { writeBody($0) }
-            connection.writeLastChunk()
         case .finished:
             return
         }
         finalTrailers = trailers
         state = .finished
-        connection.exchangeFinished()
+        stream.sendEnd(trailers: HeaderFields())
     }
 }
 
@@ -137,7 +133,7 @@ extension GRPCWebExchange: UpstreamCallDelegate {
         case .data(let bytes):
             guard case .streaming = state else { return }
             writeBody(bytes)
-            if credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength) { connection.bufferLimitReached() }
+            if credit.received(bytes.count, by: call, downstreamQueued: stream.queuedBytes) { stream.bufferLimitReached() }
         case .trailers(let trailers):
             var trailers = trailers
             if case .awaitingHead = state, let failure = GRPCWebExchange.validateResponseHead(trailers) {

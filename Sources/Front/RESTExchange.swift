@@ -9,11 +9,10 @@
 // An error before the first message gets its own HTTP status, as for unary calls.
 // A reply that is a google.api.HttpBody goes out as its data with its content type; streamed,
 // as the data of each message, under the first one's content type. An error in such a stream
-// has no place in the body: the connection closes without the last chunk, which tells the
-// client that the body is incomplete (RFC 9112 §7.1).
+// has no place in the body: the stream is aborted, which tells the client that the body is
+// incomplete (HTTP/1.1: no last chunk, RFC 9112 §7.1; HTTP/2: RST_STREAM).
 import FerryCore
 import GRPCWeb
-import HTTP1
 import Transcode
 import Upstream
 
@@ -51,7 +50,7 @@ final class RESTExchange: DownstreamExchange {
         case finished
     }
 
-    private unowned(unsafe) let connection: HTTP1ServerConnection
+    private unowned(unsafe) let stream: any DownstreamStream
     private let binding: RESTBinding
     private let rest: RESTTranscoding
     private let extraHeaders: HeaderFields
@@ -70,10 +69,10 @@ final class RESTExchange: DownstreamExchange {
     private var trailerMetadata = HeaderFields()
     private var credit: UpstreamCredit
 
-    init(connection: HTTP1ServerConnection, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
+    init(stream: any DownstreamStream, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
          format: RESTStreamFormat) {
-        self.connection = connection
-        credit = UpstreamCredit(downstreamHighWatermark: connection.bufferLimitBytes)
+        self.stream = stream
+        credit = UpstreamCredit(downstreamHighWatermark: stream.bufferLimitBytes)
         self.binding = binding
         self.rest = rest
         self.extraHeaders = extraHeaders
@@ -111,16 +110,15 @@ final class RESTExchange: DownstreamExchange {
         }
     }
 
-    /// A whole response with a Content-Length: a unary reply or an error.
+    /// A whole response of known length: a unary reply or an error.
     private func respond(status: Int, contentType: String = "application/json", body: [UInt8]) {
         guard case .awaitingFirstMessage = state else { return }
         state = .finished
         var headers = headers(contentType: contentType)
-        headers.append(name: "content-length", value: String(body.count))
         headers.append(contentsOf: extraHeaders)
-        connection.writeResponseHead(HTTP1ResponseHead(status: status, headers: headers))
-        connection.writeBody(body)
-        connection.exchangeFinished()
+        stream.sendHead(status: status, headers: headers, contentLength: body.count)
+        stream.sendData(body)
+        stream.sendEnd(trailers: HeaderFields())
     }
 
     /// `details`: the binary google.rpc.Status of the backend's `grpc-status-details-bin`.
@@ -134,14 +132,14 @@ final class RESTExchange: DownstreamExchange {
             respond(status: status.code.httpStatus, body: statusJSON)
         case .streaming where binding.responseHTTPBody != nil:
             state = .finished
-            connection.exchangeAborted()
+            stream.abort()
         case .streaming(let elements):
             let error = Array("{\"error\":".utf8) + statusJSON + [UInt8(ascii: "}")]
             switch format {
-            case .jsonArray: connection.writeChunk((elements == 0 ? [] : [UInt8(ascii: ",")]) + error + [UInt8(ascii: "]")])
-            case .ndjson: connection.writeChunk(error + [0x0A])
+            case .jsonArray: stream.sendData((elements == 0 ? [] : [UInt8(ascii: ",")]) + error + [UInt8(ascii: "]")])
+            case .ndjson: stream.sendData(error + [0x0A])
             case .serverSentEvents:
-                connection.writeChunk(Array("event: error\ndata: ".utf8) + statusJSON + [0x0A, 0x0A])
+                stream.sendData(Array("event: error\ndata: ".utf8) + statusJSON + [0x0A, 0x0A])
             }
             endStream()
         case .finished:
@@ -151,19 +149,18 @@ final class RESTExchange: DownstreamExchange {
 
     private func startStream(contentType: String) {
         var headers = headers(contentType: contentType)
-        headers.append(name: "transfer-encoding", value: "chunked")
         headers.append(contentsOf: extraHeaders)
-        connection.writeResponseHead(HTTP1ResponseHead(status: 200, headers: headers))
-        if binding.responseHTTPBody == nil, case .jsonArray = format { connection.writeChunk([UInt8(ascii: "[")]) }
+        stream.sendHead(status: 200, headers: headers, contentLength: nil)
+        if binding.responseHTTPBody == nil, case .jsonArray = format { stream.sendData([UInt8(ascii: "[")]) }
         state = .streaming(elements: 0)
     }
 
     private func writeElement(_ json: [UInt8]) {
         guard case .streaming(let elements) = state else { return }
         switch format {
-        case .jsonArray: connection.writeChunk(elements == 0 ? json : [UInt8(ascii: ",")] + json)
-        case .ndjson: connection.writeChunk(json + [0x0A])
-        case .serverSentEvents: connection.writeChunk(Array("data: ".utf8) + json + [0x0A, 0x0A])
+        case .jsonArray: stream.sendData(elements == 0 ? json : [UInt8(ascii: ",")] + json)
+        case .ndjson: stream.sendData(json + [0x0A])
+        case .serverSentEvents: stream.sendData(Array("data: ".utf8) + json + [0x0A, 0x0A])
         }
         state = .streaming(elements: elements + 1)
     }
@@ -177,9 +174,8 @@ final class RESTExchange: DownstreamExchange {
     private func endStream() {
         var trailers = HeaderFields()
         prefixed(trailerMetadata, "x-grpc-trailer-", to: &trailers)
-        connection.writeLastChunk(trailers: trailers)
         state = .finished
-        connection.exchangeFinished()
+        stream.sendEnd(trailers: trailers)
     }
 
     private func json(_ message: [UInt8]) throws(JSONPrintError) -> [UInt8] {
@@ -202,7 +198,7 @@ final class RESTExchange: DownstreamExchange {
                 let body: (contentType: String, data: [UInt8])
                 do { body = try httpBody(message, placement) } catch { throw GRPCStatus(.internal, "upstream sent an invalid google.api.HttpBody: \(error)") }
                 if case .awaitingFirstMessage = state { startStream(contentType: body.contentType) }
-                connection.writeChunk(body.data)
+                stream.sendData(body.data)
                 continue
             }
             let element: [UInt8]
@@ -228,7 +224,7 @@ final class RESTExchange: DownstreamExchange {
                 guard binding.responseHTTPBody == nil else { return respond(status: 200, contentType: "application/octet-stream", body: []) }
                 startStream(contentType: format.contentType)
             }
-            if binding.responseHTTPBody == nil, case .jsonArray = format { connection.writeChunk([UInt8(ascii: "]")]) }
+            if binding.responseHTTPBody == nil, case .jsonArray = format { stream.sendData([UInt8(ascii: "]")]) }
             endStream()
             return
         }
@@ -272,7 +268,7 @@ extension RESTExchange: UpstreamCallDelegate {
                 call.cancel()
                 return fail(error)
             }
-            if credit.received(bytes.count, by: call, downstreamQueued: connection.outputLength) { connection.bufferLimitReached() }
+            if credit.received(bytes.count, by: call, downstreamQueued: stream.queuedBytes) { stream.bufferLimitReached() }
         case .trailers(let trailers):
             // Trailers-only: the block is also the response head, with its :status.
             if !headReceived, let failure = GRPCWebExchange.validateResponseHead(trailers) {

@@ -67,7 +67,7 @@ enum ClassifiedRequest {
     case grpcWeb(PendingGRPCWebCall)
     case rest(PendingRESTCall)
     /// Answered when the request ends: the body is read and discarded first.
-    case simple(HTTP1ResponseHead, body: String)
+    case simple(SimpleResponse)
 }
 
 /// Classifies requests with a listener's routes, CORS policy, REST rules and limits.
@@ -84,8 +84,8 @@ struct RequestClassifier {
             let name = head.headers[index].name
             if context.limits.headersWithUnderscores == .reject {
                 context.limitReporter.hit("headers_with_underscores", "request header '\(name)' refused (400)")
-                return .simple(HTTP1ResponseHead(status: 400),
-                               body: "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)\n")
+                return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 400),
+                               body: "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)\n"))
             }
             context.limitReporter.hit("headers_with_underscores", "request header '\(name)' not forwarded")
             dropsUnderscoreNames = true
@@ -93,9 +93,9 @@ struct RequestClassifier {
         if let cors = context.cors, CORSPolicy.isPreflight(method: head.method, headers: head.headers) {
             switch cors.preflight(headers: head.headers) {
             case .allowed(let fields):
-                return .simple(HTTP1ResponseHead(status: 204, headers: fields), body: "")
+                return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 204, headers: fields), body: ""))
             case .denied(let reason):
-                return .simple(HTTP1ResponseHead(status: 403), body: "CORS preflight denied: \(reason)\n")
+                return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 403), body: "CORS preflight denied: \(reason)\n"))
             }
         }
         let corsHeaders = corsResponseHeaders(head)
@@ -108,21 +108,21 @@ struct RequestClassifier {
         guard let contentType else {
             if route != nil || GRPCMethodPath(path) != nil {
                 let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
-                return .simple(HTTP1ResponseHead(status: 415, headers: corsHeaders),
-                               body: "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n")
+                return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 415, headers: corsHeaders),
+                               body: "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n"))
             }
-            return .simple(HTTP1ResponseHead(status: 404, headers: corsHeaders), body: "no route for \(head.method) \(head.path)\n")
+            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 404, headers: corsHeaders), body: "no route for \(head.method) \(head.path)\n"))
         }
         guard head.method == "POST" else {
             var headers = corsHeaders
             headers.append(name: "allow", value: "POST")
-            return .simple(HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC-Web calls use POST, not \(head.method)\n")
+            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC-Web calls use POST, not \(head.method)\n"))
         }
         let timeout: GRPCTimeout?
         do {
             timeout = try GRPCWebMetadata.timeout(from: head.headers)
         } catch {
-            return .simple(HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n")
+            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 400, headers: corsHeaders), body: "\(error)\n"))
         }
         let call = PendingGRPCWebCall(
             path: path.endIndex == head.target.endIndex ? head.target : String(path),
@@ -174,16 +174,15 @@ struct RequestClassifier {
 
     /// A REST error answered by Ferry: google.rpc.Status as JSON.
     static func restError(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> ClassifiedRequest {
-        let response = restErrorResponse(status, httpStatus: httpStatus, corsHeaders: corsHeaders)
-        return .simple(response.head, body: response.body)
+        .simple(restErrorResponse(status, httpStatus: httpStatus, corsHeaders: corsHeaders))
     }
 
     /// The head and body of a REST error: the status's HTTP status unless `httpStatus` says.
-    static func restErrorResponse(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> (head: HTTP1ResponseHead, body: String) {
+    static func restErrorResponse(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> SimpleResponse {
         var headers = corsHeaders
         headers.append(name: "content-type", value: "application/json")
-        return (HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
-                String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
+        return SimpleResponse(head: HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
+                              body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
     }
 
     private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {

@@ -54,18 +54,18 @@ public struct GRPCWebRequestDecoder {
 
     /// Concrete, not generic: the front calls it across modules for every body chunk, where an
     /// unspecialized generic would build type metadata at run time on each call.
-    public mutating func append(_ chunk: ArraySlice<UInt8>) throws(GRPCWebRequestError) {
+    public mutating func append(_ chunk: UnsafeRawBufferPointer) throws(GRPCWebRequestError) {
         if isText {
             let decoded: [UInt8]
             do { decoded = try base64.decode(chunk) } catch { throw .invalidBase64(error) }
-            try appendFrames(decoded[...])
+            try withTypedUnsafeBytes(decoded) { buffer throws(GRPCWebRequestError) in try appendFrames(buffer) }
         } else {
             try appendFrames(chunk)
         }
     }
 
     public mutating func append(_ chunk: [UInt8]) throws(GRPCWebRequestError) {
-        try append(chunk[...])
+        try withTypedUnsafeBytes(chunk) { buffer throws(GRPCWebRequestError) in try append(buffer) }
     }
 
     /// The native body, once the whole request body has been appended.
@@ -79,10 +79,6 @@ public struct GRPCWebRequestDecoder {
             throw .invalidFrames(GRPCStatus(.internal, "invalid gRPC-Web request: \(error)"))
         }
         return body
-    }
-
-    private mutating func appendFrames(_ bytes: ArraySlice<UInt8>) throws(GRPCWebRequestError) {
-        try withTypedUnsafeBytes(bytes) { buffer throws(GRPCWebRequestError) in try appendFrames(buffer) }
     }
 
     private mutating func appendFrames(_ bytes: UnsafeRawBufferPointer) throws(GRPCWebRequestError) {

@@ -11,8 +11,8 @@ final class GRPCWebRequestDecoderTests: XCTestCase {
     func testBinaryBodyPassesThroughUnchanged() throws {
         var decoder = GRPCWebRequestDecoder(contentType: binary, messageEncoding: nil, maxMessageBytes: 100, acceptedEncodings: forwarded)
         let body: [UInt8] = [0, 0, 0, 0, 2, 0x08, 0x01]
-        try decoder.append(body[0..<3])
-        try decoder.append(body[3...])
+        try decoder.append(Array(body[0..<3]))
+        try decoder.append(Array(body[3...]))
         XCTAssertEqual(try decoder.finish(), body)
     }
 

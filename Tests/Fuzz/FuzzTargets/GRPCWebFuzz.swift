@@ -18,7 +18,7 @@ extension FuzzHarness {
         do {
             while offset < body.count {
                 let end = min(body.count, offset + pieceSize)
-                try decoder.append(body[offset..<end])
+                try decoder.append(Array(body[offset..<end]))
                 offset = end
             }
             let decoded = try decoder.finish()

@@ -1,0 +1,225 @@
+// What both fronts do with a classified request once its body is in: refuse it, answer it, or
+// start the exchange that calls upstream; and what they do with each piece of its body before
+// that. Shared by the HTTP/1.1 connection and the HTTP/2 streams, which only move bytes and
+// keep their own protocol's bookkeeping (keep-alive, lingering close, RST_STREAM).
+import FerryCore
+import GRPCWeb
+import HTTP1
+import Observability
+import Routing
+import Transcode
+import Upstream
+
+/// A response Ferry writes itself, whole (a preflight, a refusal, a REST error).
+struct SimpleResponse {
+    var head: HTTP1ResponseHead
+    var body: String
+}
+
+/// What a piece of a request's body means for the request.
+enum RequestBodyVerdict {
+    /// Kept (or dropped, when the answer is already decided) within the limits: read on.
+    case keep
+    /// Answered now, before the body ends: nothing more of it is kept.
+    case refuse(RequestRefusal)
+}
+
+enum RequestRefusal {
+    case simple(SimpleResponse)
+    case grpcWeb(PendingGRPCWebCall, GRPCWebRequestError)
+}
+
+struct ExchangeStarter {
+    let context: ListenerContext
+    /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener.
+    let clientSubject: String?
+    /// Past this, a body whose answer was decided from its head is not read to its end.
+    static let simpleBodyDiscardLimit = 64 * 1024
+
+    // MARK: The body, piece by piece
+
+    /// Takes a piece of the body of `request`; `discarded` counts what is dropped unread.
+    func take(_ chunk: UnsafeRawBufferPointer, into request: ClassifiedRequest, discarded: inout Int) -> RequestBodyVerdict {
+        let limits = context.limits
+        switch request {
+        case .simple(let response):
+            // The answer is decided: the body is dropped as it comes, up to a bound past which
+            // the answer goes at once.
+            discarded += chunk.count
+            return discarded > Self.simpleBodyDiscardLimit ? .refuse(.simple(response)) : .keep
+        case .rest(let rest):
+            guard rest.body.count + chunk.count <= limits.maxMessageBytes else {
+                context.limitReporter.hit("max_message_bytes", "REST request body above \(limits.maxMessageBytes) bytes")
+                return .refuse(.simple(RequestClassifier.restErrorResponse(
+                    GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(limits.maxMessageBytes) bytes"),
+                    httpStatus: 413, corsHeaders: rest.corsHeaders)))
+            }
+            rest.body.append(contentsOf: chunk)
+            return .keep
+        case .grpcWeb(let call):
+            call.bodyBytes += chunk.count
+            if let failure = call.failure {
+                // Refused at its head: the body is dropped as it comes, up to a bound.
+                return call.bodyBytes > limits.discardLimit(for: call.contentType) ? .refuse(.grpcWeb(call, failure)) : .keep
+            }
+            let bodyLimit = limits.bodyLimit(for: call.contentType)
+            if call.bodyBytes > bodyLimit {
+                context.limitReporter.hit("max_message_bytes", "gRPC-Web request body above \(bodyLimit) bytes")
+                return .refuse(.grpcWeb(call, .invalidFrames(GRPCStatus(.resourceExhausted,
+                    "gRPC-Web request body larger than the limit of \(bodyLimit) bytes"))))
+            }
+            do throws(GRPCWebRequestError) {
+                try call.decoder.append(chunk)
+            } catch {
+                // A frame over the message limit, bad flags, an encoding not accepted, bad
+                // base64: answered as soon as it is seen, nothing buffered for the rest.
+                if case .invalidFrames(let status) = error, status.code == .resourceExhausted {
+                    context.limitReporter.hit("max_message_bytes", status.message)
+                }
+                return .refuse(.grpcWeb(call, error))
+            }
+            return .keep
+        }
+    }
+
+    // MARK: The end of the request
+
+    /// Answers `request`, whose body has ended: a response for the front to write, or nil
+    /// when an exchange now answers on `stream` (`begin` is told of it before it starts).
+    func finish(_ head: HTTP1RequestHead, _ request: ClassifiedRequest, on stream: any DownstreamStream,
+                record: AccessRecord?, begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+        switch request {
+        case .simple(let response):
+            return response
+        case .grpcWeb(let call):
+            let body: [UInt8]
+            do throws(GRPCWebRequestError) {
+                if let failure = call.failure { throw failure }
+                body = try call.decoder.finish()
+            } catch {
+                return refuse(head, call, error, on: stream, begin: begin)
+            }
+            let exchange = grpcWebExchange(head, call, on: stream)
+            begin(exchange)
+            guard let route = call.route, let pool = context.pools[route.cluster] else {
+                exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
+                return nil
+            }
+            var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
+            GRPCWebMetadata.appendRequestMetadata(from: head.headers, droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
+            identityAndTrace(head, record: record, addingTo: &metadata)
+            exchange.start(request: UpstreamRequest(
+                path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
+                timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
+                retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent,
+                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
+            return nil
+        case .rest(let call):
+            return startREST(head, call, on: stream, record: record, begin: begin)
+        }
+    }
+
+    private func startREST(_ head: HTTP1RequestHead, _ call: PendingRESTCall, on stream: any DownstreamStream,
+                           record: AccessRecord?, begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+        guard let rest = context.rest else { return nil }
+        let messages: [[UInt8]]
+        let timeout: GRPCTimeout?
+        do {
+            // A streamed HttpBody body goes up as one message, as Envoy's transcoder sends a whole body.
+            messages = call.binding.method.clientStreaming && call.binding.requestHTTPBody == nil
+                ? try rest.assembler.requestStream(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body)
+                : [try rest.assembler.requestMessage(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body,
+                                                     contentType: head.headers["content-type"])]
+            timeout = try GRPCWebMetadata.timeout(from: head.headers) ?? rest.defaultTimeout
+        } catch {
+            return RequestClassifier.restErrorResponse(GRPCStatus(.invalidArgument, "\(error)"), corsHeaders: call.corsHeaders)
+        }
+        let grpcPath = call.binding.method.grpcPath
+        guard let route = call.route, let pool = context.pools[route.cluster] else {
+            return RequestClassifier.restErrorResponse(GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"),
+                                                       corsHeaders: call.corsHeaders)
+        }
+        let exchange = RESTExchange(stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
+                                    format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
+        begin(exchange)
+        var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
+        GRPCWebMetadata.appendRequestMetadata(from: head.headers, allowing: rest.requestHeaders,
+                                              droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
+        identityAndTrace(head, record: record, addingTo: &metadata)
+        var body: [UInt8] = []
+        for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
+        exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
+                                                timeout: timeout ?? routeTimeout(route, path: grpcPath), body: body,
+                                                retryPolicy: route.policy.retryPolicy,
+                                                retriesFailuresInTrailers: route.policy.idempotent,
+                                                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
+        return nil
+    }
+
+    /// A request answered before its body ended: the response, or nil when a gRPC-Web
+    /// exchange answers it on `stream`.
+    func refuse(_ refusal: RequestRefusal, _ head: HTTP1RequestHead, on stream: any DownstreamStream,
+                begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+        switch refusal {
+        case .simple(let response): response
+        case .grpcWeb(let call, let error): refuse(head, call, error, on: stream, begin: begin)
+        }
+    }
+
+    /// A gRPC-Web request refused by Ferry: bad base64 is HTTP 400; anything else a gRPC status.
+    private func refuse(_ head: HTTP1RequestHead, _ call: PendingGRPCWebCall, _ error: GRPCWebRequestError,
+                        on stream: any DownstreamStream, begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+        switch error {
+        case .invalidBase64:
+            return SimpleResponse(head: HTTP1ResponseHead(status: 400, headers: call.corsHeaders), body: "\(error)\n")
+        case .invalidFrames(let status):
+            let exchange = grpcWebExchange(head, call, on: stream)
+            begin(exchange)
+            exchange.reject(status)
+        case .unsupportedEncoding(_, let accepted):
+            var metadata = HeaderFields()
+            metadata.append(name: "grpc-accept-encoding", value: accepted.joined(separator: ","))
+            let exchange = grpcWebExchange(head, call, on: stream)
+            begin(exchange)
+            exchange.reject(GRPCStatus(.unimplemented, error.description), metadata: metadata)
+        }
+        return nil
+    }
+
+    /// The exchange that answers a gRPC-Web request, upstream or refused by Ferry.
+    private func grpcWebExchange(_ head: HTTP1RequestHead, _ call: PendingGRPCWebCall, on stream: any DownstreamStream) -> GRPCWebExchange {
+        let textResponse = call.contentType.isText || GRPCWebContentType.acceptsText(head.headers.firstValueBytes("accept"))
+        return GRPCWebExchange(stream: stream, contentType: call.contentType, textResponse: textResponse, extraHeaders: call.corsHeaders)
+    }
+
+    /// The client's identity and the trace, as metadata for the backend. The verified client
+    /// certificate's subject goes as `x-forwarded-client-cert: Subject="…"` (Envoy's XFCC
+    /// format; a client's own XFCC never passes). W3C Trace Context: the request's
+    /// `traceparent` names the trace (it goes upstream with the other headers); without one, a
+    /// new trace starts when the config asks for it.
+    func identityAndTrace(_ head: HTTP1RequestHead, record: AccessRecord?, addingTo metadata: inout HeaderFields) {
+        if let subject = clientSubject {
+            var quoted = "Subject=\""
+            for character in subject {
+                if character == "\"" || character == "\\" { quoted.append("\\") }
+                quoted.append(character)
+            }
+            metadata.append(name: "x-forwarded-client-cert", value: quoted + "\"")
+        }
+        if let traceparent = head.headers.firstValueBytes("traceparent") {
+            record?.traceID = TraceContext(traceparent: String(decoding: traceparent, as: UTF8.self))?.traceID
+        } else if context.createTraceparent {
+            let trace = TraceContext(using: &context.traceIDs)
+            metadata.append(name: "traceparent", value: trace.traceparent)
+            record?.traceID = trace.traceID
+        }
+    }
+
+    /// The route's default deadline, unless the method is known to stream (from the descriptor
+    /// set): streams are exempt from route timeouts.
+    func routeTimeout(_ route: Route, path: String) -> GRPCTimeout? {
+        guard let nanoseconds = route.policy.timeoutNanoseconds,
+              context.rest?.catalog.streamingMethodPaths.contains(path) != true else { return nil }
+        return GRPCTimeout(nanoseconds: Int64(min(nanoseconds, UInt64(Int64.max))))
+    }
+}
