@@ -67,7 +67,7 @@ let package = Package(
         .target(name: "Admin", dependencies: ["FerryCore", "HTTP1", "Loop"], swiftSettings: strict),
         .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode", "Resilience",
                                                "Observability", "Admin",
-                                               "Loop", "Upstream",
+                                               "Loop", "Upstream", "HTTP2Support", "CNghttp2",
                                                .product(name: "Logging", package: "swift-log")],
                 swiftSettings: strict),
 

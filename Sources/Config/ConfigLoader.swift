@@ -90,12 +90,35 @@ public enum ConfigLoader {
     }
 
     private static func listener(_ node: ConfigNode) throws(ConfigError) -> ListenerConfig {
-        try node.requireMapping(keys: ["address", "cors", "limits", "tls"])
+        try node.requireMapping(keys: ["address", "cors", "limits", "tls", "http2"])
         let addressNode = node.child("address")
         let address = try addressNode.requiredString()
         try validateAddress(address, at: addressNode)
-        return ListenerConfig(address: address, cors: try cors(node.child("cors")), limits: try limits(node.child("limits")),
-                              tls: try listenerTLS(node.child("tls")))
+        var listener = ListenerConfig(address: address, cors: try cors(node.child("cors")), limits: try limits(node.child("limits")),
+                                      tls: try listenerTLS(node.child("tls")))
+        listener.http2 = try http2(node.child("http2"))
+        return listener
+    }
+
+    /// `http2: off`, or a mapping of the HTTP/2 front's settings (all optional).
+    private static func http2(_ node: ConfigNode) throws(ConfigError) -> HTTP2FrontSettings? {
+        var settings = HTTP2FrontSettings()
+        guard node.isPresent else { return settings }
+        if case .scalar? = node.node {
+            switch try node.string() {
+            case "off", "false", "disabled": return nil
+            case "on", "true", "enabled": return settings
+            default: throw node.error("expected a mapping, 'on' or 'off'")
+            }
+        }
+        try node.requireMapping(keys: ["max_concurrent_streams", "stream_window_bytes", "connection_window_bytes"])
+        if let value = try node.child("max_concurrent_streams").int(range: 1...10_000) { settings.maxConcurrentStreams = value }
+        // RFC 9113 §6.5.2: windows of at most 2^31-1 bytes; below 16 KiB a frame could not fit.
+        if let value = try node.child("stream_window_bytes").int(range: 16 * 1024...Int(Int32.max)) { settings.streamWindowBytes = value }
+        if let value = try node.child("connection_window_bytes").int(range: 64 * 1024...Int(Int32.max)) {
+            settings.connectionWindowBytes = value
+        }
+        return settings
     }
 
     private static func listenerTLS(_ node: ConfigNode) throws(ConfigError) -> ListenerTLSConfig? {

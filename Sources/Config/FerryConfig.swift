@@ -79,6 +79,22 @@ public struct ListenerConfig: Sendable {
     public var cors: CORSPolicy?
     public var limits: FrontLimits
     public var tls: ListenerTLSConfig?
+    /// HTTP/2 beside HTTP/1.1 on the same port (h2c with prior knowledge, ALPN `h2` with TLS);
+    /// nil: `http2: off`, HTTP/1.1 only.
+    public var http2: HTTP2FrontSettings? = HTTP2FrontSettings()
+}
+
+/// The HTTP/2 front's settings (`listeners[].http2`), with the defaults of gRPC servers and Envoy.
+public struct HTTP2FrontSettings: Sendable, Equatable {
+    /// SETTINGS_MAX_CONCURRENT_STREAMS: a client's streams beyond it are refused (REFUSED_STREAM).
+    public var maxConcurrentStreams = 100
+    /// SETTINGS_INITIAL_WINDOW_SIZE: what a client may send on one stream before Ferry has
+    /// passed it on (flow control end to end, RFC 9113 §6.9).
+    public var streamWindowBytes = 64 * 1024
+    /// The connection's receive window, over all its streams.
+    public var connectionWindowBytes = 1 << 20
+
+    public init() {}
 }
 
 /// Limits of the HTTP/1.1 front, with safe defaults.

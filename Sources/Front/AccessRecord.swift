@@ -3,6 +3,7 @@ import FerryCore
 import HTTP1
 import Loop
 import Observability
+import Upstream
 
 /// What the access log and the counts need of the request in progress (a class: the
 /// connection updates it as bytes go by, and reuses it for its next request).
@@ -33,6 +34,8 @@ final class AccessRecord {
         httpStatus = 0
         traceID = nil
         switch request {
+        case .grpc(let call):
+            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path, protocolName: "grpc")
         case .grpcWeb(let call):
             // A path no route knows is not a method name worth a series of its own.
             series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path,
@@ -42,5 +45,21 @@ final class AccessRecord {
         case .simple:
             series = CallSeriesKey(route: "", method: "", protocolName: "http")
         }
+    }
+
+    /// The request is over: its access-log line and its counts. The record keeps no string of
+    /// the request afterwards (an idle keep-alive connection holds only the empty record).
+    func end(in context: ListenerContext, peer: String, grpcStatus: Int?, call: UpstreamCall?) {
+        let duration = EventLoop.monotonicNow - startMonotonic
+        context.metrics?.recordCall(series, grpcCode: grpcStatus, durationNanoseconds: duration, bytesIn: bytesIn, bytesOut: bytesOut)
+        context.accessLog?.record(AccessLogEntry(
+            startNanoseconds: startRealtime, peer: peer, method: method, path: path,
+            protocolName: series.protocolName, grpcStatus: grpcStatus, httpStatus: httpStatus,
+            bytesIn: bytesIn, bytesOut: bytesOut, durationNanoseconds: duration,
+            upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: traceID,
+            clientSubject: clientSubject))
+        path = ""
+        series = AccessRecord.noSeries
+        traceID = nil
     }
 }

@@ -22,6 +22,9 @@ protocol DownstreamStream: AnyObject {
     var bufferLimitBytes: Int { get }
     /// The client reads slower than the backend sends: counted and logged as a limit hit.
     func bufferLimitReached()
+    /// `count` bytes of a streamed request body have left for the backend: the client may
+    /// send that much more (HTTP/2 WINDOW_UPDATE).
+    func requestBytesForwarded(_ count: Int)
 }
 
 extension DownstreamStream {

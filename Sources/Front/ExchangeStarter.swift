@@ -42,6 +42,9 @@ struct ExchangeStarter {
     func take(_ chunk: UnsafeRawBufferPointer, into request: ClassifiedRequest, discarded: inout Int) -> RequestBodyVerdict {
         let limits = context.limits
         switch request {
+        case .grpc(let call):
+            call.exchange?.requestBody(chunk)
+            return .keep
         case .simple(let response):
             // The answer is decided: the body is dropped as it comes, up to a bound past which
             // the answer goes at once.
@@ -91,6 +94,9 @@ struct ExchangeStarter {
         switch request {
         case .simple(let response):
             return response
+        case .grpc(let call):
+            call.exchange?.requestEnded()
+            return nil
         case .grpcWeb(let call):
             let body: [UInt8]
             do throws(GRPCWebRequestError) {
@@ -117,6 +123,29 @@ struct ExchangeStarter {
         case .rest(let call):
             return startREST(head, call, on: stream, record: record, begin: begin)
         }
+    }
+
+    /// Starts the exchange of a native gRPC call at its head: its body streams after it.
+    func startGRPC(_ head: HTTP1RequestHead, _ call: PendingGRPCCall, on stream: any DownstreamStream,
+                   record: AccessRecord?, begin: (any DownstreamExchange) -> Void) {
+        let exchange = GRPCExchange(stream: stream)
+        call.exchange = exchange
+        begin(exchange)
+        if let failure = call.failure { return exchange.reject(failure) }
+        guard let route = call.route, let pool = context.pools[route.cluster] else {
+            return exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
+        }
+        var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
+        GRPCWebMetadata.appendRequestMetadata(from: head.headers, droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
+        identityAndTrace(head, record: record, addingTo: &metadata)
+        // The reply is held for a retry on an idempotent route only when the descriptors say
+        // the method is unary: a held stream would reach the client late.
+        let knownUnary = context.rest?.catalog.unaryMethodPaths.contains(call.path) == true
+        exchange.start(request: UpstreamRequest(
+            path: call.path, metadata: metadata, contentType: call.contentType,
+            timeout: call.timeout ?? routeTimeout(route, path: call.path), body: [], streamsBody: true,
+            retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent && knownUnary,
+            perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
     }
 
     private func startREST(_ head: HTTP1RequestHead, _ call: PendingRESTCall, on stream: any DownstreamStream,

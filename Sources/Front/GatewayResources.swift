@@ -86,7 +86,9 @@ final class GatewayResources: Sendable {
             do {
                 listeners[listener.address] = try TLSContext.server(
                     certificateFile: tls.certificateFile, privateKeyFile: tls.privateKeyFile, clientCAFile: tls.clientCAFile,
-                    requireClientCertificate: tls.requireClientCertificate, alpn: ["http/1.1"])
+                    requireClientCertificate: tls.requireClientCertificate,
+                    // h2 first: a client offering both gets HTTP/2 (RFC 7301 §3.2: the server's preference).
+                    alpn: listener.http2 == nil ? ["http/1.1"] : ["h2", "http/1.1"])
             } catch {
                 throw GatewayResourceError(description: "listeners[\(index)].tls: \(error)")
             }

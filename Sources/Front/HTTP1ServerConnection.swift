@@ -80,17 +80,6 @@ final class HTTP1ServerConnection {
         return false
     }
 
-    /// The drain's grace period began: the next response says `Connection: close`, so that
-    /// keep-alive clients move to another instance while this one still serves.
-    func closeAfterNextResponse() {
-        closeAfterExchange = true
-    }
-
-    /// Drain: idle connections close now, busy ones after their exchange.
-    func drain() {
-        closeAfterExchange = true
-        if isIdle { connection.close(reason: .endOfStream) }
-    }
 
     // MARK: Request processing
 
@@ -233,7 +222,7 @@ final class HTTP1ServerConnection {
             case .rest(let call):
                 refusal = .simple(RequestClassifier.restErrorResponse(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
                                                                       corsHeaders: call.corsHeaders))
-            case .simple:
+            case .simple, .grpc:
                 refusal = .simple(SimpleResponse(head: HTTP1ResponseHead(status: 408), body: message + "\n"))
             }
             refuse(refusal, head)
@@ -246,19 +235,7 @@ final class HTTP1ServerConnection {
     private func logAccess(grpcStatus: Int?, call: UpstreamCall?) {
         guard let current = record else { return }
         record = nil
-        let duration = EventLoop.monotonicNow - current.startMonotonic
-        context.metrics?.recordCall(current.series, grpcCode: grpcStatus, durationNanoseconds: duration,
-                                    bytesIn: current.bytesIn, bytesOut: current.bytesOut)
-        context.accessLog?.record(AccessLogEntry(
-            startNanoseconds: current.startRealtime, peer: peer, method: current.method, path: current.path,
-            protocolName: current.series.protocolName, grpcStatus: grpcStatus, httpStatus: current.httpStatus,
-            bytesIn: current.bytesIn, bytesOut: current.bytesOut, durationNanoseconds: duration,
-            upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: current.traceID,
-            clientSubject: current.clientSubject))
-        // An idle keep-alive connection keeps only the empty record, not the request's strings.
-        current.path = ""
-        current.series = AccessRecord.noSeries
-        current.traceID = nil
+        current.end(in: context, peer: peer, grpcStatus: grpcStatus, call: call)
     }
 
     /// An exchange answers the current request from now on, upstream or refused by Ferry.
@@ -373,6 +350,23 @@ extension HTTP1ServerConnection: DownstreamStream {
 
     func bufferLimitReached() {
         context.limitReporter.hit("buffer_limit_bytes", "response output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
+    }
+
+    /// HTTP/1.1 request bodies are read whole before their exchange starts: none streams.
+    func requestBytesForwarded(_ count: Int) {}
+}
+
+extension HTTP1ServerConnection: DownstreamConnection {
+    /// The drain's grace period began: the next response says `Connection: close`, so that
+    /// keep-alive clients move to another instance while this one still serves.
+    func closeAfterNextResponse() {
+        closeAfterExchange = true
+    }
+
+    /// Drain: idle connections close now, busy ones after their exchange.
+    func drain() {
+        closeAfterExchange = true
+        if isIdle { connection.close(reason: .endOfStream) }
     }
 }
 

@@ -23,6 +23,8 @@ final class ListenerContext {
     let tls: TLSContext?
     /// Whether the listener asks for client certificates (mutual TLS).
     let verifiesClients: Bool
+    /// The HTTP/2 front's settings; nil: HTTP/1.1 only (`http2: off`).
+    let http2: HTTP2FrontSettings?
     /// The worker's counts; nil without an admin listener.
     let metrics: DownstreamMetrics?
     let limitReporter: LimitReporter
@@ -41,6 +43,7 @@ final class ListenerContext {
         self.createTraceparent = createTraceparent
         self.tls = tls
         verifiesClients = config.tls?.clientCAFile != nil
+        http2 = config.http2
         self.metrics = metrics
         self.limitReporter = limitReporter
     }

@@ -62,8 +62,35 @@ final class PendingRESTCall {
     }
 }
 
+/// A native gRPC call on an HTTP/2 stream: its messages go upstream as they arrive, so its
+/// exchange starts at the head and takes the body piece by piece.
+final class PendingGRPCCall {
+    /// The method path sent upstream.
+    let path: String
+    /// The request's content type, forwarded as it is (`application/grpc+proto`, …).
+    let contentType: String
+    let route: Route?
+    let timeout: GRPCTimeout?
+    let dropsUnderscoreNames: Bool
+    /// A refusal decided from the head, answered trailers-only (PROTOCOL-HTTP2.md).
+    let failure: GRPCStatus?
+    /// The exchange, once started: the body's pieces go to it.
+    var exchange: GRPCExchange?
+
+    init(path: String, contentType: String, route: Route?, timeout: GRPCTimeout?, dropsUnderscoreNames: Bool, failure: GRPCStatus?) {
+        self.path = path
+        self.contentType = contentType
+        self.route = route
+        self.timeout = timeout
+        self.dropsUnderscoreNames = dropsUnderscoreNames
+        self.failure = failure
+    }
+}
+
 /// What a connection does with the request being received.
 enum ClassifiedRequest {
+    /// Native gRPC (HTTP/2 only).
+    case grpc(PendingGRPCCall)
     case grpcWeb(PendingGRPCWebCall)
     case rest(PendingRESTCall)
     /// Answered when the request ends: the body is read and discarded first.
@@ -100,6 +127,9 @@ struct RequestClassifier {
         }
         let corsHeaders = corsResponseHeaders(head)
         let path = head.path
+        if head.version == .http2, let given = head.headers.firstValueBytes("content-type"), Self.isNativeGRPC(contentType: given) {
+            return classifyGRPC(head, contentType: String(decoding: given, as: UTF8.self), dropsUnderscoreNames: dropsUnderscoreNames)
+        }
         let contentType = head.headers.firstValueBytes("content-type").flatMap { GRPCWebContentType(parsing: $0) }
         if contentType == nil, let rest = context.rest {
             return classifyREST(head, framing: framing, rest: rest, corsHeaders: corsHeaders, dropsUnderscoreNames: dropsUnderscoreNames)
@@ -141,6 +171,38 @@ struct RequestClassifier {
                 "gRPC-Web request body of \(length) bytes is larger than the limit of \(context.limits.bodyLimit(for: contentType)) bytes"))
         }
         return .grpcWeb(call)
+    }
+
+    /// `application/grpc`, alone or with a `+format` or parameters (PROTOCOL-HTTP2.md,
+    /// "Content-Type"), but not `application/grpc-web…`.
+    static func isNativeGRPC(contentType: ArraySlice<UInt8>) -> Bool {
+        let prefix = "application/grpc".utf8
+        guard contentType.count >= prefix.count,
+              contentType.prefix(prefix.count).elementsEqual(prefix, by: { $0 | 0x20 == $1 | 0x20 }) else { return false }
+        let next = contentType.dropFirst(prefix.count).first
+        return next == nil || next == UInt8(ascii: "+") || next == UInt8(ascii: ";")
+    }
+
+    /// A native gRPC request: routed like gRPC-Web; what is wrong with it from its head is
+    /// answered trailers-only, as a gRPC server would (grpc-go's answers for each).
+    private func classifyGRPC(_ head: HTTP1RequestHead, contentType: String, dropsUnderscoreNames: Bool) -> ClassifiedRequest {
+        let path = head.path
+        guard head.method == "POST" else {
+            var headers = HeaderFields()
+            headers.append(name: "allow", value: "POST")
+            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC calls use POST, not \(head.method)\n"))
+        }
+        let route = context.router.route(path: path)
+        var failure: GRPCStatus?
+        var timeout: GRPCTimeout?
+        do {
+            timeout = try GRPCWebMetadata.timeout(from: head.headers)
+        } catch {
+            failure = GRPCStatus(.internal, "malformed grpc-timeout: \(error)")
+        }
+        if route == nil { failure = GRPCStatus(.unimplemented, "no route for gRPC method \(path)") }
+        return .grpc(PendingGRPCCall(path: String(path), contentType: contentType, route: route, timeout: timeout,
+                                     dropsUnderscoreNames: dropsUnderscoreNames, failure: failure))
     }
 
     /// A request that is not gRPC-Web, on a listener with REST: matched against the rules.

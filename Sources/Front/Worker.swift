@@ -63,7 +63,7 @@ final class Worker {
     private var clusterConfigs: [String: ClusterConfig] = [:]
     /// Pools a reload replaced, kept until their last call has ended.
     private var retiredPools: [UpstreamPool] = []
-    private var connections: [ObjectIdentifier: HTTP1ServerConnection] = [:]
+    private var connections: [ObjectIdentifier: any DownstreamConnection] = [:]
     private var draining = false
     private var inDrainGrace = false
     private(set) var mailbox: LoopMailbox<WorkerMessage>!
@@ -197,9 +197,11 @@ final class Worker {
         do {
             // The peer's address is looked up only for the access log.
             let peer = context.accessLog == nil ? "" : SocketAddress.peerDescription(of: fd)
-            let connection = HTTP1ServerConnection(
-                connection: try BufferedConnection(loop: loop, acceptedSocket: fd, tls: context.tls),
-                slot: slot, worker: self, peer: peer)
+            let socket = try BufferedConnection(loop: loop, acceptedSocket: fd, tls: context.tls)
+            // With HTTP/2 on, the first bytes decide the protocol (HTTP2Preface).
+            let connection: any DownstreamConnection = context.http2 == nil
+                ? HTTP1ServerConnection(connection: socket, slot: slot, worker: self, peer: peer)
+                : ProtocolDetector(connection: socket, slot: slot, worker: self, peer: peer)
             connections[ObjectIdentifier(connection)] = connection
             metrics?.connectionsActive += 1
             metrics?.connectionsTotal += 1
@@ -210,7 +212,27 @@ final class Worker {
         }
     }
 
-    func connectionClosed(_ connection: HTTP1ServerConnection, slot: ListenerSlot) {
+    /// A connection's first bytes named its protocol: the connection for it takes over the
+    /// socket and those bytes.
+    func protocolDetected(_ detector: ProtocolDetector, http2: Bool, firstBytes: [UInt8]) {
+        connections.removeValue(forKey: ObjectIdentifier(detector))
+        let socket = detector.connection
+        let connection: any DownstreamConnection & BufferedConnectionDelegate
+        if http2, let h2 = HTTP2ServerConnection(connection: socket, slot: detector.slot, worker: self, peer: detector.peer) {
+            connection = h2
+        } else {
+            connection = HTTP1ServerConnection(connection: socket, slot: detector.slot, worker: self, peer: detector.peer)
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        if draining {
+            connection.drain()
+        } else if inDrainGrace || detector.closeAfterFirstResponse {
+            connection.closeAfterNextResponse()
+        }
+        firstBytes.withUnsafeBytes { connection.connection(socket, received: $0) }
+    }
+
+    func connectionClosed(_ connection: any DownstreamConnection, slot: ListenerSlot) {
         connections.removeValue(forKey: ObjectIdentifier(connection))
         slot.connectionCounter.release()
         metrics?.connectionsActive -= 1

@@ -4,6 +4,17 @@ import FerryCore
 public enum HTTPVersion: Sendable, Equatable {
     case http1_0
     case http1_1
+    /// A request on an HTTP/2 stream (RFC 9113 §8.3.1: the head rebuilt from its pseudo-fields).
+    case http2
+
+    /// As the access log and the metrics name it.
+    public var name: String {
+        switch self {
+        case .http1_0: "HTTP/1.0"
+        case .http1_1: "HTTP/1.1"
+        case .http2: "HTTP/2"
+        }
+    }
 }
 
 /// A request's method, target, version and header fields, as received.
@@ -27,11 +38,13 @@ public struct HTTP1RequestHead: Sendable, Equatable {
         return target[..<query]
     }
 
-    /// Whether the connection stays open after this exchange (RFC 9112 §9.3).
+    /// Whether the connection stays open after this exchange (RFC 9112 §9.3; HTTP/2
+    /// connections outlive their streams).
     public var keepAlive: Bool {
-        guard headers.firstIndex(of: "connection") != nil else { return version == .http1_1 }
+        guard headers.firstIndex(of: "connection") != nil else { return version != .http1_0 }
         let tokens = headers.listMembers(for: "connection")
         switch version {
+        case .http2: return true
         case .http1_1: return !tokens.contains("close")
         case .http1_0: return tokens.contains("keep-alive")
         }

@@ -15,6 +15,9 @@ public struct HTTP2SessionSettings: Sendable {
     /// Window updates only when the application consumes (backpressure), instead of as soon as
     /// DATA arrives.
     public var manualWindowUpdates = true
+    /// SETTINGS_MAX_HEADER_LIST_SIZE advertised to the peer (RFC 9113 §6.5.2); nil: none. The
+    /// receiver enforces it itself (nghttp2 only announces it).
+    public var maxHeaderListBytes: UInt32?
 
     public init() {}
 }
@@ -29,6 +32,8 @@ public enum NGHTTP2 {
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
         if settings.manualWindowUpdates { nghttp2_option_set_no_auto_window_update(option, 1) }
+        // Closed streams are kept only for RFC 7540 priorities, which Ferry does not use.
+        nghttp2_option_set_no_closed_streams(option, 1)
         var session: OpaquePointer?
         let result = server
             ? nghttp2_session_server_new2(&session, callbacks, userData, option)
@@ -41,6 +46,9 @@ public enum NGHTTP2 {
                                    value: UInt32(settings.streamWindowBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
         ]
+        if let maxHeaderListBytes = settings.maxHeaderListBytes {
+            entries.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: maxHeaderListBytes))
+        }
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
         nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
                                               settings.connectionWindowBytes)

@@ -12,8 +12,18 @@ public struct OutgoingBytes {
     /// Bytes not yet taken.
     public var count: Int { bytes.count - offset }
 
-    public mutating func append(_ more: [UInt8]) {
+    /// Appends bytes; what was taken goes first, so that a stream that never fully drains
+    /// (a long bidi call) holds only what is still unsent.
+    public mutating func append(_ more: UnsafeRawBufferPointer) {
+        if offset > 0 {
+            bytes.removeFirst(offset)
+            offset = 0
+        }
         bytes.append(contentsOf: more)
+    }
+
+    public mutating func append(_ more: [UInt8]) {
+        more.withUnsafeBytes { append($0) }
     }
 
     /// Copies up to `maxLength` bytes into `buffer` and returns how many.

@@ -44,6 +44,8 @@ public struct RESTCatalog: Sendable {
     public let routes: RESTRouteTable<RESTBinding>
     /// The gRPC paths of the methods that stream either way (exempt from route timeouts).
     public let streamingMethodPaths: Set<String>
+    /// The gRPC paths of the unary methods (whose reply an idempotent route may hold for a retry).
+    public let unaryMethodPaths: Set<String>
 
     /// The rules of `services` in `pool`. Every method is also reached at
     /// `POST /package.Service/Method` with the whole message as its JSON body (a JSON array for
@@ -52,6 +54,7 @@ public struct RESTCatalog: Sendable {
         self.pool = pool
         var routes = RESTRouteTable<RESTBinding>()
         var streaming = Set<String>()
+        var unary = Set<String>()
         for serviceName in services {
             guard let service = pool.services[serviceName] else {
                 let known = pool.services.keys.sorted().joined(separator: ", ")
@@ -67,7 +70,11 @@ public struct RESTCatalog: Sendable {
                     ? [method.options.Google_Api_http] + method.options.Google_Api_http.additionalBindings
                     : []
                 if !rules.contains(where: { $0.post == byName.post }) { rules.append(byName) }
-                if restMethod.clientStreaming || restMethod.serverStreaming { streaming.insert(restMethod.grpcPath) }
+                if restMethod.clientStreaming || restMethod.serverStreaming {
+                    streaming.insert(restMethod.grpcPath)
+                } else {
+                    unary.insert(restMethod.grpcPath)
+                }
                 for rule in rules {
                     try RESTCatalog.add(rule, for: restMethod, pool: pool, to: &routes)
                 }
@@ -75,6 +82,7 @@ public struct RESTCatalog: Sendable {
         }
         self.routes = routes
         streamingMethodPaths = streaming
+        unaryMethodPaths = unary
     }
 
     private static func add(_ rule: Google_Api_HttpRule, for method: RESTMethod, pool: DescriptorPool,

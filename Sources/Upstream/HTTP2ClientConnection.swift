@@ -97,7 +97,16 @@ final class HTTP2ClientConnection: LoopFlushable {
                 return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
             }
             let count = call.unsentBody.take(into: buffer!, maxLength: length)
-            if call.unsentBody.count == 0 { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+            if call.unsentBody.count == 0 {
+                if call.bodyEnded {
+                    flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
+                } else if count == 0 {
+                    // A streamed body waits for its next bytes (UpstreamCall.resumeBody).
+                    call.bodyDeferred = true
+                    return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+                }
+            }
+            call.bodyBytesTaken(count)
             return count
         })
         let streamID = NGHTTP2.withHeaderBlock(fields) { block, count in
@@ -122,6 +131,13 @@ final class HTTP2ClientConnection: LoopFlushable {
     func consume(_ bytes: Int, streamID: Int32) {
         guard let session, bytes > 0 else { return }
         nghttp2_session_consume(session, streamID, bytes)
+        loop.scheduleFlush(self)
+    }
+
+    /// More of a streamed request body (or its end) is ready for the stream's DATA.
+    func resumeBody(streamID: Int32) {
+        guard let session else { return }
+        nghttp2_session_resume_data(session, streamID)
         loop.scheduleFlush(self)
     }
 

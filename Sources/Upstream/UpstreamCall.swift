@@ -23,10 +23,18 @@ public enum UpstreamResponsePart {
 
 public protocol UpstreamCallDelegate: AnyObject {
     func upstreamCall(_ call: UpstreamCall, received part: UpstreamResponsePart)
+    /// A streamed request body (`UpstreamRequest.streamsBody`): `count` more of its bytes have
+    /// left for the backend, so the client may send that much more (flow control end to end).
+    /// A retry sends the replayed bytes again without reporting them twice.
+    func upstreamCall(_ call: UpstreamCall, sentRequestBytes count: Int)
 }
 
-/// The request sent upstream: path, metadata and the complete native gRPC body, with the
-/// route's policies for it.
+extension UpstreamCallDelegate {
+    public func upstreamCall(_ call: UpstreamCall, sentRequestBytes count: Int) {}
+}
+
+/// The request sent upstream: path, metadata and the native gRPC body (whole, or its start
+/// when more follows through `UpstreamCall.sendBody`), with the route's policies for it.
 public struct UpstreamRequest {
     public var path: String
     public var metadata: HeaderFields
@@ -34,6 +42,9 @@ public struct UpstreamRequest {
     /// The call's deadline from now; each attempt sends what is left of it as `grpc-timeout`.
     public var timeout: GRPCTimeout?
     public var body: [UInt8]
+    /// More of the body follows with `UpstreamCall.sendBody`, then `endBody` (a native gRPC
+    /// call's messages, forwarded as they arrive).
+    public var streamsBody: Bool
     /// gRFC A6 retries; nil: one attempt (transparent retries still happen).
     public var retryPolicy: RetryPolicy?
     /// A unary method the route marks idempotent: its response is held until the trailers,
@@ -44,12 +55,14 @@ public struct UpstreamRequest {
     public var perTryTimeoutNanoseconds: UInt64?
 
     public init(path: String, metadata: HeaderFields, contentType: String, timeout: GRPCTimeout?, body: [UInt8],
-                retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false, perTryTimeoutNanoseconds: UInt64? = nil) {
+                streamsBody: Bool = false, retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false,
+                perTryTimeoutNanoseconds: UInt64? = nil) {
         self.path = path
         self.metadata = metadata
         self.contentType = contentType
         self.timeout = timeout
         self.body = body
+        self.streamsBody = streamsBody
         self.retryPolicy = retryPolicy
         self.retriesFailuresInTrailers = retriesFailuresInTrailers
         self.perTryTimeoutNanoseconds = perTryTimeoutNanoseconds
@@ -80,6 +93,18 @@ public final class UpstreamCall {
     var state: State = .idle
     /// The part of the request body nghttp2 has not taken yet (this attempt's).
     var unsentBody: OutgoingBytes
+    /// The whole body so far, which a new attempt sends again (gRFC A6 replay); nil once it
+    /// outgrew the retry policy's buffer, which commits the call to its current attempt.
+    private var replayBody: [UInt8]?
+    /// No more body follows (always, unless the request streams its body).
+    private(set) var bodyEnded: Bool
+    /// nghttp2 asked for body bytes when there were none (NGHTTP2_ERR_DEFERRED): more body,
+    /// or its end, must resume the stream's DATA.
+    var bodyDeferred = false
+    /// Body bytes this attempt has sent, and the most any attempt has (reported to the
+    /// delegate once, however many attempts send them).
+    private var attemptSentBytes = 0
+    private var reportedSentBytes = 0
     /// DATA bytes received but not yet released with `consume` (flow control).
     var unconsumedBytes = 0
     var headerBlock = HeaderFields()
@@ -121,8 +146,52 @@ public final class UpstreamCall {
         self.request = request
         self.delegate = delegate
         unsentBody = OutgoingBytes(request.body)
+        replayBody = request.body
+        bodyEnded = !request.streamsBody
         retry = request.retryPolicy.map { RetryState(policy: $0) }
         retry?.requestBuffered(bytes: request.body.count)
+    }
+
+    /// Whether a new attempt can send the whole body again.
+    var canReplay: Bool { replayBody != nil }
+
+    /// More of a streamed request body: it goes out as flow control allows, and is kept for a
+    /// retry while the whole body fits the retry policy's buffer (gRFC A6: past it, the call
+    /// is committed).
+    public func sendBody(_ bytes: UnsafeRawBufferPointer) {
+        guard !bodyEnded, !isFinished, bytes.count > 0 else { return }
+        unsentBody.append(bytes)
+        if replayBody != nil {
+            if let retry, replayBody!.count + bytes.count <= retry.policy.maxBufferedRequestBytes {
+                replayBody!.append(contentsOf: bytes)
+            } else {
+                replayBody = nil
+                retry?.commit()
+            }
+        }
+        resumeBody()
+    }
+
+    /// The streamed request body is complete: END_STREAM follows its last bytes.
+    public func endBody() {
+        guard !bodyEnded else { return }
+        bodyEnded = true
+        resumeBody()
+    }
+
+    private func resumeBody() {
+        guard bodyDeferred, case .active(let connection, let streamID) = state else { return }
+        bodyDeferred = false
+        connection.resumeBody(streamID: streamID)
+    }
+
+    /// nghttp2 took `count` body bytes of this attempt for DATA frames.
+    func bodyBytesTaken(_ count: Int) {
+        attemptSentBytes += count
+        guard request.streamsBody, attemptSentBytes > reportedSentBytes else { return }
+        let newly = attemptSentBytes - reportedSentBytes
+        reportedSentBytes = attemptSentBytes
+        delegate?.upstreamCall(self, sentRequestBytes: newly)
     }
 
     public var isFinished: Bool {
@@ -172,7 +241,9 @@ public final class UpstreamCall {
     /// A new attempt: the body from the start, no response yet; a reply held from the last
     /// attempt is dropped, with the flow-control credit taken ahead for it.
     func resetForAttempt() {
-        unsentBody = OutgoingBytes(request.body)
+        unsentBody = OutgoingBytes(replayBody ?? [])
+        bodyDeferred = false
+        attemptSentBytes = 0
         unconsumedBytes = 0
         overloaded = false
         headerBlock = HeaderFields()

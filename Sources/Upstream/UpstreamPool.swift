@@ -446,7 +446,7 @@ public final class UpstreamPool {
     /// same endpoint on a new connection included; a call that found no connection tries each
     /// endpoint once, then fails with what the last one said.
     func retryTransparently(_ call: UpstreamCall, connected: Bool) -> Bool {
-        guard call.transparentRetries < UpstreamPool.transparentRetryLimit else { return false }
+        guard call.transparentRetries < UpstreamPool.transparentRetryLimit, call.canReplay else { return false }
         guard connected || call.triedEndpoints.count < picker.endpoints.count else { return false }
         call.transparentRetries += 1
         call.state = .idle

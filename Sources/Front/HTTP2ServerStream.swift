@@ -1,0 +1,257 @@
+// One request on an HTTP/2 connection and its response (RFC 9113 §8.1). Its head is
+// classified as an HTTP/1.1 request's is; its body is taken whole (gRPC-Web, REST) or passed on
+// as it arrives (native gRPC); its exchange writes through it as through any DownstreamStream.
+import CNghttp2
+import FerryCore
+import HTTP1
+import HTTP2Support
+
+final class HTTP2ServerStream {
+    private enum RequestState {
+        /// Header fields arriving.
+        case receivingHead
+        case receivingBody(HTTP1RequestHead, ClassifiedRequest)
+        /// The request ended, or was answered before it did.
+        case done
+    }
+
+    private enum ResponseState {
+        case notStarted
+        /// Head sent with a data source: body bytes wait in `unsent` until nghttp2 takes them.
+        case streaming
+        /// The last byte is written (trailers wait for the data source to drain).
+        case ended
+    }
+
+    let id: Int32
+    /// The connection owns its streams.
+    private unowned(unsafe) let connection: HTTP2ServerConnection
+    /// The listener's context when the stream opened (a reload replaces the slot's).
+    private let context: ListenerContext
+    private var request = RequestState.receivingHead
+    private var headerBlock = HeaderFields()
+    /// The header list's size as RFC 9113 §6.5.2 counts it (name, value, 32 bytes each).
+    private var headerListBytes = 0
+    private var headerListTooLarge = false
+    private var exchange: (any DownstreamExchange)?
+    private var response = ResponseState.notStarted
+    private var unsent = OutgoingBytes()
+    private var trailers = HeaderFields()
+    /// The data source found nothing to send (NGHTTP2_ERR_DEFERRED): new bytes resume it.
+    private var dataDeferred = false
+    /// The response is complete (or the stream gone): counted and logged once.
+    private var ended = false
+    private var discardedBodyBytes = 0
+    private var record: AccessRecord?
+    /// DATA received and not yet released to the client (WINDOW_UPDATE).
+    private(set) var unconsumedBytes = 0
+
+    init(id: Int32, connection: HTTP2ServerConnection, context: ListenerContext) {
+        self.id = id
+        self.connection = connection
+        self.context = context
+    }
+
+    private var starter: ExchangeStarter { ExchangeStarter(context: context, clientSubject: connection.clientSubject) }
+
+    // MARK: The request
+
+    func headerField(name: UnsafePointer<UInt8>?, nameLength: Int, value: UnsafePointer<UInt8>?, valueLength: Int) {
+        headerListBytes += nameLength + valueLength + 32
+        guard !headerListTooLarge else { return }
+        if headerListBytes > context.limits.maxHeaderBytes || headerBlock.count >= context.limits.maxHeaderFields {
+            headerListTooLarge = true
+            headerBlock = HeaderFields()
+            return
+        }
+        headerBlock.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
+    }
+
+    /// The request's header block is complete (nghttp2 has checked its pseudo-fields).
+    func headEnded(endStream: Bool) {
+        guard case .receivingHead = request else { return }
+        if headerListTooLarge {
+            context.limitReporter.hit("max_header_bytes", "HTTP/2 request header list of \(headerListBytes) bytes or more than \(context.limits.maxHeaderFields) fields; 431")
+            request = .done
+            return respond(SimpleResponse(head: HTTP1ResponseHead(status: 431),
+                body: "request header list larger than \(context.limits.maxHeaderBytes) bytes or \(context.limits.maxHeaderFields) fields\n"))
+        }
+        var headers = HeaderFields(reservingFields: headerBlock.count, bytes: 512)
+        for index in 0..<headerBlock.count where headerBlock.nameBytes(at: index).first != UInt8(ascii: ":") {
+            headers.append(headerBlock, at: index)
+        }
+        guard let method = headerBlock[":method"], let target = headerBlock[":path"] else {
+            request = .done
+            return respond(SimpleResponse(head: HTTP1ResponseHead(status: 400), body: "request without :method or :path\n"))
+        }
+        let head = HTTP1RequestHead(method: method, target: target, version: .http2, headers: headers)
+        headerBlock = HeaderFields()
+        let framing: HTTP1BodyFraming = endStream ? .none : headers["content-length"].flatMap(Int.init).map { .contentLength($0) } ?? .chunked
+        let classified = RequestClassifier(context: context).classify(head, framing: framing)
+        if context.recordsRequests {
+            let started = AccessRecord()
+            started.begin(head: head, request: classified, clientSubject: connection.clientSubject, logged: context.accessLog != nil)
+            record = started
+        }
+        request = .receivingBody(head, classified)
+        switch classified {
+        case .grpc(let call):
+            starter.startGRPC(head, call, on: self, record: record, begin: begin)
+        case .grpcWeb(let call):
+            if let failure = call.failure, case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType) {
+                // Too large to take: answered now, before the body.
+                return refuse(.grpcWeb(call, failure), head)
+            }
+        case .rest, .simple:
+            break
+        }
+        if endStream { requestEnded() }
+    }
+
+    func bodyReceived(_ bytes: UnsafeRawBufferPointer) {
+        record?.bytesIn += bytes.count
+        unconsumedBytes += bytes.count
+        guard case .receivingBody(let head, let classified) = request else { return release(bytes.count) }
+        // A streamed call's bytes are released once they have left for the backend; a buffered
+        // body's at once (its size is bounded by the limits).
+        if case .grpc(let call) = classified, let upstream = call.exchange?.call, !upstream.isFinished {
+            _ = starter.take(bytes, into: classified, discarded: &discardedBodyBytes)
+            return
+        }
+        release(bytes.count)
+        if case .refuse(let refusal) = starter.take(bytes, into: classified, discarded: &discardedBodyBytes) {
+            refuse(refusal, head)
+        }
+    }
+
+    /// END_STREAM from the client: the request is complete.
+    func requestEnded() {
+        guard case .receivingBody(let head, let classified) = request else { return }
+        request = .done
+        if let response = starter.finish(head, classified, on: self, record: record, begin: begin) { respond(response) }
+    }
+
+    /// The stream closed: reset by the client, ended, or its connection gone.
+    func closed() {
+        request = .done
+        if let exchange, !ended {
+            exchange.downstreamClosed()
+            // The client went away first: the call counts as cancelled.
+            end(grpcStatus: exchange.grpcStatusCode ?? GRPCStatusCode.cancelled.rawValue)
+        }
+    }
+
+    /// Answers before the request's body has ended; the rest of it is not read (the response's
+    /// END_STREAM is followed by RST_STREAM(NO_ERROR), HTTP2ServerConnection).
+    private func refuse(_ refusal: RequestRefusal, _ head: HTTP1RequestHead) {
+        request = .done
+        if let response = starter.refuse(refusal, head, on: self, begin: begin) { respond(response) }
+    }
+
+    private func release(_ count: Int) {
+        let count = min(count, unconsumedBytes)
+        guard count > 0 else { return }
+        unconsumedBytes -= count
+        connection.consume(id, count)
+    }
+
+    private func begin(_ exchange: any DownstreamExchange) {
+        self.exchange = exchange
+        context.metrics?.requestsActive += 1
+    }
+
+    private func end(grpcStatus: Int?) {
+        guard !ended else { return }
+        ended = true
+        if exchange != nil { context.metrics?.requestsActive -= 1 }
+        record?.end(in: context, peer: connection.peer, grpcStatus: grpcStatus, call: exchange?.call)
+        record = nil
+    }
+
+    /// A response Ferry writes itself, whole.
+    private func respond(_ response: SimpleResponse) {
+        var headers = response.head.headers
+        if !response.body.isEmpty && headers.firstIndex(of: "content-type") == nil {
+            headers.append(name: "content-type", value: "text/plain; charset=utf-8")
+        }
+        let body = Array(response.body.utf8)
+        sendHead(status: response.head.status, headers: headers, contentLength: body.count)
+        sendData(body)
+        sendEnd(trailers: HeaderFields())
+    }
+
+    // MARK: The response's data source
+
+    /// nghttp2 asks for DATA bytes: what is unsent, then the end (with trailers, or
+    /// END_STREAM), or a wait for more (NGHTTP2_ERR_DEFERRED).
+    func responseBytes(into buffer: UnsafeMutablePointer<UInt8>, maxLength: Int, flags: UnsafeMutablePointer<UInt32>,
+                       session: OpaquePointer) -> Int {
+        let count = unsent.take(into: buffer, maxLength: maxLength)
+        if unsent.count == 0 {
+            if case .ended = response {
+                if trailers.isEmpty {
+                    flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
+                } else {
+                    flags.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue | NGHTTP2_DATA_FLAG_NO_END_STREAM.rawValue)
+                    connection.submitTrailers(id, trailers, session: session)
+                }
+            } else if count == 0 {
+                dataDeferred = true
+                return Int(NGHTTP2_ERR_DEFERRED.rawValue)
+            }
+        }
+        // The client took enough: the backend may send more (UpstreamCredit).
+        if count > 0, unsent.count <= context.limits.bufferLimitBytes / 2 { exchange?.downstreamDrained() }
+        return count
+    }
+
+    private func resumeData() {
+        guard dataDeferred else { return }
+        dataDeferred = false
+        connection.resumeData(id)
+    }
+}
+
+extension HTTP2ServerStream: DownstreamStream {
+    func sendHead(status: Int, headers: HeaderFields, contentLength: Int?) {
+        guard case .notStarted = response else { return }
+        record?.httpStatus = status
+        response = contentLength == 0 ? .ended : .streaming
+        connection.submitResponse(id, status: status, headers: headers, contentLength: contentLength)
+    }
+
+    func sendData(_ bytes: UnsafeRawBufferPointer) {
+        guard case .streaming = response, bytes.count > 0 else { return }
+        unsent.append(bytes)
+        record?.bytesOut += bytes.count
+        resumeData()
+    }
+
+    func sendEnd(trailers: HeaderFields) {
+        if case .streaming = response {
+            self.trailers = trailers
+            response = .ended
+            resumeData()
+        }
+        end(grpcStatus: exchange?.grpcStatusCode)
+    }
+
+    /// RST_STREAM(INTERNAL_ERROR): the client sees the response cut short.
+    func abort() {
+        response = .ended
+        connection.resetStream(id, code: NGHTTP2_INTERNAL_ERROR)
+        end(grpcStatus: exchange?.grpcStatusCode)
+    }
+
+    var queuedBytes: Int { unsent.count }
+
+    var bufferLimitBytes: Int { context.limits.bufferLimitBytes }
+
+    func bufferLimitReached() {
+        context.limitReporter.hit("buffer_limit_bytes", "HTTP/2 stream output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
+    }
+
+    func requestBytesForwarded(_ count: Int) {
+        release(count)
+    }
+}
