@@ -8,6 +8,7 @@ import time
 from concurrent import futures
 
 import grpc
+from grpc_reflection.v1alpha import reflection
 
 import rich_backend
 from node.v1 import node_pb2, node_pb2_grpc
@@ -130,6 +131,9 @@ def start(port, host="127.0.0.1", recorder=None, extra=None, credentials=None):
     )
     node_pb2_grpc.add_NodeServiceServicer_to_server(NodeService(recorder), server)
     rich_backend.add_to(server, recorder)
+    # grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo: a real bidi stream.
+    reflection.enable_server_reflection((node_pb2.DESCRIPTOR.services_by_name["NodeService"].full_name,
+                                         reflection.SERVICE_NAME), server)
     if extra:
         extra(server)
     if credentials is None:

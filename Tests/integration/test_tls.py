@@ -15,7 +15,7 @@ import pytest
 import grpcweb
 import node_backend
 from conftest import ferry_binary, free_port
-from node.v1 import node_pb2
+from node.v1 import node_pb2, node_pb2_grpc
 
 GET_NODE = "/node.v1.NodeService/GetNode"
 REQUEST = node_pb2.GetNodeRequest(node_id="n1").SerializeToString()
@@ -69,23 +69,36 @@ def client_context(pki, certificate=None):
 
 
 def test_grpc_web_over_tls_with_curl_and_python(make_ferry, pki, recorder):
+    """curl offers h2 and http/1.1 by ALPN: Ferry picks h2; with --http1.1 it gets HTTP/1.1."""
     ferry = make_ferry(extra_listener=tls_listener(pki))
-    result = subprocess.run(
-        ["curl", "-s", "-v", "--cacert", str(pki["ca"]), f"https://localhost:{ferry.port}{GET_NODE}",
-         "-H", "content-type: application/grpc-web-text", "--data-binary", "AAAAAAQKAm4x"],
-        capture_output=True, timeout=30)
-    assert result.returncode == 0, result.stderr.decode()
-    assert b"ALPN: server accepted http/1.1" in result.stderr
-    assert grpcweb.parse_frames(grpcweb.decode_text_body(result.stdout))[1]["grpc-status"] == "0"
+    for version, alpn in (("--http2", b"ALPN: server accepted h2"), ("--http1.1", b"ALPN: server accepted http/1.1")):
+        result = subprocess.run(
+            ["curl", "-s", "-v", version, "--cacert", str(pki["ca"]), f"https://localhost:{ferry.port}{GET_NODE}",
+             "-H", "content-type: application/grpc-web-text", "--data-binary", "AAAAAAQKAm4x"],
+            capture_output=True, timeout=30)
+        assert result.returncode == 0, result.stderr.decode()
+        assert alpn in result.stderr
+        assert grpcweb.parse_frames(grpcweb.decode_text_body(result.stdout))[1]["grpc-status"] == "0"
 
     context = client_context(pki)
     response = grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=context, host="localhost")
     assert response.grpc_status == 0
-    assert recorder.count("GetNode") == 2
+    assert recorder.count("GetNode") == 3
     # Hostname verification against the IP address SAN, TLS 1.3 negotiated.
     with socket.create_connection(("127.0.0.1", ferry.port)) as raw:
         with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
             assert tls.version() == "TLSv1.3"
+
+
+def test_native_grpc_over_tls_negotiates_h2(make_ferry, pki, recorder):
+    ferry = make_ferry(extra_listener=tls_listener(pki))
+    credentials = grpc.ssl_channel_credentials(root_certificates=pki["ca"].read_bytes())
+    with grpc.secure_channel(f"localhost:{ferry.port}", credentials) as channel:
+        stub = node_pb2_grpc.NodeServiceStub(channel)
+        assert stub.GetNode(node_pb2.GetNodeRequest(node_id="n1"), timeout=10).id == "n1"
+        assert [event.sequence for event in stub.WatchNodes(node_pb2.WatchNodesRequest(count=3), timeout=10)] == [1, 2, 3]
+        summary = stub.StreamMetrics(iter([node_pb2.Metric(value=2.0)] * 10), timeout=10)
+        assert summary.count == 10
 
 
 def test_an_early_answer_over_tls_reaches_a_client_still_sending(make_ferry, pki, recorder):
