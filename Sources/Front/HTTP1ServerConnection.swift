@@ -388,7 +388,7 @@ extension HTTP1ServerConnection: BufferedConnectionDelegate {
             // The client went away first: the call counts as cancelled.
             endExchange(exchange, grpcStatus: exchange.grpcStatusCode ?? GRPCStatusCode.cancelled.rawValue)
         } else if reason == .timeout {
-            context.limitReporter.hit("idle_timeout", "no byte received for \(context.limits.idleTimeoutNanoseconds / 1_000_000) ms; closed")
+            context.limits.reportIdleTimeout(to: context.limitReporter)
         }
         state = .closed
         worker.connectionClosed(self, slot: slot)

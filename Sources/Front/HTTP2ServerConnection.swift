@@ -266,6 +266,7 @@ extension HTTP2ServerConnection: BufferedConnectionDelegate {
     func connectionDidConnect(_ connection: BufferedConnection) {}
 
     func connection(_ connection: BufferedConnection, didCloseWith reason: ConnectionCloseReason) {
+        if reason == .timeout { slot.context.limits.reportIdleTimeout(to: slot.context.limitReporter) }
         let open = streams
         streams.removeAll()
         for (_, stream) in open.sorted(by: { $0.key < $1.key }) { stream.closed() }

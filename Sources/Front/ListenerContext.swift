@@ -87,3 +87,10 @@ final class LimitReporter {
         logger.warning("limit reached", metadata: ["limit": "\(limit)", "detail": "\(detail())"])
     }
 }
+
+extension FrontLimits {
+    /// A connection closed by `idle_timeout`: counted and logged as a limit hit.
+    func reportIdleTimeout(to reporter: LimitReporter) {
+        reporter.hit("idle_timeout", "no byte received for \(idleTimeoutNanoseconds / 1_000_000) ms; closed")
+    }
+}

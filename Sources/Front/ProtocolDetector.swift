@@ -56,6 +56,7 @@ extension ProtocolDetector: BufferedConnectionDelegate {
     func connectionDidConnect(_ connection: BufferedConnection) {}
 
     func connection(_ connection: BufferedConnection, didCloseWith reason: ConnectionCloseReason) {
+        if reason == .timeout { slot.context.limits.reportIdleTimeout(to: slot.context.limitReporter) }
         worker.connectionClosed(self, slot: slot)
     }
 }
