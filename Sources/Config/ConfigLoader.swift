@@ -111,13 +111,14 @@ public enum ConfigLoader {
             default: throw node.error("expected a mapping, 'on' or 'off'")
             }
         }
-        try node.requireMapping(keys: ["max_concurrent_streams", "stream_window_bytes", "connection_window_bytes"])
+        try node.requireMapping(keys: ["max_concurrent_streams", "stream_window_bytes", "connection_window_bytes", "min_ping_interval"])
         if let value = try node.child("max_concurrent_streams").int(range: 1...10_000) { settings.maxConcurrentStreams = value }
         // RFC 9113 §6.5.2: windows of at most 2^31-1 bytes; below 16 KiB a frame could not fit.
         if let value = try node.child("stream_window_bytes").int(range: 16 * 1024...Int(Int32.max)) { settings.streamWindowBytes = value }
         if let value = try node.child("connection_window_bytes").int(range: 64 * 1024...Int(Int32.max)) {
             settings.connectionWindowBytes = value
         }
+        if let value = try node.child("min_ping_interval").duration() { settings.minimumPingIntervalNanoseconds = value }
         return settings
     }
 

@@ -93,6 +93,10 @@ public struct HTTP2FrontSettings: Sendable, Equatable {
     public var streamWindowBytes = 64 * 1024
     /// The connection's receive window, over all its streams.
     public var connectionWindowBytes = 1 << 20
+    /// PINGs from a client closer together than this, with no response sent in between, are
+    /// strikes; the third ends the connection with GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings"),
+    /// as gRPC servers enforce keepalive (5 minutes, their default).
+    public var minimumPingIntervalNanoseconds: UInt64 = 300_000_000_000
 
     public init() {}
 }

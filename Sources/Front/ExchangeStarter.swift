@@ -85,6 +85,24 @@ struct ExchangeStarter {
         }
     }
 
+    /// The answer to a request whose body did not arrive within `request_body_timeout` of its
+    /// head (slowloris): 408, or DEADLINE_EXCEEDED for gRPC-Web; counted. `then` says what
+    /// happens next, for the log.
+    func bodyTimeoutRefusal(for request: ClassifiedRequest, then: String) -> RequestRefusal {
+        let budget = GRPCTimeout(nanoseconds: Int64(context.limits.requestBodyTimeoutNanoseconds))
+        context.limitReporter.hit("request_body_timeout", "request body not received within \(budget) of its head; \(then)")
+        let message = "request body not received within \(budget) of the request head (request_body_timeout)"
+        switch request {
+        case .grpcWeb(let call):
+            return .grpcWeb(call, .invalidFrames(GRPCStatus(.deadlineExceeded, message)))
+        case .rest(let call):
+            return .simple(RequestClassifier.restErrorResponse(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
+                                                               corsHeaders: call.corsHeaders))
+        case .simple, .grpc:
+            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 408), body: message + "\n"))
+        }
+    }
+
     // MARK: The end of the request
 
     /// Answers `request`, whose body has ended: a response for the front to write, or nil

@@ -212,20 +212,7 @@ final class HTTP1ServerConnection {
             context.limitReporter.hit("header_read_timeout", "request head not received within \(budget) of its first byte; 408, connection closed")
             respondAndClose(HTTP1ResponseHead(status: 408), body: "request head not received within \(budget) (header_read_timeout)\n")
         case (.body, .receiving(let head, let request)):
-            let budget = GRPCTimeout(nanoseconds: Int64(limits.requestBodyTimeoutNanoseconds))
-            context.limitReporter.hit("request_body_timeout", "request body not received within \(budget) of its head; connection closed")
-            let message = "request body not received within \(budget) of the request head (request_body_timeout)"
-            let refusal: RequestRefusal
-            switch request {
-            case .grpcWeb(let call):
-                refusal = .grpcWeb(call, .invalidFrames(GRPCStatus(.deadlineExceeded, message)))
-            case .rest(let call):
-                refusal = .simple(RequestClassifier.restErrorResponse(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
-                                                                      corsHeaders: call.corsHeaders))
-            case .simple, .grpc:
-                refusal = .simple(SimpleResponse(head: HTTP1ResponseHead(status: 408), body: message + "\n"))
-            }
-            refuse(refusal, head)
+            refuse(starter.bodyTimeoutRefusal(for: request, then: "connection closed"), head)
         default:
             break
         }

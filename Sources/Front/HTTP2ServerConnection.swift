@@ -21,8 +21,14 @@ final class HTTP2ServerConnection: LoopFlushable {
     private var session: OpaquePointer?
     private var streams: [Int32: HTTP2ServerStream] = [:]
     private var emptyFrames = EmptyFrameFloodGuard()
-    /// Set by the frame callback that found an empty-frame flood; reading stops there.
-    private var emptyFrameFlood = false
+    private var keepalive: KeepaliveEnforcement
+    private var resets: StreamResetGuard
+    /// An abuse found inside an nghttp2 callback, which then stops the read; the connection
+    /// ends with GOAWAY once nghttp2 has returned (no nghttp2 call may be made from inside).
+    private var abuse: HTTP2Abuse?
+    /// Fires at the earliest receive deadline of the streams (`armedDeadline`).
+    private var deadlineTimer: LoopTimer?
+    private var armedDeadline: UInt64?
     /// GOAWAY sent: no new streams; the connection closes once the open ones end.
     private var goingAway = false
     var flushScheduled = false
@@ -42,6 +48,8 @@ final class HTTP2ServerConnection: LoopFlushable {
         self.worker = worker
         self.peer = peer
         loop = worker.loop
+        keepalive = KeepaliveEnforcement(minimumIntervalNanoseconds: settings.minimumPingIntervalNanoseconds)
+        resets = StreamResetGuard(now: EventLoop.monotonicNow)
         var sessionSettings = HTTP2SessionSettings()
         sessionSettings.maxConcurrentStreams = UInt32(settings.maxConcurrentStreams)
         sessionSettings.streamWindowBytes = Int32(settings.streamWindowBytes)
@@ -58,6 +66,7 @@ final class HTTP2ServerConnection: LoopFlushable {
 
     deinit {
         if let session { nghttp2_session_del(session) }
+        deadlineTimer?.cancel()
     }
 
     // MARK: For the streams
@@ -138,14 +147,55 @@ final class HTTP2ServerConnection: LoopFlushable {
         loop.scheduleFlush(self)
     }
 
-    /// Ferry ends the connection over a protocol abuse: GOAWAY with `errorCode`, then close.
-    private func terminate(_ reason: String, errorCode: nghttp2_error_code) {
+    /// Ferry ends the connection over an abuse: GOAWAY with its code and debug data is written
+    /// if the socket takes it now, then the connection closes at once (a client that stopped
+    /// reading must not keep it open); its streams' calls are cancelled.
+    private func terminate(_ abuse: HTTP2Abuse) {
+        slot.context.limitReporter.hit(abuse.limit, abuse.reason)
         if let session {
-            nghttp2_session_terminate_session(session, errorCode.rawValue)
+            let debugData = Array(abuse.debugData.utf8)
+            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                                  abuse.code.rawValue, debugData, debugData.count)
             NGHTTP2.flush(session, to: connection)
+            connection.flush()
         }
-        connection.closeAfterFlush()
-        slot.context.limitReporter.hit("http2", reason)
+        connection.close(reason: .error(abuse.reason))
+    }
+
+    // MARK: Receive deadlines (slowloris)
+
+    /// A stream waits for the rest of its head or its body until `deadline`: the timer is
+    /// armed for it unless it already fires sooner.
+    func armReceiveDeadline(_ deadline: UInt64) {
+        if let armedDeadline, armedDeadline <= deadline { return }
+        armedDeadline = deadline
+        if deadlineTimer == nil {
+            deadlineTimer = LoopTimer(loop: loop) { [unowned self] in receiveDeadlinePassed() }
+        }
+        let now = EventLoop.monotonicNow
+        deadlineTimer?.schedule(afterNanoseconds: deadline > now ? deadline - now : 0)
+    }
+
+    /// Streams past their deadline are answered (a body) or end the connection (a header
+    /// block, which holds up every other stream: RFC 9113 §6.10); the timer is armed for the
+    /// next one.
+    private func receiveDeadlinePassed() {
+        armedDeadline = nil
+        let now = EventLoop.monotonicNow
+        var next: UInt64?
+        for stream in streams.values.sorted(by: { $0.id < $1.id }) {
+            guard let deadline = stream.receiveDeadline else { continue }
+            if deadline > now {
+                next = min(next ?? deadline, deadline)
+            } else if stream.awaitsHead {
+                let budget = GRPCTimeout(nanoseconds: Int64(slot.context.limits.headerReadTimeoutNanoseconds))
+                return terminate(HTTP2Abuse(limit: "header_read_timeout", reason: "HTTP/2 header block not received within \(budget)",
+                                            code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "header_read_timeout"))
+            } else {
+                stream.receiveDeadlinePassed()
+            }
+        }
+        if let next { armReceiveDeadline(next) }
     }
 
     // MARK: nghttp2 events
@@ -157,6 +207,23 @@ final class HTTP2ServerConnection: LoopFlushable {
     private func streamBegins(_ streamID: Int32) {
         if streams.isEmpty { connection.setReadTimeout(nanoseconds: nil) }
         streams[streamID] = HTTP2ServerStream(id: streamID, connection: self, context: slot.context)
+    }
+
+    /// The client reset a stream: premature (before its response ended) resets beyond the
+    /// guard's rate are Rapid Reset.
+    private func streamReset(_ streamID: Int32) -> Bool {
+        guard let stream = streams[streamID], !stream.responseComplete, resets.prematureReset(now: EventLoop.monotonicNow) else { return true }
+        abuse = HTTP2Abuse(limit: "http2_rapid_reset", reason: "HTTP/2 client reset streams faster than \(Int(resets.perSecond)) a second (Rapid Reset); GOAWAY(ENHANCE_YOUR_CALM)",
+                           code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "rapid_reset")
+        return false
+    }
+
+    private func pingReceived() -> Bool {
+        guard keepalive.pingReceived(now: EventLoop.monotonicNow) else { return true }
+        let interval = GRPCTimeout(nanoseconds: Int64(keepalive.minimumIntervalNanoseconds))
+        abuse = HTTP2Abuse(limit: "http2_min_ping_interval", reason: "HTTP/2 client sent PINGs more often than every \(interval) \(keepalive.maxStrikes + 1) times; GOAWAY(ENHANCE_YOUR_CALM, too_many_pings)",
+                           code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "too_many_pings")
+        return false
     }
 
     private func streamClosed(_ streamID: Int32, errorCode: UInt32) {
@@ -185,6 +252,14 @@ final class HTTP2ServerConnection: LoopFlushable {
             let connection = HTTP2ServerConnection.connection(userData)
             let header = frame.pointee.hd
             let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+            switch UInt32(header.type) {
+            case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0:
+                return connection.pingReceived() ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+            case NGHTTP2_RST_STREAM.rawValue:
+                return connection.streamReset(header.stream_id) ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+            default:
+                break
+            }
             guard let stream = connection.streams[header.stream_id] else { return 0 }
             switch UInt32(header.type) {
             case NGHTTP2_HEADERS.rawValue where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
@@ -202,8 +277,12 @@ final class HTTP2ServerConnection: LoopFlushable {
             stream.bodyReceived(UnsafeRawBufferPointer(start: data, count: length))
             return 0
         }
-        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { session, frame, _ in
-            guard let session, let frame, frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 else { return 0 }
+        nghttp2_session_callbacks_set_on_frame_send_callback(callbacks) { session, frame, userData in
+            guard let session, let frame else { return 0 }
+            let type = UInt32(frame.pointee.hd.type)
+            guard type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue else { return 0 }
+            HTTP2ServerConnection.connection(userData).keepalive.responseSent()
+            guard frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 else { return 0 }
             let streamID = frame.pointee.hd.stream_id
             // The response is complete while the client still sends: RST_STREAM(NO_ERROR) tells
             // it to stop (RFC 9113 §8.1), after the response, which it must still read.
@@ -217,7 +296,9 @@ final class HTTP2ServerConnection: LoopFlushable {
             let connection = HTTP2ServerConnection.connection(userData)
             guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length) else { return 0 }
             // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
-            connection.emptyFrameFlood = true
+            connection.abuse = HTTP2Abuse(limit: "http2_empty_frames",
+                                          reason: "HTTP/2 client sent more than \(connection.emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM)",
+                                          code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "empty_frames")
             return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
         }
         // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
@@ -247,13 +328,13 @@ extension HTTP2ServerConnection: BufferedConnectionDelegate {
     func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
         guard let session else { return }
         if let failure = NGHTTP2.receive(session, bytes) {
-            if emptyFrameFlood {
-                terminate("HTTP/2 client sent more than \(emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM)",
-                          errorCode: NGHTTP2_ENHANCE_YOUR_CALM)
-            } else {
-                slot.context.limitReporter.hit("http2", "HTTP/2 protocol error from the client: \(failure)")
-                connection.closeAfterFlush()
-            }
+            // nghttp2 has queued its own GOAWAY for a protocol error or a flood (FLOODED: ACKs
+            // the client does not read, too many CONTINUATION frames); ours for an abuse.
+            terminate(abuse ?? (failure.isFlood
+                ? HTTP2Abuse(limit: "http2_flood", reason: "HTTP/2 client flooded the connection: \(failure); GOAWAY(ENHANCE_YOUR_CALM)",
+                             code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "flood")
+                : HTTP2Abuse(limit: "http2_protocol_error", reason: "HTTP/2 protocol error from the client: \(failure)",
+                             code: NGHTTP2_PROTOCOL_ERROR, debugData: "")))
             return
         }
         loop.scheduleFlush(self)
@@ -277,4 +358,13 @@ extension HTTP2ServerConnection: BufferedConnectionDelegate {
         }
         worker.connectionClosed(self, slot: slot)
     }
+}
+
+/// Why Ferry ends an HTTP/2 connection itself: the limit counted, the log's reason, and the
+/// GOAWAY's error code and debug data (RFC 9113 §6.8).
+private struct HTTP2Abuse {
+    var limit: String
+    var reason: String
+    var code: nghttp2_error_code
+    var debugData: String
 }

@@ -5,6 +5,7 @@ import CNghttp2
 import FerryCore
 import HTTP1
 import HTTP2Support
+import Loop
 
 final class HTTP2ServerStream {
     private enum RequestState {
@@ -28,7 +29,10 @@ final class HTTP2ServerStream {
     private unowned(unsafe) let connection: HTTP2ServerConnection
     /// The listener's context when the stream opened (a reload replaces the slot's).
     private let context: ListenerContext
-    private var request = RequestState.receivingHead
+    private var request = RequestState.receivingHead {
+        // Nothing more is awaited once the request is done.
+        didSet { if case .done = request { receiveDeadline = nil } }
+    }
     private var headerBlock = HeaderFields()
     /// The header list's size as RFC 9113 §6.5.2 counts it (name, value, 32 bytes each).
     private var headerListBytes = 0
@@ -45,11 +49,40 @@ final class HTTP2ServerStream {
     private var record: AccessRecord?
     /// DATA received and not yet released to the client (WINDOW_UPDATE).
     private(set) var unconsumedBytes = 0
+    /// When the rest of the head (`header_read_timeout`) or of a body read whole
+    /// (`request_body_timeout`) must have come (slowloris); nil: nothing awaited.
+    private(set) var receiveDeadline: UInt64?
 
     init(id: Int32, connection: HTTP2ServerConnection, context: ListenerContext) {
         self.id = id
         self.connection = connection
         self.context = context
+        awaitReceive(within: context.limits.headerReadTimeoutNanoseconds)
+    }
+
+    var awaitsHead: Bool {
+        if case .receivingHead = request { return true }
+        return false
+    }
+
+    /// The response has ended: a reset now is no Rapid Reset.
+    var responseComplete: Bool {
+        if case .ended = response { return true }
+        return false
+    }
+
+    private func awaitReceive(within nanoseconds: UInt64) {
+        let deadline = EventLoop.monotonicNow + nanoseconds
+        receiveDeadline = deadline
+        connection.armReceiveDeadline(deadline)
+    }
+
+    /// The body did not arrive in time: 408 (DEADLINE_EXCEEDED for gRPC-Web), and the rest of
+    /// it is refused with RST_STREAM(NO_ERROR) after the answer.
+    func receiveDeadlinePassed() {
+        receiveDeadline = nil
+        guard case .receivingBody(let head, let classified) = request else { return }
+        refuse(starter.bodyTimeoutRefusal(for: classified, then: "stream answered"), head)
     }
 
     private var starter: ExchangeStarter { ExchangeStarter(context: context, clientSubject: connection.clientSubject) }
@@ -94,8 +127,10 @@ final class HTTP2ServerStream {
             record = started
         }
         request = .receivingBody(head, classified)
+        receiveDeadline = nil
         switch classified {
         case .grpc(let call):
+            // Its body streams for as long as the call lasts: no body deadline.
             starter.startGRPC(head, call, on: self, record: record, begin: begin)
         case .grpcWeb(let call):
             if let failure = call.failure, case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType) {
@@ -105,7 +140,11 @@ final class HTTP2ServerStream {
         case .rest, .simple:
             break
         }
-        if endStream { requestEnded() }
+        if endStream {
+            requestEnded()
+        } else if case .receivingBody(_, let classified) = request, !classified.isNativeGRPC {
+            awaitReceive(within: context.limits.requestBodyTimeoutNanoseconds)
+        }
     }
 
     func bodyReceived(_ bytes: UnsafeRawBufferPointer) {

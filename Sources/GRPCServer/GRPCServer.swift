@@ -244,7 +244,7 @@ extension GRPCServerConnection: BufferedConnectionDelegate {
         let failure = NGHTTP2.receive(session, bytes)
         receiving = false
         if let failure {
-            connection.close(reason: .error(failure))
+            connection.close(reason: .error(failure.description))
             return
         }
         flush()

@@ -68,11 +68,22 @@ public enum NGHTTP2 {
         }
     }
 
-    /// Feeds received bytes to the session. Returns an error text for a protocol failure.
-    public static func receive(_ session: OpaquePointer, _ bytes: UnsafeRawBufferPointer) -> String? {
+    /// A fatal error of `nghttp2_session_mem_recv`: the session must end.
+    public struct ReceiveError: Error, CustomStringConvertible {
+        public var code: nghttp2_error
+
+        /// The peer flooded the session: ACKs it does not read (NGHTTP2_ERR_FLOODED), or a
+        /// header block in too many CONTINUATION frames (CVE-2024-27316 class).
+        public var isFlood: Bool { code == NGHTTP2_ERR_FLOODED || code == NGHTTP2_ERR_TOO_MANY_CONTINUATIONS }
+
+        public var description: String { String(cString: nghttp2_strerror(code.rawValue)) }
+    }
+
+    /// Feeds received bytes to the session; nil, or the fatal error that ends it.
+    public static func receive(_ session: OpaquePointer, _ bytes: UnsafeRawBufferPointer) -> ReceiveError? {
         guard let base = bytes.baseAddress else { return nil }
         let result = nghttp2_session_mem_recv(session, base.assumingMemoryBound(to: UInt8.self), bytes.count)
-        return result < 0 ? String(cString: nghttp2_strerror(Int32(result))) : nil
+        return result < 0 ? ReceiveError(code: nghttp2_error(Int32(result))) : nil
     }
 
     /// Calls `body` with an nghttp2 header block pointing into `fields`' storage. nghttp2

@@ -77,3 +77,60 @@ class H2Client:
 
     def close(self):
         self.sock.close()
+
+
+def raw_frame(frame_type, flags, stream_id, payload=b""):
+    """One HTTP/2 frame as bytes (RFC 9113 §4.1), for what the h2 library will not send."""
+    return len(payload).to_bytes(3, "big") + bytes([frame_type, flags]) + stream_id.to_bytes(4, "big") + payload
+
+
+def literal_field(name, value):
+    """An HPACK literal header field without indexing, new name (RFC 7541 §6.2.2), short strings."""
+    name, value = name.encode(), value.encode()
+    assert len(name) < 127 and len(value) < 127
+    return b"\x00" + bytes([len(name)]) + name + bytes([len(value)]) + value
+
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+EMPTY_SETTINGS = raw_frame(0x4, 0, 0)
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, CONTINUATION = 0x0, 0x1, 0x3, 0x4, 0x6, 0x7, 0x9
+END_STREAM, END_HEADERS, ACK = 0x1, 0x4, 0x1
+
+
+def request_block(path, content_type="application/grpc"):
+    return b"".join(literal_field(n, v) for n, v in ((":method", "POST"), (":scheme", "http"), (":authority", "localhost"),
+                                                        (":path", path), ("content-type", content_type), ("te", "trailers")))
+
+
+def read_frames(sock, until=None, timeout=10):
+    """Frames the server sends, as (type, flags, stream id, payload), until `until(frame)` is
+    true, the connection closes, or `timeout`; returns them all."""
+    import time
+    deadline = time.monotonic() + timeout
+    buffered = b""
+    frames = []
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except (TimeoutError, OSError):
+            break
+        if not data:
+            break
+        buffered += data
+        while len(buffered) >= 9 and len(buffered) >= 9 + int.from_bytes(buffered[:3], "big"):
+            length = int.from_bytes(buffered[:3], "big")
+            frame = (buffered[3], buffered[4], int.from_bytes(buffered[5:9], "big") & 0x7FFFFFFF, buffered[9:9 + length])
+            buffered = buffered[9 + length:]
+            frames.append(frame)
+            if until and until(frame):
+                return frames
+    return frames
+
+
+def goaway_of(frames):
+    """(error code, debug data) of the first GOAWAY among `frames`, or None."""
+    for frame_type, _, _, payload in frames:
+        if frame_type == GOAWAY:
+            return int.from_bytes(payload[4:8], "big"), payload[8:]
+    return None
