@@ -30,6 +30,9 @@ UNARY_FRAME = b"\0\0\0\0\x04\x0a\x02n1"  # GetNodeRequest{node_id: "n1"}
 STREAM_MESSAGES = 1000
 STREAM_FRAME = b"\0\0\0\0\x03\x08\xe8\x07"  # WatchNodesRequest{count: 1000}
 WEB_HEADERS = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
+GRPC_HEADERS = {"content-type": "application/grpc", "te": "trailers"}
+NATIVE_GRPC_CASE = "native gRPC unary over h2c (h2load -c10 -m10)"
+GRPC_WEB_H2_CASE = "gRPC-Web unary over h2c (h2load -c10 -m10)"
 REST_PATH = "/v1/nodes/n1"  # GetNode by its google.api.http rule
 METRICS_OFF_CASE = "gRPC-Web unary, metrics off (admin: off)"
 ACCESS_LOG_CASE = "gRPC-Web unary, metrics, access log and tracing on"
@@ -489,14 +492,27 @@ class Bench:
         figures["messages_per_cpu"] = figures["per_cpu"] * STREAM_MESSAGES
         self.record("gRPC-Web server streaming", run, gateway, figures)
 
+    def h2load_measured(self, gateway, headers, body_file):
+        """h2load over h2c with prior knowledge, -c10 -m10 (the issue's load), after a warm-up."""
+        url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
+        args = ["-c10", "-m10", f"-D{self.opts.duration}", "--warm-up-time=2", "-d", str(self.work / body_file),
+                *[f"-H{k}: {v}" for k, v in headers.items()]]
+        return self.measured(gateway, lambda: run_h2load(args, url, self.work))
+
+    def native_grpc(self, run, gateway):
+        """Native gRPC unary through the gateway's HTTP/2 front (grpc passthrough)."""
+        check_grpc_call(gateway.name, f"http://127.0.0.1:{gateway.port}{UNARY_PATH}", self.work / "grpc.bin")
+        figures = self.h2load_measured(gateway, GRPC_HEADERS, "grpc.bin")
+        self.record(NATIVE_GRPC_CASE, run, gateway, figures)
+
+    def grpc_web_h2(self, run, gateway):
+        figures = self.h2load_measured(gateway, WEB_HEADERS, "unary.bin")
+        self.record(GRPC_WEB_H2_CASE, run, gateway, figures)
+
     def direct(self, run):
         """Native gRPC straight to node-service over h2: the backend's ceiling."""
         url = f"http://127.0.0.1:{self.opts.backend_port}{UNARY_PATH}"
-        check = subprocess.run(["nghttp", "-v", "-d", str(self.work / "grpc.bin"),
-                                "-H", "content-type: application/grpc", "-H", "te: trailers", url],
-                               capture_output=True, text=True, errors="replace").stdout
-        if "grpc-status: 0" not in check or "node-n1" not in check:
-            raise RuntimeError(f"direct call to node-service failed:\n{check}")
+        check_grpc_call("node-service", url, self.work / "grpc.bin")
         args = [f"-c{self.opts.connections}", "-m1", f"-D{self.opts.duration}",
                 "--warm-up-time=2", "-d", str(self.work / "grpc.bin"),
                 "-Hcontent-type: application/grpc", "-Hte: trailers"]
@@ -506,6 +522,14 @@ class Bench:
         figures["backend_cpu"] = figures.pop("gateway_cpu")
         figures["per_cpu"] = 0
         self.record("native gRPC direct to node-service", run, self.backend, figures)
+
+
+def check_grpc_call(name, url, body):
+    """One native gRPC call with nghttp: h2load counts 2xx only, so the status is checked first."""
+    check = subprocess.run(["nghttp", "-v", "-d", str(body), *[f"-H{k}: {v}" for k, v in GRPC_HEADERS.items()], url],
+                           capture_output=True, text=True, errors="replace").stdout
+    if "grpc-status: 0" not in check or "node-n1" not in check:
+        raise RuntimeError(f"native gRPC call through {name} failed:\n{check}")
 
 
 def ensure_port_free(port):
@@ -606,6 +630,10 @@ def summary(rows, rate_case, instructions):
              lambda f, e, r: f <= 2, 2, " KiB"),
         goal("server streaming, messages per gateway CPU-second", "gRPC-Web server streaming",
              "messages_per_cpu", "(no goal)", lambda f, e, r: True),
+        goal("native gRPC unary over h2c, requests per gateway CPU-second (issue 15)", NATIVE_GRPC_CASE, "per_cpu",
+             "≥ 2×", lambda f, e, r: r >= 2),
+        goal("gRPC-Web unary over h2c, requests per gateway CPU-second (issue 15)", GRPC_WEB_H2_CASE, "per_cpu",
+             "(reported)", lambda f, e, r: True),
     ]
     plain = median(pick("gRPC-Web unary", "Ferry"), "per_cpu")
     off = median(pick(METRICS_OFF_CASE, "Ferry"), "per_cpu")
@@ -706,6 +734,9 @@ Requests count as succeeded only when the response bytes carry `grpc-status:0` (
   (WatchNodes, {STREAM_MESSAGES:,} messages per call).
 - Idle: RSS 1 s after start and one call; then {opts.idle_connections:,} keep-alive connections that each
   made one call, RSS 2 s later.
+- Native gRPC and gRPC-Web over h2c (issue 15): `h2load -c10 -m10 -D{d} --warm-up-time=2
+  -d getnode.grpc -H'content-type: application/grpc' -H'te: trailers' URL` (gRPC-Web: its headers
+  and framing) through each gateway, after one call checked with `nghttp` for `grpc-status: 0`.
 - Ceiling: `h2load -c{c} -m1 -D{d} -d getnode.grpc -H'content-type: application/grpc' URL`
   straight to node-service.
 - Instructions: `valgrind --tool=callgrind ferry run …` (a copy without debug info),
@@ -727,8 +758,9 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
-    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,rest,equal-load,stream,direct",
-                        help="comma-separated subset of: idle,connections,unary,rest,equal-load,stream,direct")
+    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,rest,equal-load,stream,grpc,grpc-web-h2,direct",
+                        help="comma-separated subset of: idle,connections,unary,metrics-off,access-log,rest,equal-load,stream,"
+                             "grpc,grpc-web-h2,direct")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
     parser.add_argument("--backend-port", type=int, default=15051)
@@ -773,6 +805,12 @@ def main():
                 if "stream" in cases:
                     for gateway in gateways:
                         bench.stream(run, gateway)
+                if "grpc" in cases:
+                    for gateway in gateways:
+                        bench.native_grpc(run, gateway)
+                if "grpc-web-h2" in cases:
+                    for gateway in gateways:
+                        bench.grpc_web_h2(run, gateway)
                 if "direct" in cases:
                     bench.direct(run)
             finally:

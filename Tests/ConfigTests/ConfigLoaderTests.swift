@@ -190,6 +190,26 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(loadError(minimal + "\n    keepalive_timeout: 0s")?.path, "clusters[0].keepalive_timeout")
     }
 
+    func testHTTP2Section() throws {
+        func http2(_ text: String) -> String {
+            minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#, with: "http2: \(text)")
+        }
+        XCTAssertEqual(try ConfigLoader.load(yaml: minimal, defaultWorkers: 1).listeners[0].http2, HTTP2FrontSettings(), "on by default")
+        XCTAssertNil(try ConfigLoader.load(yaml: http2("off"), defaultWorkers: 1).listeners[0].http2)
+        XCTAssertEqual(try ConfigLoader.load(yaml: http2("on"), defaultWorkers: 1).listeners[0].http2, HTTP2FrontSettings())
+        let custom = try XCTUnwrap(try ConfigLoader.load(yaml: http2(
+            "{ max_concurrent_streams: 10, stream_window_bytes: 1048576, connection_window_bytes: 4194304, min_ping_interval: 10s }"),
+            defaultWorkers: 1).listeners[0].http2)
+        XCTAssertEqual(custom.maxConcurrentStreams, 10)
+        XCTAssertEqual(custom.streamWindowBytes, 1 << 20)
+        XCTAssertEqual(custom.connectionWindowBytes, 4 << 20)
+        XCTAssertEqual(custom.minimumPingIntervalNanoseconds, 10_000_000_000)
+        XCTAssertEqual(loadError(http2("sometimes")),
+                       ConfigError(path: "listeners[0].http2", reason: "expected a mapping, 'on' or 'off'"))
+        XCTAssertEqual(loadError(http2("{ stream_window_bytes: 100 }"))?.path, "listeners[0].http2.stream_window_bytes")
+        XCTAssertEqual(loadError(http2("{ max_streams: 1 }"))?.path, "listeners[0].http2.max_streams")
+    }
+
     func testTLSSections() throws {
         let listener = minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#,
                                                     with: "tls: { cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem }")
