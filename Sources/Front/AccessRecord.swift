@@ -17,7 +17,7 @@ final class AccessRecord {
     var series = AccessRecord.noSeries
     var clientSubject: String?
 
-    static let noSeries = CallSeriesKey(route: "", method: "", protocolName: "")
+    static let noSeries = CallSeriesKey(route: "", method: "", protocolName: "", httpVersion: "")
     var bytesIn = 0
     var bytesOut = 0
     var httpStatus = 0
@@ -33,17 +33,18 @@ final class AccessRecord {
         bytesOut = 0
         httpStatus = 0
         traceID = nil
+        let version = head.version.name
         switch request {
         case .grpc(let call):
-            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path, protocolName: "grpc")
+            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path, protocolName: "grpc", httpVersion: version)
         case .grpcWeb(let call):
             // A path no route knows is not a method name worth a series of its own.
             series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path,
-                                   protocolName: call.contentType.isText ? "grpc-web-text" : "grpc-web")
+                                   protocolName: call.contentType.isText ? "grpc-web-text" : "grpc-web", httpVersion: version)
         case .rest(let call):
-            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest")
+            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest", httpVersion: version)
         case .simple:
-            series = CallSeriesKey(route: "", method: "", protocolName: "http")
+            series = CallSeriesKey(route: "", method: "", protocolName: "http", httpVersion: version)
         }
     }
 
@@ -54,7 +55,7 @@ final class AccessRecord {
         context.metrics?.recordCall(series, grpcCode: grpcStatus, durationNanoseconds: duration, bytesIn: bytesIn, bytesOut: bytesOut)
         context.accessLog?.record(AccessLogEntry(
             startNanoseconds: startRealtime, peer: peer, method: method, path: path,
-            protocolName: series.protocolName, grpcStatus: grpcStatus, httpStatus: httpStatus,
+            protocolName: series.protocolName, httpVersion: series.httpVersion, grpcStatus: grpcStatus, httpStatus: httpStatus,
             bytesIn: bytesIn, bytesOut: bytesOut, durationNanoseconds: duration,
             upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: traceID,
             clientSubject: clientSubject))

@@ -78,7 +78,7 @@ enum MetricsExposition {
         out.family("ferry_downstream_requests_active", .gauge, help: "Requests being answered (streams in progress).")
         out.sample("ferry_downstream_requests_active", [:], downstream.requestsActive)
 
-        out.family("ferry_requests_total", .counter, help: "Requests answered, by route, gRPC method, protocol and gRPC status.")
+        out.family("ferry_requests_total", .counter, help: "Requests answered, by route, gRPC method, protocol, HTTP version and gRPC status.")
         out.family("ferry_request_duration_seconds", .histogram, help: "Time from the request's head to the response's end.")
         out.family("ferry_request_bytes_total", .counter, help: "Request bytes received from clients, body and head.")
         out.family("ferry_response_bytes_total", .counter, help: "Response bytes sent to clients, head included.")
@@ -87,15 +87,15 @@ enum MetricsExposition {
             for (code, count) in series.codes.enumerated() where count > 0 {
                 let name = code < 17 ? GRPCStatusCode(rawValue: code)?.name ?? "UNKNOWN" : "none"
                 out.sample("ferry_requests_total", ["route": key.route, "grpc_service": service, "grpc_method": method,
-                                                    "protocol": key.protocolName, "grpc_code": name], count)
+                                                    "protocol": key.protocolName, "http_version": key.httpVersion, "grpc_code": name], count)
             }
-            let labels = [("route", key.route), ("grpc_service", service), ("grpc_method", method), ("protocol", key.protocolName)]
+            let labels = [("route", key.route), ("grpc_service", service), ("grpc_method", method), ("protocol", key.protocolName), ("http_version", key.httpVersion)]
             out.histogram("ferry_request_duration_seconds", labels, bounds: CallSeries.bucketBounds, buckets: series.buckets,
                           sum: Double(series.durationNanoseconds) / 1e9)
             out.sample("ferry_request_bytes_total", ["route": key.route, "grpc_service": service, "grpc_method": method,
-                                                     "protocol": key.protocolName], series.bytesIn)
+                                                     "protocol": key.protocolName, "http_version": key.httpVersion], series.bytesIn)
             out.sample("ferry_response_bytes_total", ["route": key.route, "grpc_service": service, "grpc_method": method,
-                                                      "protocol": key.protocolName], series.bytesOut)
+                                                      "protocol": key.protocolName, "http_version": key.httpVersion], series.bytesOut)
         }
 
         out.family("ferry_limit_hits_total", .counter, help: "Times a configured limit stopped something, by the limit's config key.")

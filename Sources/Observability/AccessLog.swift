@@ -11,8 +11,10 @@ public struct AccessLogEntry: Sendable, Equatable {
     public var peer: String
     public var method: String
     public var path: String
-    /// `grpc-web`, `grpc-web-text`, `rest`, or `http` for what Ferry answered itself.
+    /// `grpc`, `grpc-web`, `grpc-web-text`, `rest`, or `http` for what Ferry answered itself.
     public var protocolName: String
+    /// `HTTP/1.1`, `HTTP/2` or `HTTP/1.0`.
+    public var httpVersion: String
     public var grpcStatus: Int?
     public var httpStatus: Int
     public var bytesIn: Int
@@ -24,7 +26,7 @@ public struct AccessLogEntry: Sendable, Equatable {
     /// The verified client certificate's subject, on a mutual-TLS listener.
     public var clientSubject: String?
 
-    public init(startNanoseconds: UInt64, peer: String, method: String, path: String, protocolName: String,
+    public init(startNanoseconds: UInt64, peer: String, method: String, path: String, protocolName: String, httpVersion: String,
                 grpcStatus: Int?, httpStatus: Int, bytesIn: Int, bytesOut: Int, durationNanoseconds: UInt64,
                 upstream: String?, attempts: Int, traceID: String?, clientSubject: String? = nil) {
         self.startNanoseconds = startNanoseconds
@@ -32,6 +34,7 @@ public struct AccessLogEntry: Sendable, Equatable {
         self.method = method
         self.path = path
         self.protocolName = protocolName
+        self.httpVersion = httpVersion
         self.grpcStatus = grpcStatus
         self.httpStatus = httpStatus
         self.bytesIn = bytesIn
@@ -58,6 +61,8 @@ public struct AccessLogEntry: Sendable, Equatable {
         appendQuoted(path, to: &out)
         out.append(contentsOf: #","protocol":"#.utf8)
         appendQuoted(protocolName, to: &out)
+        out.append(contentsOf: #","http_version":"#.utf8)
+        appendQuoted(httpVersion, to: &out)
         out.append(contentsOf: #","grpc_status":"#.utf8)
         if let grpcStatus { appendDecimal(UInt64(max(0, grpcStatus)), to: &out) } else { out.append(contentsOf: "null".utf8) }
         out.append(contentsOf: #","http_status":"#.utf8)

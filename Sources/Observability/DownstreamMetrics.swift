@@ -9,17 +9,20 @@ public struct CallSeriesKey: Hashable, Sendable, Comparable {
     public var route: String
     /// `/package.Service/Method`, or empty for what Ferry answered without a method.
     public var method: String
-    /// `grpc-web`, `grpc-web-text`, `rest`, or `http` (Ferry's own answers).
+    /// `grpc`, `grpc-web`, `grpc-web-text`, `rest`, or `http` (Ferry's own answers).
     public var protocolName: String
+    /// `HTTP/1.1`, `HTTP/2` or `HTTP/1.0`: what the client spoke.
+    public var httpVersion: String
 
-    public init(route: String, method: String, protocolName: String) {
+    public init(route: String, method: String, protocolName: String, httpVersion: String) {
         self.route = route
         self.method = method
         self.protocolName = protocolName
+        self.httpVersion = httpVersion
     }
 
     public static func < (lhs: CallSeriesKey, rhs: CallSeriesKey) -> Bool {
-        (lhs.route, lhs.method, lhs.protocolName) < (rhs.route, rhs.method, rhs.protocolName)
+        (lhs.route, lhs.method, lhs.protocolName, lhs.httpVersion) < (rhs.route, rhs.method, rhs.protocolName, rhs.httpVersion)
     }
 }
 
@@ -76,7 +79,7 @@ public final class DownstreamMetrics {
     private var seriesIndex: [CallSeriesKey: Int] = [:]
     /// The series of the last call: traffic comes in runs of one method, and comparing keys
     /// costs far less than hashing three strings on every call.
-    private var lastKey = CallSeriesKey(route: "", method: "", protocolName: "")
+    private var lastKey = CallSeriesKey(route: "", method: "", protocolName: "", httpVersion: "")
     private var lastIndex = -1
     private var limitHits: [String: UInt64] = [:]
 

@@ -6,11 +6,11 @@ final class AccessLogTests: XCTestCase {
     func testJSONLine() {
         let entry = AccessLogEntry(
             startNanoseconds: 1_764_237_600_123_456_789, peer: "127.0.0.1:5000", method: "POST",
-            path: "/node.v1.NodeService/GetNode?x=\"1\"", protocolName: "grpc-web", grpcStatus: 0, httpStatus: 200,
+            path: "/node.v1.NodeService/GetNode?x=\"1\"", protocolName: "grpc-web", httpVersion: "HTTP/1.1", grpcStatus: 0, httpStatus: 200,
             bytesIn: 9, bytesOut: 120, durationNanoseconds: 1_234_567, upstream: "127.0.0.2:50051", attempts: 2,
             traceID: "4bf92f3577b34da6a3ce929d0e0e4736")
         XCTAssertEqual(String(decoding: entry.jsonLine, as: UTF8.self), #"{"time":"2025-11-27T10:00:00.123Z","peer":"127.0.0.1:5000","method":"POST","#
-                       + #""path":"/node.v1.NodeService/GetNode?x=\"1\"","protocol":"grpc-web","grpc_status":0,"http_status":200,"#
+                       + #""path":"/node.v1.NodeService/GetNode?x=\"1\"","protocol":"grpc-web","http_version":"HTTP/1.1","grpc_status":0,"http_status":200,"#
                        + #""bytes_in":9,"bytes_out":120,"duration_ms":1.235,"upstream":"127.0.0.2:50051","attempts":2,"#
                        + #""trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","client_subject":null}"# + "\n")
         var refused = entry

@@ -2,14 +2,14 @@
 import XCTest
 
 final class MetricsTests: XCTestCase {
-    private let getNode = CallSeriesKey(route: "node.v1.NodeService", method: "/node.v1.NodeService/GetNode", protocolName: "grpc-web")
+    private let getNode = CallSeriesKey(route: "node.v1.NodeService", method: "/node.v1.NodeService/GetNode", protocolName: "grpc-web", httpVersion: "HTTP/1.1")
 
     func testCallsAreCountedByCodeAndBucket() {
         let metrics = DownstreamMetrics()
         metrics.recordCall(getNode, grpcCode: 0, durationNanoseconds: 300_000, bytesIn: 10, bytesOut: 100)
         metrics.recordCall(getNode, grpcCode: 0, durationNanoseconds: 2_000_000, bytesIn: 10, bytesOut: 100)
         metrics.recordCall(getNode, grpcCode: 5, durationNanoseconds: 20_000_000_000, bytesIn: 10, bytesOut: 50)
-        metrics.recordCall(CallSeriesKey(route: "", method: "", protocolName: "http"), grpcCode: nil,
+        metrics.recordCall(CallSeriesKey(route: "", method: "", protocolName: "http", httpVersion: "HTTP/1.1"), grpcCode: nil,
                            durationNanoseconds: 1, bytesIn: 0, bytesOut: 20)
         let series = metrics.snapshot.series
         let counted = try! XCTUnwrap(series[getNode])
@@ -21,18 +21,18 @@ final class MetricsTests: XCTestCase {
         XCTAssertEqual(counted.count, 3)
         XCTAssertEqual(counted.bytesIn, 30)
         XCTAssertEqual(counted.bytesOut, 250)
-        XCTAssertEqual(series[CallSeriesKey(route: "", method: "", protocolName: "http")]?.codes[17], 1)
+        XCTAssertEqual(series[CallSeriesKey(route: "", method: "", protocolName: "http", httpVersion: "HTTP/1.1")]?.codes[17], 1)
     }
 
     func testSeriesBeyondTheLimitShareOneMethodLabel() {
         let metrics = DownstreamMetrics()
         for index in 0..<(DownstreamMetrics.maxSeries + 50) {
-            metrics.recordCall(CallSeriesKey(route: "r", method: "/a.B/M\(index)", protocolName: "grpc-web"), grpcCode: 12,
+            metrics.recordCall(CallSeriesKey(route: "r", method: "/a.B/M\(index)", protocolName: "grpc-web", httpVersion: "HTTP/1.1"), grpcCode: 12,
                                durationNanoseconds: 1, bytesIn: 0, bytesOut: 0)
         }
         let series = metrics.snapshot.series
         XCTAssertEqual(series.count, DownstreamMetrics.maxSeries + 1)
-        XCTAssertEqual(series[CallSeriesKey(route: "r", method: "other", protocolName: "grpc-web")]?.count, 50)
+        XCTAssertEqual(series[CallSeriesKey(route: "r", method: "other", protocolName: "grpc-web", httpVersion: "HTTP/1.1")]?.count, 50)
     }
 
     func testWorkerSnapshotsAddUp() {

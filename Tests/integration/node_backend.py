@@ -27,7 +27,8 @@ class Recorder:
         # fails with UNAVAILABLE on this backend's 1st, 3rd, … call), "unavailable", or
         # "unavailable-after-headers-every-other" (the same, with response headers sent first:
         # the status then comes in trailers), "unavailable-pushback-stop" (UNAVAILABLE with
-        # grpc-retry-pushback-ms: -1), or "slow" (every GetNode waits until cancelled).
+        # grpc-retry-pushback-ms: -1), "slow" (every GetNode waits until cancelled), or
+        # "slow-reader" (StreamMetrics reads its first message after 3 s).
         self.fault = None
         self.get_node_calls = 0
 
@@ -96,6 +97,9 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
 
     def StreamMetrics(self, request_iterator, context):
         self.recorder.record("StreamMetrics", context)
+        if self.recorder.fault == "slow-reader":
+            # Reads nothing for a while: the client must be held back, not buffered for.
+            time.sleep(3)
         summary = node_pb2.MetricsSummary()
         for metric in request_iterator:
             summary.count += 1

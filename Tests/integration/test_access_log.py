@@ -33,6 +33,7 @@ def test_every_call_gets_one_json_line_with_its_trace(tmp_path, make_ferry, reco
     first, created, missing, rest, refused = read_lines(log, 5)
 
     assert first["method"] == "POST" and first["path"] == GET_NODE and first["protocol"] == "grpc-web"
+    assert first["http_version"] == "HTTP/1.1"
     assert first["grpc_status"] == 0 and first["http_status"] == 200 and first["attempts"] == 1
     assert first["bytes_in"] == 5 + len(message) and first["bytes_out"] > 100 and first["duration_ms"] >= 0
     assert first["upstream"] == f"127.0.0.1:{recorder.port}" and first["peer"].startswith("127.0.0.1:")

@@ -179,3 +179,69 @@ def wait_for(condition, seconds):
             return True
         time.sleep(0.01)
     return False
+
+
+MIB = 1 << 20
+
+
+def test_a_backend_that_does_not_read_holds_the_client_back(h2_ferry, stub, recorder):
+    """64 MiB of client-streamed messages towards a backend that reads nothing for 3 s: flow
+    control holds the client back end to end, so Ferry buffers no more than its windows."""
+    recorder.fault = "slow-reader"
+    yielded = []
+    rss_before = h2_ferry.rss_kib()
+    peak = [rss_before]
+
+    def metrics():
+        for index in range(64):
+            yielded.append(index)
+            peak[0] = max(peak[0], h2_ferry.rss_kib())
+            yield node_pb2.Metric(node_id="x" * MIB, value=1.0)
+
+    try:
+        future = stub.StreamMetrics.future(metrics(), timeout=60)
+        time.sleep(2)
+        held_back_at = len(yielded)
+        summary = future.result()
+    finally:
+        recorder.fault = None
+    assert summary.count == 64
+    assert held_back_at < 32, f"the client sent {held_back_at} MiB while the backend read nothing"
+    assert peak[0] - rss_before < 16 * 1024, f"Ferry grew by {peak[0] - rss_before} KiB"
+
+
+def test_a_client_that_does_not_read_holds_the_backend_back(h2_ferry, stub, recorder):
+    """A 64 MiB server stream to a client that reads nothing for 3 s: the backend is held back
+    (it has sent only what the windows take) and Ferry's memory stays put; then every message
+    arrives."""
+    rss_before = h2_ferry.rss_kib()
+    stream = stub.WatchNodes(node_pb2.WatchNodesRequest(count=64, payload_size=MIB), timeout=60)
+    time.sleep(3)
+    sent_while_paused = recorder.stream_sent
+    rss_paused = h2_ferry.rss_kib()
+    events = list(stream)
+    assert len(events) == 64 and all(len(event.node.payload) == MIB for event in events)
+    assert sent_while_paused < 32, f"the backend sent {sent_while_paused} MiB to a client that read nothing"
+    assert rss_paused - rss_before < 16 * 1024, f"Ferry grew by {rss_paused - rss_before} KiB"
+
+
+def test_native_grpc_is_logged_and_counted_as_grpc_over_http2(make_ferry, recorder, tmp_path):
+    from test_access_log import read_lines
+    from test_operations import scrape, value
+    log = tmp_path / "access.log"
+    ferry = make_ferry(top_level=f"access_log: {{ path: {log} }}\n")
+    with grpc.insecure_channel(f"127.0.0.1:{ferry.port}") as channel:
+        stub = node_pb2_grpc.NodeServiceStub(channel)
+        assert stub.GetNode(node_pb2.GetNodeRequest(node_id="n1"), timeout=10).id == "n1"
+        with pytest.raises(grpc.RpcError):
+            stub.GetNode(node_pb2.GetNodeRequest(node_id="missing-2"), timeout=10)
+    ok, missing = read_lines(log, 2)
+    assert ok["protocol"] == "grpc" and ok["http_version"] == "HTTP/2" and ok["grpc_status"] == 0
+    assert ok["upstream"] == f"127.0.0.1:{recorder.port}" and ok["bytes_in"] > 0 and ok["bytes_out"] > 0
+    assert missing["grpc_status"] == 5
+    labels = {"route": "node.v1.NodeService", "grpc_service": "node.v1.NodeService", "grpc_method": "GetNode",
+              "protocol": "grpc", "http_version": "HTTP/2"}
+    samples = scrape(ferry)
+    assert value(samples, "ferry_requests_total", **labels, grpc_code="OK") == 1
+    assert value(samples, "ferry_requests_total", **labels, grpc_code="NOT_FOUND") == 1
+    assert value(samples, "ferry_downstream_requests_active") == 0

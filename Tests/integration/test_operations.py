@@ -58,15 +58,16 @@ def test_metrics_count_the_calls_made(make_ferry, recorder, tmp_path):
     assert grpcweb.call(ferry.port, "/down.Service/Call", b"").grpc_status == 14
 
     samples = scrape(ferry)
-    route = {"route": "node.v1.NodeService", "grpc_service": "node.v1.NodeService", "grpc_method": "GetNode"}
+    route = {"route": "node.v1.NodeService", "grpc_service": "node.v1.NodeService", "grpc_method": "GetNode",
+             "http_version": "HTTP/1.1"}
     assert value(samples, "ferry_requests_total", **route, protocol="grpc-web", grpc_code="OK") == 3
     assert value(samples, "ferry_requests_total", **route, protocol="grpc-web", grpc_code="NOT_FOUND") == 1
     assert value(samples, "ferry_requests_total", **route, protocol="grpc-web-text", grpc_code="OK") == 1
     assert value(samples, "ferry_requests_total", **route, protocol="rest", grpc_code="OK") == 1
     assert value(samples, "ferry_requests_total", route="", grpc_service="", grpc_method="", protocol="http",
-                 grpc_code="none") == 1
+                 http_version="HTTP/1.1", grpc_code="none") == 1
     assert value(samples, "ferry_requests_total", route="/down.", grpc_service="down.Service", grpc_method="Call",
-                 protocol="grpc-web", grpc_code="UNAVAILABLE") == 1
+                 protocol="grpc-web", http_version="HTTP/1.1", grpc_code="UNAVAILABLE") == 1
     # The histogram holds every call of its series; the latency is plausible.
     assert value(samples, "ferry_request_duration_seconds_count", **route, protocol="grpc-web") == 4
     assert value(samples, "ferry_request_duration_seconds_bucket", **route, protocol="grpc-web", le="+Inf") == 4
