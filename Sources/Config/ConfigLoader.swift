@@ -15,7 +15,7 @@ public enum ConfigLoader {
         let document = ConfigNode(node: root, path: "")
         guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
         try document.requireMapping(keys: ["workers", "drain_timeout", "drain_grace", "listeners", "routes", "clusters",
-                                           "rest", "access_log", "tracing", "admin"])
+                                           "rest", "access_log", "tracing", "admin", "retry_buffer_bytes"])
 
         let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
         guard !clusters.isEmpty else { throw document.child("clusters").error("at least one cluster is required") }
@@ -42,6 +42,7 @@ public enum ConfigLoader {
             config.accessLogPath = try accessLog.child("path").requiredString()
         }
         if let grace = try document.child("drain_grace").duration() { config.drainGraceNanoseconds = grace }
+        if let bytes = try document.child("retry_buffer_bytes").int(range: 0...(1 << 30)) { config.retryBufferBytes = bytes }
         config.admin = try admin(document.child("admin"))
         let tracing = document.child("tracing")
         if tracing.isPresent {
@@ -118,7 +119,7 @@ public enum ConfigLoader {
         if let value = try node.child("connection_window_bytes").int(range: 64 * 1024...Int(Int32.max)) {
             settings.connectionWindowBytes = value
         }
-        if let value = try node.child("min_ping_interval").duration() { settings.minimumPingIntervalNanoseconds = value }
+        if let value = try node.child("min_ping_interval").duration() { settings.minPingIntervalNanoseconds = value }
         return settings
     }
 

@@ -22,6 +22,10 @@ public struct FerryConfig: Sendable {
     /// The admin listener (/metrics, /ready, /healthz, /config, /clusters, /reload); nil: none,
     /// and no metrics are counted.
     public var admin: AdminConfig? = AdminConfig()
+    /// Bytes of streamed request bodies each worker keeps for retries, over all its calls
+    /// (gRPC's `retryBufferSize`); each call also within its policy's
+    /// `max_buffered_request_bytes`.
+    public var retryBufferBytes = 16 << 20
 }
 
 public struct AdminConfig: Sendable, Equatable {
@@ -96,7 +100,7 @@ public struct HTTP2FrontSettings: Sendable, Equatable {
     /// PINGs from a client closer together than this, with no response sent in between, are
     /// strikes; the third ends the connection with GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings"),
     /// as gRPC servers enforce keepalive (5 minutes, their default).
-    public var minimumPingIntervalNanoseconds: UInt64 = 300_000_000_000
+    public var minPingIntervalNanoseconds: UInt64 = 300_000_000_000
 
     public init() {}
 }

@@ -48,7 +48,7 @@ final class HTTP2ServerConnection: LoopFlushable {
         self.worker = worker
         self.peer = peer
         loop = worker.loop
-        keepalive = KeepaliveEnforcement(minimumIntervalNanoseconds: settings.minimumPingIntervalNanoseconds)
+        keepalive = KeepaliveEnforcement(minimumIntervalNanoseconds: settings.minPingIntervalNanoseconds)
         resets = StreamResetGuard(now: EventLoop.monotonicNow)
         var sessionSettings = HTTP2SessionSettings()
         sessionSettings.maxConcurrentStreams = UInt32(settings.maxConcurrentStreams)

@@ -61,6 +61,8 @@ final class Worker {
     private var slots: [String: ListenerSlot] = [:]
     private var pools: [String: UpstreamPool] = [:]
     private var clusterConfigs: [String: ClusterConfig] = [:]
+    /// Replay buffers of streamed requests, over every pool of the worker (`retry_buffer_bytes`).
+    private let retryBuffer = RetryBufferBudget(limitBytes: 0)
     /// Pools a reload replaced, kept until their last call has ended.
     private var retiredPools: [UpstreamPool] = []
     private var connections: [ObjectIdentifier: any DownstreamConnection] = [:]
@@ -106,6 +108,7 @@ final class Worker {
     /// their next request. Returns what could not be applied.
     private func apply(_ plan: WorkerPlan) -> [String] {
         let config = plan.config
+        retryBuffer.limitBytes = config.retryBufferBytes
         var newPools: [String: UpstreamPool] = [:]
         for cluster in config.clusters {
             let tls = plan.resources.clusterTLS[cluster.name].map {
@@ -182,7 +185,8 @@ final class Worker {
         settings.maxConcurrentStreams = cluster.maxConcurrentStreams
         settings.keepaliveTimeoutNanoseconds = cluster.keepaliveTimeoutNanoseconds
         settings.tls = tls
-        return UpstreamPool(settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle)
+        return UpstreamPool(settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle,
+                            retryBuffer: retryBuffer)
     }
 
     // MARK: Connections

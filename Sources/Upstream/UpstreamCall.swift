@@ -94,8 +94,11 @@ public final class UpstreamCall {
     /// The part of the request body nghttp2 has not taken yet (this attempt's).
     var unsentBody: OutgoingBytes
     /// The whole body so far, which a new attempt sends again (gRFC A6 replay); nil once it
-    /// outgrew the retry policy's buffer, which commits the call to its current attempt.
+    /// outgrew the retry policy's buffer or the worker's budget, which commits the call to its
+    /// current attempt.
     private var replayBody: [UInt8]?
+    /// Bytes of a streamed body's replay taken from the worker's RetryBufferBudget.
+    private var budgetedReplayBytes = 0
     /// No more body follows (always, unless the request streams its body).
     private(set) var bodyEnded: Bool
     /// nghttp2 asked for body bytes when there were none (NGHTTP2_ERR_DEFERRED): more body,
@@ -162,14 +165,29 @@ public final class UpstreamCall {
         guard !bodyEnded, !isFinished, bytes.count > 0 else { return }
         unsentBody.append(bytes)
         if replayBody != nil {
-            if let retry, replayBody!.count + bytes.count <= retry.policy.maxBufferedRequestBytes {
+            if let retry, replayBody!.count + bytes.count <= retry.policy.maxBufferedRequestBytes,
+               pool?.retryBuffer.reserve(bytes.count) == true {
                 replayBody!.append(contentsOf: bytes)
+                budgetedReplayBytes += bytes.count
             } else {
-                replayBody = nil
-                retry?.commit()
+                dropReplay()
             }
         }
         resumeBody()
+    }
+
+    /// No more replays: the call stands or falls with its current attempt.
+    private func dropReplay() {
+        replayBody = nil
+        retry?.commit()
+        releaseReplayBudget()
+    }
+
+    /// Gives the replay's bytes back to the worker's budget (the call ended, or dropped them).
+    func releaseReplayBudget() {
+        guard budgetedReplayBytes > 0 else { return }
+        pool?.retryBuffer.release(budgetedReplayBytes)
+        budgetedReplayBytes = 0
     }
 
     /// The streamed request body is complete: END_STREAM follows its last bytes.

@@ -104,6 +104,8 @@ public final class UpstreamPool {
     public let breaker: CircuitBreaker
     /// Shared with the cluster's pools on the other workers, like the breaker.
     public let throttle: RetryThrottle?
+    /// The worker's total for replay buffers of streamed requests, shared by its pools.
+    let retryBuffer: RetryBufferBudget
     private var random = SystemRandomNumberGenerator()
     // DNS: the addresses of each name (kept when a refresh fails), and calls that arrived
     // before the first answer.
@@ -134,7 +136,8 @@ public final class UpstreamPool {
     /// `breaker` and `throttle`: the cluster's, shared by its pools on every worker; by default
     /// the pool makes its own.
     public init(settings: UpstreamClusterSettings, loop: EventLoop, logger: Logger, breaker: CircuitBreaker? = nil,
-                throttle: RetryThrottle? = nil) {
+                throttle: RetryThrottle? = nil, retryBuffer: RetryBufferBudget = RetryBufferBudget(limitBytes: 16 << 20)) {
+        self.retryBuffer = retryBuffer
         self.settings = settings
         self.loop = loop
         self.logger = logger
@@ -466,6 +469,7 @@ public final class UpstreamPool {
 
     /// The call ended: what it held goes back.
     func callFinished(_ call: UpstreamCall) {
+        call.releaseReplayBudget()
         call.retryTimer?.cancel()
         call.retryTimer = nil
         if call.holdsRetryToken {

@@ -203,7 +203,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(custom.maxConcurrentStreams, 10)
         XCTAssertEqual(custom.streamWindowBytes, 1 << 20)
         XCTAssertEqual(custom.connectionWindowBytes, 4 << 20)
-        XCTAssertEqual(custom.minimumPingIntervalNanoseconds, 10_000_000_000)
+        XCTAssertEqual(custom.minPingIntervalNanoseconds, 10_000_000_000)
         XCTAssertEqual(loadError(http2("sometimes")),
                        ConfigError(path: "listeners[0].http2", reason: "expected a mapping, 'on' or 'off'"))
         XCTAssertEqual(loadError(http2("{ stream_window_bytes: 100 }"))?.path, "listeners[0].http2.stream_window_bytes")

@@ -28,9 +28,12 @@ class Recorder:
         # "unavailable-after-headers-every-other" (the same, with response headers sent first:
         # the status then comes in trailers), "unavailable-pushback-stop" (UNAVAILABLE with
         # grpc-retry-pushback-ms: -1), "slow" (every GetNode waits until cancelled), or
-        # "slow-reader" (StreamMetrics reads its first message after 3 s).
+        # "slow-reader" (StreamMetrics reads its first message after 3 s), or
+        # "stream-unavailable-every-other" (StreamMetrics reads every message, then fails with
+        # UNAVAILABLE on this backend's 1st, 3rd, … call).
         self.fault = None
         self.get_node_calls = 0
+        self.stream_calls = 0      # StreamMetrics calls that read their whole request
 
     def record(self, method, context):
         with self.lock:
@@ -104,6 +107,11 @@ class NodeService(node_pb2_grpc.NodeServiceServicer):
         for metric in request_iterator:
             summary.count += 1
             summary.sum += metric.value
+        with self.recorder.lock:
+            self.recorder.stream_calls += 1
+            failing = self.recorder.fault == "stream-unavailable-every-other" and self.recorder.stream_calls % 2 == 1
+        if failing:
+            context.abort(grpc.StatusCode.UNAVAILABLE, f"injected fault after {summary.count} messages")
         return summary
 
     def WatchNodes(self, request, context):

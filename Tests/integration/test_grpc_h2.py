@@ -245,3 +245,31 @@ def test_native_grpc_is_logged_and_counted_as_grpc_over_http2(make_ferry, record
     assert value(samples, "ferry_requests_total", **labels, grpc_code="OK") == 1
     assert value(samples, "ferry_requests_total", **labels, grpc_code="NOT_FOUND") == 1
     assert value(samples, "ferry_downstream_requests_active") == 0
+
+
+@pytest.mark.parametrize("size, top_level, attempts", [
+    (10 * 1024, "", 2),                           # replayed: within the call's 256 KiB
+    (400 * 1024, "", 1),                          # past max_buffered_request_bytes: committed
+    (10 * 1024, "retry_buffer_bytes: 4096\n", 1),  # past the worker's total: committed
+])
+def test_streamed_requests_are_replayed_within_the_retry_buffers(tmp_path, backend, recorder, size, top_level, attempts):
+    """gRFC A6 with a streamed request: the messages sent so far are kept for a retry while they
+    fit the call's and the worker's buffers; beyond them the call stands with its attempt."""
+    from test_resilience import Gateway  # its route retries UNAVAILABLE
+    gateway = Gateway(tmp_path, None, endpoints=f"127.0.0.1:{backend.port}", top_level=top_level)
+    backend.stream_calls = 0
+    backend.fault = "stream-unavailable-every-other"
+    messages = [node_pb2.Metric(node_id="x" * 1024, value=1.0) for _ in range(size // 1024)]
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{gateway.port}") as channel:
+            stub = node_pb2_grpc.NodeServiceStub(channel)
+            if attempts == 2:
+                assert stub.StreamMetrics(iter(messages), timeout=20).count == len(messages)
+            else:
+                with pytest.raises(grpc.RpcError) as failure:
+                    stub.StreamMetrics(iter(messages), timeout=20)
+                assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        backend.fault = None
+        gateway.stop()
+    assert backend.stream_calls == attempts
