@@ -273,7 +273,7 @@ public final class UpstreamPool {
         let anyEjected = outliers.mayHaveEjections(now: now)
         func available(_ endpoint: SocketAddress, ignoringBackoff: Bool = false) -> Bool {
             (!anyEjected || outliers.isAvailable(endpoint, now: now))
-                && (ignoringBackoff || connectBackoff.isEmpty || (connectBackoff[endpoint]?.untilNanoseconds ?? 0) <= now)
+                && (ignoringBackoff || connectBackoff.isEmpty || connectBackoff[endpoint]?.allowsConnect(now: now) != false)
                 && (ignoringHealth || healthChecker?.isHealthy(endpoint) != false)
         }
         if picker.endpoints.isEmpty, resolver != nil, !resolvedOnce {
@@ -318,7 +318,7 @@ public final class UpstreamPool {
     /// the connect fails (one probe per call).
     private func endpointToProbe(now: UInt64, isAvailable: (SocketAddress) -> Bool) -> SocketAddress? {
         picker.endpoints
-            .filter { isAvailable($0) && (connectBackoff[$0]?.untilNanoseconds ?? 0) > now }
+            .filter { isAvailable($0) && connectBackoff[$0]?.allowsConnect(now: now) == false }
             .min { connectBackoff[$0]!.untilNanoseconds < connectBackoff[$1]!.untilNanoseconds }
     }
 
@@ -373,12 +373,8 @@ public final class UpstreamPool {
     private func connectFailed(_ endpoint: SocketAddress, message: String) {
         let now = EventLoop.monotonicNow
         outliers.recordFailure(endpoint, now: now)
-        let failures = (connectBackoff[endpoint]?.failures ?? 0) + 1
         connectFailures[endpoint, default: 0] += 1
-        var delay = 1_000_000_000.0
-        for _ in 1..<failures { delay = min(delay * 1.6, 120_000_000_000) }
-        delay *= Double.random(in: 0.8...1.2, using: &random)
-        connectBackoff[endpoint] = ConnectBackoff(untilNanoseconds: now + UInt64(delay), failures: failures)
+        let delay = connectBackoff[endpoint, default: ConnectBackoff()].connectFailed(now: now, using: &random)
         // The name may point elsewhere now.
         resolve()
         logger.info("upstream endpoint unreachable", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
@@ -494,7 +490,7 @@ public final class UpstreamPool {
             return EndpointSnapshot(
                 address: endpoint.description, healthy: healthChecker?.isHealthy(endpoint),
                 ejected: !outliers.isAvailable(endpoint, now: now),
-                backingOff: (connectBackoff[endpoint]?.untilNanoseconds ?? 0) > now,
+                backingOff: connectBackoff[endpoint]?.allowsConnect(now: now) == false,
                 connections: open.count, streams: open.reduce(0) { $0 + $1.activeStreams },
                 connectFailures: connectFailures[endpoint] ?? 0)
         }
@@ -588,11 +584,4 @@ public final class UpstreamPool {
             dispatchPending(on: endpoint)
         }
     }
-}
-
-/// An endpoint's wait after refused connections (a struct, not a tuple: a dictionary of tuples
-/// needs its type metadata built at run time, on every call that looks at it).
-private struct ConnectBackoff {
-    var untilNanoseconds: UInt64
-    var failures: Int
 }
