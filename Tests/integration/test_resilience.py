@@ -192,8 +192,13 @@ def test_deadline_exceeded_near_the_client_timeout_and_the_backend_sees_the_canc
 
 def test_route_timeout_applies_when_the_client_sends_none(backends, gateway_factory):
     gateway = gateway_factory(backends, route_extra="    timeout: 300ms\n")
+    started = time.monotonic()
     response = gateway.get_node("slow-2")
-    assert response.grpc_status == 4 and "deadline of 300ms exceeded" in response.grpc_message
+    # Ferry's timer and the backend, which got grpc-timeout 300m, race to say so: either way
+    # the route's deadline applied.
+    assert response.grpc_status == 4 and response.grpc_message in ("deadline of 300ms exceeded (cluster nodes, 1 attempt)",
+                                                                   "Deadline Exceeded")
+    assert time.monotonic() - started < 2
 
 
 def test_all_backends_down_fail_fast_and_recover(backends, gateway_factory):
