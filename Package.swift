@@ -114,6 +114,7 @@ let package = Package(
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "TestSupport"]),
         .testTarget(name: "AdminTests", dependencies: ["Admin"]),
         .testTarget(name: "HTTP2SupportTests", dependencies: ["HTTP2Support", "CNghttp2"]),
+        .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "FerryCore"]),
         .testTarget(name: "FrontTests", dependencies: ["Front", "FerryCore", "GRPCWeb", "HTTP1", "Upstream", "Routing", "Config"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(name: "TranscodeTests", dependencies: [

@@ -124,17 +124,9 @@ final class HTTP2ServerConnection: LoopFlushable {
 
     // MARK: Draining
 
-    /// Serializes what nghttp2 has queued into the socket's output, once per loop iteration.
     func flush() {
         guard let session else { return }
-        guard connection.outputLength < Self.outputLimitBytes else { return }
-        if !NGHTTP2.flush(session, to: connection) {
-            connection.close(reason: .error("HTTP/2 session error"))
-            return
-        }
-        if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
-            connection.closeAfterFlush()
-        }
+        NGHTTP2.send(session, to: connection, outputLimit: Self.outputLimitBytes)
     }
 
     /// Ends the connection gracefully: GOAWAY with the last stream Ferry took, whose streams

@@ -68,6 +68,23 @@ public enum NGHTTP2 {
         }
     }
 
+    /// Serializes what the session has queued into `connection`'s output, once per loop
+    /// iteration, unless `outputLimit` bytes already wait for the socket: a peer that stops
+    /// reading gets no more frames, so what it makes the session answer (PING and SETTINGS
+    /// ACKs) waits in nghttp2, whose limit on queued ACKs ends a flood (NGHTTP2_ERR_FLOODED),
+    /// instead of in an output buffer that would grow with the flood. A session error closes the
+    /// connection; a session that wants nothing more (after GOAWAY) closes it once written.
+    public static func send(_ session: OpaquePointer, to connection: BufferedConnection, outputLimit: Int) {
+        guard connection.outputLength < outputLimit else { return }
+        if !flush(session, to: connection) {
+            connection.close(reason: .error("HTTP/2 session error"))
+            return
+        }
+        if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
+            connection.closeAfterFlush()
+        }
+    }
+
     /// A fatal error of `nghttp2_session_mem_recv`: the session must end.
     public struct ReceiveError: Error, CustomStringConvertible {
         public var code: nghttp2_error

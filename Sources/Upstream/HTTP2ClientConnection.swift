@@ -89,25 +89,18 @@ final class HTTP2ClientConnection: LoopFlushable {
         fields.append(name: ":authority", value: authority)
         fields.append(name: "content-type", value: call.request.contentType)
         fields.append(name: "te", value: "trailers")
-        if let timeout = call.remainingTimeout(now: { EventLoop.monotonicNow }) { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
-        if let previous = call.retry?.previousAttemptsHeader { fields.append(name: "grpc-previous-rpc-attempts", value: previous) }
+        if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
+        if let previous = call.lifecycle.retry?.previousAttemptsHeader { fields.append(name: "grpc-previous-rpc-attempts", value: previous) }
         fields.append(contentsOf: call.request.metadata)
-        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { session, streamID, buffer, length, flags, _, _ in
-            guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else {
+        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { _, streamID, buffer, length, flags, _, userData in
+            guard let call = HTTP2ClientConnection.connection(userData).currentCall(streamID) else {
                 return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
             }
-            let count = call.unsentBody.take(into: buffer!, maxLength: length)
-            if call.unsentBody.count == 0 {
-                if call.bodyEnded {
-                    flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue)
-                } else if count == 0 {
-                    // A streamed body waits for its next bytes (UpstreamCall.resumeBody).
-                    call.bodyDeferred = true
-                    return Int(NGHTTP2_ERR_DEFERRED.rawValue)
-                }
-            }
-            call.bodyBytesTaken(count)
-            return count
+            let chunk = call.takeBody(into: buffer!, maxLength: length)
+            // A streamed body waits for its next bytes (UpstreamCall.resumeBody).
+            if chunk.deferred { return Int(NGHTTP2_ERR_DEFERRED.rawValue) }
+            if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+            return chunk.count
         })
         let streamID = NGHTTP2.withHeaderBlock(fields) { block, count in
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
@@ -117,14 +110,7 @@ final class HTTP2ClientConnection: LoopFlushable {
             return
         }
         streams[streamID] = call
-        call.state = .active(self, streamID: streamID)
-        call.endpoint = endpoint
-        if let perTry = call.request.perTryTimeoutNanoseconds {
-            if call.attemptTimer == nil {
-                call.attemptTimer = LoopTimer(loop: loop) { [unowned call] in call.perTryTimeoutExpired() }
-            }
-            call.attemptTimer?.schedule(afterNanoseconds: perTry)
-        }
+        call.streamOpened(self, id: streamID, loop: loop)
         loop.scheduleFlush(self)
     }
 
@@ -138,6 +124,13 @@ final class HTTP2ClientConnection: LoopFlushable {
     func resumeBody(streamID: Int32) {
         guard let session else { return }
         nghttp2_session_resume_data(session, streamID)
+        loop.scheduleFlush(self)
+    }
+
+    /// DATA of an abandoned attempt (a retry left it) released on the connection window only.
+    func consumeConnection(_ bytes: Int) {
+        guard let session, bytes > 0 else { return }
+        nghttp2_session_consume_connection(session, bytes)
         loop.scheduleFlush(self)
     }
 
@@ -164,18 +157,7 @@ final class HTTP2ClientConnection: LoopFlushable {
     func flush() {
         // Once closed, the streams' calls may be gone: nghttp2 must not ask them for data.
         guard let session, state != .closed else { return }
-        // A backend that stops reading gets no more frames until the socket drains: what it
-        // makes Ferry answer (PING and SETTINGS ACKs) then waits in nghttp2, whose limit on
-        // queued ACKs ends a flood (NGHTTP2_ERR_FLOODED), instead of in an output buffer
-        // that would grow with the flood.
-        guard connection.outputLength < Self.outputLimitBytes else { return }
-        if !NGHTTP2.flush(session, to: connection) {
-            connection.close(reason: .error("HTTP/2 session error"))
-            return
-        }
-        if nghttp2_session_want_read(session) == 0 && nghttp2_session_want_write(session) == 0 {
-            connection.closeAfterFlush()
-        }
+        NGHTTP2.send(session, to: connection, outputLimit: Self.outputLimitBytes)
     }
 
     private func closeIfIdle() {
@@ -219,20 +201,16 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     /// The call whose current attempt is this stream; nil once the call has moved on to a
-    /// retry (or ended), so that a late part of an old attempt is not taken for the new one's.
-    private static func call(session: OpaquePointer, streamID: Int32) -> UpstreamCall? {
-        guard let pointer = nghttp2_session_get_stream_user_data(session, streamID) else { return nil }
-        let call = Unmanaged<UpstreamCall>.fromOpaque(pointer).takeUnretainedValue()
-        guard case .active(_, let current) = call.state, current == streamID else { return nil }
+    /// retry, so that a late part of an old attempt is not taken for the new one's.
+    private func currentCall(_ streamID: Int32) -> UpstreamCall? {
+        guard let call = streams[streamID], call.isCurrent(self, streamID) else { return nil }
         return call
     }
 
     private func headersReceived(streamID: Int32, endStream: Bool, category: nghttp2_headers_category) {
-        guard let call = streams[streamID], case .active(let connection, streamID) = call.state, connection === self else { return }
-        let block = call.headerBlock
-        call.headerBlock = HeaderFields()
+        guard let call = currentCall(streamID) else { return }
+        let block = call.takeHeaderBlock()
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
-            call.receivedHead = true
             call.attemptReceived(.head(block))
         } else if endStream && !call.receivedHead && state == .goingAway && block.firstValueBytes("grpc-status")?.elementsEqual("1".utf8) == true {
             // A backend shutting down (grpcio's graceful stop) cancels the calls it accepted but
@@ -247,12 +225,10 @@ final class HTTP2ClientConnection: LoopFlushable {
 
     private func streamClosed(streamID: Int32, errorCode: UInt32) {
         guard let call = streams.removeValue(forKey: streamID) else { return }
-        // DATA the exchange never consumed still counts against the connection window.
-        if call.unconsumedBytes > 0, let session {
-            nghttp2_session_consume_connection(session, call.unconsumedBytes)
-            call.unconsumedBytes = 0
-        }
-        if case .active(let connection, streamID) = call.state, connection === self {
+        if call.isCurrent(self, streamID) {
+            // DATA the exchange never consumed still counts against the connection window.
+            let unconsumed = call.streamClosed()
+            if unconsumed > 0, let session { nghttp2_session_consume_connection(session, unconsumed) }
             let status = resetStatus(errorCode, responseStarted: call.receivedHead)
             call.attemptReceived(.failed(status), neverProcessed: errorCode == NGHTTP2_REFUSED_STREAM.rawValue)
         }
@@ -289,9 +265,9 @@ final class HTTP2ClientConnection: LoopFlushable {
     private static func makeCallbacks() -> OpaquePointer {
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
-        nghttp2_session_callbacks_set_on_header_callback(callbacks) { session, frame, name, nameLength, value, valueLength, _, _ in
-            guard let frame, let session, let call = HTTP2ClientConnection.call(session: session, streamID: frame.pointee.hd.stream_id) else { return 0 }
-            call.headerBlock.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
+            guard let frame, let call = HTTP2ClientConnection.connection(userData).currentCall(frame.pointee.hd.stream_id) else { return 0 }
+            call.headerField(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
@@ -333,10 +309,9 @@ final class HTTP2ClientConnection: LoopFlushable {
             connection.emptyFrameFlood = true
             return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
         }
-        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { session, _, streamID, data, length, _ in
-            guard let session, let call = HTTP2ClientConnection.call(session: session, streamID: streamID) else { return 0 }
-            call.unconsumedBytes += length
-            call.attemptReceived(.data(UnsafeRawBufferPointer(start: data, count: length)))
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
+            guard let call = HTTP2ClientConnection.connection(userData).currentCall(streamID) else { return 0 }
+            call.dataReceived(UnsafeRawBufferPointer(start: data, count: length))
             return 0
         }
         // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
@@ -392,8 +367,7 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         streams.removeAll()
         let what = wasConnecting ? "connect to" : "connection to"
         let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(terminationReason ?? reason.description)"
-        for (streamID, call) in failed.sorted(by: { $0.key < $1.key }) {
-            guard case .active(let connection, streamID) = call.state, connection === self else { continue }
+        for (streamID, call) in failed.sorted(by: { $0.key < $1.key }) where call.isCurrent(self, streamID) {
             call.attemptReceived(.failed(GRPCStatus(.unavailable, message)))
         }
         pool.connectionClosed(self, wasConnecting: wasConnecting, message: message)

@@ -3,6 +3,11 @@
 // (to report the end), so an exchange can wait, attach, and be cancelled the same way at every
 // point (the nghttpx exchange/connection split). Retries happen here and in the pool, out of
 // the exchange's sight: it sees one head, data, and one end, as if there had been one attempt.
+//
+// The attempts' lifecycle has one owner, `CallAttempts` (a pure state machine): the pool and
+// the HTTP/2 connection report events through this class's methods, and it carries out the
+// verdicts (deliver, hold, retry) with what needs a loop — timers, the request's bytes, the
+// parts held for a retry. No other type writes its state.
 import FerryCore
 import HTTP2Support
 import Loop
@@ -33,53 +38,14 @@ extension UpstreamCallDelegate {
     public func upstreamCall(_ call: UpstreamCall, sentRequestBytes count: Int) {}
 }
 
-/// The request sent upstream: path, metadata and the native gRPC body (whole, or its start
-/// when more follows through `UpstreamCall.sendBody`), with the route's policies for it.
-public struct UpstreamRequest {
-    public var path: String
-    public var metadata: HeaderFields
-    public var contentType: String
-    /// The call's deadline from now; each attempt sends what is left of it as `grpc-timeout`.
-    public var timeout: GRPCTimeout?
-    public var body: [UInt8]
-    /// More of the body follows with `UpstreamCall.sendBody`, then `endBody` (a native gRPC
-    /// call's messages, forwarded as they arrive).
-    public var streamsBody: Bool
-    /// gRFC A6 retries; nil: one attempt (transparent retries still happen).
-    public var retryPolicy: RetryPolicy?
-    /// A unary method the route marks idempotent: its response is held until the trailers,
-    /// so that a failure status in them can still be retried (nothing has gone downstream).
-    public var retriesFailuresInTrailers: Bool
-    /// Time an attempt may wait for response headers; then it is cancelled and fails as
-    /// UNAVAILABLE (retryable by policy).
-    public var perTryTimeoutNanoseconds: UInt64?
-
-    public init(path: String, metadata: HeaderFields, contentType: String, timeout: GRPCTimeout?, body: [UInt8],
-                streamsBody: Bool = false, retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false,
-                perTryTimeoutNanoseconds: UInt64? = nil) {
-        self.path = path
-        self.metadata = metadata
-        self.contentType = contentType
-        self.timeout = timeout
-        self.body = body
-        self.streamsBody = streamsBody
-        self.retryPolicy = retryPolicy
-        self.retriesFailuresInTrailers = retriesFailuresInTrailers
-        self.perTryTimeoutNanoseconds = perTryTimeoutNanoseconds
-    }
-}
-
 public final class UpstreamCall {
-    enum State {
-        case idle
-        case queued
-        case active(HTTP2ClientConnection, streamID: Int32)
-        /// Between attempts: a retry's backoff is running.
-        case backingOff
-        case finished
+    /// The current attempt's stream.
+    struct Stream {
+        let connection: HTTP2ClientConnection
+        let id: Int32
     }
 
-    /// A part held back while the response may still be retried (`retriesFailuresInTrailers`).
+    /// A part held back while the response may still be retried.
     private enum HeldPart {
         case head(HeaderFields)
         case data([UInt8])
@@ -90,58 +56,47 @@ public final class UpstreamCall {
     /// path): the delegate owns the call and calls `cancel()`, which clears this, before it
     /// can go away with the call unfinished; a finished call delivers nothing more.
     public unowned(unsafe) var delegate: UpstreamCallDelegate?
-    var state: State = .idle
-    /// The part of the request body nghttp2 has not taken yet (this attempt's).
-    var unsentBody: OutgoingBytes
-    /// The whole body so far, which a new attempt sends again (gRFC A6 replay); nil once it
-    /// outgrew the retry policy's buffer or the worker's budget, which commits the call to its
-    /// current attempt.
+    /// The attempts' lifecycle and retry state: the one owner.
+    private(set) var lifecycle: CallAttempts
+    /// The current attempt's stream, while it is open.
+    private(set) var stream: Stream?
+    /// The pool that runs the call, from `begin` to the end; it outlives its calls' attempts.
+    private(set) unowned(unsafe) var pool: UpstreamPool?
+    /// The endpoint of the latest attempt (for the access log).
+    public private(set) var endpoint: SocketAddress?
+    /// The call failed on a cluster limit (circuit breaker, pending queue): overload, not an
+    /// outage; the answer carries `x-ferry-overloaded: true`.
+    public private(set) var overloaded = false
+    /// Endpoints this call's attempts went to, so that a retry can go elsewhere.
+    private(set) var triedEndpoints: [SocketAddress] = []
+    /// CLOCK_MONOTONIC deadline, from the request's timeout.
+    private var deadline: UInt64?
+    private var deadlineTimer: LoopTimer?
+    private var retryTimer: LoopTimer?
+    private var attemptTimer: LoopTimer?
+    /// Whether the call holds one of the breaker's `max_retries` tokens.
+    private var holdsRetryToken = false
+
+    // The request body: what this attempt has not sent, and what a new attempt sends again.
+    private var unsentBody: OutgoingBytes
+    /// The whole body so far (gRFC A6 replay); nil once it outgrew the retry policy's buffer
+    /// or the worker's budget, which commits the call to its current attempt.
     private var replayBody: [UInt8]?
     /// Bytes of a streamed body's replay taken from the worker's RetryBufferBudget.
     private var budgetedReplayBytes = 0
     /// No more body follows (always, unless the request streams its body).
-    private(set) var bodyEnded: Bool
-    /// nghttp2 asked for body bytes when there were none (NGHTTP2_ERR_DEFERRED): more body,
-    /// or its end, must resume the stream's DATA.
-    var bodyDeferred = false
-    /// Body bytes this attempt has sent, and the most any attempt has (reported to the
-    /// delegate once, however many attempts send them).
+    private var bodyEnded: Bool
+    /// nghttp2 asked for body bytes when there were none: more body, or its end, resumes DATA.
+    private var bodyDeferred = false
+    /// Body bytes this attempt has sent, and the most any attempt has (reported once).
     private var attemptSentBytes = 0
     private var reportedSentBytes = 0
-    /// DATA bytes received but not yet released with `consume` (flow control).
-    var unconsumedBytes = 0
-    var headerBlock = HeaderFields()
-    /// This attempt's response headers came (whether or not they reached the delegate).
-    var receivedHead = false
 
-    // Attempts. The pool sets `pool` when the call starts; it outlives its calls' attempts.
-    unowned(unsafe) var pool: UpstreamPool?
-    var retry: RetryState?
-    /// The endpoint of the latest attempt (for the access log).
-    public internal(set) var endpoint: SocketAddress?
-    /// The call failed on a cluster limit (circuit breaker, pending queue): overload, not an
-    /// outage; the answer carries `x-ferry-overloaded: true`.
-    public internal(set) var overloaded = false
-    /// Attempts made, the first included (transparent retries not counted).
-    public var attempts: Int { retry?.attempts ?? 1 }
-    /// Endpoints this call's attempts went to, so that a retry can go elsewhere.
-    var triedEndpoints: [SocketAddress] = []
-    /// Attempts restarted because the backend never processed them (A6 "transparent retry").
-    var transparentRetries = 0
-    /// CLOCK_MONOTONIC deadline, from the request's timeout.
-    var deadline: UInt64?
-    /// The deadline's timer, and the backoff's between attempts.
-    var timer: LoopTimer?
-    var retryTimer: LoopTimer?
-    var attemptTimer: LoopTimer?
-    /// The downstream gave up: nothing is retried any more.
-    private var cancelled = false
-    /// Whether this call holds one of the breaker's `max_retries` tokens.
-    var holdsRetryToken = false
-    /// Something of the response reached the delegate: the call is committed to this attempt.
-    private var responseStarted = false
+    // The response of the current attempt.
+    /// DATA bytes received but not yet released with `consume` (flow control).
+    private(set) var unconsumedBytes = 0
+    private var headerBlock = HeaderFields()
     private var held: [HeldPart] = []
-    private var heldBytes = 0
     /// Bytes released to the backend while held, which the delegate will `consume` again.
     private var consumedAhead = 0
 
@@ -151,43 +106,45 @@ public final class UpstreamCall {
         unsentBody = OutgoingBytes(request.body)
         replayBody = request.body
         bodyEnded = !request.streamsBody
-        retry = request.retryPolicy.map { RetryState(policy: $0) }
-        retry?.requestBuffered(bytes: request.body.count)
+        lifecycle = CallAttempts(retryPolicy: request.retryPolicy, holdsReplies: request.retriesFailuresInTrailers,
+                                 requestBytes: request.body.count)
     }
+
+    public var isFinished: Bool { lifecycle.phase == .finished }
+
+    /// Attempts made, the first included (transparent retries not counted).
+    public var attempts: Int { lifecycle.attempts }
 
     /// Whether a new attempt can send the whole body again.
     var canReplay: Bool { replayBody != nil }
 
+    /// What is left of the deadline at `now`, as `grpc-timeout` (A6: each attempt sends the
+    /// remaining time, not the original timeout).
+    func remainingTimeout(now: UInt64) -> GRPCTimeout? {
+        guard let deadline else { return request.timeout }
+        return GRPCTimeout(nanoseconds: Int64(deadline > now ? deadline - now : 0))
+    }
+
+    // MARK: The exchange's side
+
     /// More of a streamed request body: it goes out as flow control allows, and is kept for a
-    /// retry while the whole body fits the retry policy's buffer (gRFC A6: past it, the call
-    /// is committed).
+    /// retry while the whole body fits the retry policy's buffer and the worker's budget
+    /// (gRFC A6: past them, the call is committed).
     public func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard !bodyEnded, !isFinished, bytes.count > 0 else { return }
         unsentBody.append(bytes)
         if replayBody != nil {
-            if let retry, replayBody!.count + bytes.count <= retry.policy.maxBufferedRequestBytes,
+            if let retry = lifecycle.retry, replayBody!.count + bytes.count <= retry.policy.maxBufferedRequestBytes,
                pool?.retryBuffer.reserve(bytes.count) == true {
                 replayBody!.append(contentsOf: bytes)
                 budgetedReplayBytes += bytes.count
             } else {
-                dropReplay()
+                replayBody = nil
+                lifecycle.replayDropped()
+                releaseReplayBudget()
             }
         }
         resumeBody()
-    }
-
-    /// No more replays: the call stands or falls with its current attempt.
-    private func dropReplay() {
-        replayBody = nil
-        retry?.commit()
-        releaseReplayBudget()
-    }
-
-    /// Gives the replay's bytes back to the worker's budget (the call ended, or dropped them).
-    func releaseReplayBudget() {
-        guard budgetedReplayBytes > 0 else { return }
-        pool?.retryBuffer.release(budgetedReplayBytes)
-        budgetedReplayBytes = 0
     }
 
     /// The streamed request body is complete: END_STREAM follows its last bytes.
@@ -198,31 +155,9 @@ public final class UpstreamCall {
     }
 
     private func resumeBody() {
-        guard bodyDeferred, case .active(let connection, let streamID) = state else { return }
+        guard bodyDeferred, let stream else { return }
         bodyDeferred = false
-        connection.resumeBody(streamID: streamID)
-    }
-
-    /// nghttp2 took `count` body bytes of this attempt for DATA frames.
-    func bodyBytesTaken(_ count: Int) {
-        attemptSentBytes += count
-        guard request.streamsBody, attemptSentBytes > reportedSentBytes else { return }
-        let newly = attemptSentBytes - reportedSentBytes
-        reportedSentBytes = attemptSentBytes
-        delegate?.upstreamCall(self, sentRequestBytes: newly)
-    }
-
-    public var isFinished: Bool {
-        if case .finished = state { return true }
-        return false
-    }
-
-    /// What is left of the deadline at `now`, as `grpc-timeout` (A6: each attempt sends the
-    /// remaining time, not the original timeout).
-    func remainingTimeout(now: () -> UInt64) -> GRPCTimeout? {
-        guard let deadline else { return request.timeout }
-        let now = now()
-        return GRPCTimeout(nanoseconds: Int64(deadline > now ? deadline - now : 0))
+        stream.connection.resumeBody(streamID: stream.id)
     }
 
     /// Releases `bytes` of received DATA: the backend may send that much more. Call it when
@@ -236,112 +171,251 @@ public final class UpstreamCall {
         }
         guard bytes > 0 else { return }
         unconsumedBytes -= bytes
-        if case .active(let connection, let streamID) = state {
-            connection.consume(bytes, streamID: streamID)
-        }
+        stream?.connection.consume(bytes, streamID: stream!.id)
     }
 
     /// Ends the call from the downstream side: RST_STREAM(CANCEL) if it has a stream, removal
     /// from the queue if it waits. No part is delivered after this.
     public func cancel() {
         delegate = nil
-        cancelled = true
-        switch state {
-        case .active(let connection, let streamID):
-            connection.cancel(streamID: streamID)
-        case .queued, .idle, .backingOff:
+        guard !isFinished else { return }
+        if lifecycle.cancel() {
+            stream.map { $0.connection.cancel(streamID: $0.id) }
+        } else {
             finish()
-        case .finished:
-            break
         }
+    }
+
+    // MARK: The pool's side
+
+    /// The pool takes the call: its deadline runs from now.
+    func begin(in pool: UpstreamPool, loop: EventLoop) {
+        self.pool = pool
+        guard let timeout = request.timeout else { return }
+        deadline = EventLoop.monotonicNow + UInt64(timeout.nanoseconds)
+        deadlineTimer = LoopTimer(loop: loop) { [unowned self] in deadlinePassed() }
+        deadlineTimer?.schedule(afterNanoseconds: UInt64(timeout.nanoseconds))
+    }
+
+    /// The next attempt goes to `endpoint` (a stream there, or its queue).
+    func dispatching(to endpoint: SocketAddress) {
+        if !triedEndpoints.contains(endpoint) { triedEndpoints.append(endpoint) }
+    }
+
+    func queued() {
+        lifecycle.queued()
+    }
+
+    /// The endpoint whose queue held the call left the set: it is dispatched again.
+    func requeued() {
+        lifecycle.requeued()
+    }
+
+    /// The call ends on a cluster limit before any attempt, or fails an attempt on one.
+    func overloaded(_ status: GRPCStatus, attempt: Bool) {
+        overloaded = true
+        if attempt { attemptReceived(.failed(status)) } else { fail(status) }
+    }
+
+    /// Ends the call with `status` at once, no retry (nothing was sent).
+    func fail(_ status: GRPCStatus) {
+        deliver(.failed(status))
+    }
+
+    /// A retry's backoff starts: the held breaker token goes with the call until its next
+    /// attempt ends; the request is sent again from its start when the timer fires.
+    func backOff(afterNanoseconds delay: UInt64, loop: EventLoop, then dispatch: @escaping (UpstreamCall) -> Void) {
+        holdsRetryToken = true
+        resetForAttempt()
+        let backoff = LoopTimer(loop: loop) { [unowned self] in
+            retryTimer = nil
+            if lifecycle.phase == .backingOff { dispatch(self) }
+        }
+        retryTimer = backoff
+        backoff.schedule(afterNanoseconds: max(delay, 1))
+    }
+
+    /// Returns whether the call held a `max_retries` token (now released by the pool).
+    func releaseRetryToken() -> Bool {
+        defer { holdsRetryToken = false }
+        return holdsRetryToken
+    }
+
+    /// Gives the replay's bytes back to the worker's budget.
+    func releaseReplayBudget() {
+        guard budgetedReplayBytes > 0 else { return }
+        pool?.retryBuffer.release(budgetedReplayBytes)
+        budgetedReplayBytes = 0
+    }
+
+    /// The call ended: the pool has taken back what it held.
+    func detachFromPool() {
+        retryTimer?.cancel()
+        retryTimer = nil
+        pool = nil
+    }
+
+    // MARK: The connection's side
+
+    /// The next attempt's stream is open on `connection`.
+    func streamOpened(_ connection: HTTP2ClientConnection, id: Int32, loop: EventLoop) {
+        stream = Stream(connection: connection, id: id)
+        endpoint = connection.endpoint
+        lifecycle.streamOpened()
+        if let perTry = request.perTryTimeoutNanoseconds {
+            if attemptTimer == nil {
+                attemptTimer = LoopTimer(loop: loop) { [unowned self] in perTryTimeoutPassed() }
+            }
+            attemptTimer?.schedule(afterNanoseconds: perTry)
+        }
+    }
+
+    /// Whether `id` on `connection` is this call's current attempt (a late part of an old
+    /// attempt is not taken for the new one's).
+    func isCurrent(_ connection: HTTP2ClientConnection, _ id: Int32) -> Bool {
+        stream?.id == id && stream?.connection === connection
+    }
+
+    /// A header field of the current attempt's response (nghttp2's `on_header_callback`).
+    func headerField(name: UnsafePointer<UInt8>?, nameLength: Int, value: UnsafePointer<UInt8>?, valueLength: Int) {
+        headerBlock.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
+    }
+
+    /// The header block just completed.
+    func takeHeaderBlock() -> HeaderFields {
+        defer { headerBlock = HeaderFields() }
+        return headerBlock
+    }
+
+    func dataReceived(_ bytes: UnsafeRawBufferPointer) {
+        unconsumedBytes += bytes.count
+        attemptReceived(.data(bytes))
+    }
+
+    /// nghttp2 asks for DATA bytes of the request body.
+    func takeBody(into buffer: UnsafeMutablePointer<UInt8>, maxLength: Int) -> (count: Int, last: Bool, deferred: Bool) {
+        let count = unsentBody.take(into: buffer, maxLength: maxLength)
+        if unsentBody.count == 0 {
+            if bodyEnded { return (count, true, false) }
+            if count == 0 {
+                // A streamed body waits for its next bytes (resumeBody).
+                bodyDeferred = true
+                return (0, false, true)
+            }
+        }
+        attemptSentBytes += count
+        if request.streamsBody, attemptSentBytes > reportedSentBytes {
+            let newly = attemptSentBytes - reportedSentBytes
+            reportedSentBytes = attemptSentBytes
+            delegate?.upstreamCall(self, sentRequestBytes: newly)
+        }
+        return (count, false, false)
+    }
+
+    /// The attempt's stream closed: the DATA it never released, for the connection window.
+    func streamClosed() -> Int {
+        defer { unconsumedBytes = 0 }
+        return max(0, unconsumedBytes)
+    }
+
+    /// Whether this attempt's response headers came.
+    var receivedHead: Bool { lifecycle.receivedHead }
+
+    // MARK: Parts of the current attempt
+
+    /// A part of the current attempt. `neverProcessed`: the backend did not process the stream
+    /// (REFUSED_STREAM, above a GOAWAY's last stream, or no connection).
+    func attemptReceived(_ part: UpstreamResponsePart, neverProcessed: Bool = false) {
+        guard !isFinished else { return }
+        if lifecycle.cancelled { return deliver(part) }
+        switch part {
+        case .head(let fields):
+            attemptTimer?.cancel()
+            switch lifecycle.headReceived() {
+            case .deliver: deliver(part)
+            case .hold, .releaseHeld: held.append(.head(fields))
+            }
+        case .data(let bytes):
+            let verdict = lifecycle.dataReceived(count: bytes.count)
+            guard verdict != .deliver else { return deliver(part) }
+            held.append(.data(Array(bytes)))
+            // Released at once, so that a large reply cannot stall on flow control while held.
+            consumedAhead += bytes.count
+            unconsumedBytes -= bytes.count
+            stream.map { $0.connection.consume(bytes.count, streamID: $0.id) }
+            if verdict == .releaseHeld { releaseHeld() }
+        case .trailers(let fields):
+            attemptTimer?.cancel()
+            attemptEnded(GRPCStatus(trailers: fields).code, pushback: fields["grpc-retry-pushback-ms"].map(RetryPushback.init), part)
+        case .failed(let status):
+            attemptTimer?.cancel()
+            if neverProcessed, let pool,
+               lifecycle.retryTransparently(mayGoAgain: pool.mayRetryTransparently(self, connected: lifecycle.phase == .active),
+                                            canReplay: canReplay) {
+                resetForAttempt()
+                return pool.dispatch(self)
+            }
+            attemptEnded(status.code, pushback: nil, part)
+        }
+    }
+
+    /// The attempt's end: a retry after the backoff, or the end goes to the client.
+    private func attemptEnded(_ code: GRPCStatusCode, pushback: RetryPushback?, _ part: UpstreamResponsePart) {
+        if let pool {
+            pool.attemptEnded(self, code: code)
+            var random = SystemRandomNumberGenerator()
+            let now = EventLoop.monotonicNow
+            switch lifecycle.attemptEnded(code: code, pushback: pushback, throttleAllows: pool.throttle?.allowsRetry ?? true,
+                                          deadlineLeftNanoseconds: deadline.map { $0 > now ? $0 - now : 0 }, using: &random) {
+            case .retry(let delay):
+                if pool.scheduleRetry(self, afterNanoseconds: delay) { return }
+                lifecycle.retryRefused()
+            case .deliver(let notRetried):
+                if let notRetried { pool.notRetried(self, notRetried) }
+            }
+        }
+        releaseHeld()
+        deliver(part)
+    }
+
+    /// The attempt waited `per_try_timeout` for response headers: it is cancelled upstream
+    /// (RST_STREAM(CANCEL)) and fails as UNAVAILABLE, which a retry policy may retry elsewhere.
+    private func perTryTimeoutPassed() {
+        guard lifecycle.perTryTimeoutApplies(), let stream, let perTry = request.perTryTimeoutNanoseconds else { return }
+        stream.connection.cancel(streamID: stream.id)
+        let limit = GRPCTimeout(nanoseconds: Int64(min(perTry, UInt64(Int64.max))))
+        attemptReceived(.failed(GRPCStatus(.unavailable,
+            "upstream \(stream.connection.endpoint) did not answer within per_try_timeout \(limit)")))
+    }
+
+    /// The deadline passed: DEADLINE_EXCEEDED, and the attempt's stream is reset (CANCEL).
+    private func deadlinePassed() {
+        guard !isFinished else { return }
+        let status = GRPCStatus(.deadlineExceeded,
+            "deadline of \(request.timeout?.description ?? "") exceeded (cluster \(pool?.settings.name ?? ""), \(attempts) attempt\(attempts == 1 ? "" : "s"))")
+        stream.map { $0.connection.cancel(streamID: $0.id) }
+        deliver(.failed(status))
     }
 
     /// A new attempt: the body from the start, no response yet; a reply held from the last
     /// attempt is dropped, with the flow-control credit taken ahead for it.
-    func resetForAttempt() {
+    private func resetForAttempt() {
+        // DATA of the abandoned attempt still counts against its connection's window.
+        if unconsumedBytes > 0, let stream { stream.connection.consumeConnection(unconsumedBytes) }
+        stream = nil
         unsentBody = OutgoingBytes(replayBody ?? [])
         bodyDeferred = false
         attemptSentBytes = 0
         unconsumedBytes = 0
         overloaded = false
         headerBlock = HeaderFields()
-        receivedHead = false
         held.removeAll()
-        heldBytes = 0
         consumedAhead = 0
-    }
-
-    // MARK: Parts of the current attempt
-
-    /// A part of the current attempt, from its connection. `neverProcessed`: the backend did
-    /// not process the stream (REFUSED_STREAM, above a GOAWAY's last stream, or no connection).
-    func attemptReceived(_ part: UpstreamResponsePart, neverProcessed: Bool = false) {
-        guard !isFinished else { return }
-        if cancelled {
-            deliver(part)
-            return
-        }
-        switch part {
-        case .head, .trailers, .failed: attemptTimer?.cancel()
-        case .data: break
-        }
-        switch part {
-        case .head(let fields):
-            if holdsResponse {
-                held.append(.head(fields))
-                return
-            }
-            deliver(part)
-        case .data(let bytes):
-            if holdsResponse {
-                held.append(.data(Array(bytes)))
-                heldBytes += bytes.count
-                // Released at once, so that a large reply cannot stall on flow control while held.
-                consumedAhead += bytes.count
-                unconsumedBytes -= bytes.count
-                if case .active(let connection, let streamID) = state { connection.consume(bytes.count, streamID: streamID) }
-                if heldBytes > (retry?.policy.maxBufferedRequestBytes ?? 0) { releaseHeld() }
-                return
-            }
-            deliver(part)
-        case .trailers(let fields):
-            let status = GRPCStatus(trailers: fields)
-            pool?.attemptEnded(self, code: status.code)
-            if status.code != .ok, !responseStarted,
-               pool?.retryIfAllowed(self, code: status.code, pushback: fields["grpc-retry-pushback-ms"].map(RetryPushback.init)) == true {
-                return
-            }
-            releaseHeld()
-            deliver(part)
-        case .failed(let status):
-            if neverProcessed, !responseStarted, pool?.retryTransparently(self, connected: state.isActive) == true { return }
-            pool?.attemptEnded(self, code: status.code)
-            if !responseStarted, pool?.retryIfAllowed(self, code: status.code, pushback: nil) == true {
-                return
-            }
-            deliver(part)
-        }
-    }
-
-    /// The attempt waited `per_try_timeout` for response headers: it is cancelled upstream
-    /// (RST_STREAM(CANCEL)) and fails as UNAVAILABLE, which a retry policy may retry elsewhere.
-    func perTryTimeoutExpired() {
-        guard case .active(let connection, let streamID) = state, !receivedHead,
-              let perTry = request.perTryTimeoutNanoseconds else { return }
-        connection.cancel(streamID: streamID)
-        let limit = GRPCTimeout(nanoseconds: Int64(min(perTry, UInt64(Int64.max))))
-        attemptReceived(.failed(GRPCStatus(.unavailable,
-            "upstream \(connection.endpoint) did not answer within per_try_timeout \(limit)")))
-    }
-
-    private var holdsResponse: Bool {
-        request.retriesFailuresInTrailers && retry?.phase == .uncommitted && !responseStarted
     }
 
     private func releaseHeld() {
         let parts = held
         held.removeAll()
-        heldBytes = 0
         for part in parts {
             switch part {
             case .head(let fields): deliver(.head(fields))
@@ -351,31 +425,22 @@ public final class UpstreamCall {
     }
 
     /// Hands a part to the delegate; the first one commits the call, the last one ends it.
-    func deliver(_ part: UpstreamResponsePart) {
+    private func deliver(_ part: UpstreamResponsePart) {
         guard !isFinished else { return }
         switch part {
         case .trailers, .failed: finish()
-        case .head, .data:
-            responseStarted = true
-            retry?.commit()
+        case .head, .data: lifecycle.partDelivered()
         }
         delegate?.upstreamCall(self, received: part)
     }
 
     /// The end: timers stop and the pool takes back what the call held.
     private func finish() {
-        state = .finished
-        timer?.cancel()
-        timer = nil
+        lifecycle.finished()
+        deadlineTimer?.cancel()
+        deadlineTimer = nil
         attemptTimer?.cancel()
         attemptTimer = nil
         pool?.callFinished(self)
-    }
-}
-
-extension UpstreamCall.State {
-    var isActive: Bool {
-        if case .active = self { return true }
-        return false
     }
 }

@@ -127,8 +127,6 @@ public final class UpstreamPool {
     /// The PING interval of new connections: the cluster's, doubled each time a backend
     /// answers GOAWAY(too_many_pings) (gRFC A8).
     private(set) var keepaliveIntervalNanoseconds: UInt64?
-    /// Unprocessed attempts restarted per call before giving up (a loop guard).
-    private static let transparentRetryLimit = 5
     /// Streams a connection still being set up is expected to take (HTTP/2's initial
     /// unlimited SETTINGS_MAX_CONCURRENT_STREAMS, capped as servers commonly do).
     private var assumedStreamsPerNewConnection: Int { min(100, settings.maxConcurrentStreams) }
@@ -221,7 +219,7 @@ public final class UpstreamPool {
             connectBackoff[endpoint] = nil
             for connection in connections[endpoint] ?? [] { connection.shutdown() }
             for call in takePending(on: endpoint) {
-                call.state = .idle
+                call.requeued()
                 dispatch(call)
             }
         }
@@ -233,16 +231,9 @@ public final class UpstreamPool {
     /// call over the breaker's `max_requests` fails at once with UNAVAILABLE naming the limit.
     public func start(_ call: UpstreamCall) {
         if let trip = breaker.acquire(.request) {
-            call.deliver(.failed(overloaded(call, trip)))
-            return
+            return call.overloaded(overload(trip), attempt: false)
         }
-        call.pool = self
-        if let timeout = call.request.timeout {
-            let deadline = EventLoop.monotonicNow + UInt64(timeout.nanoseconds)
-            call.deadline = deadline
-            call.timer = LoopTimer(loop: loop) { [unowned call] in call.pool?.deadlineExpired(call) }
-            call.timer?.schedule(afterNanoseconds: UInt64(timeout.nanoseconds))
-        }
+        call.begin(in: self, loop: loop)
         dispatch(call)
     }
 
@@ -264,7 +255,7 @@ public final class UpstreamPool {
 
     /// Sends the call's next attempt to an endpoint: onto a free stream, or into the
     /// endpoint's queue behind a connection being opened.
-    private func dispatch(_ call: UpstreamCall) {
+    func dispatch(_ call: UpstreamCall) {
         let now = EventLoop.monotonicNow
         // When no endpoint passes its health checks, they all get calls (Envoy's "panic" routing):
         // failing a call for certain is worse than trying.
@@ -279,10 +270,9 @@ public final class UpstreamPool {
         if picker.endpoints.isEmpty, resolver != nil, !resolvedOnce {
             // The first DNS answer has not come yet: the call waits for it.
             if let trip = breaker.acquire(.pendingRequest) {
-                call.deliver(.failed(overloaded(call, trip)))
-                return
+                return call.overloaded(overload(trip), attempt: false)
             }
-            call.state = .queued
+            call.queued()
             awaitingEndpoints.append(call)
             return
         }
@@ -293,19 +283,18 @@ public final class UpstreamPool {
             let reason = picker.endpoints.isEmpty
                 ? (settings.dnsNames.isEmpty ? "has no endpoint" : "has no endpoint: \(settings.dnsNames.map(\.host).joined(separator: ", ")) resolved to no address")
                 : "has no reachable endpoint (every one failed to connect and waits out its backoff)"
-            call.deliver(.failed(GRPCStatus(.unavailable, "cluster '\(settings.name)' \(reason)")))
+            call.fail(GRPCStatus(.unavailable, "cluster '\(settings.name)' \(reason)"))
             return
         }
-        if !call.triedEndpoints.contains(endpoint) { call.triedEndpoints.append(endpoint) }
+        call.dispatching(to: endpoint)
         if let connection = connections[endpoint]?.first(where: { $0.hasCapacity }) {
             connection.start(call)
             return
         }
         if let trip = breaker.acquire(.pendingRequest) {
-            call.attemptReceived(.failed(overloaded(call, trip)))
-            return
+            return call.overloaded(overload(trip), attempt: true)
         }
-        call.state = .queued
+        call.queued()
         pending[endpoint, default: []].append(call)
         openConnectionIfNeeded(to: endpoint)
     }
@@ -325,9 +314,8 @@ public final class UpstreamPool {
     /// A call refused by one of the cluster's limits (circuit breaker, pending queue): the
     /// answer says the cluster is overloaded, not down (`x-ferry-overloaded`, Envoy's
     /// `x-envoy-overloaded`).
-    private func overloaded(_ call: UpstreamCall, _ trip: String) -> GRPCStatus {
-        call.overloaded = true
-        return GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")
+    private func overload(_ trip: String) -> GRPCStatus {
+        GRPCStatus(.unavailable, "cluster '\(settings.name)': \(trip)")
     }
 
     private func openConnectionIfNeeded(to endpoint: SocketAddress) {
@@ -338,7 +326,7 @@ public final class UpstreamPool {
         if let trip = breaker.acquire(.connection) {
             // No new connection: the calls wait for a stream on the ones there are, or fail.
             if open.isEmpty {
-                for call in takePending(on: endpoint) { call.attemptReceived(.failed(overloaded(call, trip))) }
+                for call in takePending(on: endpoint) { call.overloaded(overload(trip), attempt: true) }
             }
             return
         }
@@ -380,14 +368,14 @@ public final class UpstreamPool {
         logger.info("upstream endpoint unreachable", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
                                                                  "retry_in_ms": "\(UInt64(delay) / 1_000_000)"])
         for call in takePending(on: endpoint) {
-            call.state = .idle
+            call.requeued()
             call.attemptReceived(.failed(GRPCStatus(.unavailable, message)), neverProcessed: true)
         }
     }
 
     /// The attempt ended with `code`: the endpoint's and the throttle's bookkeeping.
     func attemptEnded(_ call: UpstreamCall, code: GRPCStatusCode) {
-        if let endpoint = currentEndpoint(of: call) {
+        if let endpoint = call.stream?.connection.endpoint {
             if code == .unavailable {
                 if outliers.recordFailure(endpoint, now: EventLoop.monotonicNow) {
                     logger.warning("upstream endpoint ejected", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)"])
@@ -396,84 +384,44 @@ public final class UpstreamPool {
                 outliers.recordSuccess(endpoint)
             }
         }
-        if call.retry?.policy.retryableStatusCodes.contains(code) == true {
+        if call.lifecycle.retry?.policy.retryableStatusCodes.contains(code) == true {
             throttle?.recordFailure()
         } else if code == .ok {
             throttle?.recordSuccess()
         }
-        if call.holdsRetryToken {
-            call.holdsRetryToken = false
-            breaker.release(.retry)
-        }
+        if call.releaseRetryToken() { breaker.release(.retry) }
     }
 
-    private func currentEndpoint(of call: UpstreamCall) -> SocketAddress? {
-        if case .active(let connection, _) = call.state { return connection.endpoint }
-        return nil
-    }
-
-    /// A6 retry of a failed attempt: true when one is scheduled (after its backoff, within the
-    /// deadline and the breaker's `max_retries`).
-    func retryIfAllowed(_ call: UpstreamCall, code: GRPCStatusCode, pushback: RetryPushback?) -> Bool {
-        guard var retry = call.retry else { return false }
-        let decision = retry.attemptFailed(with: code, pushback: pushback, throttleAllows: throttle?.allowsRetry ?? true,
-                                           using: &random)
-        call.retry = retry
-        if decision == .throttled { throttledRetries += 1 }
-        guard case .retry(let delay) = decision else {
-            logger.debug("not retried", metadata: ["cluster": "\(settings.name)", "path": "\(call.request.path)", "reason": "\(decision)"])
-            return false
-        }
-        if let deadline = call.deadline, EventLoop.monotonicNow + delay >= deadline { return false }
+    /// An A6 retry the call's attempts allow: it starts after `delay` if the breaker's
+    /// `max_retries` has a token for it. False: none, and the call ends with its attempt.
+    func scheduleRetry(_ call: UpstreamCall, afterNanoseconds delay: UInt64) -> Bool {
         guard breaker.acquire(.retry) == nil else { return false }
         retries += 1
-        call.holdsRetryToken = true
-        call.state = .backingOff
-        call.resetForAttempt()
-        let backoff = LoopTimer(loop: loop) { [unowned self, unowned call] in
-            call.retryTimer = nil
-            if case .backingOff = call.state { dispatch(call) }
-        }
-        call.retryTimer = backoff
-        backoff.schedule(afterNanoseconds: max(delay, 1))
+        call.backOff(afterNanoseconds: delay, loop: loop) { [unowned self] call in dispatch(call) }
         return true
     }
 
-    /// Restarts an attempt the backend never processed, on another endpoint when there is
-    /// one; it does not count as an attempt (A6 "transparent retry"). A stream refused by a
-    /// connected backend (REFUSED_STREAM, above a GOAWAY's last stream) may go anywhere, the
-    /// same endpoint on a new connection included; a call that found no connection tries each
-    /// endpoint once, then fails with what the last one said.
-    func retryTransparently(_ call: UpstreamCall, connected: Bool) -> Bool {
-        guard call.transparentRetries < UpstreamPool.transparentRetryLimit, call.canReplay else { return false }
-        guard connected || call.triedEndpoints.count < picker.endpoints.count else { return false }
-        call.transparentRetries += 1
-        call.state = .idle
-        call.resetForAttempt()
-        dispatch(call)
-        return true
+    /// Why a failed attempt was not retried, for the log and the throttle's count.
+    func notRetried(_ call: UpstreamCall, _ decision: RetryState.Decision) {
+        if decision == .throttled { throttledRetries += 1 }
+        logger.debug("not retried", metadata: ["cluster": "\(settings.name)", "path": "\(call.request.path)", "reason": "\(decision)"])
     }
 
-    private func deadlineExpired(_ call: UpstreamCall) {
-        guard !call.isFinished else { return }
-        let attempts = call.retry?.attempts ?? 1
-        let status = GRPCStatus(.deadlineExceeded,
-            "deadline of \(call.request.timeout?.description ?? "") exceeded (cluster \(settings.name), \(attempts) attempt\(attempts == 1 ? "" : "s"))")
-        if case .active(let connection, let streamID) = call.state { connection.cancel(streamID: streamID) }
-        call.deliver(.failed(status))
+    /// Whether an attempt the backend never processed has somewhere to go again (A6
+    /// "transparent retry"): a stream refused by a connected backend (REFUSED_STREAM, above a
+    /// GOAWAY's last stream) may go anywhere, the same endpoint on a new connection included; a
+    /// call that found no connection tries each endpoint once, then fails with what the last one
+    /// said.
+    func mayRetryTransparently(_ call: UpstreamCall, connected: Bool) -> Bool {
+        connected || call.triedEndpoints.count < picker.endpoints.count
     }
 
     /// The call ended: what it held goes back.
     func callFinished(_ call: UpstreamCall) {
         call.releaseReplayBudget()
-        call.retryTimer?.cancel()
-        call.retryTimer = nil
-        if call.holdsRetryToken {
-            call.holdsRetryToken = false
-            breaker.release(.retry)
-        }
+        if call.releaseRetryToken() { breaker.release(.retry) }
         if call.pool != nil {
-            call.pool = nil
+            call.detachFromPool()
             breaker.release(.request)
         }
     }
@@ -534,10 +482,9 @@ public final class UpstreamPool {
             return
         }
         guard breaker.acquire(.pendingRequest) == nil else {
-            call.deliver(.failed(GRPCStatus(.unavailable, "no room to queue the health check")))
-            return
+            return call.fail(GRPCStatus(.unavailable, "no room to queue the health check"))
         }
-        call.state = .queued
+        call.queued()
         pending[endpoint, default: []].append(call)
         openConnectionIfNeeded(to: endpoint)
     }
