@@ -11,9 +11,11 @@ let strict: [SwiftSetting] = [
 /// Fewer resident pages for `ferry` (idle RSS, issue 3): lld with packed relative relocations
 /// (DT_RELR: ~8 KiB for the loader to read instead of ~1 MiB of .rela.dyn) and no dynamic
 /// symbol table of every Swift symbol (~0.7 MiB; nothing loads symbols from the executable).
-let lean: [LinkerSetting] = [.unsafeFlags([
-    "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
-])]
+let lean: [LinkerSetting] = [
+    .unsafeFlags([
+        "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+    ])
+]
 
 let package = Package(
     name: "Ferry",
@@ -32,10 +34,12 @@ let package = Package(
     ],
     targets: [
         // C libraries (Debian's -dev packages) exposed to Swift.
-        .systemLibrary(name: "CLibevent", pkgConfig: "libevent_core",
-                       providers: [.apt(["libevent-dev"])]),
-        .systemLibrary(name: "CNghttp2", pkgConfig: "libnghttp2",
-                       providers: [.apt(["libnghttp2-dev"])]),
+        .systemLibrary(
+            name: "CLibevent", pkgConfig: "libevent_core",
+            providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(
+            name: "CNghttp2", pkgConfig: "libnghttp2",
+            providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
 
@@ -46,12 +50,17 @@ let package = Package(
         .target(name: "Routing", dependencies: ["FerryCore", "Resilience"], swiftSettings: strict),
         .target(name: "Config", dependencies: ["FerryCore", "Routing", "Resilience", "CYAML"], swiftSettings: strict),
         // REST/JSON ↔ gRPC transcoding (issue 4): google.api.http rules, descriptors, JSON.
-        .target(name: "Transcode", dependencies: ["FerryCore", "GoogleAPI",
-                                                   .product(name: "SwiftProtobuf", package: "swift-protobuf")],
-                swiftSettings: strict),
+        .target(
+            name: "Transcode",
+            dependencies: [
+                "FerryCore", "GoogleAPI",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            swiftSettings: strict),
         // Generated from Protos/google/api (protoc-gen-swift, committed).
-        .target(name: "GoogleAPI", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
-                swiftSettings: strict),
+        .target(
+            name: "GoogleAPI", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
 
         // I/O: the only code that touches libevent and nghttp2.
         .target(name: "Loop", dependencies: ["CLibevent", "COpenSSL"], swiftSettings: strict),
@@ -60,50 +69,75 @@ let package = Package(
         .target(name: "Observability", dependencies: ["FerryCore"], swiftSettings: strict),
         // Retry, throttle, breaker, outlier and endpoint-choice policies (issue 5): pure state machines.
         .target(name: "Resilience", dependencies: ["FerryCore"], swiftSettings: strict),
-        .target(name: "Upstream", dependencies: ["FerryCore", "Resilience", "Loop", "HTTP2Support", "CNghttp2",
-                                                  .product(name: "Logging", package: "swift-log")],
-                swiftSettings: strict),
+        .target(
+            name: "Upstream",
+            dependencies: [
+                "FerryCore", "Resilience", "Loop", "HTTP2Support", "CNghttp2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         // The admin listener (issue 6): /metrics, /ready, /healthz, /config, /clusters, /reload.
         .target(name: "Admin", dependencies: ["FerryCore", "HTTP1", "Loop"], swiftSettings: strict),
-        .target(name: "Front", dependencies: ["FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode", "Resilience",
-                                               "Observability", "Admin",
-                                               "Loop", "Upstream", "HTTP2Support", "CNghttp2",
-                                               .product(name: "Logging", package: "swift-log")],
-                swiftSettings: strict),
+        .target(
+            name: "Front",
+            dependencies: [
+                "FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode", "Resilience",
+                "Observability", "Admin",
+                "Loop", "Upstream", "HTTP2Support", "CNghttp2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
 
         // The bundled NodeService backend (demo and benchmarks).
-        .target(name: "GRPCServer", dependencies: ["FerryCore", "GRPCWeb", "Loop", "HTTP2Support", "CNghttp2",
-                                                    .product(name: "Logging", package: "swift-log")],
-                swiftSettings: strict),
-        .target(name: "NodeProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
-                swiftSettings: strict),
-        .target(name: "NodeService", dependencies: ["GRPCServer", "NodeProto", "FerryCore", "Loop",
-                                                     .product(name: "Logging", package: "swift-log")],
-                swiftSettings: strict),
+        .target(
+            name: "GRPCServer",
+            dependencies: [
+                "FerryCore", "GRPCWeb", "Loop", "HTTP2Support", "CNghttp2",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .target(
+            name: "NodeProto", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
+        .target(
+            name: "NodeService",
+            dependencies: [
+                "GRPCServer", "NodeProto", "FerryCore", "Loop",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
 
-        .executableTarget(name: "ferry", dependencies: [
-            "Front", "Config", "NodeService", "FerryCore", "Transcode",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict, linkerSettings: lean),
-        .executableTarget(name: "node-service", dependencies: [
-            "NodeService",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
+        .executableTarget(
+            name: "ferry",
+            dependencies: [
+                "Front", "Config", "NodeService", "FerryCore", "Transcode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict, linkerSettings: lean),
+        .executableTarget(
+            name: "node-service",
+            dependencies: [
+                "NodeService",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: strict),
 
         .target(name: "TestSupport", dependencies: ["FerryCore"], path: "Tests/TestSupport"),
         // Fuzz targets of the parsers (issue 14): libFuzzer runs them through ferry-fuzz
         // (scripts/fuzz); FuzzRegressionTests replays their corpus and past crashes.
-        .target(name: "FuzzTargets", dependencies: ["HTTP1", "GRPCWeb", "Transcode", "Config"], path: "Tests/Fuzz/FuzzTargets",
-                swiftSettings: strict),
+        .target(
+            name: "FuzzTargets", dependencies: ["HTTP1", "GRPCWeb", "Transcode", "Config"], path: "Tests/Fuzz/FuzzTargets",
+            swiftSettings: strict),
         .systemLibrary(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),
-        .executableTarget(name: "ferry-fuzz", dependencies: ["FuzzTargets", "CLibFuzzer"], path: "Tests/Fuzz/ferry-fuzz",
-                          swiftSettings: strict),
+        .executableTarget(
+            name: "ferry-fuzz", dependencies: ["FuzzTargets", "CLibFuzzer"], path: "Tests/Fuzz/ferry-fuzz",
+            swiftSettings: strict),
         // bench/transcode: the JSON transcoder against SwiftProtobuf's generated code.
-        .executableTarget(name: "transcode-bench", dependencies: [
-            "Transcode", "NodeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ], path: "bench/transcode-bench", swiftSettings: strict),
+        .executableTarget(
+            name: "transcode-bench",
+            dependencies: [
+                "Transcode", "NodeProto", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ], path: "bench/transcode-bench", swiftSettings: strict),
 
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
@@ -117,9 +151,12 @@ let package = Package(
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "FerryCore"]),
         .testTarget(name: "FrontTests", dependencies: ["Front", "FerryCore", "GRPCWeb", "HTTP1", "Upstream", "Routing", "Config"]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
-        .testTarget(name: "TranscodeTests", dependencies: [
-            "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport", .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-        ]),
+        .testTarget(
+            name: "TranscodeTests",
+            dependencies: [
+                "Transcode", "FerryCore", "GoogleAPI", "NodeProto", "TestSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -53,7 +53,8 @@ public enum AdminJSON {
                 out += quoted("\(value)")
             }
         case .tuple:
-            writeObject(mirror.children.enumerated().map { ($0.element.label ?? "\($0.offset)", $0.element.value) }, to: &out, indent: indent)
+            writeObject(
+                mirror.children.enumerated().map { ($0.element.label ?? "\($0.offset)", $0.element.value) }, to: &out, indent: indent)
         default:
             writeObject(fields(of: mirror), to: &out, indent: indent)
         }

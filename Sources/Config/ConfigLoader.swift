@@ -14,8 +14,10 @@ public enum ConfigLoader {
         }
         let document = ConfigNode(node: root, path: "")
         guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
-        try document.requireMapping(keys: ["workers", "drain_timeout", "drain_grace", "listeners", "routes", "clusters",
-                                           "rest", "access_log", "tracing", "admin", "retry_buffer_bytes"])
+        try document.requireMapping(keys: [
+            "workers", "drain_timeout", "drain_grace", "listeners", "routes", "clusters",
+            "rest", "access_log", "tracing", "admin", "retry_buffer_bytes",
+        ])
 
         let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
         guard !clusters.isEmpty else { throw document.child("clusters").error("at least one cluster is required") }
@@ -70,8 +72,10 @@ public enum ConfigLoader {
 
     private static func rest(_ node: ConfigNode) throws(ConfigError) -> RESTConfig? {
         guard node.isPresent else { return nil }
-        try node.requireMapping(keys: ["descriptor_set", "services", "emit_unpopulated", "use_proto_names",
-                                       "enums_as_ints", "ignore_unknown_fields", "request_headers", "default_timeout"])
+        try node.requireMapping(keys: [
+            "descriptor_set", "services", "emit_unpopulated", "use_proto_names",
+            "enums_as_ints", "ignore_unknown_fields", "request_headers", "default_timeout",
+        ])
         let servicesNode = node.child("services")
         guard let services = try servicesNode.stringList(), !services.isEmpty else {
             throw servicesNode.error("at least one service is required")
@@ -95,8 +99,9 @@ public enum ConfigLoader {
         let addressNode = node.child("address")
         let address = try addressNode.requiredString()
         try validateAddress(address, at: addressNode)
-        var listener = ListenerConfig(address: address, cors: try cors(node.child("cors")), limits: try limits(node.child("limits")),
-                                      tls: try listenerTLS(node.child("tls")))
+        var listener = ListenerConfig(
+            address: address, cors: try cors(node.child("cors")), limits: try limits(node.child("limits")),
+            tls: try listenerTLS(node.child("tls")))
         listener.http2 = try http2(node.child("http2"))
         return listener
     }
@@ -126,8 +131,9 @@ public enum ConfigLoader {
     private static func listenerTLS(_ node: ConfigNode) throws(ConfigError) -> ListenerTLSConfig? {
         guard node.isPresent else { return nil }
         try node.requireMapping(keys: ["cert_file", "key_file", "client_ca_file", "require_client_certificate"])
-        var tls = ListenerTLSConfig(certificateFile: try node.child("cert_file").requiredString(),
-                                    privateKeyFile: try node.child("key_file").requiredString())
+        var tls = ListenerTLSConfig(
+            certificateFile: try node.child("cert_file").requiredString(),
+            privateKeyFile: try node.child("key_file").requiredString())
         tls.clientCAFile = try node.child("client_ca_file").string()
         if let require = try node.child("require_client_certificate").bool() {
             guard tls.clientCAFile != nil || !require else {
@@ -164,8 +170,10 @@ public enum ConfigLoader {
             default: throw node.error("expected a mapping, 'grpc-web' or 'off'")
             }
         }
-        try node.requireMapping(keys: ["allow_origins", "allow_methods", "allow_headers", "expose_headers",
-                                       "max_age", "allow_credentials"])
+        try node.requireMapping(keys: [
+            "allow_origins", "allow_methods", "allow_headers", "expose_headers",
+            "max_age", "allow_credentials",
+        ])
         if let origins = try node.child("allow_origins").stringList() {
             policy.allowOrigins = origins.contains("*") ? .any : .list(origins)
         }
@@ -178,9 +186,11 @@ public enum ConfigLoader {
     }
 
     private static func limits(_ node: ConfigNode) throws(ConfigError) -> FrontLimits {
-        try node.requireMapping(keys: ["max_header_bytes", "max_header_fields", "max_message_bytes",
-                                       "header_read_timeout", "idle_timeout", "max_connections", "buffer_limit_bytes",
-                                       "request_body_timeout", "headers_with_underscores", "grpc_encodings"])
+        try node.requireMapping(keys: [
+            "max_header_bytes", "max_header_fields", "max_message_bytes",
+            "header_read_timeout", "idle_timeout", "max_connections", "buffer_limit_bytes",
+            "request_body_timeout", "headers_with_underscores", "grpc_encodings",
+        ])
         var limits = FrontLimits()
         if let value = try node.child("max_header_bytes").int(range: 1024...(1 << 20)) { limits.maxHeaderBytes = value }
         if let value = try node.child("max_header_fields").int(range: 8...10_000) { limits.maxHeaderFields = value }
@@ -190,7 +200,9 @@ public enum ConfigLoader {
         if let value = try node.child("max_connections").int(range: 1...10_000_000) { limits.maxConnections = value }
         if let value = try node.child("buffer_limit_bytes").int(range: 16 * 1024...(1 << 30)) { limits.bufferLimitBytes = value }
         if let value = try node.child("request_body_timeout").duration() { limits.requestBodyTimeoutNanoseconds = value }
-        for (key, value) in [("header_read_timeout", limits.headerReadTimeoutNanoseconds), ("request_body_timeout", limits.requestBodyTimeoutNanoseconds)]
+        for (key, value) in [
+            ("header_read_timeout", limits.headerReadTimeoutNanoseconds), ("request_body_timeout", limits.requestBodyTimeoutNanoseconds),
+        ]
         where value == 0 {
             throw node.child(key).error("must be greater than zero")
         }
@@ -236,10 +248,11 @@ public enum ConfigLoader {
         guard clusters.contains(cluster) else {
             throw clusterNode.error("no cluster named '\(cluster)' (clusters: \(clusters.sorted().joined(separator: ", ")))")
         }
-        let policy = RoutePolicy(timeoutNanoseconds: try node.child("timeout").duration(),
-                                 perTryTimeoutNanoseconds: try node.child("per_try_timeout").duration(),
-                                 retryPolicy: try retryPolicy(node.child("retry_policy")),
-                                 idempotent: try node.child("idempotent").bool() ?? false)
+        let policy = RoutePolicy(
+            timeoutNanoseconds: try node.child("timeout").duration(),
+            perTryTimeoutNanoseconds: try node.child("per_try_timeout").duration(),
+            retryPolicy: try retryPolicy(node.child("retry_policy")),
+            idempotent: try node.child("idempotent").bool() ?? false)
         return Route(match: match, cluster: cluster, policy: policy)
     }
 
@@ -247,8 +260,10 @@ public enum ConfigLoader {
     /// required, as A6 requires them.
     private static func retryPolicy(_ node: ConfigNode) throws(ConfigError) -> RetryPolicy? {
         guard node.isPresent else { return nil }
-        try node.requireMapping(keys: ["max_attempts", "initial_backoff", "max_backoff", "backoff_multiplier",
-                                       "retryable_status_codes", "max_buffered_request_bytes"])
+        try node.requireMapping(keys: [
+            "max_attempts", "initial_backoff", "max_backoff", "backoff_multiplier",
+            "retryable_status_codes", "max_buffered_request_bytes",
+        ])
         func required<T>(_ key: String, _ read: (ConfigNode) throws(ConfigError) -> T?) throws(ConfigError) -> T {
             let child = node.child(key)
             guard let value = try read(child) else { throw child.error("required") }
@@ -281,10 +296,12 @@ public enum ConfigLoader {
     }
 
     private static func cluster(_ node: ConfigNode) throws(ConfigError) -> ClusterConfig {
-        try node.requireMapping(keys: ["name", "endpoints", "authority", "max_connections", "max_pending_requests",
-                                       "max_requests", "max_retries", "connect_timeout", "keepalive_interval", "keepalive_timeout",
-                                       "outlier_detection", "retry_throttling", "dns_refresh", "dns_resolver",
-                                       "health_check", "max_concurrent_streams", "tls"])
+        try node.requireMapping(keys: [
+            "name", "endpoints", "authority", "max_connections", "max_pending_requests",
+            "max_requests", "max_retries", "connect_timeout", "keepalive_interval", "keepalive_timeout",
+            "outlier_detection", "retry_throttling", "dns_refresh", "dns_resolver",
+            "health_check", "max_concurrent_streams", "tls",
+        ])
         let endpointsNode = node.child("endpoints")
         let endpoints = try endpointsNode.elements()
         guard !endpoints.isEmpty else { throw endpointsNode.error("at least one endpoint is required") }
@@ -390,7 +407,8 @@ public enum ConfigLoader {
             let isIPv4 = octets.count == 4 && octets.allSatisfy { UInt8($0) != nil }
             let isName = allowingNames && isDNSName(host)
             guard isIPv4 || host == "localhost" || isName else {
-                throw node.error("invalid host '\(host)' in '\(address)': expected an IP address\(allowingNames ? ", a DNS name" : "") or localhost")
+                throw node.error(
+                    "invalid host '\(host)' in '\(address)': expected an IP address\(allowingNames ? ", a DNS name" : "") or localhost")
             }
         }
         guard let number = Int(port), (1...65535).contains(number) else {

@@ -76,8 +76,10 @@ struct ConfigNode {
     /// A duration such as `500ms`, `10s`, `2m`, `1h`, in nanoseconds.
     func duration() throws(ConfigError) -> UInt64? {
         guard let text = try string() else { return nil }
-        let units: [(String, UInt64)] = [("ms", 1_000_000), ("us", 1_000), ("s", 1_000_000_000),
-                                         ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
+        let units: [(String, UInt64)] = [
+            ("ms", 1_000_000), ("us", 1_000), ("s", 1_000_000_000),
+            ("m", 60_000_000_000), ("h", 3_600_000_000_000),
+        ]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             if let amount = UInt64(text.dropLast(suffix.count)), amount <= 86_400_000_000 {
                 return amount * scale

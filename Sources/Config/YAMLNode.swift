@@ -12,7 +12,9 @@ indirect enum YAMLNode {
     case sequence([YAMLNode])
 
     var isNull: Bool {
-        if case .scalar(let text, plain: true) = self { return text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL" }
+        if case .scalar(let text, plain: true) = self {
+            return text.isEmpty || text == "~" || text == "null" || text == "Null" || text == "NULL"
+        }
         return false
     }
 }
@@ -97,8 +99,9 @@ private struct EventReader {
         case YAML_SCALAR_EVENT:
             let scalar = event.data.scalar
             anchor = scalar.anchor
-            node = .scalar(String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self),
-                           plain: scalar.style == YAML_PLAIN_SCALAR_STYLE)
+            node = .scalar(
+                String(decoding: UnsafeBufferPointer(start: scalar.value, count: scalar.length), as: UTF8.self),
+                plain: scalar.style == YAML_PLAIN_SCALAR_STYLE)
         case YAML_SEQUENCE_START_EVENT:
             anchor = event.data.sequence_start.anchor
             var elements: [YAMLNode] = []

@@ -45,9 +45,11 @@ public struct GRPCTimeout: Sendable, Equatable, CustomStringConvertible {
 
     /// The most precise header value that fits in 8 digits, rounded up.
     public var headerValue: String {
-        let units: [(Int64, Character)] = [(1, "n"), (1_000, "u"), (1_000_000, "m"),
-                                           (1_000_000_000, "S"), (60_000_000_000, "M"),
-                                           (3_600_000_000_000, "H")]
+        let units: [(Int64, Character)] = [
+            (1, "n"), (1_000, "u"), (1_000_000, "m"),
+            (1_000_000_000, "S"), (60_000_000_000, "M"),
+            (3_600_000_000_000, "H"),
+        ]
         for (scale, unit) in units {
             // Round up so that a forwarded deadline is never earlier than the real one.
             let amount = nanoseconds / scale + (nanoseconds % scale == 0 ? 0 : 1)

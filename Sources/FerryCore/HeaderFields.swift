@@ -50,11 +50,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Appends a field; ASCII letters of the name are lower-cased.
     public mutating func append(name: String, value: String) {
         // Native Strings are contiguous UTF-8: no copy on the way in.
-        let appended = name.utf8.withContiguousStorageIfAvailable { name in
-            value.utf8.withContiguousStorageIfAvailable { value in
-                append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
-            } != nil
-        } ?? false
+        let appended =
+            name.utf8.withContiguousStorageIfAvailable { name in
+                value.utf8.withContiguousStorageIfAvailable { value in
+                    append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
+                } != nil
+            } ?? false
         if !appended {
             append(name: Array(name.utf8), value: Array(value.utf8))
         }
@@ -92,17 +93,21 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         let entry = other.entries[index]
         let shift = Int(bytes.count) - Int(entry.nameStart)
         bytes.append(contentsOf: other.bytes[Int(entry.nameStart)..<Int(entry.valueEnd)])
-        entries.append(Entry(nameStart: UInt32(Int(entry.nameStart) + shift),
-                             valueStart: UInt32(Int(entry.valueStart) + shift),
-                             valueEnd: UInt32(Int(entry.valueEnd) + shift)))
+        entries.append(
+            Entry(
+                nameStart: UInt32(Int(entry.nameStart) + shift),
+                valueStart: UInt32(Int(entry.valueStart) + shift),
+                valueEnd: UInt32(Int(entry.valueEnd) + shift)))
     }
 
     public mutating func append(contentsOf other: HeaderFields) {
         let shift = UInt32(bytes.count)
         bytes.append(contentsOf: other.bytes)
         for entry in other.entries {
-            entries.append(Entry(nameStart: entry.nameStart + shift, valueStart: entry.valueStart + shift,
-                                 valueEnd: entry.valueEnd + shift))
+            entries.append(
+                Entry(
+                    nameStart: entry.nameStart + shift, valueStart: entry.valueStart + shift,
+                    valueEnd: entry.valueEnd + shift))
         }
     }
 
@@ -158,8 +163,9 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
         try bytes.withUnsafeBytes { buffer in
             for entry in entries {
-                try body(UnsafeRawBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.valueStart)]),
-                         UnsafeRawBufferPointer(rebasing: buffer[Int(entry.valueStart)..<Int(entry.valueEnd)]))
+                try body(
+                    UnsafeRawBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.valueStart)]),
+                    UnsafeRawBufferPointer(rebasing: buffer[Int(entry.valueStart)..<Int(entry.valueEnd)]))
             }
         }
     }
@@ -178,8 +184,9 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     // MARK: Reading Strings
 
     public subscript(index: Int) -> HeaderField {
-        HeaderField(name: String(decoding: nameBytes(at: index), as: UTF8.self),
-                    value: String(decoding: valueBytes(at: index), as: UTF8.self))
+        HeaderField(
+            name: String(decoding: nameBytes(at: index), as: UTF8.self),
+            value: String(decoding: valueBytes(at: index), as: UTF8.self))
     }
 
     /// The first value for `name` (lower-case).

@@ -36,13 +36,17 @@ final class AccessRecord {
         let version = head.version.name
         switch request {
         case .grpc(let call):
-            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path, protocolName: "grpc", httpVersion: version)
+            series = CallSeriesKey(
+                route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path, protocolName: "grpc", httpVersion: version
+            )
         case .grpcWeb(let call):
             // A path no route knows is not a method name worth a series of its own.
-            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path,
-                                   protocolName: call.contentType.isText ? "grpc-web-text" : "grpc-web", httpVersion: version)
+            series = CallSeriesKey(
+                route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path,
+                protocolName: call.contentType.isText ? "grpc-web-text" : "grpc-web", httpVersion: version)
         case .rest(let call):
-            series = CallSeriesKey(route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest", httpVersion: version)
+            series = CallSeriesKey(
+                route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest", httpVersion: version)
         case .simple:
             series = CallSeriesKey(route: "", method: "", protocolName: "http", httpVersion: version)
         }
@@ -53,12 +57,13 @@ final class AccessRecord {
     func end(in context: ListenerContext, peer: String, grpcStatus: Int?, call: UpstreamCall?) {
         let duration = EventLoop.monotonicNow - startMonotonic
         context.metrics?.recordCall(series, grpcCode: grpcStatus, durationNanoseconds: duration, bytesIn: bytesIn, bytesOut: bytesOut)
-        context.accessLog?.record(AccessLogEntry(
-            startNanoseconds: startRealtime, peer: peer, method: method, path: path,
-            protocolName: series.protocolName, httpVersion: series.httpVersion, grpcStatus: grpcStatus, httpStatus: httpStatus,
-            bytesIn: bytesIn, bytesOut: bytesOut, durationNanoseconds: duration,
-            upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: traceID,
-            clientSubject: clientSubject))
+        context.accessLog?.record(
+            AccessLogEntry(
+                startNanoseconds: startRealtime, peer: peer, method: method, path: path,
+                protocolName: series.protocolName, httpVersion: series.httpVersion, grpcStatus: grpcStatus, httpStatus: httpStatus,
+                bytesIn: bytesIn, bytesOut: bytesOut, durationNanoseconds: duration,
+                upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: traceID,
+                clientSubject: clientSubject))
         path = ""
         series = AccessRecord.noSeries
         traceID = nil

@@ -18,7 +18,8 @@ struct AdminEndpoints: AdminHandler {
             "/reload": ("POST", reload),
         ]
         guard let endpoint = endpoints[String(path)] else {
-            return AdminResponse(status: 404, body: "no admin endpoint \(path) (there are: \(endpoints.keys.sorted().joined(separator: ", ")))\n")
+            return AdminResponse(
+                status: 404, body: "no admin endpoint \(path) (there are: \(endpoints.keys.sorted().joined(separator: ", ")))\n")
         }
         guard method == endpoint.method || (method == "HEAD" && endpoint.method == "GET") else {
             return AdminResponse(status: 405, body: "\(path) takes \(endpoint.method), not \(method)\n")
@@ -69,8 +70,10 @@ struct AdminEndpoints: AdminHandler {
 /// `ferry_` prefix) and gRPC's labels (`grpc_service`, `grpc_method`, `grpc_code` as the
 /// status name, as go-grpc-prometheus and grpc-java's exporters use).
 enum MetricsExposition {
-    static func write(downstream: DownstreamMetricsSnapshot, clusters: [ClusterSnapshot], draining: Bool,
-                      to out: inout PrometheusExposition) {
+    static func write(
+        downstream: DownstreamMetricsSnapshot, clusters: [ClusterSnapshot], draining: Bool,
+        to out: inout PrometheusExposition
+    ) {
         out.family("ferry_downstream_connections_active", .gauge, help: "Open downstream connections.")
         out.sample("ferry_downstream_connections_active", [:], downstream.connectionsActive)
         out.family("ferry_downstream_connections_total", .counter, help: "Downstream connections accepted.")
@@ -78,7 +81,8 @@ enum MetricsExposition {
         out.family("ferry_downstream_requests_active", .gauge, help: "Requests being answered (streams in progress).")
         out.sample("ferry_downstream_requests_active", [:], downstream.requestsActive)
 
-        out.family("ferry_requests_total", .counter, help: "Requests answered, by route, gRPC method, protocol, HTTP version and gRPC status.")
+        out.family(
+            "ferry_requests_total", .counter, help: "Requests answered, by route, gRPC method, protocol, HTTP version and gRPC status.")
         out.family("ferry_request_duration_seconds", .histogram, help: "Time from the request's head to the response's end.")
         out.family("ferry_request_bytes_total", .counter, help: "Request bytes received from clients, body and head.")
         out.family("ferry_response_bytes_total", .counter, help: "Response bytes sent to clients, head included.")
@@ -86,16 +90,32 @@ enum MetricsExposition {
             let (service, method) = splitMethod(key.method)
             for (code, count) in series.codes.enumerated() where count > 0 {
                 let name = code < 17 ? GRPCStatusCode(rawValue: code)?.name ?? "UNKNOWN" : "none"
-                out.sample("ferry_requests_total", ["route": key.route, "grpc_service": service, "grpc_method": method,
-                                                    "protocol": key.protocolName, "http_version": key.httpVersion, "grpc_code": name], count)
+                out.sample(
+                    "ferry_requests_total",
+                    [
+                        "route": key.route, "grpc_service": service, "grpc_method": method,
+                        "protocol": key.protocolName, "http_version": key.httpVersion, "grpc_code": name,
+                    ], count)
             }
-            let labels = [("route", key.route), ("grpc_service", service), ("grpc_method", method), ("protocol", key.protocolName), ("http_version", key.httpVersion)]
-            out.histogram("ferry_request_duration_seconds", labels, bounds: CallSeries.bucketBounds, buckets: series.buckets,
-                          sum: Double(series.durationNanoseconds) / 1e9)
-            out.sample("ferry_request_bytes_total", ["route": key.route, "grpc_service": service, "grpc_method": method,
-                                                     "protocol": key.protocolName, "http_version": key.httpVersion], series.bytesIn)
-            out.sample("ferry_response_bytes_total", ["route": key.route, "grpc_service": service, "grpc_method": method,
-                                                      "protocol": key.protocolName, "http_version": key.httpVersion], series.bytesOut)
+            let labels = [
+                ("route", key.route), ("grpc_service", service), ("grpc_method", method), ("protocol", key.protocolName),
+                ("http_version", key.httpVersion),
+            ]
+            out.histogram(
+                "ferry_request_duration_seconds", labels, bounds: CallSeries.bucketBounds, buckets: series.buckets,
+                sum: Double(series.durationNanoseconds) / 1e9)
+            out.sample(
+                "ferry_request_bytes_total",
+                [
+                    "route": key.route, "grpc_service": service, "grpc_method": method,
+                    "protocol": key.protocolName, "http_version": key.httpVersion,
+                ], series.bytesIn)
+            out.sample(
+                "ferry_response_bytes_total",
+                [
+                    "route": key.route, "grpc_service": service, "grpc_method": method,
+                    "protocol": key.protocolName, "http_version": key.httpVersion,
+                ], series.bytesOut)
         }
 
         out.family("ferry_limit_hits_total", .counter, help: "Times a configured limit stopped something, by the limit's config key.")
@@ -109,7 +129,8 @@ enum MetricsExposition {
         out.family("ferry_upstream_streams_active", .gauge, help: "Calls in progress on an endpoint's connections.")
         out.family("ferry_upstream_connect_failures_total", .counter, help: "Connections to an endpoint that failed to open.")
         out.family("ferry_upstream_endpoint_ejected", .gauge, help: "1 while outlier detection keeps the endpoint out.")
-        out.family("ferry_upstream_endpoint_healthy", .gauge, help: "1 when the endpoint passes its health checks (clusters with health_check).")
+        out.family(
+            "ferry_upstream_endpoint_healthy", .gauge, help: "1 when the endpoint passes its health checks (clusters with health_check).")
         for cluster in clusters {
             for endpoint in cluster.endpoints {
                 let labels: KeyValuePairs = ["cluster": cluster.name, "endpoint": endpoint.address]

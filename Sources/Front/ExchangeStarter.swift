@@ -53,9 +53,11 @@ struct ExchangeStarter {
         case .rest(let rest):
             guard rest.body.count + chunk.count <= limits.maxMessageBytes else {
                 context.limitReporter.hit("max_message_bytes", "REST request body above \(limits.maxMessageBytes) bytes")
-                return .refuse(.simple(RequestClassifier.restErrorResponse(
-                    GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(limits.maxMessageBytes) bytes"),
-                    httpStatus: 413, corsHeaders: rest.corsHeaders)))
+                return .refuse(
+                    .simple(
+                        RequestClassifier.restErrorResponse(
+                            GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(limits.maxMessageBytes) bytes"),
+                            httpStatus: 413, corsHeaders: rest.corsHeaders)))
             }
             rest.body.append(contentsOf: chunk)
             return .keep
@@ -68,8 +70,13 @@ struct ExchangeStarter {
             let bodyLimit = limits.bodyLimit(for: call.contentType)
             if call.bodyBytes > bodyLimit {
                 context.limitReporter.hit("max_message_bytes", "gRPC-Web request body above \(bodyLimit) bytes")
-                return .refuse(.grpcWeb(call, .invalidFrames(GRPCStatus(.resourceExhausted,
-                    "gRPC-Web request body larger than the limit of \(bodyLimit) bytes"))))
+                return .refuse(
+                    .grpcWeb(
+                        call,
+                        .invalidFrames(
+                            GRPCStatus(
+                                .resourceExhausted,
+                                "gRPC-Web request body larger than the limit of \(bodyLimit) bytes"))))
             }
             do throws(GRPCWebRequestError) {
                 try call.decoder.append(chunk)
@@ -96,8 +103,10 @@ struct ExchangeStarter {
         case .grpcWeb(let call):
             return .grpcWeb(call, .invalidFrames(GRPCStatus(.deadlineExceeded, message)))
         case .rest(let call):
-            return .simple(RequestClassifier.restErrorResponse(GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
-                                                               corsHeaders: call.corsHeaders))
+            return .simple(
+                RequestClassifier.restErrorResponse(
+                    GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
+                    corsHeaders: call.corsHeaders))
         case .simple, .grpc:
             return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 408), body: message + "\n"))
         }
@@ -107,8 +116,10 @@ struct ExchangeStarter {
 
     /// Answers `request`, whose body has ended: a response for the front to write, or nil
     /// when an exchange now answers on `stream` (`begin` is told of it before it starts).
-    func finish(_ head: HTTP1RequestHead, _ request: ClassifiedRequest, on stream: any DownstreamStream,
-                record: AccessRecord?, begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+    func finish(
+        _ head: HTTP1RequestHead, _ request: ClassifiedRequest, on stream: any DownstreamStream,
+        record: AccessRecord?, begin: (any DownstreamExchange) -> Void
+    ) -> SimpleResponse? {
         switch request {
         case .simple(let response):
             return response
@@ -132,11 +143,12 @@ struct ExchangeStarter {
             var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
             GRPCWebMetadata.appendRequestMetadata(from: head.headers, droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
             identityAndTrace(head, record: record, addingTo: &metadata)
-            exchange.start(request: UpstreamRequest(
-                path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
-                timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
-                retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent,
-                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
+            exchange.start(
+                request: UpstreamRequest(
+                    path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
+                    timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
+                    retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent,
+                    perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
             return nil
         case .rest(let call):
             return startREST(head, call, on: stream, record: record, begin: begin)
@@ -144,8 +156,10 @@ struct ExchangeStarter {
     }
 
     /// Starts the exchange of a native gRPC call at its head: its body streams after it.
-    func startGRPC(_ head: HTTP1RequestHead, _ call: PendingGRPCCall, on stream: any DownstreamStream,
-                   record: AccessRecord?, begin: (any DownstreamExchange) -> Void) {
+    func startGRPC(
+        _ head: HTTP1RequestHead, _ call: PendingGRPCCall, on stream: any DownstreamStream,
+        record: AccessRecord?, begin: (any DownstreamExchange) -> Void
+    ) {
         let exchange = GRPCExchange(stream: stream)
         call.exchange = exchange
         begin(exchange)
@@ -159,54 +173,68 @@ struct ExchangeStarter {
         // The reply is held for a retry on an idempotent route only when the descriptors say
         // the method is unary: a held stream would reach the client late.
         let knownUnary = context.rest?.catalog.unaryMethodPaths.contains(call.path) == true
-        exchange.start(request: UpstreamRequest(
-            path: call.path, metadata: metadata, contentType: call.contentType,
-            timeout: call.timeout ?? routeTimeout(route, path: call.path), body: [], streamsBody: true,
-            retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent && knownUnary,
-            perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
+        exchange.start(
+            request: UpstreamRequest(
+                path: call.path, metadata: metadata, contentType: call.contentType,
+                timeout: call.timeout ?? routeTimeout(route, path: call.path), body: [], streamsBody: true,
+                retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent && knownUnary,
+                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
     }
 
-    private func startREST(_ head: HTTP1RequestHead, _ call: PendingRESTCall, on stream: any DownstreamStream,
-                           record: AccessRecord?, begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+    private func startREST(
+        _ head: HTTP1RequestHead, _ call: PendingRESTCall, on stream: any DownstreamStream,
+        record: AccessRecord?, begin: (any DownstreamExchange) -> Void
+    ) -> SimpleResponse? {
         guard let rest = context.rest else { return nil }
         let messages: [[UInt8]]
         let timeout: GRPCTimeout?
         do {
             // A streamed HttpBody body goes up as one message, as Envoy's transcoder sends a whole body.
-            messages = call.binding.method.clientStreaming && call.binding.requestHTTPBody == nil
+            messages =
+                call.binding.method.clientStreaming && call.binding.requestHTTPBody == nil
                 ? try rest.assembler.requestStream(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body)
-                : [try rest.assembler.requestMessage(for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body,
-                                                     contentType: head.headers["content-type"])]
+                : [
+                    try rest.assembler.requestMessage(
+                        for: call.binding, pathBindings: call.pathBindings, query: call.query, body: call.body,
+                        contentType: head.headers["content-type"])
+                ]
             timeout = try GRPCWebMetadata.timeout(from: head.headers) ?? rest.defaultTimeout
         } catch {
             return RequestClassifier.restErrorResponse(GRPCStatus(.invalidArgument, "\(error)"), corsHeaders: call.corsHeaders)
         }
         let grpcPath = call.binding.method.grpcPath
         guard let route = call.route, let pool = context.pools[route.cluster] else {
-            return RequestClassifier.restErrorResponse(GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"),
-                                                       corsHeaders: call.corsHeaders)
+            return RequestClassifier.restErrorResponse(
+                GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"),
+                corsHeaders: call.corsHeaders)
         }
-        let exchange = RESTExchange(stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
-                                    format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
+        let exchange = RESTExchange(
+            stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
+            format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
         begin(exchange)
         var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-        GRPCWebMetadata.appendRequestMetadata(from: head.headers, allowing: rest.requestHeaders,
-                                              droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
+        GRPCWebMetadata.appendRequestMetadata(
+            from: head.headers, allowing: rest.requestHeaders,
+            droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
         identityAndTrace(head, record: record, addingTo: &metadata)
         var body: [UInt8] = []
         for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
-        exchange.start(request: UpstreamRequest(path: grpcPath, metadata: metadata, contentType: "application/grpc",
-                                                timeout: timeout ?? routeTimeout(route, path: grpcPath), body: body,
-                                                retryPolicy: route.policy.retryPolicy,
-                                                retriesFailuresInTrailers: route.policy.idempotent,
-                                                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
+        exchange.start(
+            request: UpstreamRequest(
+                path: grpcPath, metadata: metadata, contentType: "application/grpc",
+                timeout: timeout ?? routeTimeout(route, path: grpcPath), body: body,
+                retryPolicy: route.policy.retryPolicy,
+                retriesFailuresInTrailers: route.policy.idempotent,
+                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
         return nil
     }
 
     /// A request answered before its body ended: the response, or nil when a gRPC-Web
     /// exchange answers it on `stream`.
-    func refuse(_ refusal: RequestRefusal, _ head: HTTP1RequestHead, on stream: any DownstreamStream,
-                begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+    func refuse(
+        _ refusal: RequestRefusal, _ head: HTTP1RequestHead, on stream: any DownstreamStream,
+        begin: (any DownstreamExchange) -> Void
+    ) -> SimpleResponse? {
         switch refusal {
         case .simple(let response): response
         case .grpcWeb(let call, let error): refuse(head, call, error, on: stream, begin: begin)
@@ -214,8 +242,10 @@ struct ExchangeStarter {
     }
 
     /// A gRPC-Web request refused by Ferry: bad base64 is HTTP 400; anything else a gRPC status.
-    private func refuse(_ head: HTTP1RequestHead, _ call: PendingGRPCWebCall, _ error: GRPCWebRequestError,
-                        on stream: any DownstreamStream, begin: (any DownstreamExchange) -> Void) -> SimpleResponse? {
+    private func refuse(
+        _ head: HTTP1RequestHead, _ call: PendingGRPCWebCall, _ error: GRPCWebRequestError,
+        on stream: any DownstreamStream, begin: (any DownstreamExchange) -> Void
+    ) -> SimpleResponse? {
         switch error {
         case .invalidBase64:
             return SimpleResponse(head: HTTP1ResponseHead(status: 400, headers: call.corsHeaders), body: "\(error)\n")
@@ -266,7 +296,8 @@ struct ExchangeStarter {
     /// set): streams are exempt from route timeouts.
     func routeTimeout(_ route: Route, path: String) -> GRPCTimeout? {
         guard let nanoseconds = route.policy.timeoutNanoseconds,
-              context.rest?.catalog.streamingMethodPaths.contains(path) != true else { return nil }
+            context.rest?.catalog.streamingMethodPaths.contains(path) != true
+        else { return nil }
         return GRPCTimeout(nanoseconds: Int64(min(nanoseconds, UInt64(Int64.max))))
     }
 }

@@ -50,8 +50,10 @@ final class GRPCWebExchange: DownstreamExchange {
         finalTrailers?.firstValueBytes("grpc-status").flatMap { Int(String(decoding: $0, as: UTF8.self)) }
     }
 
-    init(stream: any DownstreamStream, contentType: GRPCWebContentType, textResponse: Bool,
-         extraHeaders: HeaderFields) {
+    init(
+        stream: any DownstreamStream, contentType: GRPCWebContentType, textResponse: Bool,
+        extraHeaders: HeaderFields
+    ) {
         self.stream = stream
         credit = UpstreamCredit(downstreamHighWatermark: stream.bufferLimitBytes)
         self.contentType = contentType
@@ -156,7 +158,8 @@ extension GRPCWebExchange: UpstreamCallDelegate {
             return GRPCStatus(GRPCStatusCode(httpStatus: status), "upstream answered HTTP status \(status)")
         }
         if headers.firstIndex(of: "grpc-status") == nil
-            && headers.firstValueBytes("content-type")?.starts(with: "application/grpc".utf8) != true {
+            && headers.firstValueBytes("content-type")?.starts(with: "application/grpc".utf8) != true
+        {
             return GRPCStatus(.unknown, "upstream answered content-type '\(headers["content-type"] ?? "")', not gRPC")
         }
         return nil

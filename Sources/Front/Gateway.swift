@@ -61,8 +61,10 @@ public enum Gateway {
     /// Binds every listener on every worker, then the admin listener, and starts serving.
     /// Throws the first error (an address in use, a certificate that does not load) before
     /// any worker serves.
-    public static func start(config: FerryConfig, rest: RESTTranscoding?, logger: Logger,
-                             reloadSource: ConfigSource?) throws -> RunningGateway {
+    public static func start(
+        config: FerryConfig, rest: RESTTranscoding?, logger: Logger,
+        reloadSource: ConfigSource?
+    ) throws -> RunningGateway {
         let plan = WorkerPlan(config: config, rest: rest, resources: try GatewayResources(config: config, previous: nil))
         let started = Replies<Result<LoopMailbox<WorkerMessage>, GatewayStartError>>()
         var finished: [ThreadSignal] = []
@@ -94,8 +96,9 @@ public enum Gateway {
             case .failure(let error): failure = failure ?? error
             }
         }
-        let running = RunningGateway(plan: plan, mailboxes: mailboxes, finished: finished, logger: logger,
-                                     reloadSource: reloadSource)
+        let running = RunningGateway(
+            plan: plan, mailboxes: mailboxes, finished: finished, logger: logger,
+            reloadSource: reloadSource)
         if let failure {
             running.drain(graceNanoseconds: 0)
             throw failure
@@ -140,8 +143,10 @@ public final class RunningGateway: Sendable {
     private let reloadSource: ConfigSource?
     private let logger: Logger
 
-    fileprivate init(plan: WorkerPlan, mailboxes: [LoopMailbox<WorkerMessage>], finished: [ThreadSignal], logger: Logger,
-                     reloadSource: ConfigSource?) {
+    fileprivate init(
+        plan: WorkerPlan, mailboxes: [LoopMailbox<WorkerMessage>], finished: [ThreadSignal], logger: Logger,
+        reloadSource: ConfigSource?
+    ) {
         state = Mutex(State(plan: plan))
         self.mailboxes = mailboxes
         self.finished = finished
@@ -178,8 +183,9 @@ public final class RunningGateway: Sendable {
                 if config.workers != current.workers || config.admin != current.admin {
                     throw GatewayResourceError(description: "workers and admin take effect only on restart (they changed)")
                 }
-                plan = WorkerPlan(config: config, rest: rest,
-                                  resources: try GatewayResources(config: config, previous: state.withLock { $0.plan.resources }))
+                plan = WorkerPlan(
+                    config: config, rest: rest,
+                    resources: try GatewayResources(config: config, previous: state.withLock { $0.plan.resources }))
             } catch {
                 logger.error("reload rejected; the running config stays", metadata: ["reason": "\(error)"])
                 return .rejected("\(error)")
@@ -189,8 +195,12 @@ public final class RunningGateway: Sendable {
             let failures = Set(replies.wait(count: mailboxes.count, timeoutNanoseconds: 10_000_000_000).joined()).sorted()
             state.withLock { $0.plan = plan }
             if failures.isEmpty {
-                logger.info("config reloaded", metadata: ["listeners": "\(plan.config.listeners.count)",
-                                                          "clusters": "\(plan.config.clusters.count)"])
+                logger.info(
+                    "config reloaded",
+                    metadata: [
+                        "listeners": "\(plan.config.listeners.count)",
+                        "clusters": "\(plan.config.clusters.count)",
+                    ])
                 return .applied
             }
             logger.error("config reloaded with failures", metadata: ["failures": "\(failures.joined(separator: "; "))"])

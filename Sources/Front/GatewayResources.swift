@@ -57,10 +57,13 @@ final class GatewayResources: Sendable {
     init(config: FerryConfig, previous: GatewayResources?) throws(GatewayResourceError) {
         var limits: [String: ClusterLimits] = [:]
         for cluster in config.clusters {
-            limits[cluster.name] = previous?.clusterLimits[cluster.name].flatMap { old in
-                old.breaker.thresholds == cluster.breaker && old.throttleSettings == cluster.retryThrottling ? old : nil
-            } ?? ClusterLimits(breaker: CircuitBreaker(thresholds: cluster.breaker),
-                               throttleSettings: cluster.retryThrottling)
+            limits[cluster.name] =
+                previous?.clusterLimits[cluster.name].flatMap { old in
+                    old.breaker.thresholds == cluster.breaker && old.throttleSettings == cluster.retryThrottling ? old : nil
+                }
+                ?? ClusterLimits(
+                    breaker: CircuitBreaker(thresholds: cluster.breaker),
+                    throttleSettings: cluster.retryThrottling)
         }
         var counters: [String: ConnectionCounter] = [:]
         for listener in config.listeners {
@@ -78,8 +81,11 @@ final class GatewayResources: Sendable {
 
     /// Every TLS context the config names (listeners by address, clusters by name), loaded from
     /// its files; the first that fails is the error, with its config key path.
-    static func tlsContexts(_ config: FerryConfig) throws(GatewayResourceError)
-        -> (listeners: [String: TLSContext], clusters: [String: TLSContext]) {
+    static func tlsContexts(
+        _ config: FerryConfig
+    ) throws(GatewayResourceError)
+        -> (listeners: [String: TLSContext], clusters: [String: TLSContext])
+    {
         var listeners: [String: TLSContext] = [:]
         for (index, listener) in config.listeners.enumerated() {
             guard let tls = listener.tls else { continue }
@@ -97,8 +103,9 @@ final class GatewayResources: Sendable {
         for (index, cluster) in config.clusters.enumerated() {
             guard let tls = cluster.tls else { continue }
             do {
-                clusters[cluster.name] = try TLSContext.client(caFile: tls.caFile, certificateFile: tls.certificateFile,
-                                                               privateKeyFile: tls.privateKeyFile, alpn: "h2")
+                clusters[cluster.name] = try TLSContext.client(
+                    caFile: tls.caFile, certificateFile: tls.certificateFile,
+                    privateKeyFile: tls.privateKeyFile, alpn: "h2")
             } catch {
                 throw GatewayResourceError(description: "clusters[\(index)].tls: \(error)")
             }

@@ -68,8 +68,10 @@ final class HTTP1ServerConnection {
         let context = slot.context
         self.context = context
         self.worker = worker
-        parser = HTTP1RequestParser(limits: .init(maxHeaderBytes: context.limits.maxHeaderBytes,
-                                                  maxHeaderFields: context.limits.maxHeaderFields))
+        parser = HTTP1RequestParser(
+            limits: .init(
+                maxHeaderBytes: context.limits.maxHeaderBytes,
+                maxHeaderFields: context.limits.maxHeaderFields))
         connection.delegate = self
         connection.setOutputLowWatermark(context.limits.bufferLimitBytes / 2)
         connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
@@ -80,7 +82,6 @@ final class HTTP1ServerConnection {
         return false
     }
 
-
     // MARK: Request processing
 
     private func processInput() {
@@ -90,7 +91,8 @@ final class HTTP1ServerConnection {
                 // Unprocessed input beyond the buffer limit stops reading until the exchange ends.
                 if parser.bufferedByteCount > context.limits.bufferLimitBytes {
                     connection.setReading(false)
-                    context.limitReporter.hit("buffer_limit_bytes", "pipelined input above \(context.limits.bufferLimitBytes) bytes; reading paused")
+                    context.limitReporter.hit(
+                        "buffer_limit_bytes", "pipelined input above \(context.limits.bufferLimitBytes) bytes; reading paused")
                 }
                 return
             case .closed:
@@ -128,7 +130,8 @@ final class HTTP1ServerConnection {
                 state = .receiving(head, request)
                 discardedBodyBytes = 0
                 if case .grpcWeb(let call) = request, let failure = call.failure,
-                   case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType) {
+                    case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType)
+                {
                     // Too large to take: answered now, before the body.
                     refuseBeforeBodyEnds(.grpcWeb(call, failure), head)
                     return
@@ -144,8 +147,10 @@ final class HTTP1ServerConnection {
             case .end:
                 guard case .receiving(let head, let request) = state else { return }
                 let keepAlive = head.keepAlive && !closeAfterExchange
-                if let response = starter.finish(head, request, on: self, record: record,
-                                                 begin: { beginExchange($0, keepAlive: keepAlive) }) {
+                if let response = starter.finish(
+                    head, request, on: self, record: record,
+                    begin: { beginExchange($0, keepAlive: keepAlive) })
+                {
                     respond(response, keepAlive: keepAlive)
                 }
             }
@@ -209,7 +214,8 @@ final class HTTP1ServerConnection {
         switch (phase, state) {
         case (.head, .awaitingRequest):
             let budget = GRPCTimeout(nanoseconds: Int64(limits.headerReadTimeoutNanoseconds))
-            context.limitReporter.hit("header_read_timeout", "request head not received within \(budget) of its first byte; 408, connection closed")
+            context.limitReporter.hit(
+                "header_read_timeout", "request head not received within \(budget) of its first byte; 408, connection closed")
             respondAndClose(HTTP1ResponseHead(status: 408), body: "request head not received within \(budget) (header_read_timeout)\n")
         case (.body, .receiving(let head, let request)):
             refuse(starter.bodyTimeoutRefusal(for: request, then: "connection closed"), head)
@@ -336,7 +342,9 @@ extension HTTP1ServerConnection: DownstreamStream {
     var bufferLimitBytes: Int { context.limits.bufferLimitBytes }
 
     func bufferLimitReached() {
-        context.limitReporter.hit("buffer_limit_bytes", "response output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
+        context.limitReporter.hit(
+            "buffer_limit_bytes",
+            "response output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
     }
 
     /// HTTP/1.1 request bodies are read whole before their exchange starts: none streams.

@@ -55,8 +55,9 @@ final class HTTP2ServerConnection: LoopFlushable {
         sessionSettings.streamWindowBytes = Int32(settings.streamWindowBytes)
         sessionSettings.connectionWindowBytes = Int32(settings.connectionWindowBytes)
         sessionSettings.maxHeaderListBytes = UInt32(slot.context.limits.maxHeaderBytes)
-        session = NGHTTP2.makeSession(server: true, callbacks: HTTP2ServerConnection.callbacks, settings: sessionSettings,
-                                      userData: Unmanaged.passUnretained(self).toOpaque())
+        session = NGHTTP2.makeSession(
+            server: true, callbacks: HTTP2ServerConnection.callbacks, settings: sessionSettings,
+            userData: Unmanaged.passUnretained(self).toOpaque())
         guard session != nil else { return nil }
         connection.delegate = self
         connection.setOutputLowWatermark(Self.outputLimitBytes / 2)
@@ -77,13 +78,15 @@ final class HTTP2ServerConnection: LoopFlushable {
         fields.append(name: ":status", value: String(status))
         fields.append(contentsOf: headers)
         if let contentLength, contentLength > 0 { fields.append(name: "content-length", value: String(contentLength)) }
-        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { session, streamID, buffer, length, flags, _, userData in
-            let connection = HTTP2ServerConnection.connection(userData)
-            guard let session, let stream = connection.streams[streamID] else {
-                return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
-            }
-            return stream.responseBytes(into: buffer!, maxLength: length, flags: flags!, session: session)
-        })
+        var provider = nghttp2_data_provider(
+            source: nghttp2_data_source(ptr: nil),
+            read_callback: { session, streamID, buffer, length, flags, _, userData in
+                let connection = HTTP2ServerConnection.connection(userData)
+                guard let session, let stream = connection.streams[streamID] else {
+                    return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+                }
+                return stream.responseBytes(into: buffer!, maxLength: length, flags: flags!, session: session)
+            })
         let result = NGHTTP2.withHeaderBlock(fields) { block, count in
             contentLength == 0
                 ? nghttp2_submit_response(session, streamID, block, count, nil)
@@ -134,8 +137,9 @@ final class HTTP2ServerConnection: LoopFlushable {
     private func goAway() {
         guard let session, !goingAway else { return }
         goingAway = true
-        nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
-                              NGHTTP2_NO_ERROR.rawValue, nil, 0)
+        nghttp2_submit_goaway(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+            NGHTTP2_NO_ERROR.rawValue, nil, 0)
         loop.scheduleFlush(self)
     }
 
@@ -146,8 +150,9 @@ final class HTTP2ServerConnection: LoopFlushable {
         slot.context.limitReporter.hit(abuse.limit, abuse.reason)
         if let session {
             let debugData = Array(abuse.debugData.utf8)
-            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
-                                  abuse.code.rawValue, debugData, debugData.count)
+            nghttp2_submit_goaway(
+                session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
+                abuse.code.rawValue, debugData, debugData.count)
             NGHTTP2.flush(session, to: connection)
             connection.flush()
         }
@@ -181,8 +186,10 @@ final class HTTP2ServerConnection: LoopFlushable {
                 next = min(next ?? deadline, deadline)
             } else if stream.awaitsHead {
                 let budget = GRPCTimeout(nanoseconds: Int64(slot.context.limits.headerReadTimeoutNanoseconds))
-                return terminate(HTTP2Abuse(limit: "header_read_timeout", reason: "HTTP/2 header block not received within \(budget)",
-                                            code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "header_read_timeout"))
+                return terminate(
+                    HTTP2Abuse(
+                        limit: "header_read_timeout", reason: "HTTP/2 header block not received within \(budget)",
+                        code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "header_read_timeout"))
             } else {
                 stream.receiveDeadlinePassed()
             }
@@ -204,17 +211,24 @@ final class HTTP2ServerConnection: LoopFlushable {
     /// The client reset a stream: premature (before its response ended) resets beyond the
     /// guard's rate are Rapid Reset.
     private func streamReset(_ streamID: Int32) -> Bool {
-        guard let stream = streams[streamID], !stream.responseComplete, resets.prematureReset(now: EventLoop.monotonicNow) else { return true }
-        abuse = HTTP2Abuse(limit: "http2_rapid_reset", reason: "HTTP/2 client reset streams faster than \(Int(resets.perSecond)) a second (Rapid Reset); GOAWAY(ENHANCE_YOUR_CALM)",
-                           code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "rapid_reset")
+        guard let stream = streams[streamID], !stream.responseComplete, resets.prematureReset(now: EventLoop.monotonicNow) else {
+            return true
+        }
+        abuse = HTTP2Abuse(
+            limit: "http2_rapid_reset",
+            reason: "HTTP/2 client reset streams faster than \(Int(resets.perSecond)) a second (Rapid Reset); GOAWAY(ENHANCE_YOUR_CALM)",
+            code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "rapid_reset")
         return false
     }
 
     private func pingReceived() -> Bool {
         guard keepalive.pingReceived(now: EventLoop.monotonicNow) else { return true }
         let interval = GRPCTimeout(nanoseconds: Int64(keepalive.minimumIntervalNanoseconds))
-        abuse = HTTP2Abuse(limit: "http2_min_ping_interval", reason: "HTTP/2 client sent PINGs more often than every \(interval) \(keepalive.maxStrikes + 1) times; GOAWAY(ENHANCE_YOUR_CALM, too_many_pings)",
-                           code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "too_many_pings")
+        abuse = HTTP2Abuse(
+            limit: "http2_min_ping_interval",
+            reason:
+                "HTTP/2 client sent PINGs more often than every \(interval) \(keepalive.maxStrikes + 1) times; GOAWAY(ENHANCE_YOUR_CALM, too_many_pings)",
+            code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "too_many_pings")
         return false
     }
 
@@ -286,11 +300,13 @@ final class HTTP2ServerConnection: LoopFlushable {
         nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, userData in
             guard let header else { return 0 }
             let connection = HTTP2ServerConnection.connection(userData)
-            guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length) else { return 0 }
+            guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length)
+            else { return 0 }
             // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
-            connection.abuse = HTTP2Abuse(limit: "http2_empty_frames",
-                                          reason: "HTTP/2 client sent more than \(connection.emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM)",
-                                          code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "empty_frames")
+            connection.abuse = HTTP2Abuse(
+                limit: "http2_empty_frames",
+                reason: "HTTP/2 client sent more than \(connection.emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM)",
+                code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "empty_frames")
             return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
         }
         // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
@@ -322,11 +338,15 @@ extension HTTP2ServerConnection: BufferedConnectionDelegate {
         if let failure = NGHTTP2.receive(session, bytes) {
             // nghttp2 has queued its own GOAWAY for a protocol error or a flood (FLOODED: ACKs
             // the client does not read, too many CONTINUATION frames); ours for an abuse.
-            terminate(abuse ?? (failure.isFlood
-                ? HTTP2Abuse(limit: "http2_flood", reason: "HTTP/2 client flooded the connection: \(failure); GOAWAY(ENHANCE_YOUR_CALM)",
-                             code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "flood")
-                : HTTP2Abuse(limit: "http2_protocol_error", reason: "HTTP/2 protocol error from the client: \(failure)",
-                             code: NGHTTP2_PROTOCOL_ERROR, debugData: "")))
+            terminate(
+                abuse
+                    ?? (failure.isFlood
+                        ? HTTP2Abuse(
+                            limit: "http2_flood", reason: "HTTP/2 client flooded the connection: \(failure); GOAWAY(ENHANCE_YOUR_CALM)",
+                            code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "flood")
+                        : HTTP2Abuse(
+                            limit: "http2_protocol_error", reason: "HTTP/2 protocol error from the client: \(failure)",
+                            code: NGHTTP2_PROTOCOL_ERROR, debugData: "")))
             return
         }
         loop.scheduleFlush(self)

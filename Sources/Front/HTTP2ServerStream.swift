@@ -104,10 +104,16 @@ final class HTTP2ServerStream {
     func headEnded(endStream: Bool) {
         guard case .receivingHead = request else { return }
         if headerListTooLarge {
-            context.limitReporter.hit("max_header_bytes", "HTTP/2 request header list of \(headerListBytes) bytes or more than \(context.limits.maxHeaderFields) fields; 431")
+            context.limitReporter.hit(
+                "max_header_bytes",
+                "HTTP/2 request header list of \(headerListBytes) bytes or more than \(context.limits.maxHeaderFields) fields; 431")
             request = .done
-            return respond(SimpleResponse(head: HTTP1ResponseHead(status: 431),
-                body: "request header list larger than \(context.limits.maxHeaderBytes) bytes or \(context.limits.maxHeaderFields) fields\n"))
+            return respond(
+                SimpleResponse(
+                    head: HTTP1ResponseHead(status: 431),
+                    body:
+                        "request header list larger than \(context.limits.maxHeaderBytes) bytes or \(context.limits.maxHeaderFields) fields\n"
+                ))
         }
         var headers = HeaderFields(reservingFields: headerBlock.count, bytes: 512)
         for index in 0..<headerBlock.count where headerBlock.nameBytes(at: index).first != UInt8(ascii: ":") {
@@ -119,7 +125,8 @@ final class HTTP2ServerStream {
         }
         let head = HTTP1RequestHead(method: method, target: target, version: .http2, headers: headers)
         headerBlock = HeaderFields()
-        let framing: HTTP1BodyFraming = endStream ? .none : headers["content-length"].flatMap(Int.init).map { .contentLength($0) } ?? .chunked
+        let framing: HTTP1BodyFraming =
+            endStream ? .none : headers["content-length"].flatMap(Int.init).map { .contentLength($0) } ?? .chunked
         let classified = RequestClassifier(context: context).classify(head, framing: framing)
         if context.recordsRequests {
             let started = AccessRecord()
@@ -133,7 +140,9 @@ final class HTTP2ServerStream {
             // Its body streams for as long as the call lasts: no body deadline.
             starter.startGRPC(head, call, on: self, record: record, begin: begin)
         case .grpcWeb(let call):
-            if let failure = call.failure, case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType) {
+            if let failure = call.failure, case .contentLength(let length) = framing,
+                length > context.limits.bodyLimit(for: call.contentType)
+            {
                 // Too large to take: answered now, before the body.
                 return refuse(.grpcWeb(call, failure), head)
             }
@@ -223,8 +232,10 @@ final class HTTP2ServerStream {
 
     /// nghttp2 asks for DATA bytes: what is unsent, then the end (with trailers, or
     /// END_STREAM), or a wait for more (NGHTTP2_ERR_DEFERRED).
-    func responseBytes(into buffer: UnsafeMutablePointer<UInt8>, maxLength: Int, flags: UnsafeMutablePointer<UInt32>,
-                       session: OpaquePointer) -> Int {
+    func responseBytes(
+        into buffer: UnsafeMutablePointer<UInt8>, maxLength: Int, flags: UnsafeMutablePointer<UInt32>,
+        session: OpaquePointer
+    ) -> Int {
         let count = unsent.take(into: buffer, maxLength: maxLength)
         if unsent.count == 0 {
             if case .ended = response {
@@ -287,7 +298,9 @@ extension HTTP2ServerStream: DownstreamStream {
     var bufferLimitBytes: Int { context.limits.bufferLimitBytes }
 
     func bufferLimitReached() {
-        context.limitReporter.hit("buffer_limit_bytes", "HTTP/2 stream output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
+        context.limitReporter.hit(
+            "buffer_limit_bytes",
+            "HTTP/2 stream output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
     }
 
     func requestBytesForwarded(_ count: Int) {

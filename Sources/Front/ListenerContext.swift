@@ -31,9 +31,11 @@ final class ListenerContext {
     /// The worker's random bits for new traces (the context belongs to one worker thread).
     var traceIDs = TraceIDGenerator()
 
-    init(config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
-         accessLog: AccessLog?, createTraceparent: Bool, tls: TLSContext?, metrics: DownstreamMetrics?,
-         limitReporter: LimitReporter) {
+    init(
+        config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
+        accessLog: AccessLog?, createTraceparent: Bool, tls: TLSContext?, metrics: DownstreamMetrics?,
+        limitReporter: LimitReporter
+    ) {
         cors = config.cors
         limits = config.limits
         self.router = router

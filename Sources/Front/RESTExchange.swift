@@ -69,8 +69,10 @@ final class RESTExchange: DownstreamExchange {
     private var trailerMetadata = HeaderFields()
     private var credit: UpstreamCredit
 
-    init(stream: any DownstreamStream, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
-         format: RESTStreamFormat) {
+    init(
+        stream: any DownstreamStream, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
+        format: RESTStreamFormat
+    ) {
         self.stream = stream
         credit = UpstreamCredit(downstreamHighWatermark: stream.bufferLimitBytes)
         self.binding = binding
@@ -124,9 +126,10 @@ final class RESTExchange: DownstreamExchange {
     /// `details`: the binary google.rpc.Status of the backend's `grpc-status-details-bin`.
     private func fail(_ status: GRPCStatus, details: [UInt8]? = nil) {
         if grpcStatusCode == nil { grpcStatusCode = status.code.rawValue }
-        let statusJSON = details.map { details in
-            details.withUnsafeBytes { rest.transcoder.statusJSON(code: status.code.rawValue, message: status.message, details: $0) }
-        } ?? ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message)
+        let statusJSON =
+            details.map { details in
+                details.withUnsafeBytes { rest.transcoder.statusJSON(code: status.code.rawValue, message: status.message, details: $0) }
+            } ?? ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message)
         switch state {
         case .awaitingFirstMessage:
             respond(status: status.code.httpStatus, body: statusJSON)
@@ -166,7 +169,9 @@ final class RESTExchange: DownstreamExchange {
     }
 
     /// The HttpBody of a reply; without a content type it is `application/octet-stream`.
-    private func httpBody(_ message: [UInt8], _ placement: HTTPBodyPlacement) throws(WireFormatError) -> (contentType: String, data: [UInt8]) {
+    private func httpBody(
+        _ message: [UInt8], _ placement: HTTPBodyPlacement
+    ) throws(WireFormatError) -> (contentType: String, data: [UInt8]) {
         let body = try withTypedUnsafeBytes(message) { bytes throws(WireFormatError) in try placement.decode(bytes) }
         return (body.contentType.isEmpty ? "application/octet-stream" : body.contentType, body.data)
     }
@@ -180,8 +185,9 @@ final class RESTExchange: DownstreamExchange {
 
     private func json(_ message: [UInt8]) throws(JSONPrintError) -> [UInt8] {
         try withTypedUnsafeBytes(message) { bytes throws(JSONPrintError) in
-            try rest.transcoder.json(fromBinary: bytes, messageType: binding.method.outputType,
-                                     fieldPath: binding.responseBody, options: rest.printOptions)
+            try rest.transcoder.json(
+                fromBinary: bytes, messageType: binding.method.outputType,
+                fieldPath: binding.responseBody, options: rest.printOptions)
         }
     }
 
@@ -196,13 +202,17 @@ final class RESTExchange: DownstreamExchange {
             if let placement = binding.responseHTTPBody {
                 // A streamed HttpBody reply: each message's data, raw.
                 let body: (contentType: String, data: [UInt8])
-                do { body = try httpBody(message, placement) } catch { throw GRPCStatus(.internal, "upstream sent an invalid google.api.HttpBody: \(error)") }
+                do { body = try httpBody(message, placement) } catch {
+                    throw GRPCStatus(.internal, "upstream sent an invalid google.api.HttpBody: \(error)")
+                }
                 if case .awaitingFirstMessage = state { startStream(contentType: body.contentType) }
                 stream.sendData(body.data)
                 continue
             }
             let element: [UInt8]
-            do { element = try json(message) } catch { throw GRPCStatus(.internal, "cannot write \(binding.method.outputType) as JSON: \(error)") }
+            do { element = try json(message) } catch {
+                throw GRPCStatus(.internal, "cannot write \(binding.method.outputType) as JSON: \(error)")
+            }
             if case .awaitingFirstMessage = state { startStream(contentType: format.contentType) }
             writeElement(element)
         }
@@ -221,7 +231,9 @@ final class RESTExchange: DownstreamExchange {
         }
         if binding.method.serverStreaming {
             if case .awaitingFirstMessage = state {
-                guard binding.responseHTTPBody == nil else { return respond(status: 200, contentType: "application/octet-stream", body: []) }
+                guard binding.responseHTTPBody == nil else {
+                    return respond(status: 200, contentType: "application/octet-stream", body: [])
+                }
                 startStream(contentType: format.contentType)
             }
             if binding.responseHTTPBody == nil, case .jsonArray = format { stream.sendData([UInt8(ascii: "]")]) }
@@ -262,7 +274,9 @@ extension RESTExchange: UpstreamCallDelegate {
         case .data(let bytes):
             do throws(GRPCStatus) {
                 let messages: [[UInt8]]
-                do { messages = try frames.decode(bytes).map(\.payload) } catch { throw GRPCStatus(.internal, "upstream sent invalid gRPC frames: \(error)") }
+                do { messages = try frames.decode(bytes).map(\.payload) } catch {
+                    throw GRPCStatus(.internal, "upstream sent invalid gRPC frames: \(error)")
+                }
                 try received(messages)
             } catch {
                 call.cancel()

@@ -28,8 +28,10 @@ final class PendingGRPCWebCall {
     /// and dropped, so that the connection stays open.
     var failure: GRPCWebRequestError?
 
-    init(path: String, contentType: GRPCWebContentType, route: Route?, timeout: GRPCTimeout?,
-         corsHeaders: HeaderFields, dropsUnderscoreNames: Bool, decoder: GRPCWebRequestDecoder) {
+    init(
+        path: String, contentType: GRPCWebContentType, route: Route?, timeout: GRPCTimeout?,
+        corsHeaders: HeaderFields, dropsUnderscoreNames: Bool, decoder: GRPCWebRequestDecoder
+    ) {
         self.path = path
         self.contentType = contentType
         self.route = route
@@ -51,8 +53,10 @@ final class PendingRESTCall {
     let dropsUnderscoreNames: Bool
     var body: [UInt8] = []
 
-    init(binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields,
-         dropsUnderscoreNames: Bool) {
+    init(
+        binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields,
+        dropsUnderscoreNames: Bool
+    ) {
         self.binding = binding
         self.route = route
         self.pathBindings = pathBindings
@@ -118,8 +122,11 @@ struct RequestClassifier {
             let name = head.headers[index].name
             if context.limits.headersWithUnderscores == .reject {
                 context.limitReporter.hit("headers_with_underscores", "request header '\(name)' refused (400)")
-                return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 400),
-                               body: "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)\n"))
+                return .simple(
+                    SimpleResponse(
+                        head: HTTP1ResponseHead(status: 400),
+                        body: "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)\n")
+                )
             }
             context.limitReporter.hit("headers_with_underscores", "request header '\(name)' not forwarded")
             dropsUnderscoreNames = true
@@ -145,15 +152,23 @@ struct RequestClassifier {
         guard let contentType else {
             if route != nil || GRPCMethodPath(path) != nil {
                 let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
-                return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 415, headers: corsHeaders),
-                               body: "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n"))
+                return .simple(
+                    SimpleResponse(
+                        head: HTTP1ResponseHead(status: 415, headers: corsHeaders),
+                        body:
+                            "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n"
+                    ))
             }
-            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 404, headers: corsHeaders), body: "no route for \(head.method) \(head.path)\n"))
+            return .simple(
+                SimpleResponse(
+                    head: HTTP1ResponseHead(status: 404, headers: corsHeaders), body: "no route for \(head.method) \(head.path)\n"))
         }
         guard head.method == "POST" else {
             var headers = corsHeaders
             headers.append(name: "allow", value: "POST")
-            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC-Web calls use POST, not \(head.method)\n"))
+            return .simple(
+                SimpleResponse(
+                    head: HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC-Web calls use POST, not \(head.method)\n"))
         }
         let timeout: GRPCTimeout?
         do {
@@ -174,8 +189,11 @@ struct RequestClassifier {
         if route == nil {
             call.failure = .invalidFrames(GRPCStatus(.unimplemented, "no route for gRPC method \(path)"))
         } else if case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: contentType) {
-            call.failure = .invalidFrames(GRPCStatus(.resourceExhausted,
-                "gRPC-Web request body of \(length) bytes is larger than the limit of \(context.limits.bodyLimit(for: contentType)) bytes"))
+            call.failure = .invalidFrames(
+                GRPCStatus(
+                    .resourceExhausted,
+                    "gRPC-Web request body of \(length) bytes is larger than the limit of \(context.limits.bodyLimit(for: contentType)) bytes"
+                ))
         }
         return .grpcWeb(call)
     }
@@ -185,7 +203,8 @@ struct RequestClassifier {
     static func isNativeGRPC(contentType: ArraySlice<UInt8>) -> Bool {
         let prefix = "application/grpc".utf8
         guard contentType.count >= prefix.count,
-              contentType.prefix(prefix.count).elementsEqual(prefix, by: { $0 | 0x20 == $1 | 0x20 }) else { return false }
+            contentType.prefix(prefix.count).elementsEqual(prefix, by: { $0 | 0x20 == $1 | 0x20 })
+        else { return false }
         let next = contentType.dropFirst(prefix.count).first
         return next == nil || next == UInt8(ascii: "+") || next == UInt8(ascii: ";")
     }
@@ -197,7 +216,8 @@ struct RequestClassifier {
         guard head.method == "POST" else {
             var headers = HeaderFields()
             headers.append(name: "allow", value: "POST")
-            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC calls use POST, not \(head.method)\n"))
+            return .simple(
+                SimpleResponse(head: HTTP1ResponseHead(status: 405, headers: headers), body: "gRPC calls use POST, not \(head.method)\n"))
         }
         let route = context.router.route(path: path)
         var failure: GRPCStatus?
@@ -208,13 +228,17 @@ struct RequestClassifier {
             failure = GRPCStatus(.internal, "malformed grpc-timeout: \(error)")
         }
         if route == nil { failure = GRPCStatus(.unimplemented, "no route for gRPC method \(path)") }
-        return .grpc(PendingGRPCCall(path: String(path), contentType: contentType, route: route, timeout: timeout,
-                                     dropsUnderscoreNames: dropsUnderscoreNames, failure: failure))
+        return .grpc(
+            PendingGRPCCall(
+                path: String(path), contentType: contentType, route: route, timeout: timeout,
+                dropsUnderscoreNames: dropsUnderscoreNames, failure: failure))
     }
 
     /// A request that is not gRPC-Web, on a listener with REST: matched against the rules.
-    private func classifyREST(_ head: HTTP1RequestHead, framing: HTTP1BodyFraming, rest: RESTTranscoding,
-                              corsHeaders: HeaderFields, dropsUnderscoreNames: Bool) -> ClassifiedRequest {
+    private func classifyREST(
+        _ head: HTTP1RequestHead, framing: HTTP1BodyFraming, rest: RESTTranscoding,
+        corsHeaders: HeaderFields, dropsUnderscoreNames: Bool
+    ) -> ClassifiedRequest {
         let requestPath: RequestPath
         do {
             requestPath = try RequestPath(parsing: head.path)
@@ -227,17 +251,23 @@ struct RequestClassifier {
         case .methodNotAllowed(let allowed):
             var headers = corsHeaders
             headers.append(name: "allow", value: allowed.joined(separator: ", "))
-            return Self.restError(GRPCStatus(.unimplemented, "\(head.path) does not take \(head.method) (allowed: \(allowed.joined(separator: ", ")))"),
-                             httpStatus: 405, corsHeaders: headers)
+            return Self.restError(
+                GRPCStatus(.unimplemented, "\(head.path) does not take \(head.method) (allowed: \(allowed.joined(separator: ", ")))"),
+                httpStatus: 405, corsHeaders: headers)
         case .matched(let binding, let pathBindings):
             if case .contentLength(let length) = framing, length > context.limits.maxMessageBytes {
-                return Self.restError(GRPCStatus(.resourceExhausted, "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
-                                 httpStatus: 413, corsHeaders: corsHeaders)
+                return Self.restError(
+                    GRPCStatus(
+                        .resourceExhausted,
+                        "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
+                    httpStatus: 413, corsHeaders: corsHeaders)
             }
             let query = head.target.utf8.firstIndex(of: UInt8(ascii: "?")).map { head.target[head.target.index(after: $0)...] }
-            return .rest(PendingRESTCall(binding: binding, route: context.router.route(path: binding.method.grpcPath[...]),
-                                         pathBindings: pathBindings, query: query, corsHeaders: corsHeaders,
-                                         dropsUnderscoreNames: dropsUnderscoreNames))
+            return .rest(
+                PendingRESTCall(
+                    binding: binding, route: context.router.route(path: binding.method.grpcPath[...]),
+                    pathBindings: pathBindings, query: query, corsHeaders: corsHeaders,
+                    dropsUnderscoreNames: dropsUnderscoreNames))
         }
     }
 
@@ -250,8 +280,9 @@ struct RequestClassifier {
     static func restErrorResponse(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> SimpleResponse {
         var headers = corsHeaders
         headers.append(name: "content-type", value: "application/json")
-        return SimpleResponse(head: HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
-                              body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
+        return SimpleResponse(
+            head: HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
+            body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
     }
 
     private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {

@@ -88,8 +88,10 @@ final class Worker {
         switch message {
         case .snapshot(let replies):
             retiredPools.removeAll { $0.isIdle }
-            replies.reply(WorkerSnapshot(downstream: metrics?.snapshot,
-                                         clusters: pools.values.map(\.snapshot).sorted { $0.name < $1.name }))
+            replies.reply(
+                WorkerSnapshot(
+                    downstream: metrics?.snapshot,
+                    clusters: pools.values.map(\.snapshot).sorted { $0.name < $1.name }))
         case .reload(let plan, let replies):
             replies.reply(draining ? [] : apply(plan))
         case .drainGrace:
@@ -115,7 +117,8 @@ final class Worker {
                 UpstreamTLS(context: $0, serverName: cluster.tls?.serverName, verifyHostname: cluster.tls?.verifyHostname ?? true)
             }
             if let pool = pools[cluster.name], clusterConfigs[cluster.name] == cluster,
-               pool.breaker === plan.resources.clusterLimits[cluster.name]?.breaker {
+                pool.breaker === plan.resources.clusterLimits[cluster.name]?.breaker
+            {
                 pool.replaceTLS(tls)
                 newPools[cluster.name] = pool
             } else {
@@ -185,8 +188,9 @@ final class Worker {
         settings.maxConcurrentStreams = cluster.maxConcurrentStreams
         settings.keepaliveTimeoutNanoseconds = cluster.keepaliveTimeoutNanoseconds
         settings.tls = tls
-        return UpstreamPool(settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle,
-                            retryBuffer: retryBuffer)
+        return UpstreamPool(
+            settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle,
+            retryBuffer: retryBuffer)
     }
 
     // MARK: Connections
@@ -195,7 +199,8 @@ final class Worker {
         let context = slot.context
         guard slot.connectionCounter.acquire(limit: context.limits.maxConnections) else {
             Glibc.close(fd)
-            limitReporter.hit("max_connections", "listener \(slot.address) has \(context.limits.maxConnections) connections open; a new one was closed")
+            limitReporter.hit(
+                "max_connections", "listener \(slot.address) has \(context.limits.maxConnections) connections open; a new one was closed")
             return
         }
         do {
@@ -203,7 +208,8 @@ final class Worker {
             let peer = context.accessLog == nil ? "" : SocketAddress.peerDescription(of: fd)
             let socket = try BufferedConnection(loop: loop, acceptedSocket: fd, tls: context.tls)
             // With HTTP/2 on, the first bytes decide the protocol (HTTP2Preface).
-            let connection: any DownstreamConnection = context.http2 == nil
+            let connection: any DownstreamConnection =
+                context.http2 == nil
                 ? HTTP1ServerConnection(connection: socket, slot: slot, worker: self, peer: peer)
                 : ProtocolDetector(connection: socket, slot: slot, worker: self, peer: peer)
             connections[ObjectIdentifier(connection)] = connection

@@ -61,8 +61,9 @@ final class GRPCServerConnection {
         var settings = HTTP2SessionSettings()
         settings.maxConcurrentStreams = 1000
         settings.manualWindowUpdates = false
-        session = NGHTTP2.makeSession(server: true, callbacks: GRPCServerConnection.callbacks, settings: settings,
-                                      userData: Unmanaged.passUnretained(self).toOpaque())
+        session = NGHTTP2.makeSession(
+            server: true, callbacks: GRPCServerConnection.callbacks, settings: settings,
+            userData: Unmanaged.passUnretained(self).toOpaque())
         connection.delegate = self
         flush()
     }
@@ -157,18 +158,22 @@ final class GRPCServerConnection {
         }
         var fields: HeaderFields = [":status": "200", "content-type": "application/grpc"]
         fields.append(contentsOf: headers)
-        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { _, streamID, buffer, length, flags, _, userData in
-            let connection = Unmanaged<GRPCServerConnection>.fromOpaque(userData!).takeUnretainedValue()
-            return connection.readResponse(streamID: streamID, into: buffer!, length: length, flags: flags!)
-        })
+        var provider = nghttp2_data_provider(
+            source: nghttp2_data_source(ptr: nil),
+            read_callback: { _, streamID, buffer, length, flags, _, userData in
+                let connection = Unmanaged<GRPCServerConnection>.fromOpaque(userData!).takeUnretainedValue()
+                return connection.readResponse(streamID: streamID, into: buffer!, length: length, flags: flags!)
+            })
         _ = NGHTTP2.withHeaderBlock(fields) { block, count in
             nghttp2_submit_response(session, streamID, block, count, &provider)
         }
         return writer
     }
 
-    private func readResponse(streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
-                              flags: UnsafeMutablePointer<UInt32>) -> Int {
+    private func readResponse(
+        streamID: Int32, into buffer: UnsafeMutablePointer<UInt8>, length: Int,
+        flags: UnsafeMutablePointer<UInt32>
+    ) -> Int {
         guard let stream = streams[streamID], let writer = stream.stream else {
             return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
         }
@@ -204,7 +209,8 @@ final class GRPCServerConnection {
         nghttp2_session_callbacks_new(&callbacks)
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let frame, UInt32(frame.pointee.hd.type) == NGHTTP2_HEADERS.rawValue,
-                  frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
+                frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
+            else { return 0 }
             GRPCServerConnection.connection(userData).streams[frame.pointee.hd.stream_id] = Stream()
             return 0
         }
@@ -214,14 +220,16 @@ final class GRPCServerConnection {
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            GRPCServerConnection.connection(userData).streams[streamID]?.body.append(contentsOf: UnsafeBufferPointer(start: data, count: length))
+            GRPCServerConnection.connection(userData).streams[streamID]?.body.append(
+                contentsOf: UnsafeBufferPointer(start: data, count: length))
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
             let type = UInt32(frame.pointee.hd.type)
             if (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue),
-               frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 {
+                frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+            {
                 GRPCServerConnection.connection(userData).dispatch(streamID: frame.pointee.hd.stream_id)
             }
             return 0

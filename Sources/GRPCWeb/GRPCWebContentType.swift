@@ -42,8 +42,10 @@ public struct GRPCWebContentType: Sendable, Equatable {
 
     /// Whether `value[index...]` starts with `lowercase`, compared case-insensitively; on
     /// success `index` moves past it.
-    private static func skip(_ lowercase: StaticString, in value: ArraySlice<UInt8>, at index: inout Int,
-                             end: Int) -> Bool {
+    private static func skip(
+        _ lowercase: StaticString, in value: ArraySlice<UInt8>, at index: inout Int,
+        end: Int
+    ) -> Bool {
         let start = index
         let count = lowercase.utf8CodeUnitCount
         guard end - start >= count else { return false }

@@ -25,14 +25,17 @@ public enum GRPCWebMetadata {
     /// `-bin` fields pass through as they are: both sides carry them base64-encoded. With
     /// `allowed` (lowercase names), only those fields go; `droppingUnderscoreNames`: no name
     /// with `_` goes (`limits.headers_with_underscores: drop`).
-    public static func appendRequestMetadata(from headers: HeaderFields, allowing allowed: Set<String>? = nil,
-                                             droppingUnderscoreNames: Bool = false, to metadata: inout HeaderFields) {
+    public static func appendRequestMetadata(
+        from headers: HeaderFields, allowing allowed: Set<String>? = nil,
+        droppingUnderscoreNames: Bool = false, to metadata: inout HeaderFields
+    ) {
         let named = headers.firstIndex(of: "connection") == nil ? [] : headers.listMembers(for: "connection")
         for index in 0..<headers.count
         where forwarded(headers, index, excluding: requestFieldsNotForwarded)
             && (named.isEmpty || !named.contains(headers[index].name))
             && isAllowed(headers, index, by: allowed)
-            && !(droppingUnderscoreNames && headers.name(at: index, contains: UInt8(ascii: "_"))) {
+            && !(droppingUnderscoreNames && headers.name(at: index, contains: UInt8(ascii: "_")))
+        {
             metadata.append(headers, at: index)
         }
     }

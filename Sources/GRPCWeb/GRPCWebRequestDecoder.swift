@@ -40,8 +40,10 @@ public struct GRPCWebRequestDecoder {
     ///     decompresses them); a compressed frame in another is UNIMPLEMENTED.
     ///   - expectedBodyBytes: the request's Content-Length, when it has one: the buffer starts at
     ///     that size, up to 64 KiB (a declared length is not yet a received one).
-    public init(contentType: GRPCWebContentType, messageEncoding: String?, maxMessageBytes: Int,
-                acceptedEncodings: [String], expectedBodyBytes: Int? = nil) {
+    public init(
+        contentType: GRPCWebContentType, messageEncoding: String?, maxMessageBytes: Int,
+        acceptedEncodings: [String], expectedBodyBytes: Int? = nil
+    ) {
         isText = contentType.isText
         self.messageEncoding = messageEncoding == "identity" ? nil : messageEncoding
         self.acceptedEncodings = acceptedEncodings
@@ -99,7 +101,10 @@ public struct GRPCWebRequestDecoder {
         }
         if flags & ~GRPCFrame.compressedFlag != 0 {
             let hex = String(flags, radix: 16)
-            throw .invalidFrames(GRPCStatus(.internal, "invalid gRPC-Web request: reserved flag bits set in a request frame (flags 0x\(hex.count < 2 ? "0" + hex : hex))"))
+            throw .invalidFrames(
+                GRPCStatus(
+                    .internal,
+                    "invalid gRPC-Web request: reserved flag bits set in a request frame (flags 0x\(hex.count < 2 ? "0" + hex : hex))"))
         }
         guard let messageEncoding else {
             throw .invalidFrames(GRPCStatus(.internal, "invalid gRPC-Web request: compressed flag set but no grpc-encoding header"))
@@ -109,8 +114,11 @@ public struct GRPCWebRequestDecoder {
         }
     }
 
-    private mutating func nextPiece(in bytes: UnsafeRawBufferPointer, from index: inout Int)
-        throws(GRPCWebRequestError) -> GRPCFrameScanner.Piece? {
+    private mutating func nextPiece(
+        in bytes: UnsafeRawBufferPointer, from index: inout Int
+    )
+        throws(GRPCWebRequestError) -> GRPCFrameScanner.Piece?
+    {
         do {
             return try frames.next(in: bytes, from: &index)
         } catch {

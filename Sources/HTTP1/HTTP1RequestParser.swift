@@ -218,16 +218,18 @@ public struct HTTP1RequestParser {
     private func parseRequestLine(_ range: Range<Int>) throws(HTTP1ParseError) -> HTTP1RequestHead {
         let line = buffer[range]
         guard let firstSpace = line.firstIndex(of: sp),
-              let secondSpace = line[(firstSpace + 1)...].firstIndex(of: sp),
-              !line[(secondSpace + 1)...].contains(sp) else {
+            let secondSpace = line[(firstSpace + 1)...].firstIndex(of: sp),
+            !line[(secondSpace + 1)...].contains(sp)
+        else {
             throw .malformedRequestLine
         }
         let method = line[..<firstSpace]
         let target = line[(firstSpace + 1)..<secondSpace]
         let versionBytes = line[(secondSpace + 1)...]
         guard !method.isEmpty, method.allSatisfy(isHTTPTokenByte),
-              let first = target.first, first == UInt8(ascii: "/") || (target.count == 1 && first == UInt8(ascii: "*")),
-              target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            let first = target.first, first == UInt8(ascii: "/") || (target.count == 1 && first == UInt8(ascii: "*")),
+            target.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else {
             throw .malformedRequestLine
         }
         let version: HTTPVersion
@@ -240,14 +242,16 @@ public struct HTTP1RequestParser {
             let shape = Array(versionBytes)
             let versionText = String(decoding: shape, as: UTF8.self)
             if shape.count == 8, versionText.hasPrefix("HTTP/"), shape[6] == UInt8(ascii: "."),
-               isDigit(shape[5]), isDigit(shape[7]) {
+                isDigit(shape[5]), isDigit(shape[7])
+            {
                 throw .unsupportedVersion(versionText)
             }
             throw .malformedRequestLine
         }
-        return HTTP1RequestHead(method: String(decoding: method, as: UTF8.self),
-                                target: String(decoding: target, as: UTF8.self),
-                                version: version, headers: HeaderFields())
+        return HTTP1RequestHead(
+            method: String(decoding: method, as: UTF8.self),
+            target: String(decoding: target, as: UTF8.self),
+            version: version, headers: HeaderFields())
     }
 
     /// Validates one field line and appends it to `headers` (name lower-cased).

@@ -25,9 +25,11 @@ public struct HTTP2SessionSettings: Sendable {
 public enum NGHTTP2 {
     /// Creates a client or server session with the given callbacks and settings, and queues the
     /// initial SETTINGS (and, for a client, the connection preface).
-    public static func makeSession(server: Bool, callbacks: OpaquePointer,
-                                   settings: HTTP2SessionSettings,
-                                   userData: UnsafeMutableRawPointer) -> OpaquePointer? {
+    public static func makeSession(
+        server: Bool, callbacks: OpaquePointer,
+        settings: HTTP2SessionSettings,
+        userData: UnsafeMutableRawPointer
+    ) -> OpaquePointer? {
         var option: OpaquePointer?
         nghttp2_option_new(&option)
         defer { nghttp2_option_del(option) }
@@ -35,23 +37,28 @@ public enum NGHTTP2 {
         // Closed streams are kept only for RFC 7540 priorities, which Ferry does not use.
         nghttp2_option_set_no_closed_streams(option, 1)
         var session: OpaquePointer?
-        let result = server
+        let result =
+            server
             ? nghttp2_session_server_new2(&session, callbacks, userData, option)
             : nghttp2_session_client_new2(&session, callbacks, userData, option)
         guard result == 0, let session else { return nil }
         var entries = [
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
-                                   value: settings.maxConcurrentStreams),
-            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
-                                   value: UInt32(settings.streamWindowBytes)),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS.rawValue),
+                value: settings.maxConcurrentStreams),
+            nghttp2_settings_entry(
+                settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
+                value: UInt32(settings.streamWindowBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
         ]
         if let maxHeaderListBytes = settings.maxHeaderListBytes {
-            entries.append(nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: maxHeaderListBytes))
+            entries.append(
+                nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE.rawValue), value: maxHeaderListBytes))
         }
         nghttp2_submit_settings(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), &entries, entries.count)
-        nghttp2_session_set_local_window_size(session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
-                                              settings.connectionWindowBytes)
+        nghttp2_session_set_local_window_size(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), 0,
+            settings.connectionWindowBytes)
         return session
     }
 
@@ -105,16 +112,19 @@ public enum NGHTTP2 {
 
     /// Calls `body` with an nghttp2 header block pointing into `fields`' storage. nghttp2
     /// copies the block during submit, so the pointers only live for the call.
-    public static func withHeaderBlock<R>(_ fields: HeaderFields,
-                                          _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
+    public static func withHeaderBlock<R>(
+        _ fields: HeaderFields,
+        _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R
+    ) -> R {
         fields.withUnsafeStorage { storage in
             withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(fields.count, 1)) { block in
                 let base = UnsafeMutablePointer(mutating: storage.baseAddress?.assumingMemoryBound(to: UInt8.self))
                 for index in 0..<fields.count {
                     let (name, value) = fields.ranges(at: index)
-                    block[index] = nghttp2_nv(name: base! + name.lowerBound, value: base! + value.lowerBound,
-                                              namelen: name.count, valuelen: value.count,
-                                              flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                    block[index] = nghttp2_nv(
+                        name: base! + name.lowerBound, value: base! + value.lowerBound,
+                        namelen: name.count, valuelen: value.count,
+                        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
                 }
                 return body(block.baseAddress!, fields.count)
             }
@@ -124,9 +134,12 @@ public enum NGHTTP2 {
 
 extension HeaderFields {
     /// Appends a field nghttp2 hands to `on_header_callback` (names arrive lower-case).
-    public mutating func append(name: UnsafePointer<UInt8>?, nameLength: Int,
-                                value: UnsafePointer<UInt8>?, valueLength: Int) {
-        append(name: UnsafeRawBufferPointer(start: name, count: nameLength),
-               value: UnsafeRawBufferPointer(start: value, count: valueLength))
+    public mutating func append(
+        name: UnsafePointer<UInt8>?, nameLength: Int,
+        value: UnsafePointer<UInt8>?, valueLength: Int
+    ) {
+        append(
+            name: UnsafeRawBufferPointer(start: name, count: nameLength),
+            value: UnsafeRawBufferPointer(start: value, count: valueLength))
     }
 }

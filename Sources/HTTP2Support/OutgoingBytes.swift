@@ -31,8 +31,9 @@ public struct OutgoingBytes {
         let taken = min(maxLength, count)
         if taken > 0 {
             bytes.withUnsafeBytes { source in
-                buffer.update(from: source.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self),
-                              count: taken)
+                buffer.update(
+                    from: source.baseAddress!.advanced(by: offset).assumingMemoryBound(to: UInt8.self),
+                    count: taken)
             }
         }
         offset += taken

@@ -117,7 +117,9 @@ public final class BufferedConnection: LoopFlushable {
         guard let output = evbuffer_new() else { throw LoopError.libevent("evbuffer_new") }
         self.output = output
         fd = address.withSockaddr { sockaddr, _ in
-            socket(Int32(sockaddr.pointee.sa_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            socket(
+                Int32(sockaddr.pointee.sa_family),
+                Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         }
         guard fd >= 0 else {
             evbuffer_free(output)
@@ -142,16 +144,20 @@ public final class BufferedConnection: LoopFlushable {
 
     private func makeEvents() throws {
         let context = Unmanaged.passUnretained(self).toOpaque()
-        readEvent = event_new(loop.base, fd, Int16(EV_READ | EV_PERSIST), { _, what, context in
-            // Kept alive through the callback: closing can release the owner's last reference,
-            // and the TLS paths still look at their state after a close.
-            let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            withExtendedLifetime(connection) { connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0) }
-        }, context)
-        writeEvent = event_new(loop.base, fd, Int16(EV_WRITE | EV_PERSIST), { _, _, context in
-            let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-            withExtendedLifetime(connection) { connection.writable() }
-        }, context)
+        readEvent = event_new(
+            loop.base, fd, Int16(EV_READ | EV_PERSIST),
+            { _, what, context in
+                // Kept alive through the callback: closing can release the owner's last reference,
+                // and the TLS paths still look at their state after a close.
+                let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
+                withExtendedLifetime(connection) { connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0) }
+            }, context)
+        writeEvent = event_new(
+            loop.base, fd, Int16(EV_WRITE | EV_PERSIST),
+            { _, _, context in
+                let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
+                withExtendedLifetime(connection) { connection.writable() }
+            }, context)
         guard readEvent != nil, writeEvent != nil else {
             freeEvents()
             Glibc.close(fd)

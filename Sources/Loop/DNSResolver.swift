@@ -54,10 +54,13 @@ public final class DNSResolver {
         lookups[ObjectIdentifier(lookup)] = lookup
         let context = Unmanaged.passUnretained(lookup).toOpaque()
         for resolve in [evdns_base_resolve_ipv4, evdns_base_resolve_ipv6] {
-            if resolve(base, host, 0, { result, type, count, ttl, addresses, context in
-                Unmanaged<Lookup>.fromOpaque(context!).takeUnretainedValue()
-                    .answered(result: result, type: type, count: count, ttl: ttl, addresses: addresses)
-            }, context) == nil {
+            if resolve(
+                base, host, 0,
+                { result, type, count, ttl, addresses, context in
+                    Unmanaged<Lookup>.fromOpaque(context!).takeUnretainedValue()
+                        .answered(result: result, type: type, count: count, ttl: ttl, addresses: addresses)
+                }, context) == nil
+            {
                 // evdns refused the request (no nameserver): count it as an answer.
                 lookup.answered(result: DNS_ERR_UNKNOWN, type: 0, count: 0, ttl: 0, addresses: nil)
             }

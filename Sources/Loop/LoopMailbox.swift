@@ -45,9 +45,11 @@ private final class WakeEvent {
         self.callback = callback
         self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
-        event = event_new(loop.base, -1, Int16(EV_PERSIST | EV_READ), { _, _, context in
-            Unmanaged<WakeEvent>.fromOpaque(context!).takeUnretainedValue().callback()
-        }, context)
+        event = event_new(
+            loop.base, -1, Int16(EV_PERSIST | EV_READ),
+            { _, _, context in
+                Unmanaged<WakeEvent>.fromOpaque(context!).takeUnretainedValue().callback()
+            }, context)
         // Added without a file descriptor so that the loop keeps running while it waits.
         event_add(event, nil)
     }

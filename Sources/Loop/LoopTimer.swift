@@ -11,9 +11,11 @@ public final class LoopTimer {
         self.callback = callback
         self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
-        event = event_new(loop.base, -1, repeating ? Int16(EV_PERSIST) : 0, { _, _, context in
-            Unmanaged<LoopTimer>.fromOpaque(context!).takeUnretainedValue().callback()
-        }, context)
+        event = event_new(
+            loop.base, -1, repeating ? Int16(EV_PERSIST) : 0,
+            { _, _, context in
+                Unmanaged<LoopTimer>.fromOpaque(context!).takeUnretainedValue().callback()
+            }, context)
     }
 
     deinit {

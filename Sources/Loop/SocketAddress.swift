@@ -24,8 +24,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         var literal = text
         if literal.hasPrefix("localhost:") { literal = "127.0.0.1" + literal.dropFirst("localhost".count) }
         guard let colon = literal.lastIndex(of: ":"), !literal[literal.index(after: colon)...].isEmpty,
-              literal[literal.index(after: colon)...].allSatisfy(\.isNumber),
-              let port = Int(literal[literal.index(after: colon)...]), port <= 65535 else {
+            literal[literal.index(after: colon)...].allSatisfy(\.isNumber),
+            let port = Int(literal[literal.index(after: colon)...]), port <= 65535
+        else {
             throw .invalidAddress(text)
         }
         var buffer = [UInt8](repeating: 0, count: MemoryLayout<sockaddr_storage>.size)

@@ -11,17 +11,21 @@ public final class TCPListener {
 
     /// `reusePort`: share the port with the other workers' listeners (SO_REUSEPORT); a
     /// listener that must be alone on its port (the admin listener) passes false.
-    public init(loop: EventLoop, address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool = true,
-                onAccept: @escaping (Int32) -> Void) throws {
+    public init(
+        loop: EventLoop, address: SocketAddress, backlog: Int32 = 1024, reusePort: Bool = true,
+        onAccept: @escaping (Int32) -> Void
+    ) throws {
         self.onAccept = onAccept
         self.address = address
         self.loop = loop
         let context = Unmanaged.passUnretained(self).toOpaque()
         let flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC | (reusePort ? LEV_OPT_REUSEABLE_PORT : 0)
         listener = address.withSockaddr { sockaddr, length in
-            evconnlistener_new_bind(loop.base, { _, fd, _, _, context in
-                Unmanaged<TCPListener>.fromOpaque(context!).takeUnretainedValue().onAccept(fd)
-            }, context, flags, backlog, sockaddr, length)
+            evconnlistener_new_bind(
+                loop.base,
+                { _, fd, _, _, context in
+                    Unmanaged<TCPListener>.fromOpaque(context!).takeUnretainedValue().onAccept(fd)
+                }, context, flags, backlog, sockaddr, length)
         }
         guard listener != nil else {
             let reason = systemErrorDescription()

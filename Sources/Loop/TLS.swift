@@ -50,7 +50,8 @@ public final class TLSContext: @unchecked Sendable {
         SSL_CTX_set_options(context, ferry_SSL_OP_IGNORE_UNEXPECTED_EOF)
         // Writes come from an evbuffer whose first chunk may move between retries; idle
         // connections give their buffers back (idle RSS).
-        _ = ferry_SSL_CTX_set_mode(context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        _ = ferry_SSL_CTX_set_mode(
+            context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
     }
 
     deinit {
@@ -60,8 +61,10 @@ public final class TLSContext: @unchecked Sendable {
     /// A server context: the certificate chain and key (PEM), the ALPN protocols it accepts
     /// in its order of preference, and for mutual TLS the CAs that client certificates must
     /// chain to. Errors name the file that failed.
-    public static func server(certificateFile: String, privateKeyFile: String, clientCAFile: String?,
-                              requireClientCertificate: Bool, alpn: [String]) throws(TLSError) -> TLSContext {
+    public static func server(
+        certificateFile: String, privateKeyFile: String, clientCAFile: String?,
+        requireClientCertificate: Bool, alpn: [String]
+    ) throws(TLSError) -> TLSContext {
         let tls = try TLSContext(method: TLS_server_method(), requiredALPN: nil)
         try tls.loadIdentity(certificateFile: certificateFile, privateKeyFile: privateKeyFile)
         if let clientCAFile {
@@ -76,23 +79,28 @@ public final class TLSContext: @unchecked Sendable {
             wire.append(UInt8(name.utf8.count))
             wire.append(contentsOf: name.utf8)
         }
-        SSL_CTX_set_alpn_select_cb(tls.context, { _, out, outLength, offered, offeredLength, context in
-            let tls = Unmanaged<TLSContext>.fromOpaque(context!).takeUnretainedValue()
-            // RFC 7301 §3.2: no protocol in common is a fatal no_application_protocol alert.
-            return tls.serverALPN.withUnsafeBufferPointer { preferred in
-                let chosen = UnsafeMutableRawPointer(out!).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
-                let result = SSL_select_next_proto(chosen, outLength, preferred.baseAddress,
-                                                   UInt32(preferred.count), offered, offeredLength)
-                return result == OPENSSL_NPN_NEGOTIATED ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL
-            }
-        }, Unmanaged.passUnretained(tls).toOpaque())
+        SSL_CTX_set_alpn_select_cb(
+            tls.context,
+            { _, out, outLength, offered, offeredLength, context in
+                let tls = Unmanaged<TLSContext>.fromOpaque(context!).takeUnretainedValue()
+                // RFC 7301 §3.2: no protocol in common is a fatal no_application_protocol alert.
+                return tls.serverALPN.withUnsafeBufferPointer { preferred in
+                    let chosen = UnsafeMutableRawPointer(out!).assumingMemoryBound(to: UnsafeMutablePointer<UInt8>?.self)
+                    let result = SSL_select_next_proto(
+                        chosen, outLength, preferred.baseAddress,
+                        UInt32(preferred.count), offered, offeredLength)
+                    return result == OPENSSL_NPN_NEGOTIATED ? SSL_TLSEXT_ERR_OK : SSL_TLSEXT_ERR_ALERT_FATAL
+                }
+            }, Unmanaged.passUnretained(tls).toOpaque())
         return tls
     }
 
     /// A client context: CAs to verify servers with (nil: the system's store), an optional
     /// client certificate, and the one ALPN protocol the server must choose.
-    public static func client(caFile: String?, certificateFile: String?, privateKeyFile: String?,
-                              alpn: String) throws(TLSError) -> TLSContext {
+    public static func client(
+        caFile: String?, certificateFile: String?, privateKeyFile: String?,
+        alpn: String
+    ) throws(TLSError) -> TLSContext {
         let tls = try TLSContext(method: TLS_client_method(), requiredALPN: alpn)
         if let caFile {
             guard SSL_CTX_load_verify_locations(tls.context, caFile, nil) == 1 else {

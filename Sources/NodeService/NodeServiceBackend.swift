@@ -7,8 +7,9 @@ public enum NodeServiceBackend {
     /// Serves on `address` in this thread; never returns.
     public static func run(address: String, logger: Logger) throws -> Never {
         let loop = try EventLoop()
-        let server = try GRPCServer(loop: loop, address: try SocketAddress(parsing: address),
-                                    handlers: NodeServiceHandlers.all(), logger: logger)
+        let server = try GRPCServer(
+            loop: loop, address: try SocketAddress(parsing: address),
+            handlers: NodeServiceHandlers.all(), logger: logger)
         logger.info("node-service listening on \(address)")
         withExtendedLifetime(server) { loop.run() }
         fatalError("node-service event loop stopped")
@@ -22,8 +23,9 @@ public enum NodeServiceBackend {
         LoopThread.start {
             do {
                 let loop = try EventLoop()
-                let server = try GRPCServer(loop: loop, address: try SocketAddress(parsing: address),
-                                            handlers: NodeServiceHandlers.all(), logger: logger)
+                let server = try GRPCServer(
+                    loop: loop, address: try SocketAddress(parsing: address),
+                    handlers: NodeServiceHandlers.all(), logger: logger)
                 ready.signal()
                 withExtendedLifetime(server) { loop.run() }
             } catch {

@@ -26,9 +26,11 @@ public struct AccessLogEntry: Sendable, Equatable {
     /// The verified client certificate's subject, on a mutual-TLS listener.
     public var clientSubject: String?
 
-    public init(startNanoseconds: UInt64, peer: String, method: String, path: String, protocolName: String, httpVersion: String,
-                grpcStatus: Int?, httpStatus: Int, bytesIn: Int, bytesOut: Int, durationNanoseconds: UInt64,
-                upstream: String?, attempts: Int, traceID: String?, clientSubject: String? = nil) {
+    public init(
+        startNanoseconds: UInt64, peer: String, method: String, path: String, protocolName: String, httpVersion: String,
+        grpcStatus: Int?, httpStatus: Int, bytesIn: Int, bytesOut: Int, durationNanoseconds: UInt64,
+        upstream: String?, attempts: Int, traceID: String?, clientSubject: String? = nil
+    ) {
         self.startNanoseconds = startNanoseconds
         self.peer = peer
         self.method = method

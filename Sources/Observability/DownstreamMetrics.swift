@@ -93,11 +93,13 @@ public final class DownstreamMetrics {
     private func seriesIndex(for key: CallSeriesKey) -> Int {
         var key = key
         if seriesIndex[key] == nil && series.count >= DownstreamMetrics.maxSeries { key.method = "other" }
-        let index = seriesIndex[key] ?? {
-            series.append(CallSeries())
-            seriesIndex[key] = series.count - 1
-            return series.count - 1
-        }()
+        let index =
+            seriesIndex[key]
+            ?? {
+                series.append(CallSeries())
+                seriesIndex[key] = series.count - 1
+                return series.count - 1
+            }()
         lastKey = key
         lastIndex = index
         return index
@@ -109,9 +111,10 @@ public final class DownstreamMetrics {
     }
 
     public var snapshot: DownstreamMetricsSnapshot {
-        DownstreamMetricsSnapshot(connectionsActive: connectionsActive, connectionsTotal: connectionsTotal,
-                                  requestsActive: requestsActive,
-                                  series: seriesIndex.mapValues { series[$0] }, limitHits: limitHits)
+        DownstreamMetricsSnapshot(
+            connectionsActive: connectionsActive, connectionsTotal: connectionsTotal,
+            requestsActive: requestsActive,
+            series: seriesIndex.mapValues { series[$0] }, limitHits: limitHits)
     }
 }
 
@@ -123,8 +126,10 @@ public struct DownstreamMetricsSnapshot: Sendable, Equatable {
     public var series: [CallSeriesKey: CallSeries] = [:]
     public var limitHits: [String: UInt64] = [:]
 
-    public init(connectionsActive: Int = 0, connectionsTotal: UInt64 = 0, requestsActive: Int = 0,
-                series: [CallSeriesKey: CallSeries] = [:], limitHits: [String: UInt64] = [:]) {
+    public init(
+        connectionsActive: Int = 0, connectionsTotal: UInt64 = 0, requestsActive: Int = 0,
+        series: [CallSeriesKey: CallSeries] = [:], limitHits: [String: UInt64] = [:]
+    ) {
         self.connectionsActive = connectionsActive
         self.connectionsTotal = connectionsTotal
         self.requestsActive = requestsActive

@@ -15,8 +15,9 @@ public struct TraceContext: Sendable, Equatable {
     public init?(traceparent: some StringProtocol) {
         let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 4, parts[0] == "00", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
-              parts.allSatisfy({ $0.allSatisfy(isLowercaseHexDigit) }),
-              parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }) else { return nil }
+            parts.allSatisfy({ $0.allSatisfy(isLowercaseHexDigit) }),
+            parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" })
+        else { return nil }
         traceID = String(parts[1])
         parentID = String(parts[2])
         flags = String(parts[3])

@@ -123,7 +123,8 @@ public struct CallAttempts: Sendable {
     /// `canReplay` that the request can be sent again. False: `attemptEnded` decides.
     public mutating func retryTransparently(mayGoAgain: Bool, canReplay: Bool) -> Bool {
         guard !cancelled, !responseStarted, mayGoAgain, canReplay,
-              transparentRetries < CallAttempts.transparentRetryLimit else { return false }
+            transparentRetries < CallAttempts.transparentRetryLimit
+        else { return false }
         transparentRetries += 1
         phase = .waiting
         return true
@@ -132,9 +133,11 @@ public struct CallAttempts: Sendable {
     /// The current attempt ended with `code` (trailers, or a failure: a reset, a lost
     /// connection, a per-try timeout). `deadlineLeft`: the time the call has left, if it has a
     /// deadline; `throttleAllows`: the cluster's retry throttle (A6 "retryThrottling").
-    public mutating func attemptEnded(code: GRPCStatusCode, pushback: RetryPushback?, throttleAllows: Bool,
-                                      deadlineLeftNanoseconds: UInt64?,
-                                      using generator: inout some RandomNumberGenerator) -> EndVerdict {
+    public mutating func attemptEnded(
+        code: GRPCStatusCode, pushback: RetryPushback?, throttleAllows: Bool,
+        deadlineLeftNanoseconds: UInt64?,
+        using generator: inout some RandomNumberGenerator
+    ) -> EndVerdict {
         guard !cancelled, !responseStarted, code != .ok, var state = retry else { return .deliver(notRetried: nil) }
         let decision = state.attemptFailed(with: code, pushback: pushback, throttleAllows: throttleAllows, using: &generator)
         retry = state

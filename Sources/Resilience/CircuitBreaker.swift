@@ -59,8 +59,10 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
-    private func withCounter<Result>(_ resource: BreakerResource, trips: Bool = false,
-                                     _ body: (borrowing Atomic<Int>) -> Result) -> Result {
+    private func withCounter<Result>(
+        _ resource: BreakerResource, trips: Bool = false,
+        _ body: (borrowing Atomic<Int>) -> Result
+    ) -> Result {
         switch (resource, trips) {
         case (.connection, false): body(connections)
         case (.pendingRequest, false): body(pendingRequests)

@@ -27,7 +27,9 @@ public struct ConnectBackoff: Sendable, Equatable {
     @discardableResult
     public mutating func connectFailed(now: UInt64, using generator: inout some RandomNumberGenerator) -> UInt64 {
         failures += 1
-        let delay = UInt64(ConnectBackoff.ceiling(afterFailures: failures) * Double.random(in: (1 - ConnectBackoff.jitter)...(1 + ConnectBackoff.jitter), using: &generator))
+        let delay = UInt64(
+            ConnectBackoff.ceiling(afterFailures: failures)
+                * Double.random(in: (1 - ConnectBackoff.jitter)...(1 + ConnectBackoff.jitter), using: &generator))
         untilNanoseconds = now + delay
         return delay
     }

@@ -11,8 +11,10 @@ public struct HealthCheckSettings: Sendable, Equatable {
     /// `HealthCheckRequest.service`; empty asks about the server as a whole.
     public var service: String
 
-    public init(intervalNanoseconds: UInt64 = 5_000_000_000, timeoutNanoseconds: UInt64 = 1_000_000_000,
-                healthyThreshold: Int = 1, unhealthyThreshold: Int = 2, service: String = "") {
+    public init(
+        intervalNanoseconds: UInt64 = 5_000_000_000, timeoutNanoseconds: UInt64 = 1_000_000_000,
+        healthyThreshold: Int = 1, unhealthyThreshold: Int = 2, service: String = ""
+    ) {
         self.intervalNanoseconds = intervalNanoseconds
         self.timeoutNanoseconds = timeoutNanoseconds
         self.healthyThreshold = healthyThreshold

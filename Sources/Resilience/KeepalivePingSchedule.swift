@@ -59,7 +59,9 @@ public struct KeepalivePingSchedule: Sendable {
             silentSince = now
             return .none
         }
-        guard reached(silentSince + intervalNanoseconds, now), reached(lastPing + gapBeforePing(pingsInSilence + 1), now) else { return .none }
+        guard reached(silentSince + intervalNanoseconds, now), reached(lastPing + gapBeforePing(pingsInSilence + 1), now) else {
+            return .none
+        }
         pingsInSilence += 1
         lastPing = now
         outstandingSince = now

@@ -18,9 +18,11 @@ public struct RetryPolicy: Sendable, Equatable {
     /// A call stays retryable only while its request fits in this much buffer.
     public var maxBufferedRequestBytes: Int
 
-    public init(maxAttempts: Int, initialBackoffNanoseconds: UInt64, maxBackoffNanoseconds: UInt64,
-                backoffMultiplier: Double, retryableStatusCodes: Set<GRPCStatusCode>,
-                maxBufferedRequestBytes: Int = 256 * 1024) {
+    public init(
+        maxAttempts: Int, initialBackoffNanoseconds: UInt64, maxBackoffNanoseconds: UInt64,
+        backoffMultiplier: Double, retryableStatusCodes: Set<GRPCStatusCode>,
+        maxBufferedRequestBytes: Int = 256 * 1024
+    ) {
         self.maxAttempts = min(maxAttempts, RetryPolicy.attemptLimit)
         self.initialBackoffNanoseconds = initialBackoffNanoseconds
         self.maxBackoffNanoseconds = maxBackoffNanoseconds
@@ -105,8 +107,10 @@ public struct RetryState: Sendable, Equatable {
 
     /// The current attempt ended with `code` (a connect failure or reset counts as
     /// UNAVAILABLE). `throttleAllows` is the cluster's token bucket's answer.
-    public mutating func attemptFailed(with code: GRPCStatusCode, pushback: RetryPushback?, throttleAllows: Bool,
-                                       using generator: inout some RandomNumberGenerator) -> Decision {
+    public mutating func attemptFailed(
+        with code: GRPCStatusCode, pushback: RetryPushback?, throttleAllows: Bool,
+        using generator: inout some RandomNumberGenerator
+    ) -> Decision {
         guard policy.retryableStatusCodes.contains(code) else { return .giveUp("\(code.name) is not retryable") }
         guard phase == .uncommitted else { return .giveUp("the call was committed") }
         guard attempts < policy.maxAttempts else { return .giveUp("\(attempts) attempts made (max_attempts \(policy.maxAttempts))") }

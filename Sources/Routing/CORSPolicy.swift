@@ -21,14 +21,18 @@ public struct CORSPolicy: Sendable, Equatable {
     public static let grpcWebPreset = CORSPolicy(
         allowOrigins: .any,
         allowMethods: ["POST", "GET", "OPTIONS"],
-        allowHeaders: ["content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization",
-                       "x-accept-content-transfer-encoding", "x-accept-response-streaming"],
+        allowHeaders: [
+            "content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization",
+            "x-accept-content-transfer-encoding", "x-accept-response-streaming",
+        ],
         exposeHeaders: ["grpc-status", "grpc-message", "grpc-status-details-bin"],
         maxAgeSeconds: 86400,
         allowCredentials: false)
 
-    public init(allowOrigins: Origins, allowMethods: [String], allowHeaders: [String],
-                exposeHeaders: [String], maxAgeSeconds: Int, allowCredentials: Bool) {
+    public init(
+        allowOrigins: Origins, allowMethods: [String], allowHeaders: [String],
+        exposeHeaders: [String], maxAgeSeconds: Int, allowCredentials: Bool
+    ) {
         self.allowOrigins = allowOrigins
         self.allowMethods = allowMethods
         self.allowHeaders = allowHeaders

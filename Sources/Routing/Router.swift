@@ -47,8 +47,10 @@ public struct RoutePolicy: Sendable, Equatable {
     /// after response headers may be retried too (the response is held until the trailers).
     public var idempotent: Bool
 
-    public init(timeoutNanoseconds: UInt64? = nil, perTryTimeoutNanoseconds: UInt64? = nil, retryPolicy: RetryPolicy? = nil,
-                idempotent: Bool = false) {
+    public init(
+        timeoutNanoseconds: UInt64? = nil, perTryTimeoutNanoseconds: UInt64? = nil, retryPolicy: RetryPolicy? = nil,
+        idempotent: Bool = false
+    ) {
         self.timeoutNanoseconds = timeoutNanoseconds
         self.perTryTimeoutNanoseconds = perTryTimeoutNanoseconds
         self.retryPolicy = retryPolicy
@@ -70,7 +72,8 @@ public struct GRPCMethodPath: Sendable, Equatable {
         guard let separator = utf8[serviceStart...].firstIndex(of: slash) else { return nil }
         let methodStart = utf8.index(after: separator)
         guard separator != serviceStart, methodStart != utf8.endIndex,
-              !utf8[methodStart...].contains(slash) else { return nil }
+            !utf8[methodStart...].contains(slash)
+        else { return nil }
         service = path[serviceStart..<separator]
         method = path[methodStart...]
     }

@@ -52,8 +52,10 @@ public struct HTTPBodyPlacement: Sendable, Equatable {
         return (text, data.map { Array(message[$0]) } ?? [])
     }
 
-    private func visit(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int,
-                       _ body: (Int32, Range<Int>) -> Void) throws(WireFormatError) {
+    private func visit(
+        _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, depth: Int,
+        _ body: (Int32, Range<Int>) -> Void
+    ) throws(WireFormatError) {
         var reader = WireReader(bytes, range: range)
         while !reader.isAtEnd {
             let (number, type) = try reader.readTag()

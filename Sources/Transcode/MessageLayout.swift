@@ -32,7 +32,8 @@ enum WellKnownType: String {
     var isWrapper: Bool {
         switch self {
         case .doubleValue, .floatValue, .int64Value, .uint64Value, .int32Value, .uint32Value,
-             .boolValue, .stringValue, .bytesValue: true
+            .boolValue, .stringValue, .bytesValue:
+            true
         default: false
         }
     }
@@ -102,8 +103,10 @@ final class FieldLayout: @unchecked Sendable {
     /// The real oneof the field belongs to (not the synthetic one of proto3 `optional`).
     let oneofIndex: Int?
 
-    init(number: Int32, name: String, jsonName: String, kind: FieldKind, isRepeated: Bool, isMap: Bool,
-         hasPresence: Bool, oneofIndex: Int?) {
+    init(
+        number: Int32, name: String, jsonName: String, kind: FieldKind, isRepeated: Bool, isMap: Bool,
+        hasPresence: Bool, oneofIndex: Int?
+    ) {
         self.number = number
         self.name = name
         self.jsonName = jsonName
@@ -260,7 +263,9 @@ final class MessageLayouts: @unchecked Sendable {
         case .enum:
             let name = String(field.typeName.dropFirst())
             if let known = enums[name] { return .enumeration(known) }
-            guard let descriptor = pool.enums[name] else { throw DescriptorError("enum '\(name)' of \(message).\(field.name) is not in the descriptor set") }
+            guard let descriptor = pool.enums[name] else {
+                throw DescriptorError("enum '\(name)' of \(message).\(field.name) is not in the descriptor set")
+            }
             let layout = EnumLayout(descriptor, fullName: name)
             enums[name] = layout
             return .enumeration(layout)
@@ -328,7 +333,8 @@ struct KeyTable {
                 while slots[position].fieldIndex >= 0 {
                     let slot = slots[position]
                     if slot.hash == hash, slot.count == key.count,
-                       key.count == 0 || memcmp(names.baseAddress! + slot.start, key.baseAddress!, key.count) == 0 {
+                        key.count == 0 || memcmp(names.baseAddress! + slot.start, key.baseAddress!, key.count) == 0
+                    {
                         return slot.fieldIndex
                     }
                     position = (position + 1) & mask

@@ -69,7 +69,8 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
         if let verb {
             // Decoded, as literal segments are compared (found by fuzzing: `:e%29ho` is `:e)ho`).
             guard let last = pathSegments.last, let suffix = last.verbSuffix,
-                  RequestPath.Segment(raw: suffix).decoded(keepingSlashes: false) == verb else { return nil }
+                RequestPath.Segment(raw: suffix).decoded(keepingSlashes: false) == verb
+            else { return nil }
             pathSegments[pathSegments.endIndex - 1] = last.droppingVerb()
         }
         let hasMulti = segments.last == .multi
@@ -87,7 +88,8 @@ public struct PathTemplate: Sendable, Equatable, CustomStringConvertible {
             }
         }
         return variables.map { variable in
-            let end = variable.segments.upperBound == segments.count && hasMulti
+            let end =
+                variable.segments.upperBound == segments.count && hasMulti
                 ? pathSegments.count : variable.segments.upperBound
             let covered = pathSegments[(pathSegments.startIndex + variable.segments.lowerBound)..<(pathSegments.startIndex + end)]
             // One segment: fully decoded. Several: `%2F` stays encoded, so that the value's
@@ -223,7 +225,7 @@ private func isIdentifierByte(_ byte: UInt8, first: Bool) -> Bool {
 private func isLiteralByte(_ byte: UInt8) -> Bool {
     switch byte {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-         UInt8(ascii: "0")...UInt8(ascii: "9"):
+        UInt8(ascii: "0")...UInt8(ascii: "9"):
         return true
     default:
         return "-._~%!$&'()+,;@".utf8.contains(byte)

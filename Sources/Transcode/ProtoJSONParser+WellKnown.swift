@@ -104,7 +104,8 @@ extension ProtoJSONParser {
     /// Struct's `fields`: a JSON object of Values.
     private mutating func parseMapValues(_ field: FieldLayout, into writer: inout WireWriter) throws(JSONParseError) {
         guard case .message(let entry) = field.kind, let valueField = entry.field(number: 2),
-              case .message(let valueLayout) = valueField.kind else { throw scanner.error("malformed google.protobuf.Struct") }
+            case .message(let valueLayout) = valueField.kind
+        else { throw scanner.error("malformed google.protobuf.Struct") }
         try scanner.expect(UInt8(ascii: "{"))
         try scanner.enter()
         if !scanner.take(UInt8(ascii: "}")) {
@@ -203,11 +204,12 @@ func parseTimestamp(_ text: String) -> (Int64, Int32)? {
         return range.reduce(0) { $0 * 10 + Int64(bytes[$1] - 48) }
     }
     guard bytes.count >= 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
-          bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"),
-          bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-          let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-          let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-          year >= 1, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60 else { return nil }
+        bytes[10] == UInt8(ascii: "T") || bytes[10] == UInt8(ascii: "t"),
+        bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
+        let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
+        let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
+        year >= 1, (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 60
+    else { return nil }
     var index = 19
     var nanos: Int32 = 0
     if bytes[index] == UInt8(ascii: ".") {
@@ -224,8 +226,9 @@ func parseTimestamp(_ text: String) -> (Int64, Int32)? {
         index += 1
     case UInt8(ascii: "+"), UInt8(ascii: "-"):
         guard bytes.count - index == 6, bytes[index + 3] == UInt8(ascii: ":"),
-              let hours = number(index + 1..<index + 3), let minutes = number(index + 4..<index + 6),
-              hours < 24, minutes < 60 else { return nil }
+            let hours = number(index + 1..<index + 3), let minutes = number(index + 4..<index + 6),
+            hours < 24, minutes < 60
+        else { return nil }
         offsetSeconds = (hours * 3_600 + minutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
         index += 6
     default:
@@ -247,7 +250,8 @@ func parseDuration(_ text: String) -> (Int64, Int32)? {
     if negative { body = body.dropFirst() }
     let parts = body.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
     guard let whole = parts.first, !whole.isEmpty, whole.allSatisfy(\.isASCIIDigit), let seconds = Int64(whole),
-          seconds <= 315_576_000_000 else { return nil }
+        seconds <= 315_576_000_000
+    else { return nil }
     var nanos: Int32 = 0
     if parts.count == 2 {
         let fraction = parts[1]

@@ -29,8 +29,10 @@ struct ProtoJSONParser {
     }
 
     /// A regular message as a JSON object (`ignoring` skips keys already handled: Any's "@type").
-    mutating func parseObject(_ layout: MessageLayout, ignoring ignoredKey: String? = nil,
-                              into writer: inout WireWriter) throws(JSONParseError) {
+    mutating func parseObject(
+        _ layout: MessageLayout, ignoring ignoredKey: String? = nil,
+        into writer: inout WireWriter
+    ) throws(JSONParseError) {
         try scanner.expect(UInt8(ascii: "{"))
         try scanner.enter()
         var seen = FieldSet(count: layout.fields.count)
@@ -49,18 +51,23 @@ struct ProtoJSONParser {
                         try scanner.skipValue()
                         continue
                     }
-                    throw scanner.error("unknown field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' in \(layout.fullName)", at: keyOffset)
+                    throw scanner.error(
+                        "unknown field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' in \(layout.fullName)",
+                        at: keyOffset)
                 }
                 let field = layout.fields[index]
                 guard seen.insert(index) else {
-                    throw scanner.error("field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' is given twice", at: keyOffset)
+                    throw scanner.error(
+                        "field '\(scanner.withBytes(of: key) { String(decoding: $0, as: UTF8.self) })' is given twice", at: keyOffset)
                 }
                 scanner.path.append(.field(field.jsonName))
                 defer { scanner.path.removeLast() }
                 if !acceptsNull(field.kind), !field.isRepeated, scanner.takeNull() { continue }
                 if let oneof = field.oneofIndex {
                     if let other = oneofMembers[oneof] {
-                        throw scanner.error("oneof '\(layout.oneofNames[oneof])' has both '\(layout.fields[other].jsonName)' and '\(field.jsonName)' set", at: keyOffset)
+                        throw scanner.error(
+                            "oneof '\(layout.oneofNames[oneof])' has both '\(layout.fields[other].jsonName)' and '\(field.jsonName)' set",
+                            at: keyOffset)
                     }
                     oneofMembers[oneof] = index
                 }
@@ -264,8 +271,9 @@ struct ProtoJSONParser {
             return IntegerValue(signed: Int64(bitPattern: unsigned), unsigned: unsigned)
         }
         guard text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let double = Double(text),
-              double.isFinite, double == double.rounded(),
-              double >= Double(minimum), double <= Double(maximum), abs(double) < 9.007_199_254_740_992e15 else { return nil }
+            double.isFinite, double == double.rounded(),
+            double >= Double(minimum), double <= Double(maximum), abs(double) < 9.007_199_254_740_992e15
+        else { return nil }
         let signed = Int64(double)
         return IntegerValue(signed: signed, unsigned: UInt64(bitPattern: signed))
     }
@@ -296,7 +304,9 @@ struct ProtoJSONParser {
         } else {
             text = try scanner.readNumberText()
         }
-        guard let value = Double(text), !value.isNaN, text.first != "+", !text.contains(where: { $0.isWhitespace || $0.isLetter && $0 != "e" && $0 != "E" }) else {
+        guard let value = Double(text), !value.isNaN, text.first != "+",
+            !text.contains(where: { $0.isWhitespace || $0.isLetter && $0 != "e" && $0 != "E" })
+        else {
             throw scanner.error("'\(text)' is not a number", at: offset)
         }
         // A float's shortest text may round above Float.greatestFiniteMagnitude (3.4028235e+38):

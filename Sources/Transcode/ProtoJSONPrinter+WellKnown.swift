@@ -4,8 +4,10 @@
 import FerryCore
 
 extension ProtoJSONPrinter {
-    mutating func printWellKnown(_ type: WellKnownType, _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer,
-                                 _ range: Range<Int>) throws(JSONPrintError) {
+    mutating func printWellKnown(
+        _ type: WellKnownType, _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer,
+        _ range: Range<Int>
+    ) throws(JSONPrintError) {
         let fields = try scalarFields(layout, bytes, range)
         switch type {
         case .empty:
@@ -33,7 +35,8 @@ extension ProtoJSONPrinter {
             let seconds = Int64(bitPattern: try varint(fields[1], bytes))
             let nanos = Int32(truncatingIfNeeded: try varint(fields[2], bytes))
             guard abs(seconds) <= 315_576_000_000, abs(nanos) <= 999_999_999,
-                  seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0) else {
+                seconds == 0 || nanos == 0 || (seconds < 0) == (nanos < 0)
+            else {
                 throw JSONPrintError(reason: "Duration out of range or with mixed signs: seconds \(seconds), nanos \(nanos)")
             }
             out.append(UInt8(ascii: "\""))
@@ -138,7 +141,9 @@ extension ProtoJSONPrinter {
     }
 
     /// The last occurrence of fields 1 and 2 of a small well-known message.
-    private func scalarFields(_ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) -> [Int32: (wireType: WireType, range: Range<Int>)] {
+    private func scalarFields(
+        _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>
+    ) throws(JSONPrintError) -> [Int32: (wireType: WireType, range: Range<Int>)] {
         var fields: [Int32: (wireType: WireType, range: Range<Int>)] = [:]
         guard layout.wellKnown?.isWrapper == true || layout.wellKnown == .timestamp || layout.wellKnown == .duration else { return fields }
         var reader = WireReader(bytes, range: range)
@@ -177,7 +182,8 @@ extension ProtoJSONPrinter {
         return found
     }
 
-    private func varint(_ field: (wireType: WireType, range: Range<Int>)?, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) -> UInt64 {
+    private func varint(_ field: (wireType: WireType, range: Range<Int>)?, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) -> UInt64
+    {
         guard let field else { return 0 }
         var reader = WireReader(bytes, range: field.range)
         do { return try reader.readVarint() } catch { throw JSONPrintError(reason: error.description) }

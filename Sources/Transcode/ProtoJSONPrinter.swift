@@ -62,7 +62,8 @@ struct ProtoJSONPrinter {
             if mine.isEmpty {
                 guard options.emitUnpopulated, !field.hasPresence else { continue }
             } else if !field.isRepeated, !field.hasPresence, !options.emitUnpopulated,
-                      isDefault(field.kind, bytes, mine[mine.endIndex - 1]) {
+                isDefault(field.kind, bytes, mine[mine.endIndex - 1])
+            {
                 continue
             }
             writeKey(field, first: &first)
@@ -73,8 +74,10 @@ struct ProtoJSONPrinter {
 
     /// A field's JSON value from its occurrences: an array, an object for a map, the merged
     /// message, or the last scalar; its empty or default form when it has none.
-    mutating func printFieldValue(_ field: FieldLayout, _ occurrences: ArraySlice<Occurrence>,
-                                  _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+    mutating func printFieldValue(
+        _ field: FieldLayout, _ occurrences: ArraySlice<Occurrence>,
+        _ bytes: UnsafeRawBufferPointer
+    ) throws(JSONPrintError) {
         if field.isMap {
             try printMapField(field, occurrences, bytes)
         } else if field.isRepeated {
@@ -92,8 +95,10 @@ struct ProtoJSONPrinter {
 
     /// The JSON value of the field at `path` (.proto names) of the message in `bytes[range]`:
     /// a response's `response_body` (google/api/http.proto).
-    mutating func printField(at path: ArraySlice<String>, _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer,
-                             _ range: Range<Int>) throws(JSONPrintError) {
+    mutating func printField(
+        at path: ArraySlice<String>, _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer,
+        _ range: Range<Int>
+    ) throws(JSONPrintError) {
         guard let name = path.first, let index = layout.indexByJSONName[name] else {
             throw JSONPrintError(reason: "'\(path.joined(separator: "."))' is not a field of \(layout.fullName)")
         }
@@ -120,7 +125,9 @@ struct ProtoJSONPrinter {
 
     /// Every known field's occurrences, grouped by field in declaration order (stable: the
     /// wire order stays within a field). Unknown fields are skipped, as json_format drops them.
-    private func collect(_ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) throws(JSONPrintError) -> [Occurrence] {
+    private func collect(
+        _ layout: MessageLayout, _ bytes: UnsafeRawBufferPointer, _ range: Range<Int>
+    ) throws(JSONPrintError) -> [Occurrence] {
         var occurrences: [Occurrence] = []
         var reader = WireReader(bytes, range: range)
         do throws(WireFormatError) {
@@ -135,7 +142,8 @@ struct ProtoJSONPrinter {
                 // A scalar field in length-delimited form is packed: only a repeated one may be
                 // (a singular one so encoded printed as set when it was not, found by fuzzing).
                 guard type == field.kind.wireType || (type == .lengthDelimited && field.isRepeated) else {
-                    throw reader.error("\(layout.fullName).\(field.name) has wire type \(type.rawValue), not \(field.kind.wireType.rawValue)", at: start)
+                    throw reader.error(
+                        "\(layout.fullName).\(field.name) has wire type \(type.rawValue), not \(field.kind.wireType.rawValue)", at: start)
                 }
                 switch type {
                 case .varint: _ = try reader.readVarint()
@@ -195,7 +203,9 @@ struct ProtoJSONPrinter {
         out.append(contentsOf: options.useProtoNames ? field.quotedProtoKey : field.quotedJSONKey)
     }
 
-    mutating func printRepeatedField(_ field: FieldLayout, _ occurrences: some Collection<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+    mutating func printRepeatedField(
+        _ field: FieldLayout, _ occurrences: some Collection<Occurrence>, _ bytes: UnsafeRawBufferPointer
+    ) throws(JSONPrintError) {
         out.append(UInt8(ascii: "["))
         var first = true
         // What the elements share is read once, not per element.
@@ -224,7 +234,9 @@ struct ProtoJSONPrinter {
         out.append(UInt8(ascii: "]"))
     }
 
-    mutating func printMapField(_ field: FieldLayout, _ occurrences: some Collection<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+    mutating func printMapField(
+        _ field: FieldLayout, _ occurrences: some Collection<Occurrence>, _ bytes: UnsafeRawBufferPointer
+    ) throws(JSONPrintError) {
         guard case .message(let entry) = field.kind, let keyField = entry.field(number: 1), let valueField = entry.field(number: 2) else {
             throw JSONPrintError(reason: "\(field.name): a map entry needs fields 1 and 2")
         }
@@ -262,15 +274,19 @@ struct ProtoJSONPrinter {
 
     /// A singular message field that came several times is their merge: the concatenation of
     /// the occurrences' bytes (protobuf.dev encoding, "Last one wins" for messages means merge).
-    private mutating func printSingularMessage(_ layout: MessageLayout, _ occurrences: ArraySlice<Occurrence>, _ bytes: UnsafeRawBufferPointer) throws(JSONPrintError) {
+    private mutating func printSingularMessage(
+        _ layout: MessageLayout, _ occurrences: ArraySlice<Occurrence>, _ bytes: UnsafeRawBufferPointer
+    ) throws(JSONPrintError) {
         try withMerged(occurrences, bytes) { (printer: inout ProtoJSONPrinter, merged, range) throws(JSONPrintError) in
             try printer.printMessage(layout, merged, range)
         }
     }
 
     /// Calls `body` with the bytes of one occurrence, or of the merge of several.
-    private mutating func withMerged(_ occurrences: ArraySlice<Occurrence>, _ bytes: UnsafeRawBufferPointer,
-                                     _ body: (inout ProtoJSONPrinter, UnsafeRawBufferPointer, Range<Int>) throws(JSONPrintError) -> Void) throws(JSONPrintError) {
+    private mutating func withMerged(
+        _ occurrences: ArraySlice<Occurrence>, _ bytes: UnsafeRawBufferPointer,
+        _ body: (inout ProtoJSONPrinter, UnsafeRawBufferPointer, Range<Int>) throws(JSONPrintError) -> Void
+    ) throws(JSONPrintError) {
         if occurrences.count <= 1 {
             try body(&self, bytes, occurrences.first?.range ?? 0..<0)
             return
@@ -326,7 +342,8 @@ struct ProtoJSONPrinter {
 
     /// One scalar value at the reader; 64-bit integers are JSON strings unless `quoted` is
     /// false (map keys, which are already inside quotes).
-    mutating func printScalar(_ kind: FieldKind, _ reader: inout WireReader, wireType: WireType, quoted: Bool = true) throws(JSONPrintError) {
+    mutating func printScalar(_ kind: FieldKind, _ reader: inout WireReader, wireType: WireType, quoted: Bool = true) throws(JSONPrintError)
+    {
         if case .string = kind {
             let range = reader.index..<reader.end
             reader.index = reader.end

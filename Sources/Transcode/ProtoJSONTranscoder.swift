@@ -11,8 +11,10 @@ public final class ProtoJSONTranscoder: Sendable {
 
     /// The JSON form of a binary message of type `messageType` (fully qualified, no dot), or
     /// of its field at `fieldPath` (.proto names: a rule's `response_body`).
-    public func json(fromBinary bytes: UnsafeRawBufferPointer, messageType: String, fieldPath: [String]? = nil,
-                     options: JSONPrintOptions = JSONPrintOptions()) throws(JSONPrintError) -> [UInt8] {
+    public func json(
+        fromBinary bytes: UnsafeRawBufferPointer, messageType: String, fieldPath: [String]? = nil,
+        options: JSONPrintOptions = JSONPrintOptions()
+    ) throws(JSONPrintError) -> [UInt8] {
         let layout: MessageLayout
         do { layout = try layouts.layout(for: messageType) } catch { throw JSONPrintError(reason: error.reason) }
         // JSON is rarely more than twice the binary (base64 is 4/3; keys add the rest): one allocation.
@@ -64,8 +66,10 @@ public final class ProtoJSONTranscoder: Sendable {
     }
 
     /// The binary forms of a JSON array of messages (a client stream sent over REST).
-    public func binaries(fromJSONArray bytes: UnsafeRawBufferPointer, messageType: String,
-                         options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [[UInt8]] {
+    public func binaries(
+        fromJSONArray bytes: UnsafeRawBufferPointer, messageType: String,
+        options: JSONParseOptions = JSONParseOptions()
+    ) throws(JSONParseError) -> [[UInt8]] {
         let layout: MessageLayout
         do { layout = try layouts.layout(for: messageType) } catch { throw JSONParseError(offset: 0, path: "", reason: error.reason) }
         var parser = ProtoJSONParser(scanner: JSONScanner(bytes), options: options, layouts: layouts)
@@ -85,8 +89,10 @@ public final class ProtoJSONTranscoder: Sendable {
     }
 
     /// `binary(fromJSON:)` for JSON held in an array.
-    public func binary(fromJSON json: [UInt8], messageType: String,
-                       options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [UInt8] {
+    public func binary(
+        fromJSON json: [UInt8], messageType: String,
+        options: JSONParseOptions = JSONParseOptions()
+    ) throws(JSONParseError) -> [UInt8] {
         try withTypedUnsafeBytes(json) { bytes throws(JSONParseError) in
             try binary(fromJSON: bytes, messageType: messageType, options: options)
         }
@@ -110,8 +116,10 @@ public final class ProtoJSONTranscoder: Sendable {
     }
 
     /// The binary form of a JSON message of type `messageType`.
-    public func binary(fromJSON bytes: UnsafeRawBufferPointer, messageType: String,
-                       options: JSONParseOptions = JSONParseOptions()) throws(JSONParseError) -> [UInt8] {
+    public func binary(
+        fromJSON bytes: UnsafeRawBufferPointer, messageType: String,
+        options: JSONParseOptions = JSONParseOptions()
+    ) throws(JSONParseError) -> [UInt8] {
         let layout: MessageLayout
         do { layout = try layouts.layout(for: messageType) } catch { throw JSONParseError(offset: 0, path: "", reason: error.reason) }
         var parser = ProtoJSONParser(scanner: JSONScanner(bytes), options: options, layouts: layouts)

@@ -65,8 +65,11 @@ public struct RESTCatalog: Sendable {
                     fullName: "\(serviceName).\(method.name)", grpcPath: "/\(serviceName)/\(method.name)",
                     inputType: String(method.inputType.dropFirst()), outputType: String(method.outputType.dropFirst()),
                     clientStreaming: method.clientStreaming, serverStreaming: method.serverStreaming)
-                let byName = Google_Api_HttpRule.with { $0.post = restMethod.grpcPath; $0.body = "*" }
-                var rules = method.options.hasGoogle_Api_http
+                let byName = Google_Api_HttpRule.with {
+                    $0.post = restMethod.grpcPath; $0.body = "*"
+                }
+                var rules =
+                    method.options.hasGoogle_Api_http
                     ? [method.options.Google_Api_http] + method.options.Google_Api_http.additionalBindings
                     : []
                 if !rules.contains(where: { $0.post == byName.post }) { rules.append(byName) }
@@ -85,8 +88,10 @@ public struct RESTCatalog: Sendable {
         unaryMethodPaths = unary
     }
 
-    private static func add(_ rule: Google_Api_HttpRule, for method: RESTMethod, pool: DescriptorPool,
-                            to routes: inout RESTRouteTable<RESTBinding>) throws(DescriptorError) {
+    private static func add(
+        _ rule: Google_Api_HttpRule, for method: RESTMethod, pool: DescriptorPool,
+        to routes: inout RESTRouteTable<RESTBinding>
+    ) throws(DescriptorError) {
         let context = "method \(method.fullName)"
         let verb: String
         let path: String
@@ -141,9 +146,11 @@ public struct RESTCatalog: Sendable {
             responseBody = fieldPath
         }
         do {
-            try routes.add(verb: verb, template: template, owner: method.fullName,
-                           target: RESTBinding(method: method, body: body, responseBody: responseBody,
-                                               requestHTTPBody: requestHTTPBody, responseHTTPBody: responseHTTPBody))
+            try routes.add(
+                verb: verb, template: template, owner: method.fullName,
+                target: RESTBinding(
+                    method: method, body: body, responseBody: responseBody,
+                    requestHTTPBody: requestHTTPBody, responseHTTPBody: responseHTTPBody))
         } catch {
             throw DescriptorError(error.description)
         }
@@ -153,6 +160,7 @@ public struct RESTCatalog: Sendable {
 /// The placement of a body field path that ends in a singular google.api.HttpBody, or nil.
 private func httpBodyPlacement(of fields: [Google_Protobuf_FieldDescriptorProto]) -> HTTPBodyPlacement? {
     guard let last = fields.last, last.type == .message, last.label != .repeated,
-          last.typeName.dropFirst() == HTTPBodyPlacement.typeName else { return nil }
+        last.typeName.dropFirst() == HTTPBodyPlacement.typeName
+    else { return nil }
     return HTTPBodyPlacement(fieldNumbers: fields.map(\.number))
 }

@@ -24,8 +24,10 @@ public struct RESTRequestAssembler: Sendable {
 
     /// The request messages of a client-streaming call: the body is a JSON array of whole
     /// messages (`body: "*"`); path variables and query parameters apply to each.
-    public func requestStream(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
-                              body: [UInt8]) throws(RESTRequestError) -> [[UInt8]] {
+    public func requestStream(
+        for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
+        body: [UInt8]
+    ) throws(RESTRequestError) -> [[UInt8]] {
         guard binding.body == .wholeMessage else {
             throw RESTRequestError(message: "\(binding.method.fullName) streams its requests: its rule needs body \"*\"")
         }
@@ -43,8 +45,10 @@ public struct RESTRequestAssembler: Sendable {
     }
 
     /// `requestMessage` for a body held in an array.
-    public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
-                               body: [UInt8], contentType: String? = nil) throws(RESTRequestError) -> [UInt8] {
+    public func requestMessage(
+        for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
+        body: [UInt8], contentType: String? = nil
+    ) throws(RESTRequestError) -> [UInt8] {
         try withTypedUnsafeBytes(body) { bytes throws(RESTRequestError) in
             try requestMessage(for: binding, pathBindings: pathBindings, query: query, body: bytes, contentType: contentType)
         }
@@ -52,8 +56,10 @@ public struct RESTRequestAssembler: Sendable {
 
     /// The binary request message. `query` is the raw query string (after '?', not decoded);
     /// `contentType` is the request's, which an HttpBody body carries along.
-    public func requestMessage(for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
-                               body: UnsafeRawBufferPointer, contentType: String? = nil) throws(RESTRequestError) -> [UInt8] {
+    public func requestMessage(
+        for binding: RESTBinding, pathBindings: [PathBinding], query: Substring?,
+        body: UnsafeRawBufferPointer, contentType: String? = nil
+    ) throws(RESTRequestError) -> [UInt8] {
         let inputType = binding.method.inputType
         var message: [UInt8] = []
         if let placement = binding.requestHTTPBody {
@@ -75,12 +81,14 @@ public struct RESTRequestAssembler: Sendable {
             if let owner = bound.first(where: { name == $0 || name.hasPrefix($0 + ".") }) {
                 throw RESTRequestError(message: "query parameter '\(parameter.name)' sets '\(owner)', which the path or the body sets")
             }
-            message += try parseValue(parameter.value, at: parameter.fieldPath, mapKey: parameter.mapKey,
-                                      messageType: inputType, source: "query parameter '\(parameter.name)'")
+            message += try parseValue(
+                parameter.value, at: parameter.fieldPath, mapKey: parameter.mapKey,
+                messageType: inputType, source: "query parameter '\(parameter.name)'")
         }
         for binding in pathBindings {
-            message += try parseValue(binding.value, at: binding.fieldPath, mapKey: nil, messageType: inputType,
-                                      source: "path variable '\(binding.fieldPath.joined(separator: "."))'")
+            message += try parseValue(
+                binding.value, at: binding.fieldPath, mapKey: nil, messageType: inputType,
+                source: "path variable '\(binding.fieldPath.joined(separator: "."))'")
         }
         return message
     }
@@ -102,8 +110,10 @@ public struct RESTRequestAssembler: Sendable {
     }
 
     /// One text value (from the path or the query) set at `fieldPath`, typed by the field.
-    private func parseValue(_ value: String, at fieldPath: [String], mapKey: String?, messageType: String,
-                            source: String) throws(RESTRequestError) -> [UInt8] {
+    private func parseValue(
+        _ value: String, at fieldPath: [String], mapKey: String?, messageType: String,
+        source: String
+    ) throws(RESTRequestError) -> [UInt8] {
         let field: FieldLayout
         do {
             field = try transcoder.field(at: fieldPath, in: messageType)
@@ -155,7 +165,7 @@ private func jsonLiteral(_ value: String, kind: FieldKind) -> String? {
         guard let wellKnown = layout.wellKnown else { return nil }
         switch wellKnown {
         case .timestamp, .duration, .fieldMask, .stringValue, .bytesValue, .int64Value, .uint64Value,
-             .int32Value, .uint32Value, .doubleValue, .floatValue:
+            .int32Value, .uint32Value, .doubleValue, .floatValue:
             return jsonString(value)
         case .boolValue:
             return jsonLiteral(value, kind: .bool)

@@ -12,9 +12,11 @@ public struct RESTTranscoding: Sendable {
     /// The deadline of a call whose request has no `grpc-timeout`.
     public let defaultTimeout: GRPCTimeout?
 
-    public init(descriptorSet: [UInt8], services: [String], printOptions: JSONPrintOptions,
-                parseOptions: JSONParseOptions, requestHeaders: Set<String>? = nil,
-                defaultTimeout: GRPCTimeout? = nil) throws(DescriptorError) {
+    public init(
+        descriptorSet: [UInt8], services: [String], printOptions: JSONPrintOptions,
+        parseOptions: JSONParseOptions, requestHeaders: Set<String>? = nil,
+        defaultTimeout: GRPCTimeout? = nil
+    ) throws(DescriptorError) {
         self.requestHeaders = requestHeaders
         self.defaultTimeout = defaultTimeout
         let pool = try DescriptorPool(serializedDescriptorSet: descriptorSet)

@@ -79,7 +79,8 @@ private func percentDecoded(_ raw: [UInt8], keepingSlashes: Bool) -> [UInt8] {
     var index = 0
     while index < raw.count {
         if raw[index] == UInt8(ascii: "%"), let value = hexByte(raw[index + 1], raw[index + 2]),
-           !(keepingSlashes && value == UInt8(ascii: "/")) {
+            !(keepingSlashes && value == UInt8(ascii: "/"))
+        {
             bytes.append(value)
             index += 3
         } else {

@@ -54,8 +54,9 @@ final class HTTP2ClientConnection: LoopFlushable {
         }
         connectTimer?.schedule(afterNanoseconds: pool.settings.connectTimeoutNanoseconds)
         if let interval = pool.keepaliveIntervalNanoseconds {
-            let schedule = KeepalivePingSchedule(intervalNanoseconds: interval, timeoutNanoseconds: pool.settings.keepaliveTimeoutNanoseconds,
-                                                 now: EventLoop.monotonicNow)
+            let schedule = KeepalivePingSchedule(
+                intervalNanoseconds: interval, timeoutNanoseconds: pool.settings.keepaliveTimeoutNanoseconds,
+                now: EventLoop.monotonicNow)
             keepalive = schedule
             keepaliveTimer = LoopTimer(loop: loop, repeating: true) { [unowned self] in keepaliveTick() }
             keepaliveTimer?.schedule(afterNanoseconds: schedule.tickNanoseconds)
@@ -89,24 +90,31 @@ final class HTTP2ClientConnection: LoopFlushable {
         fields.append(name: ":authority", value: authority)
         fields.append(name: "content-type", value: call.request.contentType)
         fields.append(name: "te", value: "trailers")
-        if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) { fields.append(name: "grpc-timeout", value: timeout.headerValue) }
-        if let previous = call.lifecycle.retry?.previousAttemptsHeader { fields.append(name: "grpc-previous-rpc-attempts", value: previous) }
+        if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) {
+            fields.append(name: "grpc-timeout", value: timeout.headerValue)
+        }
+        if let previous = call.lifecycle.retry?.previousAttemptsHeader {
+            fields.append(name: "grpc-previous-rpc-attempts", value: previous)
+        }
         fields.append(contentsOf: call.request.metadata)
-        var provider = nghttp2_data_provider(source: nghttp2_data_source(ptr: nil), read_callback: { _, streamID, buffer, length, flags, _, userData in
-            guard let call = HTTP2ClientConnection.connection(userData).currentCall(streamID) else {
-                return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
-            }
-            let chunk = call.takeBody(into: buffer!, maxLength: length)
-            // A streamed body waits for its next bytes (UpstreamCall.resumeBody).
-            if chunk.deferred { return Int(NGHTTP2_ERR_DEFERRED.rawValue) }
-            if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
-            return chunk.count
-        })
+        var provider = nghttp2_data_provider(
+            source: nghttp2_data_source(ptr: nil),
+            read_callback: { _, streamID, buffer, length, flags, _, userData in
+                guard let call = HTTP2ClientConnection.connection(userData).currentCall(streamID) else {
+                    return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
+                }
+                let chunk = call.takeBody(into: buffer!, maxLength: length)
+                // A streamed body waits for its next bytes (UpstreamCall.resumeBody).
+                if chunk.deferred { return Int(NGHTTP2_ERR_DEFERRED.rawValue) }
+                if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
+                return chunk.count
+            })
         let streamID = NGHTTP2.withHeaderBlock(fields) { block, count in
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard streamID > 0 else {
-            call.attemptReceived(.failed(GRPCStatus(.internal, "cannot open stream to \(endpoint): \(String(cString: nghttp2_strerror(streamID)))")))
+            call.attemptReceived(
+                .failed(GRPCStatus(.internal, "cannot open stream to \(endpoint): \(String(cString: nghttp2_strerror(streamID)))")))
             return
         }
         streams[streamID] = call
@@ -144,8 +152,9 @@ final class HTTP2ClientConnection: LoopFlushable {
     func shutdown() {
         guard let session, state == .ready || state == .connecting else { return }
         if state == .ready {
-            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
-                                  nghttp2_session_get_last_proc_stream_id(session), NGHTTP2_NO_ERROR.rawValue, nil, 0)
+            nghttp2_submit_goaway(
+                session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                nghttp2_session_get_last_proc_stream_id(session), NGHTTP2_NO_ERROR.rawValue, nil, 0)
             loop.scheduleFlush(self)
         }
         state = .goingAway
@@ -186,8 +195,9 @@ final class HTTP2ClientConnection: LoopFlushable {
     private func terminate(_ reason: String, errorCode: nghttp2_error_code = NGHTTP2_NO_ERROR) {
         terminationReason = reason
         if let session, state != .closed {
-            nghttp2_submit_goaway(session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
-                                  nghttp2_session_get_last_proc_stream_id(session), errorCode.rawValue, nil, 0)
+            nghttp2_submit_goaway(
+                session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
+                nghttp2_session_get_last_proc_stream_id(session), errorCode.rawValue, nil, 0)
             NGHTTP2.flush(session, to: connection)
             connection.flush()
         }
@@ -212,12 +222,17 @@ final class HTTP2ClientConnection: LoopFlushable {
         let block = call.takeHeaderBlock()
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
             call.attemptReceived(.head(block))
-        } else if endStream && !call.receivedHead && state == .goingAway && block.firstValueBytes("grpc-status")?.elementsEqual("1".utf8) == true {
+        } else if endStream && !call.receivedHead && state == .goingAway
+            && block.firstValueBytes("grpc-status")?.elementsEqual("1".utf8) == true
+        {
             // A backend shutting down (grpcio's graceful stop) cancels the calls it accepted but
             // never ran once its grace period ends: an availability event, not the client's
             // doing, so it fails as UNAVAILABLE, which a retry policy may retry elsewhere.
-            call.attemptReceived(.failed(GRPCStatus(.unavailable,
-                "upstream \(endpoint) (cluster \(pool.settings.name)) cancelled the call while shutting down (GOAWAY)")))
+            call.attemptReceived(
+                .failed(
+                    GRPCStatus(
+                        .unavailable,
+                        "upstream \(endpoint) (cluster \(pool.settings.name)) cancelled the call while shutting down (GOAWAY)")))
         } else if endStream {
             call.attemptReceived(.trailers(block))
         }
@@ -292,7 +307,8 @@ final class HTTP2ClientConnection: LoopFlushable {
                 connection.state = .goingAway
                 let goaway = frame.pointee.goaway
                 if goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM.rawValue,
-                   UnsafeRawBufferPointer(start: goaway.opaque_data, count: goaway.opaque_data_len).elementsEqual("too_many_pings".utf8) {
+                    UnsafeRawBufferPointer(start: goaway.opaque_data, count: goaway.opaque_data_len).elementsEqual("too_many_pings".utf8)
+                {
                     connection.pool.tooManyPings(from: connection.endpoint)
                 }
                 connection.pool.capacityChanged(connection)
@@ -304,7 +320,8 @@ final class HTTP2ClientConnection: LoopFlushable {
         nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, userData in
             guard let header else { return 0 }
             let connection = HTTP2ClientConnection.connection(userData)
-            guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length) else { return 0 }
+            guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length)
+            else { return 0 }
             // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
             connection.emptyFrameFlood = true
             return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
@@ -329,8 +346,9 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         connectTimer = nil
         var settings = HTTP2SessionSettings()
         settings.maxConcurrentStreams = 100
-        session = NGHTTP2.makeSession(server: false, callbacks: HTTP2ClientConnection.callbacks, settings: settings,
-                                      userData: Unmanaged.passUnretained(self).toOpaque())
+        session = NGHTTP2.makeSession(
+            server: false, callbacks: HTTP2ClientConnection.callbacks, settings: settings,
+            userData: Unmanaged.passUnretained(self).toOpaque())
         guard session != nil else {
             connection.close(reason: .error("cannot create HTTP/2 session"))
             return
@@ -344,8 +362,9 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         guard let session else { return }
         if let failure = NGHTTP2.receive(session, bytes) {
             if emptyFrameFlood {
-                terminate("flooded with more than \(emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM) sent",
-                          errorCode: NGHTTP2_ENHANCE_YOUR_CALM)
+                terminate(
+                    "flooded with more than \(emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM) sent",
+                    errorCode: NGHTTP2_ENHANCE_YOUR_CALM)
             } else {
                 connection.close(reason: .error("HTTP/2 protocol error: \(failure)"))
             }

@@ -50,9 +50,10 @@ final class HealthChecker {
         for endpoint in pool.endpoints where inFlight[endpoint] == nil {
             let check = HealthCheck(checker: self, endpoint: endpoint, loop: pool.loop)
             inFlight[endpoint] = check
-            check.call = UpstreamCall(request: UpstreamRequest(
-                path: "/grpc.health.v1.Health/Check", metadata: HeaderFields(), contentType: "application/grpc",
-                timeout: GRPCTimeout(nanoseconds: Int64(settings.timeoutNanoseconds)), body: body), delegate: check)
+            check.call = UpstreamCall(
+                request: UpstreamRequest(
+                    path: "/grpc.health.v1.Health/Check", metadata: HeaderFields(), contentType: "application/grpc",
+                    timeout: GRPCTimeout(nanoseconds: Int64(settings.timeoutNanoseconds)), body: body), delegate: check)
             check.timer.schedule(afterNanoseconds: settings.timeoutNanoseconds)
             pool.startHealthCheck(check.call!, on: endpoint)
         }

@@ -106,8 +106,9 @@ public final class UpstreamCall {
         unsentBody = OutgoingBytes(request.body)
         replayBody = request.body
         bodyEnded = !request.streamsBody
-        lifecycle = CallAttempts(retryPolicy: request.retryPolicy, holdsReplies: request.retriesFailuresInTrailers,
-                                 requestBytes: request.body.count)
+        lifecycle = CallAttempts(
+            retryPolicy: request.retryPolicy, holdsReplies: request.retriesFailuresInTrailers,
+            requestBytes: request.body.count)
     }
 
     public var isFinished: Bool { lifecycle.phase == .finished }
@@ -135,7 +136,8 @@ public final class UpstreamCall {
         unsentBody.append(bytes)
         if replayBody != nil {
             if let retry = lifecycle.retry, replayBody!.count + bytes.count <= retry.policy.maxBufferedRequestBytes,
-               pool?.retryBuffer.reserve(bytes.count) == true {
+                pool?.retryBuffer.reserve(bytes.count) == true
+            {
                 replayBody!.append(contentsOf: bytes)
                 budgetedReplayBytes += bytes.count
             } else {
@@ -350,8 +352,10 @@ public final class UpstreamCall {
         case .failed(let status):
             attemptTimer?.cancel()
             if neverProcessed, let pool,
-               lifecycle.retryTransparently(mayGoAgain: pool.mayRetryTransparently(self, connected: lifecycle.phase == .active),
-                                            canReplay: canReplay) {
+                lifecycle.retryTransparently(
+                    mayGoAgain: pool.mayRetryTransparently(self, connected: lifecycle.phase == .active),
+                    canReplay: canReplay)
+            {
                 resetForAttempt()
                 return pool.dispatch(self)
             }
@@ -365,8 +369,10 @@ public final class UpstreamCall {
             pool.attemptEnded(self, code: code)
             var random = SystemRandomNumberGenerator()
             let now = EventLoop.monotonicNow
-            switch lifecycle.attemptEnded(code: code, pushback: pushback, throttleAllows: pool.throttle?.allowsRetry ?? true,
-                                          deadlineLeftNanoseconds: deadline.map { $0 > now ? $0 - now : 0 }, using: &random) {
+            switch lifecycle.attemptEnded(
+                code: code, pushback: pushback, throttleAllows: pool.throttle?.allowsRetry ?? true,
+                deadlineLeftNanoseconds: deadline.map { $0 > now ? $0 - now : 0 }, using: &random)
+            {
             case .retry(let delay):
                 if pool.scheduleRetry(self, afterNanoseconds: delay) { return }
                 lifecycle.retryRefused()
@@ -384,15 +390,20 @@ public final class UpstreamCall {
         guard lifecycle.perTryTimeoutApplies(), let stream, let perTry = request.perTryTimeoutNanoseconds else { return }
         stream.connection.cancel(streamID: stream.id)
         let limit = GRPCTimeout(nanoseconds: Int64(min(perTry, UInt64(Int64.max))))
-        attemptReceived(.failed(GRPCStatus(.unavailable,
-            "upstream \(stream.connection.endpoint) did not answer within per_try_timeout \(limit)")))
+        attemptReceived(
+            .failed(
+                GRPCStatus(
+                    .unavailable,
+                    "upstream \(stream.connection.endpoint) did not answer within per_try_timeout \(limit)")))
     }
 
     /// The deadline passed: DEADLINE_EXCEEDED, and the attempt's stream is reset (CANCEL).
     private func deadlinePassed() {
         guard !isFinished else { return }
-        let status = GRPCStatus(.deadlineExceeded,
-            "deadline of \(request.timeout?.description ?? "") exceeded (cluster \(pool?.settings.name ?? ""), \(attempts) attempt\(attempts == 1 ? "" : "s"))")
+        let status = GRPCStatus(
+            .deadlineExceeded,
+            "deadline of \(request.timeout?.description ?? "") exceeded (cluster \(pool?.settings.name ?? ""), \(attempts) attempt\(attempts == 1 ? "" : "s"))"
+        )
         stream.map { $0.connection.cancel(streamID: $0.id) }
         deliver(.failed(status))
     }

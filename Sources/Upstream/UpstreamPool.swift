@@ -65,12 +65,14 @@ public struct UpstreamClusterSettings: Sendable {
     /// TLS to the endpoints; nil: cleartext HTTP/2 (h2c).
     public var tls: UpstreamTLS?
 
-    public init(name: String, endpoints: [SocketAddress], dnsNames: [DNSEndpointName] = [],
-                dnsRefreshNanoseconds: UInt64 = 5_000_000_000, dnsResolver: String? = nil, authority: String? = nil,
-                breaker: CircuitBreakerThresholds = CircuitBreakerThresholds(),
-                connectTimeoutNanoseconds: UInt64 = 2_000_000_000, keepaliveIntervalNanoseconds: UInt64? = 10_000_000_000,
-                outlierDetection: OutlierDetectionSettings = OutlierDetectionSettings(),
-                healthCheck: HealthCheckSettings? = nil, retryThrottling: RetryThrottleSettings? = nil) {
+    public init(
+        name: String, endpoints: [SocketAddress], dnsNames: [DNSEndpointName] = [],
+        dnsRefreshNanoseconds: UInt64 = 5_000_000_000, dnsResolver: String? = nil, authority: String? = nil,
+        breaker: CircuitBreakerThresholds = CircuitBreakerThresholds(),
+        connectTimeoutNanoseconds: UInt64 = 2_000_000_000, keepaliveIntervalNanoseconds: UInt64? = 10_000_000_000,
+        outlierDetection: OutlierDetectionSettings = OutlierDetectionSettings(),
+        healthCheck: HealthCheckSettings? = nil, retryThrottling: RetryThrottleSettings? = nil
+    ) {
         self.name = name
         self.endpoints = endpoints
         self.dnsNames = dnsNames
@@ -133,8 +135,10 @@ public final class UpstreamPool {
 
     /// `breaker` and `throttle`: the cluster's, shared by its pools on every worker; by default
     /// the pool makes its own.
-    public init(settings: UpstreamClusterSettings, loop: EventLoop, logger: Logger, breaker: CircuitBreaker? = nil,
-                throttle: RetryThrottle? = nil, retryBuffer: RetryBufferBudget = RetryBufferBudget(limitBytes: 16 << 20)) {
+    public init(
+        settings: UpstreamClusterSettings, loop: EventLoop, logger: Logger, breaker: CircuitBreaker? = nil,
+        throttle: RetryThrottle? = nil, retryBuffer: RetryBufferBudget = RetryBufferBudget(limitBytes: 16 << 20)
+    ) {
         self.retryBuffer = retryBuffer
         self.settings = settings
         self.loop = loop
@@ -177,9 +181,12 @@ public final class UpstreamPool {
                     for address in resolvedAddresses[index] { names[address] = "\(name.host):\(name.port)" }
                 case .failure(let error):
                     dnsFailures += 1
-                    logger.warning("DNS resolution failed; keeping the last addresses",
-                                   metadata: ["cluster": "\(settings.name)", "name": "\(name.host)", "reason": "\(error)",
-                                              "failures": "\(dnsFailures)"])
+                    logger.warning(
+                        "DNS resolution failed; keeping the last addresses",
+                        metadata: [
+                            "cluster": "\(settings.name)", "name": "\(name.host)", "reason": "\(error)",
+                            "failures": "\(dnsFailures)",
+                        ])
                 }
                 remaining -= 1
                 if remaining == 0 { resolutionRoundEnded(ttlSeconds: ttlSeconds) }
@@ -209,8 +216,12 @@ public final class UpstreamPool {
     private func setEndpoints(_ endpoints: [SocketAddress]) {
         let gone = Set(picker.endpoints).subtracting(endpoints)
         dnsUpdates += 1
-        logger.info("cluster endpoints changed", metadata: ["cluster": "\(settings.name)",
-                                                            "endpoints": "\(endpoints.map(\.description).joined(separator: ","))"])
+        logger.info(
+            "cluster endpoints changed",
+            metadata: [
+                "cluster": "\(settings.name)",
+                "endpoints": "\(endpoints.map(\.description).joined(separator: ","))",
+            ])
         picker.setEndpoints(endpoints)
         outliers.setEndpoints(endpoints)
         names = names.filter { endpoints.contains($0.key) }
@@ -276,12 +287,17 @@ public final class UpstreamPool {
             awaitingEndpoints.append(call)
             return
         }
-        guard let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: { available($0) })
-                ?? (call.triedEndpoints.isEmpty ? endpointToProbe(now: now, isAvailable: { available($0, ignoringBackoff: true) }) : nil) else {
+        guard
+            let endpoint = picker.pick(excluding: call.triedEndpoints, isAvailable: { available($0) })
+                ?? (call.triedEndpoints.isEmpty ? endpointToProbe(now: now, isAvailable: { available($0, ignoringBackoff: true) }) : nil)
+        else {
             // Fails at once, not retried: every endpoint waits out a backoff, and this call
             // already had its attempt (or its probe).
-            let reason = picker.endpoints.isEmpty
-                ? (settings.dnsNames.isEmpty ? "has no endpoint" : "has no endpoint: \(settings.dnsNames.map(\.host).joined(separator: ", ")) resolved to no address")
+            let reason =
+                picker.endpoints.isEmpty
+                ? (settings.dnsNames.isEmpty
+                    ? "has no endpoint"
+                    : "has no endpoint: \(settings.dnsNames.map(\.host).joined(separator: ", ")) resolved to no address")
                 : "has no reachable endpoint (every one failed to connect and waits out its backoff)"
             call.fail(GRPCStatus(.unavailable, "cluster '\(settings.name)' \(reason)"))
             return
@@ -365,8 +381,12 @@ public final class UpstreamPool {
         let delay = connectBackoff[endpoint, default: ConnectBackoff()].connectFailed(now: now, using: &random)
         // The name may point elsewhere now.
         resolve()
-        logger.info("upstream endpoint unreachable", metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
-                                                                 "retry_in_ms": "\(UInt64(delay) / 1_000_000)"])
+        logger.info(
+            "upstream endpoint unreachable",
+            metadata: [
+                "cluster": "\(settings.name)", "endpoint": "\(endpoint)",
+                "retry_in_ms": "\(UInt64(delay) / 1_000_000)",
+            ])
         for call in takePending(on: endpoint) {
             call.requeued()
             call.attemptReceived(.failed(GRPCStatus(.unavailable, message)), neverProcessed: true)
@@ -444,9 +464,10 @@ public final class UpstreamPool {
         }
         var trips: [String: Int] = [:]
         for resource in BreakerResource.allCases { trips[resource.limitName] = breaker.trips(resource) }
-        return ClusterSnapshot(name: settings.name, endpoints: endpoints, retries: retries, throttledRetries: throttledRetries,
-                               ejections: UInt64(outliers.ejections), dnsUpdates: dnsUpdates, dnsFailures: dnsFailures,
-                               breakerTrips: trips)
+        return ClusterSnapshot(
+            name: settings.name, endpoints: endpoints, retries: retries, throttledRetries: throttledRetries,
+            ejections: UInt64(outliers.ejections), dnsUpdates: dnsUpdates, dnsFailures: dnsFailures,
+            breakerTrips: trips)
     }
 
     /// No call, connection or queued work left (a pool retired by a reload may go).
@@ -468,8 +489,9 @@ public final class UpstreamPool {
     func tlsSetup(for endpoint: SocketAddress) -> TLSClientSetup? {
         guard let tls = settings.tls else { return nil }
         let name = tls.serverName ?? names[endpoint].map { String($0[..<($0.lastIndex(of: ":") ?? $0.endIndex)]) }
-        return TLSClientSetup(context: tls.context, serverName: name,
-                              verifiedName: tls.verifyHostname ? name ?? endpoint.host : nil)
+        return TLSClientSetup(
+            context: tls.context, serverName: name,
+            verifiedName: tls.verifyHostname ? name ?? endpoint.host : nil)
     }
 
     /// The endpoints calls may go to (for the health checker).
@@ -494,14 +516,18 @@ public final class UpstreamPool {
     func tooManyPings(from endpoint: SocketAddress) {
         guard let interval = keepaliveIntervalNanoseconds else { return }
         keepaliveIntervalNanoseconds = interval * 2
-        logger.warning("upstream sent GOAWAY(too_many_pings); keepalive interval doubled for new connections",
-                       metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)",
-                                  "keepalive_interval": "\(GRPCTimeout(nanoseconds: Int64(interval * 2)))"])
+        logger.warning(
+            "upstream sent GOAWAY(too_many_pings); keepalive interval doubled for new connections",
+            metadata: [
+                "cluster": "\(settings.name)", "endpoint": "\(endpoint)",
+                "keepalive_interval": "\(GRPCTimeout(nanoseconds: Int64(interval * 2)))",
+            ])
     }
 
     func healthChanged(_ endpoint: SocketAddress, healthy: Bool, reason: String) {
-        logger.warning(healthy ? "upstream endpoint healthy" : "upstream endpoint unhealthy",
-                       metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)", "reason": "\(reason)"])
+        logger.warning(
+            healthy ? "upstream endpoint healthy" : "upstream endpoint unhealthy",
+            metadata: ["cluster": "\(settings.name)", "endpoint": "\(endpoint)", "reason": "\(reason)"])
     }
 
     // MARK: Connection events

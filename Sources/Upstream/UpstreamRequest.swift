@@ -23,9 +23,11 @@ public struct UpstreamRequest {
     /// UNAVAILABLE (retryable by policy).
     public var perTryTimeoutNanoseconds: UInt64?
 
-    public init(path: String, metadata: HeaderFields, contentType: String, timeout: GRPCTimeout?, body: [UInt8],
-                streamsBody: Bool = false, retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false,
-                perTryTimeoutNanoseconds: UInt64? = nil) {
+    public init(
+        path: String, metadata: HeaderFields, contentType: String, timeout: GRPCTimeout?, body: [UInt8],
+        streamsBody: Bool = false, retryPolicy: RetryPolicy? = nil, retriesFailuresInTrailers: Bool = false,
+        perTryTimeoutNanoseconds: UInt64? = nil
+    ) {
         self.path = path
         self.metadata = metadata
         self.contentType = contentType

@@ -77,8 +77,10 @@ struct CallError: Error {
 /// Sends `request` to `address` on a new connection and hands the response's body to
 /// `received` as it arrives; true when the response was complete. Exits 2 (after saying why,
 /// as `command`) when the address cannot be reached or answers with something not HTTP.
-func sendHTTPRequest(_ request: [UInt8], to address: String, command: String,
-                     received: (_ piece: [UInt8], _ status: Int, _ contentType: String) -> Void) throws -> Bool {
+func sendHTTPRequest(
+    _ request: [UInt8], to address: String, command: String,
+    received: (_ piece: [UInt8], _ status: Int, _ contentType: String) -> Void
+) throws -> Bool {
     let (host, port) = splitAddress(address)
     let fd: Int32
     do {
@@ -170,7 +172,9 @@ struct HTTPResponseReader {
     }
 
     /// `body` gets each piece of the body with the response's status and content type.
-    mutating func consume(_ bytes: ArraySlice<UInt8>, body: (_ piece: [UInt8], _ status: Int, _ contentType: String) -> Void) throws(CallError) {
+    mutating func consume(
+        _ bytes: ArraySlice<UInt8>, body: (_ piece: [UInt8], _ status: Int, _ contentType: String) -> Void
+    ) throws(CallError) {
         pending += bytes
         var index = 0
         defer { pending.removeFirst(index) }

@@ -102,8 +102,9 @@ private func readREST(_ config: FerryConfig) throws(LoadError) -> RESTTranscodin
     do {
         return try RESTTranscoding(
             descriptorSet: descriptorSet, services: rest.services,
-            printOptions: JSONPrintOptions(emitUnpopulated: rest.emitUnpopulated, useProtoNames: rest.useProtoNames,
-                                           enumsAsIntegers: rest.enumsAsIntegers),
+            printOptions: JSONPrintOptions(
+                emitUnpopulated: rest.emitUnpopulated, useProtoNames: rest.useProtoNames,
+                enumsAsIntegers: rest.enumsAsIntegers),
             parseOptions: JSONParseOptions(ignoreUnknownFields: rest.ignoreUnknownFields),
             requestHeaders: rest.requestHeaders.map(Set.init),
             defaultTimeout: rest.defaultTimeoutNanoseconds.map { GRPCTimeout(nanoseconds: Int64($0)) })
@@ -135,8 +136,10 @@ func writeOut(_ fd: Int32, _ bytes: [UInt8]) {
 
 /// Runs the gateway: reloads on SIGHUP (and POST /reload), drains on SIGTERM (after the
 /// drain grace) or SIGINT (at once), then returns.
-func serve(_ config: FerryConfig, rest: RESTTranscoding?, logger: Logger, reloadSource: ConfigSource?,
-           beforeServing: () throws -> Void = {}) throws {
+func serve(
+    _ config: FerryConfig, rest: RESTTranscoding?, logger: Logger, reloadSource: ConfigSource?,
+    beforeServing: () throws -> Void = {}
+) throws {
     Gateway.blockControlSignals()
     try beforeServing()
     let running: RunningGateway
@@ -146,8 +149,12 @@ func serve(_ config: FerryConfig, rest: RESTTranscoding?, logger: Logger, reload
         logger.critical("cannot start: \(error)")
         throw ExitCode(1)
     }
-    logger.info("ferry listening", metadata: ["listeners": "\(config.listeners.map(\.address).joined(separator: ","))",
-                                              "admin": "\(config.admin?.address ?? "off")", "workers": "\(config.workers)"])
+    logger.info(
+        "ferry listening",
+        metadata: [
+            "listeners": "\(config.listeners.map(\.address).joined(separator: ","))",
+            "admin": "\(config.admin?.address ?? "off")", "workers": "\(config.workers)",
+        ])
     while true {
         let signal = Gateway.waitForSignal()
         if signal == .hangUp {
@@ -198,7 +205,9 @@ struct Check: ParsableCommand {
             throw ExitCode(2)
         }
         let restSummary = rest.map { ", REST: \($0.catalog.routes.rules.count) rule(s)" } ?? ""
-        print("config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)\(restSummary)")
+        print(
+            "config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)\(restSummary)"
+        )
     }
 }
 
@@ -215,9 +224,10 @@ struct Demo: ParsableCommand {
         do {
             config = try ConfigLoader.load(yaml: DemoConfig.yaml, defaultWorkers: 1)
             // The embedded descriptor set stands in for a `rest` section's file.
-            rest = try RESTTranscoding(descriptorSet: Base64.decodeLenient(NodeDescriptorSet.base64) ?? [],
-                                       services: [NodeServiceHandlers.serviceName],
-                                       printOptions: JSONPrintOptions(), parseOptions: JSONParseOptions())
+            rest = try RESTTranscoding(
+                descriptorSet: Base64.decodeLenient(NodeDescriptorSet.base64) ?? [],
+                services: [NodeServiceHandlers.serviceName],
+                printOptions: JSONPrintOptions(), parseOptions: JSONParseOptions())
         } catch {
             logger.critical("embedded demo config is invalid: \(error)")
             throw ExitCode(1)
@@ -230,7 +240,8 @@ struct Demo: ParsableCommand {
                 throw ExitCode(1)
             }
             // GetNode{node_id: "n1"} as a gRPC-Web text frame: 00 00000004 0a 02 6e 31.
-            print("""
+            print(
+                """
                 Ferry demo: gateway on http://127.0.0.1:8080, NodeService on 127.0.0.1:50051.
                 Try a gRPC-Web call (text mode, so the reply is printable once decoded):
 
@@ -262,7 +273,9 @@ struct Demo: ParsableCommand {
 struct Reload: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask a running Ferry to reload its config and descriptor files (as SIGHUP does).",
-        discussion: "Exit status: 0 when the new config is in effect, 1 when it was rejected (the reason is printed), 2 when the admin listener cannot be reached.")
+        discussion:
+            "Exit status: 0 when the new config is in effect, 1 when it was rejected (the reason is printed), 2 when the admin listener cannot be reached."
+    )
 
     @Option(help: "The admin listener's address.")
     var admin = "127.0.0.1:9901"

@@ -21,7 +21,9 @@ final class AdminJSONTests: XCTestCase {
 
     func testFieldsAreSnakeCaseWithDurationsAndSecretsRedacted() {
         let json = AdminJSON.encode(Listener())
-        XCTAssertEqual(json, """
+        XCTAssertEqual(
+            json,
+            """
             {
               "address": "127.0.0.1:8080",
               "private_key_file": "[redacted]",

@@ -42,54 +42,55 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func testEveryKey() throws {
-        let config = try ConfigLoader.load(yaml: """
-            workers: 2
-            drain_timeout: 500ms
-            listeners:
-              - address: "[::1]:9000"
-                cors:
-                  allow_origins: [https://a.example]
-                  allow_methods: [post]
-                  allow_headers: [X-A]
-                  expose_headers: [X-B]
-                  max_age: 1m
-                  allow_credentials: true
-                limits:
-                  max_header_bytes: 2048
-                  max_header_fields: 10
-                  max_message_bytes: 1000
-                  header_read_timeout: 1s
-                  idle_timeout: 2m
-            routes:
-              - match: { prefix: /x. }
-                cluster: c
-                timeout: 3s
-                per_try_timeout: 1s
-                idempotent: true
-                retry_policy:
-                  max_attempts: 7
-                  initial_backoff: 10ms
-                  max_backoff: 1s
-                  backoff_multiplier: 1.5
-                  retryable_status_codes: [UNAVAILABLE, resource_exhausted]
-                  max_buffered_request_bytes: 1024
-            clusters:
-              - name: c
-                endpoints: [localhost:1, 10.0.0.1:2]
-                authority: backend.internal
-                max_connections: 2
-                max_pending_requests: 5
-                max_requests: 6
-                max_retries: 1
-                connect_timeout: 100ms
-                keepalive_interval: off
-                keepalive_timeout: 2s
-                outlier_detection: { consecutive_failures: 2, base_ejection_time: 5s, max_ejection_percent: 50 }
-                retry_throttling: { max_tokens: 10, token_ratio: 0.1 }
-                health_check: { interval: 2s, timeout: 300ms, healthy_threshold: 2, unhealthy_threshold: 3, service: node.v1.NodeService }
-                dns_refresh: 10s
-                dns_resolver: 127.0.0.1:5353
-            """, defaultWorkers: 1)
+        let config = try ConfigLoader.load(
+            yaml: """
+                workers: 2
+                drain_timeout: 500ms
+                listeners:
+                  - address: "[::1]:9000"
+                    cors:
+                      allow_origins: [https://a.example]
+                      allow_methods: [post]
+                      allow_headers: [X-A]
+                      expose_headers: [X-B]
+                      max_age: 1m
+                      allow_credentials: true
+                    limits:
+                      max_header_bytes: 2048
+                      max_header_fields: 10
+                      max_message_bytes: 1000
+                      header_read_timeout: 1s
+                      idle_timeout: 2m
+                routes:
+                  - match: { prefix: /x. }
+                    cluster: c
+                    timeout: 3s
+                    per_try_timeout: 1s
+                    idempotent: true
+                    retry_policy:
+                      max_attempts: 7
+                      initial_backoff: 10ms
+                      max_backoff: 1s
+                      backoff_multiplier: 1.5
+                      retryable_status_codes: [UNAVAILABLE, resource_exhausted]
+                      max_buffered_request_bytes: 1024
+                clusters:
+                  - name: c
+                    endpoints: [localhost:1, 10.0.0.1:2]
+                    authority: backend.internal
+                    max_connections: 2
+                    max_pending_requests: 5
+                    max_requests: 6
+                    max_retries: 1
+                    connect_timeout: 100ms
+                    keepalive_interval: off
+                    keepalive_timeout: 2s
+                    outlier_detection: { consecutive_failures: 2, base_ejection_time: 5s, max_ejection_percent: 50 }
+                    retry_throttling: { max_tokens: 10, token_ratio: 0.1 }
+                    health_check: { interval: 2s, timeout: 300ms, healthy_threshold: 2, unhealthy_threshold: 3, service: node.v1.NodeService }
+                    dns_refresh: 10s
+                    dns_resolver: 127.0.0.1:5353
+                """, defaultWorkers: 1)
         XCTAssertEqual(config.workers, 2)
         XCTAssertEqual(config.drainTimeoutNanoseconds, 500_000_000)
         let cors = try XCTUnwrap(config.listeners[0].cors)
@@ -104,44 +105,64 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertNil(config.clusters[0].keepaliveIntervalNanoseconds)
         XCTAssertEqual(config.clusters[0].keepaliveTimeoutNanoseconds, 2_000_000_000)
         XCTAssertEqual(config.clusters[0].authority, "backend.internal")
-        XCTAssertEqual(config.clusters[0].breaker, CircuitBreakerThresholds(maxConnections: 2, maxPendingRequests: 5, maxRequests: 6, maxRetries: 1))
-        XCTAssertEqual(config.clusters[0].outlierDetection,
-                       OutlierDetectionSettings(consecutiveFailures: 2, baseEjectionNanoseconds: 5_000_000_000, maxEjectionPercent: 50))
+        XCTAssertEqual(
+            config.clusters[0].breaker, CircuitBreakerThresholds(maxConnections: 2, maxPendingRequests: 5, maxRequests: 6, maxRetries: 1))
+        XCTAssertEqual(
+            config.clusters[0].outlierDetection,
+            OutlierDetectionSettings(consecutiveFailures: 2, baseEjectionNanoseconds: 5_000_000_000, maxEjectionPercent: 50))
         XCTAssertEqual(config.clusters[0].retryThrottling, RetryThrottleSettings(maxTokens: 10, tokenRatio: 0.1))
-        XCTAssertEqual(config.clusters[0].healthCheck, HealthCheckSettings(
-            intervalNanoseconds: 2_000_000_000, timeoutNanoseconds: 300_000_000, healthyThreshold: 2, unhealthyThreshold: 3,
-            service: "node.v1.NodeService"))
+        XCTAssertEqual(
+            config.clusters[0].healthCheck,
+            HealthCheckSettings(
+                intervalNanoseconds: 2_000_000_000, timeoutNanoseconds: 300_000_000, healthyThreshold: 2, unhealthyThreshold: 3,
+                service: "node.v1.NodeService"))
         XCTAssertEqual(config.clusters[0].dnsRefreshNanoseconds, 10_000_000_000)
         XCTAssertEqual(config.clusters[0].dnsResolver, "127.0.0.1:5353")
-        XCTAssertEqual(config.routes[0].policy, RoutePolicy(
-            timeoutNanoseconds: 3_000_000_000, perTryTimeoutNanoseconds: 1_000_000_000,
-            retryPolicy: RetryPolicy(maxAttempts: 5, initialBackoffNanoseconds: 10_000_000, maxBackoffNanoseconds: 1_000_000_000,
-                                     backoffMultiplier: 1.5, retryableStatusCodes: [.unavailable, .resourceExhausted],
-                                     maxBufferedRequestBytes: 1024),
-            idempotent: true), "max_attempts above 5 is taken as 5 (gRFC A6)")
+        XCTAssertEqual(
+            config.routes[0].policy,
+            RoutePolicy(
+                timeoutNanoseconds: 3_000_000_000, perTryTimeoutNanoseconds: 1_000_000_000,
+                retryPolicy: RetryPolicy(
+                    maxAttempts: 5, initialBackoffNanoseconds: 10_000_000, maxBackoffNanoseconds: 1_000_000_000,
+                    backoffMultiplier: 1.5, retryableStatusCodes: [.unavailable, .resourceExhausted],
+                    maxBufferedRequestBytes: 1024),
+                idempotent: true), "max_attempts above 5 is taken as 5 (gRFC A6)")
     }
 
     func testRetryPolicyErrorsNameTheKey() {
         func policyError(_ policy: String) -> ConfigError? {
             loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    retry_policy: " + policy))
         }
-        XCTAssertEqual(policyError("{ max_attempts: 3, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2 }"),
-                       ConfigError(path: "routes[0].retry_policy.retryable_status_codes", reason: "required"))
-        XCTAssertEqual(policyError("{ max_attempts: 3, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [NOPE] }"),
-                       ConfigError(path: "routes[0].retry_policy.retryable_status_codes",
-                                   reason: "'NOPE' is not a gRPC status code name (like UNAVAILABLE)"))
-        XCTAssertEqual(policyError("{ max_attempts: 1, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [UNAVAILABLE] }")?.path,
-                       "routes[0].retry_policy.max_attempts")
-        XCTAssertEqual(policyError("{ max_attempts: 2, initial_backoff: 3s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [UNAVAILABLE] }"),
-                       ConfigError(path: "routes[0].retry_policy.max_backoff", reason: "must be at least initial_backoff"))
-        XCTAssertEqual(policyError("{ max_attempts: 2, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: -1, retryable_status_codes: [UNAVAILABLE] }"),
-                       ConfigError(path: "routes[0].retry_policy.backoff_multiplier", reason: "expected a number greater than zero, got '-1'"))
-        XCTAssertEqual(loadError(minimal + "\n    retry_throttling: { max_tokens: 0, token_ratio: 1 }")?.path, "clusters[0].retry_throttling.max_tokens")
+        XCTAssertEqual(
+            policyError("{ max_attempts: 3, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2 }"),
+            ConfigError(path: "routes[0].retry_policy.retryable_status_codes", reason: "required"))
+        XCTAssertEqual(
+            policyError("{ max_attempts: 3, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [NOPE] }"),
+            ConfigError(
+                path: "routes[0].retry_policy.retryable_status_codes",
+                reason: "'NOPE' is not a gRPC status code name (like UNAVAILABLE)"))
+        XCTAssertEqual(
+            policyError(
+                "{ max_attempts: 1, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [UNAVAILABLE] }")?
+                .path,
+            "routes[0].retry_policy.max_attempts")
+        XCTAssertEqual(
+            policyError(
+                "{ max_attempts: 2, initial_backoff: 3s, max_backoff: 2s, backoff_multiplier: 2, retryable_status_codes: [UNAVAILABLE] }"),
+            ConfigError(path: "routes[0].retry_policy.max_backoff", reason: "must be at least initial_backoff"))
+        XCTAssertEqual(
+            policyError(
+                "{ max_attempts: 2, initial_backoff: 1s, max_backoff: 2s, backoff_multiplier: -1, retryable_status_codes: [UNAVAILABLE] }"),
+            ConfigError(path: "routes[0].retry_policy.backoff_multiplier", reason: "expected a number greater than zero, got '-1'"))
+        XCTAssertEqual(
+            loadError(minimal + "\n    retry_throttling: { max_tokens: 0, token_ratio: 1 }")?.path,
+            "clusters[0].retry_throttling.max_tokens")
     }
 
     func testAccessLogAndTracing() throws {
-        let config = try ConfigLoader.load(yaml: minimal + "\naccess_log: { path: /var/log/ferry.log }\ntracing: { create_traceparent: true }",
-                                           defaultWorkers: 1)
+        let config = try ConfigLoader.load(
+            yaml: minimal + "\naccess_log: { path: /var/log/ferry.log }\ntracing: { create_traceparent: true }",
+            defaultWorkers: 1)
         XCTAssertEqual(config.accessLogPath, "/var/log/ferry.log")
         XCTAssertTrue(config.createTraceparent)
         let plain = try ConfigLoader.load(yaml: minimal, defaultWorkers: 1)
@@ -163,11 +184,13 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(custom.drainGraceNanoseconds, 250_000_000)
         XCTAssertEqual(loadError(minimal + "\nadmin: { address: nowhere }")?.path, "admin.address")
         XCTAssertEqual(loadError(minimal + "\nadmin: maybe")?.path, "admin")
-        let limited = minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#,
-                                                   with: "limits: { max_connections: 5, buffer_limit_bytes: 32768 }")
+        let limited = minimal.replacingOccurrences(
+            of: #"cors: { allow_origins: ["*"] }"#,
+            with: "limits: { max_connections: 5, buffer_limit_bytes: 32768 }")
         XCTAssertEqual(try ConfigLoader.load(yaml: limited, defaultWorkers: 1).listeners[0].limits.maxConnections, 5)
-        XCTAssertEqual(loadError(limited.replacingOccurrences(of: "32768", with: "10"))?.path,
-                       "listeners[0].limits.buffer_limit_bytes")
+        XCTAssertEqual(
+            loadError(limited.replacingOccurrences(of: "32768", with: "10"))?.path,
+            "listeners[0].limits.buffer_limit_bytes")
     }
 
     func testHardeningLimits() throws {
@@ -178,13 +201,16 @@ final class ConfigLoaderTests: XCTestCase {
         func limits(_ text: String) -> String {
             minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#, with: "limits: { \(text) }")
         }
-        let custom = try ConfigLoader.load(yaml: limits("request_body_timeout: 3s, headers_with_underscores: reject, grpc_encodings: [gzip]"),
-                                           defaultWorkers: 1).listeners[0].limits
+        let custom = try ConfigLoader.load(
+            yaml: limits("request_body_timeout: 3s, headers_with_underscores: reject, grpc_encodings: [gzip]"),
+            defaultWorkers: 1
+        ).listeners[0].limits
         XCTAssertEqual(custom.requestBodyTimeoutNanoseconds, 3_000_000_000)
         XCTAssertEqual(custom.headersWithUnderscores, .reject)
         XCTAssertEqual(custom.grpcEncodings, ["identity", "gzip"], "identity is always accepted")
-        XCTAssertEqual(loadError(limits("headers_with_underscores: maybe")),
-                       ConfigError(path: "listeners[0].limits.headers_with_underscores", reason: "expected allow, drop or reject, got 'maybe'"))
+        XCTAssertEqual(
+            loadError(limits("headers_with_underscores: maybe")),
+            ConfigError(path: "listeners[0].limits.headers_with_underscores", reason: "expected allow, drop or reject, got 'maybe'"))
         XCTAssertEqual(loadError(limits("grpc_encodings: [GZIP]"))?.path, "listeners[0].limits.grpc_encodings")
         XCTAssertEqual(loadError(limits("request_body_timeout: 0s"))?.path, "listeners[0].limits.request_body_timeout")
         XCTAssertEqual(loadError(minimal + "\n    keepalive_timeout: 0s")?.path, "clusters[0].keepalive_timeout")
@@ -197,30 +223,39 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(try ConfigLoader.load(yaml: minimal, defaultWorkers: 1).listeners[0].http2, HTTP2FrontSettings(), "on by default")
         XCTAssertNil(try ConfigLoader.load(yaml: http2("off"), defaultWorkers: 1).listeners[0].http2)
         XCTAssertEqual(try ConfigLoader.load(yaml: http2("on"), defaultWorkers: 1).listeners[0].http2, HTTP2FrontSettings())
-        let custom = try XCTUnwrap(try ConfigLoader.load(yaml: http2(
-            "{ max_concurrent_streams: 10, stream_window_bytes: 1048576, connection_window_bytes: 4194304, min_ping_interval: 10s }"),
-            defaultWorkers: 1).listeners[0].http2)
+        let custom = try XCTUnwrap(
+            try ConfigLoader.load(
+                yaml: http2(
+                    "{ max_concurrent_streams: 10, stream_window_bytes: 1048576, connection_window_bytes: 4194304, min_ping_interval: 10s }"
+                ),
+                defaultWorkers: 1
+            ).listeners[0].http2)
         XCTAssertEqual(custom.maxConcurrentStreams, 10)
         XCTAssertEqual(custom.streamWindowBytes, 1 << 20)
         XCTAssertEqual(custom.connectionWindowBytes, 4 << 20)
         XCTAssertEqual(custom.minPingIntervalNanoseconds, 10_000_000_000)
-        XCTAssertEqual(loadError(http2("sometimes")),
-                       ConfigError(path: "listeners[0].http2", reason: "expected a mapping, 'on' or 'off'"))
+        XCTAssertEqual(
+            loadError(http2("sometimes")),
+            ConfigError(path: "listeners[0].http2", reason: "expected a mapping, 'on' or 'off'"))
         XCTAssertEqual(loadError(http2("{ stream_window_bytes: 100 }"))?.path, "listeners[0].http2.stream_window_bytes")
         XCTAssertEqual(loadError(http2("{ max_streams: 1 }"))?.path, "listeners[0].http2.max_streams")
     }
 
     func testTLSSections() throws {
-        let listener = minimal.replacingOccurrences(of: #"cors: { allow_origins: ["*"] }"#,
-                                                    with: "tls: { cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem }")
+        let listener = minimal.replacingOccurrences(
+            of: #"cors: { allow_origins: ["*"] }"#,
+            with: "tls: { cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem }")
         let tls = try XCTUnwrap(try ConfigLoader.load(yaml: listener, defaultWorkers: 1).listeners[0].tls)
         XCTAssertEqual([tls.certificateFile, tls.privateKeyFile, tls.clientCAFile], ["c.pem", "k.pem", "ca.pem"])
         XCTAssertTrue(tls.requireClientCertificate)
-        XCTAssertEqual(loadError(listener.replacingOccurrences(of: "cert_file: c.pem, ", with: ""))?.path,
-                       "listeners[0].tls.cert_file")
-        XCTAssertEqual(loadError(listener.replacingOccurrences(of: ", client_ca_file: ca.pem", with: ", require_client_certificate: true"))?.path,
-                       "listeners[0].tls.require_client_certificate")
-        let upstream = minimal + "\n    tls: { ca_file: ca.pem, server_name: nodes.internal, verify_hostname: false }\n    max_concurrent_streams: 8"
+        XCTAssertEqual(
+            loadError(listener.replacingOccurrences(of: "cert_file: c.pem, ", with: ""))?.path,
+            "listeners[0].tls.cert_file")
+        XCTAssertEqual(
+            loadError(listener.replacingOccurrences(of: ", client_ca_file: ca.pem", with: ", require_client_certificate: true"))?.path,
+            "listeners[0].tls.require_client_certificate")
+        let upstream =
+            minimal + "\n    tls: { ca_file: ca.pem, server_name: nodes.internal, verify_hostname: false }\n    max_concurrent_streams: 8"
         let cluster = try ConfigLoader.load(yaml: upstream, defaultWorkers: 1).clusters[0]
         XCTAssertEqual(cluster.tls?.serverName, "nodes.internal")
         XCTAssertEqual(cluster.tls?.verifyHostname, false)
@@ -229,55 +264,66 @@ final class ConfigLoaderTests: XCTestCase {
     }
 
     func testCorsOff() throws {
-        let config = try ConfigLoader.load(yaml: minimal.replacingOccurrences(of: #"{ allow_origins: ["*"] }"#, with: "off"),
-                                           defaultWorkers: 1)
+        let config = try ConfigLoader.load(
+            yaml: minimal.replacingOccurrences(of: #"{ allow_origins: ["*"] }"#, with: "off"),
+            defaultWorkers: 1)
         XCTAssertNil(config.listeners[0].cors)
     }
 
     func testRESTSection() throws {
         XCTAssertNil(try ConfigLoader.load(yaml: minimal, defaultWorkers: 1).rest)
-        let config = try ConfigLoader.load(yaml: minimal + """
+        let config = try ConfigLoader.load(
+            yaml: minimal + """
 
-            rest:
-              descriptor_set: /etc/ferry/node.pb
-              services: [node.v1.NodeService]
-              use_proto_names: true
-              ignore_unknown_fields: yes
-              request_headers: [Authorization, x-user]
-              default_timeout: 2500ms
-            """, defaultWorkers: 1)
+                rest:
+                  descriptor_set: /etc/ferry/node.pb
+                  services: [node.v1.NodeService]
+                  use_proto_names: true
+                  ignore_unknown_fields: yes
+                  request_headers: [Authorization, x-user]
+                  default_timeout: 2500ms
+                """, defaultWorkers: 1)
         var expected = RESTConfig(descriptorSet: "/etc/ferry/node.pb", services: ["node.v1.NodeService"])
         expected.useProtoNames = true
         expected.ignoreUnknownFields = true
         expected.requestHeaders = ["authorization", "x-user"]
         expected.defaultTimeoutNanoseconds = 2_500_000_000
         XCTAssertEqual(config.rest, expected)
-        XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], request_headers: [\"x user\"] }"),
-                       ConfigError(path: "rest.request_headers", reason: "'x user' is not a header name"))
-        XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], default_timeout: soon }")?.path,
-                       "rest.default_timeout")
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], request_headers: [\"x user\"] }"),
+            ConfigError(path: "rest.request_headers", reason: "'x user' is not a header name"))
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], default_timeout: soon }")?.path,
+            "rest.default_timeout")
         XCTAssertEqual(loadError(minimal + "\nrest: { services: [a.B] }"), ConfigError(path: "rest.descriptor_set", reason: "required"))
-        XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [] }"),
-                       ConfigError(path: "rest.services", reason: "at least one service is required"))
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [] }"),
+            ConfigError(path: "rest.services", reason: "at least one service is required"))
         XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], pretty: true }")?.path, "rest.pretty")
     }
 
     func testErrorsNameTheKeyPath() {
         XCTAssertEqual(loadError(minimal + "\nextra: 1")?.path, "extra")
-        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nope"))?.path,
-                       "routes[0].cluster")
-        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:99999"))?.path,
-                       "listeners[0].address")
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nope"))?.path,
+            "routes[0].cluster")
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "127.0.0.1:8080", with: "127.0.0.1:99999"))?.path,
+            "listeners[0].address")
         // DNS names are endpoints (resolved by the cluster); a malformed one is not.
         XCTAssertNil(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "node-service.internal:50051")))
-        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "node_service..internal:50051"))?.path,
-                       "clusters[0].endpoints[0]")
-        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "1.2.3.4.5:50051"))?.path,
-                       "clusters[0].endpoints[0]")
-        XCTAssertEqual(loadError(minimal + "\n    dns_resolver: dns.internal:53")?.path, "clusters[0].dns_resolver",
-                       "the DNS server itself is given by address")
-        XCTAssertEqual(loadError(minimal.replacingOccurrences(of: "allow_origins", with: "allow_origin"))?.path,
-                       "listeners[0].cors.allow_origin")
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "node_service..internal:50051"))?.path,
+            "clusters[0].endpoints[0]")
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "127.0.0.1:50051", with: "1.2.3.4.5:50051"))?.path,
+            "clusters[0].endpoints[0]")
+        XCTAssertEqual(
+            loadError(minimal + "\n    dns_resolver: dns.internal:53")?.path, "clusters[0].dns_resolver",
+            "the DNS server itself is given by address")
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "allow_origins", with: "allow_origin"))?.path,
+            "listeners[0].cors.allow_origin")
         XCTAssertEqual(loadError(minimal + "\nworkers: 0")?.path, "workers")
         XCTAssertEqual(loadError(minimal + "\ndrain_timeout: soon")?.path, "drain_timeout")
         XCTAssertEqual(loadError("listeners: [")?.path, "")

@@ -9,8 +9,12 @@ final class HeaderFieldsTests: XCTestCase {
         let name = Array("X-Trace".utf8)
         let value = Array("AbC".utf8)
         name.withUnsafeBytes { name in value.withUnsafeBytes { value in fields.append(name: name, value: value) } }
-        XCTAssertEqual(Array(fields), [HeaderField(name: "content-type", value: "Application/GRPC-Web"),
-                                       HeaderField(name: "x-trace", value: "AbC")])
+        XCTAssertEqual(
+            Array(fields),
+            [
+                HeaderField(name: "content-type", value: "Application/GRPC-Web"),
+                HeaderField(name: "x-trace", value: "AbC"),
+            ])
     }
 
     func testLookupsByStaticName() {

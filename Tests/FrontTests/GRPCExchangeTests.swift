@@ -6,9 +6,11 @@ import XCTest
 final class GRPCExchangeTests: XCTestCase {
     private let stream = FakeDownstreamStream()
     private lazy var exchange = GRPCExchange(stream: stream)
-    private lazy var call = UpstreamCall(request: UpstreamRequest(path: "/p.S/M", metadata: HeaderFields(), contentType: "application/grpc",
-                                                                  timeout: nil, body: [], streamsBody: true),
-                                         delegate: exchange)
+    private lazy var call = UpstreamCall(
+        request: UpstreamRequest(
+            path: "/p.S/M", metadata: HeaderFields(), contentType: "application/grpc",
+            timeout: nil, body: [], streamsBody: true),
+        delegate: exchange)
 
     private func receive(_ part: UpstreamResponsePart) {
         exchange.upstreamCall(call, received: part)
@@ -18,30 +20,41 @@ final class GRPCExchangeTests: XCTestCase {
         receive(.head(HeaderFields([":status": "200", "content-type": "application/grpc+proto", "x-meta": "m"])))
         ([0, 0, 0, 0, 1, 7] as [UInt8]).withUnsafeBytes { receive(.data($0)) }
         receive(.trailers(HeaderFields(["grpc-status": "0", "x-trailer": "t"])))
-        XCTAssertEqual(stream.events, [
-            .head(status: 200, headers: ["content-type": "application/grpc+proto", "x-meta": "m"], contentLength: nil),
-            .data([0, 0, 0, 0, 1, 7]),
-            .end(trailers: ["grpc-status": "0", "x-trailer": "t"]),
-        ])
+        XCTAssertEqual(
+            stream.events,
+            [
+                .head(status: 200, headers: ["content-type": "application/grpc+proto", "x-meta": "m"], contentLength: nil),
+                .data([0, 0, 0, 0, 1, 7]),
+                .end(trailers: ["grpc-status": "0", "x-trailer": "t"]),
+            ])
         XCTAssertEqual(exchange.grpcStatusCode, 0)
     }
 
     func testTrailersOnlyResponseIsOneHeadWithNoBody() {
-        receive(.trailers(HeaderFields([":status": "200", "content-type": "application/grpc", "grpc-status": "5", "grpc-message": "gone"])))
-        XCTAssertEqual(stream.events, [
-            .head(status: 200, headers: ["content-type": "application/grpc", "grpc-status": "5", "grpc-message": "gone"], contentLength: 0),
-            .end(trailers: [:]),
-        ])
+        receive(
+            .trailers(HeaderFields([":status": "200", "content-type": "application/grpc", "grpc-status": "5", "grpc-message": "gone"])))
+        XCTAssertEqual(
+            stream.events,
+            [
+                .head(
+                    status: 200, headers: ["content-type": "application/grpc", "grpc-status": "5", "grpc-message": "gone"], contentLength: 0
+                ),
+                .end(trailers: [:]),
+            ])
         XCTAssertEqual(exchange.grpcStatusCode, 5)
     }
 
     func testFailureBeforeTheHeadIsTrailersOnly() {
         receive(.failed(GRPCStatus(.unavailable, "upstream connect failed")))
-        XCTAssertEqual(stream.events, [
-            .head(status: 200, headers: ["content-type": "application/grpc", "grpc-status": "14", "grpc-message": "upstream connect failed"],
-                  contentLength: 0),
-            .end(trailers: [:]),
-        ])
+        XCTAssertEqual(
+            stream.events,
+            [
+                .head(
+                    status: 200,
+                    headers: ["content-type": "application/grpc", "grpc-status": "14", "grpc-message": "upstream connect failed"],
+                    contentLength: 0),
+                .end(trailers: [:]),
+            ])
     }
 
     func testFailureAfterTheHeadEndsWithItsStatus() {
@@ -65,9 +78,14 @@ final class GRPCExchangeTests: XCTestCase {
 
     func testRejectAnswersTrailersOnly() {
         exchange.reject(GRPCStatus(.unimplemented, "no route for gRPC method /x.Y/Z"))
-        XCTAssertEqual(stream.events.first,
-                       .head(status: 200, headers: ["content-type": "application/grpc", "grpc-status": "12",
-                                                    "grpc-message": "no route for gRPC method /x.Y/Z"], contentLength: 0))
+        XCTAssertEqual(
+            stream.events.first,
+            .head(
+                status: 200,
+                headers: [
+                    "content-type": "application/grpc", "grpc-status": "12",
+                    "grpc-message": "no route for gRPC method /x.Y/Z",
+                ], contentLength: 0))
     }
 
     func testRequestBytesSentUpstreamAreReleasedDownstream() {

@@ -10,8 +10,10 @@ final class GRPCWebExchangeTests: XCTestCase {
     private func exchange(text: Bool) -> (GRPCWebExchange, UpstreamCall) {
         let contentType = GRPCWebContentType(isText: text, format: nil)
         let exchange = GRPCWebExchange(stream: stream, contentType: contentType, textResponse: text, extraHeaders: HeaderFields())
-        let call = UpstreamCall(request: UpstreamRequest(path: "/p.S/M", metadata: HeaderFields(), contentType: "application/grpc",
-                                                         timeout: nil, body: []), delegate: exchange)
+        let call = UpstreamCall(
+            request: UpstreamRequest(
+                path: "/p.S/M", metadata: HeaderFields(), contentType: "application/grpc",
+                timeout: nil, body: []), delegate: exchange)
         return (exchange, call)
     }
 
@@ -21,12 +23,14 @@ final class GRPCWebExchangeTests: XCTestCase {
         ([0, 0, 0, 0, 1, 7] as [UInt8]).withUnsafeBytes { exchange.upstreamCall(call, received: .data($0)) }
         exchange.upstreamCall(call, received: .trailers(HeaderFields(["grpc-status": "0"])))
         let trailerBlock = Array("grpc-status:0\r\n".utf8)
-        XCTAssertEqual(stream.events, [
-            .head(status: 200, headers: ["content-type": "application/grpc-web+proto"], contentLength: nil),
-            .data([0, 0, 0, 0, 1, 7]),
-            .data([0x80, 0, 0, 0, UInt8(trailerBlock.count)] + trailerBlock),
-            .end(trailers: [:]),
-        ])
+        XCTAssertEqual(
+            stream.events,
+            [
+                .head(status: 200, headers: ["content-type": "application/grpc-web+proto"], contentLength: nil),
+                .data([0, 0, 0, 0, 1, 7]),
+                .data([0x80, 0, 0, 0, UInt8(trailerBlock.count)] + trailerBlock),
+                .end(trailers: [:]),
+            ])
     }
 
     func testTextResponsesAreBase64() {
@@ -39,10 +43,13 @@ final class GRPCWebExchangeTests: XCTestCase {
     func testErrorBeforeAnyMessageIsTrailersOnlyInTheHead() {
         let (exchange, call) = exchange(text: false)
         exchange.upstreamCall(call, received: .failed(GRPCStatus(.unavailable, "down")))
-        XCTAssertEqual(stream.events, [
-            .head(status: 200, headers: ["content-type": "application/grpc-web+proto", "grpc-status": "14", "grpc-message": "down"],
-                  contentLength: 0),
-            .end(trailers: [:]),
-        ])
+        XCTAssertEqual(
+            stream.events,
+            [
+                .head(
+                    status: 200, headers: ["content-type": "application/grpc-web+proto", "grpc-status": "14", "grpc-message": "down"],
+                    contentLength: 0),
+                .end(trailers: [:]),
+            ])
     }
 }

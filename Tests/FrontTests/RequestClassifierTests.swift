@@ -13,16 +13,22 @@ final class RequestClassifierTests: XCTestCase {
         pools: [:], rest: nil, accessLog: nil, createTraceparent: false, tls: nil, metrics: nil,
         limitReporter: LimitReporter(logger: Logger(label: "test"), metrics: nil))
 
-    private func classify(_ method: String, _ target: String, version: HTTPVersion = .http2,
-                          _ headers: KeyValuePairs<String, String>) -> ClassifiedRequest {
-        RequestClassifier(context: context).classify(HTTP1RequestHead(method: method, target: target, version: version,
-                                                                      headers: HeaderFields(headers)),
-                                                     framing: .chunked)
+    private func classify(
+        _ method: String, _ target: String, version: HTTPVersion = .http2,
+        _ headers: KeyValuePairs<String, String>
+    ) -> ClassifiedRequest {
+        RequestClassifier(context: context).classify(
+            HTTP1RequestHead(
+                method: method, target: target, version: version,
+                headers: HeaderFields(headers)),
+            framing: .chunked)
     }
 
     func testNativeGRPCContentTypes() {
-        for given in ["application/grpc", "application/grpc+proto", "application/grpc+json", "application/grpc;charset=utf-8",
-                      "Application/GRPC"] {
+        for given in [
+            "application/grpc", "application/grpc+proto", "application/grpc+json", "application/grpc;charset=utf-8",
+            "Application/GRPC",
+        ] {
             XCTAssertTrue(RequestClassifier.isNativeGRPC(contentType: Array(given.utf8)[...]), given)
         }
         for given in ["application/grpc-web", "application/grpc-web-text+proto", "application/grpcx", "application/json", ""] {
@@ -31,8 +37,11 @@ final class RequestClassifierTests: XCTestCase {
     }
 
     func testNativeGRPCOnHTTP2IsRoutedAndKeepsItsContentType() {
-        guard case .grpc(let call) = classify("POST", "/node.v1.NodeService/GetNode",
-                                              ["content-type": "application/grpc+proto", "grpc-timeout": "5S"]) else {
+        guard
+            case .grpc(let call) = classify(
+                "POST", "/node.v1.NodeService/GetNode",
+                ["content-type": "application/grpc+proto", "grpc-timeout": "5S"])
+        else {
             return XCTFail("not native gRPC")
         }
         XCTAssertEqual(call.path, "/node.v1.NodeService/GetNode")
@@ -48,8 +57,11 @@ final class RequestClassifierTests: XCTestCase {
     }
 
     func testMalformedGRPCTimeoutIsInternal() {
-        guard case .grpc(let call) = classify("POST", "/node.v1.NodeService/GetNode",
-                                              ["content-type": "application/grpc", "grpc-timeout": "soon"]) else { return XCTFail() }
+        guard
+            case .grpc(let call) = classify(
+                "POST", "/node.v1.NodeService/GetNode",
+                ["content-type": "application/grpc", "grpc-timeout": "soon"])
+        else { return XCTFail() }
         XCTAssertEqual(call.failure?.code, .internal)
         XCTAssertTrue(call.failure?.message.hasPrefix("malformed grpc-timeout") == true)
     }
@@ -63,23 +75,32 @@ final class RequestClassifierTests: XCTestCase {
     }
 
     func testNativeGRPCOverHTTP1IsNotServed() {
-        guard case .simple(let response) = classify("POST", "/node.v1.NodeService/GetNode", version: .http1_1,
-                                                    ["content-type": "application/grpc"]) else { return XCTFail() }
+        guard
+            case .simple(let response) = classify(
+                "POST", "/node.v1.NodeService/GetNode", version: .http1_1,
+                ["content-type": "application/grpc"])
+        else { return XCTFail() }
         XCTAssertEqual(response.head.status, 415)
     }
 
     func testGRPCWebIsClassifiedTheSameOnBothVersions() {
         for version in [HTTPVersion.http1_1, .http2] {
-            guard case .grpcWeb(let call) = classify("POST", "/node.v1.NodeService/GetNode", version: version,
-                                                     ["content-type": "application/grpc-web-text"]) else { return XCTFail() }
+            guard
+                case .grpcWeb(let call) = classify(
+                    "POST", "/node.v1.NodeService/GetNode", version: version,
+                    ["content-type": "application/grpc-web-text"])
+            else { return XCTFail() }
             XCTAssertTrue(call.contentType.isText)
             XCTAssertEqual(call.route?.cluster, "nodes")
         }
     }
 
     func testPreflightIsAnsweredFromTheHead() {
-        guard case .simple(let response) = classify("OPTIONS", "/node.v1.NodeService/GetNode",
-                                                    ["origin": "https://a.example", "access-control-request-method": "POST"]) else {
+        guard
+            case .simple(let response) = classify(
+                "OPTIONS", "/node.v1.NodeService/GetNode",
+                ["origin": "https://a.example", "access-control-request-method": "POST"])
+        else {
             return XCTFail()
         }
         XCTAssertEqual(response.head.status, 204)

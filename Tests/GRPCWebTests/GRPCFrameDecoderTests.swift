@@ -3,16 +3,22 @@ import XCTest
 
 final class GRPCFrameDecoderTests: XCTestCase {
     /// Two messages and an empty one, as literal wire bytes.
-    let stream: [UInt8] = [0x00, 0, 0, 0, 3, 0x0A, 0x01, 0x78,
-                           0x01, 0, 0, 0, 2, 0xAB, 0xCD,
-                           0x00, 0, 0, 0, 0]
+    let stream: [UInt8] = [
+        0x00, 0, 0, 0, 3, 0x0A, 0x01, 0x78,
+        0x01, 0, 0, 0, 2, 0xAB, 0xCD,
+        0x00, 0, 0, 0, 0,
+    ]
 
     func testDecodesWholeStream() throws {
         var decoder = GRPCFrameDecoder(maxMessageBytes: 100)
         let frames = try decoder.decode(stream)
-        XCTAssertEqual(frames, [GRPCFrame(flags: 0, payload: [0x0A, 0x01, 0x78]),
-                                GRPCFrame(flags: 1, payload: [0xAB, 0xCD]),
-                                GRPCFrame(flags: 0, payload: [])])
+        XCTAssertEqual(
+            frames,
+            [
+                GRPCFrame(flags: 0, payload: [0x0A, 0x01, 0x78]),
+                GRPCFrame(flags: 1, payload: [0xAB, 0xCD]),
+                GRPCFrame(flags: 0, payload: []),
+            ])
         XCTAssertNoThrow(try decoder.finish())
     }
 

@@ -3,9 +3,11 @@ import XCTest
 
 final class GRPCFrameScannerTests: XCTestCase {
     /// Two messages and an empty one, as literal wire bytes.
-    let stream: [UInt8] = [0x00, 0, 0, 0, 3, 0x0A, 0x01, 0x78,
-                           0x01, 0, 0, 0, 2, 0xAB, 0xCD,
-                           0x00, 0, 0, 0, 0]
+    let stream: [UInt8] = [
+        0x00, 0, 0, 0, 3, 0x0A, 0x01, 0x78,
+        0x01, 0, 0, 0, 2, 0xAB, 0xCD,
+        0x00, 0, 0, 0, 0,
+    ]
 
     /// Prefixes found, and every payload byte in order, when `stream` is fed in `pieces`.
     private func scan(_ pieces: [ArraySlice<UInt8>]) throws -> ([GRPCFrameScanner.Piece], [UInt8]) {
@@ -28,8 +30,10 @@ final class GRPCFrameScannerTests: XCTestCase {
     }
 
     func testFindsPrefixesAndPayloadsAtEverySplitPoint() throws {
-        let expectedPrefixes: [GRPCFrameScanner.Piece] = [.prefix(flags: 0, length: 3), .prefix(flags: 1, length: 2),
-                                                          .prefix(flags: 0, length: 0)]
+        let expectedPrefixes: [GRPCFrameScanner.Piece] = [
+            .prefix(flags: 0, length: 3), .prefix(flags: 1, length: 2),
+            .prefix(flags: 0, length: 0),
+        ]
         for split in 0...stream.count {
             for second in split...stream.count {
                 let (prefixes, payload) = try scan([stream[0..<split], stream[split..<second], stream[second...]])
@@ -48,8 +52,12 @@ final class GRPCFrameScannerTests: XCTestCase {
                 while let piece = try scanner.next(in: bytes, from: &index) { pieces.append(piece) }
             }
         }
-        XCTAssertEqual(pieces, [.prefix(flags: 0, length: 3), .payload(5..<6, completesFrame: false),
-                                .payload(0..<2, completesFrame: true)])
+        XCTAssertEqual(
+            pieces,
+            [
+                .prefix(flags: 0, length: 3), .payload(5..<6, completesFrame: false),
+                .payload(0..<2, completesFrame: true),
+            ])
     }
 
     func testLengthOverTheLimitNamesTheFrameOffset() throws {

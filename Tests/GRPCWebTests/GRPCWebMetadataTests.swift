@@ -5,32 +5,42 @@ import XCTest
 final class GRPCWebMetadataTests: XCTestCase {
     func testContentTypes() {
         XCTAssertEqual(GRPCWebContentType(parsing: "application/grpc-web"), GRPCWebContentType(isText: false, format: nil))
-        XCTAssertEqual(GRPCWebContentType(parsing: "application/grpc-web+proto; charset=utf-8"),
-                       GRPCWebContentType(isText: false, format: "proto"))
+        XCTAssertEqual(
+            GRPCWebContentType(parsing: "application/grpc-web+proto; charset=utf-8"),
+            GRPCWebContentType(isText: false, format: "proto"))
         XCTAssertEqual(GRPCWebContentType(parsing: "Application/GRPC-Web-Text"), GRPCWebContentType(isText: true, format: nil))
         XCTAssertEqual(GRPCWebContentType(parsing: "application/grpc-web-text+proto")?.isText, true)
         XCTAssertNil(GRPCWebContentType(parsing: "application/grpc"))
         XCTAssertNil(GRPCWebContentType(parsing: "application/grpc-web+"))
         XCTAssertNil(GRPCWebContentType(parsing: "application/json"))
-        XCTAssertEqual(GRPCWebContentType(isText: true, format: nil).responseContentType(text: true),
-                       "application/grpc-web-text+proto")
+        XCTAssertEqual(
+            GRPCWebContentType(isText: true, format: nil).responseContentType(text: true),
+            "application/grpc-web-text+proto")
         XCTAssertEqual(GRPCWebContentType(isText: false, format: "proto").upstreamContentType, "application/grpc+proto")
     }
 
     func testRequestMetadataDropsHopByHopAndConnectionNamedFields() {
-        let headers: HeaderFields = ["host": "h", "connection": "keep-alive, x-private", "x-private": "1",
-                                     "content-type": "application/grpc-web", "content-length": "5",
-                                     "x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
-                                     "x-trace-bin": "AAE=", "te": "trailers", "grpc-timeout": "1S"]
+        let headers: HeaderFields = [
+            "host": "h", "connection": "keep-alive, x-private", "x-private": "1",
+            "content-type": "application/grpc-web", "content-length": "5",
+            "x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
+            "x-trace-bin": "AAE=", "te": "trailers", "grpc-timeout": "1S",
+        ]
         var metadata = HeaderFields()
         GRPCWebMetadata.appendRequestMetadata(from: headers, to: &metadata)
-        XCTAssertEqual(metadata, ["x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
-                                  "x-trace-bin": "AAE="])
+        XCTAssertEqual(
+            metadata,
+            [
+                "x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
+                "x-trace-bin": "AAE=",
+            ])
     }
 
     func testResponseHeadersDropPseudoAndFramingFields() {
-        let upstream: HeaderFields = [":status": "200", "content-type": "application/grpc", "x-a": "1",
-                                      "grpc-status": "0"]
+        let upstream: HeaderFields = [
+            ":status": "200", "content-type": "application/grpc", "x-a": "1",
+            "grpc-status": "0",
+        ]
         var headers: HeaderFields = ["content-type": "application/grpc-web+proto"]
         GRPCWebMetadata.appendResponseHeaders(from: upstream, to: &headers)
         XCTAssertEqual(headers, ["content-type": "application/grpc-web+proto", "x-a": "1", "grpc-status": "0"])

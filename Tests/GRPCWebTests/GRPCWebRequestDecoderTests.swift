@@ -33,7 +33,8 @@ final class GRPCWebRequestDecoderTests: XCTestCase {
     func testCompressedFlagNeedsEncoding() throws {
         var refused = GRPCWebRequestDecoder(contentType: binary, messageEncoding: nil, maxMessageBytes: 100, acceptedEncodings: forwarded)
         XCTAssertThrowsError(try refused.append([0x01, 0, 0, 0, 1, 7]))
-        var identity = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "identity", maxMessageBytes: 100, acceptedEncodings: forwarded)
+        var identity = GRPCWebRequestDecoder(
+            contentType: binary, messageEncoding: "identity", maxMessageBytes: 100, acceptedEncodings: forwarded)
         XCTAssertThrowsError(try identity.append([0x01, 0, 0, 0, 1, 7]))
         var gzip = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100, acceptedEncodings: forwarded)
         XCTAssertNoThrow(try gzip.append([0x01, 0, 0, 0, 1, 7]))
@@ -41,7 +42,8 @@ final class GRPCWebRequestDecoderTests: XCTestCase {
 
     func testReservedFlagBitsAreRefused() {
         for flags: UInt8 in [0x02, 0x03, 0x40, 0x7E] {
-            var decoder = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100, acceptedEncodings: forwarded)
+            var decoder = GRPCWebRequestDecoder(
+                contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100, acceptedEncodings: forwarded)
             XCTAssertThrowsError(try decoder.append([flags, 0, 0, 0, 0])) { error in
                 guard case .invalidFrames(let status) = error as? GRPCWebRequestError else { return XCTFail() }
                 XCTAssertEqual(status.code, .internal)
@@ -55,13 +57,15 @@ final class GRPCWebRequestDecoderTests: XCTestCase {
         XCTAssertThrowsError(try brotli.append([0x01, 0, 0, 0, 1, 7])) { error in
             XCTAssertEqual(error as? GRPCWebRequestError, .unsupportedEncoding("br", accepted: forwarded))
         }
-        var onlyIdentity = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100,
-                                                 acceptedEncodings: ["identity"])
+        var onlyIdentity = GRPCWebRequestDecoder(
+            contentType: binary, messageEncoding: "gzip", maxMessageBytes: 100,
+            acceptedEncodings: ["identity"])
         XCTAssertThrowsError(try onlyIdentity.append([0x01, 0, 0, 0, 1, 7])) { error in
             XCTAssertEqual(error as? GRPCWebRequestError, .unsupportedEncoding("gzip", accepted: ["identity"]))
         }
         // An uncompressed message is fine whatever the header says.
-        var uncompressed = GRPCWebRequestDecoder(contentType: binary, messageEncoding: "br", maxMessageBytes: 100, acceptedEncodings: forwarded)
+        var uncompressed = GRPCWebRequestDecoder(
+            contentType: binary, messageEncoding: "br", maxMessageBytes: 100, acceptedEncodings: forwarded)
         XCTAssertNoThrow(try uncompressed.append([0x00, 0, 0, 0, 1, 7]))
     }
 

@@ -55,7 +55,8 @@ final class HTTP1RequestParserTests: XCTestCase {
     }
 
     func testChunkedBodyWithExtensionAndTrailer() throws {
-        let parsed = try events("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n")
+        let parsed = try events(
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n")
         let body = parsed.compactMap { event -> [UInt8]? in
             if case .body(let chunk) = event { return Array(chunk) }
             return nil
@@ -72,10 +73,12 @@ final class HTTP1RequestParserTests: XCTestCase {
         XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx"), .duplicateContentLength)
         XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +1\r\n\r\nx"), .invalidContentLength("+1"))
         XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1, 1\r\n\r\nx"), .invalidContentLength("1, 1"))
-        XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-                       .contentLengthWithTransferEncoding)
-        XCTAssertEqual(error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
-                       .unsupportedTransferEncoding("gzip, chunked"))
+        XCTAssertEqual(
+            error("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            .contentLengthWithTransferEncoding)
+        XCTAssertEqual(
+            error("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            .unsupportedTransferEncoding("gzip, chunked"))
         XCTAssertEqual(error("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n"), .obsoleteLineFolding(offset: 31))
         XCTAssertEqual(error("GET / HTTP/1.1\r\nHost : x\r\n\r\n"), .whitespaceBeforeColon(offset: 21))
         XCTAssertEqual(error("GET / HTTP/1.1\nHost: x\n\n"), .bareLineFeed(offset: 14))
@@ -101,8 +104,8 @@ final class HTTP1RequestParserTests: XCTestCase {
 
     func testConnectionSemantics() throws {
         guard case .head(let closing, _) = try events("GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n").first,
-              case .head(let old, _) = try events("GET / HTTP/1.0\r\n\r\n").first,
-              case .head(let oldKeep, _) = try events("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").first
+            case .head(let old, _) = try events("GET / HTTP/1.0\r\n\r\n").first,
+            case .head(let oldKeep, _) = try events("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").first
         else { return XCTFail() }
         XCTAssertFalse(closing.keepAlive)
         XCTAssertFalse(old.keepAlive)
@@ -119,14 +122,16 @@ final class HTTP1RequestParserTests: XCTestCase {
 
     func testResponseSerialization() {
         let head = HTTP1ResponseHead(status: 200, headers: ["content-type": "a/b", "x-evil": "v\r\nInjected: 1"])
-        XCTAssertEqual(String(decoding: head.serialized(), as: UTF8.self),
-                       "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\nx-evil: vInjected: 1\r\n\r\n")
+        XCTAssertEqual(
+            String(decoding: head.serialized(), as: UTF8.self),
+            "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\nx-evil: vInjected: 1\r\n\r\n")
         for (length, line) in [(1, "1"), (15, "f"), (255, "ff"), (256, "100"), (0x12345, "12345")] {
             var out: [UInt8] = []
             HTTP1ChunkedEncoding.appendChunkHeader(length: length, to: &out)
             XCTAssertEqual(String(decoding: out, as: UTF8.self), line + "\r\n")
         }
-        XCTAssertEqual(String(decoding: HTTP1ChunkedEncoding.lastChunk(trailers: ["x-grpc-trailer-a": "1\r\nb: 2"]), as: UTF8.self),
-                       "0\r\nx-grpc-trailer-a: 1b: 2\r\n\r\n")
+        XCTAssertEqual(
+            String(decoding: HTTP1ChunkedEncoding.lastChunk(trailers: ["x-grpc-trailer-a": "1\r\nb: 2"]), as: UTF8.self),
+            "0\r\nx-grpc-trailer-a: 1b: 2\r\n\r\n")
     }
 }

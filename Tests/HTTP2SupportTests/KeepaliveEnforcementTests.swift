@@ -9,7 +9,7 @@ final class KeepaliveEnforcementTests: XCTestCase {
         XCTAssertFalse(policy.pingReceived(now: 0))
         XCTAssertFalse(policy.pingReceived(now: 1 * second))  // strike 1
         XCTAssertFalse(policy.pingReceived(now: 2 * second))  // strike 2
-        XCTAssertTrue(policy.pingReceived(now: 3 * second))   // strike 3: GOAWAY
+        XCTAssertTrue(policy.pingReceived(now: 3 * second))  // strike 3: GOAWAY
     }
 
     func testPingsSpacedByTheIntervalNeverStrike() {

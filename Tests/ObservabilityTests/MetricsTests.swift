@@ -2,15 +2,17 @@
 import XCTest
 
 final class MetricsTests: XCTestCase {
-    private let getNode = CallSeriesKey(route: "node.v1.NodeService", method: "/node.v1.NodeService/GetNode", protocolName: "grpc-web", httpVersion: "HTTP/1.1")
+    private let getNode = CallSeriesKey(
+        route: "node.v1.NodeService", method: "/node.v1.NodeService/GetNode", protocolName: "grpc-web", httpVersion: "HTTP/1.1")
 
     func testCallsAreCountedByCodeAndBucket() {
         let metrics = DownstreamMetrics()
         metrics.recordCall(getNode, grpcCode: 0, durationNanoseconds: 300_000, bytesIn: 10, bytesOut: 100)
         metrics.recordCall(getNode, grpcCode: 0, durationNanoseconds: 2_000_000, bytesIn: 10, bytesOut: 100)
         metrics.recordCall(getNode, grpcCode: 5, durationNanoseconds: 20_000_000_000, bytesIn: 10, bytesOut: 50)
-        metrics.recordCall(CallSeriesKey(route: "", method: "", protocolName: "http", httpVersion: "HTTP/1.1"), grpcCode: nil,
-                           durationNanoseconds: 1, bytesIn: 0, bytesOut: 20)
+        metrics.recordCall(
+            CallSeriesKey(route: "", method: "", protocolName: "http", httpVersion: "HTTP/1.1"), grpcCode: nil,
+            durationNanoseconds: 1, bytesIn: 0, bytesOut: 20)
         let series = metrics.snapshot.series
         let counted = try! XCTUnwrap(series[getNode])
         XCTAssertEqual(counted.codes[0], 2)
@@ -27,8 +29,9 @@ final class MetricsTests: XCTestCase {
     func testSeriesBeyondTheLimitShareOneMethodLabel() {
         let metrics = DownstreamMetrics()
         for index in 0..<(DownstreamMetrics.maxSeries + 50) {
-            metrics.recordCall(CallSeriesKey(route: "r", method: "/a.B/M\(index)", protocolName: "grpc-web", httpVersion: "HTTP/1.1"), grpcCode: 12,
-                               durationNanoseconds: 1, bytesIn: 0, bytesOut: 0)
+            metrics.recordCall(
+                CallSeriesKey(route: "r", method: "/a.B/M\(index)", protocolName: "grpc-web", httpVersion: "HTTP/1.1"), grpcCode: 12,
+                durationNanoseconds: 1, bytesIn: 0, bytesOut: 0)
         }
         let series = metrics.snapshot.series
         XCTAssertEqual(series.count, DownstreamMetrics.maxSeries + 1)
@@ -60,7 +63,9 @@ final class MetricsTests: XCTestCase {
         out.sample("a_total", ["x": "quote\" back\\ line\n"], 3)
         out.family("h_seconds", .histogram, help: "H.")
         out.histogram("h_seconds", [("m", "x")], bounds: [0.5, 1], buckets: [1, 0, 2], sum: 4.25)
-        XCTAssertEqual(out.text, """
+        XCTAssertEqual(
+            out.text,
+            """
             # HELP a_total A.
             # TYPE a_total counter
             a_total{x="1"} 1

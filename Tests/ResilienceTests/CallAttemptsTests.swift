@@ -3,14 +3,18 @@ import Resilience
 import XCTest
 
 final class CallAttemptsTests: XCTestCase {
-    private let policy = RetryPolicy(maxAttempts: 3, initialBackoffNanoseconds: 100, maxBackoffNanoseconds: 1_000,
-                                     backoffMultiplier: 2, retryableStatusCodes: [.unavailable], maxBufferedRequestBytes: 1_000)
+    private let policy = RetryPolicy(
+        maxAttempts: 3, initialBackoffNanoseconds: 100, maxBackoffNanoseconds: 1_000,
+        backoffMultiplier: 2, retryableStatusCodes: [.unavailable], maxBufferedRequestBytes: 1_000)
     private var random = SplitMix64(state: 42)
 
-    private func end(_ attempts: inout CallAttempts, _ code: GRPCStatusCode, throttleAllows: Bool = true,
-                              deadlineLeft: UInt64? = nil) -> CallAttempts.EndVerdict {
-        attempts.attemptEnded(code: code, pushback: nil, throttleAllows: throttleAllows, deadlineLeftNanoseconds: deadlineLeft,
-                              using: &random)
+    private func end(
+        _ attempts: inout CallAttempts, _ code: GRPCStatusCode, throttleAllows: Bool = true,
+        deadlineLeft: UInt64? = nil
+    ) -> CallAttempts.EndVerdict {
+        attempts.attemptEnded(
+            code: code, pushback: nil, throttleAllows: throttleAllows, deadlineLeftNanoseconds: deadlineLeft,
+            using: &random)
     }
 
     func testAFailedAttemptIsRetriedAfterABackoffUntilTheAttemptsRunOut() {

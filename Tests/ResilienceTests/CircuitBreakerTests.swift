@@ -5,7 +5,8 @@ import XCTest
 
 final class CircuitBreakerTests: XCTestCase {
     func testEachLimitTripsWithItsNameAndReleasesMakeRoom() {
-        let breaker = CircuitBreaker(thresholds: CircuitBreakerThresholds(maxConnections: 1, maxPendingRequests: 2, maxRequests: 2, maxRetries: 0))
+        let breaker = CircuitBreaker(
+            thresholds: CircuitBreakerThresholds(maxConnections: 1, maxPendingRequests: 2, maxRequests: 2, maxRetries: 0))
         XCTAssertNil(breaker.acquire(.request))
         XCTAssertNil(breaker.acquire(.request))
         XCTAssertEqual(breaker.acquire(.request), "circuit breaker open: max_requests 2 reached")
@@ -30,7 +31,8 @@ final class CircuitBreakerTests: XCTestCase {
 
     func testEnvoyDefaults() {
         let defaults = CircuitBreakerThresholds()
-        XCTAssertEqual([defaults.maxConnections, defaults.maxPendingRequests, defaults.maxRequests, defaults.maxRetries], [1024, 1024, 1024, 3])
+        XCTAssertEqual(
+            [defaults.maxConnections, defaults.maxPendingRequests, defaults.maxRequests, defaults.maxRetries], [1024, 1024, 1024, 3])
     }
 }
 
@@ -38,8 +40,10 @@ final class OutlierDetectorTests: XCTestCase {
     private let second: UInt64 = 1_000_000_000
 
     func testConsecutiveFailuresEjectForGrowingTimesAndHalfOpenProbes() {
-        var detector = OutlierDetector<String>(settings: OutlierDetectionSettings(consecutiveFailures: 3, baseEjectionNanoseconds: 10 * second,
-                                                                                 maxEjectionPercent: 50))
+        var detector = OutlierDetector<String>(
+            settings: OutlierDetectionSettings(
+                consecutiveFailures: 3, baseEjectionNanoseconds: 10 * second,
+                maxEjectionPercent: 50))
         detector.setEndpoints(["a", "b", "c", "d"])
         XCTAssertFalse(detector.recordFailure("a", now: 0))
         detector.recordSuccess("a")
@@ -58,16 +62,20 @@ final class OutlierDetectorTests: XCTestCase {
     }
 
     func testEjectionPercentAndTheLastEndpointStanding() {
-        var detector = OutlierDetector<Int>(settings: OutlierDetectionSettings(consecutiveFailures: 1, baseEjectionNanoseconds: second,
-                                                                              maxEjectionPercent: 50))
+        var detector = OutlierDetector<Int>(
+            settings: OutlierDetectionSettings(
+                consecutiveFailures: 1, baseEjectionNanoseconds: second,
+                maxEjectionPercent: 50))
         detector.setEndpoints([1, 2, 3, 4])
         XCTAssertTrue(detector.recordFailure(1, now: 0))
         XCTAssertTrue(detector.recordFailure(2, now: 0))
         XCTAssertFalse(detector.recordFailure(3, now: 0), "50 % of 4 are out already")
         XCTAssertTrue(detector.isAvailable(3, now: 0))
         // With 10 % of two endpoints, one may still go (at least one always may), but never both.
-        var pair = OutlierDetector<Int>(settings: OutlierDetectionSettings(consecutiveFailures: 1, baseEjectionNanoseconds: second,
-                                                                          maxEjectionPercent: 100))
+        var pair = OutlierDetector<Int>(
+            settings: OutlierDetectionSettings(
+                consecutiveFailures: 1, baseEjectionNanoseconds: second,
+                maxEjectionPercent: 100))
         pair.setEndpoints([1, 2])
         XCTAssertTrue(pair.recordFailure(1, now: 0))
         XCTAssertFalse(pair.recordFailure(2, now: 0), "the last endpoint is never ejected")

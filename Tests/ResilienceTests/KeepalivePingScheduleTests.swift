@@ -25,8 +25,10 @@ final class KeepalivePingScheduleTests: XCTestCase {
 
     /// Runs the schedule's ticks from `start` for `duration`; the backend answers every PING at
     /// once and sends stream frames at the given times. Returns the PING times.
-    private func run(_ schedule: inout KeepalivePingSchedule, from start: UInt64 = 0, for duration: UInt64,
-                     serverSends: Set<UInt64> = [], server: inout GRPCServerPingPolicy) -> [UInt64] {
+    private func run(
+        _ schedule: inout KeepalivePingSchedule, from start: UInt64 = 0, for duration: UInt64,
+        serverSends: Set<UInt64> = [], server: inout GRPCServerPingPolicy
+    ) -> [UInt64] {
         var pings: [UInt64] = []
         var now = start
         var lastTick = start

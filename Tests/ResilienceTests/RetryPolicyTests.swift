@@ -4,12 +4,14 @@ import TestSupport
 import XCTest
 
 final class RetryPolicyTests: XCTestCase {
-    private let policy = RetryPolicy(maxAttempts: 4, initialBackoffNanoseconds: 100_000_000, maxBackoffNanoseconds: 1_000_000_000,
-                                     backoffMultiplier: 2, retryableStatusCodes: [.unavailable])
+    private let policy = RetryPolicy(
+        maxAttempts: 4, initialBackoffNanoseconds: 100_000_000, maxBackoffNanoseconds: 1_000_000_000,
+        backoffMultiplier: 2, retryableStatusCodes: [.unavailable])
 
     func testBackoffCeilingGrowsByTheMultiplierUpToTheMaximum() {
-        XCTAssertEqual((1...6).map { policy.backoffCeiling(beforeRetry: $0) },
-                       [100_000_000, 200_000_000, 400_000_000, 800_000_000, 1_000_000_000, 1_000_000_000])
+        XCTAssertEqual(
+            (1...6).map { policy.backoffCeiling(beforeRetry: $0) },
+            [100_000_000, 200_000_000, 400_000_000, 800_000_000, 1_000_000_000, 1_000_000_000])
     }
 
     func testDelaysAreFullJitterAndReplayExactlyFromASeed() {
@@ -26,8 +28,11 @@ final class RetryPolicyTests: XCTestCase {
     }
 
     func testMaxAttemptsIsCappedAtFive() {
-        XCTAssertEqual(RetryPolicy(maxAttempts: 9, initialBackoffNanoseconds: 1, maxBackoffNanoseconds: 1, backoffMultiplier: 1,
-                                   retryableStatusCodes: []).maxAttempts, 5)
+        XCTAssertEqual(
+            RetryPolicy(
+                maxAttempts: 9, initialBackoffNanoseconds: 1, maxBackoffNanoseconds: 1, backoffMultiplier: 1,
+                retryableStatusCodes: []
+            ).maxAttempts, 5)
     }
 
     func testRetriesUntilTheAttemptsRunOut() {
@@ -45,21 +50,26 @@ final class RetryPolicyTests: XCTestCase {
         var generator = SeededGenerator(state: 1)
         var state = RetryState(policy: policy)
         XCTAssertEqual(state.previousAttemptsHeader, nil)
-        XCTAssertEqual(state.attemptFailed(with: .notFound, pushback: nil, throttleAllows: true, using: &generator),
-                       .giveUp("NOT_FOUND is not retryable"))
-        XCTAssertEqual(state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: false, using: &generator),
-                       .throttled)
-        XCTAssertEqual(state.attemptFailed(with: .unavailable, pushback: .doNotRetry, throttleAllows: true, using: &generator),
-                       .giveUp("the server's pushback says not to retry"))
+        XCTAssertEqual(
+            state.attemptFailed(with: .notFound, pushback: nil, throttleAllows: true, using: &generator),
+            .giveUp("NOT_FOUND is not retryable"))
+        XCTAssertEqual(
+            state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: false, using: &generator),
+            .throttled)
+        XCTAssertEqual(
+            state.attemptFailed(with: .unavailable, pushback: .doNotRetry, throttleAllows: true, using: &generator),
+            .giveUp("the server's pushback says not to retry"))
         state.requestBuffered(bytes: 256 * 1024)
         XCTAssertEqual(state.phase, .uncommitted, "the limit itself still fits")
         state.requestBuffered(bytes: 256 * 1024 + 1)
-        XCTAssertEqual(state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
-                       .giveUp("the call was committed"))
+        XCTAssertEqual(
+            state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
+            .giveUp("the call was committed"))
         var committed = RetryState(policy: policy)
         committed.commit()
-        XCTAssertEqual(committed.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
-                       .giveUp("the call was committed"))
+        XCTAssertEqual(
+            committed.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
+            .giveUp("the call was committed"))
         XCTAssertEqual(committed.attempts, 1)
     }
 
@@ -67,13 +77,17 @@ final class RetryPolicyTests: XCTestCase {
         var state = RetryState(policy: policy)
         var generator = SeededGenerator(state: 3)
         var reference = SeededGenerator(state: 3)
-        XCTAssertEqual(state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
-                       .retry(afterNanoseconds: policy.backoff(beforeRetry: 1, using: &reference)))
-        XCTAssertEqual(state.attemptFailed(with: .unavailable, pushback: RetryPushback(headerValue: "250"), throttleAllows: true,
-                                           using: &generator), .retry(afterNanoseconds: 250_000_000))
+        XCTAssertEqual(
+            state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
+            .retry(afterNanoseconds: policy.backoff(beforeRetry: 1, using: &reference)))
+        XCTAssertEqual(
+            state.attemptFailed(
+                with: .unavailable, pushback: RetryPushback(headerValue: "250"), throttleAllows: true,
+                using: &generator), .retry(afterNanoseconds: 250_000_000))
         // After pushback the backoff starts over at the first step.
-        XCTAssertEqual(state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
-                       .retry(afterNanoseconds: policy.backoff(beforeRetry: 1, using: &reference)))
+        XCTAssertEqual(
+            state.attemptFailed(with: .unavailable, pushback: nil, throttleAllows: true, using: &generator),
+            .retry(afterNanoseconds: policy.backoff(beforeRetry: 1, using: &reference)))
         XCTAssertEqual(RetryPushback(headerValue: "-1"), .doNotRetry)
         XCTAssertEqual(RetryPushback(headerValue: "soon"), .doNotRetry)
         XCTAssertEqual(RetryPushback(headerValue: "0"), .retryAfter(nanoseconds: 0))

@@ -25,8 +25,9 @@ final class CORSPolicyTests: XCTestCase {
         var policy = CORSPolicy.grpcWebPreset
         policy.allowOrigins = .list(["https://a.example"])
         XCTAssertTrue(policy.responseHeaders(origin: "https://b.example").isEmpty)
-        XCTAssertEqual(policy.preflight(headers: ["origin": "https://b.example", "access-control-request-method": "POST"]),
-                       .denied("origin 'https://b.example' is not allowed"))
+        XCTAssertEqual(
+            policy.preflight(headers: ["origin": "https://b.example", "access-control-request-method": "POST"]),
+            .denied("origin 'https://b.example' is not allowed"))
     }
 
     func testCredentialsEchoOriginEvenForWildcard() {

@@ -14,8 +14,10 @@ final class RouterTests: XCTestCase {
     }
 
     func testFirstMatchingRouteWinsInConfigOrder() {
-        let ordered = Router(routes: [Route(match: .pathPrefix("/node."), cluster: "first"),
-                                      Route(match: .service("node.v1.NodeService"), cluster: "second")])
+        let ordered = Router(routes: [
+            Route(match: .pathPrefix("/node."), cluster: "first"),
+            Route(match: .service("node.v1.NodeService"), cluster: "second"),
+        ])
         XCTAssertEqual(ordered.route(path: "/node.v1.NodeService/GetNode")?.cluster, "first")
     }
 

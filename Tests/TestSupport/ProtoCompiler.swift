@@ -4,7 +4,8 @@ import Foundation
 
 public enum ProtoCompiler {
     /// The work tree's root.
-    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
@@ -16,8 +17,10 @@ public enum ProtoCompiler {
         defer { try? FileManager.default.removeItem(at: output) }
         let protoc = Process()
         protoc.executableURL = URL(fileURLWithPath: "/usr/bin/protoc")
-        protoc.arguments = ["-I", root.appendingPathComponent("Protos").path, "--include_imports",
-                            "--descriptor_set_out=\(output.path)", proto]
+        protoc.arguments = [
+            "-I", root.appendingPathComponent("Protos").path, "--include_imports",
+            "--descriptor_set_out=\(output.path)", proto,
+        ]
         try protoc.run()
         protoc.waitUntilExit()
         guard protoc.terminationStatus == 0 else {

@@ -10,7 +10,8 @@ final class JSONFormatDifferentialTests: XCTestCase {
     static let root = ProtoCompiler.root
 
     static func richTranscoder() throws -> ProtoJSONTranscoder {
-        try ProtoJSONTranscoder(pool: DescriptorPool(serializedDescriptorSet: RESTCatalogTests.descriptorSet(for: "ferry/test/v1/rich.proto")))
+        try ProtoJSONTranscoder(
+            pool: DescriptorPool(serializedDescriptorSet: RESTCatalogTests.descriptorSet(for: "ferry/test/v1/rich.proto")))
     }
 
     struct Case: Decodable {
@@ -42,24 +43,35 @@ final class JSONFormatDifferentialTests: XCTestCase {
         XCTAssertGreaterThan(cases.count, 3000)
         var failures = 0
         for (index, item) in cases.enumerated() where failures < 5 {
-            let options = JSONPrintOptions(emitUnpopulated: item.options[0], useProtoNames: item.options[1], enumsAsIntegers: item.options[2])
+            let options = JSONPrintOptions(
+                emitUnpopulated: item.options[0], useProtoNames: item.options[1], enumsAsIntegers: item.options[2])
             let binary = [UInt8](Data(base64Encoded: item.binary)!)
             let expected = try JSONSerialization.jsonObject(with: Data(item.json.utf8), options: [.fragmentsAllowed])
             do {
                 // binary → JSON, compared as parsed values.
-                let printed = try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich", options: options) }
+                let printed = try binary.withUnsafeBytes {
+                    try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich", options: options)
+                }
                 let actual = try JSONSerialization.jsonObject(with: Data(printed), options: [.fragmentsAllowed])
                 if !jsonEqual(actual, expected) {
                     failures += 1
-                    XCTFail("case \(index) binary→JSON differs\n json_format: \(item.json)\n Ferry:       \(String(decoding: printed, as: UTF8.self))")
+                    XCTFail(
+                        "case \(index) binary→JSON differs\n json_format: \(item.json)\n Ferry:       \(String(decoding: printed, as: UTF8.self))"
+                    )
                     continue
                 }
                 // JSON → binary: json_format's text parsed by Ferry prints back the same.
-                let parsed = try Array(item.json.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
-                let reprinted = try parsed.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich", options: options) }
+                let parsed = try Array(item.json.utf8).withUnsafeBytes {
+                    try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich")
+                }
+                let reprinted = try parsed.withUnsafeBytes {
+                    try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich", options: options)
+                }
                 if !jsonEqual(try JSONSerialization.jsonObject(with: Data(reprinted), options: [.fragmentsAllowed]), expected) {
                     failures += 1
-                    XCTFail("case \(index) JSON→binary differs\n json_format: \(item.json)\n Ferry:       \(String(decoding: reprinted, as: UTF8.self))")
+                    XCTFail(
+                        "case \(index) JSON→binary differs\n json_format: \(item.json)\n Ferry:       \(String(decoding: reprinted, as: UTF8.self))"
+                    )
                 }
             } catch {
                 failures += 1
@@ -77,11 +89,14 @@ final class JSONFormatDifferentialTests: XCTestCase {
         let printed = try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") }
         XCTAssertEqual(String(decoding: printed, as: UTF8.self), json)
         // An empty Any is `{}` both ways (found by fuzzing).
-        let empty = try Array(#"{"wAny":{}}"#.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
+        let empty = try Array(#"{"wAny":{}}"#.utf8).withUnsafeBytes {
+            try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich")
+        }
         XCTAssertEqual(empty, [0xAA, 0x05, 0x00])
         XCTAssertEqual(try printRich(empty), #"{"wAny":{}}"#)
         let wrapped = #"{"wAny":{"@type":"type.googleapis.com/google.protobuf.Empty","value":{}}}"#
-        XCTAssertThrowsError(try Array(wrapped.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") })
+        XCTAssertThrowsError(
+            try Array(wrapped.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") })
     }
 
     /// A field without presence that holds zero is left out, whatever the zero's encoding: a
@@ -129,16 +144,21 @@ final class JSONFormatDifferentialTests: XCTestCase {
 
     private func printRich(_ binary: [UInt8]) throws -> String {
         let transcoder = try Self.richTranscoder()
-        return String(decoding: try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },
-                      as: UTF8.self)
+        return String(
+            decoding: try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },
+            as: UTF8.self)
     }
 
     /// Float32 denormals: json_format prints 6 significant digits, Ferry the shortest digits
     /// that read back to the same float; each side reads the other's text as the same float.
     func testFloatDenormalsReadBackTheSameEitherWay() throws {
         let transcoder = try Self.richTranscoder()
-        let ours = try Array(#"{"fFloat": 1e-45}"#.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
-        let theirs = try Array(#"{"fFloat": 1.4013e-45}"#.utf8).withUnsafeBytes { try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich") }
+        let ours = try Array(#"{"fFloat": 1e-45}"#.utf8).withUnsafeBytes {
+            try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich")
+        }
+        let theirs = try Array(#"{"fFloat": 1.4013e-45}"#.utf8).withUnsafeBytes {
+            try transcoder.binary(fromJSON: $0, messageType: "ferry.test.v1.Rich")
+        }
         XCTAssertEqual(ours, theirs)
         XCTAssertEqual(ours, [0x15, 0x01, 0x00, 0x00, 0x00])
         let printed = try ours.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") }

@@ -13,8 +13,9 @@ final class NestingDepthTests: XCTestCase {
 
     private func print(_ binary: [UInt8]) throws -> String {
         let transcoder = try JSONFormatDifferentialTests.richTranscoder()
-        return String(decoding: try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },
-                      as: UTF8.self)
+        return String(
+            decoding: try binary.withUnsafeBytes { try transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },
+            as: UTF8.self)
     }
 
     private func nestedMessages(_ levels: Int) -> String {
@@ -23,10 +24,12 @@ final class NestingDepthTests: XCTestCase {
 
     func testDeepJSONIsRefusedWithTheLimitNamed() throws {
         XCTAssertNoThrow(try parse(#"{"fNested":"# + nestedMessages(90) + "}"))
-        for json in [#"{"fNested":"# + nestedMessages(150) + "}",
-                     #"{"wValue":"# + String(repeating: "[", count: 150) + String(repeating: "]", count: 150) + "}",
-                     #"{"wStruct":"# + String(repeating: #"{"a":"#, count: 150) + "1" + String(repeating: "}", count: 151),
-                     #"{"unknownField":"# + String(repeating: "[", count: 100_000)] {
+        for json in [
+            #"{"fNested":"# + nestedMessages(150) + "}",
+            #"{"wValue":"# + String(repeating: "[", count: 150) + String(repeating: "]", count: 150) + "}",
+            #"{"wStruct":"# + String(repeating: #"{"a":"#, count: 150) + "1" + String(repeating: "}", count: 151),
+            #"{"unknownField":"# + String(repeating: "[", count: 100_000),
+        ] {
             XCTAssertThrowsError(try parse(json)) { error in
                 XCTAssertTrue("\(error)".contains("nested deeper than 100 levels"), "\(error)")
             }
@@ -62,8 +65,10 @@ final class NestingDepthTests: XCTestCase {
     func testDeepBinaryIsRefusedWithTheLimitNamed() throws {
         // Rich.f_nested = 17 → Nested.child = 3 → …; Rich.w_value = 82 → Value.list_value = 6 →
         // ListValue.values = 1 → Value …: 100,000 levels in a few hundred KB.
-        for binary in [nested([17] + Array(repeating: 3, count: 99_999), levels: 100_000),
-                       nested([82] + Array(repeating: [6, 1], count: 50_000).joined(), levels: 100_001)] {
+        for binary in [
+            nested([17] + Array(repeating: 3, count: 99_999), levels: 100_000),
+            nested([82] + Array(repeating: [6, 1], count: 50_000).joined(), levels: 100_001),
+        ] {
             XCTAssertThrowsError(try print(binary)) { error in
                 XCTAssertTrue("\(error)".contains("nested deeper than 100 levels"), "\(error)")
             }

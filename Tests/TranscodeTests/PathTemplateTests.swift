@@ -158,10 +158,14 @@ final class RESTRouteTableTests: XCTestCase {
 
     func testSameVerbAndShapeIsAConflictNamingBothMethods() throws {
         XCTAssertThrowsError(try table([("GET", "/v1/nodes/{id}", "a.S.Get"), ("GET", "/v1/nodes/{name}", "a.S.Other")])) { error in
-            XCTAssertEqual(error as? RESTRouteConflict,
-                           RESTRouteConflict(verb: "GET", template: "/v1/nodes/{name}", first: "a.S.Get", second: "a.S.Other"))
+            XCTAssertEqual(
+                error as? RESTRouteConflict,
+                RESTRouteConflict(verb: "GET", template: "/v1/nodes/{name}", first: "a.S.Get", second: "a.S.Other"))
         }
-        XCTAssertNoThrow(try table([("GET", "/v1/nodes/{id}", "a"), ("POST", "/v1/nodes/{id}", "b"),
-                                    ("GET", "/v1/nodes/{id}:x", "c")]))
+        XCTAssertNoThrow(
+            try table([
+                ("GET", "/v1/nodes/{id}", "a"), ("POST", "/v1/nodes/{id}", "b"),
+                ("GET", "/v1/nodes/{id}:x", "c"),
+            ]))
     }
 }

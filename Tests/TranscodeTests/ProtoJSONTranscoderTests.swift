@@ -13,12 +13,15 @@ final class ProtoJSONTranscoderTests: XCTestCase {
 
     private func json(_ message: some SwiftProtobuf.Message, options: JSONPrintOptions = JSONPrintOptions()) throws -> String {
         let bytes: [UInt8] = try message.serializedBytes()
-        return String(decoding: try bytes.withUnsafeBytes {
-            try Self.transcoder.json(fromBinary: $0, messageType: type(of: message).protoMessageName, options: options)
-        }, as: UTF8.self)
+        return String(
+            decoding: try bytes.withUnsafeBytes {
+                try Self.transcoder.json(fromBinary: $0, messageType: type(of: message).protoMessageName, options: options)
+            }, as: UTF8.self)
     }
 
-    private func binary<M: SwiftProtobuf.Message>(_ json: String, as type: M.Type, options: JSONParseOptions = JSONParseOptions()) throws -> M {
+    private func binary<M: SwiftProtobuf.Message>(
+        _ json: String, as type: M.Type, options: JSONParseOptions = JSONParseOptions()
+    ) throws -> M {
         let bytes = try Array(json.utf8).withUnsafeBytes {
             try Self.transcoder.binary(fromJSON: $0, messageType: M.protoMessageName, options: options)
         }
@@ -32,7 +35,9 @@ final class ProtoJSONTranscoderTests: XCTestCase {
             $0.state = .draining
             $0.memoryBytes = -9_007_199_254_740_993
             $0.labels = ["zone=local", "é"]
-            $0.createdAt = .with { $0.seconds = 1_700_000_000; $0.nanos = 120_000_000 }
+            $0.createdAt = .with {
+                $0.seconds = 1_700_000_000; $0.nanos = 120_000_000
+            }
             $0.payload = Data([0, 1, 2, 250, 251, 252])
         }
     }
@@ -55,14 +60,19 @@ final class ProtoJSONTranscoderTests: XCTestCase {
     }
 
     func testParserAcceptsTheMappingsAlternatives() throws {
-        let parsed = try binary(#"""
+        let parsed = try binary(
+            #"""
             {"id": "n1", "memory_bytes": 42, "state": 2, "labels": null, "payload": "AAEC-vv8",
              "createdAt": "2023-11-14T23:13:20.12+01:00"}
             """#, as: Node_V1_Node.self)
         XCTAssertEqual(parsed.memoryBytes, 42)
         XCTAssertEqual(parsed.state, .draining)
         XCTAssertEqual(parsed.payload, Data([0, 1, 2, 250, 251, 252]))
-        XCTAssertEqual(parsed.createdAt, .with { $0.seconds = 1_700_000_000; $0.nanos = 120_000_000 })
+        XCTAssertEqual(
+            parsed.createdAt,
+            .with {
+                $0.seconds = 1_700_000_000; $0.nanos = 120_000_000
+            })
         XCTAssertEqual(try binary(#"{"memoryBytes": 1e3}"#, as: Node_V1_Node.self).memoryBytes, 1000)
         XCTAssertEqual(try binary(#"{"memoryBytes": "-7"}"#, as: Node_V1_Node.self).memoryBytes, -7)
     }
@@ -72,11 +82,20 @@ final class ProtoJSONTranscoderTests: XCTestCase {
             (#"{"id": "n1",}"#, "invalid JSON at byte 12: expected a string, found '}'"),
             (#"{"nope": 1}"#, "invalid JSON at byte 1: unknown field 'nope' in node.v1.Node"),
             (#"{"id": "a", "id": "b"}"#, "invalid JSON at byte 12: field 'id' is given twice"),
-            (#"{"state": "NODE_STATE_LOST"}"#, "invalid JSON at byte 10, field state: 'NODE_STATE_LOST' is not a value of enum node.v1.NodeState"),
+            (
+                #"{"state": "NODE_STATE_LOST"}"#,
+                "invalid JSON at byte 10, field state: 'NODE_STATE_LOST' is not a value of enum node.v1.NodeState"
+            ),
             (#"{"memoryBytes": 1.5}"#, "invalid JSON at byte 16, field memoryBytes: '1.5' is not a valid int64 value"),
             (#"{"payload": "***"}"#, "invalid JSON at byte 12, field payload: not base64"),
-            (#"{"labels": ["a", null]}"#, "invalid JSON at byte 17, field labels[1]: null is not allowed as an element of a repeated field"),
-            (#"{"createdAt": "yesterday"}"#, "invalid JSON at byte 14, field createdAt: 'yesterday' is not an RFC 3339 timestamp between years 1 and 9999"),
+            (
+                #"{"labels": ["a", null]}"#,
+                "invalid JSON at byte 17, field labels[1]: null is not allowed as an element of a repeated field"
+            ),
+            (
+                #"{"createdAt": "yesterday"}"#,
+                "invalid JSON at byte 14, field createdAt: 'yesterday' is not an RFC 3339 timestamp between years 1 and 9999"
+            ),
             (#"{"id": "n1"} x"#, "invalid JSON at byte 13: expected the end of the body, found 'x'"),
             ("{\"id\": \"\u{1}\"}", "invalid JSON at byte 8, field id: control character 0x1 in a string"),
         ]
@@ -85,8 +104,10 @@ final class ProtoJSONTranscoderTests: XCTestCase {
                 XCTAssertEqual((error as? JSONParseError)?.description, message, json)
             }
         }
-        XCTAssertNoThrow(try binary(#"{"nope": {"deep": [1]}, "state": "NODE_STATE_LOST"}"#, as: Node_V1_Node.self,
-                                    options: JSONParseOptions(ignoreUnknownFields: true)))
+        XCTAssertNoThrow(
+            try binary(
+                #"{"nope": {"deep": [1]}, "state": "NODE_STATE_LOST"}"#, as: Node_V1_Node.self,
+                options: JSONParseOptions(ignoreUnknownFields: true)))
     }
 
     func testEightByteScanFindsTheFirstByteThatNeedsALook() {
@@ -116,20 +137,23 @@ final class ProtoJSONTranscoderTests: XCTestCase {
     }
 }
 
-
 final class RESTResponseTests: XCTestCase {
     private func json(_ message: some SwiftProtobuf.Message, fieldPath: [String]) throws -> String {
         let bytes: [UInt8] = try message.serializedBytes()
-        return String(decoding: try bytes.withUnsafeBytes {
-            try ProtoJSONTranscoderTests.transcoder.json(fromBinary: $0, messageType: type(of: message).protoMessageName,
-                                                         fieldPath: fieldPath)
-        }, as: UTF8.self)
+        return String(
+            decoding: try bytes.withUnsafeBytes {
+                try ProtoJSONTranscoderTests.transcoder.json(
+                    fromBinary: $0, messageType: type(of: message).protoMessageName,
+                    fieldPath: fieldPath)
+            }, as: UTF8.self)
     }
 
     func testResponseBodySelectsOneField() throws {
         let event = Node_V1_NodeEvent.with {
             $0.sequence = 3
-            $0.node = .with { $0.id = "n1"; $0.labels = ["a", "b"]; $0.createdAt = .with { $0.seconds = 1 } }
+            $0.node = .with {
+                $0.id = "n1"; $0.labels = ["a", "b"]; $0.createdAt = .with { $0.seconds = 1 }
+            }
         }
         XCTAssertEqual(try json(event, fieldPath: ["node"]), #"{"id":"n1","labels":["a","b"],"createdAt":"1970-01-01T00:00:01Z"}"#)
         XCTAssertEqual(try json(event, fieldPath: ["node", "labels"]), #"["a","b"]"#)
@@ -143,24 +167,34 @@ final class RESTResponseTests: XCTestCase {
         // google.rpc.Status{code 5, message "m", details [Any(Node{id "n1"}), Any(unknown, bytes 0A 01 78)]}.
         let node: [UInt8] = try Node_V1_Node.with { $0.id = "n1" }.serializedBytes()
         func field(_ number: UInt8, _ payload: [UInt8]) -> [UInt8] { [number << 3 | 2, UInt8(payload.count)] + payload }
-        let status = [0x08, 5] + field(2, Array("m".utf8))
+        let status =
+            [0x08, 5] + field(2, Array("m".utf8))
             + field(3, field(1, Array("type.googleapis.com/node.v1.Node".utf8)) + field(2, node))
             + field(3, field(1, Array("type.googleapis.com/x.Unknown".utf8)) + field(2, [0x0A, 0x01, 0x78]))
         let json = status.withUnsafeBytes { ProtoJSONTranscoderTests.transcoder.statusJSON(code: 5, message: "not found", details: $0) }
-        XCTAssertEqual(String(decoding: json, as: UTF8.self),
-                       #"{"code":5,"message":"not found","details":[{"@type":"type.googleapis.com/node.v1.Node","id":"n1"},"#
-                       + #"{"@type":"type.googleapis.com/x.Unknown","value":"CgF4"}]}"#)
-        let garbage = [UInt8]([0x1A, 0x09, 0x0A]).withUnsafeBytes { ProtoJSONTranscoderTests.transcoder.statusJSON(code: 2, message: "", details: $0) }
-        XCTAssertEqual(String(decoding: garbage, as: UTF8.self), #"{"code":2,"message":"","details":[]}"#, "unreadable details are left out")
+        XCTAssertEqual(
+            String(decoding: json, as: UTF8.self),
+            #"{"code":5,"message":"not found","details":[{"@type":"type.googleapis.com/node.v1.Node","id":"n1"},"#
+                + #"{"@type":"type.googleapis.com/x.Unknown","value":"CgF4"}]}"#)
+        let garbage = [UInt8]([0x1A, 0x09, 0x0A]).withUnsafeBytes {
+            ProtoJSONTranscoderTests.transcoder.statusJSON(code: 2, message: "", details: $0)
+        }
+        XCTAssertEqual(
+            String(decoding: garbage, as: UTF8.self), #"{"code":2,"message":"","details":[]}"#, "unreadable details are left out")
     }
 
     func testStatusBodyAndHTTPMapping() {
-        XCTAssertEqual(String(decoding: ProtoJSONTranscoder.statusJSON(code: 5, message: "node \"x\" not found"), as: UTF8.self),
-                       #"{"code":5,"message":"node \"x\" not found","details":[]}"#)
+        XCTAssertEqual(
+            String(decoding: ProtoJSONTranscoder.statusJSON(code: 5, message: "node \"x\" not found"), as: UTF8.self),
+            #"{"code":5,"message":"node \"x\" not found","details":[]}"#)
         let mapping = GRPCStatusCode.allCases.map { "\($0.name)=\($0.httpStatus)" }
-        XCTAssertEqual(mapping, ["OK=200", "CANCELLED=499", "UNKNOWN=500", "INVALID_ARGUMENT=400", "DEADLINE_EXCEEDED=504",
-                                 "NOT_FOUND=404", "ALREADY_EXISTS=409", "PERMISSION_DENIED=403", "RESOURCE_EXHAUSTED=429",
-                                 "FAILED_PRECONDITION=400", "ABORTED=409", "OUT_OF_RANGE=400", "UNIMPLEMENTED=501",
-                                 "INTERNAL=500", "UNAVAILABLE=503", "DATA_LOSS=500", "UNAUTHENTICATED=401"])
+        XCTAssertEqual(
+            mapping,
+            [
+                "OK=200", "CANCELLED=499", "UNKNOWN=500", "INVALID_ARGUMENT=400", "DEADLINE_EXCEEDED=504",
+                "NOT_FOUND=404", "ALREADY_EXISTS=409", "PERMISSION_DENIED=403", "RESOURCE_EXHAUSTED=429",
+                "FAILED_PRECONDITION=400", "ABORTED=409", "OUT_OF_RANGE=400", "UNIMPLEMENTED=501",
+                "INTERNAL=500", "UNAVAILABLE=503", "DATA_LOSS=500", "UNAUTHENTICATED=401",
+            ])
     }
 }

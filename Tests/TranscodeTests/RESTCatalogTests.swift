@@ -37,9 +37,12 @@ final class RESTCatalogTests: XCTestCase {
         guard case .matched(let binding, _) = catalog.routes.lookup(verb: "GET", path: try RequestPath(parsing: "/v1/nodes:watch")) else {
             return XCTFail("no WatchNodes")
         }
-        XCTAssertEqual(binding.method, RESTMethod(fullName: "node.v1.NodeService.WatchNodes", grpcPath: "/node.v1.NodeService/WatchNodes",
-                                                  inputType: "node.v1.WatchNodesRequest", outputType: "node.v1.NodeEvent",
-                                                  clientStreaming: false, serverStreaming: true))
+        XCTAssertEqual(
+            binding.method,
+            RESTMethod(
+                fullName: "node.v1.NodeService.WatchNodes", grpcPath: "/node.v1.NodeService/WatchNodes",
+                inputType: "node.v1.WatchNodesRequest", outputType: "node.v1.NodeEvent",
+                clientStreaming: false, serverStreaming: true))
         XCTAssertNotNil(pool.messages["node.v1.Node"])
         XCTAssertNotNil(pool.enums["node.v1.NodeState"])
         XCTAssertNotNil(pool.messages["google.protobuf.Timestamp"], "imports are included")
@@ -50,14 +53,24 @@ final class RESTCatalogTests: XCTestCase {
         let request = Google_Protobuf_DescriptorProto.with {
             $0.name = "Request"
             $0.field = [
-                .with { $0.name = "name"; $0.number = 1; $0.type = .string; $0.label = .optional },
-                .with { $0.name = "shelf"; $0.number = 2; $0.type = .message; $0.typeName = ".lib.Shelf"; $0.label = .optional },
-                .with { $0.name = "tags"; $0.number = 3; $0.type = .string; $0.label = .repeated },
+                .with {
+                    $0.name = "name"; $0.number = 1; $0.type = .string; $0.label = .optional
+                },
+                .with {
+                    $0.name = "shelf"; $0.number = 2; $0.type = .message; $0.typeName = ".lib.Shelf"; $0.label = .optional
+                },
+                .with {
+                    $0.name = "tags"; $0.number = 3; $0.type = .string; $0.label = .repeated
+                },
             ]
         }
         let shelf = Google_Protobuf_DescriptorProto.with {
             $0.name = "Shelf"
-            $0.field = [.with { $0.name = "id"; $0.number = 1; $0.type = .int64; $0.label = .optional }]
+            $0.field = [
+                .with {
+                    $0.name = "id"; $0.number = 1; $0.type = .int64; $0.label = .optional
+                }
+            ]
         }
         let service = Google_Protobuf_ServiceDescriptorProto.with { service in
             service.name = "Library"
@@ -70,7 +83,11 @@ final class RESTCatalogTests: XCTestCase {
                 }
             }
         }
-        return DescriptorPool(files: [.with { $0.package = "lib"; $0.messageType = [request, shelf]; $0.service = [service] }])
+        return DescriptorPool(files: [
+            .with {
+                $0.package = "lib"; $0.messageType = [request, shelf]; $0.service = [service]
+            }
+        ])
     }
 
     func testMethodsWithoutRulesArePostToTheirGRPCPath() throws {
@@ -79,10 +96,23 @@ final class RESTCatalogTests: XCTestCase {
     }
 
     func testBodyFieldsNestedVariablesCustomVerbsAndResponseBody() throws {
-        let catalog = try RESTCatalog(pool: pool(rules: [
-            ("Update", .with { $0.patch = "/v1/{name}"; $0.body = "shelf"; $0.responseBody = "id" }),
-            ("Move", .with { $0.custom = .with { $0.kind = "MOVE"; $0.path = "/v1/shelves/{shelf.id}" } }),
-        ]), services: ["lib.Library"])
+        let catalog = try RESTCatalog(
+            pool: pool(rules: [
+                (
+                    "Update",
+                    .with {
+                        $0.patch = "/v1/{name}"; $0.body = "shelf"; $0.responseBody = "id"
+                    }
+                ),
+                (
+                    "Move",
+                    .with {
+                        $0.custom = .with {
+                            $0.kind = "MOVE"; $0.path = "/v1/shelves/{shelf.id}"
+                        }
+                    }
+                ),
+            ]), services: ["lib.Library"])
         XCTAssertEqual(try lookup(catalog, "PATCH", "/v1/a"), "lib.Library.Update field([\"shelf\"]) name=a")
         XCTAssertEqual(try lookup(catalog, "MOVE", "/v1/shelves/7"), "lib.Library.Move none shelf.id=7")
         guard case .matched(let binding, _) = catalog.routes.lookup(verb: "PATCH", path: try RequestPath(parsing: "/v1/a")) else {
@@ -95,7 +125,9 @@ final class RESTCatalogTests: XCTestCase {
         let pool = try DescriptorPool(serializedDescriptorSet: try Self.descriptorSet(for: "ferry/test/v1/rich_service.proto"))
         let catalog = try RESTCatalog(pool: pool, services: ["ferry.test.v1.RichService"])
         func binding(_ verb: String, _ path: String) throws -> RESTBinding? {
-            guard case .matched(let binding, _) = catalog.routes.lookup(verb: verb, path: try RequestPath(parsing: path[...])) else { return nil }
+            guard case .matched(let binding, _) = catalog.routes.lookup(verb: verb, path: try RequestPath(parsing: path[...])) else {
+                return nil
+            }
             return binding
         }
         let upload = try XCTUnwrap(try binding("POST", "/v1/blobs/a"))
@@ -133,18 +165,44 @@ final class RESTCatalogTests: XCTestCase {
 
     func testStartupErrorsNameTheMethodAndTheProblem() {
         let cases: [([(String, Google_Api_HttpRule?)], String)] = [
-            ([("A", .with { $0.get = "/v1/{nothing}" })],
-             "method lib.Library.A: path variable 'nothing': 'nothing' is not a field of lib.Request"),
-            ([("A", .with { $0.get = "/v1/{tags.x}" })],
-             "method lib.Library.A: path variable 'tags.x': 'tags' is not a singular message field"),
-            ([("A", .with { $0.post = "/v1/x"; $0.body = "missing" })],
-             "method lib.Library.A: body 'missing': 'missing' is not a field of lib.Request"),
-            ([("A", .with { $0.get = "/v1/x"; $0.responseBody = "name" })],
-             "method lib.Library.A: response_body 'name': 'name' is not a field of lib.Shelf"),
-            ([("A", .with { $0.get = "v1" })],
-             "method lib.Library.A: invalid path template 'v1' at offset 0: a template starts with '/'"),
-            ([("A", .with { $0.get = "/v1/{name}" }), ("B", .with { $0.get = "/v1/{shelf.id}" })],
-             "GET /v1/{shelf.id} is bound twice: by lib.Library.A and by lib.Library.B"),
+            (
+                [("A", .with { $0.get = "/v1/{nothing}" })],
+                "method lib.Library.A: path variable 'nothing': 'nothing' is not a field of lib.Request"
+            ),
+            (
+                [("A", .with { $0.get = "/v1/{tags.x}" })],
+                "method lib.Library.A: path variable 'tags.x': 'tags' is not a singular message field"
+            ),
+            (
+                [
+                    (
+                        "A",
+                        .with {
+                            $0.post = "/v1/x"; $0.body = "missing"
+                        }
+                    )
+                ],
+                "method lib.Library.A: body 'missing': 'missing' is not a field of lib.Request"
+            ),
+            (
+                [
+                    (
+                        "A",
+                        .with {
+                            $0.get = "/v1/x"; $0.responseBody = "name"
+                        }
+                    )
+                ],
+                "method lib.Library.A: response_body 'name': 'name' is not a field of lib.Shelf"
+            ),
+            (
+                [("A", .with { $0.get = "v1" })],
+                "method lib.Library.A: invalid path template 'v1' at offset 0: a template starts with '/'"
+            ),
+            (
+                [("A", .with { $0.get = "/v1/{name}" }), ("B", .with { $0.get = "/v1/{shelf.id}" })],
+                "GET /v1/{shelf.id} is bound twice: by lib.Library.A and by lib.Library.B"
+            ),
             ([("A", Google_Api_HttpRule())], "method lib.Library.A: a google.api.http rule without a pattern"),
         ]
         for (rules, message) in cases {

@@ -7,10 +7,12 @@ final class RESTRequestAssemblerTests: XCTestCase {
     let assembler = RESTRequestAssembler(transcoder: transcoder)
 
     private func binding(_ body: RESTBody) -> RESTBinding {
-        RESTBinding(method: RESTMethod(fullName: "ferry.test.v1.Test.Call", grpcPath: "/ferry.test.v1.Test/Call",
-                                       inputType: "ferry.test.v1.Rich", outputType: "ferry.test.v1.Rich",
-                                       clientStreaming: false, serverStreaming: false),
-                    body: body, responseBody: nil)
+        RESTBinding(
+            method: RESTMethod(
+                fullName: "ferry.test.v1.Test.Call", grpcPath: "/ferry.test.v1.Test/Call",
+                inputType: "ferry.test.v1.Rich", outputType: "ferry.test.v1.Rich",
+                clientStreaming: false, serverStreaming: false),
+            body: body, responseBody: nil)
     }
 
     /// The request as JSON (through the printer), for readable expectations.
@@ -19,26 +21,31 @@ final class RESTRequestAssemblerTests: XCTestCase {
         let message = try Array(json.utf8).withUnsafeBytes {
             try assembler.requestMessage(for: binding(body), pathBindings: bindings, query: query?[...], body: $0)
         }
-        return String(decoding: try message.withUnsafeBytes {
-            try Self.transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich")
-        }, as: UTF8.self)
+        return String(
+            decoding: try message.withUnsafeBytes {
+                try Self.transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich")
+            }, as: UTF8.self)
     }
 
     func testPathVariablesAndQueryParametersOfEveryKind() throws {
-        XCTAssertEqual(try request(.none, path: [("f_string", "a b"), ("f_nested.id", "7")],
-                                   query: "fInt64=-5&f_bool=true&fColor=COLOR_RED&r_int32=1&r_int32=2&fBytes=AAE-_w"
-                                       + "&m_string_string%5Bk%20x%5D=v&mStringString[y]=w+z&wTimestamp=1970-01-01T00:00:01Z"
-                                       + "&w_int32=3&fDouble=1.5&rColor=2&w_bool=0"),
-                       #"{"fDouble":1.5,"fInt64":"-5","fBool":true,"fString":"a b","fBytes":"AAE+/w==","fColor":"COLOR_RED","#
-                           + #""fNested":{"id":7},"rInt32":[1,2],"rColor":["COLOR_GREEN"],"mStringString":{"k x":"v","y":"w z"},"#
-                           + #""wTimestamp":"1970-01-01T00:00:01Z","wInt32":3,"wBool":false}"#)
+        XCTAssertEqual(
+            try request(
+                .none, path: [("f_string", "a b"), ("f_nested.id", "7")],
+                query: "fInt64=-5&f_bool=true&fColor=COLOR_RED&r_int32=1&r_int32=2&fBytes=AAE-_w"
+                    + "&m_string_string%5Bk%20x%5D=v&mStringString[y]=w+z&wTimestamp=1970-01-01T00:00:01Z"
+                    + "&w_int32=3&fDouble=1.5&rColor=2&w_bool=0"),
+            #"{"fDouble":1.5,"fInt64":"-5","fBool":true,"fString":"a b","fBytes":"AAE+/w==","fColor":"COLOR_RED","#
+                + #""fNested":{"id":7},"rInt32":[1,2],"rColor":["COLOR_GREEN"],"mStringString":{"k x":"v","y":"w z"},"#
+                + #""wTimestamp":"1970-01-01T00:00:01Z","wInt32":3,"wBool":false}"#)
     }
 
     func testBodiesWholeFieldAndNone() throws {
-        XCTAssertEqual(try request(.wholeMessage, json: #"{"fInt32": 4, "fNested": {"note": "n"}}"#),
-                       #"{"fInt32":4,"fNested":{"note":"n"}}"#)
-        XCTAssertEqual(try request(.field(["f_nested"]), path: [("f_string", "p")], query: "f_int32=9", json: #"{"id": 3}"#),
-                       #"{"fInt32":9,"fString":"p","fNested":{"id":3}}"#)
+        XCTAssertEqual(
+            try request(.wholeMessage, json: #"{"fInt32": 4, "fNested": {"note": "n"}}"#),
+            #"{"fInt32":4,"fNested":{"note":"n"}}"#)
+        XCTAssertEqual(
+            try request(.field(["f_nested"]), path: [("f_string", "p")], query: "f_int32=9", json: #"{"id": 3}"#),
+            #"{"fInt32":9,"fString":"p","fNested":{"id":3}}"#)
         XCTAssertEqual(try request(.field(["r_int32"]), json: "[1, 2, 3]"), #"{"rInt32":[1,2,3]}"#)
         XCTAssertEqual(try request(.wholeMessage, json: "  "), "{}")
         // The path wins over the body for the same field.
@@ -63,8 +70,14 @@ final class RESTRequestAssemblerTests: XCTestCase {
             (.none, [("f_string", "a")], "f_string=b", "", "query parameter 'f_string' sets 'f_string', which the path or the body sets"),
             (.wholeMessage, [], "f_int32=1", "{}", "query parameter 'f_int32' is not allowed: the body is the whole request message"),
             (.none, [], nil, "{}", "ferry.test.v1.Test.Call takes no request body"),
-            (.wholeMessage, [], nil, #"{"fInt32": true}"#, "request body: invalid JSON at byte 11, field fInt32: expected a number, found 't'"),
-            (.field(["f_nested"]), [], nil, #"{"id": "x"}"#, "request body: invalid JSON at byte 7, field fNested.id: 'x' is not a valid int32 value"),
+            (
+                .wholeMessage, [], nil, #"{"fInt32": true}"#,
+                "request body: invalid JSON at byte 11, field fInt32: expected a number, found 't'"
+            ),
+            (
+                .field(["f_nested"]), [], nil, #"{"id": "x"}"#,
+                "request body: invalid JSON at byte 7, field fNested.id: 'x' is not a valid int32 value"
+            ),
             (.none, [("f_int64", "12x")], nil, "", "path variable 'f_int64': '12x' is not a valid int64 value"),
         ]
         for (body, path, query, json, message) in cases {

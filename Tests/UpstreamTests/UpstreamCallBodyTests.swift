@@ -19,8 +19,10 @@ final class UpstreamCallBodyTests: XCTestCase {
     }
 
     func testAWholeBodyGoesInPiecesThenEnds() {
-        let call = UpstreamCall(request: UpstreamRequest(path: "/a.B/C", metadata: HeaderFields(), contentType: "application/grpc",
-                                                         timeout: nil, body: Array(0..<10)), delegate: recorder)
+        let call = UpstreamCall(
+            request: UpstreamRequest(
+                path: "/a.B/C", metadata: HeaderFields(), contentType: "application/grpc",
+                timeout: nil, body: Array(0..<10)), delegate: recorder)
         XCTAssertEqual(take(call, max: 4).bytes, [0, 1, 2, 3])
         let rest = take(call)
         XCTAssertEqual(rest.bytes, [4, 5, 6, 7, 8, 9])
@@ -29,8 +31,10 @@ final class UpstreamCallBodyTests: XCTestCase {
     }
 
     func testAStreamedBodyWaitsForItsBytesAndReportsWhatLeft() {
-        let call = UpstreamCall(request: UpstreamRequest(path: "/a.B/C", metadata: HeaderFields(), contentType: "application/grpc",
-                                                         timeout: nil, body: [], streamsBody: true), delegate: recorder)
+        let call = UpstreamCall(
+            request: UpstreamRequest(
+                path: "/a.B/C", metadata: HeaderFields(), contentType: "application/grpc",
+                timeout: nil, body: [], streamsBody: true), delegate: recorder)
         XCTAssertTrue(take(call).deferred)
         ([1, 2, 3] as [UInt8]).withUnsafeBytes { call.sendBody($0) }
         let first = take(call)
@@ -45,8 +49,10 @@ final class UpstreamCallBodyTests: XCTestCase {
     }
 
     func testWithoutARetryPolicyAStreamedBodyIsNotKeptForReplay() {
-        let call = UpstreamCall(request: UpstreamRequest(path: "/a.B/C", metadata: HeaderFields(), contentType: "application/grpc",
-                                                         timeout: nil, body: [], streamsBody: true), delegate: recorder)
+        let call = UpstreamCall(
+            request: UpstreamRequest(
+                path: "/a.B/C", metadata: HeaderFields(), contentType: "application/grpc",
+                timeout: nil, body: [], streamsBody: true), delegate: recorder)
         XCTAssertTrue(call.canReplay)
         ([1] as [UInt8]).withUnsafeBytes { call.sendBody($0) }
         XCTAssertFalse(call.canReplay)

@@ -18,7 +18,8 @@ struct TranscodeBench {
     nonisolated static func run() throws {
         let arguments = CommandLine.arguments
         guard arguments.count == 2 || arguments.count == 4 else {
-            print("""
+            print(
+                """
                 usage: transcode-bench DESCRIPTOR_SET [PROFILE COUNT]
                   DESCRIPTOR_SET: protoc --include_imports of Protos/node/v1/node.proto
                   PROFILE: run only Ferry's side of one case COUNT times, for perf or callgrind
@@ -34,7 +35,9 @@ struct TranscodeBench {
             $0.state = .ready
             $0.memoryBytes = 68_719_476_736
             $0.labels = (0..<24).map { "label-\($0)=value-\($0 * 7919)" }
-            $0.createdAt = .with { $0.seconds = 1_764_000_000; $0.nanos = 123_000_000 }
+            $0.createdAt = .with {
+                $0.seconds = 1_764_000_000; $0.nanos = 123_000_000
+            }
             $0.payload = Data(repeating: 0x5A, count: 64)
         }
         let bytesHeavy = Node_V1_Node.with {
@@ -55,7 +58,9 @@ struct TranscodeBench {
             }
             return
         }
-        print("| message | direction | size in | Ferry MB/s | Ferry ns/msg | SwiftProtobuf MB/s | SwiftProtobuf ns/msg | Ferry/SwiftProtobuf |")
+        print(
+            "| message | direction | size in | Ferry MB/s | Ferry ns/msg | SwiftProtobuf MB/s | SwiftProtobuf ns/msg | Ferry/SwiftProtobuf |"
+        )
         print("|---|---|---|---|---|---|---|---|")
         for (name, message) in [("typical (~1 KiB JSON)", typical), ("bytes-heavy (64 KiB payload)", bytesHeavy)] {
             let binary: [UInt8] = try message.serializedBytes()
@@ -104,7 +109,9 @@ struct TranscodeBench {
 
     static func row(_ name: String, _ direction: String, _ size: Int, _ ferry: Double, _ generated: Double) {
         func rate(_ nanoseconds: Double) -> String { format(Double(size) / nanoseconds * 1_000) }
-        print("| \(name) | \(direction) | \(size) B | \(rate(ferry)) | \(format(ferry)) | \(rate(generated)) | \(format(generated)) | \(format(generated / ferry, digits: 2))× |")
+        print(
+            "| \(name) | \(direction) | \(size) B | \(rate(ferry)) | \(format(ferry)) | \(rate(generated)) | \(format(generated)) | \(format(generated / ferry, digits: 2))× |"
+        )
     }
 
     static func format(_ value: Double, digits: Int = 0) -> String {

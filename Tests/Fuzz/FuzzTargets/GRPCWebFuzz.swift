@@ -10,8 +10,9 @@ extension FuzzHarness {
         let mode = data[0]
         let encodings: [String?] = [nil, "identity", "gzip", "br"]
         let contentType = GRPCWebContentType(isText: mode & 1 != 0, format: nil)
-        var decoder = GRPCWebRequestDecoder(contentType: contentType, messageEncoding: encodings[Int(mode >> 1) & 3],
-                                            maxMessageBytes: 4096, acceptedEncodings: FrontLimits().grpcEncodings)
+        var decoder = GRPCWebRequestDecoder(
+            contentType: contentType, messageEncoding: encodings[Int(mode >> 1) & 3],
+            maxMessageBytes: 4096, acceptedEncodings: FrontLimits().grpcEncodings)
         let body = Array(data.dropFirst(2))
         let pieceSize = Int(data[1] % 31) + 1
         var offset = 0

@@ -11,7 +11,9 @@ extension FuzzHarness {
         let whole = parse(input, pieceSize: input.count, limits: limits)
         let split = parse(input, pieceSize: Int(first % 23) + 1, limits: limits)
         agree(whole.events == split.events, "requests differ when the input is split: \(whole.events) vs \(split.events)")
-        agree(whole.errorStatus == split.errorStatus, "errors differ when the input is split: \(String(describing: whole.errorStatus)) vs \(String(describing: split.errorStatus))")
+        agree(
+            whole.errorStatus == split.errorStatus,
+            "errors differ when the input is split: \(String(describing: whole.errorStatus)) vs \(String(describing: split.errorStatus))")
         let bodyBytes = whole.events.reduce(0) { total, event in
             if case .body(let bytes) = event { return total + bytes.count }
             return total

@@ -8,8 +8,11 @@ extension FuzzHarness {
     func fuzzJSONParser(_ data: UnsafeRawBufferPointer) {
         let transcoder = richTranscoder
         let ignoreUnknown = data.first.map { $0 & 1 == 1 } ?? false
-        guard let binary = try? transcoder.binary(fromJSON: data, messageType: Self.richType,
-                                                  options: JSONParseOptions(ignoreUnknownFields: ignoreUnknown)) else { return }
+        guard
+            let binary = try? transcoder.binary(
+                fromJSON: data, messageType: Self.richType,
+                options: JSONParseOptions(ignoreUnknownFields: ignoreUnknown))
+        else { return }
         // What was accepted prints (a value outside JSON's range may refuse), and that prints stably.
         guard let printed = print(binary, transcoder) else { return }
         checkCanonical(printed, transcoder)
@@ -39,8 +42,9 @@ extension FuzzHarness {
         let retext = reprinted.map { String(decoding: $0, as: UTF8.self) } ?? "(refused)"
         // One loss is by design: a NullValue field holding a number other than 0 prints as null
         // (as json_format and protojson print it), which reads back as 0 and is then left out.
-        agree(reprinted == printed || withoutNullMembers(text) == withoutNullMembers(retext),
-              "JSON printed, read and printed again differs:\n \(text)\n \(retext)")
+        agree(
+            reprinted == printed || withoutNullMembers(text) == withoutNullMembers(retext),
+            "JSON printed, read and printed again differs:\n \(text)\n \(retext)")
     }
 
     /// The JSON text without its `"name":null` object members.

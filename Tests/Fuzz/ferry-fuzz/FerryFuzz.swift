@@ -31,30 +31,30 @@ func readFile(_ path: String) -> [UInt8] {
 }
 
 #if FUZZING
-import CLibFuzzer
+    import CLibFuzzer
 
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
-    harness.run(target, UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-@main
-enum Fuzz {
-    static func main() {
-        var argc = CommandLine.argc
-        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-        exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOne(data, size) })
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func fuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+        harness.run(target, UnsafeRawBufferPointer(start: data, count: size))
+        return 0
     }
-}
-#else
-@main
-enum Replay {
-    static func main() {
-        for path in CommandLine.arguments.dropFirst() {
-            readFile(path).withUnsafeBytes { harness.run(target, $0) }
-            print("\(path): ok")
+
+    @main
+    enum Fuzz {
+        static func main() {
+            var argc = CommandLine.argc
+            var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+            exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzOne(data, size) })
         }
     }
-}
+#else
+    @main
+    enum Replay {
+        static func main() {
+            for path in CommandLine.arguments.dropFirst() {
+                readFile(path).withUnsafeBytes { harness.run(target, $0) }
+                print("\(path): ok")
+            }
+        }
+    }
 #endif
