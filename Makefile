@@ -1,5 +1,5 @@
 # The two front-door commands: `make demo` and `make test`. Both install what is missing.
-.PHONY: demo test build deps test-deps unit integration fuzz
+.PHONY: demo test build deps test-deps unit integration fuzz lint format
 
 SWIFT_BUILD_FLAGS ?=
 
@@ -16,9 +16,9 @@ build: deps
 demo: build
 	swift run $(SWIFT_BUILD_FLAGS) ferry demo
 
-## Unit tests (Swift), integration tests against real peers (grpcio, sonora, curl, h2), and
-## each fuzz target for 20 s with a fixed seed.
-test: test-deps
+## The format check, unit tests (Swift), integration tests against real peers (grpcio, sonora,
+## curl, h2), and each fuzz target for 20 s with a fixed seed.
+test: test-deps lint
 	swift build $(SWIFT_BUILD_FLAGS)
 	swift test $(SWIFT_BUILD_FLAGS)
 	.venv/bin/python -m pytest -q Tests/integration
@@ -28,3 +28,14 @@ test: test-deps
 FUZZ_SECONDS ?= 600
 fuzz: deps
 	scripts/fuzz $(FUZZ_SECONDS)
+
+# Swift sources but the code protoc-gen-swift generates.
+SWIFT_SOURCES = $$(git ls-files '*.swift' | grep -v '\.pb\.swift$$')
+
+## The Swift sources are formatted as .swift-format says (the toolchain's swift format).
+lint:
+	swift format lint --strict $(SWIFT_SOURCES)
+
+## Formats the Swift sources in place.
+format:
+	swift format -i $(SWIFT_SOURCES)
