@@ -149,7 +149,12 @@ let package = Package(
         .testTarget(name: "AdminTests", dependencies: ["Admin"]),
         .testTarget(name: "HTTP2SupportTests", dependencies: ["HTTP2Support", "CNghttp2"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "FerryCore"]),
-        .testTarget(name: "FrontTests", dependencies: ["Front", "FerryCore", "GRPCWeb", "HTTP1", "Upstream", "Routing", "Config"]),
+        .testTarget(
+            name: "FrontTests",
+            dependencies: [
+                "Front", "FerryCore", "GRPCWeb", "HTTP1", "Upstream", "Routing", "Config",
+                "Transcode", "NodeService",
+            ]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(
             name: "TranscodeTests",

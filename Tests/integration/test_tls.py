@@ -11,6 +11,7 @@ import time
 
 import grpc
 import pytest
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 import grpcweb
 import node_backend
@@ -91,7 +92,9 @@ def test_grpc_web_over_tls_with_curl_and_python(make_ferry, pki, recorder):
 
 
 def test_native_grpc_over_tls_negotiates_h2(make_ferry, pki, recorder):
-    ferry = make_ferry(extra_listener=tls_listener(pki))
+    """grpcio over TLS (ALPN h2) for the four call kinds; bidi is grpcio-reflection's."""
+    from test_grpc_h2 import REFLECTION_ROUTE
+    ferry = make_ferry(extra_listener=tls_listener(pki), extra_routes=REFLECTION_ROUTE)
     credentials = grpc.ssl_channel_credentials(root_certificates=pki["ca"].read_bytes())
     with grpc.secure_channel(f"localhost:{ferry.port}", credentials) as channel:
         stub = node_pb2_grpc.NodeServiceStub(channel)
@@ -99,6 +102,9 @@ def test_native_grpc_over_tls_negotiates_h2(make_ferry, pki, recorder):
         assert [event.sequence for event in stub.WatchNodes(node_pb2.WatchNodesRequest(count=3), timeout=10)] == [1, 2, 3]
         summary = stub.StreamMetrics(iter([node_pb2.Metric(value=2.0)] * 10), timeout=10)
         assert summary.count == 10
+        reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+        requests = [reflection_pb2.ServerReflectionRequest(list_services="")] * 2
+        assert len(list(reflection.ServerReflectionInfo(iter(requests), timeout=10))) == 2
 
 
 def test_an_early_answer_over_tls_reaches_a_client_still_sending(make_ferry, pki, recorder):
