@@ -25,7 +25,7 @@ public struct GRPCStatus: Sendable, Equatable, Error, CustomStringConvertible {
     /// The status a response's trailers (or trailers-only headers) carry: `grpc-status` and the
     /// percent-decoded `grpc-message`; a missing or invalid code is UNKNOWN (statuscodes.md).
     public init(trailers: HeaderFields) {
-        let code = trailers["grpc-status"].flatMap { Int($0) }.flatMap(GRPCStatusCode.init(rawValue:))
+        let code = GRPCStatusCode(trailers: trailers)
         let message = trailers["grpc-message"].map(GRPCMessageEncoding.percentDecode) ?? ""
         self.init(code ?? .unknown, code == nil ? "upstream sent no valid grpc-status" : message)
     }
@@ -37,5 +37,19 @@ public struct GRPCStatus: Sendable, Equatable, Error, CustomStringConvertible {
             fields.append(name: "grpc-message", value: GRPCMessageEncoding.percentEncode(message))
         }
         return fields
+    }
+}
+
+extension GRPCStatusCode {
+    /// The `grpc-status` of trailers (or trailers-only headers), read from its bytes; nil when
+    /// missing or not a known code.
+    public init?(trailers: HeaderFields) {
+        guard let value = trailers.firstValueBytes("grpc-status"), !value.isEmpty, value.count <= 2 else { return nil }
+        var number = 0
+        for byte in value {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            number = number * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        self.init(rawValue: number)
     }
 }

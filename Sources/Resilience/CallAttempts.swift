@@ -130,6 +130,12 @@ public struct CallAttempts: Sendable {
         return true
     }
 
+    /// Whether an attempt ending with `code` could be retried at all: when not, `attemptEnded`
+    /// delivers it, and its inputs (pushback, deadline, throttle) need not be gathered.
+    public func considersRetry(after code: GRPCStatusCode) -> Bool {
+        !cancelled && !responseStarted && code != .ok && retry != nil
+    }
+
     /// The current attempt ended with `code` (trailers, or a failure: a reset, a lost
     /// connection, a per-try timeout). `deadlineLeft`: the time the call has left, if it has a
     /// deadline; `throttleAllows`: the cluster's retry throttle (A6 "retryThrottling").
@@ -138,7 +144,7 @@ public struct CallAttempts: Sendable {
         deadlineLeftNanoseconds: UInt64?,
         using generator: inout some RandomNumberGenerator
     ) -> EndVerdict {
-        guard !cancelled, !responseStarted, code != .ok, var state = retry else { return .deliver(notRetried: nil) }
+        guard considersRetry(after: code), var state = retry else { return .deliver(notRetried: nil) }
         let decision = state.attemptFailed(with: code, pushback: pushback, throttleAllows: throttleAllows, using: &generator)
         retry = state
         guard case .retry(let delay) = decision else { return .deliver(notRetried: decision) }

@@ -244,8 +244,11 @@ final class HTTP2ClientConnection: LoopFlushable {
             // DATA the exchange never consumed still counts against the connection window.
             let unconsumed = call.streamClosed()
             if unconsumed > 0, let session { nghttp2_session_consume_connection(session, unconsumed) }
-            let status = resetStatus(errorCode, responseStarted: call.receivedHead)
-            call.attemptReceived(.failed(status), neverProcessed: errorCode == NGHTTP2_REFUSED_STREAM.rawValue)
+            // A call that has ended (its trailers came) needs no status: the common case.
+            if !call.isFinished {
+                let status = resetStatus(errorCode, responseStarted: call.receivedHead)
+                call.attemptReceived(.failed(status), neverProcessed: errorCode == NGHTTP2_REFUSED_STREAM.rawValue)
+            }
         }
         closeIfIdle()
         pool.capacityChanged(self)

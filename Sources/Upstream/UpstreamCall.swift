@@ -348,7 +348,8 @@ public final class UpstreamCall {
             if verdict == .releaseHeld { releaseHeld() }
         case .trailers(let fields):
             attemptTimer?.cancel()
-            attemptEnded(GRPCStatus(trailers: fields).code, pushback: fields["grpc-retry-pushback-ms"].map(RetryPushback.init), part)
+            attemptEnded(
+                GRPCStatusCode(trailers: fields) ?? .unknown, pushback: fields["grpc-retry-pushback-ms"].map(RetryPushback.init), part)
         case .failed(let status):
             attemptTimer?.cancel()
             if neverProcessed, let pool,
@@ -364,13 +365,15 @@ public final class UpstreamCall {
     }
 
     /// The attempt's end: a retry after the backoff, or the end goes to the client.
-    private func attemptEnded(_ code: GRPCStatusCode, pushback: RetryPushback?, _ part: UpstreamResponsePart) {
+    private func attemptEnded(_ code: GRPCStatusCode, pushback: @autoclosure () -> RetryPushback?, _ part: UpstreamResponsePart) {
         if let pool {
             pool.attemptEnded(self, code: code)
+        }
+        if let pool, lifecycle.considersRetry(after: code) {
             var random = SystemRandomNumberGenerator()
             let now = EventLoop.monotonicNow
             switch lifecycle.attemptEnded(
-                code: code, pushback: pushback, throttleAllows: pool.throttle?.allowsRetry ?? true,
+                code: code, pushback: pushback(), throttleAllows: pool.throttle?.allowsRetry ?? true,
                 deadlineLeftNanoseconds: deadline.map { $0 > now ? $0 - now : 0 }, using: &random)
             {
             case .retry(let delay):
