@@ -79,6 +79,12 @@ def attacker(port, recv_buffer=None):
     return sock
 
 
+def gauge(ferry, name):
+    import urllib.request
+    text = urllib.request.urlopen(f"{ferry.admin_url}/metrics", timeout=5).read().decode()
+    return next(float(line.split()[1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
 def limit_hits(ferry, limit):
     import urllib.request
     text = urllib.request.urlopen(f"{ferry.admin_url}/metrics", timeout=5).read().decode()
@@ -102,6 +108,11 @@ def test_rapid_reset_ends_the_connection(ferry, backend):
         sock.close()
     assert goaway_of(frames) == (ENHANCE_YOUR_CALM, b"rapid_reset")
     assert limit_hits(ferry, "http2_rapid_reset") >= 1
+    # Every reset stream's exchange ended: nothing is left counted as in progress.
+    deadline = time.monotonic() + 5
+    while gauge(ferry, "ferry_downstream_requests_active") != 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gauge(ferry, "ferry_downstream_requests_active") == 0
 
 
 def test_continuation_flood_ends_the_connection(ferry):
