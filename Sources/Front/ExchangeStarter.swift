@@ -14,6 +14,14 @@ import Upstream
 struct SimpleResponse {
     var head: HTTP1ResponseHead
     var body: String
+
+    /// The head's fields, with a plain-text content type when a body has none of its own.
+    var headers: HeaderFields {
+        guard !body.isEmpty, head.headers.firstIndex(of: "content-type") == nil else { return head.headers }
+        var headers = head.headers
+        headers.append(name: "content-type", value: "text/plain; charset=utf-8")
+        return headers
+    }
 }
 
 /// What a piece of a request's body means for the request.
@@ -37,6 +45,15 @@ struct ExchangeStarter {
     static let simpleBodyDiscardLimit = 64 * 1024
 
     // MARK: The body, piece by piece
+
+    /// A refusal to answer as soon as the head is in, before any body: a gRPC-Web request
+    /// refused from its head whose declared body is too large to read and drop.
+    func refusalBeforeBody(_ request: ClassifiedRequest, framing: HTTP1BodyFraming) -> RequestRefusal? {
+        guard case .grpcWeb(let call) = request, let failure = call.failure, case .contentLength(let length) = framing,
+            length > context.limits.bodyLimit(for: call.contentType)
+        else { return nil }
+        return .grpcWeb(call, failure)
+    }
 
     /// Takes a piece of the body of `request`; `discarded` counts what is dropped unread.
     func take(_ chunk: UnsafeRawBufferPointer, into request: ClassifiedRequest, discarded: inout Int) -> RequestBodyVerdict {

@@ -129,11 +129,8 @@ final class HTTP1ServerConnection {
                 }
                 state = .receiving(head, request)
                 discardedBodyBytes = 0
-                if case .grpcWeb(let call) = request, let failure = call.failure,
-                    case .contentLength(let length) = framing, length > context.limits.bodyLimit(for: call.contentType)
-                {
-                    // Too large to take: answered now, before the body.
-                    refuseBeforeBodyEnds(.grpcWeb(call, failure), head)
+                if let refusal = starter.refusalBeforeBody(request, framing: framing) {
+                    refuseBeforeBodyEnds(refusal, head)
                     return
                 }
             case .body(let chunk):
@@ -251,9 +248,7 @@ final class HTTP1ServerConnection {
     private func respond(_ response: SimpleResponse, keepAlive: Bool) {
         disarmReceiveDeadline()
         var head = response.head
-        if !response.body.isEmpty && head.headers.firstIndex(of: "content-type") == nil {
-            head.headers.append(name: "content-type", value: "text/plain; charset=utf-8")
-        }
+        head.headers = response.headers
         head.headers.append(name: "content-length", value: String(response.body.utf8.count))
         if !keepAlive { head.headers.append(name: "connection", value: "close") }
         var out = head.serialized()
@@ -342,9 +337,7 @@ extension HTTP1ServerConnection: DownstreamStream {
     var bufferLimitBytes: Int { context.limits.bufferLimitBytes }
 
     func bufferLimitReached() {
-        context.limitReporter.hit(
-            "buffer_limit_bytes",
-            "response output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
+        context.limits.reportBufferLimit(to: context.limitReporter)
     }
 
     /// HTTP/1.1 request bodies are read whole before their exchange starts: none streams.

@@ -11,8 +11,6 @@ import Loop
 final class HTTP2ServerConnection: LoopFlushable {
     private let connection: BufferedConnection
     let slot: ListenerSlot
-    /// The listener's settings when the connection opened: its session keeps them.
-    private let settings: HTTP2FrontSettings
     /// The worker owns its connections (see GRPCWebExchange.stream for unowned(unsafe)).
     private unowned(unsafe) let worker: Worker
     let loop: EventLoop
@@ -44,7 +42,6 @@ final class HTTP2ServerConnection: LoopFlushable {
         guard let settings = slot.context.http2 else { return nil }
         self.connection = connection
         self.slot = slot
-        self.settings = settings
         self.worker = worker
         self.peer = peer
         loop = worker.loop
@@ -123,8 +120,6 @@ final class HTTP2ServerConnection: LoopFlushable {
         loop.scheduleFlush(self)
     }
 
-    var queuedOutputBytes: Int { connection.outputLength }
-
     // MARK: Draining
 
     func flush() {
@@ -137,9 +132,7 @@ final class HTTP2ServerConnection: LoopFlushable {
     private func goAway() {
         guard let session, !goingAway else { return }
         goingAway = true
-        nghttp2_submit_goaway(
-            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
-            NGHTTP2_NO_ERROR.rawValue, nil, 0)
+        NGHTTP2.submitGoAway(session)
         loop.scheduleFlush(self)
     }
 
@@ -148,15 +141,7 @@ final class HTTP2ServerConnection: LoopFlushable {
     /// reading must not keep it open); its streams' calls are cancelled.
     private func terminate(_ abuse: HTTP2Abuse) {
         slot.context.limitReporter.hit(abuse.limit, abuse.reason)
-        if let session {
-            let debugData = Array(abuse.debugData.utf8)
-            nghttp2_submit_goaway(
-                session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session),
-                abuse.code.rawValue, debugData, debugData.count)
-            NGHTTP2.flush(session, to: connection)
-            connection.flush()
-        }
-        connection.close(reason: .error(abuse.reason))
+        NGHTTP2.terminate(session, connection, code: abuse.code, debugData: abuse.debugData, reason: abuse.reason)
     }
 
     // MARK: Receive deadlines (slowloris)
@@ -232,7 +217,7 @@ final class HTTP2ServerConnection: LoopFlushable {
         return false
     }
 
-    private func streamClosed(_ streamID: Int32, errorCode: UInt32) {
+    private func streamClosed(_ streamID: Int32) {
         guard let stream = streams.removeValue(forKey: streamID) else { return }
         // DATA never released still counts against the connection window.
         if stream.unconsumedBytes > 0, let session { nghttp2_session_consume_connection(session, stream.unconsumedBytes) }
@@ -310,8 +295,8 @@ final class HTTP2ServerConnection: LoopFlushable {
             return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
         }
         // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
-        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
-            HTTP2ServerConnection.connection(userData).streamClosed(streamID, errorCode: errorCode)
+        nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
+            HTTP2ServerConnection.connection(userData).streamClosed(streamID)
             return 0
         }
         return callbacks!

@@ -135,25 +135,14 @@ final class HTTP2ServerStream {
         }
         request = .receivingBody(head, classified)
         receiveDeadline = nil
-        switch classified {
-        case .grpc(let call):
+        if let refusal = starter.refusalBeforeBody(classified, framing: framing) { return refuse(refusal, head) }
+        if case .grpc(let call) = classified {
             // Its body streams for as long as the call lasts: no body deadline.
             starter.startGRPC(head, call, on: self, record: record, begin: begin)
-        case .grpcWeb(let call):
-            if let failure = call.failure, case .contentLength(let length) = framing,
-                length > context.limits.bodyLimit(for: call.contentType)
-            {
-                // Too large to take: answered now, before the body.
-                return refuse(.grpcWeb(call, failure), head)
-            }
-        case .rest, .simple:
-            break
-        }
-        if endStream {
-            requestEnded()
-        } else if case .receivingBody(_, let classified) = request, !classified.isNativeGRPC {
+        } else if !endStream {
             awaitReceive(within: context.limits.requestBodyTimeoutNanoseconds)
         }
+        if endStream { requestEnded() }
     }
 
     func bodyReceived(_ bytes: UnsafeRawBufferPointer) {
@@ -218,12 +207,8 @@ final class HTTP2ServerStream {
 
     /// A response Ferry writes itself, whole.
     private func respond(_ response: SimpleResponse) {
-        var headers = response.head.headers
-        if !response.body.isEmpty && headers.firstIndex(of: "content-type") == nil {
-            headers.append(name: "content-type", value: "text/plain; charset=utf-8")
-        }
         let body = Array(response.body.utf8)
-        sendHead(status: response.head.status, headers: headers, contentLength: body.count)
+        sendHead(status: response.head.status, headers: response.headers, contentLength: body.count)
         sendData(body)
         sendEnd(trailers: HeaderFields())
     }
@@ -298,9 +283,7 @@ extension HTTP2ServerStream: DownstreamStream {
     var bufferLimitBytes: Int { context.limits.bufferLimitBytes }
 
     func bufferLimitReached() {
-        context.limitReporter.hit(
-            "buffer_limit_bytes",
-            "HTTP/2 stream output above \(context.limits.bufferLimitBytes) bytes for a slow client; the backend is held back")
+        context.limits.reportBufferLimit(to: context.limitReporter)
     }
 
     func requestBytesForwarded(_ count: Int) {

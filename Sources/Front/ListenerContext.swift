@@ -91,6 +91,12 @@ final class LimitReporter {
 }
 
 extension FrontLimits {
+    /// Response output waits for a slow client past `buffer_limit_bytes`: the backend is held
+    /// back; counted and logged as a limit hit.
+    func reportBufferLimit(to reporter: LimitReporter) {
+        reporter.hit("buffer_limit_bytes", "response output above \(bufferLimitBytes) bytes for a slow client; the backend is held back")
+    }
+
     /// A connection closed by `idle_timeout`: counted and logged as a limit hit.
     func reportIdleTimeout(to reporter: LimitReporter) {
         reporter.hit("idle_timeout", "no byte received for \(idleTimeoutNanoseconds / 1_000_000) ms; closed")

@@ -101,13 +101,6 @@ enum ClassifiedRequest {
     case simple(SimpleResponse)
 }
 
-extension ClassifiedRequest {
-    var isNativeGRPC: Bool {
-        if case .grpc = self { return true }
-        return false
-    }
-}
-
 /// Classifies requests with a listener's routes, CORS policy, REST rules and limits.
 struct RequestClassifier {
     let context: ListenerContext

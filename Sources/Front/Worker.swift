@@ -234,11 +234,8 @@ final class Worker {
             connection = HTTP1ServerConnection(connection: socket, slot: detector.slot, worker: self, peer: detector.peer)
         }
         connections[ObjectIdentifier(connection)] = connection
-        if draining {
-            connection.drain()
-        } else if inDrainGrace || detector.closeAfterFirstResponse {
-            connection.closeAfterNextResponse()
-        }
+        // A drain closes detectors at once; a drain's grace period reached this one as the flag.
+        if detector.closeAfterFirstResponse { connection.closeAfterNextResponse() }
         firstBytes.withUnsafeBytes { connection.connection(socket, received: $0) }
     }
 

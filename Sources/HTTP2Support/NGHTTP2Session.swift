@@ -92,6 +92,27 @@ public enum NGHTTP2 {
         }
     }
 
+    /// GOAWAY naming the last stream the session processed (RFC 9113 §6.8): no new streams;
+    /// with an error `code` and `debugData`, why the connection ends.
+    public static func submitGoAway(_ session: OpaquePointer, code: nghttp2_error_code = NGHTTP2_NO_ERROR, debugData: String = "") {
+        let data = Array(debugData.utf8)
+        nghttp2_submit_goaway(
+            session, UInt8(NGHTTP2_FLAG_NONE.rawValue), nghttp2_session_get_last_proc_stream_id(session), code.rawValue, data, data.count)
+    }
+
+    /// Ends the connection now: GOAWAY with `code` is written if the socket takes it at once,
+    /// then the socket closes with `reason` (a peer that stopped reading must not keep it open).
+    public static func terminate(
+        _ session: OpaquePointer?, _ connection: BufferedConnection, code: nghttp2_error_code, debugData: String = "", reason: String
+    ) {
+        if let session {
+            submitGoAway(session, code: code, debugData: debugData)
+            flush(session, to: connection)
+            connection.flush()
+        }
+        connection.close(reason: .error(reason))
+    }
+
     /// A fatal error of `nghttp2_session_mem_recv`: the session must end.
     public struct ReceiveError: Error, CustomStringConvertible {
         public var code: nghttp2_error

@@ -152,9 +152,7 @@ final class HTTP2ClientConnection: LoopFlushable {
     func shutdown() {
         guard let session, state == .ready || state == .connecting else { return }
         if state == .ready {
-            nghttp2_submit_goaway(
-                session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
-                nghttp2_session_get_last_proc_stream_id(session), NGHTTP2_NO_ERROR.rawValue, nil, 0)
+            NGHTTP2.submitGoAway(session)
             loop.scheduleFlush(self)
         }
         state = .goingAway
@@ -194,14 +192,7 @@ final class HTTP2ClientConnection: LoopFlushable {
     /// must not keep it open), and the calls on it fail UNAVAILABLE with `reason`.
     private func terminate(_ reason: String, errorCode: nghttp2_error_code = NGHTTP2_NO_ERROR) {
         terminationReason = reason
-        if let session, state != .closed {
-            nghttp2_submit_goaway(
-                session, UInt8(NGHTTP2_FLAG_NONE.rawValue),
-                nghttp2_session_get_last_proc_stream_id(session), errorCode.rawValue, nil, 0)
-            NGHTTP2.flush(session, to: connection)
-            connection.flush()
-        }
-        connection.close(reason: .error(reason))
+        NGHTTP2.terminate(state == .closed ? nil : session, connection, code: errorCode, reason: reason)
     }
 
     // MARK: nghttp2 events

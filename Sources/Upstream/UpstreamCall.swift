@@ -226,12 +226,12 @@ public final class UpstreamCall {
 
     /// A retry's backoff starts: the held breaker token goes with the call until its next
     /// attempt ends; the request is sent again from its start when the timer fires.
-    func backOff(afterNanoseconds delay: UInt64, loop: EventLoop, then dispatch: @escaping (UpstreamCall) -> Void) {
+    func backOff(afterNanoseconds delay: UInt64, loop: EventLoop) {
         holdsRetryToken = true
         resetForAttempt()
         let backoff = LoopTimer(loop: loop) { [unowned self] in
             retryTimer = nil
-            if lifecycle.phase == .backingOff { dispatch(self) }
+            if lifecycle.phase == .backingOff { pool?.dispatch(self) }
         }
         retryTimer = backoff
         backoff.schedule(afterNanoseconds: max(delay, 1))

@@ -417,7 +417,7 @@ public final class UpstreamPool {
     func scheduleRetry(_ call: UpstreamCall, afterNanoseconds delay: UInt64) -> Bool {
         guard breaker.acquire(.retry) == nil else { return false }
         retries += 1
-        call.backOff(afterNanoseconds: delay, loop: loop) { [unowned self] call in dispatch(call) }
+        call.backOff(afterNanoseconds: delay, loop: loop)
         return true
     }
 
