@@ -42,6 +42,7 @@ let package = Package(
             providers: [.apt(["libnghttp2-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // Pure value types: codecs and policies. No sockets, no clock; C only for parsing YAML.
         .target(name: "FerryCore", swiftSettings: strict),
@@ -57,6 +58,10 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: strict),
+        // gzip through zlib, bounded (issue 16).
+        .target(name: "Gzip", dependencies: ["CZlib"], swiftSettings: strict),
+        // The Connect protocol's codecs (issue 16): content types, envelopes, errors, GET queries.
+        .target(name: "Connect", dependencies: ["FerryCore", "GRPCWeb", "Transcode", "Gzip"], swiftSettings: strict),
         // Generated from Protos/google/api (protoc-gen-swift, committed).
         .target(
             name: "GoogleAPI", dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
@@ -81,7 +86,7 @@ let package = Package(
         .target(
             name: "Front",
             dependencies: [
-                "FerryCore", "HTTP1", "GRPCWeb", "Routing", "Config", "Transcode", "Resilience",
+                "FerryCore", "HTTP1", "GRPCWeb", "Connect", "Gzip", "Routing", "Config", "Transcode", "Resilience",
                 "Observability", "Admin",
                 "Loop", "Upstream", "HTTP2Support", "CNghttp2",
                 .product(name: "Logging", package: "swift-log"),
@@ -126,7 +131,8 @@ let package = Package(
         // Fuzz targets of the parsers (issue 14): libFuzzer runs them through ferry-fuzz
         // (scripts/fuzz); FuzzRegressionTests replays their corpus and past crashes.
         .target(
-            name: "FuzzTargets", dependencies: ["HTTP1", "GRPCWeb", "Transcode", "Config"], path: "Tests/Fuzz/FuzzTargets",
+            name: "FuzzTargets", dependencies: ["HTTP1", "GRPCWeb", "Transcode", "Config", "Connect", "FerryCore"],
+            path: "Tests/Fuzz/FuzzTargets",
             swiftSettings: strict),
         .systemLibrary(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),
         .executableTarget(
@@ -142,6 +148,8 @@ let package = Package(
         .testTarget(name: "FerryCoreTests", dependencies: ["FerryCore", "TestSupport"]),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
+        .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
+        .testTarget(name: "ConnectTests", dependencies: ["Connect", "FerryCore", "GRPCWeb", "Transcode", "Gzip", "NodeService"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing", "Resilience"]),
         .testTarget(name: "ResilienceTests", dependencies: ["Resilience", "FerryCore", "TestSupport"]),
@@ -153,7 +161,7 @@ let package = Package(
             name: "FrontTests",
             dependencies: [
                 "Front", "FerryCore", "GRPCWeb", "HTTP1", "Upstream", "Routing", "Config",
-                "Transcode", "NodeService",
+                "Transcode", "NodeService", "Connect", "Gzip",
             ]),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets", "TestSupport"]),
         .testTarget(

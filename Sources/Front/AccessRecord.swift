@@ -47,6 +47,10 @@ final class AccessRecord {
         case .rest(let call):
             series = CallSeriesKey(
                 route: call.route?.match.label ?? "", method: call.binding.method.grpcPath, protocolName: "rest", httpVersion: version)
+        case .connect(let call):
+            series = CallSeriesKey(
+                route: call.route?.match.label ?? "", method: call.route == nil ? "" : call.path, protocolName: "connect",
+                httpVersion: version)
         case .simple:
             series = CallSeriesKey(route: "", method: "", protocolName: "http", httpVersion: version)
         }

@@ -35,6 +35,7 @@ enum RequestBodyVerdict {
 enum RequestRefusal {
     case simple(SimpleResponse)
     case grpcWeb(PendingGRPCWebCall, GRPCWebRequestError)
+    case connect(PendingConnectCall, GRPCStatus)
 }
 
 struct ExchangeStarter {
@@ -62,6 +63,8 @@ struct ExchangeStarter {
         case .grpc(let call):
             call.exchange?.requestBody(chunk)
             return .keep
+        case .connect(let call):
+            return take(chunk, into: call, discarded: &discarded)
         case .simple(let response):
             // The answer is decided: the body is dropped as it comes, up to a bound past which
             // the answer goes at once.
@@ -110,7 +113,7 @@ struct ExchangeStarter {
     }
 
     /// The answer to a request whose body did not arrive within `request_body_timeout` of its
-    /// head (slowloris): 408, or DEADLINE_EXCEEDED for gRPC-Web; counted. `then` says what
+    /// head (slowloris): 408, or DEADLINE_EXCEEDED for gRPC-Web and Connect streams; counted. `then` says what
     /// happens next, for the log.
     func bodyTimeoutRefusal(for request: ClassifiedRequest, then: String) -> RequestRefusal {
         let budget = GRPCTimeout(nanoseconds: Int64(context.limits.requestBodyTimeoutNanoseconds))
@@ -124,6 +127,12 @@ struct ExchangeStarter {
                 RequestClassifier.restErrorResponse(
                     GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
                     corsHeaders: call.corsHeaders))
+        case .connect(let call) where !call.contentType.isStreaming:
+            return .simple(
+                RequestClassifier.connectErrorResponse(
+                    GRPCStatus(.deadlineExceeded, message), httpStatus: 408, corsHeaders: call.extraHeaders))
+        case .connect(let call):
+            return .connect(call, GRPCStatus(.deadlineExceeded, message))
         case .simple, .grpc:
             return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 408), body: message + "\n"))
         }
@@ -143,6 +152,9 @@ struct ExchangeStarter {
         case .grpc(let call):
             call.exchange?.requestEnded()
             return nil
+        case .connect(let call):
+            finishConnect(head, call, on: stream, record: record, begin: begin)
+            return nil
         case .grpcWeb(let call):
             let body: [UInt8]
             do throws(GRPCWebRequestError) {
@@ -157,12 +169,10 @@ struct ExchangeStarter {
                 exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
                 return nil
             }
-            var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-            GRPCWebMetadata.appendRequestMetadata(from: head.headers, droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
-            identityAndTrace(head, record: record, addingTo: &metadata)
             exchange.start(
                 request: UpstreamRequest(
-                    path: call.path, metadata: metadata, contentType: call.contentType.upstreamContentType,
+                    path: call.path, metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record),
+                    contentType: call.contentType.upstreamContentType,
                     timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
                     retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent,
                     perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
@@ -184,9 +194,7 @@ struct ExchangeStarter {
         guard let route = call.route, let pool = context.pools[route.cluster] else {
             return exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
         }
-        var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-        GRPCWebMetadata.appendRequestMetadata(from: head.headers, droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
-        identityAndTrace(head, record: record, addingTo: &metadata)
+        let metadata = upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record)
         // The reply is held for a retry on an idempotent route only when the descriptors say
         // the method is unary: a held stream would reach the client late.
         let knownUnary = context.rest?.catalog.unaryMethodPaths.contains(call.path) == true
@@ -229,11 +237,8 @@ struct ExchangeStarter {
             stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
             format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
         begin(exchange)
-        var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-        GRPCWebMetadata.appendRequestMetadata(
-            from: head.headers, allowing: rest.requestHeaders,
-            droppingUnderscoreNames: call.dropsUnderscoreNames, to: &metadata)
-        identityAndTrace(head, record: record, addingTo: &metadata)
+        let metadata = upstreamMetadata(
+            head, allowing: rest.requestHeaders, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record)
         var body: [UInt8] = []
         for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
         exchange.start(
@@ -253,8 +258,13 @@ struct ExchangeStarter {
         begin: (any DownstreamExchange) -> Void
     ) -> SimpleResponse? {
         switch refusal {
-        case .simple(let response): response
-        case .grpcWeb(let call, let error): refuse(head, call, error, on: stream, begin: begin)
+        case .simple(let response):
+            return response
+        case .grpcWeb(let call, let error):
+            return refuse(head, call, error, on: stream, begin: begin)
+        case .connect(let call, let status):
+            rejectConnect(call, status, on: stream, begin: begin)
+            return nil
         }
     }
 
@@ -286,12 +296,24 @@ struct ExchangeStarter {
         return GRPCWebExchange(stream: stream, contentType: call.contentType, textResponse: textResponse, extraHeaders: call.corsHeaders)
     }
 
+    /// The request's metadata for the backend: its own fields (those `allowed`, when a list
+    /// says), then the client's identity and the trace.
+    func upstreamMetadata(
+        _ head: HTTP1RequestHead, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool, record: AccessRecord?
+    ) -> HeaderFields {
+        var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
+        GRPCWebMetadata.appendRequestMetadata(
+            from: head.headers, allowing: allowed, droppingUnderscoreNames: droppingUnderscoreNames, to: &metadata)
+        identityAndTrace(head, record: record, addingTo: &metadata)
+        return metadata
+    }
+
     /// The client's identity and the trace, as metadata for the backend. The verified client
     /// certificate's subject goes as `x-forwarded-client-cert: Subject="…"` (Envoy's XFCC
     /// format; a client's own XFCC never passes). W3C Trace Context: the request's
     /// `traceparent` names the trace (it goes upstream with the other headers); without one, a
     /// new trace starts when the config asks for it.
-    func identityAndTrace(_ head: HTTP1RequestHead, record: AccessRecord?, addingTo metadata: inout HeaderFields) {
+    private func identityAndTrace(_ head: HTTP1RequestHead, record: AccessRecord?, addingTo metadata: inout HeaderFields) {
         if let subject = clientSubject {
             var quoted = "Subject=\""
             for character in subject {

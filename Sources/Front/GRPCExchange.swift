@@ -90,7 +90,7 @@ extension GRPCExchange: UpstreamCallDelegate {
         switch part {
         case .head(let headers):
             guard case .awaitingHead = state else { return }
-            if let failure = GRPCWebExchange.validateResponseHead(headers) {
+            if let failure = UpstreamResponseCheck.head(headers) {
                 call.cancel()
                 finish(trailers: failure.trailerFields)
                 return
@@ -101,13 +101,7 @@ extension GRPCExchange: UpstreamCallDelegate {
             stream.sendData(bytes)
             if credit.received(bytes.count, by: call, downstreamQueued: stream.queuedBytes) { stream.bufferLimitReached() }
         case .trailers(let trailers):
-            var trailers = trailers
-            if case .awaitingHead = state, let failure = GRPCWebExchange.validateResponseHead(trailers) {
-                trailers = failure.trailerFields
-            } else if trailers.firstIndex(of: "grpc-status") == nil {
-                trailers = GRPCStatus(.internal, "upstream response had no grpc-status").trailerFields
-            }
-            finish(trailers: trailers)
+            finish(trailers: UpstreamResponseCheck.trailers(trailers, headReceived: state != .awaitingHead))
         case .failed(let status):
             var trailers = status.trailerFields
             if call.overloaded { trailers.append(name: GRPCStatus.overloadedField, value: "true") }

@@ -126,7 +126,7 @@ extension GRPCWebExchange: UpstreamCallDelegate {
         switch part {
         case .head(let headers):
             guard case .awaitingHead = state else { return }
-            if let failure = GRPCWebExchange.validateResponseHead(headers) {
+            if let failure = UpstreamResponseCheck.head(headers) {
                 call.cancel()
                 finish(trailers: failure.trailerFields)
                 return
@@ -137,31 +137,11 @@ extension GRPCWebExchange: UpstreamCallDelegate {
             writeBody(bytes)
             if credit.received(bytes.count, by: call, downstreamQueued: stream.queuedBytes) { stream.bufferLimitReached() }
         case .trailers(let trailers):
-            var trailers = trailers
-            if case .awaitingHead = state, let failure = GRPCWebExchange.validateResponseHead(trailers) {
-                trailers = failure.trailerFields
-            } else if trailers.firstIndex(of: "grpc-status") == nil {
-                trailers.append(contentsOf: GRPCStatus(.internal, "upstream response had no grpc-status").trailerFields)
-            }
-            finish(trailers: trailers)
+            finish(trailers: UpstreamResponseCheck.trailers(trailers, headReceived: state != .awaitingHead))
         case .failed(let status):
             var trailers = status.trailerFields
             if call.overloaded { trailers.append(name: GRPCStatus.overloadedField, value: "true") }
             finish(trailers: trailers)
         }
-    }
-
-    /// A response head that is not gRPC becomes a status (grpc/doc/http-grpc-status-mapping.md).
-    static func validateResponseHead(_ headers: HeaderFields) -> GRPCStatus? {
-        if headers.firstValueBytes(":status") != [0x32, 0x30, 0x30] {  // "200"
-            let status = headers[":status"].flatMap { Int($0) } ?? 0
-            return GRPCStatus(GRPCStatusCode(httpStatus: status), "upstream answered HTTP status \(status)")
-        }
-        if headers.firstIndex(of: "grpc-status") == nil
-            && headers.firstValueBytes("content-type")?.starts(with: "application/grpc".utf8) != true
-        {
-            return GRPCStatus(.unknown, "upstream answered content-type '\(headers["content-type"] ?? "")', not gRPC")
-        }
-        return nil
     }
 }

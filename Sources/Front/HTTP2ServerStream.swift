@@ -139,6 +139,8 @@ final class HTTP2ServerStream {
         if case .grpc(let call) = classified {
             // Its body streams for as long as the call lasts: no body deadline.
             starter.startGRPC(head, call, on: self, record: record, begin: begin)
+        } else if case .connect(let call) = classified, call.streamsBody(over: .http2) {
+            starter.startConnectStream(head, call, on: self, record: record, begin: begin)
         } else if !endStream {
             awaitReceive(within: context.limits.requestBodyTimeoutNanoseconds)
         }
@@ -151,7 +153,7 @@ final class HTTP2ServerStream {
         guard case .receivingBody(let head, let classified) = request else { return release(bytes.count) }
         // A streamed call's bytes are released once they have left for the backend; a buffered
         // body's at once (its size is bounded by the limits).
-        if case .grpc(let call) = classified, let upstream = call.exchange?.call, !upstream.isFinished {
+        if let upstream = classified.streamingUpstreamCall, !upstream.isFinished {
             _ = starter.take(bytes, into: classified, discarded: &discardedBodyBytes)
             return
         }

@@ -58,7 +58,9 @@ final class RESTExchange: DownstreamExchange {
     private var state: State = .awaitingFirstMessage
     var call: UpstreamCall?
     private(set) var grpcStatusCode: Int?
-    private var frames = GRPCFrameDecoder(maxMessageBytes: 64 * 1024 * 1024)
+    /// The largest reply message Ferry decodes (the backend's own limit is the real one).
+    static let maxReplyMessageBytes = 64 * 1024 * 1024
+    private var frames = GRPCFrameDecoder(maxMessageBytes: maxReplyMessageBytes)
     /// A unary call's reply, held until the trailers say OK.
     private var unaryReply: [[UInt8]] = []
     private var headReceived = false
@@ -265,7 +267,7 @@ extension RESTExchange: UpstreamCallDelegate {
         switch part {
         case .head(let headers):
             headReceived = true
-            if let failure = GRPCWebExchange.validateResponseHead(headers) {
+            if let failure = UpstreamResponseCheck.head(headers) {
                 call.cancel()
                 fail(failure)
                 return
@@ -284,12 +286,7 @@ extension RESTExchange: UpstreamCallDelegate {
             }
             if credit.received(bytes.count, by: call, downstreamQueued: stream.queuedBytes) { stream.bufferLimitReached() }
         case .trailers(let trailers):
-            // Trailers-only: the block is also the response head, with its :status.
-            if !headReceived, let failure = GRPCWebExchange.validateResponseHead(trailers) {
-                fail(failure)
-            } else {
-                finish(with: trailers)
-            }
+            finish(with: UpstreamResponseCheck.trailers(trailers, headReceived: headReceived))
         case .failed(let status):
             fail(status)
         }

@@ -7,6 +7,7 @@ import GRPCWeb
 import HTTP1
 import Routing
 import Transcode
+import Upstream
 
 /// A gRPC-Web request whose body is still arriving. A class, so that the state machine
 /// moves one reference between states instead of copying every field (and the decoder's
@@ -97,8 +98,18 @@ enum ClassifiedRequest {
     case grpc(PendingGRPCCall)
     case grpcWeb(PendingGRPCWebCall)
     case rest(PendingRESTCall)
+    case connect(PendingConnectCall)
     /// Answered when the request ends: the body is read and discarded first.
     case simple(SimpleResponse)
+
+    /// The upstream call that the request's body streams to as it arrives, once started.
+    var streamingUpstreamCall: UpstreamCall? {
+        switch self {
+        case .grpc(let call): call.exchange?.call
+        case .connect(let call): call.exchange?.call
+        case .grpcWeb, .rest, .simple: nil
+        }
+    }
 }
 
 /// Classifies requests with a listener's routes, CORS policy, REST rules and limits.
@@ -138,6 +149,11 @@ struct RequestClassifier {
             return classifyGRPC(head, contentType: String(decoding: given, as: UTF8.self), dropsUnderscoreNames: dropsUnderscoreNames)
         }
         let contentType = head.headers.firstValueBytes("content-type").flatMap { GRPCWebContentType(parsing: $0) }
+        if contentType == nil,
+            let connect = classifyConnect(head, framing: framing, corsHeaders: corsHeaders, dropsUnderscoreNames: dropsUnderscoreNames)
+        {
+            return connect
+        }
         if contentType == nil, let rest = context.rest {
             return classifyREST(head, framing: framing, rest: rest, corsHeaders: corsHeaders, dropsUnderscoreNames: dropsUnderscoreNames)
         }
@@ -255,11 +271,10 @@ struct RequestClassifier {
                         "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
                     httpStatus: 413, corsHeaders: corsHeaders)
             }
-            let query = head.target.utf8.firstIndex(of: UInt8(ascii: "?")).map { head.target[head.target.index(after: $0)...] }
             return .rest(
                 PendingRESTCall(
                     binding: binding, route: context.router.route(path: binding.method.grpcPath[...]),
-                    pathBindings: pathBindings, query: query, corsHeaders: corsHeaders,
+                    pathBindings: pathBindings, query: head.query, corsHeaders: corsHeaders,
                     dropsUnderscoreNames: dropsUnderscoreNames))
         }
     }

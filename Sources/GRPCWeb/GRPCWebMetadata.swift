@@ -7,7 +7,7 @@ public enum GRPCWebMetadata {
     /// never forwarded as metadata.
     static let requestFieldsNotForwarded: [StaticString] = [
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
-        "host", "content-length", "content-type", "accept", "accept-encoding", "expect",
+        "host", "content-length", "content-type", "content-encoding", "accept", "accept-encoding", "expect",
         "http2-settings", "grpc-timeout",
         // Set by Ferry from the verified client certificate only (Envoy's SANITIZE_SET): a
         // client must not claim an identity.
@@ -21,7 +21,8 @@ public enum GRPCWebMetadata {
     ]
 
     /// Appends the request metadata for the upstream call to `metadata`: every field but the
-    /// hop-by-hop ones, those named in `Connection` (RFC 9110 §7.6.1) and pseudo-fields.
+    /// hop-by-hop ones, those named in `Connection` (RFC 9110 §7.6.1), pseudo-fields and the
+    /// `connect-` fields, which the Connect protocol reserves for itself.
     /// `-bin` fields pass through as they are: both sides carry them base64-encoded. With
     /// `allowed` (lowercase names), only those fields go; `droppingUnderscoreNames`: no name
     /// with `_` goes (`limits.headers_with_underscores: drop`).
@@ -60,7 +61,9 @@ public enum GRPCWebMetadata {
     }
 
     private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: [StaticString]) -> Bool {
-        if headers.nameBytes(at: index).first == UInt8(ascii: ":") { return false }
+        let name = headers.nameBytes(at: index)
+        if name.first == UInt8(ascii: ":") { return false }
+        if name.count > 8 && name.first == UInt8(ascii: "c") && name.starts(with: "connect-".utf8) { return false }
         for name in names where headers.name(at: index, is: name) { return false }
         return true
     }

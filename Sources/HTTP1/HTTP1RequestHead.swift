@@ -38,6 +38,11 @@ public struct HTTP1RequestHead: Sendable, Equatable {
         return target[..<query]
     }
 
+    /// The query: what follows the target's first '?' (not decoded); nil without one.
+    public var query: Substring? {
+        target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[target.index(after: $0)...] }
+    }
+
     /// Whether the connection stays open after this exchange (RFC 9112 §9.3; HTTP/2
     /// connections outlive their streams).
     public var keepAlive: Bool {

@@ -24,8 +24,11 @@ public struct CORSPolicy: Sendable, Equatable {
         allowHeaders: [
             "content-type", "x-grpc-web", "x-user-agent", "grpc-timeout", "authorization",
             "x-accept-content-transfer-encoding", "x-accept-response-streaming",
+            // Connect's (connectrpc.com/docs/cors), with its compression headers.
+            "connect-protocol-version", "connect-timeout-ms", "connect-content-encoding", "connect-accept-encoding",
+            "content-encoding",
         ],
-        exposeHeaders: ["grpc-status", "grpc-message", "grpc-status-details-bin"],
+        exposeHeaders: ["grpc-status", "grpc-message", "grpc-status-details-bin", "connect-content-encoding"],
         maxAgeSeconds: 86400,
         allowCredentials: false)
 

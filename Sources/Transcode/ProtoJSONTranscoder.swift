@@ -65,6 +65,31 @@ public final class ProtoJSONTranscoder: Sendable {
         return printer.out.bytes
     }
 
+    /// One `google.protobuf.Any` of a binary google.rpc.Status's `details`.
+    public struct StatusDetail: Equatable, Sendable {
+        public var typeURL: String
+        public var value: [UInt8]
+
+        /// The message type the URL names (what follows its last '/').
+        public var typeName: Substring { typeURL.split(separator: "/").last ?? "" }
+    }
+
+    /// The `details` of a binary google.rpc.Status (google/rpc/status.proto, field 3); none
+    /// when it is not valid protobuf.
+    public static func statusDetails(_ status: UnsafeRawBufferPointer) -> [StatusDetail] {
+        do throws(JSONPrintError) {
+            return try ProtoJSONPrinter.occurrences(of: 3, status, 0..<status.count).map { any throws(JSONPrintError) in
+                let typeURL = try ProtoJSONPrinter.occurrences(of: 1, status, any.range).last?.range
+                let value = try ProtoJSONPrinter.occurrences(of: 2, status, any.range).last?.range
+                return StatusDetail(
+                    typeURL: typeURL.map { String(decoding: UnsafeRawBufferPointer(rebasing: status[$0]), as: UTF8.self) } ?? "",
+                    value: value.map { Array(UnsafeRawBufferPointer(rebasing: status[$0])) } ?? [])
+            }
+        } catch {
+            return []
+        }
+    }
+
     /// The binary forms of a JSON array of messages (a client stream sent over REST).
     public func binaries(
         fromJSONArray bytes: UnsafeRawBufferPointer, messageType: String,

@@ -14,6 +14,11 @@ public struct RESTMethod: Sendable, Equatable {
     public var outputType: String
     public var clientStreaming: Bool
     public var serverStreaming: Bool
+    /// `option idempotency_level = NO_SIDE_EFFECTS`: a Connect client may call it with GET.
+    public var hasNoSideEffects = false
+
+    /// Either side streams.
+    public var isStreaming: Bool { clientStreaming || serverStreaming }
 }
 
 /// Where the request body goes (HttpRule.body).
@@ -46,6 +51,10 @@ public struct RESTCatalog: Sendable {
     public let streamingMethodPaths: Set<String>
     /// The gRPC paths of the unary methods (whose reply an idempotent route may hold for a retry).
     public let unaryMethodPaths: Set<String>
+    /// Every exposed method by its gRPC path (`/package.Service/Method`).
+    public let methods: [String: RESTMethod]
+    /// The exposed services' full names.
+    public let serviceNames: Set<String>
 
     /// The rules of `services` in `pool`. Every method is also reached at
     /// `POST /package.Service/Method` with the whole message as its JSON body (a JSON array for
@@ -55,6 +64,7 @@ public struct RESTCatalog: Sendable {
         var routes = RESTRouteTable<RESTBinding>()
         var streaming = Set<String>()
         var unary = Set<String>()
+        var methods: [String: RESTMethod] = [:]
         for serviceName in services {
             guard let service = pool.services[serviceName] else {
                 let known = pool.services.keys.sorted().joined(separator: ", ")
@@ -64,7 +74,9 @@ public struct RESTCatalog: Sendable {
                 let restMethod = RESTMethod(
                     fullName: "\(serviceName).\(method.name)", grpcPath: "/\(serviceName)/\(method.name)",
                     inputType: String(method.inputType.dropFirst()), outputType: String(method.outputType.dropFirst()),
-                    clientStreaming: method.clientStreaming, serverStreaming: method.serverStreaming)
+                    clientStreaming: method.clientStreaming, serverStreaming: method.serverStreaming,
+                    hasNoSideEffects: method.options.idempotencyLevel == .noSideEffects)
+                methods[restMethod.grpcPath] = restMethod
                 let byName = Google_Api_HttpRule.with {
                     $0.post = restMethod.grpcPath; $0.body = "*"
                 }
@@ -86,6 +98,8 @@ public struct RESTCatalog: Sendable {
         self.routes = routes
         streamingMethodPaths = streaming
         unaryMethodPaths = unary
+        self.methods = methods
+        serviceNames = Set(services)
     }
 
     private static func add(

@@ -15,7 +15,7 @@ public struct RESTRequestError: Error, Equatable, CustomStringConvertible {
 
 public struct RESTRequestAssembler: Sendable {
     let transcoder: ProtoJSONTranscoder
-    let options: JSONParseOptions
+    public let options: JSONParseOptions
 
     public init(transcoder: ProtoJSONTranscoder, options: JSONParseOptions = JSONParseOptions()) {
         self.transcoder = transcoder
@@ -178,7 +178,7 @@ private func jsonLiteral(_ value: String, kind: FieldKind) -> String? {
 }
 
 /// A JSON string literal for `text` (the printer's escaping).
-func jsonString(_ text: String) -> String {
+public func jsonString(_ text: String) -> String {
     var printer = ProtoJSONPrinter(options: JSONPrintOptions(), layouts: nil)
     printer.appendQuoted(text)
     return String(decoding: printer.out.bytes, as: UTF8.self)
@@ -219,23 +219,30 @@ struct QueryParameter: Equatable {
     }
 
     private static func formDecoded(_ text: Substring) -> String? {
-        var bytes: [UInt8] = []
-        let utf8 = Array(text.utf8)
-        var index = 0
-        while index < utf8.count {
-            switch utf8[index] {
-            case UInt8(ascii: "+"):
-                bytes.append(0x20)
-                index += 1
-            case UInt8(ascii: "%"):
-                guard index + 2 < utf8.count, let high = hexValue(utf8[index + 1]), let low = hexValue(utf8[index + 2]) else { return nil }
-                bytes.append(high << 4 | low)
-                index += 3
-            default:
-                bytes.append(utf8[index])
-                index += 1
-            }
-        }
-        return validatedUTF8String(bytes)
+        formDecodedBytes(text).flatMap { validatedUTF8String($0) }
     }
+}
+
+/// The bytes of a query component, percent-decoded with '+' as space (HTML forms'
+/// application/x-www-form-urlencoded); nil when a '%' is not followed by two hex digits.
+public func formDecodedBytes(_ text: Substring) -> [UInt8]? {
+    var bytes: [UInt8] = []
+    let utf8 = Array(text.utf8)
+    bytes.reserveCapacity(utf8.count)
+    var index = 0
+    while index < utf8.count {
+        switch utf8[index] {
+        case UInt8(ascii: "+"):
+            bytes.append(0x20)
+            index += 1
+        case UInt8(ascii: "%"):
+            guard index + 2 < utf8.count, let high = hexValue(utf8[index + 1]), let low = hexValue(utf8[index + 2]) else { return nil }
+            bytes.append(high << 4 | low)
+            index += 3
+        default:
+            bytes.append(utf8[index])
+            index += 1
+        }
+    }
+    return bytes
 }

@@ -70,10 +70,12 @@ final class GRPCExchangeTests: XCTestCase {
         XCTAssertEqual(headers["grpc-message"], "upstream answered HTTP status 503")
     }
 
-    func testTrailersWithoutStatusAreInternal() {
+    func testTrailersWithoutStatusAreInternalKeepingTheirMetadata() {
         receive(.head(HeaderFields([":status": "200", "content-type": "application/grpc"])))
         receive(.trailers(HeaderFields(["x-only": "1"])))
-        XCTAssertEqual(stream.events.last, .end(trailers: ["grpc-status": "13", "grpc-message": "upstream response had no grpc-status"]))
+        XCTAssertEqual(
+            stream.events.last,
+            .end(trailers: ["x-only": "1", "grpc-status": "13", "grpc-message": "upstream response had no grpc-status"]))
     }
 
     func testRejectAnswersTrailersOnly() {

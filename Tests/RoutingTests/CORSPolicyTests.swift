@@ -9,6 +9,7 @@ final class CORSPolicyTests: XCTestCase {
         guard case .allowed(let fields) = CORSPolicy.grpcWebPreset.preflight(headers: headers) else { return XCTFail() }
         XCTAssertEqual(fields["access-control-allow-origin"], "*")
         XCTAssertTrue(fields["access-control-allow-headers"]!.contains("x-grpc-web"))
+        XCTAssertTrue(fields["access-control-allow-headers"]!.contains("connect-protocol-version, connect-timeout-ms"))
         XCTAssertEqual(fields["access-control-max-age"], "86400")
     }
 
@@ -18,7 +19,8 @@ final class CORSPolicyTests: XCTestCase {
         let fields = policy.responseHeaders(origin: "https://a.example")
         XCTAssertEqual(fields["access-control-allow-origin"], "https://a.example")
         XCTAssertEqual(fields["vary"], "Origin")
-        XCTAssertEqual(fields["access-control-expose-headers"], "grpc-status, grpc-message, grpc-status-details-bin")
+        XCTAssertEqual(
+            fields["access-control-expose-headers"], "grpc-status, grpc-message, grpc-status-details-bin, connect-content-encoding")
     }
 
     func testDisallowedOriginGetsNothing() {

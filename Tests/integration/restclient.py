@@ -8,11 +8,11 @@ from grpc_tools import protoc
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def compile_descriptors(path, proto):
-    """A descriptor set of Protos/<proto> with its imports, by grpcio-tools' protoc."""
+def compile_descriptors(path, *protos):
+    """A descriptor set of Protos/<proto>… with their imports, by grpcio-tools' protoc."""
     include = pathlib.Path(protoc.__file__).parent / "_proto"
     assert protoc.main(["protoc", f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports",
-                        f"--descriptor_set_out={path}", proto]) == 0
+                        f"--descriptor_set_out={path}", *protos]) == 0
     return path
 
 

@@ -59,6 +59,16 @@ class RichService(rich_service_pb2_grpc.RichServiceServicer):
         self.recorder.record("EchoBody", context)
         return request
 
+    def Chat(self, request_iterator, context):
+        self.recorder.record("Chat", context)
+        count = 0
+        for message in request_iterator:
+            count += 1
+            context.set_trailing_metadata((("x-messages", str(count)),))
+            yield message
+            if message.f_int32 > 0:
+                context.abort(next(c for c in grpc.StatusCode if c.value[0] == message.f_int32), message.f_string)
+
     def StreamBody(self, request, context):
         self.recorder.record("StreamBody", context)
         context.set_trailing_metadata((("x-pieces", str(request.count)),))

@@ -80,13 +80,17 @@ def test_a_trickled_grpc_web_body_is_deadline_exceeded(strict_ferry, recorder):
     assert value(scrape(strict_ferry), "ferry_limit_hits_total", limit="request_body_timeout") == 1
 
 
-def test_a_trickled_rest_body_is_408(strict_ferry, recorder):
+@pytest.mark.parametrize("path, code", [
+    ("/v1/nodes:get", b'"code":4'),  # REST: google.rpc.Status
+    ("/node.v1.NodeService/GetNode", b'"code":"deadline_exceeded"'),  # Connect unary
+])
+def test_a_trickled_json_body_is_408(strict_ferry, recorder, path, code):
     body = b'{"nodeId": "n1", "echoPayload": "' + b"QUFB" * 30 + b'"}'
-    head = (f"POST /node.v1.NodeService/GetNode HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n").encode()
     elapsed, reply = trickle(strict_ferry.port, head, body)
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:200]
-    assert b'"code":4' in reply and b"request_body_timeout" in reply
+    assert code in reply and b"request_body_timeout" in reply
     assert 0.9 < elapsed < 2.5
     assert recorder.count() == 0
 

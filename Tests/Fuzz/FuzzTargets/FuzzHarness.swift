@@ -15,6 +15,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case jsonPrinter = "json-printer"
     case pathTemplate = "path-template"
     case config
+    case connect
 }
 
 public struct FuzzHarness: Sendable {
@@ -36,6 +37,7 @@ public struct FuzzHarness: Sendable {
         case .jsonPrinter: fuzzJSONPrinter(data)
         case .pathTemplate: fuzzPathTemplate(data)
         case .config: fuzzConfig(data)
+        case .connect: fuzzConnect(data)
         }
     }
 

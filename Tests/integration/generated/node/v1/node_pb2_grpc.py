@@ -56,6 +56,7 @@ class NodeServiceServicer:
 
     def GetNode(self, request, context):
         """Returns one node. Special ids drive error tests: see the backend's docs.
+        No side effects: Connect clients may call it with GET (and caches may keep the answer).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

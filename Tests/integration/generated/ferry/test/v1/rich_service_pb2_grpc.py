@@ -61,6 +61,11 @@ class RichServiceStub:
                 request_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
                 response_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                 _registered_method=True)
+        self.Chat = channel.stream_stream(
+                '/ferry.test.v1.RichService/Chat',
+                request_serializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.SerializeToString,
+                response_deserializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.FromString,
+                _registered_method=True)
         self.StreamBody = channel.unary_stream(
                 '/ferry.test.v1.RichService/StreamBody',
                 request_serializer=ferry_dot_test_dot_v1_dot_rich__service__pb2.BlobRequest.SerializeToString,
@@ -72,7 +77,7 @@ class RichServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def Echo(self, request, context):
-        """Returns the request message as it arrived.
+        """Returns the request message as it arrived. No side effects: callable with Connect's GET.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -102,6 +107,14 @@ class RichServiceServicer:
 
     def EchoBody(self, request, context):
         """HttpBody both ways: the body comes back with its content type.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Chat(self, request_iterator, context):
+        """Echoes each message as it arrives (bidirectional): `f_int32` > 0 fails the call with that
+        code after the echo; trailer metadata says how many messages came.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -141,6 +154,11 @@ def add_RichServiceServicer_to_server(servicer, server):
                     servicer.EchoBody,
                     request_deserializer=google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
                     response_serializer=google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
+            ),
+            'Chat': grpc.stream_stream_rpc_method_handler(
+                    servicer.Chat,
+                    request_deserializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.FromString,
+                    response_serializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.SerializeToString,
             ),
             'StreamBody': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamBody,
@@ -283,6 +301,33 @@ class RichService:
             '/ferry.test.v1.RichService/EchoBody',
             google_dot_api_dot_httpbody__pb2.HttpBody.SerializeToString,
             google_dot_api_dot_httpbody__pb2.HttpBody.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Chat(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/ferry.test.v1.RichService/Chat',
+            ferry_dot_test_dot_v1_dot_rich__pb2.Rich.SerializeToString,
+            ferry_dot_test_dot_v1_dot_rich__pb2.Rich.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,147 @@
+// What both fronts do with a Connect call (connectrpc.com/docs/protocol): a unary call's body is
+// taken whole and goes upstream as one message; a stream's envelopes become gRPC frames as they
+// arrive, going upstream at once over HTTP/2 (where bidirectional streams need it) and at the
+// request's end over HTTP/1.1.
+import Connect
+import FerryCore
+import GRPCWeb
+import HTTP1
+import Routing
+import Upstream
+
+extension ExchangeStarter {
+    /// A piece of a Connect request's body.
+    func take(_ chunk: UnsafeRawBufferPointer, into call: PendingConnectCall, discarded: inout Int) -> RequestBodyVerdict {
+        if let exchange = call.exchange {
+            exchange.requestBody(chunk)
+            return .keep
+        }
+        if let failure = call.failure {
+            // Refused at its head: the body is dropped as it comes, up to a bound.
+            discarded += chunk.count
+            return discarded > Self.simpleBodyDiscardLimit ? .refuse(.connect(call, failure)) : .keep
+        }
+        let limit = context.limits.maxMessageBytes
+        if call.contentType.isStreaming {
+            do throws(GRPCStatus) {
+                call.frames += try call.reader.append(chunk)
+            } catch {
+                if error.code == .resourceExhausted { context.limitReporter.hit("max_message_bytes", error.message) }
+                return .refuse(.connect(call, error))
+            }
+            // A stream taken whole (HTTP/1.1) holds at most one message's worth, as gRPC-Web.
+            guard call.frames.count <= limit + GRPCFrame.headerLength else {
+                context.limitReporter.hit("max_message_bytes", "Connect stream request above \(limit) bytes")
+                return .refuse(
+                    .connect(
+                        call,
+                        GRPCStatus(
+                            .resourceExhausted,
+                            "a streaming request over HTTP/1.1 is taken whole, and this one is larger than the limit of \(limit) bytes")))
+            }
+            return .keep
+        }
+        guard call.body.count + chunk.count <= limit else {
+            context.limitReporter.hit("max_message_bytes", "Connect request body above \(limit) bytes")
+            return .refuse(.connect(call, GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(limit) bytes")))
+        }
+        call.body.append(contentsOf: chunk)
+        return .keep
+    }
+
+    /// Starts a Connect stream at its head, over HTTP/2: its envelopes follow.
+    func startConnectStream(
+        _ head: HTTP1RequestHead, _ call: PendingConnectCall, on stream: any DownstreamStream,
+        record: AccessRecord?, begin: (any DownstreamExchange) -> Void
+    ) {
+        let exchange = streamExchange(call, on: stream, streamingRequest: true)
+        call.exchange = exchange
+        begin(exchange)
+        if let failure = call.failure { return exchange.reject(failure) }
+        guard let (route, pool) = upstream(of: call) else { return exchange.reject(Self.noCluster(call)) }
+        startUpstream(head, call, body: [], route: route, pool: pool, exchange: exchange, record: record)
+    }
+
+    /// The request has ended: the call starts (or its streamed request ends).
+    func finishConnect(
+        _ head: HTTP1RequestHead, _ call: PendingConnectCall, on stream: any DownstreamStream,
+        record: AccessRecord?, begin: (any DownstreamExchange) -> Void
+    ) {
+        if let exchange = call.exchange { return exchange.requestEnded() }
+        let body: [UInt8]
+        do throws(GRPCStatus) {
+            if let failure = call.failure { throw failure }
+            if call.contentType.isStreaming {
+                try call.reader.finish()
+                body = call.frames
+            } else {
+                let message = try call.messages.requestMessage(call.body, compression: call.requestCompression)
+                body = GRPCFrame.header(flags: 0, length: message.count) + message
+            }
+        } catch {
+            return rejectConnect(call, error, on: stream, begin: begin)
+        }
+        guard let (route, pool) = upstream(of: call) else { return rejectConnect(call, Self.noCluster(call), on: stream, begin: begin) }
+        let exchange: any DownstreamExchange =
+            call.contentType.isStreaming ? streamExchange(call, on: stream, streamingRequest: false) : unaryExchange(call, on: stream)
+        begin(exchange)
+        startUpstream(head, call, body: body, route: route, pool: pool, exchange: exchange, record: record)
+    }
+
+    /// Answers a Connect call with `status`, in its own form: the unary error JSON, or a
+    /// stream's end-stream message.
+    func rejectConnect(
+        _ call: PendingConnectCall, _ status: GRPCStatus, on stream: any DownstreamStream, begin: (any DownstreamExchange) -> Void
+    ) {
+        if call.contentType.isStreaming {
+            let exchange = call.exchange ?? streamExchange(call, on: stream, streamingRequest: false)
+            if call.exchange == nil { begin(exchange) }
+            exchange.reject(status)
+        } else {
+            let exchange = unaryExchange(call, on: stream)
+            begin(exchange)
+            exchange.reject(status, httpStatus: call.route == nil ? 404 : nil)
+        }
+    }
+
+    private func upstream(of call: PendingConnectCall) -> (Route, UpstreamPool)? {
+        guard let route = call.route, let pool = context.pools[route.cluster] else { return nil }
+        return (route, pool)
+    }
+
+    private static func noCluster(_ call: PendingConnectCall) -> GRPCStatus {
+        GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist")
+    }
+
+    private func startUpstream(
+        _ head: HTTP1RequestHead, _ call: PendingConnectCall, body: [UInt8], route: Route, pool: UpstreamPool,
+        exchange: any DownstreamExchange, record: AccessRecord?
+    ) {
+        // The reply is held for a retry on an idempotent route only for a unary call.
+        exchange.start(
+            request: UpstreamRequest(
+                path: call.path, metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record),
+                contentType: "application/grpc", timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
+                streamsBody: call.exchange != nil, retryPolicy: route.policy.retryPolicy,
+                retriesFailuresInTrailers: route.policy.idempotent && !call.contentType.isStreaming,
+                perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
+    }
+
+    private func errors() -> ConnectErrorJSON {
+        ConnectErrorJSON(transcoder: context.rest?.transcoder)
+    }
+
+    private func unaryExchange(_ call: PendingConnectCall, on stream: any DownstreamStream) -> ConnectUnaryExchange {
+        ConnectUnaryExchange(
+            stream: stream, messages: call.messages, errors: errors(), responseCompression: call.responseCompression,
+            extraHeaders: call.extraHeaders)
+    }
+
+    private func streamExchange(
+        _ call: PendingConnectCall, on stream: any DownstreamStream, streamingRequest: Bool
+    ) -> ConnectStreamExchange {
+        ConnectStreamExchange(
+            stream: stream, messages: call.messages, errors: errors(), responseCompression: call.responseCompression,
+            extraHeaders: call.extraHeaders, reader: streamingRequest ? call.reader : nil)
+    }
+}
