@@ -31,6 +31,9 @@ STREAM_MESSAGES = 1000
 STREAM_FRAME = b"\0\0\0\0\x03\x08\xe8\x07"  # WatchNodesRequest{count: 1000}
 WEB_HEADERS = {"content-type": "application/grpc-web+proto", "x-grpc-web": "1"}
 GRPC_HEADERS = {"content-type": "application/grpc", "te": "trailers"}
+CONNECT_HEADERS = {"content-type": "application/json", "connect-protocol-version": "1"}
+CONNECT_BODY = b'{"nodeId":"n1"}'
+CONNECT_CASE = "Connect unary JSON (POST)"
 NATIVE_GRPC_CASE = "native gRPC unary over h2c (h2load -c10 -m10)"
 GRPC_WEB_H2_CASE = "gRPC-Web unary over h2c (h2load -c10 -m10)"
 REST_PATH = "/v1/nodes/n1"  # GetNode by its google.api.http rule
@@ -278,10 +281,10 @@ def lua_string(data):
     return "".join(f"\\{b}" for b in data)
 
 
-def wrk_script(method="POST", body=b"", expect="grpc-status:0", min_length=1, grpc_web=True):
+def wrk_script(method="POST", body=b"", expect="grpc-status:0", min_length=1, headers=WEB_HEADERS):
     """A wrk script that counts responses whose body lacks `expect` (searched from `min_length`)."""
-    headers = 'wrk.headers["content-type"] = "application/grpc-web+proto"\nwrk.headers["x-grpc-web"] = "1"' if grpc_web else ""
-    return WRK_SCRIPT.format(method=method, body=lua_string(body), headers=headers,
+    lines = "\n".join(f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items())
+    return WRK_SCRIPT.format(method=method, body=lua_string(body), headers=lines,
                              expect=expect.replace('"', '\\"'), min_length=min_length)
 
 
@@ -347,7 +350,8 @@ class Bench:
             # The trailer frame comes after all 1,000 messages: finding it near the end means the
             # whole stream arrived.
             "stream": wrk_script(body=STREAM_FRAME, min_length=-64),
-            "rest": wrk_script(method="GET", expect='"name":"node-n1"', grpc_web=False),
+            "rest": wrk_script(method="GET", expect='"name":"node-n1"', headers={}),
+            "connect": wrk_script(body=CONNECT_BODY, expect='"name":"node-n1"', headers=CONNECT_HEADERS),
         }
         self.scripts = {}
         for name, text in scripts.items():
@@ -446,6 +450,13 @@ class Bench:
             raise RuntimeError(f"{gateway.name}: REST GET {REST_PATH} answered {status}: {body[:200]!r}")
         figures = self.wrk_measured(gateway, REST_PATH, self.opts.connections, "rest", 3)
         self.record("REST GET", run, gateway, figures)
+
+    def connect(self, run, gateway):
+        """Connect unary JSON (issue 16): the same GetNode as REST GET, as a Connect client sends
+        it. Ferry only: Envoy's connect_grpc_bridge passes the JSON codec on to the backend
+        (`application/grpc+json`), which node-service, like most gRPC servers, does not speak."""
+        figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "connect", 3)
+        self.record(CONNECT_CASE, run, gateway, figures)
 
     def unary(self, run, gateway):
         figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "unary", 3)
@@ -615,6 +626,14 @@ def summary(rows, rate_case, instructions):
         met = "yes" if check(f, e, ratio) else "**no**"
         return f"| {name} | {fmt(f, digits)}{unit} | {fmt(e, digits)}{unit} | {ratio:.2f}× | {target} | {met} |"
 
+    def compared(name, case):
+        """Ferry's `case` beside REST GET: the same call, both JSON transcoded."""
+        connect, rest = median(pick(case, "Ferry"), "per_cpu"), median(pick("REST GET", "Ferry"), "per_cpu")
+        envoy = median(pick("REST GET", "Envoy"), "per_cpu")
+        return (f"| {name} | {fmt(connect, 0)} | REST GET: Ferry {fmt(rest, 0)}, Envoy {fmt(envoy, 0)} "
+                f"| {connect / rest if rest else float('nan'):.2f}× of Ferry's REST, "
+                f"{connect / envoy if envoy else float('nan'):.2f}× of Envoy's | (reported) | – |")
+
     idle_case = next((r["case"] for r in rows if r["case"].endswith("idle connections")), "")
     lines = [
         "| goal | Ferry | Envoy | Ferry/Envoy | target | met |",
@@ -623,6 +642,8 @@ def summary(rows, rate_case, instructions):
              "≥ 2.5×", lambda f, e, r: r >= 2.5),
         goal("REST GET (JSON transcoding), requests per gateway CPU-second", "REST GET", "per_cpu",
              "≥ 2.5×", lambda f, e, r: r >= 2.5),
+        compared("Connect unary JSON (Ferry) beside REST GET (Ferry, then Envoy), requests per gateway CPU-second "
+                 "(issue 16)", CONNECT_CASE),
         goal(f"p99 at equal offered load ({rate_case.split(' at ')[-1]})", rate_case, "p99",
              "≤ Envoy", lambda f, e, r: f <= e, 2, " ms"),
         goal("idle RSS", "idle RSS", "rss_kib", "≤ 8,192 KiB", lambda f, e, r: f <= 8192, 0, " KiB"),
@@ -727,6 +748,10 @@ Requests count as succeeded only when the response bytes carry `grpc-status:0` (
 - REST GET: the same with `rest.lua`, `GET {REST_PATH}` (GetNode through `google.api.http`), a
   success being a 200 whose JSON carries `"name":"node-n1"`; Ferry's `rest` section and Envoy's
   `grpc_json_transcoder` read the same descriptor set (`protoc --include_imports` of node.proto).
+- Connect unary JSON (Ferry only): `wrk` as above with `connect.lua`, `POST {UNARY_PATH}` with
+  `content-type: application/json`, `connect-protocol-version: 1` and `{CONNECT_BODY.decode()}`, a
+  success being a 200 whose JSON carries `"name":"node-n1"`. Envoy has no Connect-to-gRPC
+  transcoding for JSON (its `connect_grpc_bridge` keeps the codec), so the row stands beside REST GET.
 - Equal load: `h2load --h1 -c{c} --rps=R/{c} -D{d} --warm-up-time=2 -d getnode.bin
   -H'content-type: application/grpc-web+proto' -H'x-grpc-web: 1' URL` with R = 70 % of the slower
   gateway's unary req/s; p50/p99 from `--log-file`.
@@ -758,9 +783,10 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
-    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,rest,equal-load,stream,grpc,grpc-web-h2,direct",
-                        help="comma-separated subset of: idle,connections,unary,metrics-off,access-log,rest,equal-load,stream,"
-                             "grpc,grpc-web-h2,direct")
+    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,rest,connect,equal-load,stream,grpc,"
+                                           "grpc-web-h2,direct",
+                        help="comma-separated subset of: idle,connections,unary,metrics-off,access-log,rest,connect,equal-load,"
+                             "stream,grpc,grpc-web-h2,direct")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
     parser.add_argument("--backend-port", type=int, default=15051)
@@ -795,6 +821,8 @@ def main():
                 if "rest" in cases:
                     for gateway in gateways:
                         bench.rest(run, gateway)
+                if "connect" in cases:
+                    bench.connect(run, gateways[0])
                 if "equal-load" in cases:
                     if rate is None:
                         slower = min(r["rps"] for r in bench.rows if r["case"] == "gRPC-Web unary")

@@ -254,6 +254,22 @@ struct Demo: ParsableCommand {
 
                   curl -s http://127.0.0.1:8080/v1/nodes/n1; echo
 
+                As Connect (connectrpc.com): unary JSON with POST, or with GET since GetNode has no
+                side effects, and a server stream of Connect envelopes:
+
+                  curl -s http://127.0.0.1:8080/node.v1.NodeService/GetNode \\
+                    -H 'content-type: application/json' -H 'connect-protocol-version: 1' \\
+                    --data '{"nodeId":"n1"}'; echo
+                  curl -s 'http://127.0.0.1:8080/node.v1.NodeService/GetNode?connect=v1&encoding=json&message=%7B%22nodeId%22%3A%22n1%22%7D'; echo
+                  printf '\\0\\0\\0\\0\\013{"count":3}' | curl -s --data-binary @- \\
+                    -H 'content-type: application/connect+json' \\
+                    http://127.0.0.1:8080/node.v1.NodeService/WatchNodes | tr -c '[:print:]' '\\n'; echo
+
+                As native gRPC over HTTP/2 on the same port, with any gRPC client:
+
+                  grpcurl -plaintext -import-path Protos -proto node/v1/node.proto \\
+                    -d '{"nodeId":"n1"}' 127.0.0.1:8080 node.v1.NodeService/GetNode
+
                 or with Ferry's own JSON client, which works for any method of an exposed service:
 
                   \(executablePath()) call 127.0.0.1:8080 node.v1.NodeService/GetNode '{"nodeId":"n1"}'

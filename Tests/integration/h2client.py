@@ -10,7 +10,8 @@ import h2.events
 class Response:
     def __init__(self):
         self.headers = {}
-        self.body = b""
+        # A bytearray: appending each DATA frame to bytes would copy the whole body every time.
+        self.body = bytearray()
         self.trailers = {}
         self.reset_code = None
         self.done = False

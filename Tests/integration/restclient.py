@@ -61,11 +61,15 @@ def parse_fields(lines):
 
 def dechunk(data):
     """(body, trailer fields) of a complete chunked body (RFC 9112 §7.1)."""
-    body = b""
+    body = bytearray()
+    offset = 0
     while True:
-        size_line, _, data = data.partition(b"\r\n")
-        size = int(size_line, 16)
+        line_end = data.index(b"\r\n", offset)
+        size = int(data[offset:line_end], 16)
+        offset = line_end + 2
         if size == 0:
-            trailer_block = data[:data.index(b"\r\n\r\n") + 2] if data != b"\r\n" else b""
-            return body, parse_fields(line for line in trailer_block.decode("latin-1").split("\r\n") if line)
-        body, data = body + data[:size], data[size + 2:]
+            rest = data[offset:]
+            trailer_block = rest[:rest.index(b"\r\n\r\n") + 2] if rest != b"\r\n" else b""
+            return bytes(body), parse_fields(line for line in trailer_block.decode("latin-1").split("\r\n") if line)
+        body += data[offset:offset + size]
+        offset += size + 2

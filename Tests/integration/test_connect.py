@@ -7,8 +7,10 @@ import dataclasses
 import gzip
 import json
 import queue
+import socket
 import struct
 import threading
+import time
 import urllib.parse
 
 import pytest
@@ -22,7 +24,8 @@ from ferry.test.v1 import rich_pb2
 from ferry.test.v1.rich_service_connect import RichServiceClientSync
 from node.v1 import node_pb2
 from node.v1.node_connect import NodeServiceClientSync
-from restclient import compile_descriptors, request, rest_section
+from h2client import H2Client
+from restclient import compile_descriptors, dechunk, request, rest_section
 
 SERVICES = "[node.v1.NodeService, ferry.test.v1.RichService]"
 GET_NODE = "/node.v1.NodeService/GetNode"
@@ -420,3 +423,94 @@ def test_cors_preflight_allows_connects_headers_and_answers_carry_the_origin(con
     status, headers, _ = request(connect_ferry, "GET", f"{GET_NODE}?connect=v1&encoding=json&message=%7B%7D",
                                  headers={"origin": "https://app.example"})
     assert headers["access-control-allow-origin"] == "https://app.example"
+
+
+# MARK: Flow control, end to end
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize("codec", ["proto", "json"])
+def test_a_backend_that_does_not_read_holds_a_connect_client_back(connect_ferry, recorder, codec):
+    """64 MiB of client-streamed messages over HTTP/2 towards a backend that reads nothing for
+    3 s: the client's window is released only as what Ferry made of its envelopes leaves for the
+    backend (for JSON, binary frames of another size), so the client is held back."""
+    options = {"codec": google_protobuf_json_codec()} if codec == "json" else {}
+    client = nodes(connect_ferry, http2_client(), **options)
+    recorder.fault = "slow-reader"
+    yielded = []
+    rss_before = connect_ferry.rss_kib()
+    peak = [rss_before]
+
+    def metrics():
+        for index in range(64):
+            yielded.append(index)
+            peak[0] = max(peak[0], connect_ferry.rss_kib())
+            yield node_pb2.Metric(node_id="x" * MIB, value=1.0)
+
+    result = {}
+    caller = threading.Thread(target=lambda: result.setdefault("summary", client.stream_metrics(metrics())))
+    try:
+        caller.start()
+        time.sleep(2)
+        held_back_at = len(yielded)
+        caller.join(60)
+    finally:
+        recorder.fault = None
+    assert result["summary"].count == 64
+    assert held_back_at < 32, f"the client sent {held_back_at} MiB while the backend read nothing"
+    assert peak[0] - rss_before < 24 * 1024, f"Ferry grew by {peak[0] - rss_before} KiB"
+
+
+@pytest.mark.parametrize("version", ["http1", "http2"])
+def test_a_connect_client_that_does_not_read_holds_the_backend_back(connect_ferry, recorder, version):
+    """A 64 MiB server stream to a client that reads nothing for 3 s: the backend is held back
+    and Ferry's memory stays put; then every message arrives. (Raw clients: pyqwest reads ahead
+    into its own memory, which would hide whether Ferry holds the backend back.)"""
+    request_message = node_pb2.WatchNodesRequest(count=64, payload_size=MIB).SerializeToString()
+    rss_before = connect_ferry.rss_kib()
+    if version == "http1":
+        sock = socket.create_connection(("127.0.0.1", connect_ferry.port), timeout=30)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        body = envelope(request_message)
+        sock.sendall((f"POST /node.v1.NodeService/WatchNodes HTTP/1.1\r\nhost: x\r\nconnection: close\r\n"
+                      f"content-type: application/connect+proto\r\ncontent-length: {len(body)}\r\n\r\n").encode() + body)
+    else:
+        client = H2Client(connect_ferry.port, timeout=30)
+        stream_id = client.start("POST", "/node.v1.NodeService/WatchNodes",
+                                 [("content-type", "application/connect+proto")], envelope(request_message))
+    time.sleep(3)
+    sent_while_paused = recorder.stream_sent
+    rss_paused = connect_ferry.rss_kib()
+    if version == "http1":
+        data = bytearray()
+        while chunk := sock.recv(1 << 20):
+            data += chunk
+        sock.close()
+        _, _, content = bytes(data).partition(b"\r\n\r\n")
+        content, _ = dechunk(content)
+    else:
+        content = bytes(client.wait([stream_id])[0].body)
+        client.close()
+    result, messages = end_stream(content)
+    assert result == {} and len(messages) == 64
+    assert all(len(node_pb2.NodeEvent.FromString(message).node.payload) == MIB for message in messages)
+    assert sent_while_paused < 32, f"the backend sent {sent_while_paused} MiB to a client that read nothing"
+    assert rss_paused - rss_before < 16 * 1024, f"Ferry grew by {rss_paused - rss_before} KiB"
+
+
+def test_connect_calls_are_logged_as_connect(tmp_path, make_ferry, recorder):
+    from test_access_log import read_lines
+    log = tmp_path / "access.log"
+    descriptors = compile_descriptors(tmp_path / "node.pb", "node/v1/node.proto")
+    ferry = make_ferry(top_level=rest_section(descriptors) + f"access_log: {{ path: {log} }}\n")
+    client = NodeServiceClientSync(ferry.url, http_client=http2_client().client, send_compression=None)
+    client.get_node(node_pb2.GetNodeRequest(node_id="l1"))
+    list(client.watch_nodes(node_pb2.WatchNodesRequest(count=2)))
+    with pytest.raises(ConnectError):
+        client.get_node(node_pb2.GetNodeRequest(node_id="missing-3"))
+    unary, stream, failed = read_lines(log, 3)
+    assert unary["protocol"] == "connect" and unary["http_version"] == "HTTP/2" and unary["grpc_status"] == 0
+    assert unary["path"] == GET_NODE and unary["http_status"] == 200
+    assert stream["protocol"] == "connect" and stream["grpc_status"] == 0
+    assert failed["grpc_status"] == 5 and failed["http_status"] == 404

@@ -140,6 +140,22 @@ def test_run_with_invalid_config_binds_nothing(tmp_path):
     assert "clusters" in result.stderr or "colour" in result.stderr
 
 
+def printed_commands(text):
+    """The shell commands in indented text, a line ending in a backslash joined to the next."""
+    commands, current = [], ""
+    for line in text.splitlines():
+        if not line.startswith("  ") and not current:
+            continue
+        current += line.strip()
+        if current.endswith("\\"):
+            current = current[:-1]
+        else:
+            if current:
+                commands.append(current)
+            current = ""
+    return commands
+
+
 def test_demo_serves_the_printed_call():
     process = subprocess.Popen([ferry_binary(), "demo", "--log-level", "warning"], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
@@ -158,12 +174,19 @@ def test_demo_serves_the_printed_call():
         reply = subprocess.run("curl -s http://127.0.0.1:8080/v1/nodes/n1", shell=True, capture_output=True,
                                text=True, timeout=10).stdout
         assert '"name":"node-n1"' in reply, reply
-        while " call 127.0.0.1:8080 " not in output:
+        while "Stop with Ctrl-C" not in output:
             output += process.stdout.readline()
         call_line = next(line.strip() for line in output.splitlines() if " call 127.0.0.1:8080 " in line)
         result = subprocess.run(call_line, shell=True, capture_output=True, text=True, timeout=10)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["name"] == "node-n1"
+        # The Connect calls it prints: unary JSON by POST and by GET, and a server stream.
+        commands = [command for command in printed_commands(output) if "connect" in command]
+        assert len(commands) == 3, commands
+        replies = [subprocess.run(command, shell=True, capture_output=True, text=True, timeout=10).stdout
+                   for command in commands]
+        assert json.loads(replies[0])["name"] == "node-n1" and json.loads(replies[1])["name"] == "node-n1"
+        assert replies[2].count('"sequence"') == 3 and "{}" in replies[2], replies[2]
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0

@@ -11,9 +11,10 @@ extension FuzzHarness {
         let mode = data[0]
         let body = Array(data.dropFirst(2))
         if mode & 0x80 != 0 {
+            let query = Substring(decoding: body, as: UTF8.self)
             do {
-                let request = try ConnectGetRequest(query: Substring(decoding: body, as: UTF8.self))
-                agree(request.message.count <= body.count, "a GET message longer than its query")
+                let request = try ConnectGetRequest(query: query)
+                agree(request.message.count <= query.utf8.count, "a GET message longer than its query")
             } catch {
                 _ = error.description
             }
