@@ -16,10 +16,11 @@ extension ExchangeStarter {
             exchange.requestBody(chunk)
             return .keep
         }
-        if let failure = call.failure {
-            // Refused at its head: the body is dropped as it comes, up to a bound.
+        if call.failure != nil || call.queryMessage != nil {
+            // Refused at its head, or a GET: the body is dropped as it comes, up to a bound.
             discarded += chunk.count
-            return discarded > Self.simpleBodyDiscardLimit ? .refuse(.connect(call, failure)) : .keep
+            guard discarded > Self.simpleBodyDiscardLimit else { return .keep }
+            return .refuse(.connect(call, call.failure ?? GRPCStatus(.invalidArgument, "a Connect GET request has no body")))
         }
         let limit = context.limits.maxMessageBytes
         if call.contentType.isStreaming {
@@ -75,7 +76,7 @@ extension ExchangeStarter {
                 try call.reader.finish()
                 body = call.frames
             } else {
-                let message = try call.messages.requestMessage(call.body, compression: call.requestCompression)
+                let message = try call.messages.requestMessage(call.queryMessage ?? call.body, compression: call.requestCompression)
                 body = GRPCFrame.header(flags: 0, length: message.count) + message
             }
         } catch {

@@ -25,7 +25,9 @@ final class PendingConnectCall {
     let responseCompression: ConnectCompression
     /// A stream refused from its head: answered with an end-stream error once it starts.
     let failure: GRPCStatus?
-    /// A unary call's message as sent (a GET's, from its query).
+    /// A GET's message, from its query (a body it may have is not read).
+    let queryMessage: [UInt8]?
+    /// A unary call's message as sent.
     var body: [UInt8] = []
     /// A stream's envelopes, turned into gRPC frames as they arrive.
     var reader: ConnectEnvelopeReader
@@ -37,7 +39,7 @@ final class PendingConnectCall {
     init(
         path: String, contentType: ConnectContentType, route: Route?, timeout: GRPCTimeout?, extraHeaders: HeaderFields,
         dropsUnderscoreNames: Bool, messages: ConnectMessageCodec, requestCompression: ConnectCompression,
-        responseCompression: ConnectCompression, failure: GRPCStatus?
+        responseCompression: ConnectCompression, failure: GRPCStatus?, queryMessage: [UInt8]?
     ) {
         self.path = path
         self.contentType = contentType
@@ -49,6 +51,7 @@ final class PendingConnectCall {
         self.requestCompression = requestCompression
         self.responseCompression = responseCompression
         self.failure = failure
+        self.queryMessage = queryMessage
         reader = ConnectEnvelopeReader(messages: messages, compression: requestCompression)
     }
 
@@ -192,8 +195,7 @@ extension RequestClassifier {
                 accepting: contentType.isStreaming
                     ? head.headers.firstValueBytes("connect-accept-encoding") : head.headers.firstValueBytes("accept-encoding"),
                 requestEncoding: requestCompression),
-            failure: failure)
-        if let getRequest { call.body = getRequest.message }
+            failure: failure, queryMessage: getRequest?.message)
         return .connect(call)
     }
 

@@ -73,7 +73,7 @@ final class RequestClassifierConnectTests: XCTestCase {
     func testGetOfAMethodWithoutSideEffects() {
         let call = connectCall(classify("GET", "/node.v1.NodeService/GetNode?connect=v1&encoding=json&message=%7B%7D"))
         XCTAssertEqual(call?.contentType, .unary(.json))
-        XCTAssertEqual(call?.body, Array("{}".utf8))
+        XCTAssertEqual(call?.queryMessage, Array("{}".utf8))
         XCTAssertEqual(call?.extraHeaders["vary"], "Accept-Encoding")
         // Without a Connect query, GET is not Connect.
         guard case .rest = classify("GET", "/v1/nodes/n1") else { return XCTFail() }

@@ -514,3 +514,9 @@ def test_connect_calls_are_logged_as_connect(tmp_path, make_ferry, recorder):
     assert unary["path"] == GET_NODE and unary["http_status"] == 200
     assert stream["protocol"] == "connect" and stream["grpc_status"] == 0
     assert failed["grpc_status"] == 5 and failed["http_status"] == 404
+
+
+def test_a_get_ignores_a_body(connect_ferry):
+    status, _, body = request(connect_ferry, "GET", f"{GET_NODE}?connect=v1&encoding=json&message=%7B%22nodeId%22%3A%22q%22%7D",
+                              b'{"nodeId": "from-the-body"}')
+    assert status == 200 and body["id"] == "q"
