@@ -33,6 +33,9 @@ class RichService(rich_service_pb2_grpc.RichServiceServicer):
         initial = [("x-seen-metadata", ",".join(seen))]
         if context.time_remaining() is not None:
             initial.append(("x-time-remaining", f"{context.time_remaining():.3f}"))
+        cache_control = dict(context.invocation_metadata()).get("x-cache-control")
+        if cache_control:
+            initial.append(("cache-control", cache_control))
         context.send_initial_metadata(tuple(initial))
         context.set_trailing_metadata((("x-echo-trailer", "done"),))
         return request

@@ -520,3 +520,12 @@ def test_a_get_ignores_a_body(connect_ferry):
     status, _, body = request(connect_ferry, "GET", f"{GET_NODE}?connect=v1&encoding=json&message=%7B%22nodeId%22%3A%22q%22%7D",
                               b'{"nodeId": "from-the-body"}')
     assert status == 200 and body["id"] == "q"
+
+
+def test_a_get_response_carries_the_backends_cache_headers(connect_ferry):
+    """Whether an answer may be cached is the service's to say (as with connect-go handlers): its
+    Cache-Control reaches the client; Ferry adds Vary, since it compresses by Accept-Encoding."""
+    status, headers, body = request(connect_ferry, "GET", f"{ECHO}?connect=v1&encoding=json&message=%7B%22fString%22%3A%22c%22%7D",
+                                    headers={"x-cache-control": "public, max-age=60"})
+    assert status == 200 and body["fString"] == "c"
+    assert headers["cache-control"] == "public, max-age=60" and headers["vary"] == "Accept-Encoding"
