@@ -2,6 +2,7 @@
 SIGHUP, and TLS to a grpcio backend (with and without a client certificate). Certificates
 are made in the test with the openssl command line."""
 import json
+import pathlib
 import signal
 import socket
 import ssl
@@ -283,3 +284,29 @@ def test_upstream_without_alpn_h2_is_refused(make_ferry, pki):
         stop.set()
         thread.join(timeout=5)
         listener.close()
+
+
+def test_connect_over_tls_negotiates_h2_for_every_call_kind(make_ferry, pki, recorder, tmp_path):
+    """The connectrpc client over TLS (pyqwest lets ALPN pick, and gets h2): unary, server and
+    client streams and bidi, as browsers on an HTTPS origin call Connect."""
+    import pyqwest
+    from test_operations import scrape, value
+    from ferry.test.v1 import rich_pb2
+    from ferry.test.v1.rich_service_connect import RichServiceClientSync
+    from node.v1.node_connect import NodeServiceClientSync
+    from restclient import compile_descriptors, rest_section
+    descriptors = compile_descriptors(tmp_path / "both.pb", "node/v1/node.proto", "ferry/test/v1/rich_service.proto")
+    ferry = make_ferry(extra_listener=tls_listener(pki),
+                       top_level=rest_section(descriptors, "[node.v1.NodeService, ferry.test.v1.RichService]"))
+    http = pyqwest.SyncClient(pyqwest.SyncHTTPTransport(tls_ca_cert=pathlib.Path(pki["ca"]).read_bytes()))
+    url = f"https://localhost:{ferry.port}"
+    nodes = NodeServiceClientSync(url, http_client=http, send_compression=None)
+    assert nodes.get_node(node_pb2.GetNodeRequest(node_id="t1")).id == "t1"
+    assert [event.sequence for event in nodes.watch_nodes(node_pb2.WatchNodesRequest(count=3))] == [1, 2, 3]
+    assert nodes.stream_metrics(iter([node_pb2.Metric(value=1.5)] * 4)).sum == 6.0
+    rich = RichServiceClientSync(url, http_client=http, send_compression=None)
+    replies = rich.chat(iter([rich_pb2.Rich(f_string="a"), rich_pb2.Rich(f_string="b")]))
+    assert [reply.f_string for reply in replies] == ["a", "b"]
+    assert recorder.calls == ["GetNode", "WatchNodes", "StreamMetrics", "Chat"]
+    assert value(scrape(ferry), "ferry_requests_total", route="node.v1.NodeService", grpc_service="node.v1.NodeService",
+                 grpc_method="GetNode", protocol="connect", http_version="HTTP/2", grpc_code="OK") == 1
