@@ -10,18 +10,21 @@ public struct AdminResponse: Sendable {
     public var status: Int
     public var contentType: String
     public var body: String
+    /// Fields beyond the content type (`WWW-Authenticate`).
+    public var headers: HeaderFields
 
-    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: String) {
+    public init(status: Int, contentType: String = "text/plain; charset=utf-8", body: String, headers: HeaderFields = HeaderFields()) {
         self.status = status
         self.contentType = contentType
         self.body = body
+        self.headers = headers
     }
 }
 
 /// What the admin listener serves. Called on the admin thread; it may block (it waits for
 /// the workers' snapshots).
 public protocol AdminHandler: Sendable {
-    func respond(method: String, path: Substring) -> AdminResponse
+    func respond(method: String, path: Substring, headers: HeaderFields) -> AdminResponse
 }
 
 public final class AdminServer: Sendable {
@@ -94,8 +97,8 @@ private final class AdminLoop {
         }
     }
 
-    func respond(method: String, path: Substring) -> AdminResponse {
-        handler.respond(method: method, path: path)
+    func respond(method: String, path: Substring, headers: HeaderFields) -> AdminResponse {
+        handler.respond(method: method, path: path, headers: headers)
     }
 
     func closed(_ connection: AdminConnection) {
@@ -142,7 +145,7 @@ private final class AdminConnection: BufferedConnectionDelegate {
             case .body: break
             case .end:
                 guard let head else { return }
-                send(server.respond(method: head.method, path: head.path))
+                send(server.respond(method: head.method, path: head.path, headers: head.headers))
             }
         }
     }
@@ -151,6 +154,7 @@ private final class AdminConnection: BufferedConnectionDelegate {
         answered = true
         var headers = HeaderFields()
         headers.append(name: "content-type", value: response.contentType)
+        headers.append(contentsOf: response.headers)
         headers.append(name: "content-length", value: String(response.body.utf8.count))
         headers.append(name: "connection", value: "close")
         connection.write(HTTP1ResponseHead(status: response.status, headers: headers).serialized() + Array(response.body.utf8))

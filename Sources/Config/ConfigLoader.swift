@@ -54,7 +54,8 @@ public enum ConfigLoader {
         return config
     }
 
-    /// `admin: { address: IP:port }`, or `admin: off` for no admin listener and no metrics.
+    /// `admin: { address: IP:port, token_file: PATH }`, or `admin: off` for no admin listener and
+    /// no metrics.
     private static func admin(_ node: ConfigNode) throws(ConfigError) -> AdminConfig? {
         var admin = AdminConfig()
         guard node.isPresent else { return admin }
@@ -62,11 +63,12 @@ public enum ConfigLoader {
             guard ["off", "false", "disabled"].contains(try node.string()) else { throw node.error("expected a mapping or 'off'") }
             return nil
         }
-        try node.requireMapping(keys: ["address"])
+        try node.requireMapping(keys: ["address", "token_file"])
         if let address = try node.child("address").string() {
             try validateAddress(address, at: node.child("address"))
             admin.address = address
         }
+        admin.tokenFile = try node.child("token_file").string()
         return admin
     }
 

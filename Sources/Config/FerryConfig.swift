@@ -30,6 +30,8 @@ public struct FerryConfig: Sendable {
 
 public struct AdminConfig: Sendable, Equatable {
     public var address = "127.0.0.1:9901"
+    /// A file holding the bearer token that `POST /reload` and `GET /config` require; nil: none.
+    public var tokenFile: String?
 
     public init() {}
 }

@@ -7,8 +7,11 @@ import Upstream
 
 struct AdminEndpoints: AdminHandler {
     let gateway: RunningGateway
+    /// `admin.token_file`'s token, which the endpoints that change or reveal the config require.
+    let token: AdminToken?
+    static let guardedPaths: Set<String> = ["/config", "/reload"]
 
-    func respond(method: String, path: Substring) -> AdminResponse {
+    func respond(method: String, path: Substring, headers: HeaderFields) -> AdminResponse {
         let endpoints: [String: (method: String, answer: () -> AdminResponse)] = [
             "/metrics": ("GET", metrics),
             "/ready": ("GET", ready),
@@ -24,7 +27,24 @@ struct AdminEndpoints: AdminHandler {
         guard method == endpoint.method || (method == "HEAD" && endpoint.method == "GET") else {
             return AdminResponse(status: 405, body: "\(path) takes \(endpoint.method), not \(method)\n")
         }
+        if let token, Self.guardedPaths.contains(String(path)) {
+            switch token.check(authorization: headers["authorization"]) {
+            case .allowed: break
+            case .missing: return Self.unauthorized(path, challenge: #"Bearer realm="ferry-admin""#, reason: "needs")
+            case .invalid:
+                return Self.unauthorized(
+                    path, challenge: #"Bearer realm="ferry-admin", error="invalid_token""#, reason: "needs the right")
+            }
+        }
         return endpoint.answer()
+    }
+
+    /// 401 with a Bearer challenge (RFC 6750 §3); the token given is never echoed.
+    private static func unauthorized(_ path: Substring, challenge: String, reason: String) -> AdminResponse {
+        var headers = HeaderFields()
+        headers.append(name: "www-authenticate", value: challenge)
+        return AdminResponse(
+            status: 401, body: "\(path) \(reason) bearer token of admin.token_file (Authorization: Bearer …)\n", headers: headers)
     }
 
     /// 503 while draining, or while a cluster has no endpoint to send calls to (a DNS name not

@@ -52,10 +52,12 @@ public enum Gateway {
         }
     }
 
-    /// Loads every certificate, key and CA file the config names, as starting would: the
-    /// reason (with its config key path) when one does not load (`ferry check`).
-    public static func checkTLSFiles(_ config: FerryConfig) throws {
+    /// Loads every file the config names that starting reads (certificates, keys, CAs, the
+    /// admin token), as starting would: the reason (with its config key path) when one does
+    /// not load (`ferry check`).
+    public static func checkFiles(_ config: FerryConfig) throws {
         _ = try GatewayResources.tlsContexts(config)
+        if let tokenFile = config.admin?.tokenFile { _ = try AdminToken(contentsOfFile: tokenFile) }
     }
 
     /// Binds every listener on every worker, then the admin listener, and starts serving.
@@ -105,7 +107,7 @@ public enum Gateway {
         }
         if let admin = config.admin {
             do {
-                try running.startAdmin(address: try SocketAddress(parsing: admin.address))
+                try running.startAdmin(admin)
             } catch {
                 running.drain(graceNanoseconds: 0)
                 throw GatewayStartError(description: "admin listener: \(error)")
@@ -154,8 +156,10 @@ public final class RunningGateway: Sendable {
         self.reloadSource = reloadSource
     }
 
-    fileprivate func startAdmin(address: SocketAddress) throws {
-        let admin = try AdminServer.start(address: address, handler: AdminEndpoints(gateway: self))
+    fileprivate func startAdmin(_ config: AdminConfig) throws {
+        let token = try config.tokenFile.map { path throws(AdminToken.LoadError) in try AdminToken(contentsOfFile: path) }
+        let admin = try AdminServer.start(
+            address: try SocketAddress(parsing: config.address), handler: AdminEndpoints(gateway: self, token: token))
         state.withLock { $0.admin = admin }
     }
 

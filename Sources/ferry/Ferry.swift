@@ -199,7 +199,7 @@ struct Check: ParsableCommand {
     func run() throws {
         let (loaded, rest) = try loadConfigFiles(path: config)
         do {
-            try Gateway.checkTLSFiles(loaded)
+            try Gateway.checkFiles(loaded)
         } catch {
             printError("ferry: invalid config '\(config)': \(error)")
             throw ExitCode(2)

@@ -56,7 +56,7 @@ def connection_refused(port):
 
 class FerryProcess:
     def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level="", nodes_endpoint=None,
-                 drain_grace="0s", extra_routes=""):
+                 drain_grace="0s", extra_routes="", admin_options=""):
         self.port = free_port()
         self.admin_port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
@@ -64,7 +64,7 @@ class FerryProcess:
 workers: 2
 drain_timeout: 5s
 drain_grace: {drain_grace}
-admin: {{ address: 127.0.0.1:{self.admin_port} }}
+admin: {{ address: 127.0.0.1:{self.admin_port}{admin_options} }}
 listeners:
   - address: 127.0.0.1:{self.port}
 {extra_listener}

@@ -94,6 +94,10 @@ def test_config_maps_pass_ferry_check(path, tmp_path):
                             "-days", "1", "-subj", "/CN=localhost", "-keyout", str(tmp_path / "tls.key"),
                             "-out", str(tmp_path / "tls.crt")], check=True, capture_output=True)
             text = text.replace("/etc/ferry-tls/", str(tmp_path) + "/")
+        if "/etc/ferry-admin/" in text:
+            # A stand-in for the Secret's token.
+            (tmp_path / "token").write_text("a-token\n")
+            text = text.replace("/etc/ferry-admin/", str(tmp_path) + "/")
         (tmp_path / "ferry.yaml").write_text(text)
         result = subprocess.run([ferry_binary(), "check", "--config", str(tmp_path / "ferry.yaml")],
                                 capture_output=True, text=True, timeout=30)

@@ -13,7 +13,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 import grpcweb
-from conftest import connection_refused, ferry_binary
+from conftest import connection_refused, ferry_binary, free_port
 from node.v1 import node_pb2
 from restclient import compile_descriptors, request, rest_section
 
@@ -27,11 +27,20 @@ def get_node(ferry, node_id="n1", **kwargs):
 
 def admin(ferry, path, method="GET"):
     """(status, body text) of an admin request."""
+    status, _, body = admin_exchange(ferry, path, method)
+    return status, body
+
+
+def admin_exchange(ferry, path, method="GET", token=None):
+    """(status, headers, body text) of an admin request, with a bearer token when given."""
+    request = urllib.request.Request(ferry.admin_url + path, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(urllib.request.Request(ferry.admin_url + path, method=method), timeout=10) as response:
-            return response.status, response.read().decode()
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read().decode()
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+        return error.code, dict(error.headers), error.read().decode()
 
 
 def scrape(ferry):
@@ -302,3 +311,35 @@ def test_max_concurrent_streams_per_upstream_connection(make_ferry, recorder):
         thread.join(timeout=10)
     assert results == [0, 0, 0, 0]
     assert endpoint["streams"] == 4 and endpoint["connections"] >= 4, "one stream per connection at most"
+
+
+def test_admin_token_guards_reload_and_config(make_ferry, tmp_path):
+    """With admin.token_file, POST /reload and GET /config need `Authorization: Bearer <token>`
+    (401 with a Bearer challenge otherwise, the token never echoed); probes and metrics stay open."""
+    token_file = tmp_path / "admin-token"
+    token_file.write_text("t0k3n-from-a-secret\n")
+    ferry = make_ferry(admin_options=f", token_file: {token_file}")
+
+    def call(path, method="GET", token=None):
+        return admin_exchange(ferry, path, method, token)
+
+    for path, method in (("/config", "GET"), ("/reload", "POST")):
+        status, headers, body = call(path, method)
+        assert status == 401 and headers["www-authenticate"] == 'Bearer realm="ferry-admin"', (path, body)
+        status, headers, body = call(path, method, token="guess")
+        assert status == 401 and 'error="invalid_token"' in headers["www-authenticate"]
+        assert "guess" not in body
+    assert call("/config", token="t0k3n-from-a-secret")[0] == 200
+    assert call("/reload", "POST", token="t0k3n-from-a-secret")[:3:2] == (200, "reloaded\n")
+    for path in ("/ready", "/healthz", "/metrics", "/clusters"):
+        assert call(path)[0] == 200, path
+
+
+def test_an_unreadable_admin_token_file_stops_the_start(tmp_path):
+    config = tmp_path / "ferry.yaml"
+    config.write_text(f"admin: {{ address: 127.0.0.1:{free_port()}, token_file: {tmp_path / 'absent'} }}\n"
+                      f"listeners: [{{ address: 127.0.0.1:{free_port()} }}]\nroutes: [{{ match: {{ prefix: / }}, cluster: c }}]\n"
+                      f"clusters: [{{ name: c, endpoints: [127.0.0.1:{free_port()}] }}]\n")
+    for command in ("check", "run"):
+        result = subprocess.run([ferry_binary(), command, "--config", str(config)], capture_output=True, text=True, timeout=20)
+        assert result.returncode != 0 and "admin.token_file: cannot read" in result.stderr, (command, result.stderr)
