@@ -226,7 +226,7 @@ public enum ConfigLoader {
     }
 
     private static func route(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> Route {
-        try node.requireMapping(keys: ["match", "cluster", "timeout", "per_try_timeout", "retry_policy", "idempotent"])
+        try node.requireMapping(keys: ["match", "cluster", "timeout", "per_try_timeout", "retry_policy", "idempotent", "rate_limit"])
         let matchNode = node.child("match")
         guard matchNode.isPresent else { throw matchNode.error("required") }
         try matchNode.requireMapping(keys: ["service", "prefix"])
@@ -254,8 +254,35 @@ public enum ConfigLoader {
             timeoutNanoseconds: try node.child("timeout").duration(),
             perTryTimeoutNanoseconds: try node.child("per_try_timeout").duration(),
             retryPolicy: try retryPolicy(node.child("retry_policy")),
-            idempotent: try node.child("idempotent").bool() ?? false)
+            idempotent: try node.child("idempotent").bool() ?? false,
+            rateLimit: try rateLimit(node.child("rate_limit")))
         return Route(match: match, cluster: cluster, policy: policy)
+    }
+
+    /// `rate_limit: { requests_per_second: 100, burst: 200, key: client_ip }`: a token bucket
+    /// (burst defaults to one second's worth), per route or per key.
+    private static func rateLimit(_ node: ConfigNode) throws(ConfigError) -> RateLimitPolicy? {
+        guard node.isPresent else { return nil }
+        try node.requireMapping(keys: ["requests_per_second", "burst", "key"])
+        let rateNode = node.child("requests_per_second")
+        guard let rateText = try rateNode.string() else { throw rateNode.error("required") }
+        guard let rate = Double(rateText), rate.isFinite, rate >= 0.001, rate <= 1e9 else {
+            throw rateNode.error("expected a number of requests per second from 0.001 to 1e9, got '\(rateText)'")
+        }
+        let burst = try node.child("burst").int(range: 1...1_000_000_000) ?? max(1, Int(rate.rounded(.up)))
+        let keyNode = node.child("key")
+        let key: RateLimitKey
+        switch try keyNode.string() {
+        case nil, "route": key = .route
+        case "client_ip": key = .clientIP
+        case let text? where text.hasPrefix("header:") && text.count > 7:
+            key = .header(String(text.dropFirst(7)).lowercased())
+        case let text? where text.hasPrefix("claim:"):
+            throw keyNode.error("'\(text)': claims come from JWT authentication, which routes do not have yet")
+        case let text?:
+            throw keyNode.error("expected route, client_ip or header:NAME, got '\(text)'")
+        }
+        return RateLimitPolicy(requestsPerSecond: rate, burst: burst, key: key)
     }
 
     /// gRFC A6's retryPolicy, with its names in snake case; every key but the buffer limit is

@@ -46,9 +46,11 @@ final class ConnectStreamExchange: DownstreamExchange {
         credit = UpstreamCredit(downstreamHighWatermark: stream.bufferLimitBytes)
     }
 
-    /// Ends the stream with `status` without calling upstream (or after a bad request envelope).
-    func reject(_ status: GRPCStatus) {
+    /// Ends the stream with `status` without calling upstream (or after a bad request envelope);
+    /// `metadata` goes in the head when none went yet.
+    func reject(_ status: GRPCStatus, metadata: HeaderFields = HeaderFields()) {
         call?.cancel()
+        if case .awaitingHead = state { leadingMetadata = metadata }
         finish(status, details: nil, metadata: HeaderFields())
     }
 

@@ -38,8 +38,10 @@ final class ConnectUnaryExchange: DownstreamExchange {
         self.extraHeaders = extraHeaders
     }
 
-    /// Answers with `status` without calling upstream (a call Ferry refuses itself).
-    func reject(_ status: GRPCStatus, httpStatus: Int? = nil) {
+    /// Answers with `status` (and `metadata` as headers) without calling upstream (a call Ferry
+    /// refuses itself).
+    func reject(_ status: GRPCStatus, httpStatus: Int? = nil, metadata: HeaderFields = HeaderFields()) {
+        leadingMetadata = metadata
         fail(status, httpStatus: httpStatus)
     }
 

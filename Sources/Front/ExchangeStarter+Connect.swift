@@ -60,6 +60,7 @@ extension ExchangeStarter {
         begin(exchange)
         if let failure = call.failure { return exchange.reject(failure) }
         guard let (route, pool) = upstream(of: call) else { return exchange.reject(Self.noCluster(call)) }
+        if let limited = rateLimited(route, head) { return exchange.reject(limited.status, metadata: limited.metadata) }
         startUpstream(head, call, body: [], route: route, pool: pool, exchange: exchange, record: record)
     }
 
@@ -83,6 +84,9 @@ extension ExchangeStarter {
             return rejectConnect(call, error, on: stream, begin: begin)
         }
         guard let (route, pool) = upstream(of: call) else { return rejectConnect(call, Self.noCluster(call), on: stream, begin: begin) }
+        if let limited = rateLimited(route, head) {
+            return rejectConnect(call, limited.status, metadata: limited.metadata, on: stream, begin: begin)
+        }
         let exchange: any DownstreamExchange =
             call.contentType.isStreaming ? streamExchange(call, on: stream, streamingRequest: false) : unaryExchange(call, on: stream)
         begin(exchange)
@@ -92,16 +96,17 @@ extension ExchangeStarter {
     /// Answers a Connect call with `status`, in its own form: the unary error JSON, or a
     /// stream's end-stream message.
     func rejectConnect(
-        _ call: PendingConnectCall, _ status: GRPCStatus, on stream: any DownstreamStream, begin: (any DownstreamExchange) -> Void
+        _ call: PendingConnectCall, _ status: GRPCStatus, metadata: HeaderFields = HeaderFields(), on stream: any DownstreamStream,
+        begin: (any DownstreamExchange) -> Void
     ) {
         if call.contentType.isStreaming {
             let exchange = call.exchange ?? streamExchange(call, on: stream, streamingRequest: false)
             if call.exchange == nil { begin(exchange) }
-            exchange.reject(status)
+            exchange.reject(status, metadata: metadata)
         } else {
             let exchange = unaryExchange(call, on: stream)
             begin(exchange)
-            exchange.reject(status, httpStatus: call.route == nil ? 404 : nil)
+            exchange.reject(status, httpStatus: call.route == nil ? 404 : nil, metadata: metadata)
         }
     }
 

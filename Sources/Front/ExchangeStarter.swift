@@ -5,7 +5,9 @@
 import FerryCore
 import GRPCWeb
 import HTTP1
+import Loop
 import Observability
+import Resilience
 import Routing
 import Transcode
 import Upstream
@@ -42,6 +44,8 @@ struct ExchangeStarter {
     let context: ListenerContext
     /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener.
     let clientSubject: String?
+    /// The client's `address:port` (empty unless the access log or a rate limit needs it).
+    let peer: String
     /// Past this, a body whose answer was decided from its head is not read to its end.
     static let simpleBodyDiscardLimit = 64 * 1024
 
@@ -169,6 +173,10 @@ struct ExchangeStarter {
                 exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
                 return nil
             }
+            if let limited = rateLimited(route, head) {
+                exchange.reject(limited.status, metadata: limited.metadata)
+                return nil
+            }
             exchange.start(
                 request: UpstreamRequest(
                     path: call.path, metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record),
@@ -194,6 +202,7 @@ struct ExchangeStarter {
         guard let route = call.route, let pool = context.pools[route.cluster] else {
             return exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
         }
+        if let limited = rateLimited(route, head) { return exchange.reject(limited.status, metadata: limited.metadata) }
         let metadata = upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record)
         // The reply is held for a retry on an idempotent route only when the descriptors say
         // the method is unary: a held stream would reach the client late.
@@ -232,6 +241,11 @@ struct ExchangeStarter {
             return RequestClassifier.restErrorResponse(
                 GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"),
                 corsHeaders: call.corsHeaders)
+        }
+        if let limited = rateLimited(route, head) {
+            var headers = call.corsHeaders
+            headers.append(contentsOf: limited.metadata)
+            return RequestClassifier.restErrorResponse(limited.status, corsHeaders: headers)
         }
         let exchange = RESTExchange(
             stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
@@ -294,6 +308,22 @@ struct ExchangeStarter {
     private func grpcWebExchange(_ head: HTTP1RequestHead, _ call: PendingGRPCWebCall, on stream: any DownstreamStream) -> GRPCWebExchange {
         let textResponse = call.contentType.isText || GRPCWebContentType.acceptsText(head.headers.firstValueBytes("accept"))
         return GRPCWebExchange(stream: stream, contentType: call.contentType, textResponse: textResponse, extraHeaders: call.corsHeaders)
+    }
+
+    /// The refusal of a call that its route's rate limit does not let through now (counted
+    /// as a `rate_limit` limit hit); nil: it may go.
+    func rateLimited(_ route: Route, _ head: HTTP1RequestHead) -> RateLimitRefusal? {
+        guard let limiter = route.rateLimiter else { return nil }
+        let key: String
+        switch limiter.policy.key {
+        case .route, .claim: key = ""
+        case .clientIP: key = RateLimitRefusal.clientIP(ofPeer: peer)
+        case .header(let name): key = head.headers[name] ?? ""
+        }
+        guard case .limited(let wait) = limiter.acquire(key: key, now: Int64(EventLoop.monotonicNow)) else { return nil }
+        let refusal = RateLimitRefusal(policy: limiter.policy, route: route.match.label, retryAfterNanoseconds: wait)
+        context.limitReporter.hit("rate_limit", refusal.status.message)
+        return refusal
     }
 
     /// The request's metadata for the backend: its own fields (those `allowed`, when a list

@@ -27,9 +27,12 @@ final class GRPCExchange: DownstreamExchange {
         credit = UpstreamCredit(downstreamHighWatermark: stream.bufferLimitBytes)
     }
 
-    /// Answers with `status` without calling upstream (a call Ferry refuses itself).
-    func reject(_ status: GRPCStatus) {
-        finish(trailers: status.trailerFields)
+    /// Answers with `status` (and `metadata`) without calling upstream (a call Ferry refuses
+    /// itself).
+    func reject(_ status: GRPCStatus, metadata: HeaderFields = HeaderFields()) {
+        var trailers = status.trailerFields
+        trailers.append(contentsOf: metadata)
+        finish(trailers: trailers)
     }
 
     /// A piece of the request body (gRPC frames, split wherever the client's DATA split them).

@@ -154,7 +154,7 @@ final class HTTP1ServerConnection {
         }
     }
 
-    private var starter: ExchangeStarter { ExchangeStarter(context: context, clientSubject: clientSubject) }
+    private var starter: ExchangeStarter { ExchangeStarter(context: context, clientSubject: clientSubject, peer: peer) }
 
     /// A refusal known before the request's body has ended is answered at once, and nothing
     /// more of the body is kept; the connection then closes, lingering so that the client

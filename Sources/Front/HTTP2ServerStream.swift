@@ -85,7 +85,9 @@ final class HTTP2ServerStream {
         refuse(starter.bodyTimeoutRefusal(for: classified, then: "stream answered"), head)
     }
 
-    private var starter: ExchangeStarter { ExchangeStarter(context: context, clientSubject: connection.clientSubject) }
+    private var starter: ExchangeStarter {
+        ExchangeStarter(context: context, clientSubject: connection.clientSubject, peer: connection.peer)
+    }
 
     // MARK: The request
 

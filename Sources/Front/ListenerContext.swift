@@ -28,6 +28,8 @@ final class ListenerContext {
     /// The worker's counts; nil without an admin listener.
     let metrics: DownstreamMetrics?
     let limitReporter: LimitReporter
+    /// A route counts calls by client address: each connection's peer is looked up.
+    let needsClientAddress: Bool
     /// The worker's random bits for new traces (the context belongs to one worker thread).
     var traceIDs = TraceIDGenerator()
 
@@ -48,6 +50,7 @@ final class ListenerContext {
         http2 = config.http2
         self.metrics = metrics
         self.limitReporter = limitReporter
+        needsClientAddress = router.routes.contains { $0.policy.rateLimit?.key == .clientIP }
     }
 
     /// Whether each request's details are gathered when it ends (for the log or the counts).

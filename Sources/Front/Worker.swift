@@ -204,8 +204,8 @@ final class Worker {
             return
         }
         do {
-            // The peer's address is looked up only for the access log.
-            let peer = context.accessLog == nil ? "" : SocketAddress.peerDescription(of: fd)
+            // The peer's address is looked up only for the access log and client-address rate limits.
+            let peer = context.accessLog == nil && !context.needsClientAddress ? "" : SocketAddress.peerDescription(of: fd)
             let socket = try BufferedConnection(loop: loop, acceptedSocket: fd, tls: context.tls)
             // With HTTP/2 on, the first bytes decide the protocol (HTTP2Preface).
             let connection: any DownstreamConnection =

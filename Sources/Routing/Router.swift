@@ -23,11 +23,15 @@ public final class Route: Sendable, Equatable {
     public let match: RouteMatch
     public let cluster: String
     public let policy: RoutePolicy
+    /// The buckets of `policy.rateLimit`, which every worker shares (the route is built once
+    /// per config, so a reload starts them full).
+    public let rateLimiter: RateLimiter?
 
     public init(match: RouteMatch, cluster: String, policy: RoutePolicy = RoutePolicy()) {
         self.match = match
         self.cluster = cluster
         self.policy = policy
+        rateLimiter = policy.rateLimit.map { RateLimiter(policy: $0) }
     }
 
     public static func == (lhs: Route, rhs: Route) -> Bool {
@@ -35,7 +39,7 @@ public final class Route: Sendable, Equatable {
     }
 }
 
-/// What a route adds to its calls: a default deadline and retries.
+/// What a route adds to its calls: a default deadline, retries and a rate limit.
 public struct RoutePolicy: Sendable, Equatable {
     /// The deadline of a call that sends no `grpc-timeout`.
     public var timeoutNanoseconds: UInt64?
@@ -46,15 +50,18 @@ public struct RoutePolicy: Sendable, Equatable {
     /// The route's methods are unary and idempotent: a failure status that comes in trailers
     /// after response headers may be retried too (the response is held until the trailers).
     public var idempotent: Bool
+    /// Calls beyond it are refused (RESOURCE_EXHAUSTED, HTTP 429) without reaching a backend.
+    public var rateLimit: RateLimitPolicy?
 
     public init(
         timeoutNanoseconds: UInt64? = nil, perTryTimeoutNanoseconds: UInt64? = nil, retryPolicy: RetryPolicy? = nil,
-        idempotent: Bool = false
+        idempotent: Bool = false, rateLimit: RateLimitPolicy? = nil
     ) {
         self.timeoutNanoseconds = timeoutNanoseconds
         self.perTryTimeoutNanoseconds = perTryTimeoutNanoseconds
         self.retryPolicy = retryPolicy
         self.idempotent = idempotent
+        self.rateLimit = rateLimit
     }
 }
 

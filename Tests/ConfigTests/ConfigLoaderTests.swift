@@ -129,6 +129,33 @@ final class ConfigLoaderTests: XCTestCase {
                 idempotent: true), "max_attempts above 5 is taken as 5 (gRFC A6)")
     }
 
+    func testRateLimits() throws {
+        func routes(_ limit: String) throws -> [Route] {
+            try ConfigLoader.load(
+                yaml: minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    rate_limit: " + limit),
+                defaultWorkers: 1
+            )
+            .routes
+        }
+        let plain = try routes("{ requests_per_second: 100, burst: 200 }")[0]
+        XCTAssertEqual(plain.policy.rateLimit, RateLimitPolicy(requestsPerSecond: 100, burst: 200, key: .route))
+        XCTAssertNotNil(plain.rateLimiter)
+        XCTAssertEqual(try routes("{ requests_per_second: 2.5 }")[0].policy.rateLimit?.burst, 3, "burst: one second's worth")
+        XCTAssertEqual(try routes("{ requests_per_second: 5, key: client_ip }")[0].policy.rateLimit?.key, .clientIP)
+        XCTAssertEqual(try routes("{ requests_per_second: 5, key: 'header:X-User' }")[0].policy.rateLimit?.key, .header("x-user"))
+        XCTAssertNil(try ConfigLoader.load(yaml: minimal, defaultWorkers: 1).routes[0].rateLimiter)
+        func limitError(_ limit: String) -> ConfigError? {
+            loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    rate_limit: " + limit))
+        }
+        XCTAssertEqual(limitError("{ burst: 5 }"), ConfigError(path: "routes[0].rate_limit.requests_per_second", reason: "required"))
+        XCTAssertEqual(limitError("{ requests_per_second: 0 }")?.path, "routes[0].rate_limit.requests_per_second")
+        XCTAssertEqual(limitError("{ requests_per_second: fast }")?.path, "routes[0].rate_limit.requests_per_second")
+        XCTAssertEqual(limitError("{ requests_per_second: 5, burst: 0 }")?.path, "routes[0].rate_limit.burst")
+        XCTAssertEqual(limitError("{ requests_per_second: 5, key: cookie }")?.path, "routes[0].rate_limit.key")
+        XCTAssertEqual(limitError("{ requests_per_second: 5, key: 'claim:sub' }")?.path, "routes[0].rate_limit.key")
+        XCTAssertEqual(limitError("{ requests_per_second: 5, per: minute }")?.path, "routes[0].rate_limit.per")
+    }
+
     func testRetryPolicyErrorsNameTheKey() {
         func policyError(_ policy: String) -> ConfigError? {
             loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    retry_policy: " + policy))

@@ -56,7 +56,7 @@ def connection_refused(port):
 
 class FerryProcess:
     def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level="", nodes_endpoint=None,
-                 drain_grace="0s", extra_routes="", admin_options=""):
+                 drain_grace="0s", extra_routes="", admin_options="", node_route_options=""):
         self.port = free_port()
         self.admin_port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
@@ -71,7 +71,7 @@ listeners:
 routes:
   - match: {{ service: node.v1.NodeService }}
     cluster: nodes
-  - match: {{ service: ferry.test.v1.RichService }}
+{node_route_options}  - match: {{ service: ferry.test.v1.RichService }}
     cluster: nodes
 {extra_routes}  - match: {{ prefix: /down. }}
     cluster: down

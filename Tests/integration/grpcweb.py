@@ -63,9 +63,9 @@ class Response:
 
 
 def call(url_port, path, message=b"", text=False, headers=None, body=None, method="POST", timeout=30, tls=None,
-         host="127.0.0.1"):
+         host="127.0.0.1", source=None):
     """One gRPC-Web call; `body` overrides the framed, possibly base64-encoded `message`; with
-    `tls` (an ssl.SSLContext), over HTTPS to `host`."""
+    `tls` (an ssl.SSLContext), over HTTPS to `host`; from the loopback address `source` if given."""
     content_type = "application/grpc-web-text" if text else "application/grpc-web+proto"
     request_headers = {"content-type": content_type, "x-grpc-web": "1"}
     request_headers.update(headers or {})
@@ -74,7 +74,8 @@ def call(url_port, path, message=b"", text=False, headers=None, body=None, metho
         if text:
             body = base64.b64encode(body)
     if tls is None:
-        connection = http.client.HTTPConnection(host, url_port, timeout=timeout)
+        connection = http.client.HTTPConnection(host, url_port, timeout=timeout,
+                                                source_address=(source, 0) if source else None)
     else:
         connection = http.client.HTTPSConnection(host, url_port, timeout=timeout, context=tls)
     try:
