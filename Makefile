@@ -29,8 +29,8 @@ FUZZ_SECONDS ?= 600
 fuzz: deps
 	scripts/fuzz $(FUZZ_SECONDS)
 
-# Swift sources but generated code (protoc-gen-swift's, scripts/generate-node-descriptors').
-SWIFT_SOURCES = $$(git ls-files '*.swift' | grep -v -e '\.pb\.swift$$' -e 'NodeDescriptorSet\.swift$$')
+# Swift sources but generated code (protoc-gen-swift's, scripts/generate-node-descriptors', scripts/generate-jwt-fixtures').
+SWIFT_SOURCES = $$(git ls-files '*.swift' | grep -v -e '\.pb\.swift$$' -e 'NodeDescriptorSet\.swift$$' -e 'JWTFixtures\.swift$$')
 
 ## The Swift sources are formatted as .swift-format says (the toolchain's swift format).
 lint:

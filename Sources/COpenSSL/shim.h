@@ -1,4 +1,5 @@
-// OpenSSL 3 for Ferry's TLS (Loop/TLS.swift), with functions for the macros Swift cannot call.
+// OpenSSL 3 for Ferry's TLS (Loop/TLS.swift) and JWT signatures (Auth/VerificationKey.swift), with
+// functions for the macros Swift cannot call.
 #ifndef FERRY_COPENSSL_SHIM_H
 #define FERRY_COPENSSL_SHIM_H
 #include <sys/types.h>
@@ -8,6 +9,10 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rsa.h>
+#include <openssl/crypto.h>
 
 static const uint64_t ferry_SSL_OP_IGNORE_UNEXPECTED_EOF = SSL_OP_IGNORE_UNEXPECTED_EOF;
 static const unsigned long ferry_XN_FLAG_RFC2253 = XN_FLAG_RFC2253;
