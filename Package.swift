@@ -133,7 +133,7 @@ let package = Package(
         // Fuzz targets of the parsers (issue 14): libFuzzer runs them through ferry-fuzz
         // (scripts/fuzz); FuzzRegressionTests replays their corpus and past crashes.
         .target(
-            name: "FuzzTargets", dependencies: ["HTTP1", "GRPCWeb", "Transcode", "Config", "Connect", "FerryCore"],
+            name: "FuzzTargets", dependencies: ["HTTP1", "GRPCWeb", "Transcode", "Config", "Connect", "Auth", "FerryCore"],
             path: "Tests/Fuzz/FuzzTargets",
             swiftSettings: strict),
         .systemLibrary(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),

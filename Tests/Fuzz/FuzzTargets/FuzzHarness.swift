@@ -16,6 +16,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case pathTemplate = "path-template"
     case config
     case connect
+    case jwt
 }
 
 public struct FuzzHarness: Sendable {
@@ -38,6 +39,7 @@ public struct FuzzHarness: Sendable {
         case .pathTemplate: fuzzPathTemplate(data)
         case .config: fuzzConfig(data)
         case .connect: fuzzConnect(data)
+        case .jwt: fuzzJWT(data)
         }
     }
 
