@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "Front",
             dependencies: [
-                "FerryCore", "HTTP1", "GRPCWeb", "Connect", "Gzip", "Routing", "Config", "Transcode", "Resilience",
+                "FerryCore", "HTTP1", "GRPCWeb", "Connect", "Gzip", "Auth", "Routing", "Config", "Transcode", "Resilience",
                 "Observability", "Admin",
                 "Loop", "Upstream", "HTTP2Support", "CNghttp2",
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +117,7 @@ let package = Package(
         .executableTarget(
             name: "ferry",
             dependencies: [
-                "Front", "Config", "NodeService", "FerryCore", "Transcode",
+                "Front", "Config", "NodeService", "FerryCore", "Transcode", "Loop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ], swiftSettings: strict, linkerSettings: lean),

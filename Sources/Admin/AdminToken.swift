@@ -1,7 +1,7 @@
 // The bearer token that guards the admin endpoints that change or reveal the gateway
 // (`admin.token_file`): `Authorization: Bearer <token>` (RFC 6750 §2.1), compared in constant
 // time so that a caller cannot find it byte by byte from response times.
-import Glibc
+import Loop
 
 public struct AdminToken: Sendable {
     private let token: [UInt8]
@@ -22,16 +22,8 @@ public struct AdminToken: Sendable {
     /// The token in `path`: its content without surrounding whitespace (a trailing newline
     /// is usual in a Secret's file); an empty or unreadable file is an error.
     public init(contentsOfFile path: String) throws(LoadError) {
-        guard let file = fopen(path, "rb") else {
-            throw LoadError(description: "admin.token_file: cannot read '\(path)': \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count <= 65536 {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count == 0 { break }
-            bytes += buffer[0..<count]
+        guard let bytes = FileReader.contents(of: path) else {
+            throw LoadError(description: "admin.token_file: cannot read '\(path)': \(FileReader.lastError)")
         }
         let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
         let trimmed = bytes.drop(while: isSpace).reversed().drop(while: isSpace).reversed()

@@ -16,7 +16,7 @@ public enum ConfigLoader {
         guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
         try document.requireMapping(keys: [
             "workers", "drain_timeout", "drain_grace", "listeners", "routes", "clusters",
-            "rest", "access_log", "tracing", "admin", "retry_buffer_bytes",
+            "rest", "access_log", "tracing", "admin", "retry_buffer_bytes", "auth",
         ])
 
         let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
@@ -26,8 +26,11 @@ public enum ConfigLoader {
             throw ConfigError(path: "clusters[\(index)].name", reason: "duplicate cluster name '\(cluster.name)'")
         }
 
+        let providers = try jwtProviders(document.child("auth"))
         let routesNode = document.child("routes")
-        let routes = try routesNode.elements().map { node throws(ConfigError) in try route(node, clusters: clusterNames) }
+        let routes = try routesNode.elements().map { node throws(ConfigError) in
+            try route(node, clusters: clusterNames, providers: providers)
+        }
         guard !routes.isEmpty else { throw routesNode.error("at least one route is required") }
 
         let listenersNode = document.child("listeners")
@@ -46,6 +49,7 @@ public enum ConfigLoader {
         if let grace = try document.child("drain_grace").duration() { config.drainGraceNanoseconds = grace }
         if let bytes = try document.child("retry_buffer_bytes").int(range: 0...(1 << 30)) { config.retryBufferBytes = bytes }
         config.admin = try admin(document.child("admin"))
+        config.jwtProviders = providers
         let tracing = document.child("tracing")
         if tracing.isPresent {
             try tracing.requireMapping(keys: ["create_traceparent"])
@@ -225,8 +229,10 @@ public enum ConfigLoader {
         return limits
     }
 
-    private static func route(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> Route {
-        try node.requireMapping(keys: ["match", "cluster", "timeout", "per_try_timeout", "retry_policy", "idempotent", "rate_limit"])
+    private static func route(_ node: ConfigNode, clusters: Set<String>, providers: [JWTProviderConfig]) throws(ConfigError) -> Route {
+        try node.requireMapping(keys: [
+            "match", "cluster", "timeout", "per_try_timeout", "retry_policy", "idempotent", "rate_limit", "auth",
+        ])
         let matchNode = node.child("match")
         guard matchNode.isPresent else { throw matchNode.error("required") }
         try matchNode.requireMapping(keys: ["service", "prefix"])
@@ -255,7 +261,8 @@ public enum ConfigLoader {
             perTryTimeoutNanoseconds: try node.child("per_try_timeout").duration(),
             retryPolicy: try retryPolicy(node.child("retry_policy")),
             idempotent: try node.child("idempotent").bool() ?? false,
-            rateLimit: try rateLimit(node.child("rate_limit")))
+            rateLimit: try rateLimit(node.child("rate_limit")),
+            auth: try routeAuth(node.child("auth"), providers: providers))
         return Route(match: match, cluster: cluster, policy: policy)
     }
 

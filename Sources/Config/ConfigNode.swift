@@ -26,6 +26,13 @@ struct ConfigNode {
         return ConfigNode(node: value, path: childPath)
     }
 
+    /// The entries of a mapping, each child with its key path; none when absent.
+    func entries() throws(ConfigError) -> [(key: String, node: ConfigNode)] {
+        guard isPresent else { return [] }
+        guard case .mapping(let mapping)? = node else { throw error("expected a mapping") }
+        return mapping.map { (key: $0.key, node: child($0.key)) }
+    }
+
     /// Checks that a mapping has only `keys`.
     func requireMapping(keys: Set<String>) throws(ConfigError) {
         guard isPresent else { return }

@@ -26,6 +26,34 @@ public struct FerryConfig: Sendable {
     /// (gRPC's `retryBufferSize`); each call also within its policy's
     /// `max_buffered_request_bytes`.
     public var retryBufferBytes = 16 << 20
+    /// `auth.jwt`: the token issuers routes may require.
+    public var jwtProviders: [JWTProviderConfig] = []
+}
+
+/// `auth.jwt[]`: an issuer whose tokens routes may require (RFC 7519).
+public struct JWTProviderConfig: Sendable, Equatable {
+    public var name: String
+    public var issuer: String?
+    public var audiences: [String] = []
+    /// A JWK Set file (RFC 7517), or
+    public var jwksFile: String?
+    /// a file holding an HMAC secret (HS256 only).
+    public var secretFile: String?
+    /// Claim → request header for the backend; the header replaces any the client sent.
+    public var forwardClaims: [(claim: String, header: String)] = []
+    /// The Authorization header goes on to the backend.
+    public var forwardToken = true
+    public var clockSkewNanoseconds: UInt64 = 60_000_000_000
+
+    public init(name: String) {
+        self.name = name
+    }
+
+    public static func == (lhs: JWTProviderConfig, rhs: JWTProviderConfig) -> Bool {
+        lhs.name == rhs.name && lhs.issuer == rhs.issuer && lhs.audiences == rhs.audiences && lhs.jwksFile == rhs.jwksFile
+            && lhs.secretFile == rhs.secretFile && lhs.forwardClaims.elementsEqual(rhs.forwardClaims, by: { $0 == $1 })
+            && lhs.forwardToken == rhs.forwardToken && lhs.clockSkewNanoseconds == rhs.clockSkewNanoseconds
+    }
 }
 
 public struct AdminConfig: Sendable, Equatable {

@@ -60,8 +60,13 @@ extension ExchangeStarter {
         begin(exchange)
         if let failure = call.failure { return exchange.reject(failure) }
         guard let (route, pool) = upstream(of: call) else { return exchange.reject(Self.noCluster(call)) }
+        let grant: AuthGrant?
+        switch authenticate(route, head) {
+        case .success(let granted): grant = granted
+        case .failure(let refusal): return exchange.reject(refusal.status, metadata: refusal.challengeHeader)
+        }
         if let limited = rateLimited(route, head) { return exchange.reject(limited.status, metadata: limited.metadata) }
-        startUpstream(head, call, body: [], route: route, pool: pool, exchange: exchange, record: record)
+        startUpstream(head, call, body: [], route: route, pool: pool, exchange: exchange, record: record, grant: grant)
     }
 
     /// The request has ended: the call starts (or its streamed request ends).
@@ -84,13 +89,19 @@ extension ExchangeStarter {
             return rejectConnect(call, error, on: stream, begin: begin)
         }
         guard let (route, pool) = upstream(of: call) else { return rejectConnect(call, Self.noCluster(call), on: stream, begin: begin) }
+        let grant: AuthGrant?
+        switch authenticate(route, head) {
+        case .success(let granted): grant = granted
+        case .failure(let refusal):
+            return rejectConnect(call, refusal.status, metadata: refusal.challengeHeader, on: stream, begin: begin)
+        }
         if let limited = rateLimited(route, head) {
             return rejectConnect(call, limited.status, metadata: limited.metadata, on: stream, begin: begin)
         }
         let exchange: any DownstreamExchange =
             call.contentType.isStreaming ? streamExchange(call, on: stream, streamingRequest: false) : unaryExchange(call, on: stream)
         begin(exchange)
-        startUpstream(head, call, body: body, route: route, pool: pool, exchange: exchange, record: record)
+        startUpstream(head, call, body: body, route: route, pool: pool, exchange: exchange, record: record, grant: grant)
     }
 
     /// Answers a Connect call with `status`, in its own form: the unary error JSON, or a
@@ -121,12 +132,13 @@ extension ExchangeStarter {
 
     private func startUpstream(
         _ head: HTTP1RequestHead, _ call: PendingConnectCall, body: [UInt8], route: Route, pool: UpstreamPool,
-        exchange: any DownstreamExchange, record: AccessRecord?
+        exchange: any DownstreamExchange, record: AccessRecord?, grant: AuthGrant?
     ) {
         // The reply is held for a retry on an idempotent route only for a unary call.
         exchange.start(
             request: UpstreamRequest(
-                path: call.path, metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record),
+                path: call.path,
+                metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant),
                 contentType: "application/grpc", timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
                 streamsBody: call.exchange != nil, retryPolicy: route.policy.retryPolicy,
                 retriesFailuresInTrailers: route.policy.idempotent && !call.contentType.isStreaming,

@@ -173,13 +173,21 @@ struct ExchangeStarter {
                 exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
                 return nil
             }
+            let grant: AuthGrant?
+            switch authenticate(route, head) {
+            case .success(let granted): grant = granted
+            case .failure(let refusal):
+                exchange.reject(refusal.status)
+                return nil
+            }
             if let limited = rateLimited(route, head) {
                 exchange.reject(limited.status, metadata: limited.metadata)
                 return nil
             }
             exchange.start(
                 request: UpstreamRequest(
-                    path: call.path, metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record),
+                    path: call.path,
+                    metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant),
                     contentType: call.contentType.upstreamContentType,
                     timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
                     retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent,
@@ -202,8 +210,13 @@ struct ExchangeStarter {
         guard let route = call.route, let pool = context.pools[route.cluster] else {
             return exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
         }
+        let grant: AuthGrant?
+        switch authenticate(route, head) {
+        case .success(let granted): grant = granted
+        case .failure(let refusal): return exchange.reject(refusal.status)
+        }
         if let limited = rateLimited(route, head) { return exchange.reject(limited.status, metadata: limited.metadata) }
-        let metadata = upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record)
+        let metadata = upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant)
         // The reply is held for a retry on an idempotent route only when the descriptors say
         // the method is unary: a held stream would reach the client late.
         let knownUnary = context.rest?.catalog.unaryMethodPaths.contains(call.path) == true
@@ -242,6 +255,14 @@ struct ExchangeStarter {
                 GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"),
                 corsHeaders: call.corsHeaders)
         }
+        let grant: AuthGrant?
+        switch authenticate(route, head) {
+        case .success(let granted): grant = granted
+        case .failure(let refusal):
+            var headers = call.corsHeaders
+            headers.append(contentsOf: refusal.challengeHeader)
+            return RequestClassifier.restErrorResponse(refusal.status, corsHeaders: headers)
+        }
         if let limited = rateLimited(route, head) {
             var headers = call.corsHeaders
             headers.append(contentsOf: limited.metadata)
@@ -252,7 +273,7 @@ struct ExchangeStarter {
             format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
         begin(exchange)
         let metadata = upstreamMetadata(
-            head, allowing: rest.requestHeaders, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record)
+            head, allowing: rest.requestHeaders, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant)
         var body: [UInt8] = []
         for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
         exchange.start(
@@ -310,6 +331,20 @@ struct ExchangeStarter {
         return GRPCWebExchange(stream: stream, contentType: call.contentType, textResponse: textResponse, extraHeaders: call.corsHeaders)
     }
 
+    /// The route's authentication of the call: what it changes in the metadata, or why the
+    /// call is refused (counted as an `auth` limit hit).
+    func authenticate(_ route: Route, _ head: HTTP1RequestHead) -> Result<AuthGrant?, AuthRefusal> {
+        guard let auth = route.policy.auth else { return .success(nil) }
+        let verdict = RouteAuthentication.verdict(
+            auth, provider: context.authProviders[auth.jwt], head: head, now: Double(ThreadSignal.realtimeNow) / 1e9)
+        switch verdict {
+        case .success(let grant): return .success(grant)
+        case .failure(let refusal):
+            context.limitReporter.hit("auth", "route '\(route.match.label)': \(refusal.status.message)")
+            return .failure(refusal)
+        }
+    }
+
     /// The refusal of a call that its route's rate limit does not let through now (counted
     /// as a `rate_limit` limit hit); nil: it may go.
     func rateLimited(_ route: Route, _ head: HTTP1RequestHead) -> RateLimitRefusal? {
@@ -329,11 +364,24 @@ struct ExchangeStarter {
     /// The request's metadata for the backend: its own fields (those `allowed`, when a list
     /// says), then the client's identity and the trace.
     func upstreamMetadata(
-        _ head: HTTP1RequestHead, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool, record: AccessRecord?
+        _ head: HTTP1RequestHead, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool, record: AccessRecord?,
+        grant: AuthGrant? = nil
     ) -> HeaderFields {
         var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
         GRPCWebMetadata.appendRequestMetadata(
             from: head.headers, allowing: allowed, droppingUnderscoreNames: droppingUnderscoreNames, to: &metadata)
+        if let grant {
+            // The claims replace what the client sent under their names (a client must not
+            // claim to be someone); the token stays behind when the issuer says so.
+            var kept = HeaderFields(reservingFields: metadata.count + grant.forwarded.count, bytes: 256)
+            for index in 0..<metadata.count {
+                let name = metadata[index].name.lowercased()
+                if grant.replacedNames.contains(name) || (grant.dropsAuthorization && name == "authorization") { continue }
+                kept.append(metadata, at: index)
+            }
+            kept.append(contentsOf: grant.forwarded)
+            metadata = kept
+        }
         identityAndTrace(head, record: record, addingTo: &metadata)
         return metadata
     }

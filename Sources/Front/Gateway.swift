@@ -53,11 +53,12 @@ public enum Gateway {
     }
 
     /// Loads every file the config names that starting reads (certificates, keys, CAs, the
-    /// admin token), as starting would: the reason (with its config key path) when one does
+    /// admin token, JWK sets and secrets), as starting would: the reason (with its config key path) when one does
     /// not load (`ferry check`).
     public static func checkFiles(_ config: FerryConfig) throws {
         _ = try GatewayResources.tlsContexts(config)
         if let tokenFile = config.admin?.tokenFile { _ = try AdminToken(contentsOfFile: tokenFile) }
+        for (index, provider) in config.jwtProviders.enumerated() { _ = try AuthProvider(provider, index: index) }
     }
 
     /// Binds every listener on every worker, then the admin listener, and starts serving.

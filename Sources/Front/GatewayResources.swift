@@ -50,6 +50,8 @@ final class GatewayResources: Sendable {
     let accessLog: AccessLog?
     /// By listener address; kept across reloads, so that connections opened before count.
     let connectionCounters: [String: ConnectionCounter]
+    /// `auth.jwt` by name, keys read.
+    let authProviders: [String: AuthProvider]
 
     /// Builds what `config` needs; what an unchanged cluster or listener had in `previous`
     /// (its breaker counts, its connection count) carries over. TLS files and the access log
@@ -77,6 +79,11 @@ final class GatewayResources: Sendable {
         }
         clusterLimits = limits
         connectionCounters = counters
+        var providers: [String: AuthProvider] = [:]
+        for (index, provider) in config.jwtProviders.enumerated() {
+            providers[provider.name] = try AuthProvider(provider, index: index)
+        }
+        authProviders = providers
     }
 
     /// Every TLS context the config names (listeners by address, clusters by name), loaded from

@@ -30,13 +30,15 @@ final class ListenerContext {
     let limitReporter: LimitReporter
     /// A route counts calls by client address: each connection's peer is looked up.
     let needsClientAddress: Bool
+    /// The JWT issuers routes may require, by `auth.jwt[].name`.
+    let authProviders: [String: AuthProvider]
     /// The worker's random bits for new traces (the context belongs to one worker thread).
     var traceIDs = TraceIDGenerator()
 
     init(
         config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
         accessLog: AccessLog?, createTraceparent: Bool, tls: TLSContext?, metrics: DownstreamMetrics?,
-        limitReporter: LimitReporter
+        limitReporter: LimitReporter, authProviders: [String: AuthProvider] = [:]
     ) {
         cors = config.cors
         limits = config.limits
@@ -51,6 +53,7 @@ final class ListenerContext {
         self.metrics = metrics
         self.limitReporter = limitReporter
         needsClientAddress = router.routes.contains { $0.policy.rateLimit?.key == .clientIP }
+        self.authProviders = authProviders
     }
 
     /// Whether each request's details are gathered when it ends (for the log or the counts).

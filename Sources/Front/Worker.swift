@@ -140,7 +140,8 @@ final class Worker {
             let context = ListenerContext(
                 config: listenerConfig, router: router, pools: pools, rest: plan.rest,
                 accessLog: plan.resources.accessLog, createTraceparent: config.createTraceparent,
-                tls: plan.resources.listenerTLS[listenerConfig.address], metrics: metrics, limitReporter: limitReporter)
+                tls: plan.resources.listenerTLS[listenerConfig.address], metrics: metrics, limitReporter: limitReporter,
+                authProviders: plan.resources.authProviders)
             if let slot = slots[listenerConfig.address] {
                 slot.context = context
                 newSlots[listenerConfig.address] = slot

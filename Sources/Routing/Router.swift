@@ -52,16 +52,42 @@ public struct RoutePolicy: Sendable, Equatable {
     public var idempotent: Bool
     /// Calls beyond it are refused (RESOURCE_EXHAUSTED, HTTP 429) without reaching a backend.
     public var rateLimit: RateLimitPolicy?
+    /// The caller must present a valid token (and claims); nil: anyone.
+    public var auth: RouteAuth?
 
     public init(
         timeoutNanoseconds: UInt64? = nil, perTryTimeoutNanoseconds: UInt64? = nil, retryPolicy: RetryPolicy? = nil,
-        idempotent: Bool = false, rateLimit: RateLimitPolicy? = nil
+        idempotent: Bool = false, rateLimit: RateLimitPolicy? = nil, auth: RouteAuth? = nil
     ) {
         self.timeoutNanoseconds = timeoutNanoseconds
         self.perTryTimeoutNanoseconds = perTryTimeoutNanoseconds
         self.retryPolicy = retryPolicy
         self.idempotent = idempotent
         self.rateLimit = rateLimit
+        self.auth = auth
+    }
+}
+
+/// A route's authentication: which JWT provider's tokens it takes, and the claims a caller must
+/// have (each listed claim must hold one of its values; for a list claim, one of its elements).
+public struct RouteAuth: Sendable, Equatable {
+    /// An `auth.jwt[].name`.
+    public var jwt: String
+    public var claims: [ClaimRule]
+
+    public struct ClaimRule: Sendable, Equatable {
+        public var claim: String
+        public var allowed: [String]
+
+        public init(claim: String, allowed: [String]) {
+            self.claim = claim
+            self.allowed = allowed
+        }
+    }
+
+    public init(jwt: String, claims: [ClaimRule] = []) {
+        self.jwt = jwt
+        self.claims = claims
     }
 }
 

@@ -5,6 +5,7 @@
 import ArgumentParser
 import FerryCore
 import Glibc
+import Loop
 
 struct Call: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,7 +44,7 @@ struct Call: ParsableCommand {
     func run() throws {
         let body: [UInt8]
         if json == "-" {
-            guard let input = readAll(STDIN_FILENO) else {
+            guard let input = FileReader.readAll(STDIN_FILENO) else {
                 printError("ferry call: cannot read the request from stdin: \(String(cString: strerror(errno)))")
                 throw ExitCode(2)
             }

@@ -5,6 +5,7 @@ import FerryCore
 import Front
 import Glibc
 import Logging
+import Loop
 import NodeService
 import Transcode
 
@@ -69,34 +70,13 @@ func loadConfigFiles(path: String) throws -> (FerryConfig, RESTTranscoding?) {
 
 /// The whole file as UTF-8 text, or nil with `errno` set.
 func readTextFile(_ path: String) -> String? {
-    readFile(path).map { String(decoding: $0, as: UTF8.self) }
-}
-
-/// The whole file, or nil with `errno` set.
-func readFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    return readAll(fd)
-}
-
-/// Everything left to read on `fd`, or nil with `errno` set.
-func readAll(_ fd: Int32) -> [UInt8]? {
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        guard count >= 0 else { return nil }
-        if count == 0 { return bytes }
-        bytes.append(contentsOf: chunk[..<count])
-    }
+    FileReader.contents(of: path).map { String(decoding: $0, as: UTF8.self) }
 }
 
 /// The `rest` section made ready: descriptor set read, rules and types checked.
 private func readREST(_ config: FerryConfig) throws(LoadError) -> RESTTranscoding? {
     guard let rest = config.rest else { return nil }
-    guard let descriptorSet = readFile(rest.descriptorSet) else {
+    guard let descriptorSet = FileReader.contents(of: rest.descriptorSet) else {
         throw LoadError(description: "rest.descriptor_set: cannot read '\(rest.descriptorSet)': \(String(cString: strerror(errno)))")
     }
     do {

@@ -156,6 +156,54 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(limitError("{ requests_per_second: 5, per: minute }")?.path, "routes[0].rate_limit.per")
     }
 
+    func testJWTProvidersAndRouteAuth() throws {
+        let auth = """
+
+            auth:
+              jwt:
+                - name: corp
+                  issuer: https://idp.example
+                  audiences: [ferry]
+                  jwks_file: /etc/ferry/jwks.json
+                  forward_claims: { sub: X-User-Id, email: x-email }
+                  forward_token: false
+                  clock_skew: 30s
+                - name: shared
+                  secret_file: /etc/ferry/secret
+            """
+        let guarded = minimal.replacingOccurrences(
+            of: "cluster: nodes", with: "cluster: nodes\n    auth: { jwt: corp, claims: { role: [admin, reader] } }")
+        let config = try ConfigLoader.load(yaml: guarded + auth, defaultWorkers: 1)
+        XCTAssertEqual(config.jwtProviders.map(\.name), ["corp", "shared"])
+        let corp = config.jwtProviders[0]
+        XCTAssertEqual(corp.issuer, "https://idp.example")
+        XCTAssertEqual(corp.audiences, ["ferry"])
+        XCTAssertEqual(corp.jwksFile, "/etc/ferry/jwks.json")
+        XCTAssertEqual(corp.forwardClaims.map(\.header), ["x-user-id", "x-email"])
+        XCTAssertFalse(corp.forwardToken)
+        XCTAssertEqual(corp.clockSkewNanoseconds, 30_000_000_000)
+        XCTAssertEqual(config.jwtProviders[1].clockSkewNanoseconds, 60_000_000_000)
+        XCTAssertTrue(config.jwtProviders[1].forwardToken)
+        XCTAssertEqual(
+            config.routes[0].policy.auth,
+            RouteAuth(jwt: "corp", claims: [RouteAuth.ClaimRule(claim: "role", allowed: ["admin", "reader"])]))
+
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    auth: { jwt: nobody }") + auth)?.path,
+            "routes[0].auth.jwt")
+        XCTAssertEqual(loadError(minimal + "\nauth: { jwt: [ { name: a } ] }")?.path, "auth.jwt[0]")
+        XCTAssertEqual(
+            loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_file: x, secret_file: y } ] }")?.path, "auth.jwt[0]")
+        XCTAssertEqual(
+            loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_uri: 'https://idp/keys' } ] }")?.path, "auth.jwt[0].jwks_uri")
+        XCTAssertEqual(
+            loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_file: x }, { name: a, jwks_file: y } ] }")?.path,
+            "auth.jwt[1].name")
+        XCTAssertEqual(
+            loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_file: x, forward_claims: { sub: 'bad header' } } ] }")?.path,
+            "auth.jwt[0].forward_claims.sub")
+    }
+
     func testRetryPolicyErrorsNameTheKey() {
         func policyError(_ policy: String) -> ConfigError? {
             loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    retry_policy: " + policy))
