@@ -65,4 +65,9 @@ public struct JWTProvider: Sendable {
 public struct VerifiedToken: Sendable {
     public let claims: JSONValue
     public let expiry: Double?
+
+    public init(claims: JSONValue, expiry: Double?) {
+        self.claims = claims
+        self.expiry = expiry
+    }
 }

@@ -336,7 +336,8 @@ struct ExchangeStarter {
     func authenticate(_ route: Route, _ head: HTTP1RequestHead) -> Result<AuthGrant?, AuthRefusal> {
         guard let auth = route.policy.auth else { return .success(nil) }
         let verdict = RouteAuthentication.verdict(
-            auth, provider: context.authProviders[auth.jwt], head: head, now: Double(ThreadSignal.realtimeNow) / 1e9)
+            auth, provider: context.authProviders[auth.jwt], head: head, now: Double(ThreadSignal.realtimeNow) / 1e9,
+            cache: context.tokenCache)
         switch verdict {
         case .success(let grant): return .success(grant)
         case .failure(let refusal):

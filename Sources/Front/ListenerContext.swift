@@ -1,6 +1,7 @@
 // What every connection of one listener shares: its policies and limits, and the worker's
 // routing table and pools. Built per worker from one generation of the config; a reload
 // builds a new one, which connections pick up at their next request.
+import Auth
 import Config
 import Logging
 import Loop
@@ -32,13 +33,15 @@ final class ListenerContext {
     let needsClientAddress: Bool
     /// The JWT issuers routes may require, by `auth.jwt[].name`.
     let authProviders: [String: AuthProvider]
+    /// The worker's verified tokens (shared by its listeners).
+    let tokenCache: VerifiedTokenCache
     /// The worker's random bits for new traces (the context belongs to one worker thread).
     var traceIDs = TraceIDGenerator()
 
     init(
         config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
         accessLog: AccessLog?, createTraceparent: Bool, tls: TLSContext?, metrics: DownstreamMetrics?,
-        limitReporter: LimitReporter, authProviders: [String: AuthProvider] = [:]
+        limitReporter: LimitReporter, authProviders: [String: AuthProvider] = [:], tokenCache: VerifiedTokenCache = VerifiedTokenCache()
     ) {
         cors = config.cors
         limits = config.limits
@@ -54,6 +57,7 @@ final class ListenerContext {
         self.limitReporter = limitReporter
         needsClientAddress = router.routes.contains { $0.policy.rateLimit?.key == .clientIP }
         self.authProviders = authProviders
+        self.tokenCache = tokenCache
     }
 
     /// Whether each request's details are gathered when it ends (for the log or the counts).

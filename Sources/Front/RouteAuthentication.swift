@@ -34,7 +34,7 @@ enum RouteAuthentication {
     /// The verdict on `head` for a route that requires `auth`, at the wall-clock time `now`
     /// (seconds since 1970).
     static func verdict(
-        _ auth: RouteAuth, provider: AuthProvider?, head: HTTP1RequestHead, now: Double
+        _ auth: RouteAuth, provider: AuthProvider?, head: HTTP1RequestHead, now: Double, cache: VerifiedTokenCache
     ) -> Result<AuthGrant, AuthRefusal> {
         guard let provider else {
             return .failure(refusal(.unauthenticated, "no issuer '\(auth.jwt)' is loaded", error: nil))
@@ -44,7 +44,7 @@ enum RouteAuthentication {
         }
         let verified: VerifiedToken
         do {
-            verified = try provider.verifier.verify(token, now: now)
+            verified = try cache.verify(token, with: provider.verifier, now: now)
         } catch {
             return .failure(refusal(.unauthenticated, error.description, error: "invalid_token"))
         }

@@ -1,6 +1,7 @@
 // One worker thread's world: its event loop, its listeners (sharing ports with the other
 // workers through SO_REUSEPORT), its upstream pools and its downstream connections. Other
 // threads reach it only through its mailbox: snapshots of its counts, a new config, drain.
+import Auth
 import Config
 import Glibc
 import Logging
@@ -135,13 +136,15 @@ final class Worker {
 
         var failures: [String] = []
         let router = Router(routes: config.routes)
+        // A new generation's keys may differ: tokens are verified anew.
+        let tokenCache = VerifiedTokenCache()
         var newSlots: [String: ListenerSlot] = [:]
         for listenerConfig in config.listeners {
             let context = ListenerContext(
                 config: listenerConfig, router: router, pools: pools, rest: plan.rest,
                 accessLog: plan.resources.accessLog, createTraceparent: config.createTraceparent,
                 tls: plan.resources.listenerTLS[listenerConfig.address], metrics: metrics, limitReporter: limitReporter,
-                authProviders: plan.resources.authProviders)
+                authProviders: plan.resources.authProviders, tokenCache: tokenCache)
             if let slot = slots[listenerConfig.address] {
                 slot.context = context
                 newSlots[listenerConfig.address] = slot

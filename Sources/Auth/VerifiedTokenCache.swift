@@ -1,0 +1,43 @@
+// Tokens already verified, kept by one worker (no lock: one thread uses it) until they expire,
+// so that a caller repeating its token costs a table lookup instead of a signature check. A token
+// is kept under its issuer's name too: the same text verified for one issuer is not taken as
+// verified for another. Bounded: when full, the expired entries go, and if none has, the whole
+// table (a cache, not a record).
+
+public final class VerifiedTokenCache {
+    private struct Key: Hashable {
+        let issuer: String
+        let token: Substring
+    }
+
+    private var entries: [Key: VerifiedToken] = [:]
+    public let capacity: Int
+    /// How long a token without `exp` may be kept (seconds).
+    public let maximumAge: Double
+
+    public init(capacity: Int = 10_000, maximumAge: Double = 300) {
+        self.capacity = capacity
+        self.maximumAge = maximumAge
+    }
+
+    public var count: Int { entries.count }
+
+    /// The claims of `token` for `provider` at `now`: from the table while it is valid there,
+    /// else verified (and kept when it passes).
+    public func verify(_ token: Substring, with provider: JWTProvider, now: Double) throws(JWTError) -> VerifiedToken {
+        let key = Key(issuer: provider.name, token: token)
+        if let cached = entries[key] {
+            if let expiry = cached.expiry, now <= expiry { return cached }
+            entries[key] = nil
+        }
+        let verified = try provider.verify(token, now: now)
+        if entries.count >= capacity {
+            entries = entries.filter { $0.value.expiry.map { now <= $0 } ?? false }
+            if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
+        }
+        // A token without `exp` is kept for `maximumAge` at most.
+        let expiry = min(verified.expiry ?? .infinity, now + maximumAge)
+        entries[key] = VerifiedToken(claims: verified.claims, expiry: expiry)
+        return VerifiedToken(claims: verified.claims, expiry: verified.expiry)
+    }
+}
