@@ -1,6 +1,7 @@
 // The bearer token that guards the admin endpoints that change or reveal the gateway
 // (`admin.token_file`): `Authorization: Bearer <token>` (RFC 6750 §2.1), compared in constant
 // time so that a caller cannot find it byte by byte from response times.
+import FerryCore
 import Loop
 
 public struct AdminToken: Sendable {
@@ -39,10 +40,8 @@ public struct AdminToken: Sendable {
 
     /// The verdict on a request with this `Authorization` value (nil: none).
     public func check(authorization: String?) -> Verdict {
-        guard let authorization else { return .missing }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return .missing }
-        let given = Array(parts[1].utf8)
+        guard let bearer = BearerCredentials.token(inAuthorization: authorization) else { return .missing }
+        let given = Array(bearer.utf8)
         // Every byte is compared whatever the others are; the length alone is not secret.
         var difference = UInt8(given.count == token.count ? 0 : 1)
         for index in 0..<token.count {

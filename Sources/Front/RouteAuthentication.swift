@@ -4,7 +4,6 @@
 import Auth
 import FerryCore
 import HTTP1
-import Loop
 import Routing
 import Transcode
 
@@ -39,7 +38,7 @@ enum RouteAuthentication {
         guard let provider else {
             return .failure(refusal(.unauthenticated, "no issuer '\(auth.jwt)' is loaded", error: nil))
         }
-        guard let token = bearerToken(head.headers["authorization"]) else {
+        guard let token = BearerCredentials.token(inAuthorization: head.headers["authorization"]) else {
             return .failure(refusal(.unauthenticated, JWTError.missing.description, error: nil))
         }
         let verified: VerifiedToken
@@ -60,14 +59,6 @@ enum RouteAuthentication {
             if let value = text(verified.claims[claim]) { grant.forwarded.append(name: header, value: value) }
         }
         return .success(grant)
-    }
-
-    /// The credentials of `Authorization: Bearer <token>`; nil for none or another scheme.
-    static func bearerToken(_ authorization: String?) -> Substring? {
-        guard let authorization else { return nil }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        return parts[1]
     }
 
     private static func refusal(_ code: GRPCStatusCode, _ reason: String, error: String?) -> AuthRefusal {
