@@ -59,13 +59,11 @@ extension ExchangeStarter {
         call.exchange = exchange
         begin(exchange)
         if let failure = call.failure { return exchange.reject(failure) }
-        guard let (route, pool) = upstream(of: call) else { return exchange.reject(Self.noCluster(call)) }
+        guard let (route, pool) = upstream(of: call) else { return exchange.reject(Self.noCluster(call.route)) }
         let grant: AuthGrant?
-        switch authenticate(route, head) {
-        case .success(let granted): grant = granted
-        case .failure(let refusal): return exchange.reject(refusal.status, metadata: refusal.challengeHeader)
+        do throws(AdmissionRefusal) { grant = try admit(route, head) } catch {
+            return exchange.reject(error.status, metadata: error.headers)
         }
-        if let limited = rateLimited(route, head) { return exchange.reject(limited.status, metadata: limited.metadata) }
         startUpstream(head, call, body: [], route: route, pool: pool, exchange: exchange, record: record, grant: grant)
     }
 
@@ -88,15 +86,12 @@ extension ExchangeStarter {
         } catch {
             return rejectConnect(call, error, on: stream, begin: begin)
         }
-        guard let (route, pool) = upstream(of: call) else { return rejectConnect(call, Self.noCluster(call), on: stream, begin: begin) }
-        let grant: AuthGrant?
-        switch authenticate(route, head) {
-        case .success(let granted): grant = granted
-        case .failure(let refusal):
-            return rejectConnect(call, refusal.status, metadata: refusal.challengeHeader, on: stream, begin: begin)
+        guard let (route, pool) = upstream(of: call) else {
+            return rejectConnect(call, Self.noCluster(call.route), on: stream, begin: begin)
         }
-        if let limited = rateLimited(route, head) {
-            return rejectConnect(call, limited.status, metadata: limited.metadata, on: stream, begin: begin)
+        let grant: AuthGrant?
+        do throws(AdmissionRefusal) { grant = try admit(route, head) } catch {
+            return rejectConnect(call, error.status, metadata: error.headers, on: stream, begin: begin)
         }
         let exchange: any DownstreamExchange =
             call.contentType.isStreaming ? streamExchange(call, on: stream, streamingRequest: false) : unaryExchange(call, on: stream)
@@ -124,10 +119,6 @@ extension ExchangeStarter {
     private func upstream(of call: PendingConnectCall) -> (Route, UpstreamPool)? {
         guard let route = call.route, let pool = context.pools[route.cluster] else { return nil }
         return (route, pool)
-    }
-
-    private static func noCluster(_ call: PendingConnectCall) -> GRPCStatus {
-        GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist")
     }
 
     private func startUpstream(

@@ -170,18 +170,12 @@ struct ExchangeStarter {
             let exchange = grpcWebExchange(head, call, on: stream)
             begin(exchange)
             guard let route = call.route, let pool = context.pools[route.cluster] else {
-                exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
+                exchange.reject(Self.noCluster(call.route))
                 return nil
             }
             let grant: AuthGrant?
-            switch authenticate(route, head) {
-            case .success(let granted): grant = granted
-            case .failure(let refusal):
-                exchange.reject(refusal.status)
-                return nil
-            }
-            if let limited = rateLimited(route, head) {
-                exchange.reject(limited.status, metadata: limited.metadata)
+            do throws(AdmissionRefusal) { grant = try admit(route, head) } catch {
+                exchange.reject(error.status, metadata: error.metadata)
                 return nil
             }
             exchange.start(
@@ -208,14 +202,12 @@ struct ExchangeStarter {
         begin(exchange)
         if let failure = call.failure { return exchange.reject(failure) }
         guard let route = call.route, let pool = context.pools[route.cluster] else {
-            return exchange.reject(GRPCStatus(.unavailable, "cluster '\(call.route?.cluster ?? "")' does not exist"))
+            return exchange.reject(Self.noCluster(call.route))
         }
         let grant: AuthGrant?
-        switch authenticate(route, head) {
-        case .success(let granted): grant = granted
-        case .failure(let refusal): return exchange.reject(refusal.status)
+        do throws(AdmissionRefusal) { grant = try admit(route, head) } catch {
+            return exchange.reject(error.status, metadata: error.metadata)
         }
-        if let limited = rateLimited(route, head) { return exchange.reject(limited.status, metadata: limited.metadata) }
         let metadata = upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant)
         // The reply is held for a retry on an idempotent route only when the descriptors say
         // the method is unary: a held stream would reach the client late.
@@ -256,17 +248,10 @@ struct ExchangeStarter {
                 corsHeaders: call.corsHeaders)
         }
         let grant: AuthGrant?
-        switch authenticate(route, head) {
-        case .success(let granted): grant = granted
-        case .failure(let refusal):
+        do throws(AdmissionRefusal) { grant = try admit(route, head) } catch {
             var headers = call.corsHeaders
-            headers.append(contentsOf: refusal.challengeHeader)
-            return RequestClassifier.restErrorResponse(refusal.status, corsHeaders: headers)
-        }
-        if let limited = rateLimited(route, head) {
-            var headers = call.corsHeaders
-            headers.append(contentsOf: limited.metadata)
-            return RequestClassifier.restErrorResponse(limited.status, corsHeaders: headers)
+            headers.append(contentsOf: error.headers)
+            return RequestClassifier.restErrorResponse(error.status, corsHeaders: headers)
         }
         let exchange = RESTExchange(
             stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
@@ -331,35 +316,41 @@ struct ExchangeStarter {
         return GRPCWebExchange(stream: stream, contentType: call.contentType, textResponse: textResponse, extraHeaders: call.corsHeaders)
     }
 
-    /// The route's authentication of the call: what it changes in the metadata, or why the
-    /// call is refused (counted as an `auth` limit hit).
-    func authenticate(_ route: Route, _ head: HTTP1RequestHead) -> Result<AuthGrant?, AuthRefusal> {
-        guard let auth = route.policy.auth else { return .success(nil) }
-        let verdict = RouteAuthentication.verdict(
-            auth, provider: context.authProviders[auth.jwt], head: head, now: Double(ThreadSignal.realtimeNow) / 1e9,
-            cache: context.tokenCache)
-        switch verdict {
-        case .success(let grant): return .success(grant)
-        case .failure(let refusal):
-            context.limitReporter.hit("auth", "route '\(route.match.label)': \(refusal.status.message)")
-            return .failure(refusal)
-        }
+    /// A cluster no pool serves (a route to a cluster the config does not have).
+    static func noCluster(_ route: Route?) -> GRPCStatus {
+        GRPCStatus(.unavailable, "cluster '\(route?.cluster ?? "")' does not exist")
     }
 
-    /// The refusal of a call that its route's rate limit does not let through now (counted
-    /// as a `rate_limit` limit hit); nil: it may go.
-    func rateLimited(_ route: Route, _ head: HTTP1RequestHead) -> RateLimitRefusal? {
-        guard let limiter = route.rateLimiter else { return nil }
-        let key: String
-        switch limiter.policy.key {
-        case .route, .claim: key = ""
-        case .clientIP: key = RateLimitRefusal.clientIP(ofPeer: peer)
-        case .header(let name): key = head.headers[name] ?? ""
+    /// The route's say over the call before it goes upstream, the same for every protocol: its
+    /// authentication, then its rate limit. Returns what authentication changes in the
+    /// metadata; throws why the call is refused (counted as an `auth` or `rate_limit` hit).
+    func admit(_ route: Route, _ head: HTTP1RequestHead) throws(AdmissionRefusal) -> AuthGrant? {
+        var grant: AuthGrant?
+        if let auth = route.policy.auth {
+            let verdict = RouteAuthentication.verdict(
+                auth, provider: context.authProviders[auth.jwt], head: head, now: Double(ThreadSignal.realtimeNow) / 1e9,
+                cache: context.tokenCache)
+            switch verdict {
+            case .success(let granted): grant = granted
+            case .failure(let refusal):
+                context.limitReporter.hit("auth", "route '\(route.match.label)': \(refusal.status.message)")
+                throw AdmissionRefusal(status: refusal.status, headers: refusal.challengeHeader, metadata: HeaderFields())
+            }
         }
-        guard case .limited(let wait) = limiter.acquire(key: key, now: Int64(EventLoop.monotonicNow)) else { return nil }
-        let refusal = RateLimitRefusal(policy: limiter.policy, route: route.match.label, retryAfterNanoseconds: wait)
-        context.limitReporter.hit("rate_limit", refusal.status.message)
-        return refusal
+        if let limiter = route.rateLimiter {
+            let key: String
+            switch limiter.policy.key {
+            case .route, .claim: key = ""
+            case .clientIP: key = RateLimitRefusal.clientIP(ofPeer: peer)
+            case .header(let name): key = head.headers[name] ?? ""
+            }
+            if case .limited(let wait) = limiter.acquire(key: key, now: Int64(EventLoop.monotonicNow)) {
+                let refusal = RateLimitRefusal(policy: limiter.policy, route: route.match.label, retryAfterNanoseconds: wait)
+                context.limitReporter.hit("rate_limit", refusal.status.message)
+                throw AdmissionRefusal(status: refusal.status, headers: refusal.metadata, metadata: refusal.metadata)
+            }
+        }
+        return grant
     }
 
     /// The request's metadata for the backend: its own fields (those `allowed`, when a list
