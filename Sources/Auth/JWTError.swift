@@ -33,7 +33,7 @@ public enum JWTError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// A short name for the metrics (`ferry_auth_refusals_total{reason=…}`).
+    /// A short name for the metrics (`ferry_route_refusals_total{reason=…}`).
     public var reason: String {
         switch self {
         case .missing: "missing"

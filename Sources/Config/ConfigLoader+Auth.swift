@@ -39,13 +39,14 @@ extension ConfigLoader {
         return providers
     }
 
-    /// `routes[].auth: { jwt: NAME, claims: { role: [admin, reader] } }`.
+    /// `routes[].auth: { jwt: NAME, claims: { role: [admin, reader] }, client_subjects: [...],
+    /// client_sans: [...] }`: a token, a client certificate, or both.
     static func routeAuth(_ node: ConfigNode, providers: [JWTProviderConfig]) throws(ConfigError) -> RouteAuth? {
         guard node.isPresent else { return nil }
-        try node.requireMapping(keys: ["jwt", "claims"])
+        try node.requireMapping(keys: ["jwt", "claims", "client_subjects", "client_sans"])
         let jwtNode = node.child("jwt")
-        let name = try jwtNode.requiredString()
-        guard providers.contains(where: { $0.name == name }) else {
+        let name = try jwtNode.string()
+        if let name, !providers.contains(where: { $0.name == name }) {
             let known = providers.map(\.name).joined(separator: ", ")
             throw jwtNode.error("no auth.jwt provider named '\(name)' (providers: \(known.isEmpty ? "none" : known))")
         }
@@ -55,7 +56,14 @@ extension ConfigLoader {
             guard !allowed.isEmpty else { throw values.error("list the values that pass") }
             rules.append(RouteAuth.ClaimRule(claim: claim, allowed: allowed))
         }
-        return RouteAuth(jwt: name, claims: rules)
+        if !rules.isEmpty && name == nil { throw node.child("claims").error("claims rules need a token: name the issuer in 'jwt'") }
+        let subjects = try node.child("client_subjects").stringList() ?? []
+        let sans = try node.child("client_sans").stringList() ?? []
+        let identities = subjects.isEmpty && sans.isEmpty ? nil : ClientIdentityRule(subjects: subjects, sans: sans)
+        guard name != nil || identities != nil else {
+            throw node.error("name what a caller must present: 'jwt', or 'client_subjects' / 'client_sans'")
+        }
+        return RouteAuth(jwt: name, claims: rules, clientIdentities: identities)
     }
 }
 

@@ -36,6 +36,13 @@ public enum ConfigLoader {
         let listenersNode = document.child("listeners")
         let listeners = try listenersNode.elements().map { node throws(ConfigError) in try listener(node) }
         guard !listeners.isEmpty else { throw listenersNode.error("at least one listener is required") }
+        if !listeners.contains(where: { $0.tls?.clientCAFile != nil }),
+            let index = routes.firstIndex(where: { $0.policy.auth?.clientIdentities != nil })
+        {
+            throw ConfigError(
+                path: "routes[\(index)].auth",
+                reason: "client_subjects and client_sans need a mutual-TLS listener (tls.client_ca_file), and no listener has one")
+        }
 
         var config = FerryConfig(
             workers: try document.child("workers").int(range: 1...256) ?? defaultWorkers,
@@ -263,6 +270,9 @@ public enum ConfigLoader {
             idempotent: try node.child("idempotent").bool() ?? false,
             rateLimit: try rateLimit(node.child("rate_limit")),
             auth: try routeAuth(node.child("auth"), providers: providers))
+        if case .claim(let claim)? = policy.rateLimit?.key, policy.auth?.jwt == nil {
+            throw node.child("rate_limit").child("key").error("'claim:\(claim)' needs the route's JWT authentication (auth.jwt)")
+        }
         return Route(match: match, cluster: cluster, policy: policy)
     }
 
@@ -284,10 +294,10 @@ public enum ConfigLoader {
         case "client_ip": key = .clientIP
         case let text? where text.hasPrefix("header:") && text.count > 7:
             key = .header(String(text.dropFirst(7)).lowercased())
-        case let text? where text.hasPrefix("claim:"):
-            throw keyNode.error("'\(text)': claims come from JWT authentication, which routes do not have yet")
+        case let text? where text.hasPrefix("claim:") && text.count > 6:
+            key = .claim(String(text.dropFirst(6)))
         case let text?:
-            throw keyNode.error("expected route, client_ip or header:NAME, got '\(text)'")
+            throw keyNode.error("expected route, client_ip, header:NAME or claim:NAME, got '\(text)'")
         }
         return RateLimitPolicy(requestsPerSecond: rate, burst: burst, key: key)
     }

@@ -142,6 +142,12 @@ enum MetricsExposition {
         for (limit, count) in downstream.limitHits.sorted(by: { $0.key < $1.key }) {
             out.sample("ferry_limit_hits_total", ["limit": limit], count)
         }
+        out.family(
+            "ferry_route_refusals_total", .counter,
+            help: "Calls a route refused before they went upstream, by reason (why authentication failed, or rate_limit).")
+        for (key, count) in downstream.refusals.sorted(by: { $0.key < $1.key }) {
+            out.sample("ferry_route_refusals_total", ["route": key.route, "reason": key.reason], count)
+        }
         out.family("ferry_draining", .gauge, help: "1 while draining (SIGTERM received).")
         out.sample("ferry_draining", [:], draining ? 1 : 0)
 

@@ -42,8 +42,8 @@ enum RequestRefusal {
 
 struct ExchangeStarter {
     let context: ListenerContext
-    /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener.
-    let clientSubject: String?
+    /// The verified client certificate's subject and alternative names, on a mutual-TLS listener.
+    let clientIdentity: CertificateIdentity?
     /// The client's `address:port` (empty unless the access log or a rate limit needs it).
     let peer: String
     /// Past this, a body whose answer was decided from its head is not read to its end.
@@ -323,30 +323,34 @@ struct ExchangeStarter {
 
     /// The route's say over the call before it goes upstream, the same for every protocol: its
     /// authentication, then its rate limit. Returns what authentication changes in the
-    /// metadata; throws why the call is refused (counted as an `auth` or `rate_limit` hit).
+    /// metadata; throws why the call is refused (counted as an `auth` or `rate_limit` hit, and
+    /// by route and reason).
     func admit(_ route: Route, _ head: HTTP1RequestHead) throws(AdmissionRefusal) -> AuthGrant? {
         var grant: AuthGrant?
         if let auth = route.policy.auth {
             let verdict = RouteAuthentication.verdict(
-                auth, provider: context.authProviders[auth.jwt], head: head, now: Double(ThreadSignal.realtimeNow) / 1e9,
-                cache: context.tokenCache)
+                auth, identity: clientIdentity, providers: context.authProviders, head: head,
+                now: Double(ThreadSignal.realtimeNow) / 1e9, cache: context.tokenCache)
             switch verdict {
             case .success(let granted): grant = granted
             case .failure(let refusal):
                 context.limitReporter.hit("auth", "route '\(route.match.label)': \(refusal.status.message)")
+                context.metrics?.recordRefusal(route: route.match.label, reason: refusal.reason)
                 throw AdmissionRefusal(status: refusal.status, headers: refusal.challengeHeader, metadata: HeaderFields())
             }
         }
         if let limiter = route.rateLimiter {
             let key: String
             switch limiter.policy.key {
-            case .route, .claim: key = ""
+            case .route: key = ""
             case .clientIP: key = RateLimitRefusal.clientIP(ofPeer: peer)
             case .header(let name): key = head.headers[name] ?? ""
+            case .claim(let name): key = grant?.claimText(name) ?? ""
             }
             if case .limited(let wait) = limiter.acquire(key: key, now: Int64(EventLoop.monotonicNow)) {
                 let refusal = RateLimitRefusal(policy: limiter.policy, route: route.match.label, retryAfterNanoseconds: wait)
                 context.limitReporter.hit("rate_limit", refusal.status.message)
+                context.metrics?.recordRefusal(route: route.match.label, reason: "rate_limit")
                 throw AdmissionRefusal(status: refusal.status, headers: refusal.metadata, metadata: refusal.metadata)
             }
         }
@@ -379,18 +383,16 @@ struct ExchangeStarter {
     }
 
     /// The client's identity and the trace, as metadata for the backend. The verified client
-    /// certificate's subject goes as `x-forwarded-client-cert: Subject="…"` (Envoy's XFCC
+    /// certificate goes as `x-forwarded-client-cert: Subject="…";URI=…;DNS=…` (Envoy's XFCC
     /// format; a client's own XFCC never passes). W3C Trace Context: the request's
     /// `traceparent` names the trace (it goes upstream with the other headers); without one, a
     /// new trace starts when the config asks for it.
     private func identityAndTrace(_ head: HTTP1RequestHead, record: AccessRecord?, addingTo metadata: inout HeaderFields) {
-        if let subject = clientSubject {
-            var quoted = "Subject=\""
-            for character in subject {
-                if character == "\"" || character == "\\" { quoted.append("\\") }
-                quoted.append(character)
-            }
-            metadata.append(name: "x-forwarded-client-cert", value: quoted + "\"")
+        if let identity = clientIdentity {
+            var value = "Subject=" + Self.xfccQuoted(identity.subject)
+            for uri in identity.uris { value += ";URI=" + Self.xfccQuoted(uri) }
+            for name in identity.dnsNames { value += ";DNS=" + Self.xfccQuoted(name) }
+            metadata.append(name: "x-forwarded-client-cert", value: value)
         }
         if let traceparent = head.headers.firstValueBytes("traceparent") {
             record?.traceID = TraceContext(traceparent: String(decoding: traceparent, as: UTF8.self))?.traceID
@@ -399,6 +401,17 @@ struct ExchangeStarter {
             metadata.append(name: "traceparent", value: trace.traceparent)
             record?.traceID = trace.traceID
         }
+    }
+
+    /// An XFCC value in double quotes with '"' and '\\' escaped: Envoy quotes values that may
+    /// hold ',', ';' or '=', and the subject always does.
+    private static func xfccQuoted(_ text: String) -> String {
+        var quoted = "\""
+        for character in text {
+            if character == "\"" || character == "\\" { quoted.append("\\") }
+            quoted.append(character)
+        }
+        return quoted + "\""
     }
 
     /// The route's default deadline, unless the method is known to stream (from the descriptor

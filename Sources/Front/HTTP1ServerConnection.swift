@@ -59,7 +59,7 @@ final class HTTP1ServerConnection {
     private var recordStorage: AccessRecord?
     /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener; looked
     /// up at the first request.
-    private lazy var clientSubject: String? = context.verifiesClients ? connection.peerSubject : nil
+    private lazy var clientIdentity: CertificateIdentity? = context.verifiesClients ? connection.peerIdentity : nil
 
     init(connection: BufferedConnection, slot: ListenerSlot, worker: Worker, peer: String) {
         self.connection = connection
@@ -124,7 +124,7 @@ final class HTTP1ServerConnection {
                 if context.recordsRequests {
                     let started = recordStorage ?? AccessRecord()
                     recordStorage = started
-                    started.begin(head: head, request: request, clientSubject: clientSubject, logged: context.accessLog != nil)
+                    started.begin(head: head, request: request, clientSubject: clientIdentity?.subject, logged: context.accessLog != nil)
                     record = started
                 }
                 state = .receiving(head, request)
@@ -154,7 +154,7 @@ final class HTTP1ServerConnection {
         }
     }
 
-    private var starter: ExchangeStarter { ExchangeStarter(context: context, clientSubject: clientSubject, peer: peer) }
+    private var starter: ExchangeStarter { ExchangeStarter(context: context, clientIdentity: clientIdentity, peer: peer) }
 
     /// A refusal known before the request's body has ended is answered at once, and nothing
     /// more of the body is kept; the connection then closes, lingering so that the client

@@ -31,7 +31,7 @@ final class HTTP2ServerConnection: LoopFlushable {
     private var goingAway = false
     var flushScheduled = false
     /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener.
-    private(set) lazy var clientSubject: String? = slot.context.verifiesClients ? connection.peerSubject : nil
+    private(set) lazy var clientIdentity: CertificateIdentity? = slot.context.verifiesClients ? connection.peerIdentity : nil
     /// Output queued for the socket past which nothing more is serialized: a client that does
     /// not read holds its streams' data in them (and so, through UpstreamCredit, in the backends).
     static let outputLimitBytes = 1 << 20

@@ -86,7 +86,7 @@ final class HTTP2ServerStream {
     }
 
     private var starter: ExchangeStarter {
-        ExchangeStarter(context: context, clientSubject: connection.clientSubject, peer: connection.peer)
+        ExchangeStarter(context: context, clientIdentity: connection.clientIdentity, peer: connection.peer)
     }
 
     // MARK: The request
@@ -132,7 +132,8 @@ final class HTTP2ServerStream {
         let classified = RequestClassifier(context: context).classify(head, framing: framing)
         if context.recordsRequests {
             let started = AccessRecord()
-            started.begin(head: head, request: classified, clientSubject: connection.clientSubject, logged: context.accessLog != nil)
+            started.begin(
+                head: head, request: classified, clientSubject: connection.clientIdentity?.subject, logged: context.accessLog != nil)
             record = started
         }
         request = .receivingBody(head, classified)

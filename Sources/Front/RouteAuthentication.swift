@@ -1,9 +1,11 @@
-// What a route's authentication makes of a call (issue 17): the bearer token (RFC 6750 §2.1)
-// verified by the route's issuer, then its claims rules; a refusal says why without echoing the
-// token, and a pass says what goes to the backend instead of what the client sent.
+// What a route's authentication makes of a call (issue 17): the client certificate's identity
+// against its rules, then the bearer token (RFC 6750 §2.1) verified by the route's issuer and its
+// claims rules; a refusal says why without echoing the token, and a pass says what goes to the
+// backend instead of what the client sent.
 import Auth
 import FerryCore
 import HTTP1
+import Loop
 import Routing
 import Transcode
 
@@ -13,47 +15,72 @@ struct AuthGrant {
     var forwarded = HeaderFields()
     var replacedNames: Set<String> = []
     var dropsAuthorization = false
+    /// The verified token's claims (`null` without a token), for `claim:NAME` rate-limit keys.
+    var claims = JSONValue.null
+
+    /// A claim as text (as a forwarded header carries it), nil when absent or not a scalar.
+    func claimText(_ name: String) -> String? { RouteAuthentication.text(claims[name]) }
 }
 
 /// A call refused: UNAUTHENTICATED (401) or PERMISSION_DENIED (403), with the RFC 6750 §3
 /// challenge for REST and Connect.
 struct AuthRefusal: Error {
     let status: GRPCStatus
+    /// Empty for certificate refusals, whose answers carry no Bearer challenge.
     let challenge: String
+    /// The `reason` label of `ferry_route_refusals_total`.
+    let reason: String
 
     /// `WWW-Authenticate` with the challenge.
     var challengeHeader: HeaderFields {
         var headers = HeaderFields()
-        headers.append(name: "www-authenticate", value: challenge)
+        if !challenge.isEmpty { headers.append(name: "www-authenticate", value: challenge) }
         return headers
     }
 }
 
 enum RouteAuthentication {
-    /// The verdict on `head` for a route that requires `auth`, at the wall-clock time `now`
-    /// (seconds since 1970).
+    /// The verdict on `head`, from a client with `identity`, for a route that requires `auth`,
+    /// at the wall-clock time `now` (seconds since 1970).
     static func verdict(
-        _ auth: RouteAuth, provider: AuthProvider?, head: HTTP1RequestHead, now: Double, cache: VerifiedTokenCache
+        _ auth: RouteAuth, identity: CertificateIdentity?, providers: [String: AuthProvider], head: HTTP1RequestHead, now: Double,
+        cache: VerifiedTokenCache
     ) -> Result<AuthGrant, AuthRefusal> {
-        guard let provider else {
-            return .failure(refusal(.unauthenticated, "no issuer '\(auth.jwt)' is loaded", error: nil))
+        if let rule = auth.clientIdentities {
+            // Envoy's RBAC answers both with 403: there is no HTTP challenge for certificates.
+            guard let identity else {
+                return .failure(
+                    AuthRefusal(
+                        status: GRPCStatus(.permissionDenied, "this route needs a client certificate (mutual TLS)"), challenge: "",
+                        reason: "no_client_certificate"))
+            }
+            guard rule.allows(subject: identity.subject, sans: identity.alternativeNames) else {
+                return .failure(
+                    AuthRefusal(
+                        status: GRPCStatus(.permissionDenied, "the client certificate '\(identity.subject)' is not allowed on this route"),
+                        challenge: "", reason: "client_identity"))
+            }
+        }
+        guard let issuer = auth.jwt else { return .success(AuthGrant()) }
+        guard let provider = providers[issuer] else {
+            return .failure(refusal(.unauthenticated, "no issuer '\(issuer)' is loaded", error: nil, reason: "no_issuer"))
         }
         guard let token = BearerCredentials.token(inAuthorization: head.headers["authorization"]) else {
-            return .failure(refusal(.unauthenticated, JWTError.missing.description, error: nil))
+            return .failure(refusal(.unauthenticated, JWTError.missing.description, error: nil, reason: JWTError.missing.reason))
         }
         let verified: VerifiedToken
         do {
             verified = try cache.verify(token, with: provider.verifier, now: now)
         } catch {
-            return .failure(refusal(.unauthenticated, error.description, error: "invalid_token"))
+            return .failure(refusal(.unauthenticated, error.description, error: "invalid_token", reason: error.reason))
         }
         for rule in auth.claims where !holds(rule, verified.claims) {
             return .failure(
                 AuthRefusal(
                     status: GRPCStatus(.permissionDenied, "the token's claim '\(rule.claim)' does not allow this route"),
-                    challenge: #"Bearer realm="ferry", error="insufficient_scope""#))
+                    challenge: #"Bearer realm="ferry", error="insufficient_scope""#, reason: "claims"))
         }
-        var grant = AuthGrant(dropsAuthorization: !provider.forwardToken)
+        var grant = AuthGrant(dropsAuthorization: !provider.forwardToken, claims: verified.claims)
         for (claim, header) in provider.forwardClaims {
             grant.replacedNames.insert(header)
             if let value = text(verified.claims[claim]) { grant.forwarded.append(name: header, value: value) }
@@ -61,14 +88,14 @@ enum RouteAuthentication {
         return .success(grant)
     }
 
-    private static func refusal(_ code: GRPCStatusCode, _ reason: String, error: String?) -> AuthRefusal {
+    private static func refusal(_ code: GRPCStatusCode, _ message: String, error: String?, reason: String) -> AuthRefusal {
         var challenge = #"Bearer realm="ferry""#
         if let error {
             // A quoted-string (RFC 9110 §5.6.4): no '"' or '\' inside.
-            let description = String(reason.map { $0 == "\"" || $0 == "\\" ? "'" : $0 })
+            let description = String(message.map { $0 == "\"" || $0 == "\\" ? "'" : $0 })
             challenge += #", error="\#(error)", error_description="\#(description)""#
         }
-        return AuthRefusal(status: GRPCStatus(code, reason), challenge: challenge)
+        return AuthRefusal(status: GRPCStatus(code, message), challenge: challenge, reason: reason)
     }
 
     /// A claim holds a rule when it is one of the allowed values, or a list with one of them.
@@ -82,7 +109,7 @@ enum RouteAuthentication {
 
     /// A claim as header text: strings as they are, numbers and booleans as JSON writes them,
     /// a list of those joined with commas; nil for objects and null.
-    private static func text(_ value: JSONValue?) -> String? {
+    static func text(_ value: JSONValue?) -> String? {
         switch value {
         case .string(let text)?: text
         case .bool(let flag)?: flag ? "true" : "false"

@@ -327,8 +327,9 @@ public final class BufferedConnection: LoopFlushable {
         return true
     }
 
-    /// The client certificate's subject (RFC 2253), on a TLS server connection that got one.
-    public var peerSubject: String? { handshaking ? nil : tls?.peerSubject }
+    /// The client certificate's subject and alternative names, on a TLS server connection that
+    /// got one.
+    public var peerIdentity: CertificateIdentity? { handshaking ? nil : tls?.peerIdentity }
 
     // MARK: Output
 

@@ -211,8 +211,9 @@ final class TLSSession {
         return errors
     }
 
-    /// The peer certificate's subject in RFC 2253 form, when it sent one.
-    var peerSubject: String? {
+    /// The peer certificate's identity, when it sent one: its subject in RFC 2253 form and its
+    /// URI, DNS and email subject alternative names.
+    var peerIdentity: CertificateIdentity? {
         guard let certificate = SSL_get1_peer_certificate(ssl) else { return nil }
         defer { X509_free(certificate) }
         guard let bio = BIO_new(BIO_s_mem()) else { return nil }
@@ -220,7 +221,42 @@ final class TLSSession {
         X509_NAME_print_ex(bio, X509_get_subject_name(certificate), 0, ferry_XN_FLAG_RFC2253)
         var data: UnsafeMutablePointer<CChar>?
         let length = ferry_BIO_get_mem_data(bio, &data)
-        guard let data, length > 0 else { return nil }
-        return String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+        let subject = data.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: max(0, length)), as: UTF8.self) } ?? ""
+        var identity = CertificateIdentity(subject: subject)
+        if let sans = ferry_X509_subject_alt_names(certificate) {
+            defer { ferry_GENERAL_NAMES_free(sans) }
+            for index in 0..<ferry_GENERAL_NAMES_count(sans) {
+                var kind: Int32 = 0
+                var count: Int32 = 0
+                guard let text = ferry_GENERAL_NAMES_text(sans, index, &kind, &count) else { continue }
+                let name = String(decoding: UnsafeBufferPointer(start: text, count: Int(count)), as: UTF8.self)
+                switch kind {
+                case ferry_GEN_URI: identity.uris.append(name)
+                case ferry_GEN_DNS: identity.dnsNames.append(name)
+                default: identity.emails.append(name)
+                }
+            }
+        }
+        return identity
     }
+}
+
+/// Who a verified certificate names: what mutual-TLS routes are matched against and what the
+/// backend is told in `x-forwarded-client-cert`.
+public struct CertificateIdentity: Sendable, Equatable {
+    /// RFC 2253 form, e.g. `CN=client,O=Example`.
+    public let subject: String
+    /// Subject alternative names (RFC 5280 §4.2.1.6) by kind: URIs carry SPIFFE IDs.
+    public var uris: [String] = []
+    public var dnsNames: [String] = []
+    public var emails: [String] = []
+
+    public init(subject: String, uris: [String] = [], dnsNames: [String] = [], emails: [String] = []) {
+        self.subject = subject
+        self.uris = uris
+        self.dnsNames = dnsNames
+        self.emails = emails
+    }
+
+    public var alternativeNames: [String] { uris + dnsNames + emails }
 }

@@ -82,6 +82,9 @@ public final class DownstreamMetrics {
     private var lastKey = CallSeriesKey(route: "", method: "", protocolName: "", httpVersion: "")
     private var lastIndex = -1
     private var limitHits: [String: UInt64] = [:]
+    /// Calls a route refused before they went upstream, by route and reason. Bounded by the
+    /// config: routes are configured and reasons are a fixed set.
+    private var refusals: [RouteRefusalKey: UInt64] = [:]
 
     public init() {}
 
@@ -110,11 +113,31 @@ public final class DownstreamMetrics {
         limitHits[limit, default: 0] += 1
     }
 
+    /// A route refused a call (authentication or rate limit) for `reason`.
+    public func recordRefusal(route: String, reason: String) {
+        refusals[RouteRefusalKey(route: route, reason: reason), default: 0] += 1
+    }
+
     public var snapshot: DownstreamMetricsSnapshot {
         DownstreamMetricsSnapshot(
             connectionsActive: connectionsActive, connectionsTotal: connectionsTotal,
             requestsActive: requestsActive,
-            series: seriesIndex.mapValues { series[$0] }, limitHits: limitHits)
+            series: seriesIndex.mapValues { series[$0] }, limitHits: limitHits, refusals: refusals)
+    }
+}
+
+/// The labels of `ferry_route_refusals_total`.
+public struct RouteRefusalKey: Hashable, Sendable, Comparable {
+    public let route: String
+    public let reason: String
+
+    public init(route: String, reason: String) {
+        self.route = route
+        self.reason = reason
+    }
+
+    public static func < (lhs: RouteRefusalKey, rhs: RouteRefusalKey) -> Bool {
+        (lhs.route, lhs.reason) < (rhs.route, rhs.reason)
     }
 }
 
@@ -125,16 +148,18 @@ public struct DownstreamMetricsSnapshot: Sendable, Equatable {
     public var requestsActive = 0
     public var series: [CallSeriesKey: CallSeries] = [:]
     public var limitHits: [String: UInt64] = [:]
+    public var refusals: [RouteRefusalKey: UInt64] = [:]
 
     public init(
         connectionsActive: Int = 0, connectionsTotal: UInt64 = 0, requestsActive: Int = 0,
-        series: [CallSeriesKey: CallSeries] = [:], limitHits: [String: UInt64] = [:]
+        series: [CallSeriesKey: CallSeries] = [:], limitHits: [String: UInt64] = [:], refusals: [RouteRefusalKey: UInt64] = [:]
     ) {
         self.connectionsActive = connectionsActive
         self.connectionsTotal = connectionsTotal
         self.requestsActive = requestsActive
         self.series = series
         self.limitHits = limitHits
+        self.refusals = refusals
     }
 
     public mutating func add(_ other: DownstreamMetricsSnapshot) {
@@ -143,5 +168,6 @@ public struct DownstreamMetricsSnapshot: Sendable, Equatable {
         requestsActive += other.requestsActive
         for (key, value) in other.series { series[key, default: CallSeries()].add(value) }
         for (key, value) in other.limitHits { limitHits[key, default: 0] += value }
+        for (key, value) in other.refusals { refusals[key, default: 0] += value }
     }
 }

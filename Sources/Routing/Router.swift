@@ -68,12 +68,16 @@ public struct RoutePolicy: Sendable, Equatable {
     }
 }
 
-/// A route's authentication: which JWT provider's tokens it takes, and the claims a caller must
-/// have (each listed claim must hold one of its values; for a list claim, one of its elements).
+/// A route's authentication: which JWT provider's tokens it takes and the claims a caller must
+/// have (each listed claim must hold one of its values; for a list claim, one of its elements),
+/// and which client certificates it takes on mutual-TLS listeners. Each kind given must pass.
 public struct RouteAuth: Sendable, Equatable {
-    /// An `auth.jwt[].name`.
-    public var jwt: String
+    /// An `auth.jwt[].name`; nil: no token needed.
+    public var jwt: String?
     public var claims: [ClaimRule]
+    /// Who may call by certificate: a subject listed here, or a subject alternative name
+    /// matching one in `clientSANs`. Both empty: no certificate needed.
+    public var clientIdentities: ClientIdentityRule?
 
     public struct ClaimRule: Sendable, Equatable {
         public var claim: String
@@ -85,9 +89,32 @@ public struct RouteAuth: Sendable, Equatable {
         }
     }
 
-    public init(jwt: String, claims: [ClaimRule] = []) {
+    public init(jwt: String?, claims: [ClaimRule] = [], clientIdentities: ClientIdentityRule? = nil) {
         self.jwt = jwt
         self.claims = claims
+        self.clientIdentities = clientIdentities
+    }
+}
+
+/// `client_subjects` and `client_sans` (issue 17): the verified client certificate's subject in
+/// RFC 2253 form, exactly, or one of its URI, DNS or email subject alternative names (SPIFFE IDs
+/// are URI SANs), exactly or, for a pattern ending in `*`, by prefix.
+public struct ClientIdentityRule: Sendable, Equatable {
+    public var subjects: [String]
+    public var sans: [String]
+
+    public init(subjects: [String], sans: [String]) {
+        self.subjects = subjects
+        self.sans = sans
+    }
+
+    public func allows(subject: String, sans names: [String]) -> Bool {
+        if subjects.contains(subject) { return true }
+        return names.contains { name in
+            sans.contains { pattern in
+                pattern.hasSuffix("*") ? name.hasPrefix(pattern.dropLast()) : name == pattern
+            }
+        }
     }
 }
 

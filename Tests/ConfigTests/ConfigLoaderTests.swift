@@ -204,6 +204,30 @@ final class ConfigLoaderTests: XCTestCase {
             "auth.jwt[0].forward_claims.sub")
     }
 
+    func testRouteAuthByClientCertificateAndClaimKeys() throws {
+        let mutual = minimal.replacingOccurrences(
+            of: "cors: { allow_origins: [\"*\"] }", with: "tls: { cert_file: c.pem, key_file: k.pem, client_ca_file: ca.pem }")
+        func withAuth(_ yaml: String, _ auth: String) -> String {
+            yaml.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    auth: " + auth)
+        }
+        let config = try ConfigLoader.load(
+            yaml: withAuth(mutual, "{ client_subjects: ['CN=a,O=b'], client_sans: ['spiffe://td/ns/*'] }"), defaultWorkers: 1)
+        XCTAssertEqual(
+            config.routes[0].policy.auth,
+            RouteAuth(jwt: nil, clientIdentities: ClientIdentityRule(subjects: ["CN=a,O=b"], sans: ["spiffe://td/ns/*"])))
+        XCTAssertEqual(loadError(withAuth(minimal, "{ client_sans: ['spiffe://td/*'] }"))?.path, "routes[0].auth")
+        XCTAssertEqual(loadError(withAuth(mutual, "{ client_sans: [''] }"))?.path, "routes[0].auth.client_sans[0]")
+        XCTAssertEqual(loadError(withAuth(mutual, "{ }"))?.path, "routes[0].auth")
+        XCTAssertEqual(loadError(withAuth(mutual, "{ claims: { role: [a] }, client_sans: [x] }"))?.path, "routes[0].auth.claims")
+
+        let provider = "\nauth: { jwt: [ { name: corp, secret_file: s } ] }"
+        let keyed = try ConfigLoader.load(
+            yaml: withAuth(minimal, "{ jwt: corp }").replacingOccurrences(
+                of: "cluster: nodes", with: "cluster: nodes\n    rate_limit: { requests_per_second: 1, key: 'claim:sub' }") + provider,
+            defaultWorkers: 1)
+        XCTAssertEqual(keyed.routes[0].policy.rateLimit?.key, .claim("sub"))
+    }
+
     func testRetryPolicyErrorsNameTheKey() {
         func policyError(_ policy: String) -> ConfigError? {
             loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: nodes\n    retry_policy: " + policy))

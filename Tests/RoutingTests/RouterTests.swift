@@ -39,4 +39,14 @@ final class RouterTests: XCTestCase {
         XCTAssertNil(GRPCMethodPath("/a.B/"))
         XCTAssertNil(GRPCMethodPath("a.B/C"))
     }
+
+    func testClientIdentityRuleMatchesSubjectsExactlyAndNamesByPrefix() {
+        let rule = ClientIdentityRule(subjects: ["CN=a,O=b"], sans: ["spiffe://td/ns/shop/*", "admin.example"])
+        XCTAssertTrue(rule.allows(subject: "CN=a,O=b", sans: []))
+        XCTAssertFalse(rule.allows(subject: "CN=a", sans: []))
+        XCTAssertTrue(rule.allows(subject: "CN=x", sans: ["spiffe://td/ns/shop/sa/orders"]))
+        XCTAssertFalse(rule.allows(subject: "CN=x", sans: ["spiffe://td/ns/shopping/sa/orders"]))
+        XCTAssertTrue(rule.allows(subject: "CN=x", sans: ["other", "admin.example"]))
+        XCTAssertFalse(rule.allows(subject: "CN=x", sans: ["admin.example.org"]))
+    }
 }

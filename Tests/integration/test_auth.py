@@ -11,6 +11,7 @@ import pytest
 from jwcrypto import jwk
 from node.v1 import node_pb2, node_pb2_grpc
 from restclient import compile_descriptors, request, rest_section
+from test_operations import scrape, value
 
 GET_NODE = "/node.v1.NodeService/GetNode"
 REQUEST = node_pb2.GetNodeRequest(node_id="a1").SerializeToString()
@@ -24,23 +25,23 @@ def keys():
             "stranger": jwk.JWK.generate(kty="EC", crv="P-256", kid="ec-1")}
 
 
-def token(keys, key="rsa", alg="RS256", **claims):
+def token(keys, key="rsa", alg="RS256", kid=None, **claims):
     now = int(time.time())
     payload = {"iss": ISSUER, "aud": "ferry", "sub": "user-7", "role": "reader", "iat": now, "exp": now + 300, **claims}
     return jwt.encode(payload, keys[key].export_to_pem(private_key=True, password=None), algorithm=alg,
-                      headers={"kid": keys[key]["kid"]})
+                      headers={"kid": kid or keys[key]["kid"]})
 
 
 @pytest.fixture
 def auth_ferry(make_ferry, tmp_path, keys):
-    def make(forward_token="true"):
+    def make(forward_token="true", route_options=""):
         jwks = tmp_path / "jwks.json"
         jwks.write_text(json.dumps({"keys": [json.loads(keys[name].export_public()) for name in ("rsa", "ec")]}))
         descriptors = compile_descriptors(tmp_path / "node.pb", "node/v1/node.proto")
         auth = (f"auth:\n  jwt:\n    - name: corp\n      issuer: {ISSUER}\n      audiences: [ferry]\n"
                 f"      jwks_file: {jwks}\n      forward_claims: {{ sub: x-echo }}\n      forward_token: {forward_token}\n")
         return make_ferry(top_level=rest_section(descriptors) + auth,
-                          node_route_options="    auth: { jwt: corp, claims: { role: [admin, reader] } }\n")
+                          node_route_options="    auth: { jwt: corp, claims: { role: [admin, reader] } }\n" + route_options)
     return make
 
 
@@ -60,16 +61,19 @@ def test_a_valid_token_passes_and_its_claim_replaces_the_clients_header(auth_fer
     assert recorder.metadata[-1]["authorization"].startswith("Bearer ")
 
 
-@pytest.mark.parametrize("case, make_bearer, reason", [
-    ("missing", lambda keys: None, "no bearer token"),
-    ("garbage", lambda keys: "not.a.token", "malformed token"),
-    ("unsigned", lambda keys: jwt.encode({"iss": ISSUER, "aud": "ferry"}, None, algorithm="none"), "algorithm 'none'"),
-    ("forged", lambda keys: token(keys, "stranger", "ES256"), "signature does not verify"),
-    ("expired", lambda keys: token(keys, exp=int(time.time()) - 120), "has expired"),
-    ("other issuer", lambda keys: token(keys, iss="https://evil.example"), "issuer"),
-    ("other audience", lambda keys: token(keys, aud="someone-else"), "audience"),
+@pytest.mark.parametrize("case, make_bearer, reason, label", [
+    ("missing", lambda keys: None, "no bearer token", "missing"),
+    ("garbage", lambda keys: "not.a.token", "malformed token", "malformed"),
+    ("unsigned", lambda keys: jwt.encode({"iss": ISSUER, "aud": "ferry"}, None, algorithm="none"), "algorithm 'none'",
+     "algorithm"),
+    ("forged", lambda keys: token(keys, "stranger", "ES256"), "signature does not verify", "signature"),
+    ("expired", lambda keys: token(keys, exp=int(time.time()) - 120), "has expired", "expired"),
+    ("other issuer", lambda keys: token(keys, iss="https://evil.example"), "issuer", "issuer"),
+    ("other audience", lambda keys: token(keys, aud="someone-else"), "audience", "audience"),
+    ("unknown key", lambda keys: token(keys, "stranger", "ES256", kid="ec-9"), "key 'ec-9'", "unknown_key"),
 ])
-def test_bad_tokens_are_unauthenticated_and_never_reach_the_backend(auth_ferry, keys, recorder, case, make_bearer, reason):
+def test_bad_tokens_are_unauthenticated_and_never_reach_the_backend(auth_ferry, keys, recorder, case, make_bearer, reason,
+                                                                      label):
     ferry = auth_ferry()
     bearer = make_bearer(keys)
     response = web(ferry, bearer)
@@ -77,6 +81,8 @@ def test_bad_tokens_are_unauthenticated_and_never_reach_the_backend(auth_ferry, 
     if bearer:
         assert bearer not in response.grpc_message
     assert recorder.calls == []
+    # Counted by route and reason.
+    assert value(scrape(ferry), "ferry_route_refusals_total", route="node.v1.NodeService", reason=label) == 1
 
 
 def test_a_claim_outside_the_rule_is_permission_denied(auth_ferry, keys, recorder):
@@ -85,6 +91,15 @@ def test_a_claim_outside_the_rule_is_permission_denied(auth_ferry, keys, recorde
     assert response.grpc_status == 7 and "claim 'role'" in response.grpc_message
     assert web(ferry, token(keys, role=["guest", "admin"])).grpc_status == 0
     assert recorder.calls == ["GetNode"]
+    assert value(scrape(ferry), "ferry_route_refusals_total", route="node.v1.NodeService", reason="claims") == 1
+
+
+def test_a_rate_limit_keyed_by_a_claim_has_a_bucket_per_subject(auth_ferry, keys, recorder):
+    ferry = auth_ferry(route_options="    rate_limit: { requests_per_second: 0.01, burst: 1, key: 'claim:sub' }\n")
+    statuses = [web(ferry, token(keys, sub=subject)).grpc_status for subject in ("ann", "bob", "ann", "bob", "cy")]
+    assert statuses == [0, 0, 8, 8, 0]
+    assert recorder.calls == ["GetNode"] * 3
+    assert value(scrape(ferry), "ferry_route_refusals_total", route="node.v1.NodeService", reason="rate_limit") == 2
 
 
 def test_rest_gets_401_and_403_with_bearer_challenges(auth_ferry, keys, recorder):

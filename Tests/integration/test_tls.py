@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 import grpcweb
 import node_backend
 from conftest import ferry_binary, free_port
+from test_operations import scrape, value
 from node.v1 import node_pb2, node_pb2_grpc
 
 GET_NODE = "/node.v1.NodeService/GetNode"
@@ -53,8 +54,10 @@ def pki(tmp_path_factory):
     renewed = make_certificate(directory, "ca", "renewed", "/CN=renewed.localhost", "DNS:localhost,IP:127.0.0.1")
     client = make_certificate(directory, "ca", "client", "/O=Ferry Tests/CN=client-1")
     stranger = make_certificate(directory, "other-ca", "stranger", "/CN=stranger")
+    workload = make_certificate(directory, "ca", "workload", "/CN=orders",
+                                "URI:spiffe://ferry.test/ns/shop/sa/orders,DNS:orders.shop.svc")
     return {"dir": directory, "ca": ca, "other_ca": other_ca, "server": server, "renewed": renewed, "client": client,
-            "stranger": stranger}
+            "stranger": stranger, "workload": workload}
 
 
 def tls_listener(pki, client_ca=False):
@@ -154,6 +157,47 @@ def test_mutual_tls_accepts_known_clients_and_forwards_the_subject(make_ferry, p
         with pytest.raises((ssl.SSLError, ConnectionError)):
             grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki, certificate), host="localhost", timeout=5)
     assert recorder.count("GetNode") == 1
+
+
+def test_routes_allow_client_certificates_by_subject_or_spiffe_id(make_ferry, pki, recorder):
+    """routes[].auth client_subjects / client_sans on a listener that asks for, but does not
+    require, certificates: the route refuses callers without one or with another identity
+    (PERMISSION_DENIED, REST 403, counted by reason); the SPIFFE ID goes upstream in XFCC."""
+    cert, key = pki["server"]
+    listener = (f"    tls: {{ cert_file: {cert}, key_file: {key}, client_ca_file: {pki['ca']},"
+                f" require_client_certificate: false }}\n")
+    ferry = make_ferry(extra_listener=listener, node_route_options=(
+        "    auth: { client_subjects: ['CN=client-1,O=Ferry Tests'], client_sans: ['spiffe://ferry.test/ns/shop/*'] }\n"))
+
+    def call(certificate):
+        return grpcweb.call(ferry.port, GET_NODE, REQUEST, tls=client_context(pki, certificate), host="localhost")
+
+    assert call(pki["client"]).grpc_status == 0
+    assert call(pki["workload"]).grpc_status == 0
+    assert recorder.metadata[-1]["x-forwarded-client-cert"] == (
+        'Subject="CN=orders";URI="spiffe://ferry.test/ns/shop/sa/orders";DNS="orders.shop.svc"')
+    anonymous = call(None)
+    assert anonymous.grpc_status == 7 and "needs a client certificate" in anonymous.grpc_message
+    # Another certificate of the same CA: verified, but not one the route names.
+    other = make_certificate(pki["dir"], "ca", "other-client", "/CN=client-2", "URI:spiffe://ferry.test/ns/admin/sa/x")
+    refused = call(other)
+    assert refused.grpc_status == 7 and "'CN=client-2' is not allowed" in refused.grpc_message
+    # Other routes on the same listener take anyone.
+    rich = grpcweb.call(ferry.port, "/ferry.test.v1.RichService/Echo", b"", tls=client_context(pki), host="localhost")
+    assert rich.grpc_status != 7
+    assert recorder.count("GetNode") == 2
+    metrics = scrape(ferry)
+    assert value(metrics, "ferry_route_refusals_total", route="node.v1.NodeService", reason="no_client_certificate") == 1
+    assert value(metrics, "ferry_route_refusals_total", route="node.v1.NodeService", reason="client_identity") == 1
+
+
+def test_certificate_rules_need_a_mutual_tls_listener(tmp_path):
+    config = tmp_path / "no-mtls.yaml"
+    config.write_text(f"listeners: [{{ address: 127.0.0.1:{free_port()} }}]\n"
+                      f"routes: [{{ match: {{ prefix: / }}, cluster: c, auth: {{ client_sans: ['spiffe://x/*'] }} }}]\n"
+                      f"clusters: [{{ name: c, endpoints: [127.0.0.1:{free_port()}] }}]\n")
+    result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True, timeout=20)
+    assert result.returncode != 0 and "routes[0].auth: client_subjects and client_sans need a mutual-TLS listener" in result.stderr
 
 
 def test_bad_certificate_is_a_startup_error_naming_the_file(tmp_path, pki):
