@@ -61,7 +61,7 @@ let package = Package(
         // gzip through zlib, bounded (issue 16).
         .target(name: "Gzip", dependencies: ["CZlib"], swiftSettings: strict),
         // JWT verification (issue 17): JWS parsing, JWK sets, signatures through OpenSSL, claims.
-        .target(name: "Auth", dependencies: ["FerryCore", "Transcode", "COpenSSL"], swiftSettings: strict),
+        .target(name: "Auth", dependencies: ["FerryCore", "Transcode", "Resilience", "COpenSSL"], swiftSettings: strict),
         // The Connect protocol's codecs (issue 16): content types, envelopes, errors, GET queries.
         .target(name: "Connect", dependencies: ["FerryCore", "GRPCWeb", "Transcode", "Gzip"], swiftSettings: strict),
         // Generated from Protos/google/api (protoc-gen-swift, committed).
@@ -151,7 +151,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
-        .testTarget(name: "AuthTests", dependencies: ["Auth", "Transcode"]),
+        .testTarget(name: "AuthTests", dependencies: ["Auth", "Transcode", "FerryCore"]),
         .testTarget(name: "ConnectTests", dependencies: ["Connect", "FerryCore", "GRPCWeb", "Transcode", "Gzip", "NodeService"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing", "Resilience"]),

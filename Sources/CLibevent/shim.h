@@ -22,4 +22,7 @@
 #include <event2/thread.h>
 #include <event2/util.h>
 #include <event2/dns.h>
+#include <event2/http.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #endif

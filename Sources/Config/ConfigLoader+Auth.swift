@@ -3,15 +3,16 @@
 import Routing
 
 extension ConfigLoader {
-    /// `auth: { jwt: [ { name, issuer, audiences, jwks_file | secret_file, forward_claims,
-    /// forward_token, clock_skew } ] }`.
-    static func jwtProviders(_ node: ConfigNode) throws(ConfigError) -> [JWTProviderConfig] {
+    /// `auth: { jwt: [ { name, issuer, audiences, jwks_file | jwks_uri (+ jwks_cluster,
+    /// jwks_refresh) | secret_file, forward_claims, forward_token, clock_skew } ] }`.
+    static func jwtProviders(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> [JWTProviderConfig] {
         guard node.isPresent else { return [] }
         try node.requireMapping(keys: ["jwt"])
         var providers: [JWTProviderConfig] = []
         for entry in try node.child("jwt").elements() {
             try entry.requireMapping(keys: [
-                "name", "issuer", "audiences", "jwks_file", "jwks_uri", "secret_file", "forward_claims", "forward_token", "clock_skew",
+                "name", "issuer", "audiences", "jwks_file", "jwks_uri", "jwks_cluster", "jwks_refresh", "secret_file",
+                "forward_claims", "forward_token", "clock_skew",
             ])
             var provider = JWTProviderConfig(name: try entry.child("name").requiredString())
             guard !providers.contains(where: { $0.name == provider.name }) else {
@@ -19,13 +20,11 @@ extension ConfigLoader {
             }
             provider.issuer = try entry.child("issuer").string()
             provider.audiences = try entry.child("audiences").stringList() ?? []
-            if entry.child("jwks_uri").isPresent {
-                throw entry.child("jwks_uri").error("fetching keys by URI is not supported yet: give the set as jwks_file")
-            }
             provider.jwksFile = try entry.child("jwks_file").string()
+            provider.remoteKeySet = try remoteKeySet(entry, clusters: clusters)
             provider.secretFile = try entry.child("secret_file").string()
-            guard (provider.jwksFile == nil) != (provider.secretFile == nil) else {
-                throw entry.error("exactly one of jwks_file or secret_file is required")
+            guard [provider.jwksFile != nil, provider.remoteKeySet != nil, provider.secretFile != nil].filter({ $0 }).count == 1 else {
+                throw entry.error("exactly one of jwks_file, jwks_uri or secret_file is required")
             }
             for (claim, header) in try entry.child("forward_claims").entries() {
                 let name = try header.requiredString().lowercased()
@@ -37,6 +36,64 @@ extension ConfigLoader {
             providers.append(provider)
         }
         return providers
+    }
+
+    /// `jwks_uri: http[s]://host[:port]/path`, fetched from the endpoints of `jwks_cluster` every
+    /// `jwks_refresh` (default 10 minutes, at least 1 s).
+    private static func remoteKeySet(_ entry: ConfigNode, clusters: Set<String>) throws(ConfigError) -> RemoteKeySetConfig? {
+        let uriNode = entry.child("jwks_uri")
+        let clusterNode = entry.child("jwks_cluster")
+        guard let uri = try uriNode.string() else {
+            for key in ["jwks_cluster", "jwks_refresh"] where entry.child(key).isPresent {
+                throw entry.child(key).error("goes with jwks_uri")
+            }
+            return nil
+        }
+        let usesTLS: Bool
+        let rest: Substring
+        if uri.hasPrefix("https://") {
+            (usesTLS, rest) = (true, uri.dropFirst(8))
+        } else if uri.hasPrefix("http://") {
+            (usesTLS, rest) = (false, uri.dropFirst(7))
+        } else {
+            throw uriNode.error("expected an http:// or https:// URL, got '\(uri)'")
+        }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        var path = String(rest.dropFirst(authority.count).prefix { $0 != "#" })
+        if path.isEmpty || path.hasPrefix("?") { path = "/" + path }
+        var host = authority
+        var port = usesTLS ? 443 : 80
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let tail = authority[authority.index(after: close)...]
+            if !tail.isEmpty {
+                guard tail.hasPrefix(":"), let number = Int(tail.dropFirst()), (1...65535).contains(number) else {
+                    throw uriNode.error("'\(uri)' has an invalid port")
+                }
+                port = number
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            guard let number = Int(authority[authority.index(after: colon)...]), (1...65535).contains(number) else {
+                throw uriNode.error("'\(uri)' has an invalid port")
+            }
+            host = authority[..<colon]
+            port = number
+        }
+        guard !host.isEmpty, !host.contains("@"), path.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw uriNode.error("'\(uri)' is not a URL Ferry can fetch (a host, no user info, no spaces)")
+        }
+        guard let cluster = try clusterNode.string() else {
+            throw entry.error("jwks_uri needs jwks_cluster: the cluster whose endpoints (and TLS settings) serve it")
+        }
+        guard clusters.contains(cluster) else {
+            throw clusterNode.error("no cluster named '\(cluster)' (clusters: \(clusters.sorted().joined(separator: ", ")))")
+        }
+        var remote = RemoteKeySetConfig(uri: uri, usesTLS: usesTLS, host: String(host), port: port, path: path, cluster: cluster)
+        if let refresh = try entry.child("jwks_refresh").duration() {
+            guard refresh >= 1_000_000_000 else { throw entry.child("jwks_refresh").error("at least 1s") }
+            remote.refreshNanoseconds = refresh
+        }
+        return remote
     }
 
     /// `routes[].auth: { jwt: NAME, claims: { role: [admin, reader] }, client_subjects: [...],

@@ -26,7 +26,7 @@ public enum ConfigLoader {
             throw ConfigError(path: "clusters[\(index)].name", reason: "duplicate cluster name '\(cluster.name)'")
         }
 
-        let providers = try jwtProviders(document.child("auth"))
+        let providers = try jwtProviders(document.child("auth"), clusters: clusterNames)
         let routesNode = document.child("routes")
         let routes = try routesNode.elements().map { node throws(ConfigError) in
             try route(node, clusters: clusterNames, providers: providers)

@@ -37,6 +37,8 @@ public struct JWTProviderConfig: Sendable, Equatable {
     public var audiences: [String] = []
     /// A JWK Set file (RFC 7517), or
     public var jwksFile: String?
+    /// a JWK Set fetched by URL, or
+    public var remoteKeySet: RemoteKeySetConfig?
     /// a file holding an HMAC secret (HS256 only).
     public var secretFile: String?
     /// Claim → request header for the backend; the header replaces any the client sent.
@@ -51,8 +53,38 @@ public struct JWTProviderConfig: Sendable, Equatable {
 
     public static func == (lhs: JWTProviderConfig, rhs: JWTProviderConfig) -> Bool {
         lhs.name == rhs.name && lhs.issuer == rhs.issuer && lhs.audiences == rhs.audiences && lhs.jwksFile == rhs.jwksFile
-            && lhs.secretFile == rhs.secretFile && lhs.forwardClaims.elementsEqual(rhs.forwardClaims, by: { $0 == $1 })
+            && lhs.remoteKeySet == rhs.remoteKeySet && lhs.secretFile == rhs.secretFile
+            && lhs.forwardClaims.elementsEqual(rhs.forwardClaims, by: { $0 == $1 })
             && lhs.forwardToken == rhs.forwardToken && lhs.clockSkewNanoseconds == rhs.clockSkewNanoseconds
+    }
+}
+
+/// `jwks_uri`, `jwks_cluster`, `jwks_refresh`: an issuer's JWK set fetched with HTTP/1.1 GET (TLS
+/// for `https`) from the endpoints of a cluster, with its TLS settings.
+public struct RemoteKeySetConfig: Sendable, Equatable {
+    public var uri: String
+    public var usesTLS: Bool
+    /// The URI's host (the `Host` header, and the TLS name unless the cluster sets one).
+    public var host: String
+    public var port: Int
+    /// Path and query.
+    public var path: String
+    public var cluster: String
+    public var refreshNanoseconds: UInt64 = 600_000_000_000
+
+    public init(uri: String, usesTLS: Bool, host: String, port: Int, path: String, cluster: String) {
+        self.uri = uri
+        self.usesTLS = usesTLS
+        self.host = host
+        self.port = port
+        self.path = path
+        self.cluster = cluster
+    }
+
+    /// `Host`: the host, with the port unless it is the scheme's default.
+    public var authority: String {
+        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
+        return port == (usesTLS ? 443 : 80) ? host : "\(host):\(port)"
     }
 }
 

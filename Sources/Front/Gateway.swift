@@ -58,7 +58,9 @@ public enum Gateway {
     public static func checkFiles(_ config: FerryConfig) throws {
         _ = try GatewayResources.tlsContexts(config)
         if let tokenFile = config.admin?.tokenFile { _ = try AdminToken(contentsOfFile: tokenFile) }
-        for (index, provider) in config.jwtProviders.enumerated() { _ = try AuthProvider(provider, index: index) }
+        for (index, provider) in config.jwtProviders.enumerated() {
+            _ = try AuthProvider(provider, index: index, clusters: config.clusters, previous: nil)
+        }
     }
 
     /// Binds every listener on every worker, then the admin listener, and starts serving.
@@ -106,6 +108,12 @@ public enum Gateway {
             running.drain(graceNanoseconds: 0)
             throw failure
         }
+        do {
+            try running.fetchKeySets(plan)
+        } catch {
+            running.drain(graceNanoseconds: 0)
+            throw GatewayStartError(description: "\(error)")
+        }
         if let admin = config.admin {
             do {
                 try running.startAdmin(admin)
@@ -135,6 +143,8 @@ public final class RunningGateway: Sendable {
     private struct State {
         var plan: WorkerPlan
         var admin: AdminServer?
+        /// Started by the first plan with a `jwks_uri` issuer.
+        var keyRefresher: KeySetRefresher?
     }
 
     private let mailboxes: [LoopMailbox<WorkerMessage>]
@@ -162,6 +172,18 @@ public final class RunningGateway: Sendable {
         let admin = try AdminServer.start(
             address: try SocketAddress(parsing: config.address), handler: AdminEndpoints(gateway: self, token: token))
         state.withLock { $0.admin = admin }
+    }
+
+    /// Hands the plan's issuers to the key refresher, which fetches the `jwks_uri` sets.
+    fileprivate func fetchKeySets(_ plan: WorkerPlan) throws(GatewayResourceError) {
+        let providers = Array(plan.resources.authProviders.values)
+        let refresher = try state.withLock { state throws(GatewayResourceError) -> KeySetRefresher? in
+            if state.keyRefresher == nil && providers.contains(where: { $0.remote != nil }) {
+                state.keyRefresher = try KeySetRefresher(logger: logger)
+            }
+            return state.keyRefresher
+        }
+        refresher?.track(providers)
     }
 
     /// The config in effect (the last one reloaded).
@@ -197,8 +219,13 @@ public final class RunningGateway: Sendable {
             }
             let replies = Replies<[String]>()
             for mailbox in mailboxes { mailbox.post(.reload(plan, replies)) }
-            let failures = Set(replies.wait(count: mailboxes.count, timeoutNanoseconds: 10_000_000_000).joined()).sorted()
+            var failures = Set(replies.wait(count: mailboxes.count, timeoutNanoseconds: 10_000_000_000).joined()).sorted()
             state.withLock { $0.plan = plan }
+            do {
+                try fetchKeySets(plan)
+            } catch {
+                failures.append("\(error)")
+            }
             if failures.isEmpty {
                 logger.info(
                     "config reloaded",
@@ -229,7 +256,10 @@ public final class RunningGateway: Sendable {
         for mailbox in mailboxes { mailbox.post(.drain) }
         let deadline = ThreadSignal.realtimeNow + config.drainTimeoutNanoseconds
         let done = finished.allSatisfy { $0.wait(untilRealtimeNanoseconds: deadline) }
-        state.withLock { $0.admin?.stop() }
+        state.withLock {
+            $0.admin?.stop()
+            $0.keyRefresher?.stop()
+        }
         return done
     }
 }

@@ -50,7 +50,7 @@ final class GatewayResources: Sendable {
     let accessLog: AccessLog?
     /// By listener address; kept across reloads, so that connections opened before count.
     let connectionCounters: [String: ConnectionCounter]
-    /// `auth.jwt` by name, keys read.
+    /// `auth.jwt` by name, keys read (or being fetched).
     let authProviders: [String: AuthProvider]
 
     /// Builds what `config` needs; what an unchanged cluster or listener had in `previous`
@@ -81,7 +81,8 @@ final class GatewayResources: Sendable {
         connectionCounters = counters
         var providers: [String: AuthProvider] = [:]
         for (index, provider) in config.jwtProviders.enumerated() {
-            providers[provider.name] = try AuthProvider(provider, index: index)
+            providers[provider.name] = try AuthProvider(
+                provider, index: index, clusters: config.clusters, previous: previous?.authProviders[provider.name])
         }
         authProviders = providers
     }

@@ -68,10 +68,17 @@ enum RouteAuthentication {
         guard let token = BearerCredentials.token(inAuthorization: head.headers["authorization"]) else {
             return .failure(refusal(.unauthenticated, JWTError.missing.description, error: nil, reason: JWTError.missing.reason))
         }
+        guard let verifier = provider.verifier else {
+            return .failure(
+                AuthRefusal(
+                    status: GRPCStatus(.unavailable, "the keys of issuer '\(issuer)' (jwks_uri) have not been fetched yet"),
+                    challenge: "", reason: "keys_unavailable"))
+        }
         let verified: VerifiedToken
         do {
-            verified = try cache.verify(token, with: provider.verifier, now: now)
+            verified = try cache.verify(token, with: verifier, now: now)
         } catch {
+            if case .unknownKey = error { provider.keyMissing() }
             return .failure(refusal(.unauthenticated, error.description, error: "invalid_token", reason: error.reason))
         }
         for rule in auth.claims where !holds(rule, verified.claims) {

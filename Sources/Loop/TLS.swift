@@ -137,7 +137,7 @@ public final class TLSContext: @unchecked Sendable {
 
 /// What a client connection verifies and sends: the server name for SNI and the name or
 /// address the certificate must carry.
-public struct TLSClientSetup {
+public struct TLSClientSetup: Sendable {
     public let context: TLSContext
     /// Sent as SNI (a DNS name; never an IP address, RFC 6066 §3).
     public let serverName: String?
@@ -165,18 +165,21 @@ final class TLSSession {
         SSL_set_fd(ssl, fd)
         if let client {
             SSL_set_connect_state(ssl)
-            if let name = client.serverName, !TLSSession.isIPAddress(name) { _ = ferry_SSL_set_tlsext_host_name(ssl, name) }
-            if let name = client.verifiedName {
-                SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
-                let param = SSL_get0_param(ssl)
-                if TLSSession.isIPAddress(name) {
-                    X509_VERIFY_PARAM_set1_ip_asc(param, name)
-                } else {
-                    SSL_set1_host(ssl, name)
-                }
-            }
+            TLSSession.setUpClient(ssl, client)
         } else {
             SSL_set_accept_state(ssl)
+        }
+    }
+
+    /// SNI (never an IP address, RFC 6066 §3) and the name the certificate must carry.
+    static func setUpClient(_ ssl: OpaquePointer, _ client: TLSClientSetup) {
+        if let name = client.serverName, !isIPAddress(name) { _ = ferry_SSL_set_tlsext_host_name(ssl, name) }
+        guard let name = client.verifiedName else { return }
+        SSL_set_hostflags(ssl, UInt32(X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS))
+        if isIPAddress(name) {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name)
+        } else {
+            SSL_set1_host(ssl, name)
         }
     }
 

@@ -195,13 +195,44 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(
             loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_file: x, secret_file: y } ] }")?.path, "auth.jwt[0]")
         XCTAssertEqual(
-            loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_uri: 'https://idp/keys' } ] }")?.path, "auth.jwt[0].jwks_uri")
+            loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_uri: 'https://idp/keys' } ] }")?.reason,
+            "jwks_uri needs jwks_cluster: the cluster whose endpoints (and TLS settings) serve it")
         XCTAssertEqual(
             loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_file: x }, { name: a, jwks_file: y } ] }")?.path,
             "auth.jwt[1].name")
         XCTAssertEqual(
             loadError(minimal + "\nauth: { jwt: [ { name: a, jwks_file: x, forward_claims: { sub: 'bad header' } } ] }")?.path,
             "auth.jwt[0].forward_claims.sub")
+    }
+
+    func testJWKSURIIsFetchedThroughACluster() throws {
+        func remote(_ entry: String) throws -> RemoteKeySetConfig? {
+            try ConfigLoader.load(yaml: minimal + "\nauth: { jwt: [ { name: a, \(entry) } ] }", defaultWorkers: 1)
+                .jwtProviders[0].remoteKeySet
+        }
+        let keys = try XCTUnwrap(remote("jwks_uri: 'https://idp.example/.well-known/jwks.json', jwks_cluster: nodes"))
+        XCTAssertEqual(keys.host, "idp.example")
+        XCTAssertEqual(keys.port, 443)
+        XCTAssertEqual(keys.path, "/.well-known/jwks.json")
+        XCTAssertEqual(keys.authority, "idp.example")
+        XCTAssertTrue(keys.usesTLS)
+        XCTAssertEqual(keys.refreshNanoseconds, 600_000_000_000)
+        let other = try XCTUnwrap(remote("jwks_uri: 'http://[::1]:8080?v=1', jwks_cluster: nodes, jwks_refresh: 30s"))
+        XCTAssertEqual(other.host, "::1")
+        XCTAssertEqual(other.port, 8080)
+        XCTAssertEqual(other.path, "/?v=1")
+        XCTAssertEqual(other.authority, "[::1]:8080")
+        XCTAssertFalse(other.usesTLS)
+        XCTAssertEqual(other.refreshNanoseconds, 30_000_000_000)
+
+        func error(_ entry: String) -> ConfigError? { loadError(minimal + "\nauth: { jwt: [ { name: a, \(entry) } ] }") }
+        XCTAssertEqual(error("jwks_uri: 'ftp://idp/keys', jwks_cluster: nodes")?.path, "auth.jwt[0].jwks_uri")
+        XCTAssertEqual(error("jwks_uri: 'https://idp:99999/keys', jwks_cluster: nodes")?.path, "auth.jwt[0].jwks_uri")
+        XCTAssertEqual(error("jwks_uri: 'https://user@idp/keys', jwks_cluster: nodes")?.path, "auth.jwt[0].jwks_uri")
+        XCTAssertEqual(error("jwks_uri: 'https://idp/keys', jwks_cluster: nowhere")?.path, "auth.jwt[0].jwks_cluster")
+        XCTAssertEqual(error("jwks_uri: 'https://idp/keys', jwks_cluster: nodes, jwks_refresh: 10ms")?.path, "auth.jwt[0].jwks_refresh")
+        XCTAssertEqual(error("jwks_file: k.json, jwks_cluster: nodes")?.path, "auth.jwt[0].jwks_cluster")
+        XCTAssertEqual(error("jwks_file: k.json, jwks_uri: 'https://idp/keys', jwks_cluster: nodes")?.path, "auth.jwt[0]")
     }
 
     func testRouteAuthByClientCertificateAndClaimKeys() throws {

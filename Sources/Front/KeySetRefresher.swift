@@ -1,0 +1,171 @@
+// Fetches the JWK sets of `jwks_uri` issuers on a thread of its own, so that a slow or
+// unreachable issuer (a name resolved by libevent, a TLS handshake, a 10-second timeout) never
+// holds up a worker. Each issuer's fetches follow KeySetRefresh; a fetched set replaces the
+// issuer's keys for every worker at once. Started by the first config with such an issuer.
+import Auth
+import FerryCore
+import Logging
+import Loop
+
+final class KeySetRefresher: Sendable {
+    enum Message: Sendable {
+        /// The providers of the config in effect: fetch for the new ones, forget the others.
+        case track([AuthProvider])
+        case keyMissing(AuthProvider)
+        case stop
+    }
+
+    private let mailbox: LoopMailbox<Message>
+
+    /// Starts the thread; returns once its loop takes messages.
+    init(logger: Logger) throws(GatewayResourceError) {
+        let started = Replies<LoopMailbox<Message>?>()
+        LoopThread.start {
+            guard let loop = try? EventLoop() else { return started.reply(nil) }
+            let fetchers = KeySetFetchers(loop: loop, logger: logger)
+            let mailbox = LoopMailbox<Message>(loop: loop) { message in fetchers.receive(message) }
+            fetchers.mailbox = mailbox
+            started.reply(mailbox)
+            loop.run()
+        }
+        guard let mailbox = started.wait(count: 1, timeoutNanoseconds: 10_000_000_000).first ?? nil else {
+            throw GatewayResourceError(description: "cannot start the loop that fetches jwks_uri key sets")
+        }
+        self.mailbox = mailbox
+    }
+
+    func track(_ providers: [AuthProvider]) {
+        let remote = providers.filter { $0.remote != nil }
+        for provider in remote {
+            provider.onKeyMissing { [mailbox] in mailbox.post(.keyMissing(provider)) }
+        }
+        mailbox.post(.track(remote))
+    }
+
+    func stop() {
+        mailbox.post(.stop)
+    }
+}
+
+/// The refresher's loop side: one fetcher per tracked issuer.
+private final class KeySetFetchers {
+    let loop: EventLoop
+    let logger: Logger
+    var mailbox: LoopMailbox<KeySetRefresher.Message>?
+    private var fetchers: [ObjectIdentifier: KeySetFetcher] = [:]
+
+    init(loop: EventLoop, logger: Logger) {
+        self.loop = loop
+        self.logger = logger
+    }
+
+    func receive(_ message: KeySetRefresher.Message) {
+        switch message {
+        case .track(let providers):
+            let wanted = Set(providers.map(ObjectIdentifier.init))
+            for (id, fetcher) in fetchers where !wanted.contains(id) {
+                fetcher.stop()
+                fetchers[id] = nil
+            }
+            for provider in providers where fetchers[ObjectIdentifier(provider)] == nil {
+                let fetcher = KeySetFetcher(provider: provider, loop: loop, logger: logger)
+                fetchers[ObjectIdentifier(provider)] = fetcher
+                fetcher.start()
+            }
+        case .keyMissing(let provider):
+            fetchers[ObjectIdentifier(provider)]?.keyMissing()
+        case .stop:
+            for fetcher in fetchers.values { fetcher.stop() }
+            fetchers = [:]
+            mailbox?.remove()
+            loop.stop()
+        }
+    }
+}
+
+/// One issuer's fetches: carries out KeySetRefresh's actions.
+private final class KeySetFetcher {
+    /// A JWK set is a few KiB; anything near this is not one.
+    static let maxBodyBytes = 1 << 20
+    static let timeoutSeconds: Int32 = 10
+
+    private let provider: AuthProvider
+    private let source: RemoteKeySource
+    private let loop: EventLoop
+    private let logger: Logger
+    private var schedule: KeySetRefresh
+    private var timer: LoopTimer?
+    private var random = SplitMix64(state: EventLoop.monotonicNow)
+    /// Fetches go to the cluster's endpoints in turn.
+    private var nextEndpoint = 0
+    private var stopped = false
+
+    init(provider: AuthProvider, loop: EventLoop, logger: Logger) {
+        self.provider = provider
+        source = provider.remote!
+        self.loop = loop
+        self.logger = logger
+        schedule = KeySetRefresh(refreshNanoseconds: source.config.refreshNanoseconds)
+    }
+
+    func start() {
+        timer = LoopTimer(loop: loop) { [unowned self] in perform(schedule.timerFired(now: EventLoop.monotonicNow)) }
+        perform(schedule.start(now: EventLoop.monotonicNow))
+    }
+
+    func keyMissing() {
+        perform(schedule.keyMissing(now: EventLoop.monotonicNow))
+    }
+
+    func stop() {
+        stopped = true
+        timer?.cancel()
+        timer = nil
+    }
+
+    private func perform(_ action: KeySetRefresh.Action) {
+        guard !stopped else { return }
+        switch action {
+        case .fetch: fetch()
+        case .wait(let until):
+            let now = EventLoop.monotonicNow
+            timer?.schedule(afterNanoseconds: until > now ? until - now : 0)
+        case .none: break
+        }
+    }
+
+    private func fetch() {
+        guard !source.endpoints.isEmpty else { return failed("cluster '\(source.config.cluster)' has no endpoint") }
+        let endpoint = source.endpoints[nextEndpoint % source.endpoints.count]
+        nextEndpoint &+= 1
+        let target = HTTPFetch.Target(
+            host: endpoint.host, port: endpoint.port, authority: source.config.authority, path: source.config.path, tls: source.tls)
+        HTTPFetch.get(target, on: loop, timeoutSeconds: Self.timeoutSeconds, maxBodyBytes: Self.maxBodyBytes) { [self] result in
+            guard !stopped else { return }
+            switch result {
+            case .failure(let error): failed("\(endpoint.host):\(endpoint.port): \(error)")
+            case .success(let response) where response.status != 200:
+                failed("\(endpoint.host):\(endpoint.port) answered HTTP \(response.status)")
+            case .success(let response):
+                do {
+                    let keys = try AuthProvider.keySet(response.body, source: "the set")
+                    provider.install(keys)
+                    logger.info(
+                        "issuer keys fetched",
+                        metadata: ["issuer": "\(provider.name)", "uri": "\(source.config.uri)", "keys": "\(keys.count)"])
+                    perform(schedule.fetchSucceeded(now: EventLoop.monotonicNow))
+                } catch {
+                    failed("\(error)")
+                }
+            }
+        }
+    }
+
+    /// The keys stay as they were; the next fetch waits out a backoff.
+    private func failed(_ reason: String) {
+        logger.warning(
+            "cannot fetch issuer keys; the keys stay as they were",
+            metadata: ["issuer": "\(provider.name)", "uri": "\(source.config.uri)", "reason": "\(reason)"])
+        perform(schedule.fetchFailed(now: EventLoop.monotonicNow, using: &random))
+    }
+}
