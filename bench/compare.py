@@ -39,6 +39,12 @@ GRPC_WEB_H2_CASE = "gRPC-Web unary over h2c (h2load -c10 -m10)"
 REST_PATH = "/v1/nodes/n1"  # GetNode by its google.api.http rule
 METRICS_OFF_CASE = "gRPC-Web unary, metrics off (admin: off)"
 ACCESS_LOG_CASE = "gRPC-Web unary, metrics, access log and tracing on"
+JWT_OFF_CASE = "gRPC-Web unary, auth off, the same bearer token sent"
+JWT_CACHED_CASE = "gRPC-Web unary, JWT auth, one token (cached)"
+JWT_FRESH_CASES = {"ES256": "gRPC-Web unary, JWT auth, a new ES256 token per call",
+                   "RS256": "gRPC-Web unary, JWT auth, a new RS256 token per call"}
+# More tokens than a worker caches (10,000): cycling through them, every call verifies a signature.
+FRESH_TOKENS = 12_000
 
 
 # ---------------------------------------------------------------- processes and /proc
@@ -150,8 +156,8 @@ def recv_some(sock):
     return chunk
 
 
-def grpc_web_request(port, path, frame):
-    headers = "".join(f"{k}: {v}\r\n" for k, v in WEB_HEADERS.items())
+def grpc_web_request(port, path, frame, extra_headers=None):
+    headers = "".join(f"{k}: {v}\r\n" for k, v in {**WEB_HEADERS, **(extra_headers or {})}.items())
     return (f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{headers}"
             f"content-length: {len(frame)}\r\n\r\n").encode() + frame
 
@@ -163,21 +169,21 @@ def rest_get(port, path):
     return status, body
 
 
-def call_ok(port):
+def call_ok(port, headers=None):
     """One GetNode call; True when the response bytes carry the node and grpc-status:0."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(grpc_web_request(port, UNARY_PATH, UNARY_FRAME))
+        sock.sendall(grpc_web_request(port, UNARY_PATH, UNARY_FRAME, headers))
         status, body, _ = read_response(sock)
     return status == 200 and b"node-n1" in body and b"grpc-status:0" in body
 
 
-def wait_until_serving(service, deadline=20):
+def wait_until_serving(service, deadline=20, headers=None):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if service.process.poll() is not None:
             raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
         try:
-            if call_ok(service.port):
+            if call_ok(service.port, headers):
                 return
         except OSError:
             pass
@@ -273,6 +279,17 @@ function response(status, headers, body)
 end
 function done(summary, latency, requests)
   io.write(string.format("BAD %d\\n", bad))
+end
+"""
+
+
+JWT_ROTATING_SCRIPT = """local tokens = {{}}
+for line in io.lines("{tokens}") do tokens[#tokens + 1] = line end
+local next_token = 0
+function request()
+  next_token = next_token % #tokens + 1
+  wrk.headers["authorization"] = "Bearer " .. tokens[next_token]
+  return wrk.format()
 end
 """
 
@@ -462,7 +479,7 @@ class Bench:
         figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "unary", 3)
         self.record("gRPC-Web unary", run, gateway, figures)
 
-    def variant(self, run, case, change):
+    def variant(self, run, case, change, script="unary", headers=None):
         """The unary case again on a second Ferry whose config `change` edits: what a feature
         costs, against the first Ferry's figures (metrics on, nothing else)."""
         port = self.opts.ferry_port + 20
@@ -472,11 +489,69 @@ class Bench:
         variant = Service("Ferry", [str(self.bin / "ferry"), "run", "--config", str(config), "--log-level", "warning"],
                           port, self.work / f"ferry-variant-{run}.log")
         try:
-            wait_until_serving(variant)
-            figures = self.wrk_measured(variant, UNARY_PATH, self.opts.connections, "unary", 3)
+            wait_until_serving(variant, headers=headers)
+            figures = self.wrk_measured(variant, UNARY_PATH, self.opts.connections, script, 3)
             self.record(case, run, variant, figures)
         finally:
             variant.stop()
+
+    def jwt_setup(self):
+        """An ES256 and an RS256 key in a JWK set file, one long-lived token, and FRESH_TOKENS
+        distinct tokens of each algorithm (once per bench: RSA signing takes a while)."""
+        if hasattr(self, "jwks"):
+            return
+        import json
+        import jwt
+        from jwcrypto import jwk
+        keys = {"ES256": jwk.JWK.generate(kty="EC", crv="P-256", kid="bench-ec"),
+                "RS256": jwk.JWK.generate(kty="RSA", size=2048, kid="bench-rsa")}
+        self.jwks = self.work / "jwks.json"
+        self.jwks.write_text(json.dumps({"keys": [json.loads(key.export_public()) for key in keys.values()]}))
+        # Loaded once: PyJWT would parse a PEM (and check the RSA key, which is slow) per token.
+        signers = {alg: key.get_op_key("sign") for alg, key in keys.items()}
+
+        def token(alg, serial):
+            claims = {"iss": "https://idp.bench", "aud": "ferry", "sub": f"user-{serial}", "exp": int(time.time()) + 86400}
+            return jwt.encode(claims, signers[alg], algorithm=alg, headers={"kid": keys[alg]["kid"]})
+
+        self.jwt_headers = {"authorization": f"Bearer {token('ES256', 0)}"}
+        (self.work / "jwt-cached.lua").write_text(wrk_script(body=UNARY_FRAME, headers={**WEB_HEADERS, **self.jwt_headers}))
+        for alg in JWT_FRESH_CASES:
+            tokens = self.work / f"tokens-{alg}.txt"
+            tokens.write_text("\n".join(token(alg, serial) for serial in range(FRESH_TOKENS)) + "\n")
+            (self.work / f"jwt-{alg}.lua").write_text(
+                wrk_script(body=UNARY_FRAME) + JWT_ROTATING_SCRIPT.format(tokens=tokens))
+        for name in ("jwt-cached", *(f"jwt-{alg}" for alg in JWT_FRESH_CASES)):
+            self.scripts[name] = str(self.work / f"{name}.lua")
+
+    def jwt_auth(self, run):
+        """Issue 17: what JWT authentication costs on the route. A client repeating its token
+        hits the worker's cache (goal: within 5 % of the same requests, token included, through
+        a route without auth: the header's bytes are read and forwarded either way); a new token
+        per call pays a signature check each time."""
+        self.jwt_setup()
+        self.variant(run, JWT_OFF_CASE, lambda config: config, script="jwt-cached")
+        self.variant(run, JWT_CACHED_CASE, self.with_jwt_auth, script="jwt-cached", headers=self.jwt_headers)
+        for alg, case in JWT_FRESH_CASES.items():
+            self.variant(run, case, self.with_jwt_auth, script=f"jwt-{alg}", headers=self.jwt_headers)
+
+    def with_jwt_auth(self, config):
+        """The config with the GetNode route requiring the bench issuer's tokens."""
+        return (config.replace("    cluster: nodes\n", "    cluster: nodes\n    auth: { jwt: bench }\n", 1)
+                + f"auth:\n  jwt:\n    - {{ name: bench, issuer: 'https://idp.bench', audiences: [ferry],"
+                f" jwks_file: {self.jwks} }}\n")
+
+    def instructions(self):
+        """callgrind's instructions per call: as shipped, and with the jwt cases, the same
+        token sent to a route without and with auth (the cached path)."""
+        counts = {"gRPC-Web unary": callgrind_instructions(self.opts, self.work)}
+        if hasattr(self, "jwks"):
+            counts[JWT_OFF_CASE] = callgrind_instructions(self.opts, self.work, headers=self.jwt_headers)
+            counts[JWT_CACHED_CASE] = callgrind_instructions(
+                self.opts, self.work, change=self.with_jwt_auth, headers=self.jwt_headers)
+        for case, (per_call, calls) in counts.items():
+            print(f"  {case}: {per_call:,.0f} instructions per call over {calls:,} calls", flush=True)
+        return counts
 
     def metrics_off(self, run):
         self.variant(run, METRICS_OFF_CASE, lambda config: re.sub(r"admin: .*\n", "admin: off\n", config))
@@ -564,15 +639,16 @@ def still_open(sock):
         sock.setblocking(True)
 
 
-def callgrind_instructions(opts, work):
+def callgrind_instructions(opts, work, change=lambda config: config, headers=None):
     """Instructions Ferry's process executes per gRPC-Web unary call, counted by callgrind
-    over a fixed number of calls after a warm-up (repeatable on a noisy machine)."""
+    over a fixed number of calls after a warm-up (repeatable on a noisy machine); `change`
+    edits the config and `headers` go with every call, as for the variant cases."""
     port = opts.ferry_port + 10
     ensure_port_free(port)
     backend = Service("node-service", [str(Path(opts.bin) / "node-service"), "--address",
                                        f"127.0.0.1:{opts.backend_port}"],
                       opts.backend_port, work / "callgrind-backend.log")
-    (work / "callgrind.yaml").write_text(ferry_config(port, opts.backend_port, work / "node.pb"))
+    (work / "callgrind.yaml").write_text(change(ferry_config(port, opts.backend_port, work / "node.pb")))
     out_file = work / "callgrind.out"
     # valgrind 3.19 cannot read the DWARF 5 debug info; the symbol table is enough.
     subprocess.run(["objcopy", "--strip-debug", str(Path(opts.bin) / "ferry"), str(work / "ferry")], check=True)
@@ -581,10 +657,10 @@ def callgrind_instructions(opts, work):
                               str(work / "callgrind.yaml"), "--log-level", "warning"],
                     port, work / "callgrind-ferry.log")
     try:
-        wait_until_serving(ferry, deadline=120)
+        wait_until_serving(ferry, deadline=120, headers=headers)
         url = f"http://127.0.0.1:{port}{UNARY_PATH}"
         base = ["--h1", "-c10", "-d", str(work / "unary.bin"),
-                *[f"-H{k}: {v}" for k, v in WEB_HEADERS.items()], url]
+                *[f"-H{k}: {v}" for k, v in {**WEB_HEADERS, **(headers or {})}.items()], url]
         subprocess.run(["h2load", "-n1000", *base], check=True, capture_output=True)
         subprocess.run(["callgrind_control", "--zero", str(ferry.pid)], check=True, capture_output=True)
         out = subprocess.run(["h2load", f"-n{opts.callgrind_calls}", *base], check=True,
@@ -665,9 +741,27 @@ def summary(rows, rate_case, instructions):
     if logged == logged:
         lines.append(f"| Ferry with metrics, access log and tracing on, gRPC-Web unary requests per CPU-second "
                      f"| {fmt(logged, 0)} | metrics only: {fmt(plain, 0)} | {logged / plain:.2f}× of metrics only | (issue 6: show the cost) | – |")
+    cached = median(pick(JWT_CACHED_CASE, "Ferry"), "per_cpu")
+    if cached == cached:
+        off = median(pick(JWT_OFF_CASE, "Ferry"), "per_cpu")
+        lines.append(f"| JWT auth on the route, one token repeated (cached), gRPC-Web unary requests per CPU-second "
+                     f"| {fmt(cached, 0)} | auth off, same token sent: {fmt(off, 0)} (no token: {fmt(plain, 0)}) "
+                     f"| {cached / off:.2f}× of auth off | ≥ 0.95× (issue 17) | {'yes' if cached >= 0.95 * off else '**no**'} |")
+        for alg, case in JWT_FRESH_CASES.items():
+            fresh = median(pick(case, "Ferry"), "per_cpu")
+            extra = (1 / fresh - 1 / cached) * 1e6 if fresh == fresh and fresh else float("nan")
+            lines.append(f"| JWT auth, a new {alg} token per call (a signature check each), requests per CPU-second "
+                         f"| {fmt(fresh, 0)} | cached: {fmt(cached, 0)} | {fmt(extra, 1)} µs of CPU per verification "
+                         f"| (issue 17: reported) | – |")
     if instructions:
-        lines.append(f"| Ferry instructions per gRPC-Web unary call (callgrind, {instructions[1]:,} calls) "
-                     f"| {instructions[0]:,.0f} | – | – | (tracked) | – |")
+        per_call, calls = instructions["gRPC-Web unary"]
+        lines.append(f"| Ferry instructions per gRPC-Web unary call (callgrind, {calls:,} calls) "
+                     f"| {per_call:,.0f} | – | – | (tracked) | – |")
+    if instructions and JWT_CACHED_CASE in instructions:
+        on, off = instructions[JWT_CACHED_CASE][0], instructions[JWT_OFF_CASE][0]
+        lines.append(f"| Ferry instructions per call with a cached token, JWT auth on / off (the same token sent) "
+                     f"| {on:,.0f} | off: {off:,.0f} | {on / off:.3f}× | (issue 17: within 5 %) "
+                     f"| {'yes' if on <= 1.05 * off else '**no**'} |")
     return "\n".join(lines)
 
 
@@ -752,6 +846,11 @@ Requests count as succeeded only when the response bytes carry `grpc-status:0` (
   `content-type: application/json`, `connect-protocol-version: 1` and `{CONNECT_BODY.decode()}`, a
   success being a 200 whose JSON carries `"name":"node-n1"`. Envoy has no Connect-to-gRPC
   transcoding for JSON (its `connect_grpc_bridge` keeps the codec), so the row stands beside REST GET.
+- JWT auth (issue 17): the unary load with `authorization: Bearer <ES256 token>` on a second Ferry
+  whose GetNode route has no auth (baseline), then `auth: {{ jwt: bench }}` (a JWK set file with an
+  ES256 and an RS256 key) with that one token (cached), then with {FRESH_TOKENS:,} distinct ES256 or
+  RS256 tokens in turn (`request()` in Lua; more than a worker's 10,000 cached tokens, so each call
+  verifies a signature). CPU per verification = 1/(fresh req per CPU-s) − 1/(cached req per CPU-s).
 - Equal load: `h2load --h1 -c{c} --rps=R/{c} -D{d} --warm-up-time=2 -d getnode.bin
   -H'content-type: application/grpc-web+proto' -H'x-grpc-web: 1' URL` with R = 70 % of the slower
   gateway's unary req/s; p50/p99 from `--log-file`.
@@ -783,10 +882,10 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
-    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,rest,connect,equal-load,stream,grpc,"
-                                           "grpc-web-h2,direct",
-                        help="comma-separated subset of: idle,connections,unary,metrics-off,access-log,rest,connect,equal-load,"
-                             "stream,grpc,grpc-web-h2,direct")
+    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,jwt,rest,connect,equal-load,stream,"
+                                           "grpc,grpc-web-h2,direct",
+                        help="comma-separated subset of: idle,connections,unary,metrics-off,access-log,jwt,rest,connect,"
+                             "equal-load,stream,grpc,grpc-web-h2,direct")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
     parser.add_argument("--backend-port", type=int, default=15051)
@@ -818,6 +917,8 @@ def main():
                     bench.metrics_off(run)
                 if "access-log" in cases:
                     bench.access_log(run)
+                if "jwt" in cases:
+                    bench.jwt_auth(run)
                 if "rest" in cases:
                     for gateway in gateways:
                         bench.rest(run, gateway)
@@ -846,8 +947,7 @@ def main():
         instructions = None
         if opts.callgrind_calls:
             print("callgrind: instructions per call", flush=True)
-            instructions = callgrind_instructions(opts, work)
-            print(f"  {instructions[0]:,.0f} instructions per call over {instructions[1]:,} calls")
+            instructions = bench.instructions()
         write_results(opts, bench.rows, rate_case, instructions, started)
         print(summary(bench.rows, rate_case, instructions))
 

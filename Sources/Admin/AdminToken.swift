@@ -40,12 +40,11 @@ public struct AdminToken: Sendable {
 
     /// The verdict on a request with this `Authorization` value (nil: none).
     public func check(authorization: String?) -> Verdict {
-        guard let bearer = BearerCredentials.token(inAuthorization: authorization) else { return .missing }
-        let given = Array(bearer.utf8)
+        guard let given = BearerCredentials.token(inAuthorization: authorization.map { Array($0.utf8)[...] }) else { return .missing }
         // Every byte is compared whatever the others are; the length alone is not secret.
         var difference = UInt8(given.count == token.count ? 0 : 1)
         for index in 0..<token.count {
-            difference |= token[index] ^ (index < given.count ? given[index] : 0)
+            difference |= token[index] ^ (index < given.count ? given[given.startIndex + index] : 0)
         }
         return difference == 0 ? .allowed : .invalid
     }

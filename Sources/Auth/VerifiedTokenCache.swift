@@ -4,10 +4,31 @@
 // verified for another. Bounded: when full, the expired entries go, and if none has, the whole
 // table (a cache, not a record).
 
+import Glibc
+
 public final class VerifiedTokenCache {
+    /// The issuer's name and the token's bytes: a lookup borrows the request's bytes, an entry
+    /// keeps a copy of its own.
     private struct Key: Hashable {
         let issuer: String
-        let token: Substring
+        let token: ArraySlice<UInt8>
+
+        /// The length and the last 32 bytes: the end of a JWS is its signature, as good as random
+        /// (and only verified tokens are ever stored), so hashing the rest would add cost, not
+        /// spread. Equality still compares every byte.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(issuer)
+            hasher.combine(token.count)
+            token.suffix(32).withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            lhs.issuer == rhs.issuer
+                && lhs.token.count == rhs.token.count
+                && lhs.token.withUnsafeBytes { left in
+                    rhs.token.withUnsafeBytes { right in left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0 }
+                }
+        }
     }
 
     private var entries: [Key: VerifiedToken] = [:]
@@ -24,20 +45,20 @@ public final class VerifiedTokenCache {
 
     /// The claims of `token` for `provider` at `now`: from the table while it is valid there,
     /// else verified (and kept when it passes).
-    public func verify(_ token: Substring, with provider: JWTProvider, now: Double) throws(JWTError) -> VerifiedToken {
+    public func verify(_ token: ArraySlice<UInt8>, with provider: JWTProvider, now: Double) throws(JWTError) -> VerifiedToken {
         let key = Key(issuer: provider.name, token: token)
         if let cached = entries[key] {
             if let expiry = cached.expiry, now <= expiry { return cached }
             entries[key] = nil
         }
-        let verified = try provider.verify(token, now: now)
+        let verified = try provider.verify(String(decoding: token, as: UTF8.self)[...], now: now)
         if entries.count >= capacity {
             entries = entries.filter { $0.value.expiry.map { now <= $0 } ?? false }
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
         }
         // A token without `exp` is kept for `maximumAge` at most.
         let expiry = min(verified.expiry ?? .infinity, now + maximumAge)
-        entries[key] = VerifiedToken(claims: verified.claims, expiry: expiry)
+        entries[Key(issuer: provider.name, token: Array(token)[...])] = VerifiedToken(claims: verified.claims, expiry: expiry)
         return VerifiedToken(claims: verified.claims, expiry: verified.expiry)
     }
 }

@@ -366,7 +366,7 @@ struct ExchangeStarter {
         var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
         GRPCWebMetadata.appendRequestMetadata(
             from: head.headers, allowing: allowed, droppingUnderscoreNames: droppingUnderscoreNames, to: &metadata)
-        if let grant {
+        if let grant, grant.changesMetadata {
             // The claims replace what the client sent under their names (a client must not
             // claim to be someone); the token stays behind when the issuer says so.
             var kept = HeaderFields(reservingFields: metadata.count + grant.forwarded.count, bytes: 256)

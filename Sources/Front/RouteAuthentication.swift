@@ -18,6 +18,9 @@ struct AuthGrant {
     /// The verified token's claims (`null` without a token), for `claim:NAME` rate-limit keys.
     var claims = JSONValue.null
 
+    /// Whether the backend's metadata differs from the client's headers.
+    var changesMetadata: Bool { !replacedNames.isEmpty || dropsAuthorization }
+
     /// A claim as text (as a forwarded header carries it), nil when absent or not a scalar.
     func claimText(_ name: String) -> String? { RouteAuthentication.text(claims[name]) }
 }
@@ -65,7 +68,7 @@ enum RouteAuthentication {
         guard let provider = providers[issuer] else {
             return .failure(refusal(.unauthenticated, "no issuer '\(issuer)' is loaded", error: nil, reason: "no_issuer"))
         }
-        guard let token = BearerCredentials.token(inAuthorization: head.headers["authorization"]) else {
+        guard let token = BearerCredentials.token(inAuthorization: head.headers.firstValueBytes("authorization")) else {
             return .failure(refusal(.unauthenticated, JWTError.missing.description, error: nil, reason: JWTError.missing.reason))
         }
         guard let verifier = provider.verifier else {

@@ -79,10 +79,12 @@ public enum HTTPFetch {
         evhttp_add_header(headers, "Host", target.authority)
         evhttp_add_header(headers, "Accept", "application/json")
         evhttp_add_header(headers, "Connection", "close")
-        // evhttp frees the request after its callback; on failure here it has freed it already.
+        // evhttp frees the request after its callback; when it refuses the request, it has freed
+        // it without calling back.
         guard evhttp_make_request(connection, request, EVHTTP_REQ_GET, target.path) == 0 else {
             evhttp_connection_free(connection)
-            return
+            Unmanaged<Fetch>.fromOpaque(context).release()
+            return completion(.failure(HTTPFetchError(description: "evhttp refused the request for '\(target.path)'")))
         }
         evhttp_connection_free_on_completion(connection)
     }
