@@ -37,7 +37,10 @@ final class KeySetRefresher: Sendable {
     func track(_ providers: [AuthProvider]) {
         let remote = providers.filter { $0.remote != nil }
         for provider in remote {
-            provider.onKeyMissing { [mailbox] in mailbox.post(.keyMissing(provider)) }
+            // Weak: the provider keeps this closure, which must not keep the provider.
+            provider.onKeyMissing { [mailbox, weak provider] in
+                if let provider { mailbox.post(.keyMissing(provider)) }
+            }
         }
         mailbox.post(.track(remote))
     }
