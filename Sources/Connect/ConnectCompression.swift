@@ -7,10 +7,6 @@ public enum ConnectCompression: String, Sendable {
     case identity
     case gzip
 
-    /// Responses smaller than this go uncompressed: gzip's header and trailer alone are 18 bytes,
-    /// and compressing small messages costs more CPU than it saves on the wire.
-    public static let minimumCompressedBytes = 1024
-
     /// The encodings Ferry reads and writes, as an error message lists them.
     public static let supported = "gzip, identity"
 

@@ -32,3 +32,50 @@ extension HeaderFields {
         values(for: name).flatMap { $0.split(separator: ",") }.map { $0.trimmingOWS().lowercased() }
     }
 }
+
+/// Content codings (RFC 9110 §8.4) as far as Ferry reads and writes them: gzip, and identity.
+public enum ContentCoding: Equatable, Sendable {
+    case identity
+    case gzip
+
+    /// Responses smaller than this go uncompressed: gzip's header and trailer alone are 18 bytes,
+    /// and compressing small messages costs more CPU than it saves on the wire.
+    public static let minimumCompressedBytes = 1024
+
+    /// Whether a body of `contentType` is worth compressing: text, JSON and XML, not media
+    /// that is compressed already.
+    public static func compresses(_ contentType: String) -> Bool {
+        let type = contentType.prefix { $0 != ";" }.trimmingOWS().lowercased()
+        return type.hasPrefix("text/") || type.hasSuffix("/json") || type.hasSuffix("+json") || type.hasSuffix("/xml")
+            || type.hasSuffix("+xml") || type == "application/x-ndjson" || type == "application/javascript"
+    }
+
+    /// The coding of a request body from its `Content-Encoding` members; nil for one Ferry
+    /// cannot undo (another coding, or more than one).
+    public init?(contentEncoding members: [String]) {
+        switch members.filter({ $0 != "identity" }) {
+        case []: self = .identity
+        case ["gzip"], ["x-gzip"]: self = .gzip
+        default: return nil
+        }
+    }
+
+    /// Whether `Accept-Encoding` members (RFC 9110 §12.5.3) let a response be gzip: `gzip` (or
+    /// `x-gzip`) with a weight above zero, else `*` with one. Without the field, no: a client
+    /// that says nothing may not inflate.
+    public static func acceptsGzip(_ members: [String]) -> Bool {
+        var wildcard: Bool?
+        for member in members {
+            let parts = member.split(separator: ";")
+            guard let name = parts.first?.trimmingOWS() else { continue }
+            let weight =
+                parts.dropFirst().compactMap { parameter -> Double? in
+                    let pair = parameter.trimmingOWS().split(separator: "=", maxSplits: 1)
+                    return pair.count == 2 && pair[0].lowercased() == "q" ? Double(pair[1].trimmingOWS()) : nil
+                }.first ?? 1
+            if name == "gzip" || name == "x-gzip" { return weight > 0 }
+            if name == "*" { wildcard = weight > 0 }
+        }
+        return wildcard ?? false
+    }
+}

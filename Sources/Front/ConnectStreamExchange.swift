@@ -110,7 +110,7 @@ final class ConnectStreamExchange: DownstreamExchange {
     private func sendMessage(_ frame: GRPCFrame) throws(GRPCStatus) {
         let binary = try Self.uncompressed(frame, encoding: replyEncoding, limit: RESTExchange.maxReplyMessageBytes)
         let message = try withTypedUnsafeBytes(binary) { bytes throws(GRPCStatus) in try messages.responseMessage(bytes) }
-        if responseCompression == .gzip && message.count >= ConnectCompression.minimumCompressedBytes {
+        if responseCompression == .gzip && message.count >= ContentCoding.minimumCompressedBytes {
             stream.sendData(ConnectEnvelopeReader.envelope(flags: ConnectEnvelopeReader.compressedFlag, Gzip.deflate(message)))
         } else {
             stream.sendData(ConnectEnvelopeReader.envelope(flags: 0, message))

@@ -95,7 +95,7 @@ final class ConnectUnaryExchange: DownstreamExchange {
         }
         grpcStatusCode = 0
         let contentType = ConnectContentType.unary(messages.codec).headerValue
-        if responseCompression == .gzip && body.count >= ConnectCompression.minimumCompressedBytes {
+        if responseCompression == .gzip && body.count >= ContentCoding.minimumCompressedBytes {
             respond(status: 200, contentType: contentType, body: Gzip.deflate(body), trailers: metadata, compressed: true)
         } else {
             respond(status: 200, contentType: contentType, body: body, trailers: metadata)

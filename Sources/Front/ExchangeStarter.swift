@@ -3,6 +3,7 @@
 // that. Shared by the HTTP/1.1 connection and the HTTP/2 streams, which only move bytes and
 // keep their own protocol's bookkeeping (keep-alive, lingering close, RST_STREAM).
 import FerryCore
+import Gzip
 import GRPCWeb
 import HTTP1
 import Loop
@@ -225,6 +226,21 @@ struct ExchangeStarter {
         record: AccessRecord?, begin: (any DownstreamExchange) -> Void
     ) -> SimpleResponse? {
         guard let rest = context.rest else { return nil }
+        if call.bodyCoding == .gzip {
+            // Bounded as the body itself is: a small zip bomb must not become a large message.
+            let limit = context.limits.maxMessageBytes
+            do {
+                call.body = try Gzip.inflate(call.body, limit: limit)
+            } catch .tooLarge {
+                context.limitReporter.hit("max_message_bytes", "REST request body inflates above \(limit) bytes")
+                return RequestClassifier.restErrorResponse(
+                    GRPCStatus(.resourceExhausted, "the gzip request body inflates to more than the limit of \(limit) bytes"),
+                    httpStatus: 413, corsHeaders: call.corsHeaders)
+            } catch {
+                return RequestClassifier.restErrorResponse(
+                    GRPCStatus(.invalidArgument, "request body: \(error)"), corsHeaders: call.corsHeaders)
+            }
+        }
         let messages: [[UInt8]]
         let timeout: GRPCTimeout?
         do {
@@ -255,7 +271,8 @@ struct ExchangeStarter {
         }
         let exchange = RESTExchange(
             stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,
-            format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")))
+            format: RESTStreamFormat(accept: head.headers.firstValueBytes("accept")),
+            acceptsGzip: ContentCoding.acceptsGzip(head.headers.listMembers(for: "accept-encoding")))
         begin(exchange)
         let metadata = upstreamMetadata(
             head, allowing: rest.requestHeaders, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant)

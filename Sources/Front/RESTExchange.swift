@@ -11,8 +11,12 @@
 // as the data of each message, under the first one's content type. An error in such a stream
 // has no place in the body: the stream is aborted, which tells the client that the body is
 // incomplete (HTTP/1.1: no last chunk, RFC 9112 §7.1; HTTP/2: RST_STREAM).
+// Compression (RFC 9110 §8.4): when `Accept-Encoding` allows gzip, a whole reply of 1 KiB or more
+// is gzipped, and a stream is one gzip member flushed after each message, so that the client
+// reads every message as it arrives; media that is compressed already is sent as it is.
 import FerryCore
 import GRPCWeb
+import Gzip
 import Transcode
 import Upstream
 
@@ -55,6 +59,10 @@ final class RESTExchange: DownstreamExchange {
     private let rest: RESTTranscoding
     private let extraHeaders: HeaderFields
     private let format: RESTStreamFormat
+    /// The client accepts gzip.
+    private let acceptsGzip: Bool
+    /// A stream's compressor, when it is gzipped.
+    private var gzip: GzipWriter?
     private var state: State = .awaitingFirstMessage
     var call: UpstreamCall?
     private(set) var grpcStatusCode: Int?
@@ -73,9 +81,10 @@ final class RESTExchange: DownstreamExchange {
 
     init(
         stream: any DownstreamStream, binding: RESTBinding, rest: RESTTranscoding, extraHeaders: HeaderFields,
-        format: RESTStreamFormat
+        format: RESTStreamFormat, acceptsGzip: Bool
     ) {
         self.stream = stream
+        self.acceptsGzip = acceptsGzip
         credit = UpstreamCredit(downstreamHighWatermark: stream.bufferLimitBytes)
         self.binding = binding
         self.rest = rest
@@ -99,8 +108,10 @@ final class RESTExchange: DownstreamExchange {
     /// `x-grpc-metadata-` and its trailer metadata under `x-grpc-trailer-` (never as grpc-*
     /// fields of their own), then CORS.
     private func headers(contentType: String) -> HeaderFields {
-        var headers = HeaderFields(reservingFields: 4 + responseMetadata.count + trailerMetadata.count + extraHeaders.count, bytes: 256)
+        var headers = HeaderFields(reservingFields: 5 + responseMetadata.count + trailerMetadata.count + extraHeaders.count, bytes: 256)
         headers.append(name: "content-type", value: contentType)
+        // Whether it is gzipped depends on Accept-Encoding: caches must know (RFC 9110 §12.5.5).
+        if ContentCoding.compresses(contentType) { headers.append(name: "vary", value: "accept-encoding") }
         if call?.overloaded == true { headers.append(name: GRPCStatus.overloadedField, value: "true") }
         prefixed(responseMetadata, "x-grpc-metadata-", to: &headers)
         prefixed(trailerMetadata, "x-grpc-trailer-", to: &headers)
@@ -119,6 +130,11 @@ final class RESTExchange: DownstreamExchange {
         guard case .awaitingFirstMessage = state else { return }
         state = .finished
         var headers = headers(contentType: contentType)
+        var body = body
+        if acceptsGzip && body.count >= ContentCoding.minimumCompressedBytes && ContentCoding.compresses(contentType) {
+            body = Gzip.deflate(body)
+            headers.append(name: "content-encoding", value: "gzip")
+        }
         headers.append(contentsOf: extraHeaders)
         stream.sendHead(status: status, headers: headers, contentLength: body.count)
         stream.sendData(body)
@@ -141,10 +157,9 @@ final class RESTExchange: DownstreamExchange {
         case .streaming(let elements):
             let error = Array("{\"error\":".utf8) + statusJSON + [UInt8(ascii: "}")]
             switch format {
-            case .jsonArray: stream.sendData((elements == 0 ? [] : [UInt8(ascii: ",")]) + error + [UInt8(ascii: "]")])
-            case .ndjson: stream.sendData(error + [0x0A])
-            case .serverSentEvents:
-                stream.sendData(Array("event: error\ndata: ".utf8) + statusJSON + [0x0A, 0x0A])
+            case .jsonArray: send((elements == 0 ? [] : [UInt8(ascii: ",")]) + error + [UInt8(ascii: "]")])
+            case .ndjson: send(error + [0x0A])
+            case .serverSentEvents: send(Array("event: error\ndata: ".utf8) + statusJSON + [0x0A, 0x0A])
             }
             endStream()
         case .finished:
@@ -154,18 +169,27 @@ final class RESTExchange: DownstreamExchange {
 
     private func startStream(contentType: String) {
         var headers = headers(contentType: contentType)
+        if acceptsGzip && ContentCoding.compresses(contentType) {
+            gzip = GzipWriter()
+            headers.append(name: "content-encoding", value: "gzip")
+        }
         headers.append(contentsOf: extraHeaders)
         stream.sendHead(status: 200, headers: headers, contentLength: nil)
-        if binding.responseHTTPBody == nil, case .jsonArray = format { stream.sendData([UInt8(ascii: "[")]) }
         state = .streaming(elements: 0)
+        if binding.responseHTTPBody == nil, case .jsonArray = format { send([UInt8(ascii: "[")]) }
+    }
+
+    /// Bytes of a streamed body, through the compressor when there is one.
+    private func send(_ bytes: [UInt8]) {
+        stream.sendData(gzip.map { $0.write(bytes) } ?? bytes)
     }
 
     private func writeElement(_ json: [UInt8]) {
         guard case .streaming(let elements) = state else { return }
         switch format {
-        case .jsonArray: stream.sendData(elements == 0 ? json : [UInt8(ascii: ",")] + json)
-        case .ndjson: stream.sendData(json + [0x0A])
-        case .serverSentEvents: stream.sendData(Array("data: ".utf8) + json + [0x0A, 0x0A])
+        case .jsonArray: send(elements == 0 ? json : [UInt8(ascii: ",")] + json)
+        case .ndjson: send(json + [0x0A])
+        case .serverSentEvents: send(Array("data: ".utf8) + json + [0x0A, 0x0A])
         }
         state = .streaming(elements: elements + 1)
     }
@@ -181,6 +205,7 @@ final class RESTExchange: DownstreamExchange {
     private func endStream() {
         var trailers = HeaderFields()
         prefixed(trailerMetadata, "x-grpc-trailer-", to: &trailers)
+        if let gzip { stream.sendData(gzip.finish()) }
         state = .finished
         stream.sendEnd(trailers: trailers)
     }
@@ -208,7 +233,7 @@ final class RESTExchange: DownstreamExchange {
                     throw GRPCStatus(.internal, "upstream sent an invalid google.api.HttpBody: \(error)")
                 }
                 if case .awaitingFirstMessage = state { startStream(contentType: body.contentType) }
-                stream.sendData(body.data)
+                send(body.data)
                 continue
             }
             let element: [UInt8]
@@ -238,7 +263,7 @@ final class RESTExchange: DownstreamExchange {
                 }
                 startStream(contentType: format.contentType)
             }
-            if binding.responseHTTPBody == nil, case .jsonArray = format { stream.sendData([UInt8(ascii: "]")]) }
+            if binding.responseHTTPBody == nil, case .jsonArray = format { send([UInt8(ascii: "]")]) }
             endStream()
             return
         }

@@ -52,12 +52,15 @@ final class PendingRESTCall {
     let query: Substring?
     let corsHeaders: HeaderFields
     let dropsUnderscoreNames: Bool
+    /// The body's `Content-Encoding`.
+    let bodyCoding: ContentCoding
     var body: [UInt8] = []
 
     init(
         binding: RESTBinding, route: Route?, pathBindings: [PathBinding], query: Substring?, corsHeaders: HeaderFields,
-        dropsUnderscoreNames: Bool
+        dropsUnderscoreNames: Bool, bodyCoding: ContentCoding = .identity
     ) {
+        self.bodyCoding = bodyCoding
         self.binding = binding
         self.route = route
         self.pathBindings = pathBindings
@@ -271,11 +274,22 @@ struct RequestClassifier {
                         "request body of \(length) bytes is larger than the limit of \(context.limits.maxMessageBytes) bytes"),
                     httpStatus: 413, corsHeaders: corsHeaders)
             }
+            let codings = head.headers.listMembers(for: "content-encoding")
+            guard let coding = ContentCoding(contentEncoding: codings) else {
+                // RFC 9110 §15.5.16: 415, saying in Accept-Encoding which codings are read.
+                var headers = corsHeaders
+                headers.append(name: "accept-encoding", value: "gzip")
+                return Self.restError(
+                    GRPCStatus(
+                        .invalidArgument,
+                        "request Content-Encoding '\(codings.joined(separator: ", "))' is not supported: send gzip or identity"),
+                    httpStatus: 415, corsHeaders: headers)
+            }
             return .rest(
                 PendingRESTCall(
                     binding: binding, route: context.router.route(path: binding.method.grpcPath[...]),
                     pathBindings: pathBindings, query: head.query, corsHeaders: corsHeaders,
-                    dropsUnderscoreNames: dropsUnderscoreNames))
+                    dropsUnderscoreNames: dropsUnderscoreNames, bodyCoding: coding))
         }
     }
 

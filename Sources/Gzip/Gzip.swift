@@ -1,4 +1,4 @@
-// gzip (RFC 1952) through zlib, for compressed Connect messages: inflating is bounded, so that a
+// gzip (RFC 1952) through zlib, for compressed Connect messages and REST bodies: inflating is bounded, so that a
 // small compressed message cannot grow into an unbounded one (a "zip bomb").
 import CZlib
 
@@ -19,7 +19,7 @@ public enum GzipError: Error, Equatable, CustomStringConvertible {
 
 public enum Gzip {
     /// zlib's window bits for a gzip wrapper (15 bits of window, +16: gzip header and trailer).
-    private static let gzipWindowBits: Int32 = 15 + 16
+    static let gzipWindowBits: Int32 = 15 + 16
 
     /// The inflated bytes of one gzip member, at most `limit` of them.
     public static func inflate(_ compressed: UnsafeRawBufferPointer, limit: Int) throws(GzipError) -> [UInt8] {

@@ -27,6 +27,32 @@ public final class ProtoJSONTranscoder: Sendable {
         return printer.out.bytes
     }
 
+    /// The field paths a JSON object sets in a message of `messageType`, as a FieldMask names
+    /// them (proto names, dotted into nested messages; a map, a list, a well-known type or an
+    /// empty object is one path), sorted. Keys the message does not have are left out: the
+    /// parser answers for them.
+    public func fieldMaskPaths(ofJSONObject bytes: UnsafeRawBufferPointer, messageType: String) throws(JSONParseError) -> [String] {
+        guard case .object(let members) = try JSONValue(parsing: bytes) else { return [] }
+        let layout: MessageLayout
+        do { layout = try layouts.layout(for: messageType) } catch { throw JSONParseError(offset: 0, path: "", reason: error.reason) }
+        var paths: [String] = []
+        func collect(_ members: [String: JSONValue], _ layout: MessageLayout, prefix: String) {
+            for (key, value) in members {
+                guard let index = layout.indexByJSONName[key] else { continue }
+                let field = layout.fields[index]
+                if case .object(let inner) = value, !inner.isEmpty, case .message(let nested) = field.kind, !field.isMap,
+                    !field.isRepeated, nested.wellKnown == nil
+                {
+                    collect(inner, nested, prefix: prefix + field.name + ".")
+                } else {
+                    paths.append(prefix + field.name)
+                }
+            }
+        }
+        collect(members, layout, prefix: "")
+        return paths.sorted()
+    }
+
     /// A REST error body: google.rpc.Status as JSON, `{"code":5,"message":"…","details":[]}`
     /// (the form grpc-gateway answers with; Envoy's transcoder answers text for some errors).
     public static func statusJSON(code: Int, message: String) -> [UInt8] {

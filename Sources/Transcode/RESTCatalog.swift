@@ -42,6 +42,19 @@ public struct RESTBinding: Sendable, Equatable {
     public var requestHTTPBody: HTTPBodyPlacement?
     /// Set when the reply (or its response_body field) is a google.api.HttpBody.
     public var responseHTTPBody: HTTPBodyPlacement?
+    /// Set for a PATCH whose body is a message field and whose request has a
+    /// `google.protobuf.FieldMask update_mask`: the mask the client leaves unset is filled with
+    /// the fields its body names (grpc-gateway's rule for partial updates).
+    public var updateMask: UpdateMaskFill?
+}
+
+/// Where the filled `update_mask` goes, and which message the body's field paths name.
+public struct UpdateMaskFill: Sendable, Equatable {
+    public var fieldNumber: Int32
+    /// Its .proto and JSON names: a query parameter of either name is the client's own mask.
+    public var fieldNames: [String]
+    /// The body field's message type: its JSON keys become the mask's paths.
+    public var resourceType: String
 }
 
 public struct RESTCatalog: Sendable {
@@ -146,6 +159,18 @@ public struct RESTCatalog: Sendable {
             }
             body = .field(fieldPath)
         }
+        var updateMask: UpdateMaskFill?
+        if verb == "PATCH", case .field(let fieldPath) = body, requestHTTPBody == nil,
+            let resource = try? pool.fieldPath(fieldPath, in: method.inputType).last, resource.type == .message,
+            resource.label != .repeated,
+            let mask = pool.message(named: method.inputType)?.field.first(where: {
+                $0.name == "update_mask" && $0.type == .message && $0.label != .repeated && $0.typeName == ".google.protobuf.FieldMask"
+            })
+        {
+            updateMask = UpdateMaskFill(
+                fieldNumber: mask.number, fieldNames: [mask.name, mask.hasJsonName ? mask.jsonName : "updateMask"],
+                resourceType: String(resource.typeName.dropFirst()))
+        }
         var responseBody: [String]?
         var responseHTTPBody: HTTPBodyPlacement?
         if rule.responseBody.isEmpty {
@@ -164,7 +189,7 @@ public struct RESTCatalog: Sendable {
                 verb: verb, template: template, owner: method.fullName,
                 target: RESTBinding(
                     method: method, body: body, responseBody: responseBody,
-                    requestHTTPBody: requestHTTPBody, responseHTTPBody: responseHTTPBody))
+                    requestHTTPBody: requestHTTPBody, responseHTTPBody: responseHTTPBody, updateMask: updateMask))
         } catch {
             throw DescriptorError(error.description)
         }

@@ -73,7 +73,13 @@ public struct RESTRequestAssembler: Sendable {
         }
         var bound = pathBindings.map { $0.fieldPath.joined(separator: ".") }
         if case .field(let path) = binding.body { bound.append(path.joined(separator: ".")) }
-        for parameter in try QueryParameter.parse(query ?? "") {
+        let parameters = try QueryParameter.parse(query ?? "")
+        if let fill = binding.updateMask, !message.isEmpty,
+            !parameters.contains(where: { $0.fieldPath.first.map(fill.fieldNames.contains) ?? false })
+        {
+            message += try updateMask(fill, body: body)
+        }
+        for parameter in parameters {
             if binding.body == .wholeMessage {
                 throw RESTRequestError(message: "query parameter '\(parameter.name)' is not allowed: the body is the whole request message")
             }
@@ -91,6 +97,24 @@ public struct RESTRequestAssembler: Sendable {
                 source: "path variable '\(binding.fieldPath.joined(separator: "."))'")
         }
         return message
+    }
+
+    /// The `update_mask` field naming what the body sets (proto field names, nested ones
+    /// dotted: `{"title": …, "author": {"name": …}}` is `title,author.name`); nothing when the
+    /// body names no field.
+    private func updateMask(_ fill: UpdateMaskFill, body: UnsafeRawBufferPointer) throws(RESTRequestError) -> [UInt8] {
+        let paths: [String]
+        do {
+            paths = try transcoder.fieldMaskPaths(ofJSONObject: body, messageType: fill.resourceType)
+        } catch {
+            throw RESTRequestError(message: "request body: \(error)")
+        }
+        guard !paths.isEmpty else { return [] }
+        var mask = WireWriter()
+        for path in paths { mask.writeLengthDelimited(1, Array(path.utf8)) }
+        var field = WireWriter()
+        field.writeLengthDelimited(fill.fieldNumber, mask.bytes)
+        return field.bytes
     }
 
     /// `body` parsed as the value at `prefix` (`{"a":{"b": body}}`); error offsets stay those of the body.

@@ -1,5 +1,6 @@
 @testable import Front
 import FerryCore
+import Gzip
 import NodeService
 import Transcode
 import Upstream
@@ -11,11 +12,14 @@ final class RESTExchangeTests: XCTestCase {
         descriptorSet: Base64.decodeLenient(NodeDescriptorSet.base64)!, services: ["node.v1.NodeService"],
         printOptions: JSONPrintOptions(), parseOptions: JSONParseOptions())
 
-    private func exchange(_ verb: String, _ path: String, format: RESTStreamFormat = .jsonArray) throws -> (RESTExchange, UpstreamCall) {
+    private func exchange(
+        _ verb: String, _ path: String, format: RESTStreamFormat = .jsonArray, acceptsGzip: Bool = false
+    ) throws -> (RESTExchange, UpstreamCall) {
         guard case .matched(let binding, _) = Self.rest.catalog.routes.lookup(verb: verb, path: try RequestPath(parsing: path[...])) else {
             throw XCTSkip("no binding for \(verb) \(path)")
         }
-        let exchange = RESTExchange(stream: stream, binding: binding, rest: Self.rest, extraHeaders: HeaderFields(), format: format)
+        let exchange = RESTExchange(
+            stream: stream, binding: binding, rest: Self.rest, extraHeaders: HeaderFields(), format: format, acceptsGzip: acceptsGzip)
         let call = UpstreamCall(
             request: UpstreamRequest(
                 path: binding.method.grpcPath, metadata: HeaderFields(), contentType: "application/grpc",
@@ -41,7 +45,9 @@ final class RESTExchangeTests: XCTestCase {
         XCTAssertEqual(
             stream.events,
             [
-                .head(status: 200, headers: ["content-type": "application/json", "x-grpc-metadata-x-m": "1"], contentLength: json.count),
+                .head(
+                    status: 200, headers: ["content-type": "application/json", "vary": "accept-encoding", "x-grpc-metadata-x-m": "1"],
+                    contentLength: json.count),
                 .data(json),
                 .end(trailers: [:]),
             ])
@@ -73,11 +79,28 @@ final class RESTExchangeTests: XCTestCase {
         XCTAssertEqual(
             stream.events,
             [
-                .head(status: 200, headers: ["content-type": "application/x-ndjson"], contentLength: nil),
+                .head(status: 200, headers: ["content-type": "application/x-ndjson", "vary": "accept-encoding"], contentLength: nil),
                 .data(Array("{\"sequence\":\"1\"}\n".utf8)),
                 .data(Array("{\"sequence\":\"2\"}\n".utf8)),
                 .end(trailers: [:]),
             ])
+    }
+
+    func testAGzippedStreamInflatesMessageByMessage() throws {
+        let (exchange, call) = try exchange("GET", "/v1/nodes:watch", format: .ndjson, acceptsGzip: true)
+        exchange.upstreamCall(call, received: .head(HeaderFields([":status": "200", "content-type": "application/grpc"])))
+        receive(exchange, call, data: frame([0x08, 0x01]))
+        guard case .head(200, let headers, nil)? = stream.events.first, case .data(let first)? = stream.events.last else {
+            return XCTFail("\(stream.events)")
+        }
+        XCTAssertEqual(headers["content-encoding"], "gzip")
+        XCTAssertEqual(headers["vary"], "accept-encoding")
+        // Flushed: the first message inflates before the stream ends (zlib's sync flush).
+        XCTAssertEqual(first.suffix(4), [0x00, 0x00, 0xFF, 0xFF])
+        receive(exchange, call, data: frame([0x08, 0x02]))
+        exchange.upstreamCall(call, received: .trailers(HeaderFields(["grpc-status": "0"])))
+        let body = stream.events.reduce(into: [UInt8]()) { body, event in if case .data(let bytes) = event { body += bytes } }
+        XCTAssertEqual(String(decoding: try Gzip.inflate(body, limit: 1024), as: UTF8.self), "{\"sequence\":\"1\"}\n{\"sequence\":\"2\"}\n")
     }
 
     func testAnErrorInAStreamIsItsLastElement() throws {

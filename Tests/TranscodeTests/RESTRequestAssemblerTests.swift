@@ -52,6 +52,25 @@ final class RESTRequestAssemblerTests: XCTestCase {
         XCTAssertEqual(try request(.wholeMessage, path: [("f_string", "path")], json: #"{"fString": "body"}"#), #"{"fString":"path"}"#)
     }
 
+    func testAPatchFillsTheMaskTheClientLeftUnsetFromTheBodysKeys() throws {
+        // w_field_mask (84) stands in for update_mask; the body field is f_nested.
+        var patch = binding(.field(["f_nested"]))
+        patch.updateMask = UpdateMaskFill(
+            fieldNumber: 84, fieldNames: ["w_field_mask", "wFieldMask"], resourceType: "ferry.test.v1.Nested")
+        func json(_ body: String, query: String? = nil) throws -> String {
+            let message = try assembler.requestMessage(for: patch, pathBindings: [], query: query?[...], body: Array(body.utf8))
+            return String(
+                decoding: try message.withUnsafeBytes { try Self.transcoder.json(fromBinary: $0, messageType: "ferry.test.v1.Rich") },
+                as: UTF8.self)
+        }
+        XCTAssertEqual(
+            try json(#"{"note": "n", "child": {"id": 2, "child": {}}}"#),
+            #"{"fNested":{"note":"n","child":{"id":2,"child":{}}},"wFieldMask":"child.child,child.id,note"}"#)
+        XCTAssertEqual(try json(#"{"id": 1}"#, query: "wFieldMask=note"), #"{"fNested":{"id":1},"wFieldMask":"note"}"#, "the client's own")
+        XCTAssertEqual(try json("{}"), #"{"fNested":{}}"#)
+        XCTAssertEqual(try json(""), "{}")
+    }
+
     func testUnknownQueryParametersCanBeIgnored() throws {
         let lenient = RESTRequestAssembler(transcoder: Self.transcoder, options: JSONParseOptions(ignoreUnknownFields: true))
         let message = try lenient.requestMessage(for: binding(.none), pathBindings: [], query: "nope=1&f_int32=2", body: [])

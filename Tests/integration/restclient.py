@@ -1,4 +1,5 @@
 """Helpers of the REST tests: descriptor sets compiled from Protos/, and raw HTTP/1.1 exchanges."""
+import gzip
 import json
 import pathlib
 import socket
@@ -8,10 +9,12 @@ from grpc_tools import protoc
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def compile_descriptors(path, *protos):
-    """A descriptor set of Protos/<proto>… with their imports, by grpcio-tools' protoc."""
+def compile_descriptors(path, *protos, first_include=None):
+    """A descriptor set of Protos/<proto>… with their imports, by grpcio-tools' protoc; files in
+    `first_include` shadow those of Protos/."""
     include = pathlib.Path(protoc.__file__).parent / "_proto"
-    assert protoc.main(["protoc", f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports",
+    shadow = [f"-I{first_include}"] if first_include else []
+    assert protoc.main(["protoc", *shadow, f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports",
                         f"--descriptor_set_out={path}", *protos]) == 0
     return path
 
@@ -42,6 +45,8 @@ def request(ferry, method, path, body=None, headers=None):
     if fields.get("transfer-encoding") == "chunked":
         content, trailers = dechunk(content)
         fields.update(trailers)
+    if fields.get("content-encoding") == "gzip":
+        content = gzip.decompress(content)
     if fields.get("content-type") == "application/json":
         parsed = json.loads(content)
     elif fields.get("content-type", "").startswith("text/") or not content:

@@ -58,6 +58,10 @@ class RichService(rich_service_pb2_grpc.RichServiceServicer):
                                             size=len(request.file.data),
                                             sha256=hashlib.sha256(request.file.data).hexdigest())
 
+    def UpdateNote(self, request, context):
+        self.recorder.record("UpdateNote", context)
+        return request
+
     def EchoBody(self, request, context):
         self.recorder.record("EchoBody", context)
         return request

@@ -260,8 +260,9 @@ def test_large_unary_response_is_gzipped_when_accepted(connect_ferry):
     status, headers, content = request(connect_ferry, "POST", GET_NODE, body, {
         "content-type": "application/proto", "connect-protocol-version": "1", "accept-encoding": "br, gzip"})
     assert status == 200 and headers["content-encoding"] == "gzip"
-    assert len(content) < 5_000
-    assert node_pb2.Node.FromString(gzip.decompress(content)).payload == b"y" * 50_000
+    assert int(headers["content-length"]) < 5_000
+    # restclient.request inflated it.
+    assert node_pb2.Node.FromString(content).payload == b"y" * 50_000
 
 
 def test_stream_responses_are_gzipped_per_message(connect_ferry, http_client):

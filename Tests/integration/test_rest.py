@@ -174,3 +174,33 @@ def test_a_body_over_the_limit_is_413_before_it_ends(rest_ferry, recorder):
             reply += more
     assert reply.startswith(b"HTTP/1.1 413 ")
     assert recorder.calls == []
+
+
+def test_a_changed_descriptor_set_applied_by_sighup_changes_the_routes(tmp_path, backend, recorder):
+    """The descriptor file is read again on reload: GetNode's rule moved to /v2 takes effect."""
+    import pathlib
+    import signal
+    import time
+    from restclient import ROOT
+    descriptors = compile_descriptors(tmp_path / "node.pb", "node/v1/node.proto")
+    ferry = FerryProcess(tmp_path, backend.port, top_level=rest_section(descriptors))
+    try:
+        assert request(ferry, "GET", "/v1/nodes/r1")[0] == 200
+        assert request(ferry, "GET", "/v2/nodes/r1")[0] == 404
+        moved = tmp_path / "moved" / "node" / "v1"
+        moved.mkdir(parents=True)
+        source = (pathlib.Path(ROOT) / "Protos" / "node" / "v1" / "node.proto").read_text()
+        (moved / "node.proto").write_text(source.replace('get: "/v1/nodes/{node_id}"', 'get: "/v2/nodes/{node_id}"'))
+        compile_descriptors(tmp_path / "node-v2.pb", "node/v1/node.proto", first_include=tmp_path / "moved")
+        (tmp_path / "node-v2.pb").replace(descriptors)
+        ferry.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while request(ferry, "GET", "/v2/nodes/r1")[0] != 200:
+            assert time.monotonic() < deadline, "the new descriptor set was not applied"
+            time.sleep(0.1)
+        status, _, body = request(ferry, "GET", "/v1/nodes/r1")
+        assert status == 404 and "no REST route for GET /v1/nodes/r1" in body["message"]
+        assert recorder.calls.count("GetNode") >= 2
+    finally:
+        assert ferry.stop() == 0
+

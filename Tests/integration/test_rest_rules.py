@@ -46,6 +46,19 @@ def test_put_with_the_whole_body_lets_the_path_win(rich_ferry):
     assert body["fString"] == "from-path" and body["fDouble"] == "NaN"
 
 
+def test_patch_fills_the_update_mask_from_the_body_as_grpc_gateway_does(rich_ferry, recorder):
+    status, _, body = request(rich_ferry, "PATCH", "/v1/notes/n7", {"note": "new", "child": {"id": 2, "note": "c"}})
+    assert status == 200, body
+    assert body["name"] == "n7" and body["note"] == {"note": "new", "child": {"id": 2, "note": "c"}}
+    assert body["updateMask"] == "child.id,child.note,note"
+    # A mask the client sets is its own.
+    status, _, body = request(rich_ferry, "PATCH", "/v1/notes/n7?updateMask=note", {"note": "x", "id": 4})
+    assert status == 200 and body["updateMask"] == "note"
+    status, _, body = request(rich_ferry, "PATCH", "/v1/notes/n7", {})
+    assert status == 200 and "updateMask" not in body
+    assert recorder.calls == ["UpdateNote"] * 3
+
+
 def test_patch_with_a_body_field_and_the_query(rich_ferry):
     status, _, body = request(rich_ferry, "PATCH", "/v1/rich/-42?f_bool=true", {"id": 9, "note": "n"})
     assert status == 200, body

@@ -23,7 +23,7 @@ from ferry.test.v1.rich_pb2 import Rich
 from google.api.httpbody_pb2 import HttpBody
 from pyqwest import Client, SyncClient
 
-from .rich_service_pb2 import BlobRequest, UploadReply, UploadRequest
+from .rich_service_pb2 import BlobRequest, UpdateNoteRequest, UploadReply, UploadRequest
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Iterator, Mapping
@@ -75,6 +75,13 @@ class RichService(Protocol):
         """
         Echoes each message as it arrives (bidirectional): `f_int32` > 0 fails the call with that
         code after the echo; trailer metadata says how many messages came.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    async def update_note(self, request: UpdateNoteRequest, ctx: RequestContext[UpdateNoteRequest, UpdateNoteRequest], /) -> UpdateNoteRequest:
+        """
+        A partial update (grpc-gateway's PATCH): the body is the `note` field; the gateway fills
+        `update_mask` from the body's keys when the client leaves it unset. Returns the request.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -163,6 +170,17 @@ class RichServiceASGIApplication(ConnectASGIApplication[RichService]):
                         stream_type=StreamType.BIDI_STREAM,
                     ),
                     function=svc.chat,
+                ),
+                "/ferry.test.v1.RichService/UpdateNote": Endpoint.unary(
+                    method=MethodInfo(
+                        name="UpdateNote",
+                        service_name="ferry.test.v1.RichService",
+                        input=UpdateNoteRequest,
+                        output=UpdateNoteRequest,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=svc.update_note,
                 ),
                 "/ferry.test.v1.RichService/StreamBody": Endpoint.server_stream(
                     method=MethodInfo(
@@ -355,6 +373,30 @@ class RichServiceClient(ConnectClient):
             headers=headers,
             timeout_ms=timeout_ms,
         )
+    async def update_note(
+        self,
+        request: UpdateNoteRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdateNoteRequest:
+        """
+        A partial update (grpc-gateway's PATCH): the body is the `note` field; the gateway fills
+        `update_mask` from the body's keys when the client leaves it unset. Returns the request.
+        """
+        return await self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdateNote",
+                service_name="ferry.test.v1.RichService",
+                input=UpdateNoteRequest,
+                output=UpdateNoteRequest,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
     def stream_body(
         self,
         request: BlobRequest,
@@ -415,6 +457,13 @@ class RichServiceSync(Protocol):
         """
         Echoes each message as it arrives (bidirectional): `f_int32` > 0 fails the call with that
         code after the echo; trailer metadata says how many messages came.
+        """
+        raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
+
+    def update_note(self, request: UpdateNoteRequest, ctx: RequestContext[UpdateNoteRequest, UpdateNoteRequest], /) -> UpdateNoteRequest:
+        """
+        A partial update (grpc-gateway's PATCH): the body is the `note` field; the gateway fills
+        `update_mask` from the body's keys when the client leaves it unset. Returns the request.
         """
         raise ConnectError(Code.UNIMPLEMENTED, 'Not implemented')
 
@@ -501,6 +550,17 @@ class RichServiceWSGIApplication(ConnectWSGIApplication):
                         stream_type=StreamType.BIDI_STREAM,
                     ),
                     function=service.chat,
+                ),
+                "/ferry.test.v1.RichService/UpdateNote": EndpointSync.unary(
+                    method=MethodInfo(
+                        name="UpdateNote",
+                        service_name="ferry.test.v1.RichService",
+                        input=UpdateNoteRequest,
+                        output=UpdateNoteRequest,
+                        idempotency_level=IdempotencyLevel.UNKNOWN,
+                        stream_type=StreamType.UNARY,
+                    ),
+                    function=service.update_note,
                 ),
                 "/ferry.test.v1.RichService/StreamBody": EndpointSync.server_stream(
                     method=MethodInfo(
@@ -689,6 +749,30 @@ class RichServiceClientSync(ConnectClientSync):
                 output=Rich,
                 idempotency_level=IdempotencyLevel.UNKNOWN,
                 stream_type=StreamType.BIDI_STREAM,
+            ),
+            headers=headers,
+            timeout_ms=timeout_ms,
+        )
+    def update_note(
+        self,
+        request: UpdateNoteRequest,
+        *,
+        headers: Headers | Mapping[str, str] | None = None, 
+        timeout_ms: int | None = None,
+    ) -> UpdateNoteRequest:
+        """
+        A partial update (grpc-gateway's PATCH): the body is the `note` field; the gateway fills
+        `update_mask` from the body's keys when the client leaves it unset. Returns the request.
+        """
+        return self.execute_unary(
+            request=request,
+            method=MethodInfo(
+                name="UpdateNote",
+                service_name="ferry.test.v1.RichService",
+                input=UpdateNoteRequest,
+                output=UpdateNoteRequest,
+                idempotency_level=IdempotencyLevel.UNKNOWN,
+                stream_type=StreamType.UNARY,
             ),
             headers=headers,
             timeout_ms=timeout_ms,

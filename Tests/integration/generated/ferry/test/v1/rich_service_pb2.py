@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from ferry.test.v1 import rich_pb2 as ferry_dot_test_dot_v1_dot_rich__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
+from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n ferry/test/v1/rich_service.proto\x12\rferry.test.v1\x1a\x18\x66\x65rry/test/v1/rich.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\"*\n\x0b\x42lobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"A\n\rUploadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x04\x66ile\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBody\"O\n\x0bUploadReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t2\x98\x06\n\x0bRichService\x12\x9b\x02\n\x04\x45\x63ho\x12\x13.ferry.test.v1.Rich\x1a\x13.ferry.test.v1.Rich\"\xe8\x01\x90\x02\x01\x82\xd3\xe4\x93\x02\xde\x01\x12\x32/v1/rich/{f_string}/nested/{f_nested.note=notes/*}Z\x18\x1a\x13/v1/rich/{f_string}:\x01*Z\x1e\x32\x12/v1/rich/{f_int64}:\x08\x66_nestedZ\x15*\x13/v1/rich/{f_uint64}Z!\"\x1c/v1/files/{f_string=**}:echo:\x01*Z\x14\x42\x12\n\x06SEARCH\x12\x08/v1/richZ\x1e\"\x0f/v1/rich:nested:\x01*b\x08\x66_nested\x12J\n\x04\x46\x61il\x12\x13.ferry.test.v1.Rich\x1a\x13.ferry.test.v1.Rich\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/v1/rich:fail:\x01*\x12Y\n\x08\x44ownload\x12\x1a.ferry.test.v1.BlobRequest\x1a\x14.google.api.HttpBody\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/blobs/{name=**}\x12\x65\n\x06Upload\x12\x1c.ferry.test.v1.UploadRequest\x1a\x1a.ferry.test.v1.UploadReply\"!\x82\xd3\xe4\x93\x02\x1b\"\x13/v1/blobs/{name=**}:\x04\x66ile\x12K\n\x08\x45\x63hoBody\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x13\x82\xd3\xe4\x93\x02\r\x1a\x08/v1/body:\x01*\x12\x34\n\x04\x43hat\x12\x13.ferry.test.v1.Rich\x1a\x13.ferry.test.v1.Rich(\x01\x30\x01\x12Z\n\nStreamBody\x12\x1a.ferry.test.v1.BlobRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/blobs:stream0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n ferry/test/v1/rich_service.proto\x12\rferry.test.v1\x1a\x18\x66\x65rry/test/v1/rich.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a google/protobuf/field_mask.proto\"*\n\x0b\x42lobRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x05\"A\n\rUploadRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\"\n\x04\x66ile\x18\x02 \x01(\x0b\x32\x14.google.api.HttpBody\"O\n\x0bUploadReply\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x0e\n\x06sha256\x18\x04 \x01(\t\"w\n\x11UpdateNoteRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04note\x18\x02 \x01(\x0b\x32\x15.ferry.test.v1.Nested\x12/\n\x0bupdate_mask\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.FieldMask2\x8a\x07\n\x0bRichService\x12\x9b\x02\n\x04\x45\x63ho\x12\x13.ferry.test.v1.Rich\x1a\x13.ferry.test.v1.Rich\"\xe8\x01\x90\x02\x01\x82\xd3\xe4\x93\x02\xde\x01\x12\x32/v1/rich/{f_string}/nested/{f_nested.note=notes/*}Z\x18\x1a\x13/v1/rich/{f_string}:\x01*Z\x1e\x32\x12/v1/rich/{f_int64}:\x08\x66_nestedZ\x15*\x13/v1/rich/{f_uint64}Z!\"\x1c/v1/files/{f_string=**}:echo:\x01*Z\x14\x42\x12\n\x06SEARCH\x12\x08/v1/richZ\x1e\"\x0f/v1/rich:nested:\x01*b\x08\x66_nested\x12J\n\x04\x46\x61il\x12\x13.ferry.test.v1.Rich\x1a\x13.ferry.test.v1.Rich\"\x18\x82\xd3\xe4\x93\x02\x12\"\r/v1/rich:fail:\x01*\x12Y\n\x08\x44ownload\x12\x1a.ferry.test.v1.BlobRequest\x1a\x14.google.api.HttpBody\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/blobs/{name=**}\x12\x65\n\x06Upload\x12\x1c.ferry.test.v1.UploadRequest\x1a\x1a.ferry.test.v1.UploadReply\"!\x82\xd3\xe4\x93\x02\x1b\"\x13/v1/blobs/{name=**}:\x04\x66ile\x12K\n\x08\x45\x63hoBody\x12\x14.google.api.HttpBody\x1a\x14.google.api.HttpBody\"\x13\x82\xd3\xe4\x93\x02\r\x1a\x08/v1/body:\x01*\x12\x34\n\x04\x43hat\x12\x13.ferry.test.v1.Rich\x1a\x13.ferry.test.v1.Rich(\x01\x30\x01\x12p\n\nUpdateNote\x12 .ferry.test.v1.UpdateNoteRequest\x1a .ferry.test.v1.UpdateNoteRequest\"\x1e\x82\xd3\xe4\x93\x02\x18\x32\x10/v1/notes/{name}:\x04note\x12Z\n\nStreamBody\x12\x1a.ferry.test.v1.BlobRequest\x1a\x14.google.api.HttpBody\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/blobs:stream0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,14 +45,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RICHSERVICE'].methods_by_name['Upload']._serialized_options = b'\202\323\344\223\002\033\"\023/v1/blobs/{name=**}:\004file'
   _globals['_RICHSERVICE'].methods_by_name['EchoBody']._loaded_options = None
   _globals['_RICHSERVICE'].methods_by_name['EchoBody']._serialized_options = b'\202\323\344\223\002\r\032\010/v1/body:\001*'
+  _globals['_RICHSERVICE'].methods_by_name['UpdateNote']._loaded_options = None
+  _globals['_RICHSERVICE'].methods_by_name['UpdateNote']._serialized_options = b'\202\323\344\223\002\0302\020/v1/notes/{name}:\004note'
   _globals['_RICHSERVICE'].methods_by_name['StreamBody']._loaded_options = None
   _globals['_RICHSERVICE'].methods_by_name['StreamBody']._serialized_options = b'\202\323\344\223\002\022\022\020/v1/blobs:stream'
-  _globals['_BLOBREQUEST']._serialized_start=134
-  _globals['_BLOBREQUEST']._serialized_end=176
-  _globals['_UPLOADREQUEST']._serialized_start=178
-  _globals['_UPLOADREQUEST']._serialized_end=243
-  _globals['_UPLOADREPLY']._serialized_start=245
-  _globals['_UPLOADREPLY']._serialized_end=324
-  _globals['_RICHSERVICE']._serialized_start=327
-  _globals['_RICHSERVICE']._serialized_end=1119
+  _globals['_BLOBREQUEST']._serialized_start=168
+  _globals['_BLOBREQUEST']._serialized_end=210
+  _globals['_UPLOADREQUEST']._serialized_start=212
+  _globals['_UPLOADREQUEST']._serialized_end=277
+  _globals['_UPLOADREPLY']._serialized_start=279
+  _globals['_UPLOADREPLY']._serialized_end=358
+  _globals['_UPDATENOTEREQUEST']._serialized_start=360
+  _globals['_UPDATENOTEREQUEST']._serialized_end=479
+  _globals['_RICHSERVICE']._serialized_start=482
+  _globals['_RICHSERVICE']._serialized_end=1388
 # @@protoc_insertion_point(module_scope)

@@ -66,6 +66,11 @@ class RichServiceStub:
                 request_serializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.SerializeToString,
                 response_deserializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.FromString,
                 _registered_method=True)
+        self.UpdateNote = channel.unary_unary(
+                '/ferry.test.v1.RichService/UpdateNote',
+                request_serializer=ferry_dot_test_dot_v1_dot_rich__service__pb2.UpdateNoteRequest.SerializeToString,
+                response_deserializer=ferry_dot_test_dot_v1_dot_rich__service__pb2.UpdateNoteRequest.FromString,
+                _registered_method=True)
         self.StreamBody = channel.unary_stream(
                 '/ferry.test.v1.RichService/StreamBody',
                 request_serializer=ferry_dot_test_dot_v1_dot_rich__service__pb2.BlobRequest.SerializeToString,
@@ -120,6 +125,14 @@ class RichServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateNote(self, request, context):
+        """A partial update (grpc-gateway's PATCH): the body is the `note` field; the gateway fills
+        `update_mask` from the body's keys when the client leaves it unset. Returns the request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StreamBody(self, request, context):
         """A streamed HttpBody reply: `count` pieces of text.
         """
@@ -159,6 +172,11 @@ def add_RichServiceServicer_to_server(servicer, server):
                     servicer.Chat,
                     request_deserializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.FromString,
                     response_serializer=ferry_dot_test_dot_v1_dot_rich__pb2.Rich.SerializeToString,
+            ),
+            'UpdateNote': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateNote,
+                    request_deserializer=ferry_dot_test_dot_v1_dot_rich__service__pb2.UpdateNoteRequest.FromString,
+                    response_serializer=ferry_dot_test_dot_v1_dot_rich__service__pb2.UpdateNoteRequest.SerializeToString,
             ),
             'StreamBody': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamBody,
@@ -328,6 +346,33 @@ class RichService:
             '/ferry.test.v1.RichService/Chat',
             ferry_dot_test_dot_v1_dot_rich__pb2.Rich.SerializeToString,
             ferry_dot_test_dot_v1_dot_rich__pb2.Rich.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateNote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.test.v1.RichService/UpdateNote',
+            ferry_dot_test_dot_v1_dot_rich__service__pb2.UpdateNoteRequest.SerializeToString,
+            ferry_dot_test_dot_v1_dot_rich__service__pb2.UpdateNoteRequest.FromString,
             options,
             channel_credentials,
             insecure,
