@@ -61,6 +61,8 @@ let package = Package(
         // gzip through zlib, bounded (issue 16).
         .target(name: "Gzip", dependencies: ["CZlib"], swiftSettings: strict),
         // JWT verification (issue 17): JWS parsing, JWK sets, signatures through OpenSSL, claims.
+        .target(
+            name: "OpenAPI", dependencies: ["Transcode", .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: strict),
         .target(name: "Auth", dependencies: ["FerryCore", "Transcode", "Resilience", "COpenSSL"], swiftSettings: strict),
         // The Connect protocol's codecs (issue 16): content types, envelopes, errors, GET queries.
         .target(name: "Connect", dependencies: ["FerryCore", "GRPCWeb", "Transcode", "Gzip"], swiftSettings: strict),
@@ -88,7 +90,7 @@ let package = Package(
         .target(
             name: "Front",
             dependencies: [
-                "FerryCore", "HTTP1", "GRPCWeb", "Connect", "Gzip", "Auth", "Routing", "Config", "Transcode", "Resilience",
+                "FerryCore", "HTTP1", "GRPCWeb", "Connect", "Gzip", "Auth", "OpenAPI", "Routing", "Config", "Transcode", "Resilience",
                 "Observability", "Admin",
                 "Loop", "Upstream", "HTTP2Support", "CNghttp2",
                 .product(name: "Logging", package: "swift-log"),
@@ -151,6 +153,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
+        .testTarget(name: "OpenAPITests", dependencies: ["OpenAPI", "Transcode"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Transcode", "FerryCore"]),
         .testTarget(name: "ConnectTests", dependencies: ["Connect", "FerryCore", "GRPCWeb", "Transcode", "Gzip", "NodeService"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),

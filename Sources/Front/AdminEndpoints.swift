@@ -3,6 +3,7 @@
 import Admin
 import FerryCore
 import Observability
+import Transcode
 import Upstream
 
 struct AdminEndpoints: AdminHandler {
@@ -18,6 +19,7 @@ struct AdminEndpoints: AdminHandler {
             "/healthz": ("GET", { AdminResponse(status: 200, body: "ok\n") }),
             "/config": ("GET", { AdminResponse(status: 200, contentType: "application/json", body: AdminJSON.encode(gateway.config)) }),
             "/clusters": ("GET", clusters),
+            "/openapi.json": ("GET", openAPI),
             "/reload": ("POST", reload),
         ]
         guard let endpoint = endpoints[String(path)] else {
@@ -40,6 +42,14 @@ struct AdminEndpoints: AdminHandler {
     }
 
     /// 401 with a Bearer challenge (RFC 6750 §3); the token given is never echoed.
+    /// OpenAPI 3.1 of the REST rules in effect (the last reload's descriptors).
+    private func openAPI() -> AdminResponse {
+        guard let rest = gateway.rest else {
+            return AdminResponse(status: 404, body: "no REST API: the config has no rest section\n")
+        }
+        return AdminResponse(status: 200, contentType: "application/json", body: rest.openAPIDocument)
+    }
+
     private static func unauthorized(_ path: Substring, challenge: String, reason: String) -> AdminResponse {
         var headers = HeaderFields()
         headers.append(name: "www-authenticate", value: challenge)

@@ -188,6 +188,8 @@ public final class RunningGateway: Sendable {
 
     /// The config in effect (the last one reloaded).
     public var config: FerryConfig { state.withLock { $0.plan.config } }
+    /// The REST transcoding in effect, when the config has a `rest` section.
+    var rest: RESTTranscoding? { state.withLock { $0.plan.rest } }
     var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Every worker's counts and pools, or what arrived within a second.

@@ -15,7 +15,7 @@ struct Ferry: ParsableCommand {
         commandName: "ferry",
         abstract: "A gRPC-Web gateway and sidecar proxy.",
         version: FerryVersion.current,
-        subcommands: [Run.self, Check.self, Demo.self, Call.self, Reload.self])
+        subcommands: [Run.self, Check.self, Demo.self, Call.self, Reload.self, OpenAPICommand.self])
 }
 
 enum FerryVersion {
@@ -188,6 +188,24 @@ struct Check: ParsableCommand {
         print(
             "config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)\(restSummary)"
         )
+    }
+}
+
+struct OpenAPICommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "openapi",
+        abstract: "Print the OpenAPI 3.1 document of the config's REST rules (what GET /openapi.json on the admin listener serves).")
+
+    @Option(help: "Path to the YAML config.")
+    var config: String
+
+    func run() throws {
+        let (_, rest) = try loadConfigFiles(path: config)
+        guard let rest else {
+            printError("ferry: '\(config)' has no rest section: there is no REST API to describe")
+            throw ExitCode(2)
+        }
+        print(rest.openAPIDocument, terminator: "")
     }
 }
 
