@@ -5,7 +5,8 @@
 // `notes/{name}`, and the field gets `notes/` and the value), the fields the path and the body
 // leave as query parameters (dotted names into nested messages, repeated fields, maps as
 // `name[key]`), request and response bodies, server streams in the three forms Ferry writes,
-// and errors as google.rpc.Status.
+// and errors as google.rpc.Status. The .proto comments, when the descriptor set carries them
+// (`protoc --include_source_info`), become descriptions.
 import SwiftProtobuf
 import Transcode
 
@@ -39,9 +40,13 @@ public enum OpenAPIDocument {
             components.append((name, schemas.component(name)))
             index += 1
         }
+        let tags = catalog.serviceNames.sorted().map { service in
+            OpenAPISchemas.described(.object([("name", .string(service))]), catalog.pool.comments[service])
+        }
         let document = OrderedJSON.object([
             ("openapi", .string("3.1.0")),
             ("info", .object([("title", .string(title)), ("version", .string(version))])),
+            ("tags", .array(tags)),
             ("paths", .object(paths.map { ($0.0, .object($0.1)) })),
             ("components", .object([("schemas", .object(components.sorted { $0.0 < $1.0 }))])),
         ])
@@ -61,7 +66,7 @@ public enum OpenAPIDocument {
         var unnamed = 0
         for (index, segment) in template.segments.enumerated() {
             if let variable = template.variables.first(where: { $0.segments.contains(index) }) {
-                let name = variable.fieldPath.joined(separator: ".")
+                let name = pathParameterName(variable.fieldPath)
                 if case .literal(let literal) = segment {
                     parts.append(literal)
                 } else if !parameters.contains(variable.fieldPath) {
@@ -87,6 +92,13 @@ public enum OpenAPIDocument {
         return ("/" + parts.joined(separator: "/") + (template.verb.map { ":\($0)" } ?? ""), parameters)
     }
 
+    /// A nested field's path parameter is named with '_' between the names (`f_nested.note` is
+    /// `{f_nested_note}`, the field path in `x-field-path`): OpenAPI allows dots there, but
+    /// tools that fill templates with format strings read them as attribute access.
+    static func pathParameterName(_ fieldPath: [String]) -> String {
+        fieldPath.joined(separator: "_")
+    }
+
     private static func operation(
         _ rule: RESTRouteTable<RESTBinding>.Rule, id: String, pathParameters: [[String]], schemas: inout OpenAPISchemas
     ) -> [(String, OrderedJSON)] {
@@ -98,15 +110,17 @@ public enum OpenAPIDocument {
             ("tags", .array([.string(service)])),
             ("summary", .string("\(method.fullName) (gRPC \(method.grpcPath))")),
         ]
+        if let comment = schemas.pool.comments[method.fullName] { operation.append(("description", .string(comment))) }
         var parameters: [OrderedJSON] = []
         for fieldPath in pathParameters {
             let template = rule.template
             let variable = template.variables.first { $0.fieldPath == fieldPath }
             let fields = try? schemas.pool.fieldPath(fieldPath, in: method.inputType)
             var parameter: [(String, OrderedJSON)] = [
-                ("name", .string(fieldPath.joined(separator: "."))), ("in", .string("path")), ("required", .bool(true)),
+                ("name", .string(pathParameterName(fieldPath))), ("in", .string("path")), ("required", .bool(true)),
                 ("schema", fields?.last.map { schemas.single($0) } ?? .object([("type", .string("string"))])),
             ]
+            if fieldPath.count > 1 { parameter.append(("x-field-path", .string(fieldPath.joined(separator: ".")))) }
             if let variable, variable.segments.count > 1 || template.segments[variable.segments.lowerBound] == .multi {
                 let pattern = variable.segments.map { index -> String in
                     switch template.segments[index] {

@@ -64,14 +64,26 @@ struct OpenAPISchemas {
     mutating func component(_ name: String) -> OrderedJSON {
         if name == Self.statusName && pool.message(named: name) == nil { return Self.status }
         if let enumType = pool.enums[name] {
-            return .object([("type", .string("string")), ("enum", .array(enumType.value.map { .string($0.name) }))])
+            return Self.described(
+                .object([("type", .string("string")), ("enum", .array(enumType.value.map { .string($0.name) }))]), pool.comments[name])
         }
         guard let message = pool.message(named: name) else { return .object([("type", .string("object"))]) }
         var properties: [(String, OrderedJSON)] = []
         for field in message.field {
-            properties.append((field.hasJsonName ? field.jsonName : Self.lowerCamel(field.name), self.field(field)))
+            properties.append(
+                (
+                    field.hasJsonName ? field.jsonName : Self.lowerCamel(field.name),
+                    Self.described(self.field(field), pool.comments[name + "." + field.name])
+                ))
         }
-        return .object([("type", .string("object")), ("properties", .object(properties))])
+        return Self.described(.object([("type", .string("object")), ("properties", .object(properties))]), pool.comments[name])
+    }
+
+    /// `schema` with a `description` (beside a `$ref` too: OpenAPI 3.1 allows it).
+    static func described(_ schema: OrderedJSON, _ text: String?) -> OrderedJSON {
+        guard let text, case .object(var members) = schema else { return schema }
+        members.append(("description", .string(text)))
+        return .object(members)
     }
 
     /// proto3 JSON's default name for a field without `json_name`.

@@ -12,6 +12,7 @@ final class OpenAPIDocumentTests: XCTestCase {
         XCTAssertEqual(try path("/v1/nodes/{node_id}").0, "/v1/nodes/{node_id}")
         XCTAssertEqual(try path("/v1/{parent=shelves/*}/books").0, "/v1/shelves/{parent}/books")
         XCTAssertEqual(try path("/v1/files/{name=**}:download").0, "/v1/files/{name}:download")
+        XCTAssertEqual(try path("/v1/a/{x.y}/b/{z}").0, "/v1/a/{x_y}/b/{z}")
         XCTAssertEqual(try path("/v1/a/{x.y}/b/{z}").1, ["x.y", "z"])
         // Wildcards outside variables are parameters of their own.
         XCTAssertEqual(try path("/v1/*/items").0, "/v1/{segment1}/items")

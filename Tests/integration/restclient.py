@@ -9,12 +9,13 @@ from grpc_tools import protoc
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def compile_descriptors(path, *protos, first_include=None):
+def compile_descriptors(path, *protos, first_include=None, source_info=False):
     """A descriptor set of Protos/<proto>… with their imports, by grpcio-tools' protoc; files in
-    `first_include` shadow those of Protos/."""
+    `first_include` shadow those of Protos/; with `source_info`, the comments too."""
     include = pathlib.Path(protoc.__file__).parent / "_proto"
     shadow = [f"-I{first_include}"] if first_include else []
-    assert protoc.main(["protoc", *shadow, f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports",
+    comments = ["--include_source_info"] if source_info else []
+    assert protoc.main(["protoc", *shadow, f"-I{ROOT / 'Protos'}", f"-I{include}", "--include_imports", *comments,
                         f"--descriptor_set_out={path}", *protos]) == 0
     return path
 
