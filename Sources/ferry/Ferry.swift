@@ -272,9 +272,11 @@ struct Demo: ParsableCommand {
 
                   \(executablePath()) call 127.0.0.1:8080 node.v1.NodeService/GetNode '{"nodeId":"n1"}'
 
-                Prometheus metrics and the health probes are on the admin listener:
+                Prometheus metrics, the health probes and the REST API's OpenAPI 3.1 document
+                are on the admin listener:
 
                   curl -s 127.0.0.1:9901/metrics | grep ferry_requests_total
+                  curl -s 127.0.0.1:9901/openapi.json
 
                 Stop with Ctrl-C.
 

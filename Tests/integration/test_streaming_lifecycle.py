@@ -187,6 +187,10 @@ def test_demo_serves_the_printed_call():
                    for command in commands]
         assert json.loads(replies[0])["name"] == "node-n1" and json.loads(replies[1])["name"] == "node-n1"
         assert replies[2].count('"sequence"') == 3 and "{}" in replies[2], replies[2]
+        # The OpenAPI document it points to.
+        openapi = subprocess.run("curl -s 127.0.0.1:9901/openapi.json", shell=True, capture_output=True, text=True,
+                                 timeout=10).stdout
+        assert "/v1/nodes/{node_id}" in json.loads(openapi)["paths"]
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=15) == 0
