@@ -153,7 +153,7 @@ let package = Package(
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"]),
         .testTarget(name: "GRPCWebTests", dependencies: ["GRPCWeb"]),
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
-        .testTarget(name: "OpenAPITests", dependencies: ["OpenAPI", "Transcode"]),
+        .testTarget(name: "OpenAPITests", dependencies: ["OpenAPI", "Transcode", "FerryCore", "NodeService"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Transcode", "FerryCore"]),
         .testTarget(name: "ConnectTests", dependencies: ["Connect", "FerryCore", "GRPCWeb", "Transcode", "Gzip", "NodeService"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),

@@ -3,6 +3,7 @@
 import Admin
 import FerryCore
 import Observability
+import OpenAPI
 import Transcode
 import Upstream
 
@@ -20,6 +21,7 @@ struct AdminEndpoints: AdminHandler {
             "/config": ("GET", { AdminResponse(status: 200, contentType: "application/json", body: AdminJSON.encode(gateway.config)) }),
             "/clusters": ("GET", clusters),
             "/openapi.json": ("GET", openAPI),
+            "/console": ("GET", console),
             "/reload": ("POST", reload),
         ]
         guard let endpoint = endpoints[String(path)] else {
@@ -48,6 +50,28 @@ struct AdminEndpoints: AdminHandler {
             return AdminResponse(status: 404, body: "no REST API: the config has no rest section\n")
         }
         return AdminResponse(status: 200, contentType: "application/json", body: rest.openAPIDocument)
+    }
+
+    /// The console page, calling through the first listener.
+    private func console() -> AdminResponse {
+        guard let rest = gateway.rest else {
+            return AdminResponse(status: 404, body: "no console: the config has no rest section, so no methods are exposed\n")
+        }
+        let listener = gateway.config.listeners[0]
+        let colon = listener.address.lastIndex(of: ":") ?? listener.address.endIndex
+        var host = String(listener.address[..<colon])
+        if host == "0.0.0.0" || host == "[::]" { host = "" }
+        let port = Int(listener.address[listener.address.index(after: colon)...]) ?? 0
+        var headers = HeaderFields()
+        // Everything is in the page; it may only call out (to the gateway).
+        headers.append(
+            name: "content-security-policy",
+            value: "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src *")
+        return AdminResponse(
+            status: 200, contentType: "text/html; charset=utf-8",
+            body: ConsolePage.html(
+                catalog: rest.catalog, gateway: ConsolePage.Gateway(scheme: listener.tls == nil ? "http" : "https", host: host, port: port)),
+            headers: headers)
     }
 
     private static func unauthorized(_ path: Substring, challenge: String, reason: String) -> AdminResponse {

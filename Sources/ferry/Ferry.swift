@@ -278,6 +278,8 @@ struct Demo: ParsableCommand {
                   curl -s 127.0.0.1:9901/metrics | grep ferry_requests_total
                   curl -s 127.0.0.1:9901/openapi.json
 
+                and a console to call any method from a browser: http://127.0.0.1:9901/console
+
                 Stop with Ctrl-C.
 
                 """)

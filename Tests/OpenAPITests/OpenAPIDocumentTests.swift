@@ -1,3 +1,5 @@
+import FerryCore
+import NodeService
 @testable import OpenAPI
 import Transcode
 import XCTest
@@ -28,5 +30,19 @@ final class OpenAPIDocumentTests: XCTestCase {
     func testLowerCamelIsProtobufsDefaultJSONName() {
         XCTAssertEqual(OpenAPISchemas.lowerCamel("f_nested_note"), "fNestedNote")
         XCTAssertEqual(OpenAPISchemas.lowerCamel("id"), "id")
+    }
+}
+
+final class RequestTemplateTests: XCTestCase {
+    func testEveryFieldAtItsZeroValueInItsJSONForm() throws {
+        let pool = try DescriptorPool(serializedDescriptorSet: Base64.decodeLenient(NodeDescriptorSet.base64)!)
+        XCTAssertEqual(
+            RequestTemplate.json(for: "node.v1.GetNodeRequest", pool: pool),
+            "{\n  \"nodeId\": \"\",\n  \"echoPayload\": \"\"\n}")
+        let node = RequestTemplate.json(for: "node.v1.Node", pool: pool)
+        XCTAssert(node.contains("\"memoryBytes\": \"0\""), node)
+        XCTAssert(node.contains("\"state\": \"NODE_STATE_UNSPECIFIED\""), node)
+        XCTAssert(node.contains("\"labels\": []"), node)
+        XCTAssert(node.contains("\"createdAt\": \"1970-01-01T00:00:00Z\""), node)
     }
 }

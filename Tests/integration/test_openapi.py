@@ -96,12 +96,14 @@ def test_schemathesis_finds_no_server_error(make_ferry, tmp_path):
     """schemathesis (PyPI) generates requests from the document, valid and invalid, against the
     gateway in front of the grpcio test backends: no answer may be a 5xx. Left out: Fail (its
     caller picks the status, 5xx included), WatchNodes and StreamBody (their callers pick the
-    stream's length and pace: a stream of 2^31 messages outlasts any timeout)."""
+    stream's length and pace: a stream of 2^31 messages outlasts any timeout). One worker: with two
+    threads, CPython 3.11's ast.parse, which hypothesis calls to describe strategies, can fail
+    ("AST constructor recursion depth mismatch")."""
     ferry, _ = document(make_ferry, tmp_path)
     result = subprocess.run(
         [str(pathlib.Path(sys.executable).parent / "schemathesis"), "run", f"{ferry.admin_url}/openapi.json",
          "--url", ferry.url, "--checks", "not_a_server_error", "--max-examples", "25", "--request-timeout", "10",
-         "--phases", "examples,coverage,fuzzing", "--generation-deterministic", "--workers", "2",
+         "--phases", "examples,coverage,fuzzing", "--generation-deterministic", "--workers", "1",
          "--exclude-operation-id", "RichService_Fail", "--exclude-operation-id", "NodeService_WatchNodes",
          "--exclude-operation-id", "RichService_StreamBody"],
         capture_output=True, text=True, timeout=600)
