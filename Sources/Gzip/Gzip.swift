@@ -62,24 +62,7 @@ public enum Gzip {
 
     /// One gzip member holding `bytes` (zlib's default level).
     public static func deflate(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var stream = z_stream()
-        guard
-            deflateInit2_(
-                &stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, gzipWindowBits, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                Int32(MemoryLayout<z_stream>.size)) == Z_OK
-        else { preconditionFailure("zlib deflateInit2 failed") }
-        defer { deflateEnd(&stream) }
-        let bound = Int(deflateBound(&stream, UInt(bytes.count)))
-        return [UInt8](unsafeUninitializedCapacity: bound) { buffer, initialized in
-            stream.next_in = UnsafeMutablePointer(mutating: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self))
-            stream.avail_in = UInt32(bytes.count)
-            stream.next_out = buffer.baseAddress
-            stream.avail_out = UInt32(bound)
-            // deflateBound is enough for one Z_FINISH call.
-            let result = CZlib.deflate(&stream, Z_FINISH)
-            precondition(result == Z_STREAM_END, "zlib deflate did not finish within deflateBound")
-            initialized = bound - Int(stream.avail_out)
-        }
+        GzipWriter().finish(with: bytes)
     }
 
     public static func deflate(_ bytes: [UInt8]) -> [UInt8] {

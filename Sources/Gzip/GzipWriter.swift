@@ -1,6 +1,7 @@
 // A gzip stream written in pieces (RFC 1952, one member), for responses that go out as they are
 // made: each piece is flushed (Z_SYNC_FLUSH) so that the client can inflate every message as it
-// arrives, and `finish` writes the end of the member.
+// arrives, and `finish` writes the end of the member. A whole body is one `finish`
+// (`Gzip.deflate`).
 import CZlib
 
 public final class GzipWriter {
@@ -28,11 +29,11 @@ public final class GzipWriter {
         bytes.withUnsafeBytes { run($0, flush: Z_SYNC_FLUSH) }
     }
 
-    /// The member's end (what is left, and the CRC-32 and length trailer). Once.
-    public func finish() -> [UInt8] {
+    /// The member's end, after `last` (what is left, and the CRC-32 and length trailer). Once.
+    public func finish(with last: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) -> [UInt8] {
         guard !finished else { return [] }
         finished = true
-        return run(UnsafeRawBufferPointer(start: nil, count: 0), flush: Z_FINISH)
+        return run(last, flush: Z_FINISH)
     }
 
     private func run(_ input: UnsafeRawBufferPointer, flush: Int32) -> [UInt8] {

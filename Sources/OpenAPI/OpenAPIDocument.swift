@@ -161,10 +161,9 @@ public enum OpenAPIDocument {
             // Set by the path or the body: not a parameter (a message with one field bound still
             // offers its others).
             guard !bound.contains(where: { $0 == protoPath || protoPath.hasPrefix($0 + ".") }) else { continue }
-            let name = prefix + (field.hasJsonName ? field.jsonName : OpenAPISchemas.lowerCamel(field.name))
+            let name = prefix + DescriptorPool.jsonName(of: field)
             let nestedType = String(field.typeName.dropFirst())
-            let isMap =
-                field.label == .repeated && field.type == .message && (schemas.pool.message(named: nestedType)?.options.mapEntry ?? false)
+            let isMap = schemas.pool.isMap(field)
             if field.type == .message && !isMap && OpenAPISchemas.wellKnown[nestedType] == nil {
                 if field.label != .repeated {
                     parameters += queryParameters(

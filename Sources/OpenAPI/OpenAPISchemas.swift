@@ -26,9 +26,7 @@ struct OpenAPISchemas {
 
     /// The schema of one field's value, repeated and maps included.
     mutating func field(_ field: Google_Protobuf_FieldDescriptorProto) -> OrderedJSON {
-        if field.label == .repeated, field.type == .message, let entry = pool.message(named: field.typeName), entry.options.mapEntry,
-            let value = entry.field.first(where: { $0.number == 2 })
-        {
+        if pool.isMap(field), let value = pool.message(named: field.typeName)?.field.first(where: { $0.number == 2 }) {
             return .object([("type", .string("object")), ("additionalProperties", single(value))])
         }
         let item = single(field)
@@ -72,7 +70,7 @@ struct OpenAPISchemas {
         for field in message.field {
             properties.append(
                 (
-                    field.hasJsonName ? field.jsonName : Self.lowerCamel(field.name),
+                    DescriptorPool.jsonName(of: field),
                     Self.described(self.field(field), pool.comments[name + "." + field.name])
                 ))
         }
@@ -84,21 +82,6 @@ struct OpenAPISchemas {
         guard let text, case .object(var members) = schema else { return schema }
         members.append(("description", .string(text)))
         return .object(members)
-    }
-
-    /// proto3 JSON's default name for a field without `json_name`.
-    static func lowerCamel(_ name: String) -> String {
-        var out = ""
-        var upper = false
-        for character in name {
-            if character == "_" {
-                upper = true
-            } else {
-                out += upper ? character.uppercased() : String(character)
-                upper = false
-            }
-        }
-        return out
     }
 
     /// google.rpc.Status, the body of every error (when the descriptor set does not have it).

@@ -18,10 +18,8 @@ public enum RequestTemplate {
         defer { chain.removeLast() }
         var members: [(String, OrderedJSON)] = []
         for field in message.field where !(field.hasOneofIndex && !field.proto3Optional) || isFirstOfOneof(field, in: message) {
-            let name = field.hasJsonName ? field.jsonName : OpenAPISchemas.lowerCamel(field.name)
-            let isMap =
-                field.label == .repeated && field.type == .message && (pool.message(named: field.typeName)?.options.mapEntry ?? false)
-            if isMap {
+            let name = DescriptorPool.jsonName(of: field)
+            if pool.isMap(field) {
                 members.append((name, .object([])))
             } else if field.label == .repeated {
                 members.append((name, .array([])))

@@ -107,6 +107,16 @@ public struct DescriptorPool: Sendable {
         for enumType in message.enumType { enums[name + "." + enumType.name] = enumType }
     }
 
+    /// A field's name in proto3 JSON: its `json_name`, else protoc's default.
+    public static func jsonName(of field: Google_Protobuf_FieldDescriptorProto) -> String {
+        field.hasJsonName ? field.jsonName : lowerCamelCase(field.name)
+    }
+
+    /// Whether `field` is a map: a repeated message field whose type is a map entry.
+    public func isMap(_ field: Google_Protobuf_FieldDescriptorProto) -> Bool {
+        field.label == .repeated && field.type == .message && message(named: field.typeName)?.options.mapEntry == true
+    }
+
     /// The message a field of type `.TYPE_MESSAGE` refers to (`type_name` is absolute: `.a.B`).
     public func message(named typeName: String) -> Google_Protobuf_DescriptorProto? {
         messages[typeName.hasPrefix(".") ? String(typeName.dropFirst()) : typeName]

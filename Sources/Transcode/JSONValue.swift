@@ -1,6 +1,7 @@
-// A JSON document as a tree (RFC 8259), for the small documents Ferry reads whole outside the
-// transcoder: JWT headers and claims (RFC 7519), JWK sets (RFC 7517). Read by the transcoder's
-// own scanner, so the same strictness and nesting bound apply.
+// A JSON document as a tree (RFC 8259), for the small documents Ferry reads whole rather than
+// transcodes: JWT headers and claims (RFC 7519), JWK sets (RFC 7517), a PATCH body's keys for
+// its field mask. Read by the transcoder's own scanner, so the same strictness and nesting bound
+// apply.
 import FerryCore
 
 public enum JSONValue: Equatable, Sendable {

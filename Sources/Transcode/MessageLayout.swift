@@ -221,7 +221,7 @@ final class MessageLayouts: @unchecked Sendable {
             let kind = try self.kind(of: field, in: fullName)
             let isMap: Bool
             if case .message(let entry) = kind, field.label == .repeated, entry.isMapEntry { isMap = true } else { isMap = false }
-            let jsonName = field.hasJsonName ? field.jsonName : lowerCamelCase(field.name)
+            let jsonName = DescriptorPool.jsonName(of: field)
             let isRealOneof = field.hasOneofIndex && !field.proto3Optional
             let layoutField = FieldLayout(
                 number: field.number, name: field.name, jsonName: jsonName, kind: kind,

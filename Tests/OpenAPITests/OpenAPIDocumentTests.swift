@@ -26,11 +26,6 @@ final class OpenAPIDocumentTests: XCTestCase {
             value.serialized(),
             "{\n  \"b\": \"quote \\\" slash \\\\ tab \\t \\u0001\",\n  \"a\": [\n    1,\n    true\n  ]\n}\n")
     }
-
-    func testLowerCamelIsProtobufsDefaultJSONName() {
-        XCTAssertEqual(OpenAPISchemas.lowerCamel("f_nested_note"), "fNestedNote")
-        XCTAssertEqual(OpenAPISchemas.lowerCamel("id"), "id")
-    }
 }
 
 final class RequestTemplateTests: XCTestCase {
