@@ -106,6 +106,6 @@ def test_schemathesis_finds_no_server_error(make_ferry, tmp_path):
          "--phases", "examples,coverage,fuzzing", "--generation-deterministic", "--workers", "1",
          "--exclude-operation-id", "RichService_Fail", "--exclude-operation-id", "NodeService_WatchNodes",
          "--exclude-operation-id", "RichService_StreamBody"],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its cache of past runs stays out of the tree
     assert result.returncode == 0, result.stdout[-6000:]
     print("\n" + "\n".join(line for line in result.stdout.splitlines() if "generated" in line or "Tested:" in line))
