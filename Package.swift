@@ -64,6 +64,12 @@ let package = Package(
         .target(
             name: "OpenAPI", dependencies: ["Transcode", .product(name: "SwiftProtobuf", package: "swift-protobuf")], swiftSettings: strict),
         .target(name: "Auth", dependencies: ["FerryCore", "Transcode", "Resilience", "COpenSSL"], swiftSettings: strict),
+        // Descriptors from a backend's server reflection (issue 18): the messages, which files to
+        // ask for, the assembled set and its digest.
+        .target(
+            name: "Reflection",
+            dependencies: ["FerryCore", "Transcode", "COpenSSL", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            swiftSettings: strict),
         // The Connect protocol's codecs (issue 16): content types, envelopes, errors, GET queries.
         .target(name: "Connect", dependencies: ["FerryCore", "GRPCWeb", "Transcode", "Gzip"], swiftSettings: strict),
         // Generated from Protos/google/api (protoc-gen-swift, committed).
@@ -90,7 +96,8 @@ let package = Package(
         .target(
             name: "Front",
             dependencies: [
-                "FerryCore", "HTTP1", "GRPCWeb", "Connect", "Gzip", "Auth", "OpenAPI", "Routing", "Config", "Transcode", "Resilience",
+                "FerryCore", "HTTP1", "GRPCWeb", "Connect", "Gzip", "Auth", "OpenAPI", "Reflection", "Routing", "Config", "Transcode",
+                "Resilience",
                 "Observability", "Admin",
                 "Loop", "Upstream", "HTTP2Support", "CNghttp2",
                 .product(name: "Logging", package: "swift-log"),
@@ -155,6 +162,9 @@ let package = Package(
         .testTarget(name: "GzipTests", dependencies: ["Gzip"]),
         .testTarget(name: "OpenAPITests", dependencies: ["OpenAPI", "Transcode", "FerryCore", "NodeService"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "Transcode", "FerryCore"]),
+        .testTarget(
+            name: "ReflectionTests",
+            dependencies: ["Reflection", "Transcode", "NodeService", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "ConnectTests", dependencies: ["Connect", "FerryCore", "GRPCWeb", "Transcode", "Gzip", "NodeService"]),
         .testTarget(name: "RoutingTests", dependencies: ["Routing"]),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "Routing", "Resilience"]),

@@ -12,6 +12,13 @@ public enum AdminJSON {
         return out + "\n"
     }
 
+    /// A struct's fields and then `extra` (state beside the config, say), as one object.
+    public static func encode(_ value: Any, adding extra: [(String, Any)]) -> String {
+        var out = ""
+        writeObject(fields(of: Mirror(reflecting: value)) + extra, to: &out, indent: "")
+        return out + "\n"
+    }
+
     private static func write(_ value: Any, to out: inout String, indent: String) {
         switch value {
         case let text as String: out += quoted(text)
@@ -68,8 +75,10 @@ public enum AdminJSON {
             let lowered = label.lowercased()
             if redactedFieldParts.contains(where: lowered.contains) {
                 fields.append((snakeCase(label), unwrap(child.value) == nil ? "null" as Any : "[redacted]"))
-            } else if label.hasSuffix("Nanoseconds"), let nanoseconds = unwrap(child.value) as? UInt64 {
-                fields.append((snakeCase(String(label.dropLast("Nanoseconds".count))), duration(nanoseconds)))
+            } else if label.hasSuffix("Nanoseconds") {
+                // An unset optional duration is null under the same name.
+                let name = snakeCase(String(label.dropLast("Nanoseconds".count)))
+                fields.append((name, (unwrap(child.value) as? UInt64).map(duration) as Any))
             } else {
                 fields.append((snakeCase(label), child.value))
             }

@@ -47,7 +47,7 @@ public enum ConfigLoader {
         var config = FerryConfig(
             workers: try document.child("workers").int(range: 1...256) ?? defaultWorkers,
             drainTimeoutNanoseconds: try document.child("drain_timeout").duration() ?? 10_000_000_000,
-            listeners: listeners, routes: routes, clusters: clusters, rest: try rest(document.child("rest")))
+            listeners: listeners, routes: routes, clusters: clusters, rest: try rest(document.child("rest"), clusters: clusterNames))
         let accessLog = document.child("access_log")
         if accessLog.isPresent {
             try accessLog.requireMapping(keys: ["path"])
@@ -83,17 +83,25 @@ public enum ConfigLoader {
         return admin
     }
 
-    private static func rest(_ node: ConfigNode) throws(ConfigError) -> RESTConfig? {
+    private static func rest(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> RESTConfig? {
         guard node.isPresent else { return nil }
         try node.requireMapping(keys: [
-            "descriptor_set", "services", "emit_unpopulated", "use_proto_names",
+            "descriptor_set", "reflection", "services", "emit_unpopulated", "use_proto_names",
             "enums_as_ints", "ignore_unknown_fields", "request_headers", "default_timeout",
         ])
         let servicesNode = node.child("services")
         guard let services = try servicesNode.stringList(), !services.isEmpty else {
             throw servicesNode.error("at least one service is required")
         }
-        var config = RESTConfig(descriptorSet: try node.child("descriptor_set").requiredString(), services: services)
+        let descriptors: DescriptorSource
+        switch (node.child("descriptor_set").isPresent, node.child("reflection").isPresent) {
+        case (true, false): descriptors = .file(try node.child("descriptor_set").requiredString())
+        case (false, true): descriptors = .reflection(try reflection(node.child("reflection"), clusters: clusters))
+        case (true, true): throw node.error("descriptor_set and reflection are two sources of the descriptors: give one")
+        case (false, false):
+            throw node.error("the descriptors are needed: descriptor_set (a file) or reflection (from a backend's server reflection)")
+        }
+        var config = RESTConfig(descriptors: descriptors, services: services)
         config.emitUnpopulated = try node.child("emit_unpopulated").bool() ?? false
         config.useProtoNames = try node.child("use_proto_names").bool() ?? false
         config.enumsAsIntegers = try node.child("enums_as_ints").bool() ?? false
@@ -105,6 +113,32 @@ public enum ConfigLoader {
         }
         config.defaultTimeoutNanoseconds = try node.child("default_timeout").duration()
         return config
+    }
+
+    /// `reflection: { cluster: NAME, refresh: DURATION, pin: sha256:HEX }`.
+    private static func reflection(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> ReflectionSourceConfig {
+        try node.requireMapping(keys: ["cluster", "refresh", "pin"])
+        let clusterNode = node.child("cluster")
+        let cluster = try clusterNode.requiredString()
+        guard clusters.contains(cluster) else {
+            throw clusterNode.error("no cluster named '\(cluster)' (clusters: \(clusters.sorted().joined(separator: ", ")))")
+        }
+        var source = ReflectionSourceConfig(cluster: cluster)
+        let refreshNode = node.child("refresh")
+        source.refreshNanoseconds = try refreshNode.duration()
+        if let refresh = source.refreshNanoseconds, refresh < 1_000_000_000 {
+            throw refreshNode.error("at least 1s: each refresh asks the backend for every file again")
+        }
+        let pinNode = node.child("pin")
+        if let pin = try pinNode.string() {
+            let hex = pin.utf8.dropFirst("sha256:".utf8.count)
+            guard pin.hasPrefix("sha256:"), hex.count == 64, hex.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            else {
+                throw pinNode.error("expected sha256: and 64 lowercase hex digits (the digest Ferry logs and shows in /config)")
+            }
+            source.pin = pin
+        }
+        return source
     }
 
     private static func listener(_ node: ConfigNode) throws(ConfigError) -> ListenerConfig {

@@ -119,10 +119,31 @@ public struct UpstreamTLSConfig: Sendable, Equatable {
     public var verifyHostname = true
 }
 
-/// The `rest` section: which descriptor set and services, and the JSON options.
+/// Where the `rest` section's descriptors come from.
+public enum DescriptorSource: Sendable, Equatable {
+    /// `descriptor_set`: a FileDescriptorSet file (`protoc --include_imports --descriptor_set_out`).
+    case file(String)
+    /// `reflection`: asked from a backend's gRPC server reflection at run time.
+    case reflection(ReflectionSourceConfig)
+}
+
+/// `rest.reflection`: the services' descriptor files asked from a cluster's server reflection
+/// (grpc.reflection.v1, or v1alpha) at start, on reload and every `refresh`.
+public struct ReflectionSourceConfig: Sendable, Equatable {
+    public var cluster: String
+    /// nil: fetched at start and on reload only.
+    public var refreshNanoseconds: UInt64?
+    /// `sha256:` and the hex digest the fetched set must have; nil: any set.
+    public var pin: String?
+
+    public init(cluster: String) {
+        self.cluster = cluster
+    }
+}
+
+/// The `rest` section: where the descriptors come from, which services, and the JSON options.
 public struct RESTConfig: Sendable, Equatable {
-    /// A FileDescriptorSet (`protoc --include_imports --descriptor_set_out`), as written.
-    public var descriptorSet: String
+    public var descriptors: DescriptorSource
     public var services: [String]
     public var emitUnpopulated = false
     public var useProtoNames = false
@@ -133,8 +154,8 @@ public struct RESTConfig: Sendable, Equatable {
     /// The deadline of a call that does not send `grpc-timeout`, in nanoseconds.
     public var defaultTimeoutNanoseconds: UInt64?
 
-    public init(descriptorSet: String, services: [String]) {
-        self.descriptorSet = descriptorSet
+    public init(descriptors: DescriptorSource, services: [String]) {
+        self.descriptors = descriptors
         self.services = services
     }
 }

@@ -18,7 +18,7 @@ struct AdminEndpoints: AdminHandler {
             "/metrics": ("GET", metrics),
             "/ready": ("GET", ready),
             "/healthz": ("GET", { AdminResponse(status: 200, body: "ok\n") }),
-            "/config": ("GET", { AdminResponse(status: 200, contentType: "application/json", body: AdminJSON.encode(gateway.config)) }),
+            "/config": ("GET", config),
             "/clusters": ("GET", clusters),
             "/openapi.json": ("GET", openAPI),
             "/console": ("GET", console),
@@ -43,9 +43,15 @@ struct AdminEndpoints: AdminHandler {
         return endpoint.answer()
     }
 
-    /// 401 with a Bearer challenge (RFC 6750 §3); the token given is never echoed.
+    /// The config in effect; with descriptors from reflection, the set in effect and the fetches.
+    private func config() -> AdminResponse {
+        let reflection = gateway.reflectionStatus.map { [("rest_reflection_status", $0 as Any)] } ?? []
+        return AdminResponse(status: 200, contentType: "application/json", body: AdminJSON.encode(gateway.config, adding: reflection))
+    }
+
     /// OpenAPI 3.1 of the REST rules in effect (the last reload's descriptors).
     private func openAPI() -> AdminResponse {
+        if let reason = gateway.restUnavailable { return AdminResponse(status: 503, body: "no REST API yet: \(reason)\n") }
         guard let rest = gateway.rest else {
             return AdminResponse(status: 404, body: "no REST API: the config has no rest section\n")
         }
@@ -54,6 +60,7 @@ struct AdminEndpoints: AdminHandler {
 
     /// The console page, calling through the first listener.
     private func console() -> AdminResponse {
+        if let reason = gateway.restUnavailable { return AdminResponse(status: 503, body: "no console yet: \(reason)\n") }
         guard let rest = gateway.rest else {
             return AdminResponse(status: 404, body: "no console: the config has no rest section, so no methods are exposed\n")
         }
@@ -74,6 +81,7 @@ struct AdminEndpoints: AdminHandler {
             headers: headers)
     }
 
+    /// 401 with a Bearer challenge (RFC 6750 §3); the token given is never echoed.
     private static func unauthorized(_ path: Substring, challenge: String, reason: String) -> AdminResponse {
         var headers = HeaderFields()
         headers.append(name: "www-authenticate", value: challenge)
@@ -81,10 +89,11 @@ struct AdminEndpoints: AdminHandler {
             status: 401, body: "\(path) \(reason) bearer token of admin.token_file (Authorization: Bearer …)\n", headers: headers)
     }
 
-    /// 503 while draining, or while a cluster has no endpoint to send calls to (a DNS name not
-    /// resolved yet); else 200.
+    /// 503 while draining, while the REST descriptors are still to come from reflection, or while
+    /// a cluster has no endpoint to send calls to (a DNS name not resolved yet); else 200.
     private func ready() -> AdminResponse {
         if gateway.isDraining { return AdminResponse(status: 503, body: "draining\n") }
+        if let reason = gateway.restUnavailable { return AdminResponse(status: 503, body: "\(reason)\n") }
         let empty = mergedClusters(gateway.snapshots()).filter { $0.endpoints.isEmpty }.map(\.name)
         if !empty.isEmpty { return AdminResponse(status: 503, body: "no endpoint yet in cluster(s): \(empty.joined(separator: ", "))\n") }
         return AdminResponse(status: 200, body: "ready\n")

@@ -19,7 +19,7 @@ final class AuthProvider: Sendable {
     /// How a worker asks the refresher for the set again (set by the refresher).
     private let refetch = Mutex<(@Sendable () -> Void)?>(nil)
     /// When a worker last asked (CLOCK_MONOTONIC): workers ask at most once a second; the
-    /// refresher's own rule (KeySetRefresh) limits the fetches.
+    /// refresher's own rule (RefreshSchedule) limits the fetches.
     private let lastRefetchRequest = Atomic<UInt64>(0)
 
     /// HS256 secrets shorter than this are refused (RFC 7518 §3.2: at least the hash's size).

@@ -5,8 +5,10 @@ import Config
 import Glibc
 import Logging
 import Loop
+import Reflection
 import Synchronization
 import Transcode
+import Upstream
 
 /// Reads the config and descriptor files again, for a reload; throws the reason it cannot.
 public typealias ConfigSource = @Sendable () throws -> (FerryConfig, RESTTranscoding?)
@@ -110,6 +112,7 @@ public enum Gateway {
         }
         do {
             try running.fetchKeySets(plan)
+            try running.fetchDescriptors(plan, generation: 0, installed: nil)
         } catch {
             running.drain(graceNanoseconds: 0)
             throw GatewayStartError(description: "\(error)")
@@ -142,9 +145,17 @@ public enum ReloadOutcome: Sendable {
 public final class RunningGateway: Sendable {
     private struct State {
         var plan: WorkerPlan
+        /// Counts the plans a reload made, so that descriptors fetched for an older one are dropped.
+        var generation = 0
         var admin: AdminServer?
         /// Started by the first plan with a `jwks_uri` issuer.
         var keyRefresher: KeySetRefresher?
+        /// Started by the first plan whose `rest` descriptors come from server reflection.
+        var descriptorRefresher: DescriptorRefresher?
+        /// The last set fetched by reflection: a reload serves it while it fetches again.
+        var reflectedSet: ResolvedDescriptorSet?
+        /// What /config shows of the reflection fetches.
+        var reflection: ReflectionStatus?
     }
 
     private let mailboxes: [LoopMailbox<WorkerMessage>]
@@ -186,10 +197,63 @@ public final class RunningGateway: Sendable {
         refresher?.track(providers)
     }
 
+    /// Hands the plan's `rest.reflection` (or that there is none) to the descriptor refresher.
+    /// `installed`: the digest of the set the plan's REST transcoding was built from.
+    fileprivate func fetchDescriptors(_ plan: WorkerPlan, generation: Int, installed: DescriptorDigest?) throws(GatewayResourceError) {
+        var target: ReflectionTarget?
+        if let rest = plan.config.rest, case .reflection(let source) = rest.descriptors,
+            let cluster = plan.config.clusters.first(where: { $0.name == source.cluster })
+        {
+            target = ReflectionTarget(
+                generation: generation, rest: rest, source: source,
+                cluster: UpstreamClusterSettings(cluster, tlsContext: plan.resources.clusterTLS[cluster.name]), installed: installed)
+        }
+        let refresher = try state.withLock { state throws(GatewayResourceError) -> DescriptorRefresher? in
+            state.reflection = target.map { ReflectionStatus($0, previous: state.reflection) }
+            if state.descriptorRefresher == nil && target != nil {
+                state.descriptorRefresher = try DescriptorRefresher(logger: logger) { [weak self] generation, outcome in
+                    self?.descriptorsFetched(outcome, generation: generation)
+                }
+            }
+            return state.descriptorRefresher
+        }
+        refresher?.track(target)
+    }
+
+    /// A fetch for `generation` ended: a new set goes to the workers (as a reload with the same
+    /// config would), unless a reload has made a newer plan meanwhile.
+    private func descriptorsFetched(_ outcome: DescriptorFetchOutcome, generation: Int) {
+        reloading.withLock { _ in
+            guard !isDraining else { return }
+            let plan = state.withLock { state -> WorkerPlan? in
+                guard state.generation == generation else { return nil }
+                state.reflection?.record(outcome)
+                guard case .fetched(let transcoding, let set) = outcome else { return nil }
+                state.reflectedSet = set
+                state.plan = WorkerPlan(config: state.plan.config, rest: transcoding, resources: state.plan.resources)
+                return state.plan
+            }
+            guard let plan, case .fetched(_, let set) = outcome else { return }
+            let replies = Replies<[String]>()
+            for mailbox in mailboxes { mailbox.post(.reload(plan, replies)) }
+            _ = replies.wait(count: mailboxes.count, timeoutNanoseconds: 10_000_000_000)
+            logger.info(
+                "descriptors from server reflection in effect",
+                metadata: [
+                    "digest": "\(set.digest)", "files": "\(set.fileCount)",
+                    "rules": "\(plan.rest?.catalog.routes.rules.count ?? 0)",
+                ])
+        }
+    }
+
     /// The config in effect (the last one reloaded).
     public var config: FerryConfig { state.withLock { $0.plan.config } }
     /// The REST transcoding in effect, when the config has a `rest` section.
     var rest: RESTTranscoding? { state.withLock { $0.plan.rest } }
+    /// Why REST is not served yet (its descriptors are still to come from reflection), or nil.
+    var restUnavailable: String? { state.withLock { $0.plan.restUnavailable } }
+    /// The reflection fetches' state, when the `rest` descriptors come from reflection.
+    var reflectionStatus: ReflectionStatus? { state.withLock { $0.reflection } }
     var isDraining: Bool { draining.load(ordering: .relaxed) }
 
     /// Every worker's counts and pools, or what arrived within a second.
@@ -206,11 +270,21 @@ public final class RunningGateway: Sendable {
             guard let reloadSource else { return .rejected("this gateway has no config file to reload") }
             guard !isDraining else { return .rejected("draining") }
             let plan: WorkerPlan
+            var installed: DescriptorDigest?
             do {
-                let (config, rest) = try reloadSource()
+                var (config, rest) = try reloadSource()
                 let current = self.config
                 if config.workers != current.workers || config.admin != current.admin {
                     throw GatewayResourceError(description: "workers and admin take effect only on restart (they changed)")
+                }
+                // Descriptors from reflection: the last set serves while the new one is fetched
+                // (unless the new section needs more of it, such as another service).
+                if rest == nil, let restConfig = config.rest, case .reflection = restConfig.descriptors,
+                    let set = state.withLock({ $0.reflectedSet }),
+                    let kept = try? RESTTranscoding(restConfig, descriptorSet: set.serialized)
+                {
+                    rest = kept
+                    installed = set.digest
                 }
                 plan = WorkerPlan(
                     config: config, rest: rest,
@@ -222,9 +296,14 @@ public final class RunningGateway: Sendable {
             let replies = Replies<[String]>()
             for mailbox in mailboxes { mailbox.post(.reload(plan, replies)) }
             var failures = Set(replies.wait(count: mailboxes.count, timeoutNanoseconds: 10_000_000_000).joined()).sorted()
-            state.withLock { $0.plan = plan }
+            let generation = state.withLock { state in
+                state.plan = plan
+                state.generation += 1
+                return state.generation
+            }
             do {
                 try fetchKeySets(plan)
+                try fetchDescriptors(plan, generation: generation, installed: installed)
             } catch {
                 failures.append("\(error)")
             }
@@ -261,6 +340,7 @@ public final class RunningGateway: Sendable {
         state.withLock {
             $0.admin?.stop()
             $0.keyRefresher?.stop()
+            $0.descriptorRefresher?.stop()
         }
         return done
     }

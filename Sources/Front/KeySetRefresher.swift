@@ -1,11 +1,12 @@
 // Fetches the JWK sets of `jwks_uri` issuers on a thread of its own, so that a slow or
 // unreachable issuer (a name resolved by libevent, a TLS handshake, a 10-second timeout) never
-// holds up a worker. Each issuer's fetches follow KeySetRefresh; a fetched set replaces the
+// holds up a worker. Each issuer's fetches follow RefreshSchedule; a fetched set replaces the
 // issuer's keys for every worker at once. Started by the first config with such an issuer.
 import Auth
 import FerryCore
 import Logging
 import Loop
+import Resilience
 
 final class KeySetRefresher: Sendable {
     enum Message: Sendable {
@@ -86,7 +87,7 @@ private final class KeySetFetchers {
     }
 }
 
-/// One issuer's fetches: carries out KeySetRefresh's actions.
+/// One issuer's fetches: carries out RefreshSchedule's actions.
 private final class KeySetFetcher {
     /// A JWK set is a few KiB; anything near this is not one.
     static let maxBodyBytes = 1 << 20
@@ -96,7 +97,7 @@ private final class KeySetFetcher {
     private let source: RemoteKeySource
     private let loop: EventLoop
     private let logger: Logger
-    private var schedule: KeySetRefresh
+    private var schedule: RefreshSchedule
     private var timer: LoopTimer?
     private var random = SplitMix64(state: EventLoop.monotonicNow)
     /// Fetches go to the cluster's endpoints in turn.
@@ -108,7 +109,7 @@ private final class KeySetFetcher {
         source = provider.remote!
         self.loop = loop
         self.logger = logger
-        schedule = KeySetRefresh(refreshNanoseconds: source.config.refreshNanoseconds)
+        schedule = RefreshSchedule(refreshNanoseconds: source.config.refreshNanoseconds)
     }
 
     func start() {
@@ -117,7 +118,7 @@ private final class KeySetFetcher {
     }
 
     func keyMissing() {
-        perform(schedule.keyMissing(now: EventLoop.monotonicNow))
+        perform(schedule.staleCopyFound(now: EventLoop.monotonicNow))
     }
 
     func stop() {
@@ -126,7 +127,7 @@ private final class KeySetFetcher {
         timer = nil
     }
 
-    private func perform(_ action: KeySetRefresh.Action) {
+    private func perform(_ action: RefreshSchedule.Action) {
         guard !stopped else { return }
         switch action {
         case .fetch: fetch()

@@ -17,6 +17,8 @@ final class ListenerContext {
     let pools: [String: UpstreamPool]
     /// REST/JSON transcoding, when configured.
     let rest: RESTTranscoding?
+    /// Why REST calls get 503 for now (descriptors still to come from server reflection).
+    let restUnavailable: String?
     let accessLog: AccessLog?
     /// A request without `traceparent` starts a trace (W3C Trace Context).
     let createTraceparent: Bool
@@ -39,7 +41,7 @@ final class ListenerContext {
     var traceIDs = TraceIDGenerator()
 
     init(
-        config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?,
+        config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?, restUnavailable: String? = nil,
         accessLog: AccessLog?, createTraceparent: Bool, tls: TLSContext?, metrics: DownstreamMetrics?,
         limitReporter: LimitReporter, authProviders: [String: AuthProvider] = [:], tokenCache: VerifiedTokenCache = VerifiedTokenCache()
     ) {
@@ -48,6 +50,7 @@ final class ListenerContext {
         self.router = router
         self.pools = pools
         self.rest = rest
+        self.restUnavailable = restUnavailable
         self.accessLog = accessLog
         self.createTraceparent = createTraceparent
         self.tls = tls

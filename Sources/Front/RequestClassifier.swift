@@ -160,6 +160,9 @@ struct RequestClassifier {
         if contentType == nil, let rest = context.rest {
             return classifyREST(head, framing: framing, rest: rest, corsHeaders: corsHeaders, dropsUnderscoreNames: dropsUnderscoreNames)
         }
+        if contentType == nil, let reason = context.restUnavailable {
+            return Self.restError(GRPCStatus(.unavailable, reason), corsHeaders: corsHeaders)
+        }
         let route = context.router.route(path: path)
         guard let contentType else {
             if route != nil || GRPCMethodPath(path) != nil {

@@ -18,6 +18,13 @@ struct WorkerPlan: Sendable {
     let config: FerryConfig
     let rest: RESTTranscoding?
     let resources: GatewayResources
+
+    /// Why REST calls get 503: the descriptors are to come from server reflection and have not
+    /// yet; nil when REST is served (or not configured).
+    var restUnavailable: String? {
+        guard rest == nil, case .reflection(let source)? = config.rest?.descriptors else { return nil }
+        return "the REST API's descriptors have not arrived yet from the server reflection of cluster '\(source.cluster)'"
+    }
 }
 
 /// A worker's counts and pools, as a scrape or /clusters sees them.
@@ -114,16 +121,17 @@ final class Worker {
         retryBuffer.limitBytes = config.retryBufferBytes
         var newPools: [String: UpstreamPool] = [:]
         for cluster in config.clusters {
-            let tls = plan.resources.clusterTLS[cluster.name].map {
-                UpstreamTLS(context: $0, serverName: cluster.tls?.serverName, verifyHostname: cluster.tls?.verifyHostname ?? true)
-            }
+            let settings = UpstreamClusterSettings(cluster, tlsContext: plan.resources.clusterTLS[cluster.name])
             if let pool = pools[cluster.name], clusterConfigs[cluster.name] == cluster,
                 pool.breaker === plan.resources.clusterLimits[cluster.name]?.breaker
             {
-                pool.replaceTLS(tls)
+                pool.replaceTLS(settings.tls)
                 newPools[cluster.name] = pool
             } else {
-                newPools[cluster.name] = makePool(cluster, tls: tls, limits: plan.resources.clusterLimits[cluster.name])
+                let limits = plan.resources.clusterLimits[cluster.name]
+                newPools[cluster.name] = UpstreamPool(
+                    settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle,
+                    retryBuffer: retryBuffer)
             }
         }
         for (name, pool) in pools where newPools[name] !== pool {
@@ -141,7 +149,7 @@ final class Worker {
         var newSlots: [String: ListenerSlot] = [:]
         for listenerConfig in config.listeners {
             let context = ListenerContext(
-                config: listenerConfig, router: router, pools: pools, rest: plan.rest,
+                config: listenerConfig, router: router, pools: pools, rest: plan.rest, restUnavailable: plan.restUnavailable,
                 accessLog: plan.resources.accessLog, createTraceparent: config.createTraceparent,
                 tls: plan.resources.listenerTLS[listenerConfig.address], metrics: metrics, limitReporter: limitReporter,
                 authProviders: plan.resources.authProviders, tokenCache: tokenCache)
@@ -168,33 +176,6 @@ final class Worker {
         }
         slots = newSlots
         return failures
-    }
-
-    private func makePool(_ cluster: ClusterConfig, tls: UpstreamTLS?, limits: ClusterLimits?) -> UpstreamPool {
-        // IP literals (and localhost) are endpoints as they are; other names are resolved.
-        var endpoints: [SocketAddress] = []
-        var names: [DNSEndpointName] = []
-        for endpoint in cluster.endpoints {
-            if let address = try? SocketAddress(parsing: endpoint) {
-                endpoints.append(address)
-            } else if let colon = endpoint.lastIndex(of: ":"), let port = Int(endpoint[endpoint.index(after: colon)...]) {
-                names.append(DNSEndpointName(host: String(endpoint[..<colon]), port: port))
-            }
-        }
-        var settings = UpstreamClusterSettings(
-            name: cluster.name, endpoints: endpoints, dnsNames: names,
-            dnsRefreshNanoseconds: cluster.dnsRefreshNanoseconds, dnsResolver: cluster.dnsResolver,
-            authority: cluster.authority,
-            breaker: cluster.breaker, connectTimeoutNanoseconds: cluster.connectTimeoutNanoseconds,
-            keepaliveIntervalNanoseconds: cluster.keepaliveIntervalNanoseconds,
-            outlierDetection: cluster.outlierDetection, healthCheck: cluster.healthCheck,
-            retryThrottling: cluster.retryThrottling)
-        settings.maxConcurrentStreams = cluster.maxConcurrentStreams
-        settings.keepaliveTimeoutNanoseconds = cluster.keepaliveTimeoutNanoseconds
-        settings.tls = tls
-        return UpstreamPool(
-            settings: settings, loop: loop, logger: logger, breaker: limits?.breaker, throttle: limits?.throttle,
-            retryBuffer: retryBuffer)
     }
 
     // MARK: Connections

@@ -10,7 +10,7 @@ public struct WireFormatError: Error, Equatable, CustomStringConvertible {
     public var description: String { "invalid protobuf at byte \(offset): \(reason)" }
 }
 
-enum WireType: UInt8 {
+public enum WireType: UInt8, Sendable {
     case varint = 0
     case fixed64 = 1
     case lengthDelimited = 2
@@ -20,27 +20,27 @@ enum WireType: UInt8 {
 }
 
 /// A reader over a message's bytes; `offset` counts from the start of the outermost message.
-struct WireReader {
-    let bytes: UnsafeRawBufferPointer
-    var index: Int
+public struct WireReader {
+    public let bytes: UnsafeRawBufferPointer
+    public internal(set) var index: Int
     let end: Int
     /// Where `bytes[0]` sits in the outermost message, for error offsets.
-    let base: Int
+    public let base: Int
 
-    init(_ bytes: UnsafeRawBufferPointer, range: Range<Int>, base: Int = 0) {
+    public init(_ bytes: UnsafeRawBufferPointer, range: Range<Int>, base: Int = 0) {
         self.bytes = bytes
         index = range.lowerBound
         end = range.upperBound
         self.base = base
     }
 
-    var isAtEnd: Bool { index >= end }
+    public var isAtEnd: Bool { index >= end }
 
-    func error(_ reason: String, at position: Int? = nil) -> WireFormatError {
+    public func error(_ reason: String, at position: Int? = nil) -> WireFormatError {
         WireFormatError(offset: base + (position ?? index), reason: reason)
     }
 
-    mutating func readVarint() throws(WireFormatError) -> UInt64 {
+    public mutating func readVarint() throws(WireFormatError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         let start = index
@@ -57,7 +57,7 @@ struct WireReader {
     }
 
     /// The next tag: field number and wire type.
-    mutating func readTag() throws(WireFormatError) -> (number: Int32, type: WireType) {
+    public mutating func readTag() throws(WireFormatError) -> (number: Int32, type: WireType) {
         let start = index
         let tag = try readVarint()
         guard tag >> 3 > 0, tag >> 3 <= 0x1FFF_FFFF else { throw error("field number \(tag >> 3) out of range", at: start) }
@@ -82,7 +82,7 @@ struct WireReader {
     }
 
     /// The range of a length-delimited value's payload.
-    mutating func readLengthDelimited() throws(WireFormatError) -> Range<Int> {
+    public mutating func readLengthDelimited() throws(WireFormatError) -> Range<Int> {
         let start = index
         let length = try readVarint()
         guard length <= UInt64(end - index) else { throw error("length \(length) runs past the message", at: start) }
@@ -92,7 +92,7 @@ struct WireReader {
     }
 
     /// Skips a value of `type` (an unknown field), groups included.
-    mutating func skip(_ type: WireType, number: Int32) throws(WireFormatError) {
+    public mutating func skip(_ type: WireType, number: Int32) throws(WireFormatError) {
         switch type {
         case .varint: _ = try readVarint()
         case .fixed64: _ = try readFixed64()
@@ -115,10 +115,12 @@ struct WireReader {
 }
 
 /// Appends wire-format values to a byte buffer.
-struct WireWriter {
-    var bytes: [UInt8] = []
+public struct WireWriter {
+    public var bytes: [UInt8] = []
 
-    mutating func writeVarint(_ value: UInt64) {
+    public init() {}
+
+    public mutating func writeVarint(_ value: UInt64) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -127,7 +129,7 @@ struct WireWriter {
         bytes.append(UInt8(value))
     }
 
-    mutating func writeTag(_ number: Int32, _ type: WireType) {
+    public mutating func writeTag(_ number: Int32, _ type: WireType) {
         writeVarint(UInt64(number) << 3 | UInt64(type.rawValue))
     }
 
@@ -140,7 +142,7 @@ struct WireWriter {
     }
 
     /// Tag, length and payload of a length-delimited field.
-    mutating func writeLengthDelimited(_ number: Int32, _ payload: some Collection<UInt8>) {
+    public mutating func writeLengthDelimited(_ number: Int32, _ payload: some Collection<UInt8>) {
         writeTag(number, .lengthDelimited)
         writeVarint(UInt64(payload.count))
         bytes.append(contentsOf: payload)

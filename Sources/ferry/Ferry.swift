@@ -73,21 +73,15 @@ func readTextFile(_ path: String) -> String? {
     FileReader.contents(of: path).map { String(decoding: $0, as: UTF8.self) }
 }
 
-/// The `rest` section made ready: descriptor set read, rules and types checked.
+/// The `rest` section made ready: descriptor set read, rules and types checked. nil also when
+/// the descriptors come from server reflection, which the running gateway asks for.
 private func readREST(_ config: FerryConfig) throws(LoadError) -> RESTTranscoding? {
-    guard let rest = config.rest else { return nil }
-    guard let descriptorSet = FileReader.contents(of: rest.descriptorSet) else {
-        throw LoadError(description: "rest.descriptor_set: cannot read '\(rest.descriptorSet)': \(String(cString: strerror(errno)))")
+    guard let rest = config.rest, case .file(let path) = rest.descriptors else { return nil }
+    guard let descriptorSet = FileReader.contents(of: path) else {
+        throw LoadError(description: "rest.descriptor_set: cannot read '\(path)': \(String(cString: strerror(errno)))")
     }
     do {
-        return try RESTTranscoding(
-            descriptorSet: descriptorSet, services: rest.services,
-            printOptions: JSONPrintOptions(
-                emitUnpopulated: rest.emitUnpopulated, useProtoNames: rest.useProtoNames,
-                enumsAsIntegers: rest.enumsAsIntegers),
-            parseOptions: JSONParseOptions(ignoreUnknownFields: rest.ignoreUnknownFields),
-            requestHeaders: rest.requestHeaders.map(Set.init),
-            defaultTimeout: rest.defaultTimeoutNanoseconds.map { GRPCTimeout(nanoseconds: Int64($0)) })
+        return try RESTTranscoding(rest, descriptorSet: descriptorSet)
     } catch {
         throw LoadError(description: "rest: \(error)")
     }
@@ -184,7 +178,10 @@ struct Check: ParsableCommand {
             printError("ferry: invalid config '\(config)': \(error)")
             throw ExitCode(2)
         }
-        let restSummary = rest.map { ", REST: \($0.catalog.routes.rules.count) rule(s)" } ?? ""
+        var restSummary = rest.map { ", REST: \($0.catalog.routes.rules.count) rule(s)" } ?? ""
+        if case .reflection(let source)? = loaded.rest?.descriptors {
+            restSummary = ", REST: descriptors from the server reflection of cluster '\(source.cluster)' at run time"
+        }
         print(
             "config ok: \(loaded.listeners.count) listener(s), \(loaded.routes.count) route(s), \(loaded.clusters.count) cluster(s), \(loaded.workers) worker(s)\(restSummary)"
         )
@@ -200,9 +197,13 @@ struct OpenAPICommand: ParsableCommand {
     var config: String
 
     func run() throws {
-        let (_, rest) = try loadConfigFiles(path: config)
+        let (loaded, rest) = try loadConfigFiles(path: config)
         guard let rest else {
-            printError("ferry: '\(config)' has no rest section: there is no REST API to describe")
+            printError(
+                loaded.rest == nil
+                    ? "ferry: '\(config)' has no rest section: there is no REST API to describe"
+                    : "ferry: '\(config)' takes its descriptors from server reflection at run time: GET /openapi.json on the admin listener of the running gateway"
+            )
             throw ExitCode(2)
         }
         print(rest.openAPIDocument, terminator: "")

@@ -416,7 +416,7 @@ final class ConfigLoaderTests: XCTestCase {
                   request_headers: [Authorization, x-user]
                   default_timeout: 2500ms
                 """, defaultWorkers: 1)
-        var expected = RESTConfig(descriptorSet: "/etc/ferry/node.pb", services: ["node.v1.NodeService"])
+        var expected = RESTConfig(descriptors: .file("/etc/ferry/node.pb"), services: ["node.v1.NodeService"])
         expected.useProtoNames = true
         expected.ignoreUnknownFields = true
         expected.requestHeaders = ["authorization", "x-user"]
@@ -428,11 +428,43 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(
             loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], default_timeout: soon }")?.path,
             "rest.default_timeout")
-        XCTAssertEqual(loadError(minimal + "\nrest: { services: [a.B] }"), ConfigError(path: "rest.descriptor_set", reason: "required"))
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { services: [a.B] }"),
+            ConfigError(
+                path: "rest",
+                reason: "the descriptors are needed: descriptor_set (a file) or reflection (from a backend's server reflection)"))
         XCTAssertEqual(
             loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [] }"),
             ConfigError(path: "rest.services", reason: "at least one service is required"))
         XCTAssertEqual(loadError(minimal + "\nrest: { descriptor_set: x.pb, services: [a.B], pretty: true }")?.path, "rest.pretty")
+    }
+
+    func testRESTDescriptorsFromReflection() throws {
+        let pin = "sha256:" + String(repeating: "0f", count: 32)
+        let config = try ConfigLoader.load(
+            yaml: minimal + "\nrest: { reflection: { cluster: nodes, refresh: 5m, pin: \"\(pin)\" }, services: [a.B] }", defaultWorkers: 1)
+        var source = ReflectionSourceConfig(cluster: "nodes")
+        source.refreshNanoseconds = 300_000_000_000
+        source.pin = pin
+        XCTAssertEqual(config.rest?.descriptors, .reflection(source))
+        XCTAssertEqual(
+            try ConfigLoader.load(yaml: minimal + "\nrest: { reflection: { cluster: nodes }, services: [a.B] }", defaultWorkers: 1).rest?
+                .descriptors,
+            .reflection(ReflectionSourceConfig(cluster: "nodes")), "no refresh, no pin")
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { reflection: { cluster: other }, services: [a.B] }"),
+            ConfigError(path: "rest.reflection.cluster", reason: "no cluster named 'other' (clusters: nodes)"))
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { reflection: { cluster: nodes, pin: \"sha256:ABC\" }, services: [a.B] }")?.path,
+            "rest.reflection.pin")
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { reflection: { cluster: nodes, refresh: 10ms }, services: [a.B] }")?.path,
+            "rest.reflection.refresh")
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { reflection: { cluster: nodes }, descriptor_set: x.pb, services: [a.B] }"),
+            ConfigError(path: "rest", reason: "descriptor_set and reflection are two sources of the descriptors: give one"))
+        XCTAssertEqual(
+            loadError(minimal + "\nrest: { reflection: { cluster: nodes, host: h }, services: [a.B] }")?.path, "rest.reflection.host")
     }
 
     func testErrorsNameTheKeyPath() {

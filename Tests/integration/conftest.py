@@ -56,7 +56,7 @@ def connection_refused(port):
 
 class FerryProcess:
     def __init__(self, tmp_path, backend_port, extra_listener="", cluster_options="", top_level="", nodes_endpoint=None,
-                 drain_grace="0s", extra_routes="", admin_options="", node_route_options=""):
+                 drain_grace="0s", extra_routes="", admin_options="", node_route_options="", log_level="warning"):
         self.port = free_port()
         self.admin_port = free_port()
         self.config = tmp_path / f"ferry-{self.port}.yaml"
@@ -85,7 +85,7 @@ clusters:
         self.log = tmp_path / f"ferry-{self.port}.log"
         with open(self.log, "wb") as log:
             self.process = subprocess.Popen(
-                [ferry_binary(), "run", "--config", str(self.config), "--log-level", "warning"],
+                [ferry_binary(), "run", "--config", str(self.config), "--log-level", log_level],
                 stdout=subprocess.DEVNULL, stderr=log)
         wait_for_port(self.port, self.process)
         # The admin listener has a thread of its own: it may come up after the workers.

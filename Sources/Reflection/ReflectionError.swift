@@ -1,0 +1,11 @@
+// Why descriptors could not be had from a backend's server reflection.
+
+public struct ReflectionError: Error, Equatable, CustomStringConvertible {
+    public var reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
