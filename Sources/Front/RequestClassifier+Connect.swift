@@ -84,6 +84,9 @@ extension RequestClassifier {
                 if case .invalid(let status) = error { return Self.connectError(status, corsHeaders: corsHeaders) }
                 return Self.connectError(GRPCStatus(.unimplemented, error.description), httpStatus: 415, corsHeaders: corsHeaders)
             }
+            if rest == nil, let reason = context.restUnavailable {
+                return Self.connectError(GRPCStatus(.unavailable, reason), corsHeaders: corsHeaders)
+            }
             // A method the descriptors do not know is answered below (404).
             if rest == nil || method?.hasNoSideEffects == false {
                 extraHeaders.append(name: "allow", value: "POST")
@@ -130,6 +133,9 @@ extension RequestClassifier {
                 corsHeaders: corsHeaders)
         }
         if contentType.codec == .json && rest == nil {
+            if let reason = context.restUnavailable {
+                return Self.connectError(GRPCStatus(.unavailable, reason), corsHeaders: corsHeaders)
+            }
             return Self.connectError(
                 GRPCStatus(
                     .unimplemented,

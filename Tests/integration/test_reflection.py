@@ -14,6 +14,7 @@ import pytest
 from conftest import FerryProcess, free_port
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_reflection.v1alpha import reflection, reflection_pb2
+from node.v1 import node_pb2
 from restclient import ROOT, compile_descriptors, request
 from test_operations import admin
 
@@ -118,6 +119,13 @@ def test_a_backend_down_at_start_is_retried_and_rest_is_503_until_then(tmp_path,
         assert "descriptors have not arrived yet from the server reflection of cluster 'reflector'" in body["message"]
         assert admin(ferry, "/ready")[0] == 503
         assert admin(ferry, "/openapi.json")[0] == 503
+        # Connect's JSON codec needs the descriptors too; its binary codec does not.
+        status, _, body = request(ferry, "POST", "/node.v1.NodeService/GetNode", {"nodeId": "n1"},
+                                  {"content-type": "application/json", "connect-protocol-version": "1"})
+        assert status == 503 and body["code"] == "unavailable" and "'reflector'" in body["message"]
+        status, _, body = request(ferry, "POST", "/node.v1.NodeService/GetNode", node_pb2.GetNodeRequest(node_id="n1").SerializeToString(),
+                                  {"content-type": "application/proto", "connect-protocol-version": "1"})
+        assert status == 200 and node_pb2.Node.FromString(body).id == "n1"
         wait_for(lambda: reflection_status(ferry)["failures"] >= 1, "no failed fetch recorded")
         assert "refused" in reflection_status(ferry)["last_error"]
         reflector = Reflector(port, node_descriptors)
