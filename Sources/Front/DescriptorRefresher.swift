@@ -68,56 +68,37 @@ struct ReflectionStatus: Sendable {
 }
 
 final class DescriptorRefresher: Sendable {
-    enum Message: Sendable {
-        /// The target of the config in effect; nil: the config fetches nothing.
-        case track(ReflectionTarget?)
-        case stop
-    }
+    private let thread: FetchThread<ReflectionTarget?>
 
-    private let mailbox: LoopMailbox<Message>
-
-    /// Starts the thread; returns once its loop takes messages. `report` is called on that
-    /// thread after each fetch.
+    /// `report` is called on the refresher's thread after each fetch.
     init(logger: Logger, report: @escaping @Sendable (Int, DescriptorFetchOutcome) -> Void) throws(GatewayResourceError) {
-        let started = Replies<LoopMailbox<Message>?>()
-        LoopThread.start {
-            guard let loop = try? EventLoop() else { return started.reply(nil) }
+        thread = try FetchThread(purpose: "fetches rest.reflection descriptors") { loop in
             var fetcher: DescriptorFetcher?
             /// Pools of past targets, kept until their connections have closed.
             var retired: [UpstreamPool] = []
-            var mailbox: LoopMailbox<Message>?
-            mailbox = LoopMailbox<Message>(loop: loop) { message in
+            func stopFetching() {
                 retired.removeAll { $0.isIdle }
-                if let old = fetcher {
-                    old.stop()
-                    retired.append(old.pool)
-                    fetcher = nil
-                }
-                switch message {
-                case .track(let target):
+                guard let old = fetcher else { return }
+                old.stop()
+                retired.append(old.pool)
+                fetcher = nil
+            }
+            return .init(
+                receive: { target in
+                    stopFetching()
                     fetcher = target.map { DescriptorFetcher(target: $0, loop: loop, logger: logger, report: report) }
                     fetcher?.start()
-                case .stop:
-                    for pool in retired { pool.shutdown() }
-                    mailbox?.remove()
-                    loop.stop()
-                }
-            }
-            started.reply(mailbox)
-            loop.run()
+                }, stop: stopFetching)
         }
-        guard let mailbox = started.wait(count: 1, timeoutNanoseconds: 10_000_000_000).first ?? nil else {
-            throw GatewayResourceError(description: "cannot start the loop that fetches rest.reflection descriptors")
-        }
-        self.mailbox = mailbox
     }
 
+    /// The target of the config in effect; nil: the config fetches nothing.
     func track(_ target: ReflectionTarget?) {
-        mailbox.post(.track(target))
+        thread.post(target)
     }
 
     func stop() {
-        mailbox.post(.stop)
+        thread.stop()
     }
 }
 

@@ -234,9 +234,9 @@ public final class RunningGateway: Sendable {
                 return state.plan
             }
             guard let plan, case .fetched(_, let set) = outcome else { return }
+            // Not waited for: a worker that drains meanwhile would not answer.
             let replies = Replies<[String]>()
             for mailbox in mailboxes { mailbox.post(.reload(plan, replies)) }
-            _ = replies.wait(count: mailboxes.count, timeoutNanoseconds: 10_000_000_000)
             logger.info(
                 "descriptors from server reflection in effect",
                 metadata: [
@@ -337,11 +337,11 @@ public final class RunningGateway: Sendable {
         for mailbox in mailboxes { mailbox.post(.drain) }
         let deadline = ThreadSignal.realtimeNow + config.drainTimeoutNanoseconds
         let done = finished.allSatisfy { $0.wait(untilRealtimeNanoseconds: deadline) }
-        state.withLock {
-            $0.admin?.stop()
-            $0.keyRefresher?.stop()
-            $0.descriptorRefresher?.stop()
-        }
+        // Outside the lock: a refresher's thread may be waiting for it to report a fetch.
+        let (admin, keyRefresher, descriptorRefresher) = state.withLock { ($0.admin, $0.keyRefresher, $0.descriptorRefresher) }
+        admin?.stop()
+        keyRefresher?.stop()
+        descriptorRefresher?.stop()
         return done
     }
 }

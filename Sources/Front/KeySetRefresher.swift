@@ -1,6 +1,6 @@
-// Fetches the JWK sets of `jwks_uri` issuers on a thread of its own, so that a slow or
-// unreachable issuer (a name resolved by libevent, a TLS handshake, a 10-second timeout) never
-// holds up a worker. Each issuer's fetches follow RefreshSchedule; a fetched set replaces the
+// Fetches the JWK sets of `jwks_uri` issuers on a thread of its own (a FetchThread), so that a
+// slow or unreachable issuer (a name resolved by libevent, a TLS handshake, a 10-second timeout)
+// never holds up a worker. Each issuer's fetches follow RefreshSchedule; a fetched set replaces the
 // issuer's keys for every worker at once. Started by the first config with such an issuer.
 import Auth
 import FerryCore
@@ -13,41 +13,30 @@ final class KeySetRefresher: Sendable {
         /// The providers of the config in effect: fetch for the new ones, forget the others.
         case track([AuthProvider])
         case keyMissing(AuthProvider)
-        case stop
     }
 
-    private let mailbox: LoopMailbox<Message>
+    private let thread: FetchThread<Message>
 
-    /// Starts the thread; returns once its loop takes messages.
     init(logger: Logger) throws(GatewayResourceError) {
-        let started = Replies<LoopMailbox<Message>?>()
-        LoopThread.start {
-            guard let loop = try? EventLoop() else { return started.reply(nil) }
+        thread = try FetchThread(purpose: "fetches jwks_uri key sets") { loop in
             let fetchers = KeySetFetchers(loop: loop, logger: logger)
-            let mailbox = LoopMailbox<Message>(loop: loop) { message in fetchers.receive(message) }
-            fetchers.mailbox = mailbox
-            started.reply(mailbox)
-            loop.run()
+            return .init(receive: fetchers.receive, stop: fetchers.stop)
         }
-        guard let mailbox = started.wait(count: 1, timeoutNanoseconds: 10_000_000_000).first ?? nil else {
-            throw GatewayResourceError(description: "cannot start the loop that fetches jwks_uri key sets")
-        }
-        self.mailbox = mailbox
     }
 
     func track(_ providers: [AuthProvider]) {
         let remote = providers.filter { $0.remote != nil }
         for provider in remote {
             // Weak: the provider keeps this closure, which must not keep the provider.
-            provider.onKeyMissing { [mailbox, weak provider] in
-                if let provider { mailbox.post(.keyMissing(provider)) }
+            provider.onKeyMissing { [thread, weak provider] in
+                if let provider { thread.post(.keyMissing(provider)) }
             }
         }
-        mailbox.post(.track(remote))
+        thread.post(.track(remote))
     }
 
     func stop() {
-        mailbox.post(.stop)
+        thread.stop()
     }
 }
 
@@ -55,7 +44,6 @@ final class KeySetRefresher: Sendable {
 private final class KeySetFetchers {
     let loop: EventLoop
     let logger: Logger
-    var mailbox: LoopMailbox<KeySetRefresher.Message>?
     private var fetchers: [ObjectIdentifier: KeySetFetcher] = [:]
 
     init(loop: EventLoop, logger: Logger) {
@@ -78,12 +66,12 @@ private final class KeySetFetchers {
             }
         case .keyMissing(let provider):
             fetchers[ObjectIdentifier(provider)]?.keyMissing()
-        case .stop:
-            for fetcher in fetchers.values { fetcher.stop() }
-            fetchers = [:]
-            mailbox?.remove()
-            loop.stop()
         }
+    }
+
+    func stop() {
+        for fetcher in fetchers.values { fetcher.stop() }
+        fetchers = [:]
     }
 }
 
