@@ -1,4 +1,4 @@
-"""Ferry and Envoy side by side in front of the same node-service; writes bench/RESULTS.md.
+"""Ferry, Envoy and nghttpx side by side in front of the same node-service; writes bench/RESULTS.md.
 
 Run through `bench/compare`, which installs the tools and builds the release binaries first.
 Every case runs `--runs` times with the gateways interleaved (Ferry, Envoy, Ferry, Envoy), each
@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import costs
 
 ROOT = Path(__file__).resolve().parent.parent
 HZ = os.sysconf("SC_CLK_TCK")
@@ -43,6 +45,10 @@ JWT_OFF_CASE = "gRPC-Web unary, auth off, the same bearer token sent"
 JWT_CACHED_CASE = "gRPC-Web unary, JWT auth, one token (cached)"
 JWT_FRESH_CASES = {"ES256": "gRPC-Web unary, JWT auth, a new ES256 token per call",
                    "RS256": "gRPC-Web unary, JWT auth, a new RS256 token per call"}
+# nghttpx has no gRPC-Web codec: it carries native gRPC framing over HTTP/1.1 to the h2 backend,
+# which is less work per call than Ferry's gRPC-Web (issue 19 compares the two anyway).
+NGHTTPX_CASE = "unary, native gRPC framing over HTTP/1.1 (nghttpx)"
+WORKERS_CASE = "gRPC-Web unary, workers: 2 (wrk -t2)"
 # More tokens than a worker caches (10,000): cycling through them, every call verifies a signature.
 FRESH_TOKENS = 12_000
 
@@ -177,13 +183,23 @@ def call_ok(port, headers=None):
     return status == 200 and b"node-n1" in body and b"grpc-status:0" in body
 
 
-def wait_until_serving(service, deadline=20, headers=None):
+def native_h1_call_ok(port, headers=None):
+    """One GetNode call in native gRPC framing over HTTP/1.1 (what nghttpx forwards)."""
+    fields = "".join(f"{k}: {v}\r\n" for k, v in GRPC_HEADERS.items())
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall((f"POST {UNARY_PATH} HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n{fields}"
+                      f"content-length: {len(UNARY_FRAME)}\r\n\r\n").encode() + UNARY_FRAME)
+        status, body, _ = read_response(sock)
+    return status == 200 and b"node-n1" in body
+
+
+def wait_until_serving(service, deadline=20, headers=None, check=call_ok):
     end = time.monotonic() + deadline
     while time.monotonic() < end:
         if service.process.poll() is not None:
             raise RuntimeError(f"{service.name} exited with {service.process.returncode}")
         try:
-            if call_ok(service.port, headers):
+            if check(service.port, headers):
                 return
         except OSError:
             pass
@@ -369,6 +385,8 @@ class Bench:
             "stream": wrk_script(body=STREAM_FRAME, min_length=-64),
             "rest": wrk_script(method="GET", expect='"name":"node-n1"', headers={}),
             "connect": wrk_script(body=CONNECT_BODY, expect='"name":"node-n1"', headers=CONNECT_HEADERS),
+            # The grpc-status trailer is in the chunked trailer section, which wrk does not show.
+            "grpc-h1": wrk_script(body=UNARY_FRAME, expect="node-n1", headers=GRPC_HEADERS),
         }
         self.scripts = {}
         for name, text in scripts.items():
@@ -402,6 +420,15 @@ class Bench:
         self.services.append(self.envoy)
         for gateway in (self.ferry, self.envoy):
             wait_until_serving(gateway)
+        self.nghttpx = None
+        if o.nghttpx:
+            ensure_port_free(o.nghttpx_port)
+            self.nghttpx = Service("nghttpx", [
+                o.nghttpx, "--conf=/dev/null", "-n1", "--single-process", f"--frontend=127.0.0.1,{o.nghttpx_port};no-tls",
+                f"--backend=127.0.0.1,{o.backend_port};;proto=h2", f"--errorlog-file={self.work / f'nghttpx-{run}.log'}"],
+                o.nghttpx_port, self.work / f"nghttpx-{run}.out")
+            self.services.append(self.nghttpx)
+            wait_until_serving(self.nghttpx, check=native_h1_call_ok)
         time.sleep(1)
         return (self.ferry, self.envoy)
 
@@ -479,6 +506,54 @@ class Bench:
         figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, "unary", 3)
         self.record("gRPC-Web unary", run, gateway, figures)
 
+    def nghttpx_unary(self, run):
+        """The same GetNode through nghttpx, in the framing it can carry (issue 19's peer)."""
+        figures = self.wrk_measured(self.nghttpx, UNARY_PATH, self.opts.connections, "grpc-h1", 3)
+        self.record(NGHTTPX_CASE, run, self.nghttpx, figures)
+
+    def workers(self, run):
+        """Ferry with two workers under two wrk threads: requests per CPU-second, and how the
+        listeners' SO_REUSEPORT spread the connections (each worker thread's share of the CPU)."""
+        port = self.opts.ferry_port + 20
+        ensure_port_free(port)
+        config = self.work / "ferry-workers.yaml"
+        config.write_text(ferry_config(port, self.opts.backend_port, self.descriptors).replace("workers: 1", "workers: 2"))
+        ferry = Service("Ferry", [str(self.bin / "ferry"), "run", "--config", str(config), "--log-level", "warning"],
+                        port, self.work / f"ferry-workers-{run}.log")
+        try:
+            wait_until_serving(ferry)
+            url = f"http://127.0.0.1:{port}{UNARY_PATH}"
+            args = ["-t2", f"-c{self.opts.connections}"]
+            run_wrk([*args, "-d3s"], url, self.scripts["unary"])
+            before = costs.thread_cpu_seconds(ferry.pid, HZ)
+            figures = self.measured(ferry, lambda: run_wrk(
+                [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts["unary"]))
+            after = costs.thread_cpu_seconds(ferry.pid, HZ)
+            busiest = sorted((after[t] - before.get(t, 0) for t in after), reverse=True)[:2]
+            figures["worker_split"] = busiest[1] / busiest[0] if busiest and busiest[0] else float("nan")
+            self.record(WORKERS_CASE, run, ferry, figures)
+        finally:
+            ferry.stop()
+
+    def syscalls(self, run):
+        """System calls per call (strace -c), Ferry's gRPC-Web and nghttpx's native gRPC over HTTP/1.1
+        under the same load: `h2load --h1 -c10 -n N` (keep-alive, one request at a time each)."""
+        peers = [(self.ferry, WEB_HEADERS, "gRPC-Web unary")]
+        if self.nghttpx:
+            peers.append((self.nghttpx, GRPC_HEADERS, NGHTTPX_CASE))
+        calls = self.opts.syscall_calls
+        for gateway, headers, case in peers:
+            url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
+
+            def load(count):
+                subprocess.run(["h2load", "--h1", "-c10", f"-n{count}", "-d", str(self.work / "unary.bin"),
+                                *[f"-H{k}: {v}" for k, v in headers.items()], url], check=True, capture_output=True)
+            load(1000)
+            total, counts = costs.syscalls(gateway.pid, lambda: load(calls))
+            top = ", ".join(f"{name} {count / calls:.2f}" for name, count in sorted(counts.items(), key=lambda kv: -kv[1])[:4])
+            self.record(f"system calls per call, {case} ({top})", run, gateway,
+                        {"syscalls_per_call": total / calls})
+
     def variant(self, run, case, change, script="unary", headers=None):
         """The unary case again on a second Ferry whose config `change` edits: what a feature
         costs, against the first Ferry's figures (metrics on, nothing else)."""
@@ -549,8 +624,9 @@ class Bench:
             counts[JWT_OFF_CASE] = callgrind_instructions(self.opts, self.work, headers=self.jwt_headers)
             counts[JWT_CACHED_CASE] = callgrind_instructions(
                 self.opts, self.work, change=self.with_jwt_auth, headers=self.jwt_headers)
-        for case, (per_call, calls) in counts.items():
-            print(f"  {case}: {per_call:,.0f} instructions per call over {calls:,} calls", flush=True)
+        for case, (per_call, calls, allocations) in counts.items():
+            print(f"  {case}: {per_call:,.0f} instructions and {allocations:.1f} allocations per call over {calls:,} calls",
+                  flush=True)
         return counts
 
     def metrics_off(self, run):
@@ -640,7 +716,8 @@ def still_open(sock):
 
 
 def callgrind_instructions(opts, work, change=lambda config: config, headers=None):
-    """Instructions Ferry's process executes per gRPC-Web unary call, counted by callgrind
+    """Instructions Ferry's process executes per gRPC-Web unary call, and its allocations (calls to
+    malloc and its kin), counted by callgrind
     over a fixed number of calls after a warm-up (repeatable on a noisy machine); `change`
     edits the config and `headers` go with every call, as for the variant cases."""
     port = opts.ferry_port + 10
@@ -668,11 +745,8 @@ def callgrind_instructions(opts, work, change=lambda config: config, headers=Non
         succeeded = int(re.search(r"(\d+) succeeded", out).group(1))
         subprocess.run(["callgrind_control", "--dump", str(ferry.pid)], check=True, capture_output=True)
         dumps = sorted(work.glob("callgrind.out*"), key=lambda p: p.stat().st_mtime)
-        total = 0
-        for line in dumps[-1].read_text().splitlines():
-            if line.startswith("summary:") or line.startswith("totals:"):
-                total = int(line.split()[1])
-        return total / succeeded, succeeded
+        total, allocations = costs.callgrind_counts(dumps[-1])
+        return total / succeeded, succeeded, allocations / succeeded
     finally:
         ferry.stop()
         backend.stop()
@@ -733,6 +807,24 @@ def summary(rows, rate_case, instructions):
              "(reported)", lambda f, e, r: True),
     ]
     plain = median(pick("gRPC-Web unary", "Ferry"), "per_cpu")
+    nghttpx = median(pick(NGHTTPX_CASE, "nghttpx"), "per_cpu")
+    if nghttpx == nghttpx:
+        lines.append(f"| gRPC-Web unary (Ferry) against {NGHTTPX_CASE}, requests per gateway CPU-second "
+                     f"| {fmt(plain, 0)} | nghttpx: {fmt(nghttpx, 0)} | {plain / nghttpx:.2f}× of nghttpx "
+                     f"| ≥ 1.2× (issue 19) | {'yes' if plain >= 1.2 * nghttpx else '**no**'} |")
+        idle_nghttpx = median(pick("idle RSS", "nghttpx"), "rss_kib")
+        lines.append(f"| idle RSS beside nghttpx | {fmt(median(pick('idle RSS', 'Ferry'), 'rss_kib'), 0)} KiB "
+                     f"| nghttpx: {fmt(idle_nghttpx, 0)} KiB | – | (reported) | – |")
+    for case, gateway in (("gRPC-Web unary", "Ferry"), (NGHTTPX_CASE, "nghttpx")):
+        calls = [r for r in rows if r["case"].startswith(f"system calls per call, {case}") and r["gateway"] == gateway]
+        if calls:
+            lines.append(f"| system calls per call, {case} (strace -c, h2load --h1 -c10) | {gateway}: "
+                         f"{fmt(median(calls, 'syscalls_per_call'), 2)} | – | – | (issue 19: tracked) | – |")
+    two = pick(WORKERS_CASE, "Ferry")
+    if two:
+        lines.append(f"| {WORKERS_CASE}, requests per gateway CPU-second; CPU of the less busy worker / the busier "
+                     f"| {fmt(median(two, 'per_cpu'), 0)} | one worker: {fmt(plain, 0)} "
+                     f"| split {median(two, 'worker_split'):.2f} | (issue 19: reported) | – |")
     off = median(pick(METRICS_OFF_CASE, "Ferry"), "per_cpu")
     if off == off:  # not NaN: the case ran
         lines.append(f"| Ferry's metrics (on by default): gRPC-Web unary requests per CPU-second, on "
@@ -754,9 +846,11 @@ def summary(rows, rate_case, instructions):
                          f"| {fmt(fresh, 0)} | cached: {fmt(cached, 0)} | {fmt(extra, 1)} µs of CPU per verification "
                          f"| (issue 17: reported) | – |")
     if instructions:
-        per_call, calls = instructions["gRPC-Web unary"]
+        per_call, calls, allocations = instructions["gRPC-Web unary"]
         lines.append(f"| Ferry instructions per gRPC-Web unary call (callgrind, {calls:,} calls) "
                      f"| {per_call:,.0f} | – | – | (tracked) | – |")
+        lines.append(f"| Ferry allocations (malloc and kin) per gRPC-Web unary call (callgrind, {calls:,} calls) "
+                     f"| {allocations:.1f} | – | – | (issue 19: tracked) | – |")
     if instructions and JWT_CACHED_CASE in instructions:
         on, off = instructions[JWT_CACHED_CASE][0], instructions[JWT_OFF_CASE][0]
         lines.append(f"| Ferry instructions per call with a cached token, JWT auth on / off (the same token sent) "
@@ -882,10 +976,13 @@ def main():
     parser.add_argument("--stream-connections", type=int, default=10)
     parser.add_argument("--idle-connections", type=int, default=2000)
     parser.add_argument("--callgrind-calls", type=int, default=5000, help="0 skips callgrind")
-    parser.add_argument("--cases", default="idle,connections,unary,metrics-off,access-log,jwt,rest,connect,equal-load,stream,"
-                                           "grpc,grpc-web-h2,direct",
-                        help="comma-separated subset of: idle,connections,unary,metrics-off,access-log,jwt,rest,connect,"
-                             "equal-load,stream,grpc,grpc-web-h2,direct")
+    parser.add_argument("--cases", default="idle,connections,unary,workers,syscalls,metrics-off,access-log,jwt,rest,connect,"
+                                           "equal-load,stream,grpc,grpc-web-h2,direct",
+                        help="comma-separated subset of: idle,connections,unary,workers,syscalls,metrics-off,access-log,jwt,"
+                             "rest,connect,equal-load,stream,grpc,grpc-web-h2,direct")
+    parser.add_argument("--nghttpx", default="nghttpx", help="the nghttpx binary; empty: no nghttpx")
+    parser.add_argument("--nghttpx-port", type=int, default=18082)
+    parser.add_argument("--syscall-calls", type=int, default=20000, help="calls counted under strace")
     parser.add_argument("--ferry-port", type=int, default=18080)
     parser.add_argument("--envoy-port", type=int, default=18081)
     parser.add_argument("--backend-port", type=int, default=15051)
@@ -907,12 +1004,20 @@ def main():
                 if "idle" in cases:
                     for gateway in gateways:
                         bench.idle(run, gateway)
+                    if bench.nghttpx:
+                        bench.idle(run, bench.nghttpx)
                 if "connections" in cases:
                     for gateway in gateways:
                         bench.idle_connections(run, gateway)
                 if "unary" in cases or "equal-load" in cases:
                     for gateway in gateways:
                         bench.unary(run, gateway)
+                    if bench.nghttpx:
+                        bench.nghttpx_unary(run)
+                if "workers" in cases:
+                    bench.workers(run)
+                if "syscalls" in cases:
+                    bench.syscalls(run)
                 if "metrics-off" in cases:
                     bench.metrics_off(run)
                 if "access-log" in cases:
