@@ -3,7 +3,8 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [
-    .unsafeFlags(["-warnings-as-errors"]),
+    // A section per function, so that the linker can lay out the hot ones together (`lean`).
+    .unsafeFlags(["-warnings-as-errors", "-Xfrontend", "-function-sections"]),
     // Exclusivity is checked in debug builds (and so in every test run); release builds skip
     // the run-time checks, which cost ~2% of the hot path's time in access bookkeeping.
     .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
@@ -11,9 +12,14 @@ let strict: [SwiftSetting] = [
 /// Fewer resident pages for `ferry` (idle RSS, issue 3): lld with packed relative relocations
 /// (DT_RELR: ~8 KiB for the loader to read instead of ~1 MiB of .rela.dyn) and no dynamic
 /// symbol table of every Swift symbol (~0.7 MiB; nothing loads symbols from the executable).
+/// The functions a running gateway executes come first, together (Sources/ferry/hot-functions.txt,
+/// from scripts/generate-hot-functions): the kernel maps code 64 KiB at a time per fault, so packed
+/// they cost few resident pages once start-up's are released (issue 19).
 let lean: [LinkerSetting] = [
     .unsafeFlags([
         "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+        "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/ferry/hot-functions.txt",
+        "-Xlinker", "--no-warn-symbol-ordering",
     ])
 ]
 
@@ -129,7 +135,7 @@ let package = Package(
                 "Front", "Config", "NodeService", "FerryCore", "Transcode", "Loop",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ], swiftSettings: strict, linkerSettings: lean),
+            ], exclude: ["hot-functions.txt"], swiftSettings: strict, linkerSettings: lean),
         .executableTarget(
             name: "node-service",
             dependencies: [

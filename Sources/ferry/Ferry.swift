@@ -129,11 +129,14 @@ func serve(
             "listeners": "\(config.listeners.map(\.address).joined(separator: ","))",
             "admin": "\(config.admin?.address ?? "off")", "workers": "\(config.workers)",
         ])
+    // What only starting up used leaves the resident set (issue 19: idle RSS).
+    StartupPages.release()
     while true {
         let signal = Gateway.waitForSignal()
         if signal == .hangUp {
             logger.info("SIGHUP received: reloading")
             _ = running.reload()
+            StartupPages.release()
             continue
         }
         let grace = signal == .terminate ? running.config.drainGraceNanoseconds : 0
