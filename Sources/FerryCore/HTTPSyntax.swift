@@ -5,13 +5,11 @@
 /// calls it for every byte of a header name.
 @inlinable
 public func isHTTPTokenByte(_ byte: UInt8) -> Bool {
-    switch byte {
-    case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-        UInt8(ascii: "0")...UInt8(ascii: "9"):
-        return true
-    default:
-        return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-    }
+    // A bit per ASCII byte: ALPHA, DIGIT and "!#$%&'*+-.^_`|~" (RFC 9110 §5.6.2), for a check
+    // per byte of every header name without a search.
+    let low: UInt64 = 0x03FF_6CFA_0000_0000  // 0-63: ! # $ % & ' * + - . 0-9
+    let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE  // 64-127: A-Z ^ _ ` a-z | ~
+    return byte < 64 ? (low >> UInt64(byte)) & 1 == 1 : byte < 128 && (high >> UInt64(byte - 64)) & 1 == 1
 }
 
 extension StringProtocol {

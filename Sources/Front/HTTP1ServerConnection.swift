@@ -39,6 +39,8 @@ final class HTTP1ServerConnection {
     private var state: State = .awaitingRequest
     /// Holds one chunk-size line at a time, so that writing a chunk allocates nothing.
     private var chunkHeader: [UInt8] = []
+    /// The response head being written (kept between responses for its capacity).
+    private var headBuffer: [UInt8] = []
     /// The response being written is chunked (its length was not known at its head).
     private var chunkedResponse = false
     /// Set by drain: finish the current exchange, then close.
@@ -284,15 +286,19 @@ final class HTTP1ServerConnection {
 /// not known (RFC 9112 §7.1), with `Connection: close` when the connection ends after it.
 extension HTTP1ServerConnection: DownstreamStream {
     func sendHead(status: Int, headers: HeaderFields, contentLength: Int?) {
-        var head = HTTP1ResponseHead(status: status, headers: headers)
+        // Written into the connection's own buffer: the exchange's fields are not copied into
+        // a new field list to add the framing ones.
+        headBuffer.removeAll(keepingCapacity: true)
+        HTTP1ResponseHead(status: status, headers: headers).appendStatusLineAndFields(to: &headBuffer)
         if let contentLength {
-            head.headers.append(name: "content-length", value: String(contentLength))
+            HTTP1ResponseHead.appendContentLength(contentLength, to: &headBuffer)
         } else {
-            head.headers.append(name: "transfer-encoding", value: "chunked")
+            headBuffer.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
         }
         chunkedResponse = contentLength == nil
-        if case .exchanging(_, false) = state { head.headers.append(name: "connection", value: "close") }
-        write(head.serialized())
+        if case .exchanging(_, false) = state { headBuffer.append(contentsOf: "connection: close\r\n".utf8) }
+        headBuffer.append(contentsOf: "\r\n".utf8)
+        write(headBuffer)
         record?.httpStatus = status
     }
 

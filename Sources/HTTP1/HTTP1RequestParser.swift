@@ -3,6 +3,7 @@
 // Content-Length with Transfer-Encoding and missing Host are all rejected (request smuggling
 // and cache poisoning live in the gaps between lenient parsers).
 import FerryCore
+import Glibc
 
 /// How the body of a request is delimited (RFC 9112 §6.3).
 public enum HTTP1BodyFraming: Sendable, Equatable {
@@ -191,28 +192,30 @@ public struct HTTP1RequestParser {
     /// head over the limit is 431 whatever it holds and however the bytes arrived (found by
     /// fuzzing: a bare LF past the limit gave 400 when the request came in one piece).
     private mutating func findHeadEnd() throws(HTTP1ParseError) -> Int? {
-        var index = headScanIndex
+        let start = readIndex
         let end = min(buffer.count, readIndex + limits.maxHeaderBytes)
-        while index < end {
-            if buffer[index] == lf {
-                guard index > readIndex, buffer[index - 1] == cr else {
-                    throw .bareLineFeed(offset: index - readIndex)
-                }
-                if index - readIndex >= 3 && buffer[index - 2] == lf && buffer[index - 3] == cr {
-                    return index + 1
-                }
+        // From one LF to the next with memchr: the bytes between need no look here.
+        let found = try withTypedUnsafeBytes(buffer) { bytes throws(HTTP1ParseError) -> (headEnd: Int?, scanned: Int) in
+            var index = headScanIndex
+            while index < end {
+                guard let hit = memchr(bytes.baseAddress! + index, Int32(lf), end - index) else { return (nil, end) }
+                index = UnsafeRawPointer(hit) - bytes.baseAddress!
+                guard index > start, bytes[index - 1] == cr else { throw .bareLineFeed(offset: index - start) }
+                if index - start >= 3 && bytes[index - 2] == lf && bytes[index - 3] == cr { return (index + 1, index + 1) }
+                index += 1
             }
-            index += 1
+            return (nil, index)
         }
-        headScanIndex = index
-        return nil
+        headScanIndex = found.scanned
+        return found.headEnd
     }
 
     /// The index of the CR that ends the line starting at `index` (the head is complete).
     private func endOfLine(from index: Int) -> Int {
-        var index = index
-        while buffer[index] != lf { index += 1 }
-        return index - 1
+        buffer.withUnsafeBytes { bytes in
+            // findHeadEnd saw the LF that ends this line: memchr finds it.
+            UnsafeRawPointer(memchr(bytes.baseAddress! + index, Int32(lf), bytes.count - index)!) - bytes.baseAddress! - 1
+        }
     }
 
     private func parseRequestLine(_ range: Range<Int>) throws(HTTP1ParseError) -> HTTP1RequestHead {
@@ -256,27 +259,52 @@ public struct HTTP1RequestParser {
 
     /// Validates one field line and appends it to `headers` (name lower-cased).
     private func parseField(_ range: Range<Int>, offset: Int, into headers: inout HeaderFields) throws(HTTP1ParseError) {
-        let line = buffer[range]
-        guard let first = line.first else { throw .invalidHeaderName(offset: offset) }
-        if first == sp || first == htab { throw .obsoleteLineFolding(offset: offset) }
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex else {
-            throw .invalidHeaderName(offset: offset)
+        // On the raw bytes: a head has a dozen such lines, each read once per request.
+        try withTypedUnsafeBytes(buffer) { bytes throws(HTTP1ParseError) in
+            guard range.lowerBound < range.upperBound else { throw .invalidHeaderName(offset: offset) }
+            let first = bytes[range.lowerBound]
+            if first == sp || first == htab { throw .obsoleteLineFolding(offset: offset) }
+            var colon = range.lowerBound
+            while colon < range.upperBound && bytes[colon] != UInt8(ascii: ":") {
+                guard isHTTPTokenByte(bytes[colon]) else {
+                    if bytes[colon] == sp || bytes[colon] == htab, Self.onlyBlanks(bytes, from: colon, toColonBefore: range.upperBound) {
+                        throw .whitespaceBeforeColon(
+                            offset: offset + Self.colon(in: bytes, from: colon, before: range.upperBound) - range.lowerBound)
+                    }
+                    throw .invalidHeaderName(offset: offset)
+                }
+                colon += 1
+            }
+            guard colon < range.upperBound, colon > range.lowerBound else { throw .invalidHeaderName(offset: offset) }
+            var valueStart = colon + 1
+            var valueEnd = range.upperBound
+            while valueStart < valueEnd, bytes[valueStart] == sp || bytes[valueStart] == htab { valueStart += 1 }
+            while valueEnd > valueStart, bytes[valueEnd - 1] == sp || bytes[valueEnd - 1] == htab { valueEnd -= 1 }
+            // field-value = *( VCHAR / obs-text / SP / HTAB ) (RFC 9110 §5.5); no CR, LF or NUL.
+            for index in valueStart..<valueEnd {
+                let byte = bytes[index]
+                guard byte > 0x20 && byte != 0x7F || byte == sp || byte == htab else {
+                    throw .invalidHeaderValue(name: String(decoding: bytes[range.lowerBound..<colon], as: UTF8.self).lowercased())
+                }
+            }
+            headers.append(
+                name: UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound..<colon]),
+                value: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]))
         }
-        let nameBytes = line[line.startIndex..<colon]
-        if let last = nameBytes.last, last == sp || last == htab {
-            throw .whitespaceBeforeColon(offset: offset + colon - line.startIndex)
-        }
-        guard nameBytes.allSatisfy(isHTTPTokenByte) else { throw .invalidHeaderName(offset: offset) }
-        var valueStart = colon + 1
-        var valueEnd = line.endIndex
-        while valueStart < valueEnd, buffer[valueStart] == sp || buffer[valueStart] == htab { valueStart += 1 }
-        while valueEnd > valueStart, buffer[valueEnd - 1] == sp || buffer[valueEnd - 1] == htab { valueEnd -= 1 }
-        let valueBytes = buffer[valueStart..<valueEnd]
-        // field-value = *( VCHAR / obs-text / SP / HTAB ) (RFC 9110 §5.5); no CR, LF or NUL.
-        guard valueBytes.allSatisfy({ $0 == sp || $0 == htab || ($0 > 0x20 && $0 != 0x7F) }) else {
-            throw .invalidHeaderValue(name: String(decoding: nameBytes, as: UTF8.self).lowercased())
-        }
-        headers.append(name: nameBytes, value: valueBytes)
+    }
+
+    /// Whether only spaces and tabs stand between `index` and a colon before `end` (a name
+    /// followed by whitespace before its colon, which RFC 9112 §5.1 forbids).
+    private static func onlyBlanks(_ bytes: UnsafeRawBufferPointer, from index: Int, toColonBefore end: Int) -> Bool {
+        var index = index
+        while index < end && (bytes[index] == sp || bytes[index] == htab) { index += 1 }
+        return index < end && bytes[index] == UInt8(ascii: ":")
+    }
+
+    private static func colon(in bytes: UnsafeRawBufferPointer, from index: Int, before end: Int) -> Int {
+        var index = index
+        while index < end && bytes[index] != UInt8(ascii: ":") { index += 1 }
+        return index
     }
 
     private func bodyFraming(of head: HTTP1RequestHead) throws(HTTP1ParseError) -> HTTP1BodyFraming {

@@ -15,6 +15,14 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + headers.count * 48)
+        appendStatusLineAndFields(to: &out)
+        out.append(contentsOf: "\r\n".utf8)
+        return out
+    }
+
+    /// The status line and the fields, without the empty line that ends the head: a connection
+    /// adds its framing fields after them, in its own buffer (no copy of the fields).
+    public func appendStatusLineAndFields(to out: inout [UInt8]) {
         out.append(contentsOf: "HTTP/1.1 ".utf8)
         out.append(UInt8(ascii: "0") + UInt8(status / 100 % 10))
         out.append(UInt8(ascii: "0") + UInt8(status / 10 % 10))
@@ -23,8 +31,19 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
         HTTP1ResponseHead.reasonPhrase(status).withUTF8Buffer { out.append(contentsOf: $0) }
         out.append(contentsOf: "\r\n".utf8)
         headers.appendHTTP1Fields(to: &out)
+    }
+
+    /// `content-length: N` and its CRLF, the digits written in place.
+    public static func appendContentLength(_ length: Int, to out: inout [UInt8]) {
+        out.append(contentsOf: "content-length: ".utf8)
+        let start = out.count
+        var rest = length
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        } while rest > 0
+        out[start...].reverse()
         out.append(contentsOf: "\r\n".utf8)
-        return out
     }
 
     public static func reasonPhrase(_ status: Int) -> StaticString {
