@@ -49,20 +49,13 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Appends a field; ASCII letters of the name are lower-cased.
     public mutating func append(name: String, value: String) {
-        // Native Strings are contiguous UTF-8: no copy on the way in.
-        let appended =
-            name.utf8.withContiguousStorageIfAvailable { name in
-                value.utf8.withContiguousStorageIfAvailable { value in
-                    append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
-                } != nil
-            } ?? false
-        if !appended {
-            append(name: Array(name.utf8), value: Array(value.utf8))
+        // withUTF8 reads a native String's bytes in place (copying only a bridged one), and
+        // costs less than the generic contiguous-storage path.
+        var name = name
+        var value = value
+        name.withUTF8 { name in
+            value.withUTF8 { value in append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
         }
-    }
-
-    private mutating func append(name: [UInt8], value: [UInt8]) {
-        name.withUnsafeBytes { name in value.withUnsafeBytes { value in append(name: name, value: value) } }
     }
 
     /// Appends a field from raw bytes; ASCII letters of the name are lower-cased.
@@ -114,6 +107,11 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     // MARK: Reading bytes (the hot path)
 
     /// The name of field `index`, lower-case.
+    public func nameLength(at index: Int) -> Int {
+        let entry = entries[index]
+        return Int(entry.valueStart - entry.nameStart)
+    }
+
     public func nameBytes(at index: Int) -> ArraySlice<UInt8> {
         let entry = entries[index]
         return bytes[Int(entry.nameStart)..<Int(entry.valueStart)]

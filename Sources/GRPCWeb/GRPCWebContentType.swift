@@ -31,8 +31,14 @@ public struct GRPCWebContentType: Sendable, Equatable {
             guard suffix.allSatisfy({ isASCIIAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) else {
                 return nil
             }
-            // Small strings ("proto", "json") are stored inline: no allocation per request.
-            format = String(decoding: suffix, as: UTF8.self).lowercased()
+            // Lower-cased byte by byte (the suffix is ASCII), then decoded: small strings
+            // ("proto", "json") are stored inline, and String.lowercased's Unicode path is not taken.
+            format = String(unsafeUninitializedCapacity: suffix.count) { buffer in
+                for (offset, byte) in suffix.enumerated() {
+                    buffer[offset] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 0x20 : byte
+                }
+                return suffix.count
+            }
         }
     }
 

@@ -5,20 +5,20 @@ import FerryCore
 public enum GRPCWebMetadata {
     /// Fields that describe the HTTP/1.1 hop or the gRPC-Web body encoding rather than the call:
     /// never forwarded as metadata.
-    static let requestFieldsNotForwarded: [StaticString] = [
+    static let requestFieldsNotForwarded = FieldNameSet([
         "connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te",
         "host", "content-length", "content-type", "content-encoding", "accept", "accept-encoding", "expect",
         "http2-settings", "grpc-timeout",
         // Set by Ferry from the verified client certificate only (Envoy's SANITIZE_SET): a
         // client must not claim an identity.
         "x-forwarded-client-cert",
-    ]
+    ])
 
     /// Fields of the upstream response that the HTTP/1.1 response sets itself.
-    static let responseFieldsNotForwarded: [StaticString] = [
+    static let responseFieldsNotForwarded = FieldNameSet([
         "content-type", "content-length", "transfer-encoding", "connection", "keep-alive",
         "proxy-connection", "upgrade", "te", "trailer",
-    ]
+    ])
 
     /// Appends the request metadata for the upstream call to `metadata`: every field but the
     /// hop-by-hop ones, those named in `Connection` (RFC 9110 §7.6.1), pseudo-fields and the
@@ -60,11 +60,10 @@ public enum GRPCWebMetadata {
         return allowed.contains(headers[index].name.lowercased())
     }
 
-    private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: [StaticString]) -> Bool {
+    private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: FieldNameSet) -> Bool {
         let name = headers.nameBytes(at: index)
         if name.first == UInt8(ascii: ":") { return false }
         if name.count > 8 && name.first == UInt8(ascii: "c") && name.starts(with: "connect-".utf8) { return false }
-        for name in names where headers.name(at: index, is: name) { return false }
-        return true
+        return !names.contains(headers, at: index)
     }
 }

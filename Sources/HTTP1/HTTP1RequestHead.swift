@@ -1,5 +1,6 @@
 // The parsed start line and header section of an HTTP/1.1 request (RFC 9112 §3, §5).
 import FerryCore
+import Glibc
 
 public enum HTTPVersion: Sendable, Equatable {
     case http1_0
@@ -34,13 +35,23 @@ public struct HTTP1RequestHead: Sendable, Equatable {
 
     /// The target without its query.
     public var path: Substring {
-        guard let query = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return target[...] }
-        return target[..<query]
+        guard let query = queryMarkOffset else { return target[...] }
+        return target[..<target.utf8.index(target.utf8.startIndex, offsetBy: query)]
+    }
+
+    /// Where the first '?' is, in bytes from the start: found with memchr on the target's
+    /// bytes (read in place), which every request asks for.
+    private var queryMarkOffset: Int? {
+        var target = target
+        return target.withUTF8 { bytes in
+            guard let base = bytes.baseAddress, let mark = memchr(base, Int32(UInt8(ascii: "?")), bytes.count) else { return nil }
+            return UnsafeRawPointer(mark) - UnsafeRawPointer(base)
+        }
     }
 
     /// The query: what follows the target's first '?' (not decoded); nil without one.
     public var query: Substring? {
-        target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target[target.index(after: $0)...] }
+        queryMarkOffset.map { target[target.utf8.index(target.utf8.startIndex, offsetBy: $0 + 1)...] }
     }
 
     /// Whether the connection stays open after this exchange (RFC 9112 §9.3; HTTP/2

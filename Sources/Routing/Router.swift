@@ -1,4 +1,5 @@
 // Picks the cluster for a gRPC call from its path (`/package.Service/Method`, PROTOCOL-HTTP2.md).
+import Glibc
 import Resilience
 
 /// How a route recognises its calls.
@@ -139,34 +140,54 @@ public struct GRPCMethodPath: Sendable, Equatable {
     }
 }
 
-/// Routes in config order; the first match wins. Service matches are looked up in a table,
-/// so the common case costs one hash.
+/// Routes in config order; the first match wins. Looked up on the path's bytes: a length check
+/// and a memcmp per route, which for the dozen routes of a config is cheaper than hashing a
+/// Substring (Unicode-aware) for a table.
 public struct Router: Sendable {
     public let routes: [Route]
-    private let byService: [Substring: Int]
+    /// Each route's service name or path prefix, as bytes.
+    private let matchBytes: [[UInt8]]
 
     public init(routes: [Route]) {
         self.routes = routes
-        var byService: [Substring: Int] = [:]
-        for (index, route) in routes.enumerated() {
-            if case .service(let name) = route.match, byService[Substring(name)] == nil {
-                byService[Substring(name)] = index
+        matchBytes = routes.map { route in
+            switch route.match {
+            case .service(let name): Array(name.utf8)
+            case .pathPrefix(let prefix): Array(prefix.utf8)
             }
         }
-        self.byService = byService
     }
 
     /// The route for a request path, or nil when no route knows the call.
     public func route(path: Substring) -> Route? {
-        let service = GRPCMethodPath(path)?.service
-        var best = service.flatMap { byService[$0] }
-        for (index, route) in routes.enumerated() {
-            if let found = best, index >= found { break }
-            if case .pathPrefix(let prefix) = route.match, path.hasPrefix(prefix) {
-                best = index
-                break
+        var path = path
+        let found = path.withUTF8 { bytes -> Int? in
+            let service = Self.serviceRange(in: bytes)
+            for (index, route) in routes.enumerated() {
+                let match = matchBytes[index]
+                switch route.match {
+                case .service:
+                    guard let service, service.count == match.count else { continue }
+                    if match.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress! + service.lowerBound, match.count) }) == 0 {
+                        return index
+                    }
+                case .pathPrefix:
+                    guard bytes.count >= match.count else { continue }
+                    if match.withUnsafeBytes({ memcmp($0.baseAddress!, bytes.baseAddress!, match.count) }) == 0 { return index }
+                }
             }
+            return nil
         }
-        return best.map { routes[$0] }
+        return found.map { routes[$0] }
+    }
+
+    /// The service's bytes in `/service/method` (the shape GRPCMethodPath accepts), else nil.
+    private static func serviceRange(in bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
+        let slash = UInt8(ascii: "/")
+        guard bytes.count > 3, bytes[0] == slash else { return nil }
+        guard let separator = bytes[1...].firstIndex(of: slash), separator > 1, separator + 1 < bytes.count,
+            !bytes[(separator + 1)...].contains(slash)
+        else { return nil }
+        return 1..<separator
     }
 }
