@@ -93,6 +93,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
                 valueEnd: UInt32(Int(entry.valueEnd) + shift)))
     }
 
+    /// No fields, the storage kept for the next ones (a buffer reused per request).
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+    }
+
     public mutating func append(contentsOf other: HeaderFields) {
         let shift = UInt32(bytes.count)
         bytes.append(contentsOf: other.bytes)

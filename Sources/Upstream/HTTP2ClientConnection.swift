@@ -17,9 +17,11 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     let endpoint: SocketAddress
-    /// `:authority` and `:scheme` of every request on this connection.
-    private let authority: String
-    private let scheme: String
+    /// `:method`, `:scheme` and `:authority`, the same for every request on this connection,
+    /// copied in one piece into each request's header block.
+    private let pseudoFields: HeaderFields
+    /// Each request's header block, built in place (its storage kept between requests).
+    private var requestFields = HeaderFields()
     /// The pool owns its connections, so it outlives them; unowned(unsafe) because checked
     /// references cost atomic operations on every use (the hot path).
     private unowned(unsafe) let pool: UpstreamPool
@@ -44,9 +46,12 @@ final class HTTP2ClientConnection: LoopFlushable {
         self.pool = pool
         self.endpoint = endpoint
         self.loop = loop
-        authority = pool.authority(for: endpoint)
+        var pseudoFields = HeaderFields()
+        pseudoFields.append(name: ":method", value: "POST")
+        pseudoFields.append(name: ":scheme", value: pool.settings.tls == nil ? "http" : "https")
+        pseudoFields.append(name: ":authority", value: pool.authority(for: endpoint))
+        self.pseudoFields = pseudoFields
         connection = try BufferedConnection(loop: loop, connectingTo: endpoint, tls: pool.tlsSetup(for: endpoint))
-        scheme = pool.settings.tls == nil ? "http" : "https"
         connection.delegate = self
         connection.setOutputLowWatermark(Self.outputLimitBytes / 2)
         connectTimer = LoopTimer(loop: loop) { [unowned self] in
@@ -83,11 +88,12 @@ final class HTTP2ClientConnection: LoopFlushable {
     /// Opens a stream for `call` and sends its headers and body.
     func start(_ call: UpstreamCall) {
         guard let session else { return }
-        var fields = HeaderFields(reservingFields: 7 + call.request.metadata.count, bytes: 160 + call.request.path.utf8.count)
-        fields.append(name: ":method", value: "POST")
-        fields.append(name: ":scheme", value: scheme)
+        var fields = requestFields
+        requestFields = HeaderFields()  // uniquely referenced while it is filled
+        defer { requestFields = fields }
+        fields.removeAll()
+        fields.append(contentsOf: pseudoFields)
         fields.append(name: ":path", value: call.request.path)
-        fields.append(name: ":authority", value: authority)
         fields.append(name: "content-type", value: call.request.contentType)
         fields.append(name: "te", value: "trailers")
         if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) {
