@@ -260,6 +260,15 @@ extension ArraySlice<UInt8> {
     }
 }
 
+extension ArraySlice<UInt8> {
+    /// Whether the bytes start with `prefix`: a byte compare in place (the generic
+    /// `starts(with:)` against a String's UTF-8 view walks both as sequences).
+    public func hasPrefix(_ prefix: StaticString) -> Bool {
+        guard count >= prefix.utf8CodeUnitCount else { return false }
+        return withUnsafeBufferPointer { memoryEqual($0.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) }
+    }
+}
+
 /// Header names are short: a byte loop, inlined, beats a call to memcmp.
 @inline(__always)
 private func memoryEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {

@@ -11,7 +11,7 @@ enum UpstreamResponseCheck {
             return GRPCStatus(GRPCStatusCode(httpStatus: status), "upstream answered HTTP status \(status)")
         }
         if headers.firstIndex(of: "grpc-status") == nil
-            && headers.firstValueBytes("content-type")?.starts(with: "application/grpc".utf8) != true
+            && headers.firstValueBytes("content-type")?.hasPrefix("application/grpc") != true
         {
             return GRPCStatus(.unknown, "upstream answered content-type '\(headers["content-type"] ?? "")', not gRPC")
         }

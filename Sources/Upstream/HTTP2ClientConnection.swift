@@ -29,7 +29,7 @@ final class HTTP2ClientConnection: LoopFlushable {
     private let loop: EventLoop
     private var session: OpaquePointer?
     private(set) var state: State = .connecting
-    private var streams: [Int32: UpstreamCall] = [:]
+    private var streams = StreamTable()
     private var connectTimer: LoopTimer?
     private var keepaliveTimer: LoopTimer?
     private var keepalive: KeepalivePingSchedule?
@@ -123,7 +123,7 @@ final class HTTP2ClientConnection: LoopFlushable {
                 .failed(GRPCStatus(.internal, "cannot open stream to \(endpoint): \(String(cString: nghttp2_strerror(streamID)))")))
             return
         }
-        streams[streamID] = call
+        streams.insert(call, id: streamID)
         call.streamOpened(self, id: streamID, loop: loop)
         loop.scheduleFlush(self)
     }
@@ -382,7 +382,7 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         state = .closed
         connectTimer?.cancel()
         keepaliveTimer?.cancel()
-        let failed = streams
+        let failed = streams.all
         streams.removeAll()
         let what = wasConnecting ? "connect to" : "connection to"
         let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(terminationReason ?? reason.description)"

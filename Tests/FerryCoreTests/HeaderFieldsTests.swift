@@ -78,3 +78,14 @@ final class HeaderFieldsTests: XCTestCase {
         }
     }
 }
+
+final class BytePrefixTests: XCTestCase {
+    func testBytesStartWithAPrefixOnlyWhenAllOfItIsThere() {
+        let bytes = Array("application/grpc+proto".utf8)
+        XCTAssertTrue(bytes[...].hasPrefix("application/grpc"))
+        XCTAssertTrue(bytes[...].hasPrefix(""))
+        XCTAssertFalse(bytes[...].hasPrefix("application/grpc-web+proto"))
+        XCTAssertFalse(bytes[12...].hasPrefix("application"))
+        XCTAssertTrue(bytes[12...].hasPrefix("grpc+"))
+    }
+}
