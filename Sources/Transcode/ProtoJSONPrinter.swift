@@ -369,7 +369,10 @@ struct ProtoJSONPrinter {
             case .float: appendFloatingPoint(Float(bitPattern: try reader.readFixed32()))
             case .enumeration(let layout):
                 let number = Int32(truncatingIfNeeded: try reader.readVarint())
-                if layout.isNullValue && !options.enumsAsIntegers {
+                // Only NULL_VALUE (0) is null: json_format prints any number of a NullValue as
+                // null, which reads back as 0 and loses the number (found by fuzzing); another
+                // number prints as itself, as an unknown enum number does.
+                if layout.isNullValue && number == 0 && !options.enumsAsIntegers {
                     out.append(contentsOf: "null")
                 } else if let name = layout.namesByNumber[number], !options.enumsAsIntegers {
                     appendQuoted(name)
