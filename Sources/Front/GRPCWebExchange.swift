@@ -109,9 +109,7 @@ final class GRPCWebExchange: DownstreamExchange {
             headers.append(contentsOf: extraHeaders)
             stream.sendHead(status: 200, headers: headers, contentLength: 0)
         case .streaming:
-            var forwarded = HeaderFields(reservingFields: trailers.count, bytes: 128)
-            GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &forwarded)
-            GRPCWebTrailers.frame(forwarded).withUnsafeBytes { writeBody($0) }
+            GRPCWebTrailers.frame(trailers).withUnsafeBytes { writeBody($0) }
         case .finished:
             return
         }

@@ -50,9 +50,14 @@ public enum GRPCWebMetadata {
     /// Appends the upstream response headers (or trailers-only fields) that go out as
     /// HTTP/1.1 headers, or in the gRPC-Web trailer frame.
     public static func appendResponseHeaders(from upstream: HeaderFields, to headers: inout HeaderFields) {
-        for index in 0..<upstream.count where forwarded(upstream, index, excluding: responseFieldsNotForwarded) {
+        for index in 0..<upstream.count where isForwardedResponseField(upstream, index) {
             headers.append(upstream, at: index)
         }
+    }
+
+    /// Whether field `index` of an upstream response head or trailers goes on to the client.
+    static func isForwardedResponseField(_ upstream: HeaderFields, _ index: Int) -> Bool {
+        forwarded(upstream, index, excluding: responseFieldsNotForwarded)
     }
 
     private static func isAllowed(_ headers: HeaderFields, _ index: Int, by allowed: Set<String>?) -> Bool {

@@ -3,10 +3,15 @@
 import FerryCore
 
 public enum GRPCWebTrailers {
-    /// The complete trailer frame (prefix and payload) for `trailers`.
+    /// The complete trailer frame (prefix and payload) for the upstream's `trailers`, without
+    /// the fields a gRPC-Web response never forwards (GRPCWebMetadata), written in one go.
     public static func frame(_ trailers: HeaderFields) -> [UInt8] {
         var out: [UInt8] = [GRPCFrame.trailerFlag, 0, 0, 0, 0]
+        out.reserveCapacity(64 + trailers.count * 32)
+        var index = 0
         trailers.forEachField { name, value in
+            defer { index += 1 }
+            guard GRPCWebMetadata.isForwardedResponseField(trailers, index) else { return }
             out.append(contentsOf: name)
             out.append(UInt8(ascii: ":"))
             out.appendFieldValue(value)

@@ -9,6 +9,12 @@ final class GRPCWebTrailersTests: XCTestCase {
         XCTAssertEqual(frame, [0x80, 0, 0, 0, UInt8(block.count)] + block)
     }
 
+    func testFieldsOfTheHopAreNotInTheFrame() {
+        let frame = GRPCWebTrailers.frame(["grpc-status": "0", "content-length": "9", "te": "trailers", "x-custom": "v"])
+        let block = Array("grpc-status:0\r\nx-custom:v\r\n".utf8)
+        XCTAssertEqual(frame, [0x80, 0, 0, 0, UInt8(block.count)] + block)
+    }
+
     func testParseRoundTrip() {
         let trailers: HeaderFields = ["grpc-status": "5", "grpc-message": "not%20found"]
         let frame = GRPCWebTrailers.frame(trailers)
