@@ -4,11 +4,9 @@
 // target) and every `refresh`. A set that differs from the one in effect is handed to the
 // gateway, which gives it to the workers; a pinned digest refuses any other set.
 import Config
-import FerryCore
 import Logging
 import Loop
 import Reflection
-import Resilience
 import Transcode
 import Upstream
 
@@ -102,21 +100,18 @@ final class DescriptorRefresher: Sendable {
     }
 }
 
-/// One target's fetches: carries out RefreshSchedule's actions with ReflectionStreams.
+/// One target's fetches with ReflectionStreams, when its RefreshTimer says.
 private final class DescriptorFetcher {
     let target: ReflectionTarget
     let pool: UpstreamPool
     private let loop: EventLoop
     private let logger: Logger
     private let report: @Sendable (Int, DescriptorFetchOutcome) -> Void
-    private var schedule: RefreshSchedule
-    private var timer: LoopTimer?
+    private var refresh: RefreshTimer!
     private var stream: ReflectionStream?
     /// The version that answered last; the other is tried when it is UNIMPLEMENTED.
     private var version = ReflectionStream.Version.v1
     private var installed: DescriptorDigest?
-    private var random = SplitMix64(state: EventLoop.monotonicNow)
-    private var stopped = false
 
     init(target: ReflectionTarget, loop: EventLoop, logger: Logger, report: @escaping @Sendable (Int, DescriptorFetchOutcome) -> Void) {
         self.target = target
@@ -124,35 +119,23 @@ private final class DescriptorFetcher {
         self.logger = logger
         self.report = report
         installed = target.installed
-        schedule = RefreshSchedule(refreshNanoseconds: target.source.refreshNanoseconds)
         var cluster = target.cluster
         cluster.healthCheck = nil  // the workers' pools check the endpoints
         pool = UpstreamPool(settings: cluster, loop: loop, logger: logger)
+        refresh = RefreshTimer(refreshNanoseconds: target.source.refreshNanoseconds, loop: loop) { [unowned self] in
+            fetch(version, triedOther: false)
+        }
     }
 
     func start() {
-        timer = LoopTimer(loop: loop) { [unowned self] in perform(schedule.timerFired(now: EventLoop.monotonicNow)) }
-        perform(schedule.start(now: EventLoop.monotonicNow))
+        refresh.start()
     }
 
     func stop() {
-        stopped = true
-        timer?.cancel()
-        timer = nil
+        refresh.stop()
         stream?.cancel()
         stream = nil
         pool.shutdown()
-    }
-
-    private func perform(_ action: RefreshSchedule.Action) {
-        guard !stopped else { return }
-        switch action {
-        case .fetch: fetch(version, triedOther: false)
-        case .wait(let until):
-            let now = EventLoop.monotonicNow
-            timer?.schedule(afterNanoseconds: until > now ? until - now : 0)
-        case .none: break
-        }
     }
 
     private func fetch(_ version: ReflectionStream.Version, triedOther: Bool) {
@@ -189,7 +172,7 @@ private final class DescriptorFetcher {
             installed = set.digest
             report(target.generation, .fetched(transcoding, set))
         }
-        perform(schedule.fetchSucceeded(now: EventLoop.monotonicNow))
+        refresh.fetchSucceeded()
     }
 
     /// What is in effect stays; the next fetch waits out a backoff.
@@ -198,6 +181,6 @@ private final class DescriptorFetcher {
             "cannot fetch descriptors by server reflection; the REST API stays as it is",
             metadata: ["cluster": "\(target.source.cluster)", "reason": "\(reason)"])
         report(target.generation, .failed(reason))
-        perform(schedule.fetchFailed(now: EventLoop.monotonicNow, using: &random))
+        refresh.fetchFailed()
     }
 }

@@ -3,10 +3,8 @@
 // never holds up a worker. Each issuer's fetches follow RefreshSchedule; a fetched set replaces the
 // issuer's keys for every worker at once. Started by the first config with such an issuer.
 import Auth
-import FerryCore
 import Logging
 import Loop
-import Resilience
 
 final class KeySetRefresher: Sendable {
     enum Message: Sendable {
@@ -75,7 +73,7 @@ private final class KeySetFetchers {
     }
 }
 
-/// One issuer's fetches: carries out RefreshSchedule's actions.
+/// One issuer's fetches, when its RefreshTimer says.
 private final class KeySetFetcher {
     /// A JWK set is a few KiB; anything near this is not one.
     static let maxBodyBytes = 1 << 20
@@ -85,45 +83,28 @@ private final class KeySetFetcher {
     private let source: RemoteKeySource
     private let loop: EventLoop
     private let logger: Logger
-    private var schedule: RefreshSchedule
-    private var timer: LoopTimer?
-    private var random = SplitMix64(state: EventLoop.monotonicNow)
+    private var refresh: RefreshTimer!
     /// Fetches go to the cluster's endpoints in turn.
     private var nextEndpoint = 0
-    private var stopped = false
 
     init(provider: AuthProvider, loop: EventLoop, logger: Logger) {
         self.provider = provider
         source = provider.remote!
         self.loop = loop
         self.logger = logger
-        schedule = RefreshSchedule(refreshNanoseconds: source.config.refreshNanoseconds)
+        refresh = RefreshTimer(refreshNanoseconds: source.config.refreshNanoseconds, loop: loop) { [unowned self] in fetch() }
     }
 
     func start() {
-        timer = LoopTimer(loop: loop) { [unowned self] in perform(schedule.timerFired(now: EventLoop.monotonicNow)) }
-        perform(schedule.start(now: EventLoop.monotonicNow))
+        refresh.start()
     }
 
     func keyMissing() {
-        perform(schedule.staleCopyFound(now: EventLoop.monotonicNow))
+        refresh.staleCopyFound()
     }
 
     func stop() {
-        stopped = true
-        timer?.cancel()
-        timer = nil
-    }
-
-    private func perform(_ action: RefreshSchedule.Action) {
-        guard !stopped else { return }
-        switch action {
-        case .fetch: fetch()
-        case .wait(let until):
-            let now = EventLoop.monotonicNow
-            timer?.schedule(afterNanoseconds: until > now ? until - now : 0)
-        case .none: break
-        }
+        refresh.stop()
     }
 
     private func fetch() {
@@ -133,7 +114,7 @@ private final class KeySetFetcher {
         let target = HTTPFetch.Target(
             host: endpoint.host, port: endpoint.port, authority: source.config.authority, path: source.config.path, tls: source.tls)
         HTTPFetch.get(target, on: loop, timeoutSeconds: Self.timeoutSeconds, maxBodyBytes: Self.maxBodyBytes) { [self] result in
-            guard !stopped else { return }
+            guard !refresh.isStopped else { return }
             switch result {
             case .failure(let error): failed("\(endpoint.host):\(endpoint.port): \(error)")
             case .success(let response) where response.status != 200:
@@ -145,7 +126,7 @@ private final class KeySetFetcher {
                     logger.info(
                         "issuer keys fetched",
                         metadata: ["issuer": "\(provider.name)", "uri": "\(source.config.uri)", "keys": "\(keys.count)"])
-                    perform(schedule.fetchSucceeded(now: EventLoop.monotonicNow))
+                    refresh.fetchSucceeded()
                 } catch {
                     failed("\(error)")
                 }
@@ -158,6 +139,6 @@ private final class KeySetFetcher {
         logger.warning(
             "cannot fetch issuer keys; the keys stay as they were",
             metadata: ["issuer": "\(provider.name)", "uri": "\(source.config.uri)", "reason": "\(reason)"])
-        perform(schedule.fetchFailed(now: EventLoop.monotonicNow, using: &random))
+        refresh.fetchFailed()
     }
 }
