@@ -35,7 +35,7 @@ public struct GRPCWebContentType: Sendable, Equatable {
             // ("proto", "json") are stored inline, and String.lowercased's Unicode path is not taken.
             format = String(unsafeUninitializedCapacity: suffix.count) { buffer in
                 for (offset, byte) in suffix.enumerated() {
-                    buffer[offset] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte + 0x20 : byte
+                    buffer[offset] = asciiLowercased(byte)
                 }
                 return suffix.count
             }

@@ -267,9 +267,8 @@ public struct HTTP1RequestParser {
             var colon = range.lowerBound
             while colon < range.upperBound && bytes[colon] != UInt8(ascii: ":") {
                 guard isHTTPTokenByte(bytes[colon]) else {
-                    if bytes[colon] == sp || bytes[colon] == htab, Self.onlyBlanks(bytes, from: colon, toColonBefore: range.upperBound) {
-                        throw .whitespaceBeforeColon(
-                            offset: offset + Self.colon(in: bytes, from: colon, before: range.upperBound) - range.lowerBound)
+                    if let late = Self.colonAfterBlanks(bytes, from: colon, before: range.upperBound) {
+                        throw .whitespaceBeforeColon(offset: offset + late - range.lowerBound)
                     }
                     throw .invalidHeaderName(offset: offset)
                 }
@@ -293,18 +292,12 @@ public struct HTTP1RequestParser {
         }
     }
 
-    /// Whether only spaces and tabs stand between `index` and a colon before `end` (a name
-    /// followed by whitespace before its colon, which RFC 9112 §5.1 forbids).
-    private static func onlyBlanks(_ bytes: UnsafeRawBufferPointer, from index: Int, toColonBefore end: Int) -> Bool {
+    /// The colon that follows `index` after nothing but spaces and tabs (a name followed by
+    /// whitespace before its colon, which RFC 9112 §5.1 forbids); nil when something else comes.
+    private static func colonAfterBlanks(_ bytes: UnsafeRawBufferPointer, from index: Int, before end: Int) -> Int? {
         var index = index
         while index < end && (bytes[index] == sp || bytes[index] == htab) { index += 1 }
-        return index < end && bytes[index] == UInt8(ascii: ":")
-    }
-
-    private static func colon(in bytes: UnsafeRawBufferPointer, from index: Int, before end: Int) -> Int {
-        var index = index
-        while index < end && bytes[index] != UInt8(ascii: ":") { index += 1 }
-        return index
+        return index < end && bytes[index] == UInt8(ascii: ":") ? index : nil
     }
 
     private func bodyFraming(of head: HTTP1RequestHead) throws(HTTP1ParseError) -> HTTP1BodyFraming {

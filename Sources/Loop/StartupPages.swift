@@ -7,12 +7,11 @@
 import Glibc
 
 public enum StartupPages {
-    /// Unmaps the clean read-only file pages of every such mapping; returns the KiB released.
-    @discardableResult
-    public static func release() -> Int {
-        guard let smaps = FileReader.contents(of: "/proc/self/smaps") else { return 0 }
+    /// Unmaps the clean read-only file pages of every such mapping.
+    public static func release() {
+        guard let smaps = FileReader.contents(of: "/proc/self/smaps") else { return }
         // Collected first, released at the end: the parsing's own code is start-up code too.
-        var clean: [(start: UInt, end: UInt, kib: Int)] = []
+        var clean: [(start: UInt, end: UInt)] = []
         var candidate: (start: UInt, end: UInt)?
         var resident = 0
         for line in String(decoding: smaps, as: UTF8.self).split(separator: "\n") {
@@ -28,15 +27,12 @@ public enum StartupPages {
             } else if first == "Anonymous:", fields.count >= 2, let range = candidate {
                 candidate = nil
                 guard fields[1] == "0", resident > 0 else { continue }
-                clean.append((range.start, range.end, resident))
+                clean.append(range)
             }
         }
-        var released = 0
-        for mapping in clean
-        where madvise(UnsafeMutableRawPointer(bitPattern: mapping.start), Int(mapping.end - mapping.start), MADV_DONTNEED) == 0 {
-            released += mapping.kib
+        for mapping in clean {
+            madvise(UnsafeMutableRawPointer(bitPattern: mapping.start), Int(mapping.end - mapping.start), MADV_DONTNEED)
         }
-        return released
     }
 
     private static func addressRange(_ text: Substring) -> (start: UInt, end: UInt)? {

@@ -126,17 +126,23 @@ public struct GRPCMethodPath: Sendable, Equatable {
 
     /// Parses `/service/method`; nil for any other shape.
     public init?(_ path: Substring) {
+        var path = path
+        guard let service = path.withUTF8(Self.serviceRange(in:)) else { return nil }
         let utf8 = path.utf8
+        let serviceEnd = utf8.index(utf8.startIndex, offsetBy: service.upperBound)
+        self.service = path[utf8.index(utf8.startIndex, offsetBy: service.lowerBound)..<serviceEnd]
+        method = path[utf8.index(after: serviceEnd)...]
+    }
+
+    /// Where the service is in the bytes of a `/service/method` path (both parts non-empty, no
+    /// further `/`); nil for any other shape. The router reads it from the path's bytes.
+    static func serviceRange(in bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
         let slash = UInt8(ascii: "/")
-        guard utf8.first == slash else { return nil }
-        let serviceStart = utf8.index(after: utf8.startIndex)
-        guard let separator = utf8[serviceStart...].firstIndex(of: slash) else { return nil }
-        let methodStart = utf8.index(after: separator)
-        guard separator != serviceStart, methodStart != utf8.endIndex,
-            !utf8[methodStart...].contains(slash)
+        guard bytes.count > 3, bytes[0] == slash else { return nil }
+        guard let separator = bytes[1...].firstIndex(of: slash), separator > 1, separator + 1 < bytes.count,
+            !bytes[(separator + 1)...].contains(slash)
         else { return nil }
-        service = path[serviceStart..<separator]
-        method = path[methodStart...]
+        return 1..<separator
     }
 }
 
@@ -162,7 +168,7 @@ public struct Router: Sendable {
     public func route(path: Substring) -> Route? {
         var path = path
         let found = path.withUTF8 { bytes -> Int? in
-            let service = Self.serviceRange(in: bytes)
+            let service = GRPCMethodPath.serviceRange(in: bytes)
             for (index, route) in routes.enumerated() {
                 let match = matchBytes[index]
                 switch route.match {
@@ -179,15 +185,5 @@ public struct Router: Sendable {
             return nil
         }
         return found.map { routes[$0] }
-    }
-
-    /// The service's bytes in `/service/method` (the shape GRPCMethodPath accepts), else nil.
-    private static func serviceRange(in bytes: UnsafeBufferPointer<UInt8>) -> Range<Int>? {
-        let slash = UInt8(ascii: "/")
-        guard bytes.count > 3, bytes[0] == slash else { return nil }
-        guard let separator = bytes[1...].firstIndex(of: slash), separator > 1, separator + 1 < bytes.count,
-            !bytes[(separator + 1)...].contains(slash)
-        else { return nil }
-        return 1..<separator
     }
 }

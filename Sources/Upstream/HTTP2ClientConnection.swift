@@ -88,21 +88,18 @@ final class HTTP2ClientConnection: LoopFlushable {
     /// Opens a stream for `call` and sends its headers and body.
     func start(_ call: UpstreamCall) {
         guard let session else { return }
-        var fields = requestFields
-        requestFields = HeaderFields()  // uniquely referenced while it is filled
-        defer { requestFields = fields }
-        fields.removeAll()
-        fields.append(contentsOf: pseudoFields)
-        fields.append(name: ":path", value: call.request.path)
-        fields.append(name: "content-type", value: call.request.contentType)
-        fields.append(name: "te", value: "trailers")
+        requestFields.removeAll()
+        requestFields.append(contentsOf: pseudoFields)
+        requestFields.append(name: ":path", value: call.request.path)
+        requestFields.append(name: "content-type", value: call.request.contentType)
+        requestFields.append(name: "te", value: "trailers")
         if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) {
-            fields.append(name: "grpc-timeout", value: timeout.headerValue)
+            requestFields.append(name: "grpc-timeout", value: timeout.headerValue)
         }
         if let previous = call.lifecycle.retry?.previousAttemptsHeader {
-            fields.append(name: "grpc-previous-rpc-attempts", value: previous)
+            requestFields.append(name: "grpc-previous-rpc-attempts", value: previous)
         }
-        fields.append(contentsOf: call.request.metadata)
+        requestFields.append(contentsOf: call.request.metadata)
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
             read_callback: { _, streamID, buffer, length, flags, _, userData in
@@ -115,7 +112,7 @@ final class HTTP2ClientConnection: LoopFlushable {
                 if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
                 return chunk.count
             })
-        let streamID = NGHTTP2.withHeaderBlock(fields) { block, count in
+        let streamID = NGHTTP2.withHeaderBlock(requestFields) { block, count in
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard streamID > 0 else {
