@@ -18,7 +18,7 @@ protocol DownstreamExchange: UpstreamCallDelegate {
 
 extension DownstreamExchange {
     /// Starts the upstream call that answers this exchange.
-    func start(request: UpstreamRequest, pool: UpstreamPool) {
+    func start(request: consuming UpstreamRequest, pool: UpstreamPool) {
         let call = UpstreamCall(request: request, delegate: self)
         self.call = call
         pool.start(call)

@@ -35,12 +35,10 @@ final class HTTP1ServerConnection {
     private let slot: ListenerSlot
     /// The worker owns its connections (see GRPCWebExchange.connection for unowned(unsafe)).
     private unowned(unsafe) let worker: Worker
+    /// The worker's, lent while a request is in progress.
+    private unowned(unsafe) let scratch: ConnectionScratch
     private var parser: HTTP1RequestParser
     private var state: State = .awaitingRequest
-    /// Holds one chunk-size line at a time, so that writing a chunk allocates nothing.
-    private var chunkHeader: [UInt8] = []
-    /// The response head being written (kept between responses for its capacity).
-    private var headBuffer: [UInt8] = []
     /// The response being written is chunked (its length was not known at its head).
     private var chunkedResponse = false
     /// Set by drain: finish the current exchange, then close.
@@ -55,10 +53,8 @@ final class HTTP1ServerConnection {
     /// `IP:port` of the client (empty without an access log).
     private let peer: String
     /// The request in progress, as the access log and the counts will record it; nil when
-    /// neither is on, or between requests.
+    /// neither is on, or between requests (borrowed from the worker's scratch until then).
     private var record: AccessRecord?
-    /// One record per connection, reused for each of its requests.
-    private var recordStorage: AccessRecord?
     /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener; looked
     /// up at the first request.
     private lazy var clientIdentity: CertificateIdentity? = context.verifiesClients ? connection.peerIdentity : nil
@@ -70,6 +66,7 @@ final class HTTP1ServerConnection {
         let context = slot.context
         self.context = context
         self.worker = worker
+        scratch = worker.scratch
         parser = HTTP1RequestParser(
             limits: .init(
                 maxHeaderBytes: context.limits.maxHeaderBytes,
@@ -124,8 +121,7 @@ final class HTTP1ServerConnection {
                 if case .awaitingRequest = state { context = slot.context }
                 let request = RequestClassifier(context: context).classify(head, framing: framing)
                 if context.recordsRequests {
-                    let started = recordStorage ?? AccessRecord()
-                    recordStorage = started
+                    let started = scratch.takeRecord()
                     started.begin(head: head, request: request, clientSubject: clientIdentity?.subject, logged: context.accessLog != nil)
                     record = started
                 }
@@ -228,6 +224,7 @@ final class HTTP1ServerConnection {
         guard let current = record else { return }
         record = nil
         current.end(in: context, peer: peer, grpcStatus: grpcStatus, call: call)
+        scratch.giveBack(current)
     }
 
     /// An exchange answers the current request from now on, upstream or refused by Ferry.
@@ -286,28 +283,31 @@ final class HTTP1ServerConnection {
 /// not known (RFC 9112 §7.1), with `Connection: close` when the connection ends after it.
 extension HTTP1ServerConnection: DownstreamStream {
     func sendHead(status: Int, headers: HeaderFields, contentLength: Int?) {
-        // Written into the connection's own buffer: the exchange's fields are not copied into
+        // Written into the worker's write buffer: the exchange's fields are not copied into
         // a new field list to add the framing ones.
-        headBuffer.removeAll(keepingCapacity: true)
-        HTTP1ResponseHead(status: status, headers: headers).appendStatusLineAndFields(to: &headBuffer)
-        if let contentLength {
-            HTTP1ResponseHead.appendContentLength(contentLength, to: &headBuffer)
-        } else {
-            headBuffer.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
+        let closes = if case .exchanging(_, false) = state { true } else { false }
+        scratch.withWriteBuffer { head in
+            HTTP1ResponseHead(status: status, headers: headers).appendStatusLineAndFields(to: &head)
+            if let contentLength {
+                HTTP1ResponseHead.appendContentLength(contentLength, to: &head)
+            } else {
+                head.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
+            }
+            if closes { head.append(contentsOf: "connection: close\r\n".utf8) }
+            head.append(contentsOf: "\r\n".utf8)
+            write(head)
         }
         chunkedResponse = contentLength == nil
-        if case .exchanging(_, false) = state { headBuffer.append(contentsOf: "connection: close\r\n".utf8) }
-        headBuffer.append(contentsOf: "\r\n".utf8)
-        write(headBuffer)
         record?.httpStatus = status
     }
 
     func sendData(_ bytes: UnsafeRawBufferPointer) {
         guard chunkedResponse else { return write(bytes) }
         guard bytes.count > 0 else { return }
-        chunkHeader.removeAll(keepingCapacity: true)
-        HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunkHeader)
-        write(chunkHeader)
+        scratch.withWriteBuffer { chunkHeader in
+            HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunkHeader)
+            write(chunkHeader)
+        }
         write(bytes)
         write(HTTP1ChunkedEncoding.chunkTrailer)
     }
@@ -324,6 +324,7 @@ extension HTTP1ServerConnection: DownstreamStream {
             connection.setReading(true)
             connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
             processInput()
+            returnSpareInputBuffer()
         } else {
             state = .closed
             connection.closeAfterFlush(lingering: requestBodyUnread)
@@ -366,8 +367,16 @@ extension HTTP1ServerConnection: DownstreamConnection {
 
 extension HTTP1ServerConnection: BufferedConnectionDelegate {
     func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
+        if parser.needsStorage { parser.provideStorage(scratch.takeBuffer()) }
         parser.append(bytes)
         processInput()
+        returnSpareInputBuffer()
+    }
+
+    /// Once every received byte is parsed, the input buffer goes back to the worker: an idle
+    /// connection holds none (pipelined bytes keep it until they are parsed).
+    private func returnSpareInputBuffer() {
+        if let spare = parser.takeSpareStorage() { scratch.giveBack(spare) }
     }
 
     func connectionOutputDrained(_ connection: BufferedConnection) {

@@ -14,6 +14,8 @@ final class HTTP2ServerConnection: LoopFlushable {
     /// The worker owns its connections (see GRPCWebExchange.stream for unowned(unsafe)).
     private unowned(unsafe) let worker: Worker
     let loop: EventLoop
+    /// The worker's, lent to the requests in progress (their records).
+    unowned(unsafe) let scratch: ConnectionScratch
     /// `IP:port` of the client (empty without an access log).
     let peer: String
     private var session: OpaquePointer?
@@ -43,6 +45,7 @@ final class HTTP2ServerConnection: LoopFlushable {
         self.connection = connection
         self.slot = slot
         self.worker = worker
+        scratch = worker.scratch
         self.peer = peer
         loop = worker.loop
         keepalive = KeepaliveEnforcement(minimumIntervalNanoseconds: settings.minPingIntervalNanoseconds)

@@ -131,7 +131,7 @@ final class HTTP2ServerStream {
             endStream ? .none : headers["content-length"].flatMap(Int.init).map { .contentLength($0) } ?? .chunked
         let classified = RequestClassifier(context: context).classify(head, framing: framing)
         if context.recordsRequests {
-            let started = AccessRecord()
+            let started = connection.scratch.takeRecord()
             started.begin(
                 head: head, request: classified, clientSubject: connection.clientIdentity?.subject, logged: context.accessLog != nil)
             record = started
@@ -206,8 +206,10 @@ final class HTTP2ServerStream {
         guard !ended else { return }
         ended = true
         if exchange != nil { context.metrics?.requestsActive -= 1 }
-        record?.end(in: context, peer: connection.peer, grpcStatus: grpcStatus, call: exchange?.call)
+        guard let current = record else { return }
         record = nil
+        current.end(in: context, peer: connection.peer, grpcStatus: grpcStatus, call: exchange?.call)
+        connection.scratch.giveBack(current)
     }
 
     /// A response Ferry writes itself, whole.

@@ -62,6 +62,8 @@ final class Replies<Value: Sendable>: Sendable {
 
 final class Worker {
     let loop: EventLoop
+    /// What its connections borrow while busy (records, input buffers, bytes being written).
+    let scratch = ConnectionScratch()
     private let logger: Logger
     /// nil without an admin listener: nothing is counted.
     private let metrics: DownstreamMetrics?

@@ -71,6 +71,31 @@ public struct HTTP1RequestParser {
         return false
     }
 
+    /// The parser holds no input buffer (its storage was taken as spare): `provideStorage`
+    /// gives it one to append into, or `append` allocates one.
+    public var needsStorage: Bool { buffer.capacity == 0 }
+
+    /// Empty storage (capacity kept from an earlier use) for the next bytes.
+    public mutating func provideStorage(_ storage: consuming [UInt8]) {
+        guard needsStorage, storage.isEmpty else { return }
+        buffer = storage
+        readIndex = 0
+        headScanIndex = 0
+    }
+
+    /// The input buffer's storage, emptied, once every byte in it has been parsed; nil while
+    /// bytes wait. A connection between requests then holds no buffer, and the storage can
+    /// serve another connection.
+    public mutating func takeSpareStorage() -> [UInt8]? {
+        guard readIndex == buffer.count, buffer.capacity > 0 else { return nil }
+        var storage: [UInt8] = []
+        swap(&storage, &buffer)
+        storage.removeAll(keepingCapacity: true)
+        readIndex = 0
+        headScanIndex = 0
+        return storage
+    }
+
     public mutating func append(_ bytes: UnsafeRawBufferPointer) {
         compact()
         buffer.append(contentsOf: bytes)

@@ -104,7 +104,7 @@ public final class BufferedConnection: LoopFlushable {
             }
             handshaking = true
         }
-        try makeEvents()
+        try makeReadEvent()
         updateReadEvent()
     }
 
@@ -132,7 +132,7 @@ public final class BufferedConnection: LoopFlushable {
             evbuffer_free(output)
             throw LoopError.connectFailed(address: address.description, reason: reason)
         }
-        try makeEvents()
+        try makeReadEvent()
         // The socket becomes writable when the connect completes, either way.
         armWriteEvent(true)
     }
@@ -142,7 +142,7 @@ public final class BufferedConnection: LoopFlushable {
         evbuffer_free(output)
     }
 
-    private func makeEvents() throws {
+    private func makeReadEvent() throws {
         let context = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(
             loop.base, fd, Int16(EV_READ | EV_PERSIST),
@@ -152,19 +152,23 @@ public final class BufferedConnection: LoopFlushable {
                 let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
                 withExtendedLifetime(connection) { connection.readable(timedOut: what & Int16(EV_TIMEOUT) != 0) }
             }, context)
-        writeEvent = event_new(
-            loop.base, fd, Int16(EV_WRITE | EV_PERSIST),
-            { _, _, context in
-                let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
-                withExtendedLifetime(connection) { connection.writable() }
-            }, context)
-        guard readEvent != nil, writeEvent != nil else {
-            freeEvents()
+        guard readEvent != nil else {
             Glibc.close(fd)
             fd = -1
             state = .closed
             throw LoopError.libevent("event_new")
         }
+    }
+
+    /// The write event, made when a write first has to wait: most connections' writes go out
+    /// at once, and an idle connection then holds one event instead of two (issue 19).
+    private func makeWriteEvent() -> OpaquePointer? {
+        event_new(
+            loop.base, fd, Int16(EV_WRITE | EV_PERSIST),
+            { _, _, context in
+                let connection = Unmanaged<BufferedConnection>.fromOpaque(context!).takeUnretainedValue()
+                withExtendedLifetime(connection) { connection.writable() }
+            }, Unmanaged.passUnretained(self).toOpaque())
     }
 
     private func freeEvents() {
@@ -417,7 +421,9 @@ public final class BufferedConnection: LoopFlushable {
     }
 
     private func armWriteEvent(_ armed: Bool) {
-        guard armed != writeEventArmed, let writeEvent else { return }
+        guard armed != writeEventArmed, fd >= 0 else { return }
+        if writeEvent == nil { writeEvent = makeWriteEvent() }
+        guard let writeEvent else { return close(reason: .error("event_new failed for the write event")) }
         writeEventArmed = armed
         if armed { event_add(writeEvent, nil) } else { event_del(writeEvent) }
     }

@@ -100,8 +100,8 @@ public final class UpstreamCall {
     /// Bytes released to the backend while held, which the delegate will `consume` again.
     private var consumedAhead = 0
 
-    public init(request: UpstreamRequest, delegate: UpstreamCallDelegate) {
-        self.request = request
+    /// `request` is consumed: it moves into the call (its copy would retain each of its buffers).
+    public init(request: consuming UpstreamRequest, delegate: UpstreamCallDelegate) {
         self.delegate = delegate
         unsentBody = OutgoingBytes(request.body)
         replayBody = request.body
@@ -109,6 +109,7 @@ public final class UpstreamCall {
         lifecycle = CallAttempts(
             retryPolicy: request.retryPolicy, holdsReplies: request.retriesFailuresInTrailers,
             requestBytes: request.body.count)
+        self.request = request
     }
 
     public var isFinished: Bool { lifecycle.phase == .finished }

@@ -120,6 +120,37 @@ final class HTTP1RequestParserTests: XCTestCase {
         XCTAssertThrowsError(try parser.next())
     }
 
+    func testInputStorageIsLentOnlyOnceEveryByteIsParsed() throws {
+        var parser = HTTP1RequestParser()
+        parser.append(Array("GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHo".utf8))
+        var paths: [String] = []
+        func drain() throws {
+            while let event = try parser.next() {
+                if case .head(let head, _) = event { paths.append(String(head.path)) }
+            }
+        }
+        try drain()
+        XCTAssertNil(parser.takeSpareStorage(), "the second request's first bytes wait in the buffer")
+        parser.append(Array("st: y\r\n\r\n".utf8))
+        try drain()
+        let spare = try XCTUnwrap(parser.takeSpareStorage())
+        XCTAssertTrue(spare.isEmpty)
+        XCTAssertGreaterThan(spare.capacity, 0)
+        XCTAssertTrue(parser.needsStorage)
+        XCTAssertTrue(parser.isIdle)
+
+        parser.provideStorage(spare)
+        XCTAssertFalse(parser.needsStorage)
+        parser.append(Array("GET /c HTTP/1.1\r\nHost: z\r\n\r\n".utf8))
+        try drain()
+        XCTAssertEqual(paths, ["/a", "/b", "/c"])
+        // Without lent storage the parser makes its own.
+        _ = parser.takeSpareStorage()
+        parser.append(Array("GET /d HTTP/1.1\r\nHost: z\r\n\r\n".utf8))
+        try drain()
+        XCTAssertEqual(paths.last, "/d")
+    }
+
     func testResponseSerialization() {
         let head = HTTP1ResponseHead(status: 200, headers: ["content-type": "a/b", "x-evil": "v\r\nInjected: 1"])
         XCTAssertEqual(

@@ -1,0 +1,49 @@
+// Memory a worker's downstream connections need only while a request is in progress: the
+// request's record, the input buffer of an HTTP/1.1 request still arriving, and the bytes of a
+// response head or chunk header being written. The worker owns one and its connections borrow
+// from it, so that an idle keep-alive connection holds none of it (issue 19: ≤ 1 KiB per idle
+// connection), and a busy one allocates nothing new for it once the worker has spares.
+import FerryCore
+
+final class ConnectionScratch {
+    /// Spares beyond this many are freed: the pool stays as large as the busiest moment needs,
+    /// bounded.
+    private static let maxSpares = 256
+    /// An input buffer that grew past this (a large request) is freed rather than kept.
+    private static let maxSpareBufferCapacity = 16 * 1024
+
+    private var spareRecords: [AccessRecord] = []
+    private var spareBuffers: [[UInt8]] = []
+    /// Bytes being written (a response head, a chunk header): filled and handed to the socket's
+    /// output, which copies them, before anything else runs on the worker's loop.
+    private var writeBytes: [UInt8] = []
+
+    /// A record for a request that starts (each field reset by `AccessRecord.begin`).
+    func takeRecord() -> AccessRecord {
+        spareRecords.popLast() ?? AccessRecord()
+    }
+
+    /// A record whose request ended (`AccessRecord.end` cleared its strings).
+    func giveBack(_ record: consuming AccessRecord) {
+        if spareRecords.count < Self.maxSpares { spareRecords.append(record) }
+    }
+
+    /// An empty input buffer, with the capacity of one used before when there is one.
+    func takeBuffer() -> [UInt8] {
+        spareBuffers.popLast() ?? []
+    }
+
+    /// An input buffer its connection emptied (count 0, capacity kept).
+    func giveBack(_ buffer: consuming [UInt8]) {
+        if spareBuffers.count < Self.maxSpares, buffer.capacity <= Self.maxSpareBufferCapacity {
+            spareBuffers.append(buffer)
+        }
+    }
+
+    /// Runs `body` with the write buffer, emptied; `body` fills it and writes it out (the
+    /// socket's output copies it), and keeps no reference to it.
+    func withWriteBuffer(_ body: (inout [UInt8]) -> Void) {
+        writeBytes.removeAll(keepingCapacity: true)
+        body(&writeBytes)
+    }
+}

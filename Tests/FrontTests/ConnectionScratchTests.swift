@@ -1,0 +1,50 @@
+@testable import Front
+import XCTest
+
+final class ConnectionScratchTests: XCTestCase {
+    func testRecordsAndBuffersAreReused() {
+        let scratch = ConnectionScratch()
+        let record = scratch.takeRecord()
+        scratch.giveBack(record)
+        XCTAssertTrue(scratch.takeRecord() === record)
+
+        var buffer = scratch.takeBuffer()
+        buffer.append(contentsOf: [1, 2, 3])
+        buffer.removeAll(keepingCapacity: true)
+        let capacity = buffer.capacity
+        scratch.giveBack(buffer)
+        XCTAssertEqual(scratch.takeBuffer().capacity, capacity)
+    }
+
+    func testALargeBufferIsFreedNotKept() {
+        let scratch = ConnectionScratch()
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(64 * 1024)
+        scratch.giveBack(buffer)
+        XCTAssertEqual(scratch.takeBuffer().capacity, 0)
+    }
+
+    func testSparesAreBounded() {
+        let scratch = ConnectionScratch()
+        let records = (0..<300).map { _ in scratch.takeRecord() }
+        for record in records { scratch.giveBack(record) }
+        var kept = Set<ObjectIdentifier>()
+        for _ in 0..<300 { kept.insert(ObjectIdentifier(scratch.takeRecord())) }
+        // 256 spares come back; the rest are new records.
+        XCTAssertEqual(kept.intersection(records.map(ObjectIdentifier.init)).count, 256)
+    }
+
+    func testTheWriteBufferStartsEmptyEachTime() {
+        let scratch = ConnectionScratch()
+        var written: [[UInt8]] = []
+        scratch.withWriteBuffer { bytes in
+            bytes.append(contentsOf: [1, 2])
+            written.append(bytes)
+        }
+        scratch.withWriteBuffer { bytes in
+            bytes.append(3)
+            written.append(bytes)
+        }
+        XCTAssertEqual(written, [[1, 2], [3]])
+    }
+}
