@@ -5,37 +5,51 @@ import Routing
 extension ConfigLoader {
     /// `auth: { jwt: [ { name, issuer, audiences, jwks_file | jwks_uri (+ jwks_cluster,
     /// jwks_refresh) | secret_file, forward_claims, forward_token, clock_skew } ] }`.
-    static func jwtProviders(_ node: ConfigNode, clusters: Set<String>) throws(ConfigError) -> [JWTProviderConfig] {
-        guard node.isPresent else { return [] }
-        try node.requireMapping(keys: ["jwt"])
+    /// The `auth.jwt` providers that are valid, and the names of all (so that a route naming
+    /// a provider with an error is not reported again).
+    static func jwtProviders(
+        _ node: ConfigNode, clusters: Set<String>, errors: inout ConfigErrorList
+    ) -> (valid: [JWTProviderConfig], names: Set<String>) {
+        guard node.isPresent else { return ([], []) }
+        errors.collect { () throws(ConfigError) in try node.requireMapping(keys: ["jwt"]) }
+        let entries = errors.collect { () throws(ConfigError) in try node.child("jwt").elements() } ?? []
+        var names = Set<String>()
         var providers: [JWTProviderConfig] = []
-        for entry in try node.child("jwt").elements() {
-            try entry.requireMapping(keys: [
-                "name", "issuer", "audiences", "jwks_file", "jwks_uri", "jwks_cluster", "jwks_refresh", "secret_file",
-                "forward_claims", "forward_token", "clock_skew",
-            ])
-            var provider = JWTProviderConfig(name: try entry.child("name").requiredString())
-            guard !providers.contains(where: { $0.name == provider.name }) else {
-                throw entry.child("name").error("duplicate provider name '\(provider.name)'")
+        for entry in entries {
+            let provider = errors.collect { () throws(ConfigError) in
+                let provider = try jwtProvider(entry, clusters: clusters)
+                guard names.insert(provider.name).inserted else {
+                    throw entry.child("name").error("duplicate provider name '\(provider.name)'")
+                }
+                return provider
             }
-            provider.issuer = try entry.child("issuer").string()
-            provider.audiences = try entry.child("audiences").stringList() ?? []
-            provider.jwksFile = try entry.child("jwks_file").string()
-            provider.remoteKeySet = try remoteKeySet(entry, clusters: clusters)
-            provider.secretFile = try entry.child("secret_file").string()
-            guard [provider.jwksFile != nil, provider.remoteKeySet != nil, provider.secretFile != nil].filter({ $0 }).count == 1 else {
-                throw entry.error("exactly one of jwks_file, jwks_uri or secret_file is required")
-            }
-            for (claim, header) in try entry.child("forward_claims").entries() {
-                let name = try header.requiredString().lowercased()
-                guard HeaderFieldName.isValid(name) else { throw header.error("'\(name)' is not a header name") }
-                provider.forwardClaims.append((claim, name))
-            }
-            provider.forwardToken = try entry.child("forward_token").bool() ?? true
-            if let skew = try entry.child("clock_skew").duration() { provider.clockSkewNanoseconds = skew }
-            providers.append(provider)
+            if let provider { providers.append(provider) } else if let name = try? entry.child("name").string() { names.insert(name) }
         }
-        return providers
+        return (providers, names)
+    }
+
+    private static func jwtProvider(_ entry: ConfigNode, clusters: Set<String>) throws(ConfigError) -> JWTProviderConfig {
+        try entry.requireMapping(keys: [
+            "name", "issuer", "audiences", "jwks_file", "jwks_uri", "jwks_cluster", "jwks_refresh", "secret_file",
+            "forward_claims", "forward_token", "clock_skew",
+        ])
+        var provider = JWTProviderConfig(name: try entry.child("name").requiredString())
+        provider.issuer = try entry.child("issuer").string()
+        provider.audiences = try entry.child("audiences").stringList() ?? []
+        provider.jwksFile = try entry.child("jwks_file").string()
+        provider.remoteKeySet = try remoteKeySet(entry, clusters: clusters)
+        provider.secretFile = try entry.child("secret_file").string()
+        guard [provider.jwksFile != nil, provider.remoteKeySet != nil, provider.secretFile != nil].filter({ $0 }).count == 1 else {
+            throw entry.error("exactly one of jwks_file, jwks_uri or secret_file is required")
+        }
+        for (claim, header) in try entry.child("forward_claims").entries() {
+            let name = try header.requiredString().lowercased()
+            guard HeaderFieldName.isValid(name) else { throw header.error("'\(name)' is not a header name") }
+            provider.forwardClaims.append((claim, name))
+        }
+        provider.forwardToken = try entry.child("forward_token").bool() ?? true
+        if let skew = try entry.child("clock_skew").duration() { provider.clockSkewNanoseconds = skew }
+        return provider
     }
 
     /// `jwks_uri: http[s]://host[:port]/path`, fetched from the endpoints of `jwks_cluster` every
@@ -98,13 +112,13 @@ extension ConfigLoader {
 
     /// `routes[].auth: { jwt: NAME, claims: { role: [admin, reader] }, client_subjects: [...],
     /// client_sans: [...] }`: a token, a client certificate, or both.
-    static func routeAuth(_ node: ConfigNode, providers: [JWTProviderConfig]) throws(ConfigError) -> RouteAuth? {
+    static func routeAuth(_ node: ConfigNode, providers: Set<String>) throws(ConfigError) -> RouteAuth? {
         guard node.isPresent else { return nil }
         try node.requireMapping(keys: ["jwt", "claims", "client_subjects", "client_sans"])
         let jwtNode = node.child("jwt")
         let name = try jwtNode.string()
-        if let name, !providers.contains(where: { $0.name == name }) {
-            let known = providers.map(\.name).joined(separator: ", ")
+        if let name, !providers.contains(name) {
+            let known = providers.sorted().joined(separator: ", ")
             throw jwtNode.error("no auth.jwt provider named '\(name)' (providers: \(known.isEmpty ? "none" : known))")
         }
         var rules: [RouteAuth.ClaimRule] = []

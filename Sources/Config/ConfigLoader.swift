@@ -4,65 +4,101 @@ import Resilience
 import Routing
 
 public enum ConfigLoader {
-    /// Parses `yaml`; `defaultWorkers` is used when `workers` is absent (the core count).
-    public static func load(yaml: String, defaultWorkers: Int) throws(ConfigError) -> FerryConfig {
+    /// Parses `yaml`; `defaultWorkers` is used when `workers` is absent (the core count), and
+    /// `${NAME}` in a value is read from `environment`. Throws every error it finds: one per
+    /// list element or section at most (the first of it), so that one run of `ferry check`
+    /// shows what to fix everywhere.
+    public static func load(
+        yaml: String, defaultWorkers: Int, environment: [String: String] = [:]
+    ) throws(ConfigErrors) -> FerryConfig {
         let root: YAMLNode?
         do {
             root = try YAMLComposer.compose(yaml)
         } catch {
-            throw ConfigError(path: "", reason: "invalid YAML: \(error)")
+            // `{` and `}` end a plain value inside `{ }` and `[ ]`: libyaml's message does not say so.
+            let line = yaml.split(separator: "\n", omittingEmptySubsequences: false).dropFirst(max(error.line - 1, 0)).first
+            let hint = line?.contains("${") == true ? " (inside { } or [ ], quote a value that holds ${…})" : ""
+            throw ConfigErrors([ConfigError(path: "", reason: "invalid YAML: \(error)\(hint)")])
         }
-        let document = ConfigNode(node: root, path: "")
-        guard document.isPresent else { throw ConfigError(path: "", reason: "the configuration is empty") }
-        try document.requireMapping(keys: [
-            "workers", "drain_timeout", "drain_grace", "listeners", "routes", "clusters",
-            "rest", "access_log", "tracing", "admin", "retry_buffer_bytes", "auth",
-        ])
+        guard let root, !root.isNull else { throw ConfigErrors([ConfigError(path: "", reason: "the configuration is empty")]) }
+        var errors = ConfigErrorList()
+        let document = ConfigNode(
+            node: EnvironmentSubstitution.expand(root, path: "", environment: environment, errors: &errors.errors), path: "")
+        let config = load(document, defaultWorkers: defaultWorkers, errors: &errors)
+        guard let config, errors.errors.isEmpty else { throw ConfigErrors(errors.errors) }
+        return config
+    }
 
-        let clusters = try document.child("clusters").elements().map { node throws(ConfigError) in try cluster(node) }
-        guard !clusters.isEmpty else { throw document.child("clusters").error("at least one cluster is required") }
-        var clusterNames = Set<String>()
-        for (index, cluster) in clusters.enumerated() where !clusterNames.insert(cluster.name).inserted {
-            throw ConfigError(path: "clusters[\(index)].name", reason: "duplicate cluster name '\(cluster.name)'")
+    private static func load(_ document: ConfigNode, defaultWorkers: Int, errors: inout ConfigErrorList) -> FerryConfig? {
+        errors.collect { () throws(ConfigError) in
+            try document.requireMapping(keys: [
+                "workers", "drain_timeout", "drain_grace", "listeners", "routes", "clusters",
+                "rest", "access_log", "tracing", "admin", "retry_buffer_bytes", "auth",
+            ])
+        }
+        // Names are read from every element, valid or not: an error in a cluster is reported
+        // once, not again by each route that names it.
+        let clustersNode = document.child("clusters")
+        let clusterNodes = errors.collect { () throws(ConfigError) in try clustersNode.elements() } ?? []
+        let clusterNames = Set(clusterNodes.compactMap { try? $0.child("name").string() })
+        let clusters = clusterNodes.compactMap { node in errors.collect { () throws(ConfigError) in try cluster(node) } }
+        if clusterNodes.isEmpty { errors.append(clustersNode.error("at least one cluster is required")) }
+        var seenClusters = Set<String>()
+        for node in clusterNodes {
+            guard let name = try? node.child("name").string(), !seenClusters.insert(name).inserted else { continue }
+            errors.append(node.child("name").error("duplicate cluster name '\(name)'"))
         }
 
-        let providers = try jwtProviders(document.child("auth"), clusters: clusterNames)
+        let providers = jwtProviders(document.child("auth"), clusters: clusterNames, errors: &errors)
         let routesNode = document.child("routes")
-        let routes = try routesNode.elements().map { node throws(ConfigError) in
-            try route(node, clusters: clusterNames, providers: providers)
+        let routeNodes = errors.collect { () throws(ConfigError) in try routesNode.elements() } ?? []
+        let routes = routeNodes.compactMap { node in
+            errors.collect { () throws(ConfigError) in try route(node, clusters: clusterNames, providers: providers.names) }
         }
-        guard !routes.isEmpty else { throw routesNode.error("at least one route is required") }
+        if routeNodes.isEmpty { errors.append(routesNode.error("at least one route is required")) }
 
         let listenersNode = document.child("listeners")
-        let listeners = try listenersNode.elements().map { node throws(ConfigError) in try listener(node) }
-        guard !listeners.isEmpty else { throw listenersNode.error("at least one listener is required") }
+        let listenerNodes = errors.collect { () throws(ConfigError) in try listenersNode.elements() } ?? []
+        let listeners = listenerNodes.compactMap { node in errors.collect { () throws(ConfigError) in try listener(node) } }
+        if listenerNodes.isEmpty { errors.append(listenersNode.error("at least one listener is required")) }
         if !listeners.contains(where: { $0.tls?.clientCAFile != nil }),
             let index = routes.firstIndex(where: { $0.policy.auth?.clientIdentities != nil })
         {
-            throw ConfigError(
-                path: "routes[\(index)].auth",
-                reason: "client_subjects and client_sans need a mutual-TLS listener (tls.client_ca_file), and no listener has one")
+            errors.append(
+                ConfigError(
+                    path: "routes[\(index)].auth",
+                    reason: "client_subjects and client_sans need a mutual-TLS listener (tls.client_ca_file), and no listener has one"))
         }
 
+        let restConfig = errors.collect { () throws(ConfigError) in try Self.rest(document.child("rest"), clusters: clusterNames) }
+        let workers = errors.collect { () throws(ConfigError) in try document.child("workers").int(range: 1...256) ?? defaultWorkers }
+        let drainTimeout = errors.collect { () throws(ConfigError) in try document.child("drain_timeout").duration() ?? 10_000_000_000 }
         var config = FerryConfig(
-            workers: try document.child("workers").int(range: 1...256) ?? defaultWorkers,
-            drainTimeoutNanoseconds: try document.child("drain_timeout").duration() ?? 10_000_000_000,
-            listeners: listeners, routes: routes, clusters: clusters, rest: try rest(document.child("rest"), clusters: clusterNames))
-        let accessLog = document.child("access_log")
-        if accessLog.isPresent {
-            try accessLog.requireMapping(keys: ["path"])
-            config.accessLogPath = try accessLog.child("path").requiredString()
+            workers: workers ?? defaultWorkers, drainTimeoutNanoseconds: drainTimeout ?? 10_000_000_000,
+            listeners: listeners, routes: routes, clusters: clusters, rest: restConfig ?? nil)
+        errors.collect { () throws(ConfigError) in
+            let accessLog = document.child("access_log")
+            if accessLog.isPresent {
+                try accessLog.requireMapping(keys: ["path"])
+                config.accessLogPath = try accessLog.child("path").requiredString()
+            }
         }
-        if let grace = try document.child("drain_grace").duration() { config.drainGraceNanoseconds = grace }
-        if let bytes = try document.child("retry_buffer_bytes").int(range: 0...(1 << 30)) { config.retryBufferBytes = bytes }
-        config.admin = try admin(document.child("admin"))
-        config.jwtProviders = providers
-        let tracing = document.child("tracing")
-        if tracing.isPresent {
-            try tracing.requireMapping(keys: ["create_traceparent"])
-            config.createTraceparent = try tracing.child("create_traceparent").bool() ?? false
+        errors.collect { () throws(ConfigError) in
+            if let grace = try document.child("drain_grace").duration() { config.drainGraceNanoseconds = grace }
         }
-        return config
+        errors.collect { () throws(ConfigError) in
+            if let bytes = try document.child("retry_buffer_bytes").int(range: 0...(1 << 30)) { config.retryBufferBytes = bytes }
+        }
+        errors.collect { () throws(ConfigError) in config.admin = try admin(document.child("admin")) }
+        config.jwtProviders = providers.valid
+        errors.collect { () throws(ConfigError) in
+            let tracing = document.child("tracing")
+            if tracing.isPresent {
+                try tracing.requireMapping(keys: ["create_traceparent"])
+                config.createTraceparent = try tracing.child("create_traceparent").bool() ?? false
+            }
+        }
+        return errors.errors.isEmpty ? config : nil
     }
 
     /// `admin: { address: IP:port, token_file: PATH }`, or `admin: off` for no admin listener and
@@ -224,7 +260,10 @@ public enum ConfigLoader {
         if let origins = try node.child("allow_origins").stringList() {
             policy.allowOrigins = origins.contains("*") ? .any : .list(origins)
         }
-        if let methods = try node.child("allow_methods").stringList() { policy.allowMethods = methods.map { $0.uppercased() } }
+        if let methods = try node.child("allow_methods").stringList() {
+            policy.allowMethods = methods.map { $0.uppercased() }
+            policy.addsRESTMethods = false
+        }
         if let headers = try node.child("allow_headers").stringList() { policy.allowHeaders = headers.map { $0.lowercased() } }
         if let headers = try node.child("expose_headers").stringList() { policy.exposeHeaders = headers.map { $0.lowercased() } }
         if let maxAge = try node.child("max_age").duration() { policy.maxAgeSeconds = Int(maxAge / 1_000_000_000) }
@@ -270,7 +309,7 @@ public enum ConfigLoader {
         return limits
     }
 
-    private static func route(_ node: ConfigNode, clusters: Set<String>, providers: [JWTProviderConfig]) throws(ConfigError) -> Route {
+    private static func route(_ node: ConfigNode, clusters: Set<String>, providers: Set<String>) throws(ConfigError) -> Route {
         try node.requireMapping(keys: [
             "match", "cluster", "timeout", "per_try_timeout", "retry_policy", "idempotent", "rate_limit", "auth",
         ])

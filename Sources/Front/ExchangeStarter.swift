@@ -18,6 +18,17 @@ struct SimpleResponse {
     var head: HTTP1ResponseHead
     var body: String
 
+    /// An error Ferry answers itself, outside the gRPC-Web, gRPC and Connect forms (a REST call,
+    /// a request it cannot parse, a refused preflight): `google.rpc.Status` as JSON, as
+    /// grpc-gateway answers, under `httpStatus` or the status's own HTTP mapping.
+    static func error(_ status: GRPCStatus, httpStatus: Int? = nil, headers: HeaderFields = HeaderFields()) -> SimpleResponse {
+        var headers = headers
+        headers.append(name: "content-type", value: "application/json")
+        return SimpleResponse(
+            head: HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
+            body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
+    }
+
     /// The head's fields, with a plain-text content type when a body has none of its own.
     var headers: HeaderFields {
         guard !body.isEmpty, head.headers.firstIndex(of: "content-type") == nil else { return head.headers }
@@ -80,9 +91,9 @@ struct ExchangeStarter {
                 context.limitReporter.hit("max_message_bytes", "REST request body above \(limits.maxMessageBytes) bytes")
                 return .refuse(
                     .simple(
-                        RequestClassifier.restErrorResponse(
+                        SimpleResponse.error(
                             GRPCStatus(.resourceExhausted, "request body is larger than the limit of \(limits.maxMessageBytes) bytes"),
-                            httpStatus: 413, corsHeaders: rest.corsHeaders)))
+                            httpStatus: 413, headers: rest.corsHeaders)))
             }
             rest.body.append(contentsOf: chunk)
             return .keep
@@ -129,9 +140,9 @@ struct ExchangeStarter {
             return .grpcWeb(call, .invalidFrames(GRPCStatus(.deadlineExceeded, message)))
         case .rest(let call):
             return .simple(
-                RequestClassifier.restErrorResponse(
+                SimpleResponse.error(
                     GRPCStatus(.deadlineExceeded, message), httpStatus: 408,
-                    corsHeaders: call.corsHeaders))
+                    headers: call.corsHeaders))
         case .connect(let call) where !call.contentType.isStreaming:
             return .simple(
                 RequestClassifier.connectErrorResponse(
@@ -139,7 +150,7 @@ struct ExchangeStarter {
         case .connect(let call):
             return .connect(call, GRPCStatus(.deadlineExceeded, message))
         case .simple, .grpc:
-            return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 408), body: message + "\n"))
+            return .simple(.error(GRPCStatus(.deadlineExceeded, message), httpStatus: 408))
         }
     }
 
@@ -233,12 +244,12 @@ struct ExchangeStarter {
                 call.body = try Gzip.inflate(call.body, limit: limit)
             } catch .tooLarge {
                 context.limitReporter.hit("max_message_bytes", "REST request body inflates above \(limit) bytes")
-                return RequestClassifier.restErrorResponse(
+                return SimpleResponse.error(
                     GRPCStatus(.resourceExhausted, "the gzip request body inflates to more than the limit of \(limit) bytes"),
-                    httpStatus: 413, corsHeaders: call.corsHeaders)
+                    httpStatus: 413, headers: call.corsHeaders)
             } catch {
-                return RequestClassifier.restErrorResponse(
-                    GRPCStatus(.invalidArgument, "request body: \(error)"), corsHeaders: call.corsHeaders)
+                return SimpleResponse.error(
+                    GRPCStatus(.invalidArgument, "request body: \(error)"), headers: call.corsHeaders)
             }
         }
         let messages: [[UInt8]]
@@ -255,19 +266,19 @@ struct ExchangeStarter {
                 ]
             timeout = try GRPCWebMetadata.timeout(from: head.headers) ?? rest.defaultTimeout
         } catch {
-            return RequestClassifier.restErrorResponse(GRPCStatus(.invalidArgument, "\(error)"), corsHeaders: call.corsHeaders)
+            return SimpleResponse.error(GRPCStatus(.invalidArgument, "\(error)"), headers: call.corsHeaders)
         }
         let grpcPath = call.binding.method.grpcPath
         guard let route = call.route, let pool = context.pools[route.cluster] else {
-            return RequestClassifier.restErrorResponse(
+            return SimpleResponse.error(
                 GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"),
-                corsHeaders: call.corsHeaders)
+                headers: call.corsHeaders)
         }
         let grant: AuthGrant?
         do throws(AdmissionRefusal) { grant = try admit(route, head) } catch {
             var headers = call.corsHeaders
             headers.append(contentsOf: error.headers)
-            return RequestClassifier.restErrorResponse(error.status, corsHeaders: headers)
+            return SimpleResponse.error(error.status, headers: headers)
         }
         let exchange = RESTExchange(
             stream: stream, binding: call.binding, rest: rest, extraHeaders: call.corsHeaders,

@@ -108,7 +108,7 @@ final class HTTP1ServerConnection {
                 case .tooManyHeaderFields: context.limitReporter.hit("max_header_fields", "\(error)")
                 default: break
                 }
-                respondAndClose(HTTP1ResponseHead(status: error.status), body: "\(error)\n")
+                respond(.error(GRPCStatus(error.grpcCode, error.description), httpStatus: error.status), keepAlive: false)
                 return
             }
             guard let event else {
@@ -211,7 +211,10 @@ final class HTTP1ServerConnection {
             let budget = GRPCTimeout(nanoseconds: Int64(limits.headerReadTimeoutNanoseconds))
             context.limitReporter.hit(
                 "header_read_timeout", "request head not received within \(budget) of its first byte; 408, connection closed")
-            respondAndClose(HTTP1ResponseHead(status: 408), body: "request head not received within \(budget) (header_read_timeout)\n")
+            respond(
+                .error(
+                    GRPCStatus(.deadlineExceeded, "request head not received within \(budget) (header_read_timeout)"), httpStatus: 408),
+                keepAlive: false)
         case (.body, .receiving(let head, let request)):
             refuse(starter.bodyTimeoutRefusal(for: request, then: "connection closed"), head)
         default:
@@ -263,10 +266,6 @@ final class HTTP1ServerConnection {
             state = .closed
             connection.closeAfterFlush(lingering: requestBodyUnread)
         }
-    }
-
-    private func respondAndClose(_ head: HTTP1ResponseHead, body: String) {
-        respond(SimpleResponse(head: head, body: body), keepAlive: false)
     }
 
     private func write(_ bytes: UnsafeRawBufferPointer) {

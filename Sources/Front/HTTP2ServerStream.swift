@@ -111,11 +111,12 @@ final class HTTP2ServerStream {
                 "HTTP/2 request header list of \(headerListBytes) bytes or more than \(context.limits.maxHeaderFields) fields; 431")
             request = .done
             return respond(
-                SimpleResponse(
-                    head: HTTP1ResponseHead(status: 431),
-                    body:
-                        "request header list larger than \(context.limits.maxHeaderBytes) bytes or \(context.limits.maxHeaderFields) fields\n"
-                ))
+                .error(
+                    GRPCStatus(
+                        .resourceExhausted,
+                        "request header list larger than \(context.limits.maxHeaderBytes) bytes or \(context.limits.maxHeaderFields) fields"
+                    ),
+                    httpStatus: 431))
         }
         var headers = HeaderFields(reservingFields: headerBlock.count, bytes: 512)
         for index in 0..<headerBlock.count where headerBlock.nameBytes(at: index).first != UInt8(ascii: ":") {
@@ -123,7 +124,7 @@ final class HTTP2ServerStream {
         }
         guard let method = headerBlock[":method"], let target = headerBlock[":path"] else {
             request = .done
-            return respond(SimpleResponse(head: HTTP1ResponseHead(status: 400), body: "request without :method or :path\n"))
+            return respond(.error(GRPCStatus(.invalidArgument, "request without :method or :path"), httpStatus: 400))
         }
         let head = HTTP1RequestHead(method: method, target: target, version: .http2, headers: headers)
         headerBlock = HeaderFields()

@@ -45,7 +45,7 @@ final class ListenerContext {
         accessLog: AccessLog?, createTraceparent: Bool, tls: TLSContext?, metrics: DownstreamMetrics?,
         limitReporter: LimitReporter, authProviders: [String: AuthProvider] = [:], tokenCache: VerifiedTokenCache = VerifiedTokenCache()
     ) {
-        cors = config.cors
+        cors = config.cors.map { policy in rest.map { policy.addingRESTMethods($0.catalog.routes.rules.map(\.verb)) } ?? policy }
         limits = config.limits
         self.router = router
         self.pools = pools

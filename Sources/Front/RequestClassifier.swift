@@ -130,10 +130,11 @@ struct RequestClassifier {
             if context.limits.headersWithUnderscores == .reject {
                 context.limitReporter.hit("headers_with_underscores", "request header '\(name)' refused (400)")
                 return .simple(
-                    SimpleResponse(
-                        head: HTTP1ResponseHead(status: 400),
-                        body: "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)\n")
-                )
+                    .error(
+                        GRPCStatus(
+                            .invalidArgument,
+                            "header name '\(name)' contains '_', which this listener refuses (limits.headers_with_underscores: reject)"),
+                        httpStatus: 400))
             }
             context.limitReporter.hit("headers_with_underscores", "request header '\(name)' not forwarded")
             dropsUnderscoreNames = true
@@ -143,7 +144,10 @@ struct RequestClassifier {
             case .allowed(let fields):
                 return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 204, headers: fields), body: ""))
             case .denied(let reason):
-                return .simple(SimpleResponse(head: HTTP1ResponseHead(status: 403), body: "CORS preflight denied: \(reason)\n"))
+                return .simple(
+                    .error(
+                        GRPCStatus(.permissionDenied, "CORS preflight denied: \(reason)"), httpStatus: 403,
+                        headers: cors.refusedOriginFields))
             }
         }
         let corsHeaders = corsResponseHeaders(head)
@@ -168,15 +172,13 @@ struct RequestClassifier {
             if route != nil || GRPCMethodPath(path) != nil {
                 let given = head.headers["content-type"].map { "'\($0)'" } ?? "none"
                 return .simple(
-                    SimpleResponse(
-                        head: HTTP1ResponseHead(status: 415, headers: corsHeaders),
-                        body:
-                            "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto\n"
-                    ))
+                    .error(
+                        GRPCStatus(
+                            .invalidArgument,
+                            "unsupported content-type \(given): expected application/grpc-web, application/grpc-web+proto, application/grpc-web-text or application/grpc-web-text+proto"
+                        ), httpStatus: 415, headers: corsHeaders))
             }
-            return .simple(
-                SimpleResponse(
-                    head: HTTP1ResponseHead(status: 404, headers: corsHeaders), body: "no route for \(head.method) \(head.path)\n"))
+            return Self.restError(GRPCStatus(.notFound, "no route for \(head.method) \(head.path)"), corsHeaders: corsHeaders)
         }
         guard head.method == "POST" else {
             var headers = corsHeaders
@@ -298,16 +300,7 @@ struct RequestClassifier {
 
     /// A REST error answered by Ferry: google.rpc.Status as JSON.
     static func restError(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> ClassifiedRequest {
-        .simple(restErrorResponse(status, httpStatus: httpStatus, corsHeaders: corsHeaders))
-    }
-
-    /// The head and body of a REST error: the status's HTTP status unless `httpStatus` says.
-    static func restErrorResponse(_ status: GRPCStatus, httpStatus: Int? = nil, corsHeaders: HeaderFields) -> SimpleResponse {
-        var headers = corsHeaders
-        headers.append(name: "content-type", value: "application/json")
-        return SimpleResponse(
-            head: HTTP1ResponseHead(status: httpStatus ?? status.code.httpStatus, headers: headers),
-            body: String(decoding: ProtoJSONTranscoder.statusJSON(code: status.code.rawValue, message: status.message), as: UTF8.self))
+        .simple(.error(status, httpStatus: httpStatus, headers: corsHeaders))
     }
 
     private func corsResponseHeaders(_ head: HTTP1RequestHead) -> HeaderFields {

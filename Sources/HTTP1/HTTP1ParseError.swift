@@ -1,4 +1,5 @@
 // Why a request was rejected by the HTTP/1.1 parser, with the status to answer.
+import FerryCore
 
 /// A request the parser refuses. Each case names the broken rule of RFC 9112 and maps to
 /// the status the front answers before closing the connection.
@@ -27,6 +28,15 @@ public enum HTTP1ParseError: Error, Equatable, CustomStringConvertible {
         case .unsupportedVersion: 505
         case .unsupportedTransferEncoding: 501
         default: 400
+        }
+    }
+
+    /// The gRPC code of the `google.rpc.Status` that explains the answer.
+    public var grpcCode: GRPCStatusCode {
+        switch self {
+        case .headerSectionTooLarge, .tooManyHeaderFields: .resourceExhausted
+        case .unsupportedVersion, .unsupportedTransferEncoding: .unimplemented
+        default: .invalidArgument
         }
     }
 

@@ -15,6 +15,10 @@ public struct CORSPolicy: Sendable, Equatable {
     public var exposeHeaders: [String]
     public var maxAgeSeconds: Int
     public var allowCredentials: Bool
+    /// The methods of the REST rules join `allowMethods` (`addingRESTMethods`): true for the
+    /// preset and for a policy that does not list `allow_methods`, so that a browser app's PUT,
+    /// PATCH, DELETE or custom verb passes its preflight without being listed by hand.
+    public var addsRESTMethods: Bool
 
     /// What a grpc-web client needs: POST, the gRPC-Web request headers, and the status
     /// headers exposed so that trailers-only replies are readable from script.
@@ -30,11 +34,12 @@ public struct CORSPolicy: Sendable, Equatable {
         ],
         exposeHeaders: ["grpc-status", "grpc-message", "grpc-status-details-bin", "connect-content-encoding"],
         maxAgeSeconds: 86400,
-        allowCredentials: false)
+        allowCredentials: false,
+        addsRESTMethods: true)
 
     public init(
         allowOrigins: Origins, allowMethods: [String], allowHeaders: [String],
-        exposeHeaders: [String], maxAgeSeconds: Int, allowCredentials: Bool
+        exposeHeaders: [String], maxAgeSeconds: Int, allowCredentials: Bool, addsRESTMethods: Bool = false
     ) {
         self.allowOrigins = allowOrigins
         self.allowMethods = allowMethods
@@ -42,6 +47,16 @@ public struct CORSPolicy: Sendable, Equatable {
         self.exposeHeaders = exposeHeaders
         self.maxAgeSeconds = maxAgeSeconds
         self.allowCredentials = allowCredentials
+        self.addsRESTMethods = addsRESTMethods
+    }
+
+    /// The policy with `methods` (the verbs of the loaded REST rules) allowed as well, in
+    /// their first order after the listed ones, when `addsRESTMethods`.
+    public func addingRESTMethods(_ methods: some Sequence<String>) -> CORSPolicy {
+        guard addsRESTMethods else { return self }
+        var policy = self
+        for method in methods where !policy.allowMethods.contains(method) { policy.allowMethods.append(method) }
+        return policy
     }
 
     /// The answer to a preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`).
@@ -74,7 +89,8 @@ public struct CORSPolicy: Sendable, Equatable {
     /// Headers added to an actual response for a request carrying `Origin`; empty for a
     /// disallowed origin (the browser then withholds the response from script).
     public func responseHeaders(origin: String?) -> HeaderFields {
-        guard let origin, let allowOrigin = allowOriginValue(for: origin) else { return HeaderFields() }
+        guard let origin else { return HeaderFields() }
+        guard let allowOrigin = allowOriginValue(for: origin) else { return refusedOriginFields }
         var fields = originFields(allowOrigin)
         if !exposeHeaders.isEmpty {
             fields.append(name: "access-control-expose-headers", value: exposeHeaders.joined(separator: ", "))
@@ -87,6 +103,14 @@ public struct CORSPolicy: Sendable, Equatable {
         case .any: allowCredentials ? origin : "*"
         case .list(let origins): origins.contains(origin) ? origin : nil
         }
+    }
+
+    /// Without CORS headers, but with `Vary: Origin` when another origin would get them: a
+    /// shared cache must not give this answer to that origin (Fetch standard, §3.2.5 CORS
+    /// protocol and HTTP caches).
+    public var refusedOriginFields: HeaderFields {
+        guard case .list = allowOrigins else { return HeaderFields() }
+        return ["vary": "Origin"]
     }
 
     private func originFields(_ allowOrigin: String) -> HeaderFields {

@@ -51,11 +51,26 @@ func readConfigFiles(path: String) throws(LoadError) -> (FerryConfig, RESTTransc
     }
     let config: FerryConfig
     do {
-        config = try ConfigLoader.load(yaml: text, defaultWorkers: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        config = try ConfigLoader.load(
+            yaml: text, defaultWorkers: sysconf(Int32(_SC_NPROCESSORS_ONLN)), environment: processEnvironment())
     } catch {
         throw LoadError(description: "invalid config '\(path)': \(error)")
     }
     return (config, try readREST(config))
+}
+
+/// The process's environment variables (`${NAME}` in a config's values).
+func processEnvironment() -> [String: String] {
+    var variables: [String: String] = [:]
+    var entry = environ
+    while let pointer = entry.pointee {
+        let text = String(cString: pointer)
+        if let equals = text.firstIndex(of: "=") {
+            variables[String(text[..<equals])] = String(text[text.index(after: equals)...])
+        }
+        entry += 1
+    }
+    return variables
 }
 
 /// `readConfigFiles`, or exit 2 with the key path and the reason.

@@ -17,13 +17,96 @@ final class ConfigLoaderTests: XCTestCase {
             endpoints: [127.0.0.1:50051]
         """
 
+    /// The first error of `yaml`.
     private func loadError(_ yaml: String) -> ConfigError? {
+        loadErrors(yaml).first
+    }
+
+    private func loadErrors(_ yaml: String, environment: [String: String] = [:]) -> [ConfigError] {
         do {
-            _ = try ConfigLoader.load(yaml: yaml, defaultWorkers: 2)
-            return nil
+            _ = try ConfigLoader.load(yaml: yaml, defaultWorkers: 2, environment: environment)
+            return []
         } catch {
-            return error
+            return error.errors
         }
+    }
+
+    func testEveryErrorIsReportedWithItsKeyPath() {
+        let yaml = """
+            workers: 0
+            colour: blue
+            listeners:
+              - address: 127.0.0.1:99999
+              - address: 127.0.0.1:8081
+                limits: { max_header_bytes: 10 }
+            routes:
+              - match: { service: node.v1.NodeService }
+                cluster: nodes
+              - match: { service: other.v1.Other }
+                cluster: missing
+            clusters:
+              - name: nodes
+                endpoints: [127.0.0.1:50051]
+                max_connections: -1
+            """
+        XCTAssertEqual(
+            loadErrors(yaml).map(\.path),
+            [
+                "colour", "clusters[0].max_connections", "routes[1].cluster", "listeners[0].address",
+                "listeners[1].limits.max_header_bytes", "workers",
+            ])
+        // The route naming the cluster that has an error is not reported again.
+        XCTAssertFalse(loadErrors(yaml).contains { $0.path == "routes[0].cluster" })
+        do {
+            _ = try ConfigLoader.load(yaml: yaml, defaultWorkers: 1)
+            XCTFail("the config has errors")
+        } catch {
+            XCTAssertTrue(error.description.hasPrefix("6 errors:\n  colour: unknown key"), error.description)
+        }
+    }
+
+    func testEnvironmentVariablesInValues() throws {
+        let yaml = """
+            workers: ${WORKERS}
+            listeners:
+              - address: ${POD_IP:-127.0.0.1}:${PORT}
+            routes:
+              - match: { prefix: "/$${literal}" }
+                cluster: nodes
+            clusters:
+              - name: nodes
+                endpoints: ["${BACKEND:-localhost:50051}"]
+                authority: ${AUTHORITY:-}
+            """
+        let config = try ConfigLoader.load(
+            yaml: yaml, defaultWorkers: 1, environment: ["WORKERS": "3", "PORT": "8443", "BACKEND": ""])
+        XCTAssertEqual(config.workers, 3)
+        XCTAssertEqual(config.listeners[0].address, "127.0.0.1:8443")
+        XCTAssertEqual(config.routes[0].match, .pathPrefix("/${literal}"))
+        XCTAssertEqual(config.clusters[0].endpoints, ["localhost:50051"], "`:-` covers an empty variable too")
+        XCTAssertEqual(config.clusters[0].authority, "")
+
+        XCTAssertEqual(
+            loadErrors(yaml, environment: ["WORKERS": "3"]),
+            [
+                ConfigError(
+                    path: "listeners[0].address", reason: "environment variable PORT is not set (set it, or give a default: ${PORT:-value})"
+                )
+            ])
+        XCTAssertEqual(
+            loadErrors(minimal.replacingOccurrences(of: "127.0.0.1:8080", with: "${PORT")).map(\.reason),
+            ["'${' without its closing '}' (write '$$' for a literal '$')"])
+        XCTAssertEqual(
+            loadErrors(minimal.replacingOccurrences(of: "127.0.0.1:8080", with: "${9LIVES}")).map(\.reason),
+            ["'${9LIVES}' does not name an environment variable (letters, digits, '_'; not first a digit)"])
+        XCTAssertEqual(
+            loadError("listeners: [{ address: 127.0.0.1:${PORT} }]")?.reason,
+            "invalid YAML: did not find expected ',' or '}' at line 1, column 35 (inside { } or [ ], quote a value that holds ${…})")
+        // Keys are not substituted, and a lone `$` stays.
+        XCTAssertEqual(loadErrors(minimal + "\n${X}: 1").map(\.path), ["${X}"])
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "cluster: nodes", with: "cluster: a$b"))?.reason,
+            "no cluster named 'a$b' (clusters: nodes)")
     }
 
     func testMinimalConfigGetsDefaults() throws {
@@ -32,6 +115,7 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(config.drainTimeoutNanoseconds, 10_000_000_000)
         XCTAssertEqual(config.listeners[0].limits, FrontLimits())
         XCTAssertEqual(config.listeners[0].cors?.allowOrigins, .any)
+        XCTAssertEqual(config.listeners[0].cors?.addsRESTMethods, true)
         XCTAssertEqual(config.routes, [Route(match: .service("node.v1.NodeService"), cluster: "nodes")])
         XCTAssertEqual(config.clusters[0].breaker, CircuitBreakerThresholds())
         XCTAssertEqual(config.clusters[0].outlierDetection, OutlierDetectionSettings())
@@ -96,6 +180,7 @@ final class ConfigLoaderTests: XCTestCase {
         let cors = try XCTUnwrap(config.listeners[0].cors)
         XCTAssertEqual(cors.allowOrigins, .list(["https://a.example"]))
         XCTAssertEqual(cors.allowMethods, ["POST"])
+        XCTAssertFalse(cors.addsRESTMethods, "methods listed by hand are used as they are")
         XCTAssertEqual(cors.allowHeaders, ["x-a"])
         XCTAssertEqual(cors.maxAgeSeconds, 60)
         XCTAssertTrue(cors.allowCredentials)

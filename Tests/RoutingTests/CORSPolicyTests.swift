@@ -23,10 +23,13 @@ final class CORSPolicyTests: XCTestCase {
             fields["access-control-expose-headers"], "grpc-status, grpc-message, grpc-status-details-bin, connect-content-encoding")
     }
 
-    func testDisallowedOriginGetsNothing() {
+    func testDisallowedOriginGetsNoCORSHeadersButVary() {
         var policy = CORSPolicy.grpcWebPreset
         policy.allowOrigins = .list(["https://a.example"])
-        XCTAssertTrue(policy.responseHeaders(origin: "https://b.example").isEmpty)
+        // The answer differs by origin: a shared cache must key it on Origin.
+        XCTAssertEqual(policy.responseHeaders(origin: "https://b.example"), ["vary": "Origin"])
+        XCTAssertTrue(policy.responseHeaders(origin: nil).isEmpty)
+        XCTAssertTrue(CORSPolicy.grpcWebPreset.responseHeaders(origin: "https://b.example")["vary"] == nil)
         XCTAssertEqual(
             policy.preflight(headers: ["origin": "https://b.example", "access-control-request-method": "POST"]),
             .denied("origin 'https://b.example' is not allowed"))
@@ -38,6 +41,21 @@ final class CORSPolicyTests: XCTestCase {
         let fields = policy.responseHeaders(origin: "https://a.example")
         XCTAssertEqual(fields["access-control-allow-origin"], "https://a.example")
         XCTAssertEqual(fields["access-control-allow-credentials"], "true")
+    }
+
+    func testRESTMethodsJoinThePresetButNotAListGivenByHand() {
+        let rules = ["GET", "POST", "PATCH", "DELETE", "GET", "SEARCH"]
+        let preset = CORSPolicy.grpcWebPreset.addingRESTMethods(rules)
+        XCTAssertEqual(preset.allowMethods, ["POST", "GET", "OPTIONS", "PATCH", "DELETE", "SEARCH"])
+        guard case .allowed(let fields) = preset.preflight(headers: ["origin": "o", "access-control-request-method": "PATCH"]) else {
+            return XCTFail()
+        }
+        XCTAssertEqual(fields["access-control-allow-methods"], "POST, GET, OPTIONS, PATCH, DELETE, SEARCH")
+
+        var listed = CORSPolicy.grpcWebPreset
+        listed.allowMethods = ["POST"]
+        listed.addsRESTMethods = false
+        XCTAssertEqual(listed.addingRESTMethods(rules).allowMethods, ["POST"])
     }
 
     func testDisallowedMethodIsDenied() {

@@ -1,6 +1,7 @@
 """Every bad request gets a clear answer, and nothing reaches the backend."""
 import base64
 import gzip
+import json
 import socket
 from urllib.parse import unquote
 
@@ -92,6 +93,38 @@ def raw(ferry, text):
 def test_malformed_http_is_400(ferry, nothing_upstream, name, request_text):
     reply = raw(ferry, request_text)
     assert reply.startswith(b"HTTP/1.1 400 "), (name, reply[:80])
+
+
+def status_json(reply):
+    """(HTTP status, google.rpc.Status as a dict) of a whole raw reply."""
+    head, _, body = reply.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    fields = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+    assert fields["content-type"] == "application/json", head
+    return int(lines[0].split()[1]), json.loads(body)
+
+
+@pytest.mark.parametrize("request_text,http_status,code,words", [
+    ("GET / HTTP/1.1\nHost: x\n\n", 400, 3, "line ending without CR at byte"),
+    ("GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + "a" * (61 * 1024) + "\r\n\r\n", 431, 8, "header section larger than"),
+    ("GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505, 12, "unsupported HTTP version"),
+    ("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, 12, "unsupported Transfer-Encoding"),
+    ("GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", 404, 5, "no route for GET /nowhere"),
+    ("OPTIONS /v1/nodes/n1 HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"
+     "Access-Control-Request-Method: GET\r\n\r\n", 403, 7, "CORS preflight denied: origin 'https://evil.example'"),
+])
+def test_ferrys_own_errors_are_google_rpc_status_json(ferry, nothing_upstream, request_text, http_status, code, words):
+    """Issue 20, point 2: what Ferry answers itself outside the gRPC-Web, gRPC and Connect forms
+    is what a REST client reads everywhere else (grpc-gateway's form)."""
+    status, error = status_json(raw(ferry, request_text))
+    assert status == http_status
+    assert error["code"] == code and words in error["message"], error
+
+
+def test_a_refused_preflight_varies_by_origin(ferry, nothing_upstream):
+    reply = raw(ferry, "OPTIONS /v1/nodes/n1 HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n"
+                       "Access-Control-Request-Method: GET\r\n\r\n")
+    assert b"\r\nvary: Origin\r\n" in reply and b"access-control-" not in reply
 
 
 def test_too_many_header_fields_is_431(ferry, nothing_upstream):

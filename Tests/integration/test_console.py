@@ -8,18 +8,15 @@ from restclient import compile_descriptors, rest_section
 from test_operations import admin_exchange
 
 playwright = pytest.importorskip("playwright.sync_api")
+from browser import chromium_page  # noqa: E402 (after the skip when Playwright is missing)
 
 
 @pytest.fixture
 def console(make_ferry, tmp_path):
     descriptors = compile_descriptors(tmp_path / "node.pb", "node/v1/node.proto")
     ferry = make_ferry(top_level=rest_section(descriptors), extra_listener="    cors: { allow_origins: ['*'], allow_headers: [content-type, connect-protocol-version, x-echo] }\n")
-    with playwright.sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-        page = browser.new_page()
-        page.goto(f"{ferry.admin_url}/console")
+    with chromium_page(f"{ferry.admin_url}/console") as page:
         yield page
-        browser.close()
 
 
 def choose(page, label):

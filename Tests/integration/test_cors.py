@@ -49,6 +49,8 @@ def test_disallowed_origin_response_has_no_cors_headers(ferry, recorder):
                             headers={"origin": "https://evil.example"})
     assert response.grpc_status == 0
     assert not any(name.startswith("access-control-") for name in response.headers)
+    # The listener lists its origins: the answer depends on Origin, for any cache between.
+    assert response.headers["vary"] == "Origin"
 
 
 def test_default_preset_allows_any_origin(make_ferry, recorder):

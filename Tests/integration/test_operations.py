@@ -2,6 +2,7 @@
 (SIGHUP and `ferry reload`) under load, drain on SIGTERM, and the front's limits."""
 import http.client
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -13,7 +14,7 @@ import urllib.request
 from prometheus_client.parser import text_string_to_metric_families
 
 import grpcweb
-from conftest import connection_refused, ferry_binary, free_port
+from conftest import connection_refused, ferry_binary, free_port, wait_for_port
 from node.v1 import node_pb2
 from restclient import compile_descriptors, request, rest_section
 
@@ -343,3 +344,37 @@ def test_an_unreadable_admin_token_file_stops_the_start(tmp_path):
     for command in ("check", "run"):
         result = subprocess.run([ferry_binary(), command, "--config", str(config)], capture_output=True, text=True, timeout=20)
         assert result.returncode != 0 and "admin.token_file: cannot read" in result.stderr, (command, result.stderr)
+
+
+def test_check_reports_every_error_and_run_reads_the_environment(tmp_path, backend):
+    """Issue 20, point 4: `ferry check` names every broken key at once; `${NAME}` and
+    `${NAME:-default}` fill values from the environment, one file for every pod."""
+    config = tmp_path / "ferry.yaml"
+    config.write_text("workers: 0\n"
+                      "listeners: [{ address: 127.0.0.1:99999 }]\n"
+                      "routes: [{ match: { prefix: / }, cluster: nowhere }]\n"
+                      "clusters: [{ name: c, endpoints: [\"${BACKEND}\"] }]\n")
+    result = subprocess.run([ferry_binary(), "check", "--config", str(config)], capture_output=True, text=True, timeout=20,
+                            env={"PATH": os.environ["PATH"]})
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert "4 errors:" in lines[0], result.stderr
+    for words in ("clusters[0].endpoints[0]: environment variable BACKEND is not set",
+                  "routes[0].cluster: no cluster named 'nowhere'", "listeners[0].address:", "workers: 0 is out of range"):
+        assert any(words in line for line in lines), (words, result.stderr)
+
+    port, admin = free_port(), free_port()
+    config.write_text("admin: { address: \"127.0.0.1:${ADMIN_PORT}\" }\n"
+                      "listeners: [{ address: \"${POD_IP:-127.0.0.1}:${PORT}\" }]\n"
+                      "routes: [{ match: { service: node.v1.NodeService }, cluster: nodes }]\n"
+                      "clusters: [{ name: nodes, endpoints: [\"${BACKEND}\"] }]\n")
+    env = {"PATH": os.environ["PATH"], "PORT": str(port), "ADMIN_PORT": str(admin), "BACKEND": f"127.0.0.1:{backend.port}"}
+    process = subprocess.Popen([ferry_binary(), "run", "--config", str(config)], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port)
+        response = grpcweb.call(port, "/node.v1.NodeService/GetNode", node_pb2.GetNodeRequest(node_id="env").SerializeToString())
+        assert response.grpc_status == 0
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -63,6 +63,7 @@ def test_a_trickled_head_gets_408_within_its_budget(strict_ferry, recorder):
     elapsed, reply = trickle(strict_ferry.port, head)
     assert reply.startswith(b"HTTP/1.1 408 "), reply[:100]
     assert b"header_read_timeout" in reply
+    assert b"content-type: application/json" in reply and b'{"code":4,' in reply, "google.rpc.Status, DEADLINE_EXCEEDED"
     assert 0.9 < elapsed < 2.5, "a budget from the first byte, not restarted by each byte"
     assert recorder.count() == 0
     assert value(scrape(strict_ferry), "ferry_limit_hits_total", limit="header_read_timeout") == 1
