@@ -226,10 +226,11 @@ public enum UnderscoreHeaderAction: String, Sendable, Equatable, CaseIterable {
 
 public struct ClusterConfig: Sendable, Equatable {
     public var name: String
-    /// `host:port` with an IP literal or `localhost`.
+    /// `host:port`: an IP literal, `localhost`, or a DNS name (resolved, each address an endpoint).
     public var endpoints: [String]
     public var authority: String?
-    /// max_connections, max_pending_requests, max_requests, max_retries (per worker).
+    /// max_connections, max_pending_requests, max_requests, max_retries: for the cluster, over
+    /// all workers (one breaker with atomic counters, as in Envoy).
     public var breaker: CircuitBreakerThresholds
     public var connectTimeoutNanoseconds: UInt64
     /// HTTP/2 PING interval while streams are open and the backend is silent; nil: off.

@@ -45,6 +45,14 @@ def wait_for_port(port, process=None, timeout=15):
     raise RuntimeError(f"nothing listens on port {port} after {timeout}s")
 
 
+def wait_for(condition, what, timeout=20):
+    """Polls `condition` until it holds; fails with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
 def connection_refused(port):
     """Whether nothing accepts connections on the port any more (a drained listener)."""
     try:

@@ -20,6 +20,15 @@ def compile_descriptors(path, *protos, first_include=None, source_info=False):
     return path
 
 
+def moved_node_descriptors(directory):
+    """A descriptor set of node.proto with GetNode's rule moved from /v1 to /v2, in `directory`."""
+    moved = directory / "include" / "node" / "v1"
+    moved.mkdir(parents=True)
+    source = (ROOT / "Protos" / "node" / "v1" / "node.proto").read_text()
+    (moved / "node.proto").write_text(source.replace('get: "/v1/nodes/{node_id}"', 'get: "/v2/nodes/{node_id}"'))
+    return compile_descriptors(directory / "node-v2.pb", "node/v1/node.proto", first_include=directory / "include")
+
+
 def rest_section(descriptors, services="[node.v1.NodeService]", extra=""):
     return f"rest:\n  descriptor_set: {descriptors}\n  services: {services}\n{extra}"
 

@@ -11,11 +11,11 @@ from concurrent import futures
 
 import grpc
 import pytest
-from conftest import FerryProcess, free_port
+from conftest import FerryProcess, free_port, wait_for
 from google.protobuf import descriptor_pb2, descriptor_pool
 from grpc_reflection.v1alpha import reflection, reflection_pb2
 from node.v1 import node_pb2
-from restclient import ROOT, compile_descriptors, request
+from restclient import ROOT, compile_descriptors, moved_node_descriptors, request
 from test_operations import admin
 
 SERVICES = ["node.v1.NodeService"]
@@ -66,26 +66,13 @@ def node_descriptors(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def moved_descriptors(tmp_path_factory):
-    """node.proto with GetNode's rule moved from /v1 to /v2."""
-    directory = tmp_path_factory.mktemp("moved")
-    moved = directory / "include" / "node" / "v1"
-    moved.mkdir(parents=True)
-    source = (ROOT / "Protos" / "node" / "v1" / "node.proto").read_text()
-    (moved / "node.proto").write_text(source.replace('get: "/v1/nodes/{node_id}"', 'get: "/v2/nodes/{node_id}"'))
-    return compile_descriptors(directory / "node-v2.pb", "node/v1/node.proto", first_include=directory / "include")
+    return moved_node_descriptors(tmp_path_factory.mktemp("moved"))
 
 
 def reflection_status(ferry):
     status, body = admin(ferry, "/config")
     assert status == 200
     return json.loads(body)["rest_reflection_status"]
-
-
-def wait_for(condition, what, timeout=20):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.1)
 
 
 def test_rest_from_the_reflection_of_a_grpcio_backend(tmp_path, backend, recorder):

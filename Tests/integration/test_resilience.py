@@ -341,6 +341,25 @@ def test_failing_health_check_takes_an_endpoint_out_and_back(backends, gateway_f
     assert backends.recorders[1].count("GetNode") > before, "the endpoint did not come back"
 
 
+def test_a_failing_endpoint_is_ejected_then_gets_calls_again_after_the_ejection_time(backends, gateway_factory):
+    """Outlier detection (issue 20, point 5): three UNAVAILABLE in a row take the endpoint out
+    for base_ejection_time; then it gets calls again. No retry policy: every failure shows."""
+    backends.recorders[0].fault = "unavailable"
+    gateway = gateway_factory(
+        backends, route_extra="",
+        cluster_extra="    outlier_detection: { consecutive_failures: 3, base_ejection_time: 2s, max_ejection_percent: 50 }\n")
+    statuses = [gateway.get_node().grpc_status for _ in range(30)]
+    failed = backends.recorders[0].count("GetNode")
+    assert statuses.count(14) == failed == 3, statuses
+    statuses = [gateway.get_node().grpc_status for _ in range(30)]
+    assert statuses == [0] * 30 and backends.recorders[0].count("GetNode") == failed, "the ejected endpoint got calls"
+    backends.recorders[0].fault = None
+    time.sleep(2.5)
+    statuses = [gateway.get_node().grpc_status for _ in range(30)]
+    assert statuses == [0] * 30
+    assert backends.recorders[0].count("GetNode") > failed, "the endpoint did not come back after its ejection time"
+
+
 @pytest.mark.parametrize("idempotent", [False, True])
 def test_failure_status_in_trailers_is_retried_only_for_idempotent_routes(backends, gateway_factory, idempotent):
     for recorder in backends.recorders:

@@ -1,12 +1,14 @@
 """REST/JSON through Ferry to the grpcio NodeService, mapped by the google.api.http rules of
 Protos/node/v1/node.proto (compiled here into a descriptor set with grpcio-tools' protoc)."""
 import json
+import shutil
+import signal
 import socket
 import subprocess
 
 import pytest
-from conftest import FerryProcess, ferry_binary, free_port
-from restclient import compile_descriptors, request, rest_section
+from conftest import FerryProcess, ferry_binary, free_port, wait_for
+from restclient import compile_descriptors, moved_node_descriptors, request, rest_section
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +206,19 @@ def test_a_changed_descriptor_set_applied_by_sighup_changes_the_routes(tmp_path,
     finally:
         assert ferry.stop() == 0
 
+
+
+def test_a_reload_reads_the_descriptor_file_again(make_ferry, tmp_path, recorder):
+    """Issue 20, point 5: a new descriptor set in the same file takes effect on SIGHUP (GetNode's
+    rule moved to /v2); calls keep working throughout."""
+    path = tmp_path / "api.pb"
+    compile_descriptors(path, "node/v1/node.proto")
+    ferry = make_ferry(top_level=rest_section(path))
+    assert request(ferry, "GET", "/v1/nodes/n1")[0] == 200
+    shutil.copy(moved_node_descriptors(tmp_path / "moved"), path)
+    assert request(ferry, "GET", "/v1/nodes/n1")[0] == 200, "the file is read again only on reload"
+    ferry.process.send_signal(signal.SIGHUP)
+    wait_for(lambda: request(ferry, "GET", "/v2/nodes/n1")[0] == 200, "the moved rule never took effect")
+    status, _, body = request(ferry, "GET", "/v1/nodes/n1")
+    assert status == 404 and "no REST route" in body["message"]
+    assert recorder.calls.count("GetNode") == 3

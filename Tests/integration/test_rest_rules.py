@@ -200,3 +200,23 @@ def test_json_nested_deeper_than_100_levels_is_400(rich_ferry, recorder, field, 
     assert (status, body["code"]) == (400, 3), body
     assert "nested deeper than 100 levels" in body["message"]
     assert recorder.calls == []
+
+
+def test_json_print_options_shape_every_answer(tmp_path_factory, backend, descriptors, rich_ferry):
+    """The rest section's JSON options (issue 20, point 5), as protojson's and grpc-gateway's:
+    emit_unpopulated, use_proto_names, enums_as_ints; ignore_unknown_fields on the way in."""
+    options = "  emit_unpopulated: true\n  use_proto_names: true\n  enums_as_ints: true\n  ignore_unknown_fields: true\n"
+    process = FerryProcess(tmp_path_factory.mktemp("options"), backend.port,
+                           top_level=rest_section(descriptors, SERVICES, extra=options))
+    try:
+        status, _, body = request(process, "PUT", "/v1/rich/p", {"fColor": "COLOR_GREEN", "noSuchField": 1, "customName": "j"})
+        assert status == 200, body
+        assert body["f_string"] == "p" and body["f_color"] == 2 and body["json_named"] == "j"
+        # Unpopulated fields are printed with their defaults; unset optionals are not.
+        assert body["f_int32"] == 0 and body["r_color"] == [] and body["m_bool_color"] == {}
+        assert "o_int32" not in body
+        # Without ignore_unknown_fields, the unknown field is refused (the module's rich_ferry).
+        status, _, error = request(rich_ferry, "PUT", "/v1/rich/p", {"noSuchField": 1})
+        assert status == 400 and "noSuchField" in error["message"], error
+    finally:
+        assert process.stop() == 0
