@@ -116,7 +116,7 @@ let package = Package(
         .target(
             name: "GRPCServer",
             dependencies: [
-                "FerryCore", "GRPCWeb", "Loop", "HTTP2Support", "CNghttp2",
+                "FerryCore", "GRPCWeb", "Transcode", "Loop", "HTTP2Support", "CNghttp2",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -126,7 +126,7 @@ let package = Package(
         .target(
             name: "NodeService",
             dependencies: [
-                "GRPCServer", "NodeProto", "FerryCore", "Loop",
+                "GRPCServer", "NodeProto", "FerryCore", "Loop", "Reflection",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -13,6 +13,11 @@ public enum DemoConfig {
             cluster: nodes
           - match: { service: grpc.health.v1.Health }
             cluster: nodes
+          # Server reflection, for grpcurl and other reflection clients.
+          - match: { service: grpc.reflection.v1.ServerReflection }
+            cluster: nodes
+          - match: { service: grpc.reflection.v1alpha.ServerReflection }
+            cluster: nodes
         clusters:
           - name: nodes
             endpoints: [127.0.0.1:50051]

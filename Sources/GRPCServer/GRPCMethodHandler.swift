@@ -9,6 +9,10 @@ public enum GRPCMethodHandler {
     case unary((_ request: [UInt8], _ metadata: HeaderFields) throws(GRPCStatus) -> GRPCReply)
     case clientStreaming((_ requests: [[UInt8]], _ metadata: HeaderFields) throws(GRPCStatus) -> GRPCReply)
     case serverStreaming((_ request: [UInt8], _ metadata: HeaderFields, _ stream: GRPCServerStream) -> Void)
+    /// Requests and replies interleaved: at the call's headers, `start` gets its metadata and
+    /// response stream and returns what takes each request message as it arrives, then nil
+    /// once the client has sent its last.
+    case bidiStreaming(_ start: (_ metadata: HeaderFields, _ stream: GRPCServerStream) -> (_ request: [UInt8]?) -> Void)
 }
 
 /// A unary reply: one message plus extra response headers and trailers.

@@ -1,5 +1,5 @@
 // A small gRPC server over h2c on nghttp2's server API: enough for Ferry's bundled NodeService
-// (demo and benchmarks). It serves registered methods plus grpc.health.v1.Health/Check.
+// (demo and benchmarks). It serves registered methods plus grpc.health.v1.Health (GRPCHealth).
 import CNghttp2
 import FerryCore
 import GRPCWeb
@@ -18,10 +18,7 @@ public final class GRPCServer {
     public init(loop: EventLoop, address: SocketAddress, handlers: [String: GRPCMethodHandler], logger: Logger) throws {
         self.loop = loop
         self.logger = logger
-        var handlers = handlers
-        // grpc.health.v1.HealthCheckResponse { status: SERVING (1) }.
-        handlers["/grpc.health.v1.Health/Check"] = .unary { _, _ in GRPCReply(message: [0x08, 0x01]) }
-        self.handlers = handlers
+        self.handlers = handlers.merging(GRPCHealth(servedPaths: handlers.keys).handlers) { registered, _ in registered }
         listener = try TCPListener(loop: loop, address: address) { [unowned self] fd in
             do {
                 let connection = try GRPCServerConnection(server: self, socket: fd)
@@ -44,6 +41,9 @@ final class GRPCServerConnection {
         var responseStarted = false
         var stream: GRPCServerStream?
         var trailers = HeaderFields()
+        /// A bidi call's request messages go here as they arrive (nil: the body is read whole).
+        var receiver: (([UInt8]?) -> Void)?
+        var decoder = GRPCFrameDecoder(maxMessageBytes: 64 << 20)
     }
 
     private unowned let server: GRPCServer
@@ -99,8 +99,47 @@ final class GRPCServerConnection {
         }
     }
 
+    /// The request's headers are in: a bidi call starts now, anything else at END_STREAM.
+    private func headersReceived(streamID: Int32) {
+        guard let stream = streams[streamID], case .bidiStreaming(let start)? = server.handlers[stream.headers[":path"] ?? ""] else {
+            return
+        }
+        let writer = startResponse(streamID: streamID, stream: stream, headers: HeaderFields())
+        stream.receiver = start(Self.metadata(of: stream.headers), writer)
+    }
+
+    /// DATA of a bidi call: each whole message goes to its receiver at once.
+    private func bodyReceived(streamID: Int32, _ bytes: UnsafeRawBufferPointer) {
+        guard let stream = streams[streamID] else { return }
+        guard let receiver = stream.receiver else { return stream.body.append(contentsOf: bytes) }
+        do {
+            for frame in try stream.decoder.decode(bytes) { receiver(frame.payload) }
+        } catch {
+            stream.receiver = nil
+            stream.stream?.finish(GRPCStatus(.internal, "malformed request: \(error)"))
+        }
+    }
+
+    private static func metadata(of headers: HeaderFields) -> HeaderFields {
+        var metadata = HeaderFields()
+        for index in 0..<headers.count where headers.nameBytes(at: index).first != UInt8(ascii: ":") {
+            metadata.append(headers, at: index)
+        }
+        return metadata
+    }
+
     private func dispatch(streamID: Int32) {
         guard let stream = streams[streamID] else { return }
+        if let receiver = stream.receiver {
+            stream.receiver = nil
+            do {
+                try stream.decoder.finish()
+                receiver(nil)
+            } catch {
+                stream.stream?.finish(GRPCStatus(.internal, "malformed request: \(error)"))
+            }
+            return
+        }
         let path = stream.headers[":path"] ?? ""
         guard let handler = server.handlers[path] else {
             respond(streamID: streamID, status: GRPCStatus(.unimplemented, "method \(path) not found"))
@@ -116,10 +155,7 @@ final class GRPCServerConnection {
             return
         }
         stream.body = []
-        var metadata = HeaderFields()
-        for index in 0..<stream.headers.count where stream.headers.nameBytes(at: index).first != UInt8(ascii: ":") {
-            metadata.append(stream.headers, at: index)
-        }
+        let metadata = Self.metadata(of: stream.headers)
         let reply: GRPCReply
         do throws(GRPCStatus) {
             switch handler {
@@ -136,6 +172,9 @@ final class GRPCServerConnection {
                 }
                 let writer = startResponse(streamID: streamID, stream: stream, headers: HeaderFields())
                 handle(messages[0], metadata, writer)
+                return
+            case .bidiStreaming:
+                // Started at its headers (headersReceived); its receiver is gone only after an error.
                 return
             }
         } catch {
@@ -220,13 +259,15 @@ final class GRPCServerConnection {
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            GRPCServerConnection.connection(userData).streams[streamID]?.body.append(
-                contentsOf: UnsafeBufferPointer(start: data, count: length))
+            GRPCServerConnection.connection(userData).bodyReceived(streamID: streamID, UnsafeRawBufferPointer(start: data, count: length))
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
             let type = UInt32(frame.pointee.hd.type)
+            if type == NGHTTP2_HEADERS.rawValue, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
+                GRPCServerConnection.connection(userData).headersReceived(streamID: frame.pointee.hd.stream_id)
+            }
             if (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue),
                 frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             {

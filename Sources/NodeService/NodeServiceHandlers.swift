@@ -10,7 +10,12 @@ import SwiftProtobuf
 public enum NodeServiceHandlers {
     public static let serviceName = "node.v1.NodeService"
 
+    /// NodeService's methods and server reflection (the server adds grpc.health.v1).
     public static func all() -> [String: GRPCMethodHandler] {
+        nodeService.merging(NodeReflection.handlers()) { first, _ in first }
+    }
+
+    private static var nodeService: [String: GRPCMethodHandler] {
         [
             "/\(serviceName)/GetNode": .unary { request, _ throws(GRPCStatus) in
                 let message: Node_V1_GetNodeRequest = try decode(request)

@@ -282,14 +282,19 @@ struct Demo: ParsableCommand {
                     -H 'content-type: application/connect+json' \\
                     http://127.0.0.1:8080/node.v1.NodeService/WatchNodes | tr -c '[:print:]' '\\n'; echo
 
-                As native gRPC over HTTP/2 on the same port, with any gRPC client:
+                As native gRPC over HTTP/2 on the same port, with any gRPC client; NodeService
+                serves server reflection and grpc.health.v1 through the gateway, so grpcurl needs
+                no .proto file:
 
-                  grpcurl -plaintext -import-path Protos -proto node/v1/node.proto \\
-                    -d '{"nodeId":"n1"}' 127.0.0.1:8080 node.v1.NodeService/GetNode
+                  grpcurl -plaintext 127.0.0.1:8080 list
+                  grpcurl -plaintext -d '{"nodeId":"n1"}' 127.0.0.1:8080 node.v1.NodeService/GetNode
+                  grpcurl -plaintext -d '{"service":"node.v1.NodeService"}' 127.0.0.1:8080 grpc.health.v1.Health/Check
 
-                or with Ferry's own JSON client, which works for any method of an exposed service:
+                or with Ferry's own JSON client, which works for any method of an exposed service
+                (a server stream prints one message per line):
 
                   \(executablePath()) call 127.0.0.1:8080 node.v1.NodeService/GetNode '{"nodeId":"n1"}'
+                  \(executablePath()) call 127.0.0.1:8080 node.v1.NodeService/WatchNodes '{"count":3}' --compact
 
                 Prometheus metrics, the health probes and the REST API's OpenAPI 3.1 document
                 are on the admin listener:

@@ -7,7 +7,7 @@ import NodeService
 struct NodeServiceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "node-service",
-        abstract: "Serve node.v1.NodeService and grpc.health.v1.Health over h2c.")
+        abstract: "Serve node.v1.NodeService, grpc.health.v1.Health and server reflection over h2c.")
 
     @Option(help: "Address to listen on.")
     var address: String = "127.0.0.1:50051"

@@ -6,8 +6,11 @@ import subprocess
 import time
 import urllib.request
 
+import grpc
 import grpcweb
 from conftest import connection_refused, ferry_binary, wait_for_port
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from node.v1 import node_pb2
 
 WATCH = "/node.v1.NodeService/WatchNodes"
@@ -176,10 +179,18 @@ def test_demo_serves_the_printed_call():
         assert '"name":"node-n1"' in reply, reply
         while "Stop with Ctrl-C" not in output:
             output += process.stdout.readline()
-        call_line = next(line.strip() for line in output.splitlines() if " call 127.0.0.1:8080 " in line)
+        call_line, stream_line = [line.strip() for line in output.splitlines() if " call 127.0.0.1:8080 " in line]
         result = subprocess.run(call_line, shell=True, capture_output=True, text=True, timeout=10)
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["name"] == "node-n1"
+        result = subprocess.run(stream_line, shell=True, capture_output=True, text=True, timeout=10)
+        assert [json.loads(line)["sequence"] for line in result.stdout.splitlines()] == ["1", "2", "3"], result.stdout
+        # The grpcurl lines it prints need reflection and health through the gateway.
+        assert "grpcurl -plaintext 127.0.0.1:8080 list" in output
+        with grpc.insecure_channel("127.0.0.1:8080") as channel:
+            assert "node.v1.NodeService" in ProtoReflectionDescriptorDatabase(channel).get_services()
+            check = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="node.v1.NodeService"))
+            assert check.status == health_pb2.HealthCheckResponse.SERVING
         # The Connect calls it prints: unary JSON by POST and by GET, and a server stream.
         commands = [command for command in printed_commands(output) if "connect" in command]
         assert len(commands) == 3, commands
