@@ -11,7 +11,7 @@ public enum ConnectMetadata {
         var all = HeaderFields()
         GRPCWebMetadata.appendResponseHeaders(from: upstream, to: &all)
         var metadata = HeaderFields(reservingFields: all.count, bytes: 128)
-        for index in 0..<all.count where !all.nameBytes(at: index).hasPrefix("grpc-") {
+        for index in 0..<all.count where !all.name(at: index, hasPrefix: "grpc-") {
             metadata.append(all, at: index)
         }
         return metadata

@@ -3,20 +3,29 @@
 // the one or two of its own length rather than with the whole list.
 
 public struct FieldNameSet: Sendable {
-    /// Index: a name's length in bytes.
-    private let byLength: [[StaticString]]
+    /// The names, shortest first.
+    private let names: [StaticString]
+    /// Index: a length in bytes; the names of that length are `names[starts[length]..<starts[length + 1]]`.
+    /// One flat array, not an array per length: reading an inner array would retain it.
+    private let starts: [Int]
 
     public init(_ names: [StaticString]) {
-        var byLength = [[StaticString]](repeating: [], count: (names.map(\.utf8CodeUnitCount).max() ?? 0) + 1)
-        for name in names { byLength[name.utf8CodeUnitCount].append(name) }
-        self.byLength = byLength
+        let sorted = names.sorted { $0.utf8CodeUnitCount < $1.utf8CodeUnitCount }
+        let longest = sorted.last?.utf8CodeUnitCount ?? 0
+        var starts = [Int](repeating: sorted.count, count: longest + 2)
+        for (position, name) in sorted.enumerated().reversed() { starts[name.utf8CodeUnitCount] = position }
+        for length in stride(from: longest, through: 0, by: -1) where starts[length] > starts[length + 1] {
+            starts[length] = starts[length + 1]
+        }
+        self.names = sorted
+        self.starts = starts
     }
 
     /// Whether field `index` of `headers` has one of the names.
     public func contains(_ headers: HeaderFields, at index: Int) -> Bool {
         let length = headers.nameLength(at: index)
-        guard length < byLength.count else { return false }
-        for name in byLength[length] where headers.name(at: index, is: name) { return true }
+        guard length + 1 < starts.count else { return false }
+        for position in starts[length]..<starts[length + 1] where headers.name(at: index, is: names[position]) { return true }
         return false
     }
 }

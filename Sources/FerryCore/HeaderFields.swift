@@ -128,6 +128,16 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         return bytes[Int(entry.valueStart)..<Int(entry.valueEnd)]
     }
 
+    /// Whether the name of field `index` starts with `prefix` (given lower-case), read in place
+    /// (`nameBytes` would retain the buffer for its slice).
+    public func name(at index: Int, hasPrefix prefix: StaticString) -> Bool {
+        let entry = entries[index]
+        guard Int(entry.valueStart - entry.nameStart) >= prefix.utf8CodeUnitCount else { return false }
+        return bytes.withUnsafeBufferPointer { buffer in
+            memoryEqual(buffer.baseAddress! + Int(entry.nameStart), prefix.utf8Start, prefix.utf8CodeUnitCount)
+        }
+    }
+
     /// Whether field `index` is named `name` (given lower-case).
     public func name(at index: Int, is name: StaticString) -> Bool {
         let entry = entries[index]

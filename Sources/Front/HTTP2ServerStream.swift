@@ -119,7 +119,7 @@ final class HTTP2ServerStream {
                     httpStatus: 431))
         }
         var headers = HeaderFields(reservingFields: headerBlock.count, bytes: 512)
-        for index in 0..<headerBlock.count where headerBlock.nameBytes(at: index).first != UInt8(ascii: ":") {
+        for index in 0..<headerBlock.count where !headerBlock.name(at: index, hasPrefix: ":") {
             headers.append(headerBlock, at: index)
         }
         guard let method = headerBlock[":method"], let target = headerBlock[":path"] else {

@@ -248,7 +248,7 @@ final class RESTExchange: DownstreamExchange {
     private func finish(with trailers: HeaderFields) {
         var metadata = HeaderFields()
         GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &metadata)
-        for index in 0..<metadata.count where !metadata.nameBytes(at: index).hasPrefix("grpc-") {
+        for index in 0..<metadata.count where !metadata.name(at: index, hasPrefix: "grpc-") {
             trailerMetadata.append(metadata, at: index)
         }
         let status = GRPCStatus(trailers: trailers)

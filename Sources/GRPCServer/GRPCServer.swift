@@ -122,7 +122,7 @@ final class GRPCServerConnection {
 
     private static func metadata(of headers: HeaderFields) -> HeaderFields {
         var metadata = HeaderFields()
-        for index in 0..<headers.count where headers.nameBytes(at: index).first != UInt8(ascii: ":") {
+        for index in 0..<headers.count where !headers.name(at: index, hasPrefix: ":") {
             metadata.append(headers, at: index)
         }
         return metadata

@@ -66,9 +66,7 @@ public enum GRPCWebMetadata {
     }
 
     private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: FieldNameSet) -> Bool {
-        let name = headers.nameBytes(at: index)
-        if name.first == UInt8(ascii: ":") { return false }
-        if name.count > 8 && name.first == UInt8(ascii: "c") && name.hasPrefix("connect-") { return false }
+        if headers.name(at: index, hasPrefix: ":") || headers.name(at: index, hasPrefix: "connect-") { return false }
         return !names.contains(headers, at: index)
     }
 }

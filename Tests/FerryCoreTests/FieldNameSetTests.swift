@@ -10,5 +10,6 @@ final class FieldNameSetTests: XCTestCase {
         }
         XCTAssertEqual(
             (0..<headers.count).map { set.contains(headers, at: $0) }, [true, true, true, true, false, false, false, false])
+        XCTAssertFalse(FieldNameSet([]).contains(headers, at: 0))
     }
 }

@@ -88,4 +88,13 @@ final class BytePrefixTests: XCTestCase {
         XCTAssertFalse(bytes[12...].hasPrefix("application"))
         XCTAssertTrue(bytes[12...].hasPrefix("grpc+"))
     }
+
+    func testANameStartsWithAPrefixOnlyWithinItself() {
+        let fields: HeaderFields = [":path": "/x", "grpc-timeout": "1S", "grpc": "connect-x"]
+        XCTAssertTrue(fields.name(at: 0, hasPrefix: ":"))
+        XCTAssertTrue(fields.name(at: 1, hasPrefix: "grpc-"))
+        XCTAssertFalse(fields.name(at: 2, hasPrefix: "grpc-"), "the value's bytes are not the name's")
+        XCTAssertFalse(fields.name(at: 2, hasPrefix: "connect-"))
+        XCTAssertTrue(fields.name(at: 2, hasPrefix: ""))
+    }
 }
