@@ -64,6 +64,9 @@ enum EnvironmentSubstitution {
                 name = body
                 fallback = nil
             }
+            if let fallback, fallback.contains("${") {
+                throw ConfigError(path: path, reason: "'${\(body)}}': a default cannot hold another ${…}")
+            }
             guard isVariableName(name) else {
                 throw ConfigError(
                     path: path, reason: "'${\(body)}' does not name an environment variable (letters, digits, '_'; not first a digit)")

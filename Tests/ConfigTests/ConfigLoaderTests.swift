@@ -102,6 +102,9 @@ final class ConfigLoaderTests: XCTestCase {
         XCTAssertEqual(
             loadError("listeners: [{ address: 127.0.0.1:${PORT} }]")?.reason,
             "invalid YAML: did not find expected ',' or '}' at line 1, column 35 (inside { } or [ ], quote a value that holds ${…})")
+        XCTAssertEqual(
+            loadError(minimal.replacingOccurrences(of: "127.0.0.1:8080", with: "${A:-${B}}"))?.reason,
+            "'${A:-${B}}': a default cannot hold another ${…}")
         // Keys are not substituted, and a lone `$` stays.
         XCTAssertEqual(loadErrors(minimal + "\n${X}: 1").map(\.path), ["${X}"])
         XCTAssertEqual(
