@@ -51,13 +51,8 @@ struct GRPCHealth {
             return try withTypedUnsafeBytes(request) { bytes throws(WireFormatError) in
                 var reader = WireReader(bytes, range: 0..<bytes.count)
                 var service = ""
-                while !reader.isAtEnd {
-                    let (number, type) = try reader.readTag()
-                    if number == 1, type == .lengthDelimited {
-                        service = String(decoding: bytes[try reader.readLengthDelimited()], as: UTF8.self)
-                    } else {
-                        try reader.skip(type, number: number)
-                    }
+                while let (number, range) = try reader.nextLengthDelimited() {
+                    if number == 1 { service = String(decoding: bytes[range], as: UTF8.self) }
                 }
                 return service
             }

@@ -7,7 +7,7 @@ import Reflection
 
 enum NodeReflection {
     static func handlers() -> [String: GRPCMethodHandler] {
-        // Generated from node.proto at build time (NodeReflectionTests reads it).
+        // Generated from node.proto at build time (ReflectionCatalogTests reads it).
         guard let catalog = try? ReflectionCatalog(descriptorSet: Base64.decodeLenient(NodeDescriptorSet.base64) ?? []) else {
             return [:]
         }

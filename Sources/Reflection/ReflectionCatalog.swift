@@ -24,13 +24,8 @@ public struct ReflectionCatalog: Sendable {
     public init(descriptorSet: [UInt8]) throws(WireFormatError) {
         try withTypedUnsafeBytes(descriptorSet) { buffer throws(WireFormatError) in
             var set = WireReader(buffer, range: 0..<buffer.count)
-            while !set.isAtEnd {
-                let (number, type) = try set.readTag()
-                guard number == 1, type == .lengthDelimited else {
-                    try set.skip(type, number: number)
-                    continue
-                }
-                let range = try set.readLengthDelimited()
+            while let (number, range) = try set.nextLengthDelimited() {
+                guard number == 1 else { continue }
                 try index(file: WireReader(buffer, range: range), bytes: Array(buffer[range]))
             }
         }
@@ -44,13 +39,7 @@ public struct ReflectionCatalog: Sendable {
                 var reader = WireReader(buffer, range: 0..<buffer.count)
                 var host = ""
                 var answered = false
-                while !reader.isAtEnd {
-                    let (number, type) = try reader.readTag()
-                    guard type == .lengthDelimited else {
-                        try reader.skip(type, number: number)
-                        continue
-                    }
-                    let value = try reader.readLengthDelimited()
+                while let (number, value) = try reader.nextLengthDelimited() {
                     let text = String(decoding: buffer[value], as: UTF8.self)
                     switch number {
                     case 1: host = text
@@ -162,13 +151,7 @@ public struct ReflectionCatalog: Sendable {
         var package = ""
         var dependencies: [String] = []
         var definitions: [(field: Int32, range: Range<Int>)] = []
-        while !reader.isAtEnd {
-            let (number, type) = try reader.readTag()
-            guard type == .lengthDelimited else {
-                try reader.skip(type, number: number)
-                continue
-            }
-            let range = try reader.readLengthDelimited()
+        while let (number, range) = try reader.nextLengthDelimited() {
             switch number {
             case 1: name = String(decoding: reader.bytes[range], as: UTF8.self)
             case 2: package = String(decoding: reader.bytes[range], as: UTF8.self)
@@ -204,13 +187,9 @@ public struct ReflectionCatalog: Sendable {
     private mutating func indexMessage(_ reader: WireReader, scope: String, file: String) throws(WireFormatError) {
         let fullName = define(try Self.name(of: reader), scope: scope, file: file)
         var reader = reader
-        while !reader.isAtEnd {
-            let (number, type) = try reader.readTag()
-            guard type == .lengthDelimited, [3, 4, 6].contains(number) else {
-                try reader.skip(type, number: number)
-                continue
-            }
-            let inner = WireReader(reader.bytes, range: try reader.readLengthDelimited(), base: reader.base)
+        while let (number, range) = try reader.nextLengthDelimited() {
+            guard [3, 4, 6].contains(number) else { continue }
+            let inner = WireReader(reader.bytes, range: range, base: reader.base)
             switch number {
             case 3: try indexMessage(inner, scope: fullName, file: file)
             case 4: try indexNamed(inner, scope: fullName, file: file)
@@ -224,13 +203,9 @@ public struct ReflectionCatalog: Sendable {
         let fullName = define(try Self.name(of: reader), scope: scope, file: file)
         services.append(fullName)
         var reader = reader
-        while !reader.isAtEnd {
-            let (number, type) = try reader.readTag()
-            guard number == 2, type == .lengthDelimited else {
-                try reader.skip(type, number: number)
-                continue
-            }
-            let method = WireReader(reader.bytes, range: try reader.readLengthDelimited(), base: reader.base)
+        while let (number, range) = try reader.nextLengthDelimited() {
+            guard number == 2 else { continue }
+            let method = WireReader(reader.bytes, range: range, base: reader.base)
             _ = define(try Self.name(of: method), scope: fullName, file: file)
         }
     }
@@ -258,12 +233,8 @@ public struct ReflectionCatalog: Sendable {
     /// Field 1 (`name`) of a descriptor message.
     private static func name(of reader: WireReader) throws(WireFormatError) -> String {
         var reader = reader
-        while !reader.isAtEnd {
-            let (number, type) = try reader.readTag()
-            if number == 1, type == .lengthDelimited {
-                return String(decoding: reader.bytes[try reader.readLengthDelimited()], as: UTF8.self)
-            }
-            try reader.skip(type, number: number)
+        while let (number, range) = try reader.nextLengthDelimited() {
+            if number == 1 { return String(decoding: reader.bytes[range], as: UTF8.self) }
         }
         throw reader.error("a descriptor without a name")
     }

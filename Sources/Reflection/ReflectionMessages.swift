@@ -42,13 +42,9 @@ public enum ReflectionResponse: Equatable, Sendable {
                 case (4, .lengthDelimited):
                     var files: [[UInt8]] = []
                     var inner = try Self.nested(&reader)
-                    while !inner.isAtEnd {
-                        let (field, fieldType) = try inner.readTag()
-                        guard field == 1, fieldType == .lengthDelimited else {
-                            try inner.skip(fieldType, number: field)
-                            continue
-                        }
-                        files.append(Array(buffer[try inner.readLengthDelimited()]))
+                    while let (field, payload) = try inner.nextLengthDelimited() {
+                        guard field == 1 else { continue }
+                        files.append(Array(buffer[payload]))
                     }
                     response = .files(files)
                 case (7, .lengthDelimited):

@@ -57,13 +57,7 @@ public struct HTTPBodyPlacement: Sendable, Equatable {
         _ body: (Int32, Range<Int>) -> Void
     ) throws(WireFormatError) {
         var reader = WireReader(bytes, range: range)
-        while !reader.isAtEnd {
-            let (number, type) = try reader.readTag()
-            guard type == .lengthDelimited else {
-                try reader.skip(type, number: number)
-                continue
-            }
-            let payload = try reader.readLengthDelimited()
+        while let (number, payload) = try reader.nextLengthDelimited() {
             if depth == fieldNumbers.count {
                 body(number, payload)
             } else if number == fieldNumbers[depth] {

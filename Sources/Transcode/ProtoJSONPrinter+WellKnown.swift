@@ -47,15 +47,13 @@ extension ProtoJSONPrinter {
         case .fieldMask:
             var paths: [String] = []
             var reader = WireReader(bytes, range: range)
-            while !reader.isAtEnd {
-                do {
-                    let (number, wireType) = try reader.readTag()
-                    guard number == 1, wireType == .lengthDelimited else { try reader.skip(wireType, number: number); continue }
-                    let payload = try reader.readLengthDelimited()
+            do {
+                while let (number, payload) = try reader.nextLengthDelimited() {
+                    guard number == 1 else { continue }
                     paths.append(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[payload]), as: UTF8.self))
-                } catch {
-                    throw JSONPrintError(reason: error.description)
                 }
+            } catch {
+                throw JSONPrintError(reason: error.description)
             }
             appendQuoted(try paths.map(fieldMaskPathJSON).joined(separator: ","))
         case .structValue, .listValue:
@@ -168,13 +166,9 @@ extension ProtoJSONPrinter {
         var found: [Occurrence] = []
         var reader = WireReader(bytes, range: range)
         do {
-            while !reader.isAtEnd {
-                let (fieldNumber, wireType) = try reader.readTag()
-                guard fieldNumber == number, wireType == .lengthDelimited else {
-                    try reader.skip(wireType, number: fieldNumber)
-                    continue
-                }
-                found.append(Occurrence(field: 0, wireType: wireType, range: try reader.readLengthDelimited()))
+            while let (fieldNumber, payload) = try reader.nextLengthDelimited() {
+                guard fieldNumber == number else { continue }
+                found.append(Occurrence(field: 0, wireType: .lengthDelimited, range: payload))
             }
         } catch {
             throw JSONPrintError(reason: error.description)

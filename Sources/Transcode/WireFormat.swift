@@ -91,6 +91,20 @@ public struct WireReader {
         return range
     }
 
+    /// The next length-delimited field (strings, bytes, messages): its number and payload,
+    /// fields of other wire types skipped; nil at the end.
+    public mutating func nextLengthDelimited() throws(WireFormatError) -> (number: Int32, payload: Range<Int>)? {
+        while !isAtEnd {
+            let (number, type) = try readTag()
+            guard type == .lengthDelimited else {
+                try skip(type, number: number)
+                continue
+            }
+            return (number, try readLengthDelimited())
+        }
+        return nil
+    }
+
     /// Skips a value of `type` (an unknown field), groups included.
     public mutating func skip(_ type: WireType, number: Int32) throws(WireFormatError) {
         switch type {
