@@ -93,6 +93,14 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
                 valueEnd: UInt32(Int(entry.valueEnd) + shift)))
     }
 
+    /// The fields that are not pseudo-header fields (`:method`, `:path`, …; RFC 9113 §8.3): an
+    /// HTTP/2 request's headers, or a gRPC call's metadata.
+    public var withoutPseudoFields: HeaderFields {
+        var regular = HeaderFields(reservingFields: count, bytes: bytes.count)
+        for index in 0..<count where !name(at: index, hasPrefix: ":") { regular.append(self, at: index) }
+        return regular
+    }
+
     /// No fields, the storage kept for the next ones (a buffer reused per request).
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)

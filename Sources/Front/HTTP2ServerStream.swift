@@ -118,10 +118,7 @@ final class HTTP2ServerStream {
                     ),
                     httpStatus: 431))
         }
-        var headers = HeaderFields(reservingFields: headerBlock.count, bytes: 512)
-        for index in 0..<headerBlock.count where !headerBlock.name(at: index, hasPrefix: ":") {
-            headers.append(headerBlock, at: index)
-        }
+        let headers = headerBlock.withoutPseudoFields
         guard let method = headerBlock[":method"], let target = headerBlock[":path"] else {
             request = .done
             return respond(.error(GRPCStatus(.invalidArgument, "request without :method or :path"), httpStatus: 400))

@@ -105,7 +105,7 @@ final class GRPCServerConnection {
             return
         }
         let writer = startResponse(streamID: streamID, stream: stream, headers: HeaderFields())
-        stream.receiver = start(Self.metadata(of: stream.headers), writer)
+        stream.receiver = start(stream.headers.withoutPseudoFields, writer)
     }
 
     /// DATA of a bidi call: each whole message goes to its receiver at once.
@@ -118,14 +118,6 @@ final class GRPCServerConnection {
             stream.receiver = nil
             stream.stream?.finish(GRPCStatus(.internal, "malformed request: \(error)"))
         }
-    }
-
-    private static func metadata(of headers: HeaderFields) -> HeaderFields {
-        var metadata = HeaderFields()
-        for index in 0..<headers.count where !headers.name(at: index, hasPrefix: ":") {
-            metadata.append(headers, at: index)
-        }
-        return metadata
     }
 
     private func dispatch(streamID: Int32) {
@@ -155,7 +147,7 @@ final class GRPCServerConnection {
             return
         }
         stream.body = []
-        let metadata = Self.metadata(of: stream.headers)
+        let metadata = stream.headers.withoutPseudoFields
         let reply: GRPCReply
         do throws(GRPCStatus) {
             switch handler {

@@ -89,6 +89,12 @@ final class BytePrefixTests: XCTestCase {
         XCTAssertTrue(bytes[12...].hasPrefix("grpc+"))
     }
 
+    func testPseudoFieldsAreLeftOut() {
+        let block: HeaderFields = [":method": "POST", "content-type": "application/grpc", ":path": "/a.B/C", "x-a": ":b"]
+        XCTAssertEqual(block.withoutPseudoFields, ["content-type": "application/grpc", "x-a": ":b"])
+        XCTAssertTrue(HeaderFields().withoutPseudoFields.isEmpty)
+    }
+
     func testANameStartsWithAPrefixOnlyWithinItself() {
         let fields: HeaderFields = [":path": "/x", "grpc-timeout": "1S", "grpc": "connect-x"]
         XCTAssertTrue(fields.name(at: 0, hasPrefix: ":"))
