@@ -56,10 +56,14 @@ FRESH_TOKENS = 12_000
 # ---------------------------------------------------------------- processes and /proc
 
 
-def cpu_seconds(pid):
-    """utime+stime of a process; fields 14 and 15 of /proc/PID/stat, counted after the ')'."""
+def user_and_kernel_seconds(pid):
+    """utime and stime of a process; fields 14 and 15 of /proc/PID/stat, counted after the ')'."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
+    return int(fields[11]) / HZ, int(fields[12]) / HZ
+
+
+def cpu_seconds(pid):
+    return sum(user_and_kernel_seconds(pid))
 
 
 def rss_kib(pid):
@@ -88,6 +92,7 @@ class Window:
         self.pids = (gateway_pid, backend_pid)
         self.start = time.monotonic()
         self.cpu = [cpu_seconds(p) for p in self.pids]
+        self.gateway_user = user_and_kernel_seconds(gateway_pid)[0]
         self.children = children_cpu_seconds()
         self.machine = machine_busy_seconds()
 
@@ -96,7 +101,10 @@ class Window:
         gateway, backend = (cpu_seconds(p) - c for p, c in zip(self.pids, self.cpu))
         tool = children_cpu_seconds() - self.children
         other = machine_busy_seconds() - self.machine - gateway - backend - tool
-        return {"gateway_cpu": gateway, "backend_cpu": backend,
+        # User time is the gateway's own code; kernel time is mostly loopback TCP, which a
+        # proxy pays per read and write. Issue 19 compares the two with nghttpx's.
+        gateway_user = user_and_kernel_seconds(self.pids[0])[0] - self.gateway_user
+        return {"gateway_cpu": gateway, "gateway_user_cpu": gateway_user, "backend_cpu": backend,
                 "other_load": max(0.0, other) / (elapsed * CORES)}
 
 
@@ -815,6 +823,15 @@ def summary(rows, rate_case, instructions):
         idle_nghttpx = median(pick("idle RSS", "nghttpx"), "rss_kib")
         lines.append(f"| idle RSS beside nghttpx | {fmt(median(pick('idle RSS', 'Ferry'), 'rss_kib'), 0)} KiB "
                      f"| nghttpx: {fmt(idle_nghttpx, 0)} KiB | – | (reported) | – |")
+    split = [(gateway, pick(case, gateway)) for case, gateway in (("gRPC-Web unary", "Ferry"), (NGHTTPX_CASE, "nghttpx"))]
+    if all(picked and "gateway_user_cpu" in picked[0] for _, picked in split):
+        def per_call(picked, seconds):
+            return statistics.median(seconds(r) / r["requests"] * 1e6 for r in picked)
+        shown = "; ".join(f"{gateway}: user {per_call(picked, lambda r: r['gateway_user_cpu']):.2f} µs, "
+                          f"kernel {per_call(picked, lambda r: r['gateway_cpu'] - r['gateway_user_cpu']):.2f} µs"
+                          for gateway, picked in split)
+        lines.append(f"| gateway CPU per call in user and kernel time, gRPC-Web unary (Ferry) and {NGHTTPX_CASE} "
+                     f"| {shown} | – | – | (issue 19: tracked) | – |")
     for case, gateway in (("gRPC-Web unary", "Ferry"), (NGHTTPX_CASE, "nghttpx")):
         calls = [r for r in rows if r["case"].startswith(f"system calls per call, {case}") and r["gateway"] == gateway]
         if calls:
