@@ -123,6 +123,9 @@ def test_a_ping_flood_from_a_backend_that_does_not_read_is_ended(make_ferry, h2_
     flood = h2_backend("ping-flood", flood=300_000)
     ferry = make_ferry(extra_routes="  - match: { prefix: /flood. }\n    cluster: flood\n",
                        cluster_options=f"  - name: flood\n    endpoints: [127.0.0.1:{flood.port}]\n")
+    # A first call touches the pages of the whole call path (code, allocator arenas, an upstream
+    # HTTP/2 session), so the growth measured below is what the flood costs.
+    assert get_node(ferry).grpc_status == 0
     rss_before = ferry.rss_kib()
     started = time.monotonic()
     response = get_node(ferry, path="/flood.Service/Method")
@@ -130,5 +133,6 @@ def test_a_ping_flood_from_a_backend_that_does_not_read_is_ended(make_ferry, h2_
     print(f"\nPING flood ended after {elapsed:.2f}s, RSS {rss_before} → {ferry.rss_kib()} KiB")
     assert response.grpc_status == UNAVAILABLE and "Flooding was detected" in response.grpc_message
     assert elapsed < 10, "ended by the flood guard, not by keepalive"
-    assert ferry.rss_kib() - rss_before < 8 * 1024
+    # 300,000 PINGs are 5.1 MB of ACKs owed: growth well under that means they were not buffered.
+    assert ferry.rss_kib() - rss_before < 4 * 1024
     assert get_node(ferry).grpc_status == 0
