@@ -62,10 +62,6 @@ def user_and_kernel_seconds(pid):
     return int(fields[11]) / HZ, int(fields[12]) / HZ
 
 
-def cpu_seconds(pid):
-    return sum(user_and_kernel_seconds(pid))
-
-
 def rss_kib(pid):
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -91,19 +87,20 @@ class Window:
     def __init__(self, gateway_pid, backend_pid):
         self.pids = (gateway_pid, backend_pid)
         self.start = time.monotonic()
-        self.cpu = [cpu_seconds(p) for p in self.pids]
-        self.gateway_user = user_and_kernel_seconds(gateway_pid)[0]
+        self.cpu = [user_and_kernel_seconds(p) for p in self.pids]
         self.children = children_cpu_seconds()
         self.machine = machine_busy_seconds()
 
     def finish(self):
         elapsed = time.monotonic() - self.start
-        gateway, backend = (cpu_seconds(p) - c for p, c in zip(self.pids, self.cpu))
+        (gateway_user, gateway_kernel), (backend_user, backend_kernel) = (
+            tuple(now - then for now, then in zip(user_and_kernel_seconds(p), before))
+            for p, before in zip(self.pids, self.cpu))
+        gateway, backend = gateway_user + gateway_kernel, backend_user + backend_kernel
         tool = children_cpu_seconds() - self.children
         other = machine_busy_seconds() - self.machine - gateway - backend - tool
         # User time is the gateway's own code; kernel time is mostly loopback TCP, which a
         # proxy pays per read and write. Issue 19 compares the two with nghttpx's.
-        gateway_user = user_and_kernel_seconds(self.pids[0])[0] - self.gateway_user
         return {"gateway_cpu": gateway, "gateway_user_cpu": gateway_user, "backend_cpu": backend,
                 "other_load": max(0.0, other) / (elapsed * CORES)}
 
@@ -823,7 +820,8 @@ def summary(rows, rate_case, instructions):
         idle_nghttpx = median(pick("idle RSS", "nghttpx"), "rss_kib")
         lines.append(f"| idle RSS beside nghttpx | {fmt(median(pick('idle RSS', 'Ferry'), 'rss_kib'), 0)} KiB "
                      f"| nghttpx: {fmt(idle_nghttpx, 0)} KiB | – | (reported) | – |")
-    split = [(gateway, pick(case, gateway)) for case, gateway in (("gRPC-Web unary", "Ferry"), (NGHTTPX_CASE, "nghttpx"))]
+    beside_nghttpx = (("gRPC-Web unary", "Ferry"), (NGHTTPX_CASE, "nghttpx"))
+    split = [(gateway, pick(case, gateway)) for case, gateway in beside_nghttpx]
     if all(picked and "gateway_user_cpu" in picked[0] for _, picked in split):
         def per_call(picked, seconds):
             return statistics.median(seconds(r) / r["requests"] * 1e6 for r in picked)
@@ -832,7 +830,7 @@ def summary(rows, rate_case, instructions):
                           for gateway, picked in split)
         lines.append(f"| gateway CPU per call in user and kernel time, gRPC-Web unary (Ferry) and {NGHTTPX_CASE} "
                      f"| {shown} | – | – | (issue 19: tracked) | – |")
-    for case, gateway in (("gRPC-Web unary", "Ferry"), (NGHTTPX_CASE, "nghttpx")):
+    for case, gateway in beside_nghttpx:
         calls = [r for r in rows if r["case"].startswith(f"system calls per call, {case}") and r["gateway"] == gateway]
         if calls:
             lines.append(f"| system calls per call, {case} (strace -c, h2load --h1 -c10) | {gateway}: "
