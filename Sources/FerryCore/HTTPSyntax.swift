@@ -12,6 +12,31 @@ public func isHTTPTokenByte(_ byte: UInt8) -> Bool {
     return byte < 64 ? (low >> UInt64(byte)) & 1 == 1 : byte < 128 && (high >> UInt64(byte - 64)) & 1 == 1
 }
 
+/// Whether every byte is allowed in a field value: VCHAR, obs-text, SP or HTAB (RFC 9110 §5.5),
+/// so no CR, LF, NUL or other control byte. Eight bytes at a time while none is below 0x20 or
+/// is DEL (the zero-byte tests of "Bit Twiddling Hacks"), the rare word holding one (a tab, or
+/// a bad byte) byte by byte: the parser runs this over every header value.
+@inlinable
+public func isHTTPFieldValue(_ value: UnsafeRawBufferPointer) -> Bool {
+    let ones: UInt64 = 0x0101_0101_0101_0101
+    let highBits: UInt64 = 0x8080_8080_8080_8080
+    var index = 0
+    while index + 8 <= value.count {
+        let word = value.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+        let belowSpace = (word &- ones &* 0x20) & ~word & highBits
+        let delete = word ^ (ones &* 0x7F)
+        let isDelete = (delete &- ones) & ~delete & highBits
+        if belowSpace | isDelete != 0 { break }
+        index += 8
+    }
+    while index < value.count {
+        let byte = value[index]
+        guard byte > 0x20 && byte != 0x7F || byte == 0x20 || byte == 0x09 else { return false }
+        index += 1
+    }
+    return true
+}
+
 extension StringProtocol {
     /// The text without leading and trailing spaces and tabs.
     public func trimmingOWS() -> SubSequence {

@@ -21,10 +21,19 @@ public struct HeaderField: Sendable, Equatable {
 
 /// Header fields in arrival order; a name may repeat.
 public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictionaryLiteral {
+    /// Where a field's name and value lie in `bytes`. Usually the value follows the name;
+    /// in a block copied from an HTTP/1.1 section, ": " lies between them.
     private struct Entry: Sendable, Equatable {
         var nameStart: UInt32
+        var nameEnd: UInt32
         var valueStart: UInt32
         var valueEnd: UInt32
+
+        func shifted(by shift: Int) -> Entry {
+            Entry(
+                nameStart: UInt32(Int(nameStart) + shift), nameEnd: UInt32(Int(nameEnd) + shift),
+                valueStart: UInt32(Int(valueStart) + shift), valueEnd: UInt32(Int(valueEnd) + shift))
+        }
     }
 
     private var bytes: [UInt8] = []
@@ -35,6 +44,14 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// An empty block with room for `fields` fields of `bytes` bytes in all.
     public init(reservingFields fields: Int, bytes: Int) {
         self.bytes.reserveCapacity(bytes)
+        entries.reserveCapacity(fields)
+    }
+
+    /// An empty block that holds a copy of `section`, the bytes its fields will be found in
+    /// (an HTTP/1.1 header section): `appendField(name:value:)` then adds each field where
+    /// it lies, one memcpy for the whole section instead of two per field.
+    public init(copying section: UnsafeRawBufferPointer, reservingFields fields: Int) {
+        bytes = Array(section)
         entries.reserveCapacity(fields)
     }
 
@@ -65,15 +82,34 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
             entries.reserveCapacity(8)
         }
         let nameStart = bytes.count
-        bytes.append(contentsOf: name.assumingMemoryBound(to: UInt8.self))
+        bytes.append(contentsOf: name)
         if name.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
-            for index in nameStart..<bytes.count where bytes[index] >= 0x41 && bytes[index] <= 0x5A {
-                bytes[index] += 0x20
+            // One uniqueness check for the whole name, not one per byte written.
+            bytes.withUnsafeMutableBufferPointer { stored in
+                for index in nameStart..<nameStart + name.count where stored[index] >= 0x41 && stored[index] <= 0x5A {
+                    stored[index] += 0x20
+                }
             }
         }
         let valueStart = bytes.count
-        bytes.append(contentsOf: value.assumingMemoryBound(to: UInt8.self))
-        entries.append(Entry(nameStart: UInt32(nameStart), valueStart: UInt32(valueStart), valueEnd: UInt32(bytes.count)))
+        bytes.append(contentsOf: value)
+        entries.append(
+            Entry(
+                nameStart: UInt32(nameStart), nameEnd: UInt32(valueStart), valueStart: UInt32(valueStart),
+                valueEnd: UInt32(bytes.count)))
+    }
+
+    /// Adds the field whose name and value lie at these offsets of the copied section
+    /// (`init(copying:reservingFields:)`); ASCII letters of the name are lower-cased there.
+    public mutating func appendField(name: Range<Int>, value: Range<Int>) {
+        bytes.withUnsafeMutableBufferPointer { stored in
+            for index in name where stored[index] >= 0x41 && stored[index] <= 0x5A { stored[index] += 0x20 }
+        }
+        // A field's bytes are read as name then value: what lies between them is never read.
+        entries.append(
+            Entry(
+                nameStart: UInt32(name.lowerBound), nameEnd: UInt32(name.upperBound),
+                valueStart: UInt32(value.lowerBound), valueEnd: UInt32(value.upperBound)))
     }
 
     /// Appends a field from a slice of another buffer (the HTTP/1.1 parser's input).
@@ -84,13 +120,9 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Appends field `index` of `other` unchanged.
     public mutating func append(_ other: HeaderFields, at index: Int) {
         let entry = other.entries[index]
-        let shift = Int(bytes.count) - Int(entry.nameStart)
+        let shift = bytes.count - Int(entry.nameStart)
         bytes.append(contentsOf: other.bytes[Int(entry.nameStart)..<Int(entry.valueEnd)])
-        entries.append(
-            Entry(
-                nameStart: UInt32(Int(entry.nameStart) + shift),
-                valueStart: UInt32(Int(entry.valueStart) + shift),
-                valueEnd: UInt32(Int(entry.valueEnd) + shift)))
+        entries.append(entry.shifted(by: shift))
     }
 
     /// The fields that are not pseudo-header fields (`:method`, `:path`, …; RFC 9113 §8.3): an
@@ -108,14 +140,9 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     }
 
     public mutating func append(contentsOf other: HeaderFields) {
-        let shift = UInt32(bytes.count)
+        let shift = bytes.count
         bytes.append(contentsOf: other.bytes)
-        for entry in other.entries {
-            entries.append(
-                Entry(
-                    nameStart: entry.nameStart + shift, valueStart: entry.valueStart + shift,
-                    valueEnd: entry.valueEnd + shift))
-        }
+        for entry in other.entries { entries.append(entry.shifted(by: shift)) }
     }
 
     // MARK: Reading bytes (the hot path)
@@ -123,12 +150,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// The name of field `index`, lower-case.
     public func nameLength(at index: Int) -> Int {
         let entry = entries[index]
-        return Int(entry.valueStart - entry.nameStart)
+        return Int(entry.nameEnd - entry.nameStart)
     }
 
     public func nameBytes(at index: Int) -> ArraySlice<UInt8> {
         let entry = entries[index]
-        return bytes[Int(entry.nameStart)..<Int(entry.valueStart)]
+        return bytes[Int(entry.nameStart)..<Int(entry.nameEnd)]
     }
 
     public func valueBytes(at index: Int) -> ArraySlice<UInt8> {
@@ -140,7 +167,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// (`nameBytes` would retain the buffer for its slice).
     public func name(at index: Int, hasPrefix prefix: StaticString) -> Bool {
         let entry = entries[index]
-        guard Int(entry.valueStart - entry.nameStart) >= prefix.utf8CodeUnitCount else { return false }
+        guard Int(entry.nameEnd - entry.nameStart) >= prefix.utf8CodeUnitCount else { return false }
         return bytes.withUnsafeBufferPointer { buffer in
             memoryEqual(buffer.baseAddress! + Int(entry.nameStart), prefix.utf8Start, prefix.utf8CodeUnitCount)
         }
@@ -149,7 +176,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Whether field `index` is named `name` (given lower-case).
     public func name(at index: Int, is name: StaticString) -> Bool {
         let entry = entries[index]
-        let length = Int(entry.valueStart - entry.nameStart)
+        let length = Int(entry.nameEnd - entry.nameStart)
         guard length == name.utf8CodeUnitCount else { return false }
         return bytes.withUnsafeBufferPointer { buffer in
             memoryEqual(buffer.baseAddress! + Int(entry.nameStart), name.utf8Start, length)
@@ -166,7 +193,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     public func firstIndex(whereNameContains byte: UInt8) -> Int? {
         bytes.withUnsafeBufferPointer { buffer in
             entries.firstIndex { entry in
-                UnsafeBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.valueStart)]).contains(byte)
+                UnsafeBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.nameEnd)]).contains(byte)
             }
         }
     }
@@ -186,7 +213,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         try bytes.withUnsafeBytes { buffer in
             for entry in entries {
                 try body(
-                    UnsafeRawBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.valueStart)]),
+                    UnsafeRawBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.nameEnd)]),
                     UnsafeRawBufferPointer(rebasing: buffer[Int(entry.valueStart)..<Int(entry.valueEnd)]))
             }
         }
@@ -200,7 +227,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     public func ranges(at index: Int) -> (name: Range<Int>, value: Range<Int>) {
         let entry = entries[index]
-        return (Int(entry.nameStart)..<Int(entry.valueStart), Int(entry.valueStart)..<Int(entry.valueEnd))
+        return (Int(entry.nameStart)..<Int(entry.nameEnd), Int(entry.valueStart)..<Int(entry.valueEnd))
     }
 
     // MARK: Reading Strings

@@ -117,7 +117,7 @@ extension ExchangeStarter {
     }
 
     private func upstream(of call: PendingConnectCall) -> (Route, UpstreamPool)? {
-        guard let route = call.route, let pool = context.pools[route.cluster] else { return nil }
+        guard let route = call.route, let pool = context.pool(for: route) else { return nil }
         return (route, pool)
     }
 

@@ -181,7 +181,7 @@ struct ExchangeStarter {
             }
             let exchange = grpcWebExchange(head, call, on: stream)
             begin(exchange)
-            guard let route = call.route, let pool = context.pools[route.cluster] else {
+            guard let route = call.route, let pool = context.pool(for: route) else {
                 exchange.reject(Self.noCluster(call.route))
                 return nil
             }
@@ -213,7 +213,7 @@ struct ExchangeStarter {
         call.exchange = exchange
         begin(exchange)
         if let failure = call.failure { return exchange.reject(failure) }
-        guard let route = call.route, let pool = context.pools[route.cluster] else {
+        guard let route = call.route, let pool = context.pool(for: route) else {
             return exchange.reject(Self.noCluster(call.route))
         }
         let grant: AuthGrant?
@@ -269,7 +269,7 @@ struct ExchangeStarter {
             return SimpleResponse.error(GRPCStatus(.invalidArgument, "\(error)"), headers: call.corsHeaders)
         }
         let grpcPath = call.binding.method.grpcPath
-        guard let route = call.route, let pool = context.pools[route.cluster] else {
+        guard let route = call.route, let pool = context.pool(for: route) else {
             return SimpleResponse.error(
                 GRPCStatus(.unimplemented, "no route for gRPC method \(grpcPath)"),
                 headers: call.corsHeaders)

@@ -303,13 +303,27 @@ extension HTTP1ServerConnection: DownstreamStream {
     func sendData(_ bytes: UnsafeRawBufferPointer) {
         guard chunkedResponse else { return write(bytes) }
         guard bytes.count > 0 else { return }
-        scratch.withWriteBuffer { chunkHeader in
-            HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunkHeader)
-            write(chunkHeader)
+        // A small chunk goes out as one piece with its framing: a copy costs less than two
+        // more output-buffer appends (a gRPC-Web message and its trailer frame, each call).
+        guard bytes.count <= Self.chunkCopyLimit else {
+            scratch.withWriteBuffer { chunkHeader in
+                HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunkHeader)
+                write(chunkHeader)
+            }
+            write(bytes)
+            write(HTTP1ChunkedEncoding.chunkTrailer)
+            return
         }
-        write(bytes)
-        write(HTTP1ChunkedEncoding.chunkTrailer)
+        scratch.withWriteBuffer { chunk in
+            HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunk)
+            chunk.append(contentsOf: bytes)
+            chunk.append(contentsOf: HTTP1ChunkedEncoding.chunkTrailer)
+            write(chunk)
+        }
     }
+
+    /// The largest chunk copied into one piece with its framing.
+    private static let chunkCopyLimit = 4096
 
     /// The exchange wrote its last byte: next request, or close.
     func sendEnd(trailers: HeaderFields) {

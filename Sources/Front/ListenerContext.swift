@@ -39,6 +39,9 @@ final class ListenerContext {
     let tokenCache: VerifiedTokenCache
     /// The worker's random bits for new traces (the context belongs to one worker thread).
     var traceIDs = TraceIDGenerator()
+    /// The route of the last call and its pool: calls come in runs on one route, and this
+    /// spares hashing the cluster's name for each.
+    private var lastRoutePool: (route: Route, pool: UpstreamPool?)?
 
     init(
         config: ListenerConfig, router: Router, pools: [String: UpstreamPool], rest: RESTTranscoding?, restUnavailable: String? = nil,
@@ -61,6 +64,14 @@ final class ListenerContext {
         needsClientAddress = router.routes.contains { $0.policy.rateLimit?.key == .clientIP }
         self.authProviders = authProviders
         self.tokenCache = tokenCache
+    }
+
+    /// The pool of `route`'s cluster; nil when the config has no such cluster.
+    func pool(for route: Route) -> UpstreamPool? {
+        if let last = lastRoutePool, last.route === route { return last.pool }
+        let pool = pools[route.cluster]
+        lastRoutePool = (route, pool)
+        return pool
     }
 
     /// Whether each request's details are gathered when it ends (for the log or the counts).

@@ -163,8 +163,9 @@ public struct HTTP1RequestParser {
             }
             // Trailer fields are read for framing only; they are not forwarded (RFC 9110 §6.5.1).
             guard fields + 1 <= limits.maxHeaderFields else { throw .tooManyHeaderFields(limit: limits.maxHeaderFields) }
-            var discarded = HeaderFields()
-            try parseField(line.startIndex..<line.endIndex, offset: line.startIndex, into: &discarded)
+            _ = try withTypedUnsafeBytes(line) { bytes throws(HTTP1ParseError) in
+                try Self.parseField(bytes, offset: line.startIndex)
+            }
             state = .trailers(fields: fields + 1)
             return try step()
         }
@@ -184,19 +185,9 @@ public struct HTTP1RequestParser {
             return nil
         }
         let start = readIndex
-        // findHeadEnd checked that every LF ends a CRLF: lines end one byte before each LF.
-        var lineEnd = endOfLine(from: start)
-        var head = try parseRequestLine(start..<lineEnd)
-        head.headers = HeaderFields(reservingFields: 16, bytes: headEnd - lineEnd)
-        var lineStart = lineEnd + 2
-        // The empty line that ends the section starts at headEnd - 2.
-        while lineStart < headEnd - 2 {
-            guard head.headers.count < limits.maxHeaderFields else {
-                throw .tooManyHeaderFields(limit: limits.maxHeaderFields)
-            }
-            lineEnd = endOfLine(from: lineStart)
-            try parseField(lineStart..<lineEnd, offset: lineStart - start, into: &head.headers)
-            lineStart = lineEnd + 2
+        let limits = limits
+        let head = try withTypedUnsafeBytes(buffer) { bytes throws(HTTP1ParseError) in
+            try Self.parseHeadSection(bytes, from: start, to: headEnd, limits: limits)
         }
         readIndex = headEnd
         headScanIndex = headEnd
@@ -235,25 +226,56 @@ public struct HTTP1RequestParser {
         return found.headEnd
     }
 
-    /// The index of the CR that ends the line starting at `index` (the head is complete).
-    private func endOfLine(from index: Int) -> Int {
-        buffer.withUnsafeBytes { bytes in
-            // findHeadEnd saw the LF that ends this line: memchr finds it.
-            UnsafeRawPointer(memchr(bytes.baseAddress! + index, Int32(lf), bytes.count - index)!) - bytes.baseAddress! - 1
+    /// The request line and header fields of a complete head in `bytes[start..<headEnd]`
+    /// (findHeadEnd checked that every LF there ends a CRLF: a line ends one byte before its LF).
+    /// On raw bytes: every request's head is read here once, a dozen lines.
+    private static func parseHeadSection(
+        _ bytes: UnsafeRawBufferPointer, from start: Int, to headEnd: Int, limits: Limits
+    ) throws(HTTP1ParseError) -> HTTP1RequestHead {
+        var lineEnd = endOfLine(bytes, from: start)
+        var head = try parseRequestLine(UnsafeRawBufferPointer(rebasing: bytes[start..<lineEnd]))
+        let sectionStart = lineEnd + 2
+        // The fields stay where they are in a copy of the section (names lower-cased there).
+        head.headers = HeaderFields(copying: UnsafeRawBufferPointer(rebasing: bytes[sectionStart..<headEnd]), reservingFields: 16)
+        var lineStart = sectionStart
+        // The empty line that ends the section starts at headEnd - 2.
+        while lineStart < headEnd - 2 {
+            guard head.headers.count < limits.maxHeaderFields else {
+                throw .tooManyHeaderFields(limit: limits.maxHeaderFields)
+            }
+            lineEnd = endOfLine(bytes, from: lineStart)
+            let field = try parseField(UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd]), offset: lineStart - start)
+            let shift = lineStart - sectionStart
+            head.headers.appendField(
+                name: field.name.lowerBound + shift..<field.name.upperBound + shift,
+                value: field.value.lowerBound + shift..<field.value.upperBound + shift)
+            lineStart = lineEnd + 2
         }
+        return head
     }
 
-    private func parseRequestLine(_ range: Range<Int>) throws(HTTP1ParseError) -> HTTP1RequestHead {
-        let line = buffer[range]
-        guard let firstSpace = line.firstIndex(of: sp),
-            let secondSpace = line[(firstSpace + 1)...].firstIndex(of: sp),
-            !line[(secondSpace + 1)...].contains(sp)
+    /// The index of the first `byte` in `bytes` at or after `start`.
+    private static func index(of byte: UInt8, in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        guard start < bytes.count, let hit = memchr(bytes.baseAddress! + start, Int32(byte), bytes.count - start) else { return nil }
+        return UnsafeRawPointer(hit) - bytes.baseAddress!
+    }
+
+    /// The index of the CR that ends the line starting at `index` (the head is complete).
+    private static func endOfLine(_ bytes: UnsafeRawBufferPointer, from index: Int) -> Int {
+        UnsafeRawPointer(memchr(bytes.baseAddress! + index, Int32(lf), bytes.count - index)!) - bytes.baseAddress! - 1
+    }
+
+    private static func parseRequestLine(_ line: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> HTTP1RequestHead {
+        // request-line = method SP request-target SP HTTP-version (RFC 9112 §3): two spaces.
+        guard let firstSpace = index(of: sp, in: line, from: 0),
+            let secondSpace = index(of: sp, in: line, from: firstSpace + 1),
+            index(of: sp, in: line, from: secondSpace + 1) == nil
         else {
             throw .malformedRequestLine
         }
-        let method = line[..<firstSpace]
-        let target = line[(firstSpace + 1)..<secondSpace]
-        let versionBytes = line[(secondSpace + 1)...]
+        let method = UnsafeRawBufferPointer(rebasing: line[..<firstSpace])
+        let target = UnsafeRawBufferPointer(rebasing: line[(firstSpace + 1)..<secondSpace])
+        let versionBytes = UnsafeRawBufferPointer(rebasing: line[(secondSpace + 1)...])
         guard !method.isEmpty, method.allSatisfy(isHTTPTokenByte),
             let first = target.first, first == UInt8(ascii: "/") || (target.count == 1 && first == UInt8(ascii: "*")),
             target.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
@@ -261,16 +283,15 @@ public struct HTTP1RequestParser {
             throw .malformedRequestLine
         }
         let version: HTTPVersion
-        let isHTTP1 = versionBytes.count == 8 && versionBytes.prefix(7).elementsEqual(http1VersionPrefix)
-        if isHTTP1 && versionBytes.last == UInt8(ascii: "1") {
+        let isHTTP1 = versionBytes.count == 8 && versionBytes.prefix(7).elementsEqual("HTTP/1.".utf8)
+        if isHTTP1 && versionBytes[7] == UInt8(ascii: "1") {
             version = .http1_1
-        } else if isHTTP1 && versionBytes.last == UInt8(ascii: "0") {
+        } else if isHTTP1 && versionBytes[7] == UInt8(ascii: "0") {
             version = .http1_0
         } else {
-            let shape = Array(versionBytes)
-            let versionText = String(decoding: shape, as: UTF8.self)
-            if shape.count == 8, versionText.hasPrefix("HTTP/"), shape[6] == UInt8(ascii: "."),
-                isDigit(shape[5]), isDigit(shape[7])
+            let versionText = String(decoding: versionBytes, as: UTF8.self)
+            if versionBytes.count == 8, versionText.hasPrefix("HTTP/"), versionBytes[6] == UInt8(ascii: "."),
+                isDigit(versionBytes[5]), isDigit(versionBytes[7])
             {
                 throw .unsupportedVersion(versionText)
             }
@@ -282,47 +303,37 @@ public struct HTTP1RequestParser {
             version: version, headers: HeaderFields())
     }
 
-    /// Validates one field line and appends it to `headers` (name lower-cased).
-    private func parseField(_ range: Range<Int>, offset: Int, into headers: inout HeaderFields) throws(HTTP1ParseError) {
-        // On the raw bytes: a head has a dozen such lines, each read once per request.
-        try withTypedUnsafeBytes(buffer) { bytes throws(HTTP1ParseError) in
-            guard range.lowerBound < range.upperBound else { throw .invalidHeaderName(offset: offset) }
-            let first = bytes[range.lowerBound]
-            if first == sp || first == htab { throw .obsoleteLineFolding(offset: offset) }
-            var colon = range.lowerBound
-            while colon < range.upperBound && bytes[colon] != UInt8(ascii: ":") {
-                guard isHTTPTokenByte(bytes[colon]) else {
-                    if let late = Self.colonAfterBlanks(bytes, from: colon, before: range.upperBound) {
-                        throw .whitespaceBeforeColon(offset: offset + late - range.lowerBound)
-                    }
-                    throw .invalidHeaderName(offset: offset)
-                }
-                colon += 1
+    /// Validates one field line: where its name and value lie in it. `offset` is where the
+    /// line starts in the head, for the error.
+    private static func parseField(_ line: UnsafeRawBufferPointer, offset: Int) throws(HTTP1ParseError) -> (name: Range<Int>, value: Range<Int>) {
+        guard !line.isEmpty else { throw .invalidHeaderName(offset: offset) }
+        if line[0] == sp || line[0] == htab { throw .obsoleteLineFolding(offset: offset) }
+        var colon = 0
+        while colon < line.count && line[colon] != UInt8(ascii: ":") {
+            guard isHTTPTokenByte(line[colon]) else {
+                if let late = colonAfterBlanks(line, from: colon) { throw .whitespaceBeforeColon(offset: offset + late) }
+                throw .invalidHeaderName(offset: offset)
             }
-            guard colon < range.upperBound, colon > range.lowerBound else { throw .invalidHeaderName(offset: offset) }
-            var valueStart = colon + 1
-            var valueEnd = range.upperBound
-            while valueStart < valueEnd, bytes[valueStart] == sp || bytes[valueStart] == htab { valueStart += 1 }
-            while valueEnd > valueStart, bytes[valueEnd - 1] == sp || bytes[valueEnd - 1] == htab { valueEnd -= 1 }
-            // field-value = *( VCHAR / obs-text / SP / HTAB ) (RFC 9110 §5.5); no CR, LF or NUL.
-            for index in valueStart..<valueEnd {
-                let byte = bytes[index]
-                guard byte > 0x20 && byte != 0x7F || byte == sp || byte == htab else {
-                    throw .invalidHeaderValue(name: String(decoding: bytes[range.lowerBound..<colon], as: UTF8.self).lowercased())
-                }
-            }
-            headers.append(
-                name: UnsafeRawBufferPointer(rebasing: bytes[range.lowerBound..<colon]),
-                value: UnsafeRawBufferPointer(rebasing: bytes[valueStart..<valueEnd]))
+            colon += 1
         }
+        guard colon < line.count, colon > 0 else { throw .invalidHeaderName(offset: offset) }
+        var valueStart = colon + 1
+        var valueEnd = line.count
+        while valueStart < valueEnd, line[valueStart] == sp || line[valueStart] == htab { valueStart += 1 }
+        while valueEnd > valueStart, line[valueEnd - 1] == sp || line[valueEnd - 1] == htab { valueEnd -= 1 }
+        let value = UnsafeRawBufferPointer(rebasing: line[valueStart..<valueEnd])
+        guard isHTTPFieldValue(value) else {
+            throw .invalidHeaderValue(name: String(decoding: line[..<colon], as: UTF8.self).lowercased())
+        }
+        return (0..<colon, valueStart..<valueEnd)
     }
 
     /// The colon that follows `index` after nothing but spaces and tabs (a name followed by
     /// whitespace before its colon, which RFC 9112 §5.1 forbids); nil when something else comes.
-    private static func colonAfterBlanks(_ bytes: UnsafeRawBufferPointer, from index: Int, before end: Int) -> Int? {
+    private static func colonAfterBlanks(_ line: UnsafeRawBufferPointer, from index: Int) -> Int? {
         var index = index
-        while index < end && (bytes[index] == sp || bytes[index] == htab) { index += 1 }
-        return index < end && bytes[index] == UInt8(ascii: ":") ? index : nil
+        while index < line.count && (line[index] == sp || line[index] == htab) { index += 1 }
+        return index < line.count && line[index] == UInt8(ascii: ":") ? index : nil
     }
 
     private func bodyFraming(of head: HTTP1RequestHead) throws(HTTP1ParseError) -> HTTP1BodyFraming {
@@ -402,7 +413,6 @@ public struct HTTP1RequestParser {
     }
 }
 
-private let http1VersionPrefix: [UInt8] = Array("HTTP/1.".utf8)
 private let cr = UInt8(ascii: "\r")
 private let lf = UInt8(ascii: "\n")
 private let sp = UInt8(ascii: " ")

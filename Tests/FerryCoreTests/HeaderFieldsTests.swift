@@ -103,4 +103,25 @@ final class BytePrefixTests: XCTestCase {
         XCTAssertFalse(fields.name(at: 2, hasPrefix: "connect-"))
         XCTAssertTrue(fields.name(at: 2, hasPrefix: ""))
     }
+
+    func testFieldsFoundInACopiedSectionReadAsAppendedOnes() {
+        let section = Array("Host: a\r\nContent-Type:  application/grpc-web \r\nX-Empty:\r\n\r\n".utf8)
+        var block = section.withUnsafeBytes { HeaderFields(copying: $0, reservingFields: 4) }
+        block.appendField(name: 0..<4, value: 6..<7)
+        block.appendField(name: 9..<21, value: 24..<44)
+        block.appendField(name: 47..<54, value: 55..<55)
+        let expected: HeaderFields = ["host": "a", "content-type": "application/grpc-web", "x-empty": ""]
+        XCTAssertEqual(block, expected)
+        XCTAssertEqual(block.firstValueBytes("content-type").map { String(decoding: $0, as: UTF8.self) }, "application/grpc-web")
+        XCTAssertTrue(block.name(at: 1, is: "content-type"))
+        XCTAssertEqual(block.nameLength(at: 2), 7)
+        // Copied onward field by field or whole, the bytes between fields stay behind.
+        var onward: HeaderFields = ["x-first": "1"]
+        onward.append(block, at: 1)
+        XCTAssertEqual(onward, ["x-first": "1", "content-type": "application/grpc-web"])
+        var whole: HeaderFields = ["x-first": "1"]
+        whole.append(contentsOf: block)
+        XCTAssertEqual(Array(whole), [HeaderField(name: "x-first", value: "1")] + Array(expected))
+        XCTAssertEqual(block.withoutPseudoFields, expected)
+    }
 }
