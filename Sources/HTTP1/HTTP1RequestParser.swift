@@ -305,7 +305,9 @@ public struct HTTP1RequestParser {
 
     /// Validates one field line: where its name and value lie in it. `offset` is where the
     /// line starts in the head, for the error.
-    private static func parseField(_ line: UnsafeRawBufferPointer, offset: Int) throws(HTTP1ParseError) -> (name: Range<Int>, value: Range<Int>) {
+    private static func parseField(
+        _ line: UnsafeRawBufferPointer, offset: Int
+    ) throws(HTTP1ParseError) -> (name: Range<Int>, value: Range<Int>) {
         guard !line.isEmpty else { throw .invalidHeaderName(offset: offset) }
         if line[0] == sp || line[0] == htab { throw .obsoleteLineFolding(offset: offset) }
         var colon = 0
