@@ -3,6 +3,7 @@
 // descriptor set it serves. v1alpha is the same on the wire. Files go out as grpcio's server
 // sends them: the asked-for file first, then every file it imports, directly or not.
 import FerryCore
+import SwiftProtobuf
 import Transcode
 
 public struct ReflectionCatalog: Sendable {
@@ -21,13 +22,20 @@ public struct ReflectionCatalog: Sendable {
     public private(set) var services: [String] = []
 
     /// The catalog of a serialized FileDescriptorSet.
-    public init(descriptorSet: [UInt8]) throws(WireFormatError) {
-        try withTypedUnsafeBytes(descriptorSet) { buffer throws(WireFormatError) in
-            var set = WireReader(buffer, range: 0..<buffer.count)
-            while let (number, range) = try set.nextLengthDelimited() {
-                guard number == 1 else { continue }
-                try index(file: WireReader(buffer, range: range), bytes: Array(buffer[range]))
+    public init(descriptorSet: [UInt8]) throws(ReflectionError) {
+        let set: Google_Protobuf_FileDescriptorSet
+        do {
+            set = try Google_Protobuf_FileDescriptorSet(serializedBytes: descriptorSet)
+        } catch {
+            throw ReflectionError("the descriptor set does not decode: \(error)")
+        }
+        for file in set.file {
+            do {
+                files[file.name] = File(bytes: try file.serializedBytes(), dependencies: file.dependency)
+            } catch {
+                throw ReflectionError("file '\(file.name)' does not encode: \(error)")
             }
+            index(file)
         }
     }
 
@@ -141,101 +149,35 @@ public struct ReflectionCatalog: Sendable {
         return order
     }
 
-    // MARK: Indexing a FileDescriptorProto
+    // MARK: Indexing a file's definitions
 
-    /// FileDescriptorProto { name = 1, package = 2, dependency = 3, message_type = 4,
-    /// enum_type = 5, service = 6, extension = 7 }.
-    private mutating func index(file reader: WireReader, bytes: [UInt8]) throws(WireFormatError) {
-        var reader = reader
-        var name = ""
-        var package = ""
-        var dependencies: [String] = []
-        var definitions: [(field: Int32, range: Range<Int>)] = []
-        while let (number, range) = try reader.nextLengthDelimited() {
-            switch number {
-            case 1: name = String(decoding: reader.bytes[range], as: UTF8.self)
-            case 2: package = String(decoding: reader.bytes[range], as: UTF8.self)
-            case 3: dependencies.append(String(decoding: reader.bytes[range], as: UTF8.self))
-            case 4, 5, 6, 7: definitions.append((number, range))
-            default: break
-            }
+    private mutating func index(_ file: Google_Protobuf_FileDescriptorProto) {
+        for message in file.messageType { index(message, scope: file.package, file: file.name) }
+        for type in file.enumType { _ = define(type.name, scope: file.package, file: file.name) }
+        for service in file.service {
+            let serviceName = define(service.name, scope: file.package, file: file.name)
+            services.append(serviceName)
+            for method in service.method { _ = define(method.name, scope: serviceName, file: file.name) }
         }
-        files[name] = File(bytes: bytes, dependencies: dependencies)
-        for (field, range) in definitions {
-            let definition = WireReader(reader.bytes, range: range, base: reader.base)
-            switch field {
-            case 4: try indexMessage(definition, scope: package, file: name)
-            case 5: try indexNamed(definition, scope: package, file: name)
-            case 6: try indexService(definition, scope: package, file: name)
-            default: try indexExtension(definition, scope: package, file: name)
-            }
-        }
+        for field in file.extension { index(extension: field, scope: file.package, file: file.name) }
+    }
+
+    private mutating func index(_ message: Google_Protobuf_DescriptorProto, scope: String, file: String) {
+        let fullName = define(message.name, scope: scope, file: file)
+        for nested in message.nestedType { index(nested, scope: fullName, file: file) }
+        for type in message.enumType { _ = define(type.name, scope: fullName, file: file) }
+        for field in message.extension { index(extension: field, scope: fullName, file: file) }
+    }
+
+    private mutating func index(extension field: Google_Protobuf_FieldDescriptorProto, scope: String, file: String) {
+        _ = define(field.name, scope: scope, file: file)
+        // Extendees are written fully qualified with a leading dot.
+        extensions[String(field.extendee.drop { $0 == "." }), default: [:]][field.number] = file
     }
 
     private mutating func define(_ simpleName: String, scope: String, file: String) -> String {
         let fullName = scope.isEmpty ? simpleName : "\(scope).\(simpleName)"
         fileOfSymbol[fullName] = file
         return fullName
-    }
-
-    /// An EnumDescriptorProto: its name (field 1).
-    private mutating func indexNamed(_ reader: WireReader, scope: String, file: String) throws(WireFormatError) {
-        _ = define(try Self.name(of: reader), scope: scope, file: file)
-    }
-
-    /// DescriptorProto { name = 1, nested_type = 3, enum_type = 4, extension = 6 }.
-    private mutating func indexMessage(_ reader: WireReader, scope: String, file: String) throws(WireFormatError) {
-        let fullName = define(try Self.name(of: reader), scope: scope, file: file)
-        var reader = reader
-        while let (number, range) = try reader.nextLengthDelimited() {
-            guard [3, 4, 6].contains(number) else { continue }
-            let inner = WireReader(reader.bytes, range: range, base: reader.base)
-            switch number {
-            case 3: try indexMessage(inner, scope: fullName, file: file)
-            case 4: try indexNamed(inner, scope: fullName, file: file)
-            default: try indexExtension(inner, scope: fullName, file: file)
-            }
-        }
-    }
-
-    /// ServiceDescriptorProto { name = 1, method = 2 { name = 1 } }.
-    private mutating func indexService(_ reader: WireReader, scope: String, file: String) throws(WireFormatError) {
-        let fullName = define(try Self.name(of: reader), scope: scope, file: file)
-        services.append(fullName)
-        var reader = reader
-        while let (number, range) = try reader.nextLengthDelimited() {
-            guard number == 2 else { continue }
-            let method = WireReader(reader.bytes, range: range, base: reader.base)
-            _ = define(try Self.name(of: method), scope: fullName, file: file)
-        }
-    }
-
-    /// FieldDescriptorProto { name = 1, extendee = 2, number = 3 } of an extension.
-    private mutating func indexExtension(_ reader: WireReader, scope: String, file: String) throws(WireFormatError) {
-        var reader = reader
-        var name = ""
-        var extendee = ""
-        var number: Int32 = 0
-        while !reader.isAtEnd {
-            let (field, type) = try reader.readTag()
-            switch (field, type) {
-            case (1, .lengthDelimited): name = String(decoding: reader.bytes[try reader.readLengthDelimited()], as: UTF8.self)
-            case (2, .lengthDelimited): extendee = String(decoding: reader.bytes[try reader.readLengthDelimited()], as: UTF8.self)
-            case (3, .varint): number = Int32(truncatingIfNeeded: try reader.readVarint())
-            default: try reader.skip(type, number: field)
-            }
-        }
-        _ = define(name, scope: scope, file: file)
-        // Extendees are written fully qualified with a leading dot.
-        extensions[String(extendee.drop { $0 == "." }), default: [:]][number] = file
-    }
-
-    /// Field 1 (`name`) of a descriptor message.
-    private static func name(of reader: WireReader) throws(WireFormatError) -> String {
-        var reader = reader
-        while let (number, range) = try reader.nextLengthDelimited() {
-            if number == 1 { return String(decoding: reader.bytes[range], as: UTF8.self) }
-        }
-        throw reader.error("a descriptor without a name")
     }
 }

@@ -1,4 +1,4 @@
-// Why descriptors could not be had from a backend's server reflection.
+// Why descriptors could not be had from a backend's server reflection, or served from a set.
 
 public struct ReflectionError: Error, Equatable, CustomStringConvertible {
     public var reason: String

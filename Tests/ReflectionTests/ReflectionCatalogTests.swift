@@ -74,6 +74,13 @@ final class ReflectionCatalogTests: XCTestCase {
             .error(code: 3, message: "invalid protobuf at byte 1: length 9 runs past the message"))
     }
 
+    func testASetThatDoesNotDecodeIsRefusedWithWhy() {
+        // A file entry (field 1) whose length runs past the set.
+        XCTAssertThrowsError(try ReflectionCatalog(descriptorSet: [0x0A, 0x05, 0x0A])) { error in
+            XCTAssertTrue("\(error)".hasPrefix("the descriptor set does not decode"), "\(error)")
+        }
+    }
+
     /// Ferry's own client against this server: the same set, imports first, and its digest.
     func testFerrysResolutionReadsTheWholeSetFromIt() throws {
         var resolution = DescriptorSetResolution(services: ["node.v1.NodeService"])
