@@ -6,8 +6,12 @@ public enum GRPCWebTrailers {
     /// The complete trailer frame (prefix and payload) for the upstream's `trailers`, without
     /// the fields a gRPC-Web response never forwards (GRPCWebMetadata), written in one go.
     public static func frame(_ trailers: HeaderFields) -> [UInt8] {
-        var out: [UInt8] = [GRPCFrame.trailerFlag, 0, 0, 0, 0]
-        out.reserveCapacity(64 + trailers.count * 32)
+        var out: [UInt8] = []
+        // Reserved before the prefix goes in: an array literal would be one allocation and
+        // growing it a second.
+        out.reserveCapacity(GRPCFrame.headerLength + 64 + trailers.count * 32)
+        out.append(GRPCFrame.trailerFlag)
+        out.append(contentsOf: repeatElement(0, count: 4))
         var index = 0
         trailers.forEachField { name, value in
             defer { index += 1 }

@@ -283,7 +283,8 @@ public struct HTTP1RequestParser {
             throw .malformedRequestLine
         }
         let version: HTTPVersion
-        let isHTTP1 = versionBytes.count == 8 && versionBytes.prefix(7).elementsEqual("HTTP/1.".utf8)
+        let http1: StaticString = "HTTP/1."
+        let isHTTP1 = versionBytes.count == 8 && memcmp(versionBytes.baseAddress!, http1.utf8Start, 7) == 0
         if isHTTP1 && versionBytes[7] == UInt8(ascii: "1") {
             version = .http1_1
         } else if isHTTP1 && versionBytes[7] == UInt8(ascii: "0") {

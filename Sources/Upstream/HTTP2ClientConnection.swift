@@ -22,6 +22,11 @@ final class HTTP2ClientConnection: LoopFlushable {
     private let pseudoFields: HeaderFields
     /// Each request's header block, built in place (its storage kept between requests).
     private var requestFields = HeaderFields()
+    /// The response header block being received, its storage kept between blocks: blocks do
+    /// not interleave on a connection (RFC 9113 §6.10, CONTINUATION follows its HEADERS), so
+    /// every stream's blocks can be gathered here in turn. A call that keeps a block keeps a
+    /// copy; the next block then gets new storage.
+    private var responseFields = HeaderFields()
     /// The pool owns its connections, so it outlives them; unowned(unsafe) because checked
     /// references cost atomic operations on every use (the hot path).
     private unowned(unsafe) let pool: UpstreamPool
@@ -212,12 +217,16 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     private func headersReceived(streamID: Int32, endStream: Bool, category: nghttp2_headers_category) {
-        guard let call = currentCall(streamID) else { return }
-        let block = call.takeHeaderBlock()
+        if let call = currentCall(streamID) { deliverHeaderBlock(to: call, endStream: endStream, category: category) }
+        // After the call has its copy, if it kept one: emptied in place when it did not.
+        responseFields.removeAll()
+    }
+
+    private func deliverHeaderBlock(to call: UpstreamCall, endStream: Bool, category: nghttp2_headers_category) {
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
-            call.attemptReceived(.head(block))
+            call.attemptReceived(.head(responseFields))
         } else if endStream && !call.receivedHead && state == .goingAway
-            && block.firstValueBytes("grpc-status")?.elementsEqual("1".utf8) == true
+            && responseFields.firstValueBytes("grpc-status")?.elementsEqual("1".utf8) == true
         {
             // A backend shutting down (grpcio's graceful stop) cancels the calls it accepted but
             // never ran once its grace period ends: an availability event, not the client's
@@ -228,7 +237,7 @@ final class HTTP2ClientConnection: LoopFlushable {
                         .unavailable,
                         "upstream \(endpoint) (cluster \(pool.settings.name)) cancelled the call while shutting down (GOAWAY)")))
         } else if endStream {
-            call.attemptReceived(.trailers(block))
+            call.attemptReceived(.trailers(responseFields))
         }
     }
 
@@ -277,9 +286,15 @@ final class HTTP2ClientConnection: LoopFlushable {
     private static func makeCallbacks() -> OpaquePointer {
         var callbacks: OpaquePointer?
         nghttp2_session_callbacks_new(&callbacks)
-        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
-            guard let frame, let call = HTTP2ClientConnection.connection(userData).currentCall(frame.pointee.hd.stream_id) else { return 0 }
-            call.headerField(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
+        nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, _, userData in
+            // A block nghttp2 refused half-way (a bad field resets its stream) left fields behind.
+            HTTP2ClientConnection.connection(userData).responseFields.removeAll()
+            return 0
+        }
+        nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, _, name, nameLength, value, valueLength, _, userData in
+            // Whose block it is is settled once it is complete (headersReceived).
+            HTTP2ClientConnection.connection(userData).responseFields.append(
+                name: name, nameLength: nameLength, value: value, valueLength: valueLength)
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
@@ -383,7 +398,7 @@ extension HTTP2ClientConnection: BufferedConnectionDelegate {
         streams.removeAll()
         let what = wasConnecting ? "connect to" : "connection to"
         let message = "upstream \(what) \(endpoint) (cluster \(pool.settings.name)) failed: \(terminationReason ?? reason.description)"
-        for (streamID, call) in failed.sorted(by: { $0.key < $1.key }) where call.isCurrent(self, streamID) {
+        for (streamID, call) in failed where call.isCurrent(self, streamID) {
             call.attemptReceived(.failed(GRPCStatus(.unavailable, message)))
         }
         pool.connectionClosed(self, wasConnecting: wasConnecting, message: message)

@@ -95,7 +95,6 @@ public final class UpstreamCall {
     // The response of the current attempt.
     /// DATA bytes received but not yet released with `consume` (flow control).
     private(set) var unconsumedBytes = 0
-    private var headerBlock = HeaderFields()
     private var held: [HeldPart] = []
     /// Bytes released to the backend while held, which the delegate will `consume` again.
     private var consumedAhead = 0
@@ -279,17 +278,6 @@ public final class UpstreamCall {
         stream?.id == id && stream?.connection === connection
     }
 
-    /// A header field of the current attempt's response (nghttp2's `on_header_callback`).
-    func headerField(name: UnsafePointer<UInt8>?, nameLength: Int, value: UnsafePointer<UInt8>?, valueLength: Int) {
-        headerBlock.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
-    }
-
-    /// The header block just completed.
-    func takeHeaderBlock() -> HeaderFields {
-        defer { headerBlock = HeaderFields() }
-        return headerBlock
-    }
-
     func dataReceived(_ bytes: UnsafeRawBufferPointer) {
         unconsumedBytes += bytes.count
         attemptReceived(.data(bytes))
@@ -423,7 +411,6 @@ public final class UpstreamCall {
         attemptSentBytes = 0
         unconsumedBytes = 0
         overloaded = false
-        headerBlock = HeaderFields()
         held.removeAll()
         consumedAhead = 0
     }
