@@ -66,13 +66,14 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Appends a field; ASCII letters of the name are lower-cased.
     public mutating func append(name: String, value: String) {
-        // withUTF8 reads a native String's bytes in place (copying only a bridged one), and
-        // costs less than the generic contiguous-storage path.
-        var name = name
-        var value = value
-        name.withUTF8 { name in
-            value.withUTF8 { value in append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) }
-        }
+        // Read in place (native and small Strings have contiguous UTF-8): `withUTF8` would
+        // need a mutable copy of each String, a retain and a release per field.
+        let appended: Void? = name.utf8.withContiguousStorageIfAvailable { name in
+            value.utf8.withContiguousStorageIfAvailable { value in
+                append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
+            }
+        } ?? nil
+        if appended == nil { append(name: Array(name.utf8)[...], value: Array(value.utf8)[...]) }
     }
 
     /// Appends a field from raw bytes; ASCII letters of the name are lower-cased.

@@ -23,7 +23,7 @@ public struct EndpointPicker<Endpoint: Hashable & Sendable>: Sendable {
     /// The next available endpoint not in `tried`; if every available one was tried, the next
     /// available one; nil when none is available.
     @inlinable
-    public mutating func pick(excluding tried: [Endpoint] = [], isAvailable: (Endpoint) -> Bool) -> Endpoint? {
+    public mutating func pick<Tried: Sequence<Endpoint>>(excluding tried: Tried, isAvailable: (Endpoint) -> Bool) -> Endpoint? {
         var fallback: (endpoint: Endpoint, position: Int)?
         for offset in 0..<list.count {
             let position = (next + offset) % list.count

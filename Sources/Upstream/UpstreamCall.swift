@@ -68,7 +68,7 @@ public final class UpstreamCall {
     /// outage; the answer carries `x-ferry-overloaded: true`.
     public private(set) var overloaded = false
     /// Endpoints this call's attempts went to, so that a retry can go elsewhere.
-    private(set) var triedEndpoints: [SocketAddress] = []
+    private(set) var triedEndpoints = TriedEndpoints()
     /// CLOCK_MONOTONIC deadline, from the request's timeout.
     private var deadline: UInt64?
     private var deadlineTimer: LoopTimer?
@@ -201,7 +201,7 @@ public final class UpstreamCall {
 
     /// The next attempt goes to `endpoint` (a stream there, or its queue).
     func dispatching(to endpoint: SocketAddress) {
-        if !triedEndpoints.contains(endpoint) { triedEndpoints.append(endpoint) }
+        triedEndpoints.insert(endpoint)
     }
 
     func queued() {

@@ -99,15 +99,15 @@ final class OutlierDetectorTests: XCTestCase {
 final class EndpointPickerTests: XCTestCase {
     func testRoundRobinSkipsUnavailableAndTriedEndpoints() {
         var picker = EndpointPicker(endpoints: ["a", "b", "c"])
-        XCTAssertEqual((0..<4).map { _ in picker.pick { _ in true } }, ["a", "b", "c", "a"])
-        XCTAssertEqual(picker.pick { $0 != "b" }, "c")
+        XCTAssertEqual((0..<4).map { _ in picker.pick(excluding: []) { _ in true } }, ["a", "b", "c", "a"])
+        XCTAssertEqual(picker.pick(excluding: []) { $0 != "b" }, "c")
         XCTAssertEqual(picker.pick(excluding: ["a"]) { _ in true }, "b", "a retry avoids the endpoint it failed on")
         XCTAssertEqual(picker.pick(excluding: ["a", "b", "c"]) { _ in true }, "c", "all tried: the next one anyway")
-        XCTAssertNil(picker.pick { _ in false })
+        XCTAssertNil(picker.pick(excluding: []) { _ in false })
         picker.setEndpoints(["d"])
-        XCTAssertEqual(picker.pick { _ in true }, "d")
+        XCTAssertEqual(picker.pick(excluding: []) { _ in true }, "d")
         picker.setEndpoints([])
-        XCTAssertNil(picker.pick { _ in true })
+        XCTAssertNil(picker.pick(excluding: []) { _ in true })
     }
 }
 
