@@ -68,11 +68,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     public mutating func append(name: String, value: String) {
         // Read in place (native and small Strings have contiguous UTF-8): `withUTF8` would
         // need a mutable copy of each String, a retain and a release per field.
-        let appended: Void? = name.utf8.withContiguousStorageIfAvailable { name in
-            value.utf8.withContiguousStorageIfAvailable { value in
-                append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
-            }
-        } ?? nil
+        let appended: Void? =
+            name.utf8.withContiguousStorageIfAvailable { name in
+                value.utf8.withContiguousStorageIfAvailable { value in
+                    append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
+                }
+            } ?? nil
         if appended == nil { append(name: Array(name.utf8)[...], value: Array(value.utf8)[...]) }
     }
 
