@@ -98,12 +98,12 @@ final class ConnectStreamExchange: DownstreamExchange {
     // MARK: Writing
 
     private func sendHead() {
-        var headers = HeaderFields(reservingFields: 3 + leadingMetadata.count + extraHeaders.count, bytes: 256)
+        var headers = stream.emptyHeaders()
         headers.append(name: "content-type", value: ConnectContentType.streaming(messages.codec).headerValue)
         if responseCompression == .gzip { headers.append(name: "connect-content-encoding", value: "gzip") }
         headers.append(contentsOf: leadingMetadata)
         headers.append(contentsOf: extraHeaders)
-        stream.sendHead(status: 200, headers: headers, contentLength: nil)
+        stream.sendHead(status: 200, headers: consume headers, contentLength: nil)
         state = .streaming
     }
 

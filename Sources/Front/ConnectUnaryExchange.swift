@@ -57,14 +57,14 @@ final class ConnectUnaryExchange: DownstreamExchange {
     private func respond(status: Int, contentType: String, body: [UInt8], trailers: HeaderFields, compressed: Bool = false) {
         guard !finished else { return }
         finished = true
-        var headers = HeaderFields(reservingFields: 4 + leadingMetadata.count + trailers.count + extraHeaders.count, bytes: 256)
+        var headers = stream.emptyHeaders()
         headers.append(name: "content-type", value: contentType)
         if compressed { headers.append(name: "content-encoding", value: "gzip") }
         if call?.overloaded == true { headers.append(name: GRPCStatus.overloadedField, value: "true") }
         headers.append(contentsOf: leadingMetadata)
         ConnectMetadata.appendPrefixedTrailers(trailers, to: &headers)
         headers.append(contentsOf: extraHeaders)
-        stream.sendHead(status: status, headers: headers, contentLength: body.count)
+        stream.sendHead(status: status, headers: consume headers, contentLength: body.count)
         stream.sendData(body)
         stream.sendEnd(trailers: HeaderFields())
     }

@@ -17,6 +17,8 @@ final class ConnectionScratch {
     /// Bytes being written (a response head, a chunk header): filled and handed to the socket's
     /// output, which copies them, before anything else runs on the worker's loop.
     private var writeBytes: [UInt8] = []
+    /// The storage of a response head's fields, between one head written and the next built.
+    private var spareHeaders = HeaderFields()
 
     /// A record for a request that starts (each field reset by `AccessRecord.begin`).
     func takeRecord() -> AccessRecord {
@@ -38,6 +40,19 @@ final class ConnectionScratch {
         if spareBuffers.count < Self.maxSpares, buffer.capacity <= Self.maxSpareBufferCapacity {
             spareBuffers.append(buffer)
         }
+    }
+
+    /// Empty fields for a response head (with the storage of an earlier one when it came back).
+    func takeHeaders() -> HeaderFields {
+        var headers = HeaderFields()
+        swap(&headers, &spareHeaders)
+        return headers
+    }
+
+    /// The fields of a response head that was written: emptied, their storage kept.
+    func giveBack(headers: consuming HeaderFields) {
+        headers.removeAll()
+        spareHeaders = headers
     }
 
     /// Runs `body` with the write buffer, emptied; `body` fills it and writes it out (the

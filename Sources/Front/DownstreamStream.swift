@@ -5,9 +5,14 @@
 import FerryCore
 
 protocol DownstreamStream: AnyObject {
+    /// An empty field list for the response head, its storage lent by the stream's connection:
+    /// `sendHead` takes it back for the next response, so that writing a head allocates nothing.
+    /// Hand it over with `consume`: a copy the exchange still holds would make the storage
+    /// shared, and the next head would need new storage after all.
+    func emptyHeaders() -> HeaderFields
     /// The response's status and header fields. `contentLength`: the body's exact size when it
     /// is known (0: the head is the whole response); nil: the body follows in pieces.
-    func sendHead(status: Int, headers: HeaderFields, contentLength: Int?)
+    func sendHead(status: Int, headers: consuming HeaderFields, contentLength: Int?)
     /// Body bytes; copied before the call returns.
     func sendData(_ bytes: UnsafeRawBufferPointer)
     /// The response is complete. `trailers` follow the body: HTTP/1.1's chunked trailer section

@@ -58,10 +58,10 @@ final class GRPCExchange: DownstreamExchange {
     }
 
     private func sendHead(_ upstream: HeaderFields) {
-        var headers = HeaderFields(reservingFields: 1 + upstream.count, bytes: 256)
+        var headers = stream.emptyHeaders()
         headers.append(name: "content-type", value: upstream["content-type"] ?? "application/grpc")
         GRPCWebMetadata.appendResponseHeaders(from: upstream, to: &headers)
-        stream.sendHead(status: 200, headers: headers, contentLength: nil)
+        stream.sendHead(status: 200, headers: consume headers, contentLength: nil)
         state = .streaming
     }
 

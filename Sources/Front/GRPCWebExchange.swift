@@ -82,11 +82,11 @@ final class GRPCWebExchange: DownstreamExchange {
     }
 
     private func writeHead(_ upstreamHeaders: HeaderFields) {
-        var headers = HeaderFields(reservingFields: 4 + upstreamHeaders.count + extraHeaders.count, bytes: 256)
+        var headers = stream.emptyHeaders()
         headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
         GRPCWebMetadata.appendResponseHeaders(from: upstreamHeaders, to: &headers)
         headers.append(contentsOf: extraHeaders)
-        stream.sendHead(status: 200, headers: headers, contentLength: nil)
+        stream.sendHead(status: 200, headers: consume headers, contentLength: nil)
         state = .streaming
     }
 
@@ -103,11 +103,11 @@ final class GRPCWebExchange: DownstreamExchange {
         case .awaitingHead:
             // Trailers-only: the status travels in the HTTP headers with an empty body
             // (PROTOCOL-WEB.md, "Trailers-only responses").
-            var headers = HeaderFields(reservingFields: 4 + trailers.count + extraHeaders.count, bytes: 256)
+            var headers = stream.emptyHeaders()
             headers.append(name: "content-type", value: contentType.responseContentType(text: textResponse))
             GRPCWebMetadata.appendResponseHeaders(from: trailers, to: &headers)
             headers.append(contentsOf: extraHeaders)
-            stream.sendHead(status: 200, headers: headers, contentLength: 0)
+            stream.sendHead(status: 200, headers: consume headers, contentLength: 0)
         case .streaming:
             GRPCWebTrailers.frame(trailers).withUnsafeBytes { writeBody($0) }
         case .finished:

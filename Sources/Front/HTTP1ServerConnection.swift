@@ -281,12 +281,17 @@ final class HTTP1ServerConnection {
 /// The exchange's view of the connection: one response at a time, chunked when its length is
 /// not known (RFC 9112 §7.1), with `Connection: close` when the connection ends after it.
 extension HTTP1ServerConnection: DownstreamStream {
-    func sendHead(status: Int, headers: HeaderFields, contentLength: Int?) {
+    func emptyHeaders() -> HeaderFields {
+        scratch.takeHeaders()
+    }
+
+    func sendHead(status: Int, headers: consuming HeaderFields, contentLength: Int?) {
         // Written into the worker's write buffer: the exchange's fields are not copied into
         // a new field list to add the framing ones.
         let closes = if case .exchanging(_, false) = state { true } else { false }
+        let response = HTTP1ResponseHead(status: status, headers: headers)
         scratch.withWriteBuffer { head in
-            HTTP1ResponseHead(status: status, headers: headers).appendStatusLineAndFields(to: &head)
+            response.appendStatusLineAndFields(to: &head)
             if let contentLength {
                 HTTP1ResponseHead.appendContentLength(contentLength, to: &head)
             } else {
@@ -296,6 +301,7 @@ extension HTTP1ServerConnection: DownstreamStream {
             head.append(contentsOf: "\r\n".utf8)
             write(head)
         }
+        scratch.giveBack(headers: (consume response).headers)
         chunkedResponse = contentLength == nil
         record?.httpStatus = status
     }

@@ -20,6 +20,9 @@ final class HTTP2ServerConnection: LoopFlushable {
     let peer: String
     private var session: OpaquePointer?
     private var streams: [Int32: HTTP2ServerStream] = [:]
+    /// Each response's header block with `:status`, built in place (nghttp2 copies it), its
+    /// storage kept between responses.
+    private var responseFields = HeaderFields()
     private var emptyFrames = EmptyFrameFloodGuard()
     private var keepalive: KeepaliveEnforcement
     private var resets: StreamResetGuard
@@ -74,10 +77,10 @@ final class HTTP2ServerConnection: LoopFlushable {
 
     func submitResponse(_ streamID: Int32, status: Int, headers: HeaderFields, contentLength: Int?) {
         guard let session else { return }
-        var fields = HeaderFields(reservingFields: headers.count + 2, bytes: 64 + headers.count * 32)
-        fields.append(name: ":status", value: String(status))
-        fields.append(contentsOf: headers)
-        if let contentLength, contentLength > 0 { fields.append(name: "content-length", value: String(contentLength)) }
+        responseFields.removeAll()
+        responseFields.append(name: ":status", value: String(status))
+        responseFields.append(contentsOf: headers)
+        if let contentLength, contentLength > 0 { responseFields.append(name: "content-length", value: String(contentLength)) }
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
             read_callback: { session, streamID, buffer, length, flags, _, userData in
@@ -87,7 +90,7 @@ final class HTTP2ServerConnection: LoopFlushable {
                 }
                 return stream.responseBytes(into: buffer!, maxLength: length, flags: flags!, session: session)
             })
-        let result = NGHTTP2.withHeaderBlock(fields) { block, count in
+        let result = NGHTTP2.withHeaderBlock(responseFields) { block, count in
             contentLength == 0
                 ? nghttp2_submit_response(session, streamID, block, count, nil)
                 : nghttp2_submit_response(session, streamID, block, count, &provider)

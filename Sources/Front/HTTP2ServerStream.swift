@@ -253,7 +253,11 @@ final class HTTP2ServerStream {
 }
 
 extension HTTP2ServerStream: DownstreamStream {
-    func sendHead(status: Int, headers: HeaderFields, contentLength: Int?) {
+    func emptyHeaders() -> HeaderFields {
+        HeaderFields()
+    }
+
+    func sendHead(status: Int, headers: consuming HeaderFields, contentLength: Int?) {
         guard case .notStarted = response else { return }
         record?.httpStatus = status
         response = contentLength == 0 ? .ended : .streaming

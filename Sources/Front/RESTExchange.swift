@@ -108,7 +108,7 @@ final class RESTExchange: DownstreamExchange {
     /// `x-grpc-metadata-` and its trailer metadata under `x-grpc-trailer-` (never as grpc-*
     /// fields of their own), then CORS.
     private func headers(contentType: String) -> HeaderFields {
-        var headers = HeaderFields(reservingFields: 5 + responseMetadata.count + trailerMetadata.count + extraHeaders.count, bytes: 256)
+        var headers = stream.emptyHeaders()
         headers.append(name: "content-type", value: contentType)
         // Whether it is gzipped depends on Accept-Encoding: caches must know (RFC 9110 §12.5.5).
         if ContentCoding.compresses(contentType) { headers.append(name: "vary", value: "accept-encoding") }
@@ -136,7 +136,7 @@ final class RESTExchange: DownstreamExchange {
             headers.append(name: "content-encoding", value: "gzip")
         }
         headers.append(contentsOf: extraHeaders)
-        stream.sendHead(status: status, headers: headers, contentLength: body.count)
+        stream.sendHead(status: status, headers: consume headers, contentLength: body.count)
         stream.sendData(body)
         stream.sendEnd(trailers: HeaderFields())
     }
@@ -174,7 +174,7 @@ final class RESTExchange: DownstreamExchange {
             headers.append(name: "content-encoding", value: "gzip")
         }
         headers.append(contentsOf: extraHeaders)
-        stream.sendHead(status: 200, headers: headers, contentLength: nil)
+        stream.sendHead(status: 200, headers: consume headers, contentLength: nil)
         state = .streaming(elements: 0)
         if binding.responseHTTPBody == nil, case .jsonArray = format { send([UInt8(ascii: "[")]) }
     }

@@ -47,4 +47,17 @@ final class ConnectionScratchTests: XCTestCase {
         }
         XCTAssertEqual(written, [[1, 2], [3]])
     }
+
+    func testAResponseHeadsFieldsComeBackEmpty() {
+        let scratch = ConnectionScratch()
+        var first = scratch.takeHeaders()
+        XCTAssertTrue(first.isEmpty)
+        first.append(name: "x-secret", value: "for the first client only")
+        scratch.giveBack(headers: first)
+        var second = scratch.takeHeaders()
+        XCTAssertTrue(second.isEmpty, "nothing of the last response's head is left in the lent storage")
+        second.append(name: "content-type", value: "application/grpc-web+proto")
+        XCTAssertEqual(second, ["content-type": "application/grpc-web+proto"])
+        XCTAssertTrue(scratch.takeHeaders().isEmpty, "lent out and not back: a new one")
+    }
 }

@@ -16,7 +16,11 @@ final class FakeDownstreamStream: DownstreamStream {
     var bufferLimitHits = 0
     var forwardedRequestBytes = 0
 
-    func sendHead(status: Int, headers: HeaderFields, contentLength: Int?) {
+    func emptyHeaders() -> HeaderFields {
+        HeaderFields()
+    }
+
+    func sendHead(status: Int, headers: consuming HeaderFields, contentLength: Int?) {
         events.append(.head(status: status, headers: headers.dictionary, contentLength: contentLength))
     }
 
