@@ -273,6 +273,14 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 }
 
 extension Array<UInt8> {
+    /// Appends the bytes of a literal, read in place: `append(contentsOf: "…".utf8)` goes
+    /// through the String's UTF-8 view, a retain and a release each time (HTTP/1.1 framing
+    /// writes a dozen such pieces per response).
+    @inlinable
+    public mutating func append(ascii literal: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
     /// Appends a field value for the wire without CR and LF bytes: a value from an upstream
     /// must never split a header line (HTTP/1.1 fields, gRPC-Web trailer blocks).
     public mutating func appendFieldValue(_ value: UnsafeRawBufferPointer) {

@@ -295,10 +295,10 @@ extension HTTP1ServerConnection: DownstreamStream {
             if let contentLength {
                 HTTP1ResponseHead.appendContentLength(contentLength, to: &head)
             } else {
-                head.append(contentsOf: "transfer-encoding: chunked\r\n".utf8)
+                head.append(ascii: "transfer-encoding: chunked\r\n")
             }
-            if closes { head.append(contentsOf: "connection: close\r\n".utf8) }
-            head.append(contentsOf: "\r\n".utf8)
+            if closes { head.append(ascii: "connection: close\r\n") }
+            head.append(ascii: "\r\n")
             write(head)
         }
         scratch.giveBack(headers: (consume response).headers)

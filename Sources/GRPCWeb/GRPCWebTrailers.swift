@@ -19,7 +19,7 @@ public enum GRPCWebTrailers {
             out.append(contentsOf: name)
             out.append(UInt8(ascii: ":"))
             out.appendFieldValue(value)
-            out.append(contentsOf: [0x0D, 0x0A])
+            out.append(ascii: "\r\n")
         }
         GRPCFrame.writeLength(out.count - GRPCFrame.headerLength, into: &out, at: 0)
         return out

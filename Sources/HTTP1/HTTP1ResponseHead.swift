@@ -16,26 +16,26 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
         var out: [UInt8] = []
         out.reserveCapacity(128 + headers.count * 48)
         appendStatusLineAndFields(to: &out)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(ascii: "\r\n")
         return out
     }
 
     /// The status line and the fields, without the empty line that ends the head: a connection
     /// adds its framing fields after them, in its own buffer (no copy of the fields).
     public func appendStatusLineAndFields(to out: inout [UInt8]) {
-        out.append(contentsOf: "HTTP/1.1 ".utf8)
+        out.append(ascii: "HTTP/1.1 ")
         out.append(UInt8(ascii: "0") + UInt8(status / 100 % 10))
         out.append(UInt8(ascii: "0") + UInt8(status / 10 % 10))
         out.append(UInt8(ascii: "0") + UInt8(status % 10))
         out.append(UInt8(ascii: " "))
         HTTP1ResponseHead.reasonPhrase(status).withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(ascii: "\r\n")
         headers.appendHTTP1Fields(to: &out)
     }
 
     /// `content-length: N` and its CRLF, the digits written in place.
     public static func appendContentLength(_ length: Int, to out: inout [UInt8]) {
-        out.append(contentsOf: "content-length: ".utf8)
+        out.append(ascii: "content-length: ")
         let start = out.count
         var rest = length
         repeat {
@@ -43,7 +43,7 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
             rest /= 10
         } while rest > 0
         out[start...].reverse()
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(ascii: "\r\n")
     }
 
     public static func reasonPhrase(_ status: Int) -> StaticString {
@@ -78,7 +78,7 @@ public enum HTTP1ChunkedEncoding {
             shift -= 4
             out.append(hexDigits[(length >> shift) & 0xF])
         }
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(ascii: "\r\n")
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
@@ -92,7 +92,7 @@ public enum HTTP1ChunkedEncoding {
     public static func lastChunk(trailers: HeaderFields) -> [UInt8] {
         var out = Array("0\r\n".utf8)
         trailers.appendHTTP1Fields(to: &out)
-        out.append(contentsOf: "\r\n".utf8)
+        out.append(ascii: "\r\n")
         return out
     }
 }
@@ -104,9 +104,9 @@ extension HeaderFields {
     func appendHTTP1Fields(to out: inout [UInt8]) {
         forEachField { name, value in
             out.append(contentsOf: name)
-            out.append(contentsOf: ": ".utf8)
+            out.append(ascii: ": ")
             out.appendFieldValue(value)
-            out.append(contentsOf: "\r\n".utf8)
+            out.append(ascii: "\r\n")
         }
     }
 }

@@ -66,7 +66,7 @@ public struct AccessLogEntry: Sendable, Equatable {
         out.append(contentsOf: #","http_version":"#.utf8)
         appendQuoted(httpVersion, to: &out)
         out.append(contentsOf: #","grpc_status":"#.utf8)
-        if let grpcStatus { appendDecimal(UInt64(max(0, grpcStatus)), to: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let grpcStatus { appendDecimal(UInt64(max(0, grpcStatus)), to: &out) } else { out.append(ascii: "null") }
         out.append(contentsOf: #","http_status":"#.utf8)
         appendDecimal(UInt64(max(0, httpStatus)), to: &out)
         out.append(contentsOf: #","bytes_in":"#.utf8)
@@ -80,14 +80,14 @@ public struct AccessLogEntry: Sendable, Equatable {
         out.append(UInt8(ascii: "."))
         appendDecimal(microseconds % 1_000, width: 3, to: &out)
         out.append(contentsOf: #","upstream":"#.utf8)
-        if let upstream { appendQuoted(upstream, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let upstream { appendQuoted(upstream, to: &out) } else { out.append(ascii: "null") }
         out.append(contentsOf: #","attempts":"#.utf8)
         appendDecimal(UInt64(max(0, attempts)), to: &out)
         out.append(contentsOf: #","trace_id":"#.utf8)
-        if let traceID { appendQuoted(traceID, to: &out) } else { out.append(contentsOf: "null".utf8) }
+        if let traceID { appendQuoted(traceID, to: &out) } else { out.append(ascii: "null") }
         out.append(contentsOf: #","client_subject":"#.utf8)
-        if let clientSubject { appendQuoted(clientSubject, to: &out) } else { out.append(contentsOf: "null".utf8) }
-        out.append(contentsOf: "}\n".utf8)
+        if let clientSubject { appendQuoted(clientSubject, to: &out) } else { out.append(ascii: "null") }
+        out.append(ascii: "}\n")
         return out
     }
 }
@@ -109,7 +109,7 @@ private func appendQuoted(_ text: String, to out: inout [UInt8]) {
                 out.append(byte)
             case 0..<0x20:
                 let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: "\\u00".utf8)
+                out.append(ascii: "\\u00")
                 out.append(hex[Int(byte >> 4)])
                 out.append(hex[Int(byte & 0xF)])
             default:
