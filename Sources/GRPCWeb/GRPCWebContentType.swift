@@ -16,41 +16,43 @@ public struct GRPCWebContentType: Sendable, Equatable {
     /// the type is case-insensitive (RFC 9110 §8.3.1). Returns nil for anything that is not a
     /// gRPC-Web type.
     public init?(parsing value: ArraySlice<UInt8>) {
-        var start = value.startIndex
-        var end = value.firstIndex(of: UInt8(ascii: ";")) ?? value.endIndex
-        while start < end, value[start] == 0x20 || value[start] == 0x09 { start += 1 }
-        while end > start, value[end - 1] == 0x20 || value[end - 1] == 0x09 { end -= 1 }
-        var index = start
-        guard GRPCWebContentType.skip("application/grpc-web", in: value, at: &index, end: end) else { return nil }
-        isText = GRPCWebContentType.skip("-text", in: value, at: &index, end: end)
-        if index == end {
-            format = nil
-        } else {
-            guard value[index] == UInt8(ascii: "+"), index + 1 < end else { return nil }
-            let suffix = value[(index + 1)..<end]
-            guard suffix.allSatisfy({ isASCIIAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) else {
-                return nil
-            }
-            // Lower-cased byte by byte (the suffix is ASCII), then decoded: small strings
-            // ("proto", "json") are stored inline, and String.lowercased's Unicode path is not taken.
-            format = String(unsafeUninitializedCapacity: suffix.count) { buffer in
-                for (offset, byte) in suffix.enumerated() {
-                    buffer[offset] = asciiLowercased(byte)
-                }
-                return suffix.count
-            }
-        }
+        // On the raw bytes: every gRPC-Web request's type is parsed here.
+        guard let parsed = value.withUnsafeBytes(GRPCWebContentType.parse) else { return nil }
+        self = parsed
     }
 
     public init?(parsing value: String) {
         self.init(parsing: Array(value.utf8)[...])
     }
 
+    private static func parse(_ value: UnsafeRawBufferPointer) -> GRPCWebContentType? {
+        var start = 0
+        var end = 0
+        while end < value.count && value[end] != UInt8(ascii: ";") { end += 1 }
+        while start < end, value[start] == 0x20 || value[start] == 0x09 { start += 1 }
+        while end > start, value[end - 1] == 0x20 || value[end - 1] == 0x09 { end -= 1 }
+        var index = start
+        guard skip("application/grpc-web", in: value, at: &index, end: end) else { return nil }
+        let isText = skip("-text", in: value, at: &index, end: end)
+        guard index < end else { return GRPCWebContentType(isText: isText, format: nil) }
+        guard value[index] == UInt8(ascii: "+"), index + 1 < end else { return nil }
+        let suffix = UnsafeRawBufferPointer(rebasing: value[(index + 1)..<end])
+        guard suffix.allSatisfy({ isASCIIAlphanumeric($0) || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") }) else {
+            return nil
+        }
+        // Lower-cased byte by byte (the suffix is ASCII), then decoded: small strings
+        // ("proto", "json") are stored inline, and String.lowercased's Unicode path is not taken.
+        let format = String(unsafeUninitializedCapacity: suffix.count) { buffer in
+            for offset in 0..<suffix.count { buffer[offset] = asciiLowercased(suffix[offset]) }
+            return suffix.count
+        }
+        return GRPCWebContentType(isText: isText, format: format)
+    }
+
     /// Whether `value[index...]` starts with `lowercase`, compared case-insensitively; on
     /// success `index` moves past it.
     private static func skip(
-        _ lowercase: StaticString, in value: ArraySlice<UInt8>, at index: inout Int,
-        end: Int
+        _ lowercase: StaticString, in value: UnsafeRawBufferPointer, at index: inout Int, end: Int
     ) -> Bool {
         let start = index
         let count = lowercase.utf8CodeUnitCount
