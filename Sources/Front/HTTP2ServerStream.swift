@@ -254,7 +254,7 @@ final class HTTP2ServerStream {
 
 extension HTTP2ServerStream: DownstreamStream {
     func emptyHeaders() -> HeaderFields {
-        HeaderFields()
+        connection.scratch.takeHeaders()
     }
 
     func sendHead(status: Int, headers: consuming HeaderFields, contentLength: Int?) {
@@ -262,6 +262,7 @@ extension HTTP2ServerStream: DownstreamStream {
         record?.httpStatus = status
         response = contentLength == 0 ? .ended : .streaming
         connection.submitResponse(id, status: status, headers: headers, contentLength: contentLength)
+        connection.scratch.giveBack(headers: headers)
     }
 
     func sendData(_ bytes: UnsafeRawBufferPointer) {
