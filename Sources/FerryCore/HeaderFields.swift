@@ -74,7 +74,8 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
                     append(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value))
                 }
             } ?? nil
-        if appended == nil { append(name: Array(name.utf8)[...], value: Array(value.utf8)[...]) }
+        guard appended == nil else { return }
+        Array(name.utf8).withUnsafeBytes { name in Array(value.utf8).withUnsafeBytes { value in append(name: name, value: value) } }
     }
 
     /// Appends a field from raw bytes; ASCII letters of the name are lower-cased.
@@ -85,14 +86,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         }
         let nameStart = bytes.count
         bytes.append(contentsOf: name)
-        if name.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) {
-            // One uniqueness check for the whole name, not one per byte written.
-            bytes.withUnsafeMutableBufferPointer { stored in
-                for index in nameStart..<nameStart + name.count where stored[index] >= 0x41 && stored[index] <= 0x5A {
-                    stored[index] += 0x20
-                }
-            }
-        }
+        if name.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { lowerCaseASCII(nameStart..<bytes.count) }
         let valueStart = bytes.count
         bytes.append(contentsOf: value)
         entries.append(
@@ -104,9 +98,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Adds the field whose name and value lie at these offsets of the copied section
     /// (`init(copying:reservingFields:)`); ASCII letters of the name are lower-cased there.
     public mutating func appendField(name: Range<Int>, value: Range<Int>) {
-        bytes.withUnsafeMutableBufferPointer { stored in
-            for index in name where stored[index] >= 0x41 && stored[index] <= 0x5A { stored[index] += 0x20 }
-        }
+        lowerCaseASCII(name)
         // A field's bytes are read as name then value: what lies between them is never read.
         entries.append(
             Entry(
@@ -114,9 +106,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
                 valueStart: UInt32(value.lowerBound), valueEnd: UInt32(value.upperBound)))
     }
 
-    /// Appends a field from a slice of another buffer (the HTTP/1.1 parser's input).
-    public mutating func append(name: ArraySlice<UInt8>, value: ArraySlice<UInt8>) {
-        name.withUnsafeBytes { name in value.withUnsafeBytes { value in append(name: name, value: value) } }
+    /// ASCII letters in `bytes[range]` lower-cased: one uniqueness check for the whole name,
+    /// not one per byte written.
+    private mutating func lowerCaseASCII(_ range: Range<Int>) {
+        bytes.withUnsafeMutableBufferPointer { stored in
+            for index in range where stored[index] >= 0x41 && stored[index] <= 0x5A { stored[index] += 0x20 }
+        }
     }
 
     /// Appends field `index` of `other` unchanged.

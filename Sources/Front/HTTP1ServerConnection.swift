@@ -311,20 +311,18 @@ extension HTTP1ServerConnection: DownstreamStream {
         guard bytes.count > 0 else { return }
         // A small chunk goes out as one piece with its framing: a copy costs less than two
         // more output-buffer appends (a gRPC-Web message and its trailer frame, each call).
-        guard bytes.count <= Self.chunkCopyLimit else {
-            scratch.withWriteBuffer { chunkHeader in
-                HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunkHeader)
-                write(chunkHeader)
-            }
-            write(bytes)
-            write(HTTP1ChunkedEncoding.chunkTrailer)
-            return
-        }
+        let whole = bytes.count <= Self.chunkCopyLimit
         scratch.withWriteBuffer { chunk in
             HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunk)
-            chunk.append(contentsOf: bytes)
-            chunk.append(contentsOf: HTTP1ChunkedEncoding.chunkTrailer)
+            if whole {
+                chunk.append(contentsOf: bytes)
+                chunk.append(contentsOf: HTTP1ChunkedEncoding.chunkTrailer)
+            }
             write(chunk)
+        }
+        if !whole {
+            write(bytes)
+            write(HTTP1ChunkedEncoding.chunkTrailer)
         }
     }
 
