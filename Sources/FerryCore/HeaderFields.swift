@@ -38,6 +38,11 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     private var bytes: [UInt8] = []
     private var entries: [Entry] = []
+    /// A bit per field name that may be here (`nameBit`), so that looking up a name that is
+    /// not here (most lookups: `connection`, `grpc-timeout`, `traceparent`, …) returns at
+    /// once instead of comparing every field's name. Never missing a name's bit, it may hold
+    /// bits of names that are gone (`keepingFields`).
+    private var nameBits: UInt64 = 0
 
     public init() {}
 
@@ -88,6 +93,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         bytes.append(contentsOf: name)
         if name.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { lowerCaseASCII(nameStart..<bytes.count) }
         let valueStart = bytes.count
+        nameBits |= Self.nameBit(length: name.count, last: name.isEmpty ? 0 : bytes[valueStart - 1])
         bytes.append(contentsOf: value)
         entries.append(
             Entry(
@@ -99,11 +105,19 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// (`init(copying:reservingFields:)`); ASCII letters of the name are lower-cased there.
     public mutating func appendField(name: Range<Int>, value: Range<Int>) {
         lowerCaseASCII(name)
+        nameBits |= Self.nameBit(length: name.count, last: name.isEmpty ? 0 : bytes[name.upperBound - 1])
         // A field's bytes are read as name then value: what lies between them is never read.
         entries.append(
             Entry(
                 nameStart: UInt32(name.lowerBound), nameEnd: UInt32(name.upperBound),
                 valueStart: UInt32(value.lowerBound), valueEnd: UInt32(value.upperBound)))
+    }
+
+    /// The bit of `nameBits` for a name of `length` bytes ending in `last` (lower-case): the
+    /// length and last byte tell the common names apart (`content-type` and `grpc-timeout`
+    /// have the same length, `connection` and `user-agent` too).
+    private static func nameBit(length: Int, last: UInt8) -> UInt64 {
+        1 << UInt64((Int(last) &+ length &* 5) & 63)
     }
 
     /// ASCII letters in `bytes[range]` lower-cased: one uniqueness check for the whole name,
@@ -120,26 +134,39 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         let shift = bytes.count - Int(entry.nameStart)
         bytes.append(contentsOf: other.bytes[Int(entry.nameStart)..<Int(entry.valueEnd)])
         entries.append(entry.shifted(by: shift))
+        nameBits |= other.nameBits
+    }
+
+    /// The fields `isKept` says yes to, in order. The block shares this one's bytes: only the
+    /// list of where each field lies is new (one allocation, no field copied), so a request's
+    /// own block becomes its upstream metadata by leaving fields out.
+    public func keepingFields(where isKept: (HeaderFields, Int) -> Bool) -> HeaderFields {
+        var kept = HeaderFields()
+        kept.bytes = bytes
+        kept.nameBits = nameBits
+        kept.entries.reserveCapacity(count)
+        for index in entries.indices where isKept(self, index) { kept.entries.append(entries[index]) }
+        return kept
     }
 
     /// The fields that are not pseudo-header fields (`:method`, `:path`, …; RFC 9113 §8.3): an
     /// HTTP/2 request's headers, or a gRPC call's metadata.
     public var withoutPseudoFields: HeaderFields {
-        var regular = HeaderFields(reservingFields: count, bytes: bytes.count)
-        for index in 0..<count where !name(at: index, hasPrefix: ":") { regular.append(self, at: index) }
-        return regular
+        keepingFields { fields, index in !fields.name(at: index, hasPrefix: ":") }
     }
 
     /// No fields, the storage kept for the next ones (a buffer reused per request).
     public mutating func removeAll() {
         bytes.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
+        nameBits = 0
     }
 
     public mutating func append(contentsOf other: HeaderFields) {
         let shift = bytes.count
         bytes.append(contentsOf: other.bytes)
         for entry in other.entries { entries.append(entry.shifted(by: shift)) }
+        nameBits |= other.nameBits
     }
 
     // MARK: Reading bytes (the hot path)
@@ -182,6 +209,8 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// The index of the first field named `name` (given lower-case).
     public func firstIndex(of name: StaticString) -> Int? {
+        let length = name.utf8CodeUnitCount
+        guard nameBits & Self.nameBit(length: length, last: length == 0 ? 0 : name.utf8Start[length - 1]) != 0 else { return nil }
         for index in entries.indices where self.name(at: index, is: name) { return index }
         return nil
     }

@@ -391,20 +391,16 @@ struct ExchangeStarter {
         _ head: HTTP1RequestHead, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool, record: AccessRecord?,
         grant: AuthGrant? = nil
     ) -> HeaderFields {
-        var metadata = HeaderFields(reservingFields: head.headers.count, bytes: 256)
-        GRPCWebMetadata.appendRequestMetadata(
-            from: head.headers, allowing: allowed, droppingUnderscoreNames: droppingUnderscoreNames, to: &metadata)
+        var metadata = GRPCWebMetadata.requestMetadata(
+            from: head.headers, allowing: allowed, droppingUnderscoreNames: droppingUnderscoreNames)
         if let grant, grant.changesMetadata {
             // The claims replace what the client sent under their names (a client must not
             // claim to be someone); the token stays behind when the issuer says so.
-            var kept = HeaderFields(reservingFields: metadata.count + grant.forwarded.count, bytes: 256)
-            for index in 0..<metadata.count {
-                let name = metadata[index].name.lowercased()
-                if grant.replacedNames.contains(name) || (grant.dropsAuthorization && name == "authorization") { continue }
-                kept.append(metadata, at: index)
+            metadata = metadata.keepingFields { metadata, index in
+                let name = metadata[index].name
+                return !grant.replacedNames.contains(name) && !(grant.dropsAuthorization && name == "authorization")
             }
-            kept.append(contentsOf: grant.forwarded)
-            metadata = kept
+            metadata.append(contentsOf: grant.forwarded)
         }
         identityAndTrace(head, record: record, addingTo: &metadata)
         return metadata

@@ -46,8 +46,10 @@ final class GRPCWebExchange: DownstreamExchange {
     /// The trailers that ended the response.
     private var finalTrailers: HeaderFields?
 
+    /// A status that is not a known code counts as UNKNOWN, as a gRPC client reads it (and as
+    /// the native gRPC exchange records it).
     var grpcStatusCode: Int? {
-        finalTrailers?.firstValueBytes("grpc-status").flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+        finalTrailers.map { (GRPCStatusCode(trailers: $0) ?? .unknown).rawValue }
     }
 
     init(

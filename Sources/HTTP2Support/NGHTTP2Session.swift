@@ -131,24 +131,35 @@ public enum NGHTTP2 {
         return result < 0 ? ReceiveError(code: nghttp2_error(Int32(result))) : nil
     }
 
-    /// Calls `body` with an nghttp2 header block pointing into `fields`' storage. nghttp2
-    /// copies the block during submit, so the pointers only live for the call.
+    /// Calls `body` with an nghttp2 header block pointing into the storage of `fields`, then
+    /// `more` and `last` (a block made of parts that are kept apart: an upstream request's
+    /// pseudo-fields, its per-call fields and its metadata, none copied into the others).
+    /// nghttp2 copies the block during submit, so the pointers only live for the call.
     public static func withHeaderBlock<R>(
-        _ fields: HeaderFields,
+        _ fields: HeaderFields, _ more: HeaderFields = HeaderFields(), _ last: HeaderFields = HeaderFields(),
         _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R
     ) -> R {
-        fields.withUnsafeStorage { storage in
-            withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(fields.count, 1)) { block in
-                let base = UnsafeMutablePointer(mutating: storage.baseAddress?.assumingMemoryBound(to: UInt8.self))
-                for index in 0..<fields.count {
-                    let (name, value) = fields.ranges(at: index)
-                    block[index] = nghttp2_nv(
-                        name: base! + name.lowerBound, value: base! + value.lowerBound,
-                        namelen: name.count, valuelen: value.count,
-                        flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+        let count = fields.count + more.count + last.count
+        return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(count, 1)) { block in
+            var next = 0
+            func add(_ part: HeaderFields) {
+                part.withUnsafeStorage { storage in
+                    guard let start = storage.baseAddress else { return }
+                    let base = UnsafeMutablePointer(mutating: start.assumingMemoryBound(to: UInt8.self))
+                    for index in 0..<part.count {
+                        let (name, value) = part.ranges(at: index)
+                        block[next] = nghttp2_nv(
+                            name: base + name.lowerBound, value: base + value.lowerBound,
+                            namelen: name.count, valuelen: value.count,
+                            flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
+                        next += 1
+                    }
                 }
-                return body(block.baseAddress!, fields.count)
             }
+            add(fields)
+            add(more)
+            add(last)
+            return body(block.baseAddress!, count)
         }
     }
 }

@@ -17,10 +17,12 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     let endpoint: SocketAddress
-    /// `:method`, `:scheme` and `:authority`, the same for every request on this connection,
-    /// copied in one piece into each request's header block.
+    /// `:method`, `:scheme` and `:authority`, the same for every request on this connection:
+    /// the first part of each request's header block.
     private let pseudoFields: HeaderFields
-    /// Each request's header block, built in place (its storage kept between requests).
+    /// The part of each request's header block that is the call's own (`:path`, content type,
+    /// deadline), built in place (its storage kept between requests). The metadata follows it
+    /// from the call's own block.
     private var requestFields = HeaderFields()
     /// The response header block being received, its storage kept between blocks: blocks do
     /// not interleave on a connection (RFC 9113 §6.10, CONTINUATION follows its HEADERS), so
@@ -94,7 +96,6 @@ final class HTTP2ClientConnection: LoopFlushable {
     func start(_ call: UpstreamCall) {
         guard let session else { return }
         requestFields.removeAll()
-        requestFields.append(contentsOf: pseudoFields)
         requestFields.append(name: ":path", value: call.request.path)
         requestFields.append(name: "content-type", value: call.request.contentType)
         requestFields.append(name: "te", value: "trailers")
@@ -104,7 +105,6 @@ final class HTTP2ClientConnection: LoopFlushable {
         if let previous = call.lifecycle.retry?.previousAttemptsHeader {
             requestFields.append(name: "grpc-previous-rpc-attempts", value: previous)
         }
-        requestFields.append(contentsOf: call.request.metadata)
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
             read_callback: { _, streamID, buffer, length, flags, _, userData in
@@ -117,7 +117,7 @@ final class HTTP2ClientConnection: LoopFlushable {
                 if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
                 return chunk.count
             })
-        let streamID = NGHTTP2.withHeaderBlock(requestFields) { block, count in
+        let streamID = NGHTTP2.withHeaderBlock(pseudoFields, requestFields, call.request.metadata) { block, count in
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard streamID > 0 else {

@@ -77,6 +77,56 @@ final class HeaderFieldsTests: XCTestCase {
             XCTAssertEqual(fields.firstIndex(of: "host"), model.firstIndex { $0.0 == "host" })
         }
     }
+
+    /// A name is found wherever it is, however the block was built; a name that is not there
+    /// is never found, whatever shares its length or last byte (the quick test of `nameBits`).
+    func testLookupsAgreeWithAListOfPairsThroughEveryWayOfBuilding() {
+        var generator = SeededGenerator(state: 0xB175)
+        // content-type and grpc-timeout share a length, connection and user-agent too; te,
+        // ae and xe share a length and last byte.
+        let names: [StaticString] = ["content-type", "grpc-timeout", "connection", "user-agent", "te", "ae", "xe", "host"]
+        let spellings = ["Content-Type", "grpc-timeout", "Connection", "user-agent", "TE", "ae", "xe", "Host"]
+        func check(_ fields: HeaderFields, _ model: [String], _ step: String) {
+            for (name, spelling) in zip(names, spellings) {
+                XCTAssertEqual(fields.firstIndex(of: name), model.firstIndex(of: spelling.lowercased()), "\(step): \(spelling)")
+            }
+        }
+        func randomBlock() -> (HeaderFields, [String]) {
+            var fields = HeaderFields()
+            var model: [String] = []
+            for _ in 0..<Int.random(in: 0...6, using: &generator) {
+                let spelling = spellings.randomElement(using: &generator)!
+                fields.append(name: spelling, value: "v")
+                model.append(spelling.lowercased())
+            }
+            return (fields, model)
+        }
+        for _ in 0..<300 {
+            var (fields, model) = randomBlock()
+            check(fields, model, "appended")
+            let keep = (0..<fields.count).map { _ in Bool.random(using: &generator) }
+            let kept = fields.keepingFields { _, index in keep[index] }
+            check(kept, zip(model, keep).filter(\.1).map(\.0), "kept")
+            let (other, otherModel) = randomBlock()
+            if !other.isEmpty {
+                let index = Int.random(in: 0..<other.count, using: &generator)
+                fields.append(other, at: index)
+                model.append(otherModel[index])
+                check(fields, model, "one field of another block")
+            }
+            fields.append(contentsOf: other)
+            check(fields, model + otherModel, "another block")
+            fields.removeAll()
+            check(fields, [], "emptied")
+            fields.append(name: "XE", value: "1")
+            check(fields, ["xe"], "refilled")
+        }
+        let section = Array("Connection: close\r\nTE: trailers\r\n\r\n".utf8)
+        var copied = section.withUnsafeBytes { HeaderFields(copying: $0, reservingFields: 2) }
+        copied.appendField(name: 0..<10, value: 12..<17)
+        copied.appendField(name: 19..<21, value: 23..<31)
+        check(copied, ["connection", "te"], "copied section")
+    }
 }
 
 final class BytePrefixTests: XCTestCase {

@@ -26,10 +26,8 @@ final class GRPCWebMetadataTests: XCTestCase {
             "x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
             "x-trace-bin": "AAE=", "te": "trailers", "grpc-timeout": "1S",
         ]
-        var metadata = HeaderFields()
-        GRPCWebMetadata.appendRequestMetadata(from: headers, to: &metadata)
         XCTAssertEqual(
-            metadata,
+            GRPCWebMetadata.requestMetadata(from: headers),
             [
                 "x-user-agent": "grpc-web-javascript/0.1", "authorization": "Bearer t",
                 "x-trace-bin": "AAE=",
