@@ -413,6 +413,9 @@ public final class BufferedConnection: LoopFlushable {
             if var timeout = readTimeout {
                 event_add(readEvent, &timeout)
             } else {
+                // event_add without a timeout leaves a pending one as it was (libevent's
+                // event_add): a connection's idle timeout would cut the call it then carries.
+                event_remove_timer(readEvent)
                 event_add(readEvent, nil)
             }
         } else {

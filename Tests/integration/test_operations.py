@@ -13,9 +13,10 @@ import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
 
+import grpc
 import grpcweb
 from conftest import connection_refused, ferry_binary, free_port, wait_for_port
-from node.v1 import node_pb2
+from node.v1 import node_pb2, node_pb2_grpc
 from restclient import compile_descriptors, request, rest_section
 
 GET_NODE = "/node.v1.NodeService/GetNode"
@@ -378,3 +379,22 @@ def test_check_reports_every_error_and_run_reads_the_environment(tmp_path, backe
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_idle_timeout_does_not_cut_a_call_in_progress(make_ferry):
+    """The idle timeout is for a connection with no request: a call that runs longer (here a
+    server stream of 1.25 s against 400 ms) is not cut off by it, over HTTP/1.1 as over HTTP/2.
+    Once the call is over, the idle connection closes as before."""
+    ferry = make_ferry(extra_listener="    limits: { idle_timeout: 400ms }\n")
+    message = node_pb2.WatchNodesRequest(count=5, interval_ms=250)
+    started = time.monotonic()
+    result = grpcweb.call(ferry.port, WATCH_NODES, message.SerializeToString())
+    assert time.monotonic() - started > 1.0
+    assert result.grpc_status == 0 and len(result.messages) == 5
+    with grpc.insecure_channel(f"127.0.0.1:{ferry.port}") as channel:
+        replies = list(node_pb2_grpc.NodeServiceStub(channel).WatchNodes(message, timeout=10))
+    assert len(replies) == 5
+    assert value(scrape(ferry), "ferry_limit_hits_total", limit="idle_timeout") == 0
+    with socket.create_connection(("127.0.0.1", ferry.port), timeout=5) as idle:
+        assert idle.recv(100) == b""
+    assert value(scrape(ferry), "ferry_limit_hits_total", limit="idle_timeout") == 1
