@@ -413,14 +413,19 @@ public final class BufferedConnection: LoopFlushable {
             if var timeout = readTimeout {
                 event_add(readEvent, &timeout)
             } else {
-                // event_add without a timeout leaves a pending one as it was (libevent's
-                // event_add): a connection's idle timeout would cut the call it then carries.
-                event_remove_timer(readEvent)
-                event_add(readEvent, nil)
+                Self.addWithoutTimeout(readEvent)
             }
         } else {
             event_del(readEvent)
         }
+    }
+
+    /// Adds `event` with no timeout. event_add without one leaves a pending timeout as it was
+    /// (libevent's event_add), so it is taken off first: a connection's idle timeout would
+    /// otherwise cut the call it then carries, or a lingering close.
+    private static func addWithoutTimeout(_ event: OpaquePointer) {
+        event_remove_timer(event)
+        event_add(event, nil)
     }
 
     private func armWriteEvent(_ armed: Bool) {
@@ -470,7 +475,7 @@ public final class BufferedConnection: LoopFlushable {
             lingerTimer?.schedule(afterNanoseconds: lingerNanoseconds)
             reading = true
             readTimeout = nil
-            if let readEvent { event_add(readEvent, nil) }
+            if let readEvent { Self.addWithoutTimeout(readEvent) }
         } else if let readEvent {
             event_del(readEvent)
         }
