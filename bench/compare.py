@@ -625,6 +625,8 @@ class Bench:
         """callgrind's instructions per call: as shipped, and with the jwt cases, the same
         token sent to a route without and with auth (the cached path)."""
         counts = {"gRPC-Web unary": callgrind_instructions(self.opts, self.work)}
+        if self.opts.nghttpx:
+            counts[NGHTTPX_CASE] = nghttpx_callgrind_instructions(self.opts, self.work)
         if hasattr(self, "jwks"):
             counts[JWT_OFF_CASE] = callgrind_instructions(self.opts, self.work, headers=self.jwt_headers)
             counts[JWT_CACHED_CASE] = callgrind_instructions(
@@ -726,34 +728,49 @@ def callgrind_instructions(opts, work, change=lambda config: config, headers=Non
     over a fixed number of calls after a warm-up (repeatable on a noisy machine); `change`
     edits the config and `headers` go with every call, as for the variant cases."""
     port = opts.ferry_port + 10
+    (work / "callgrind.yaml").write_text(change(ferry_config(port, opts.backend_port, work / "node.pb")))
+    # valgrind 3.19 cannot read the DWARF 5 debug info; the symbol table is enough.
+    subprocess.run(["objcopy", "--strip-debug", str(Path(opts.bin) / "ferry"), str(work / "ferry")], check=True)
+    argv = [str(work / "ferry"), "run", "--config", str(work / "callgrind.yaml"), "--log-level", "warning"]
+    return callgrind_per_call(opts, work, "Ferry", argv, port, {**WEB_HEADERS, **(headers or {})},
+                              lambda port, _: call_ok(port, headers))
+
+
+def nghttpx_callgrind_instructions(opts, work):
+    """The same count for nghttpx under the same load, in the framing it carries (native gRPC
+    over HTTP/1.1): what the leanest proxy on the same libraries executes per call (issue 19)."""
+    port = opts.nghttpx_port + 10
+    argv = [opts.nghttpx, "--conf=/dev/null", "-n1", "--single-process", f"--frontend=127.0.0.1,{port};no-tls",
+            f"--backend=127.0.0.1,{opts.backend_port};;proto=h2", f"--errorlog-file={work / 'callgrind-nghttpx.err'}"]
+    return callgrind_per_call(opts, work, "nghttpx", argv, port, GRPC_HEADERS, native_h1_call_ok)
+
+
+def callgrind_per_call(opts, work, name, argv, port, headers, check):
+    """(instructions, calls, allocations) per call of `argv` run under callgrind, in front of a
+    node-service of its own: `h2load --h1 -c10`, 1,000 calls of warm-up, then
+    `--callgrind-calls` counted."""
     ensure_port_free(port)
     backend = Service("node-service", [str(Path(opts.bin) / "node-service"), "--address",
                                        f"127.0.0.1:{opts.backend_port}"],
                       opts.backend_port, work / "callgrind-backend.log")
-    (work / "callgrind.yaml").write_text(change(ferry_config(port, opts.backend_port, work / "node.pb")))
-    out_file = work / "callgrind.out"
-    # valgrind 3.19 cannot read the DWARF 5 debug info; the symbol table is enough.
-    subprocess.run(["objcopy", "--strip-debug", str(Path(opts.bin) / "ferry"), str(work / "ferry")], check=True)
-    ferry = Service("Ferry", ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}",
-                              str(work / "ferry"), "run", "--config",
-                              str(work / "callgrind.yaml"), "--log-level", "warning"],
-                    port, work / "callgrind-ferry.log")
+    out_file = work / f"callgrind-{name}.out"
+    gateway = Service(name, ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out_file}", *argv],
+                      port, work / f"callgrind-{name}.log")
     try:
-        wait_until_serving(ferry, deadline=120, headers=headers)
+        wait_until_serving(gateway, deadline=120, check=check)
         url = f"http://127.0.0.1:{port}{UNARY_PATH}"
-        base = ["--h1", "-c10", "-d", str(work / "unary.bin"),
-                *[f"-H{k}: {v}" for k, v in {**WEB_HEADERS, **(headers or {})}.items()], url]
+        base = ["--h1", "-c10", "-d", str(work / "unary.bin"), *[f"-H{k}: {v}" for k, v in headers.items()], url]
         subprocess.run(["h2load", "-n1000", *base], check=True, capture_output=True)
-        subprocess.run(["callgrind_control", "--zero", str(ferry.pid)], check=True, capture_output=True)
+        subprocess.run(["callgrind_control", "--zero", str(gateway.pid)], check=True, capture_output=True)
         out = subprocess.run(["h2load", f"-n{opts.callgrind_calls}", *base], check=True,
                              capture_output=True, text=True).stdout
         succeeded = int(re.search(r"(\d+) succeeded", out).group(1))
-        subprocess.run(["callgrind_control", "--dump", str(ferry.pid)], check=True, capture_output=True)
-        dumps = sorted(work.glob("callgrind.out*"), key=lambda p: p.stat().st_mtime)
+        subprocess.run(["callgrind_control", "--dump", str(gateway.pid)], check=True, capture_output=True)
+        dumps = sorted(work.glob(f"callgrind-{name}.out*"), key=lambda p: p.stat().st_mtime)
         total, allocations = costs.callgrind_counts(dumps[-1])
         return total / succeeded, succeeded, allocations / succeeded
     finally:
-        ferry.stop()
+        gateway.stop()
         backend.stop()
 
 
@@ -866,6 +883,13 @@ def summary(rows, rate_case, instructions):
                      f"| {per_call:,.0f} | – | – | (tracked) | – |")
         lines.append(f"| Ferry allocations (malloc and kin) per gRPC-Web unary call (callgrind, {calls:,} calls) "
                      f"| {allocations:.1f} | – | – | (issue 19: tracked) | – |")
+    if instructions and NGHTTPX_CASE in instructions:
+        ferry, nghttpx = instructions["gRPC-Web unary"], instructions[NGHTTPX_CASE]
+        lines.append(f"| Instructions per unary call under the same load (callgrind), Ferry gRPC-Web / nghttpx native "
+                     f"gRPC over HTTP/1.1 | {ferry[0]:,.0f} ({ferry[2]:.1f} allocations) "
+                     f"| {nghttpx[0]:,.0f} ({nghttpx[2]:.1f} allocations) | {nghttpx[0] / ferry[0]:.2f}× "
+                     f"| (issue 19: nghttpx's ÷ Ferry's, the per-CPU ratio if CPU time followed instructions; free of "
+                     f"the machine's noise) | – |")
     if instructions and JWT_CACHED_CASE in instructions:
         on, off = instructions[JWT_CACHED_CASE][0], instructions[JWT_OFF_CASE][0]
         lines.append(f"| Ferry instructions per call with a cached token, JWT auth on / off (the same token sent) "
@@ -974,7 +998,9 @@ Requests count as succeeded only when the response bytes carry `grpc-status:0` (
   straight to node-service.
 - Instructions: `valgrind --tool=callgrind ferry run …` (a copy without debug info),
   `h2load --h1 -n1000 -c10` warm-up,
-  `callgrind_control --zero`, `h2load --h1 -n{opts.callgrind_calls} -c10`, `callgrind_control --dump`.
+  `callgrind_control --zero`, `h2load --h1 -n{opts.callgrind_calls} -c10`, `callgrind_control --dump`;
+  nghttpx the same way (`valgrind --tool=callgrind nghttpx … --single-process`), with native gRPC
+  framing over HTTP/1.1.
 
 {HISTORY_MARKER}{history or chr(10)}"""
     path.write_text(text)
