@@ -133,7 +133,7 @@ public enum NGHTTP2 {
 
     /// Calls `body` with an nghttp2 header block pointing into the storage of `fields`, then
     /// `more` and `last` (a block made of parts that are kept apart: an upstream request's
-    /// pseudo-fields, its per-call fields and its metadata, none copied into the others).
+    /// fixed head, its attempt's fields and its metadata, none copied into the others).
     /// nghttp2 copies the block during submit, so the pointers only live for the call.
     public static func withHeaderBlock<R>(
         _ fields: HeaderFields, _ more: HeaderFields = HeaderFields(), _ last: HeaderFields = HeaderFields(),

@@ -17,13 +17,11 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     let endpoint: SocketAddress
-    /// `:method`, `:scheme` and `:authority`, the same for every request on this connection:
-    /// the first part of each request's header block.
-    private let pseudoFields: HeaderFields
-    /// The part of each request's header block that is the call's own (`:path`, content type,
-    /// deadline), built in place (its storage kept between requests). The metadata follows it
-    /// from the call's own block.
-    private var requestFields = HeaderFields()
+    /// The first part of each request's header block: pseudo-fields, `:path`, content type.
+    private var requestHead: UpstreamRequestHead
+    /// The second part: an attempt's deadline and retry count (usually none), built in place
+    /// (its storage kept between requests). The metadata follows from the call's own block.
+    private var attemptFields = HeaderFields()
     /// The response header block being received, its storage kept between blocks: blocks do
     /// not interleave on a connection (RFC 9113 §6.10, CONTINUATION follows its HEADERS), so
     /// every stream's blocks can be gathered here in turn. A call that keeps a block keeps a
@@ -57,7 +55,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         pseudoFields.append(name: ":method", value: "POST")
         pseudoFields.append(name: ":scheme", value: pool.settings.tls == nil ? "http" : "https")
         pseudoFields.append(name: ":authority", value: pool.authority(for: endpoint))
-        self.pseudoFields = pseudoFields
+        requestHead = UpstreamRequestHead(pseudoFields: pseudoFields)
         connection = try BufferedConnection(loop: loop, connectingTo: endpoint, tls: pool.tlsSetup(for: endpoint))
         connection.delegate = self
         connection.setOutputLowWatermark(Self.outputLimitBytes / 2)
@@ -95,15 +93,13 @@ final class HTTP2ClientConnection: LoopFlushable {
     /// Opens a stream for `call` and sends its headers and body.
     func start(_ call: UpstreamCall) {
         guard let session else { return }
-        requestFields.removeAll()
-        requestFields.append(name: ":path", value: call.request.path)
-        requestFields.append(name: "content-type", value: call.request.contentType)
-        requestFields.append(name: "te", value: "trailers")
+        requestHead.update(path: call.request.path, contentType: call.request.contentType)
+        attemptFields.removeAll()
         if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) {
-            requestFields.append(name: "grpc-timeout", value: timeout.headerValue)
+            attemptFields.append(name: "grpc-timeout", value: timeout.headerValue)
         }
         if let previous = call.lifecycle.retry?.previousAttemptsHeader {
-            requestFields.append(name: "grpc-previous-rpc-attempts", value: previous)
+            attemptFields.append(name: "grpc-previous-rpc-attempts", value: previous)
         }
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
@@ -117,7 +113,7 @@ final class HTTP2ClientConnection: LoopFlushable {
                 if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
                 return chunk.count
             })
-        let streamID = NGHTTP2.withHeaderBlock(pseudoFields, requestFields, call.request.metadata) { block, count in
+        let streamID = NGHTTP2.withHeaderBlock(requestHead.fields, attemptFields, call.request.metadata) { block, count in
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard streamID > 0 else {
