@@ -256,6 +256,49 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         return (Int(entry.nameStart)..<Int(entry.nameEnd), Int(entry.valueStart)..<Int(entry.valueEnd))
     }
 
+    // MARK: Writing
+
+    /// Appends a line `name` `separator` `value` CRLF for each field `isIncluded` says yes to:
+    /// HTTP/1.1 field lines (RFC 9112 §5) and gRPC-Web trailer blocks (PROTOCOL-WEB.md). CR and
+    /// LF are left out of values, so that a value from an upstream can never split a line. The
+    /// lines are written into one temporary block and go into `out` in one append.
+    public func appendFieldLines(
+        separator: StaticString, to out: inout [UInt8], where isIncluded: (HeaderFields, Int) -> Bool = { _, _ in true }
+    ) {
+        let extra = separator.utf8CodeUnitCount + 2
+        var capacity = 0
+        for entry in entries { capacity += Int(entry.nameEnd - entry.nameStart) + Int(entry.valueEnd - entry.valueStart) + extra }
+        guard capacity > 0 else { return }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { lines in
+            bytes.withUnsafeBufferPointer { stored in
+                let target = lines.baseAddress!
+                var count = 0
+                func write(_ source: UnsafePointer<UInt8>, _ length: Int) {
+                    (target + count).update(from: source, count: length)
+                    count += length
+                }
+                for index in entries.indices where isIncluded(self, index) {
+                    let entry = entries[index]
+                    write(stored.baseAddress! + Int(entry.nameStart), Int(entry.nameEnd - entry.nameStart))
+                    write(separator.utf8Start, separator.utf8CodeUnitCount)
+                    let value = UnsafeBufferPointer(rebasing: stored[Int(entry.valueStart)..<Int(entry.valueEnd)])
+                    if value.contains(0x0D) || value.contains(0x0A) {
+                        for byte in value where byte != 0x0D && byte != 0x0A {
+                            target[count] = byte
+                            count += 1
+                        }
+                    } else if let start = value.baseAddress {
+                        write(start, value.count)
+                    }
+                    target[count] = 0x0D
+                    target[count + 1] = 0x0A
+                    count += 2
+                }
+                out.append(contentsOf: UnsafeBufferPointer(start: target, count: count))
+            }
+        }
+    }
+
     // MARK: Reading Strings
 
     public subscript(index: Int) -> HeaderField {
@@ -303,16 +346,6 @@ extension Array<UInt8> {
     @inlinable
     public mutating func append(ascii literal: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
-    }
-
-    /// Appends a field value for the wire without CR and LF bytes: a value from an upstream
-    /// must never split a header line (HTTP/1.1 fields, gRPC-Web trailer blocks).
-    public mutating func appendFieldValue(_ value: UnsafeRawBufferPointer) {
-        if !value.contains(0x0D) && !value.contains(0x0A) {
-            append(contentsOf: value)
-            return
-        }
-        for byte in value where byte != 0x0D && byte != 0x0A { append(byte) }
     }
 }
 

@@ -12,15 +12,7 @@ public enum GRPCWebTrailers {
         out.reserveCapacity(GRPCFrame.headerLength + 64 + trailers.count * 32)
         out.append(GRPCFrame.trailerFlag)
         out.append(contentsOf: repeatElement(0, count: 4))
-        var index = 0
-        trailers.forEachField { name, value in
-            defer { index += 1 }
-            guard GRPCWebMetadata.isForwardedResponseField(trailers, index) else { return }
-            out.append(contentsOf: name)
-            out.append(UInt8(ascii: ":"))
-            out.appendFieldValue(value)
-            out.append(ascii: "\r\n")
-        }
+        trailers.appendFieldLines(separator: ":", to: &out, where: GRPCWebMetadata.isForwardedResponseField)
         GRPCFrame.writeLength(out.count - GRPCFrame.headerLength, into: &out, at: 0)
         return out
     }

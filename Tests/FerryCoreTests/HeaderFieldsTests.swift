@@ -50,10 +50,27 @@ final class HeaderFieldsTests: XCTestCase {
         XCTAssertNotEqual(reserved, ["a": "1", "b": "2"])
     }
 
-    func testFieldValuesForTheWireDropLineBreaks() {
+    func testFieldLinesForTheWireDropLineBreaksFromValues() {
+        let fields: HeaderFields = ["x-a": "v\r\nInjected: 1", "x-b": "", "x-c": "\n2\r"]
+        var out = Array("HEAD\r\n".utf8)
+        fields.appendFieldLines(separator: ": ", to: &out)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "HEAD\r\nx-a: vInjected: 1\r\nx-b: \r\nx-c: 2\r\n")
+        var trailers: [UInt8] = []
+        fields.appendFieldLines(separator: ":", to: &trailers) { _, index in index != 1 }
+        XCTAssertEqual(String(decoding: trailers, as: UTF8.self), "x-a:vInjected: 1\r\nx-c:2\r\n")
+        var none: [UInt8] = []
+        HeaderFields().appendFieldLines(separator: ": ", to: &none)
+        XCTAssertTrue(none.isEmpty)
+    }
+
+    func testFieldLinesOfACopiedSectionAndOfALargeBlock() {
+        let section = Array("Host:  a \r\nX-Long: \(String(repeating: "v", count: 3000))\r\n\r\n".utf8)
+        var block = section.withUnsafeBytes { HeaderFields(copying: $0, reservingFields: 2) }
+        block.appendField(name: 0..<4, value: 7..<8)
+        block.appendField(name: 11..<17, value: 19..<3019)
         var out: [UInt8] = []
-        Array("v\r\nInjected: 1".utf8).withUnsafeBytes { out.appendFieldValue($0) }
-        XCTAssertEqual(String(decoding: out, as: UTF8.self), "vInjected: 1")
+        block.appendFieldLines(separator: ": ", to: &out)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), "host: a\r\nx-long: \(String(repeating: "v", count: 3000))\r\n")
     }
 
     /// Random blocks built field by field agree with a plain list of pairs (seeded).
