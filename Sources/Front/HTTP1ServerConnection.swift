@@ -316,7 +316,7 @@ extension HTTP1ServerConnection: DownstreamStream {
             HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunk)
             if whole {
                 chunk.append(contentsOf: bytes)
-                chunk.append(contentsOf: HTTP1ChunkedEncoding.chunkTrailer)
+                chunk.append(ascii: "\r\n")
             }
             write(chunk)
         }

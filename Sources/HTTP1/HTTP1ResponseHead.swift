@@ -78,15 +78,21 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
 public enum HTTP1ChunkedEncoding {
     /// Appends the `size CRLF` line before a chunk of `length` bytes (must be non-zero).
     public static func appendChunkHeader(length: Int, to out: inout [UInt8]) {
-        var shift = (Int.bitWidth - length.leadingZeroBitCount + 3) / 4 * 4
-        while shift > 0 {
-            shift -= 4
-            out.append(hexDigits[(length >> shift) & 0xF])
+        // chunk-size = 1*HEXDIG: written on the stack, then appended with its CRLF at once.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Int.bitWidth / 4 + 2) { line in
+            var shift = (Int.bitWidth - length.leadingZeroBitCount + 3) / 4 * 4
+            var count = 0
+            while shift > 0 {
+                shift -= 4
+                let digit = UInt8(truncatingIfNeeded: length >> shift) & 0xF
+                line[count] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") - 10 + digit
+                count += 1
+            }
+            line[count] = UInt8(ascii: "\r")
+            line[count + 1] = UInt8(ascii: "\n")
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: line[..<(count + 2)]))
         }
-        out.append(ascii: "\r\n")
     }
-
-    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     public static let chunkTrailer: [UInt8] = [0x0D, 0x0A]
 

@@ -156,7 +156,10 @@ final class HTTP1RequestParserTests: XCTestCase {
         XCTAssertEqual(
             String(decoding: head.serialized(), as: UTF8.self),
             "HTTP/1.1 200 OK\r\ncontent-type: a/b\r\nx-evil: vInjected: 1\r\n\r\n")
-        for (length, line) in [(1, "1"), (15, "f"), (255, "ff"), (256, "100"), (0x12345, "12345")] {
+        XCTAssertEqual(String(decoding: HTTP1ResponseHead(status: 404).serialized(), as: UTF8.self), "HTTP/1.1 404 Not Found\r\n\r\n")
+        for (length, line) in [
+            (1, "1"), (15, "f"), (255, "ff"), (256, "100"), (0x12345, "12345"), (0xabcdef, "abcdef"), (Int.max, "7fffffffffffffff"),
+        ] {
             var out: [UInt8] = []
             HTTP1ChunkedEncoding.appendChunkHeader(length: length, to: &out)
             XCTAssertEqual(String(decoding: out, as: UTF8.self), line + "\r\n")
