@@ -234,6 +234,27 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         firstIndex(of: name).map { valueBytes(at: $0) }
     }
 
+    /// Whether the first field named `name` (given lower-case) has the value `value`, compared
+    /// in place (`firstValueBytes` would retain the storage for its slice).
+    public func firstValue(of name: StaticString, is value: StaticString) -> Bool {
+        guard let index = firstIndex(of: name) else { return false }
+        let entry = entries[index]
+        guard Int(entry.valueEnd - entry.valueStart) == value.utf8CodeUnitCount else { return false }
+        return bytes.withUnsafeBufferPointer {
+            memoryEqual($0.baseAddress! + Int(entry.valueStart), value.utf8Start, value.utf8CodeUnitCount)
+        }
+    }
+
+    /// Whether the value of the first field named `name` (given lower-case) starts with `prefix`.
+    public func firstValue(of name: StaticString, hasPrefix prefix: StaticString) -> Bool {
+        guard let index = firstIndex(of: name) else { return false }
+        let entry = entries[index]
+        guard Int(entry.valueEnd - entry.valueStart) >= prefix.utf8CodeUnitCount else { return false }
+        return bytes.withUnsafeBufferPointer {
+            memoryEqual($0.baseAddress! + Int(entry.valueStart), prefix.utf8Start, prefix.utf8CodeUnitCount)
+        }
+    }
+
     /// Calls `body` with the name and value bytes of every field, in order.
     public func forEachField(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
         try bytes.withUnsafeBytes { buffer in

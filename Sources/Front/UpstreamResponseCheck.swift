@@ -6,12 +6,12 @@ import FerryCore
 enum UpstreamResponseCheck {
     /// The status a response head stands for when it is not gRPC; nil when it is.
     static func head(_ headers: HeaderFields) -> GRPCStatus? {
-        if headers.firstValueBytes(":status") != [0x32, 0x30, 0x30] {  // "200"
+        if !headers.firstValue(of: ":status", is: "200") {
             let status = headers[":status"].flatMap { Int($0) } ?? 0
             return GRPCStatus(GRPCStatusCode(httpStatus: status), "upstream answered HTTP status \(status)")
         }
         if headers.firstIndex(of: "grpc-status") == nil
-            && headers.firstValueBytes("content-type")?.hasPrefix("application/grpc") != true
+            && !headers.firstValue(of: "content-type", hasPrefix: "application/grpc")
         {
             return GRPCStatus(.unknown, "upstream answered content-type '\(headers["content-type"] ?? "")', not gRPC")
         }

@@ -26,6 +26,8 @@ public struct GRPCWebContentType: Sendable, Equatable {
     }
 
     private static func parse(_ value: UnsafeRawBufferPointer) -> GRPCWebContentType? {
+        // The types gRPC-Web clients send, as they send them, are matched whole first.
+        for (spelling, type) in exactTypes where isSpelled(value, spelling) { return type }
         var start = 0
         var end = 0
         while end < value.count && value[end] != UInt8(ascii: ";") { end += 1 }
@@ -47,6 +49,19 @@ public struct GRPCWebContentType: Sendable, Equatable {
             return suffix.count
         }
         return GRPCWebContentType(isText: isText, format: format)
+    }
+
+    private static let exactTypes: [(StaticString, GRPCWebContentType)] = [
+        ("application/grpc-web+proto", GRPCWebContentType(isText: false, format: "proto")),
+        ("application/grpc-web-text", GRPCWebContentType(isText: true, format: nil)),
+        ("application/grpc-web", GRPCWebContentType(isText: false, format: nil)),
+        ("application/grpc-web-text+proto", GRPCWebContentType(isText: true, format: "proto")),
+    ]
+
+    private static func isSpelled(_ value: UnsafeRawBufferPointer, _ spelling: StaticString) -> Bool {
+        guard value.count == spelling.utf8CodeUnitCount else { return false }
+        for offset in 0..<value.count where value[offset] != spelling.utf8Start[offset] { return false }
+        return true
     }
 
     /// Whether `value[index...]` starts with `lowercase`, compared case-insensitively; on

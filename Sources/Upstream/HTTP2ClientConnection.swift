@@ -222,7 +222,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         if category == NGHTTP2_HCAT_RESPONSE && !endStream {
             call.attemptReceived(.head(responseFields))
         } else if endStream && !call.receivedHead && state == .goingAway
-            && responseFields.firstValueBytes("grpc-status")?.elementsEqual("1".utf8) == true
+            && responseFields.firstValue(of: "grpc-status", is: "1")
         {
             // A backend shutting down (grpcio's graceful stop) cancels the calls it accepted but
             // never ran once its grace period ends: an availability event, not the client's

@@ -29,6 +29,21 @@ final class HeaderFieldsTests: XCTestCase {
         XCTAssertNil(fields["missing"])
     }
 
+    func testFirstValueComparedInPlace() {
+        let fields: HeaderFields = [":status": "200", "content-type": "application/grpc+proto", ":status": "500", "x-e": ""]
+        XCTAssertTrue(fields.firstValue(of: ":status", is: "200"))
+        XCTAssertFalse(fields.firstValue(of: ":status", is: "500"), "the first field only")
+        XCTAssertFalse(fields.firstValue(of: ":status", is: "20"))
+        XCTAssertFalse(fields.firstValue(of: ":status", is: "2000"))
+        XCTAssertFalse(fields.firstValue(of: "grpc-status", is: "200"))
+        XCTAssertTrue(fields.firstValue(of: "x-e", is: ""))
+        XCTAssertTrue(fields.firstValue(of: "content-type", hasPrefix: "application/grpc"))
+        XCTAssertTrue(fields.firstValue(of: "content-type", hasPrefix: "application/grpc+proto"))
+        XCTAssertFalse(fields.firstValue(of: "content-type", hasPrefix: "application/grpc+proto2"))
+        XCTAssertFalse(fields.firstValue(of: "content-type", hasPrefix: "application/json"))
+        XCTAssertFalse(fields.firstValue(of: "accept", hasPrefix: ""))
+    }
+
     func testCopyingFieldsBetweenBlocksKeepsBoundaries() {
         let source: HeaderFields = ["a": "1", "bb": "22", "ccc": "333"]
         var target: HeaderFields = ["z": "0"]
