@@ -237,19 +237,19 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Whether the first field named `name` (given lower-case) has the value `value`, compared
     /// in place (`firstValueBytes` would retain the storage for its slice).
     public func firstValue(of name: StaticString, is value: StaticString) -> Bool {
-        guard let index = firstIndex(of: name) else { return false }
-        let entry = entries[index]
-        guard Int(entry.valueEnd - entry.valueStart) == value.utf8CodeUnitCount else { return false }
-        return bytes.withUnsafeBufferPointer {
-            memoryEqual($0.baseAddress! + Int(entry.valueStart), value.utf8Start, value.utf8CodeUnitCount)
-        }
+        firstValue(of: name, startsWith: value, wholly: true)
     }
 
     /// Whether the value of the first field named `name` (given lower-case) starts with `prefix`.
     public func firstValue(of name: StaticString, hasPrefix prefix: StaticString) -> Bool {
+        firstValue(of: name, startsWith: prefix, wholly: false)
+    }
+
+    private func firstValue(of name: StaticString, startsWith prefix: StaticString, wholly: Bool) -> Bool {
         guard let index = firstIndex(of: name) else { return false }
         let entry = entries[index]
-        guard Int(entry.valueEnd - entry.valueStart) >= prefix.utf8CodeUnitCount else { return false }
+        let length = Int(entry.valueEnd - entry.valueStart)
+        guard wholly ? length == prefix.utf8CodeUnitCount : length >= prefix.utf8CodeUnitCount else { return false }
         return bytes.withUnsafeBufferPointer {
             memoryEqual($0.baseAddress! + Int(entry.valueStart), prefix.utf8Start, prefix.utf8CodeUnitCount)
         }
