@@ -460,7 +460,13 @@ def test_a_backend_that_does_not_read_holds_a_connect_client_back(connect_ferry,
         recorder.fault = None
     assert result["summary"].count == 64
     assert held_back_at < 32, f"the client sent {held_back_at} MiB while the backend read nothing"
-    assert peak[0] - rss_before < 24 * 1024, f"Ferry grew by {peak[0] - rss_before} KiB"
+    # What the client got in before it was held back may be in Ferry twice (as received and
+    # as sent on, for JSON in two codings), and freed buffers of 1 MiB can stay resident a
+    # while (glibc moves its mmap threshold up after such a free): the growth measured over 13
+    # runs each at 5ca1cb6 and 9bb08e7+ ranged from 0 to 20 MiB, once 24.3 MiB. Buffering the
+    # whole stream would be 64 MiB or more.
+    bound = (2 * (held_back_at + 2) + 8) * 1024
+    assert peak[0] - rss_before < bound, f"Ferry grew by {peak[0] - rss_before} KiB ({held_back_at} MiB sent)"
 
 
 @pytest.mark.parametrize("version", ["http1", "http2"])
