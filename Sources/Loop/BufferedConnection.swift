@@ -67,6 +67,8 @@ public final class BufferedConnection: LoopFlushable {
     private let output: OpaquePointer
     private var reading = true
     private var readTimeout: timeval?
+    /// The read event is pending in the loop (added and not deleted since).
+    private var readEventAdded = false
     private var writeEventArmed = false
     private var outputLowWatermark = 0
     private var outputAboveWatermark = false
@@ -175,6 +177,7 @@ public final class BufferedConnection: LoopFlushable {
         if let readEvent { event_free(readEvent) }
         if let writeEvent { event_free(writeEvent) }
         readEvent = nil
+        readEventAdded = false
         writeEvent = nil
     }
 
@@ -408,24 +411,30 @@ public final class BufferedConnection: LoopFlushable {
     }
 
     private func updateReadEvent() {
-        guard state == .open, let readEvent else { return }
-        if reading {
-            if var timeout = readTimeout {
-                event_add(readEvent, &timeout)
-            } else {
-                Self.addWithoutTimeout(readEvent)
-            }
-        } else {
-            event_del(readEvent)
-        }
+        guard state == .open else { return }
+        if reading { addReadEvent(timeout: readTimeout) } else { deleteReadEvent() }
     }
 
-    /// Adds `event` with no timeout. event_add without one leaves a pending timeout as it was
-    /// (libevent's event_add), so it is taken off first: a connection's idle timeout would
-    /// otherwise cut the call it then carries, or a lingering close.
-    private static func addWithoutTimeout(_ event: OpaquePointer) {
-        event_remove_timer(event)
-        event_add(event, nil)
+    /// Makes the read event pending with `timeout`, or with none.
+    private func addReadEvent(timeout: timeval?) {
+        guard let readEvent else { return }
+        if var timeout {
+            event_add(readEvent, &timeout)
+        } else if readEventAdded {
+            // event_add without a timeout leaves a pending one as it was (libevent's
+            // event_add): it is taken off instead. A connection's idle timeout would otherwise
+            // cut the call it then carries, or a lingering close.
+            event_remove_timer(readEvent)
+        } else {
+            event_add(readEvent, nil)
+        }
+        readEventAdded = true
+    }
+
+    private func deleteReadEvent() {
+        guard let readEvent else { return }
+        event_del(readEvent)
+        readEventAdded = false
     }
 
     private func armWriteEvent(_ armed: Bool) {
@@ -475,9 +484,9 @@ public final class BufferedConnection: LoopFlushable {
             lingerTimer?.schedule(afterNanoseconds: lingerNanoseconds)
             reading = true
             readTimeout = nil
-            if let readEvent { Self.addWithoutTimeout(readEvent) }
-        } else if let readEvent {
-            event_del(readEvent)
+            addReadEvent(timeout: nil)
+        } else {
+            deleteReadEvent()
         }
         loop.scheduleFlush(self)
     }
