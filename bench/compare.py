@@ -428,10 +428,8 @@ class Bench:
         self.nghttpx = None
         if o.nghttpx:
             ensure_port_free(o.nghttpx_port)
-            self.nghttpx = Service("nghttpx", [
-                o.nghttpx, "--conf=/dev/null", "-n1", "--single-process", f"--frontend=127.0.0.1,{o.nghttpx_port};no-tls",
-                f"--backend=127.0.0.1,{o.backend_port};;proto=h2", f"--errorlog-file={self.work / f'nghttpx-{run}.log'}"],
-                o.nghttpx_port, self.work / f"nghttpx-{run}.out")
+            self.nghttpx = Service("nghttpx", nghttpx_argv(o, o.nghttpx_port, self.work / f"nghttpx-{run}.log"),
+                                   o.nghttpx_port, self.work / f"nghttpx-{run}.out")
             self.services.append(self.nghttpx)
             wait_until_serving(self.nghttpx, check=native_h1_call_ok)
         time.sleep(1)
@@ -740,9 +738,15 @@ def nghttpx_callgrind_instructions(opts, work):
     """The same count for nghttpx under the same load, in the framing it carries (native gRPC
     over HTTP/1.1): what the leanest proxy on the same libraries executes per call (issue 19)."""
     port = opts.nghttpx_port + 10
-    argv = [opts.nghttpx, "--conf=/dev/null", "-n1", "--single-process", f"--frontend=127.0.0.1,{port};no-tls",
-            f"--backend=127.0.0.1,{opts.backend_port};;proto=h2", f"--errorlog-file={work / 'callgrind-nghttpx.err'}"]
+    argv = nghttpx_argv(opts, port, work / "callgrind-nghttpx.err")
     return callgrind_per_call(opts, work, "nghttpx", argv, port, GRPC_HEADERS, native_h1_call_ok)
+
+
+def nghttpx_argv(opts, port, error_log):
+    """nghttpx as issue 19 runs it: one worker in the main process, no config file, an
+    HTTP/1.1 front on `port` and an h2 backend (the node-service)."""
+    return [opts.nghttpx, "--conf=/dev/null", "-n1", "--single-process", f"--frontend=127.0.0.1,{port};no-tls",
+            f"--backend=127.0.0.1,{opts.backend_port};;proto=h2", f"--errorlog-file={error_log}"]
 
 
 def callgrind_per_call(opts, work, name, argv, port, headers, check):

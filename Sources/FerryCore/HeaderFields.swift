@@ -93,7 +93,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         bytes.append(contentsOf: name)
         if name.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { lowerCaseASCII(nameStart..<bytes.count) }
         let valueStart = bytes.count
-        nameBits |= Self.nameBit(length: name.count, last: name.isEmpty ? 0 : bytes[valueStart - 1])
+        nameBits |= storedNameBit(nameStart..<valueStart)
         bytes.append(contentsOf: value)
         entries.append(
             Entry(
@@ -105,7 +105,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// (`init(copying:reservingFields:)`); ASCII letters of the name are lower-cased there.
     public mutating func appendField(name: Range<Int>, value: Range<Int>) {
         lowerCaseASCII(name)
-        nameBits |= Self.nameBit(length: name.count, last: name.isEmpty ? 0 : bytes[name.upperBound - 1])
+        nameBits |= storedNameBit(name)
         // A field's bytes are read as name then value: what lies between them is never read.
         entries.append(
             Entry(
@@ -118,6 +118,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// have the same length, `connection` and `user-agent` too).
     private static func nameBit(length: Int, last: UInt8) -> UInt64 {
         1 << UInt64((Int(last) &+ length &* 5) & 63)
+    }
+
+    /// The bit of the name stored (lower-cased) at `range` of `bytes`.
+    @inline(__always)
+    private func storedNameBit(_ range: Range<Int>) -> UInt64 {
+        Self.nameBit(length: range.count, last: range.isEmpty ? 0 : bytes[range.upperBound - 1])
     }
 
     /// ASCII letters in `bytes[range]` lower-cased: one uniqueness check for the whole name,
@@ -245,6 +251,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         firstValue(of: name, startsWith: prefix, wholly: false)
     }
 
+    @inline(__always)
     private func firstValue(of name: StaticString, startsWith prefix: StaticString, wholly: Bool) -> Bool {
         guard let index = firstIndex(of: name) else { return false }
         let entry = entries[index]
@@ -396,6 +403,7 @@ extension ArraySlice<UInt8> {
 extension ArraySlice<UInt8> {
     /// Whether the bytes start with `prefix`: a byte compare in place (the generic
     /// `starts(with:)` against a String's UTF-8 view walks both as sequences).
+    @inlinable
     public func hasPrefix(_ prefix: StaticString) -> Bool {
         guard count >= prefix.utf8CodeUnitCount else { return false }
         return withUnsafeBufferPointer { memoryEqual($0.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) }
@@ -404,7 +412,8 @@ extension ArraySlice<UInt8> {
 
 /// Header names are short: a byte loop, inlined, beats a call to memcmp.
 @inline(__always)
-private func memoryEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {
+@usableFromInline
+func memoryEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {
     for offset in 0..<count where lhs[offset] != rhs[offset] { return false }
     return true
 }

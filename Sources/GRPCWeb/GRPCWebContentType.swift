@@ -16,6 +16,11 @@ public struct GRPCWebContentType: Sendable, Equatable {
     /// the type is case-insensitive (RFC 9110 §8.3.1). Returns nil for anything that is not a
     /// gRPC-Web type.
     public init?(parsing value: ArraySlice<UInt8>) {
+        // The types gRPC-Web clients send, as they send them, are matched whole first.
+        if let exact = Self.exactTypes.first(where: { value.count == $0.spelling.utf8CodeUnitCount && value.hasPrefix($0.spelling) }) {
+            self = exact.type
+            return
+        }
         // On the raw bytes: every gRPC-Web request's type is parsed here.
         guard let parsed = value.withUnsafeBytes(GRPCWebContentType.parse) else { return nil }
         self = parsed
@@ -26,8 +31,6 @@ public struct GRPCWebContentType: Sendable, Equatable {
     }
 
     private static func parse(_ value: UnsafeRawBufferPointer) -> GRPCWebContentType? {
-        // The types gRPC-Web clients send, as they send them, are matched whole first.
-        for (spelling, type) in exactTypes where isSpelled(value, spelling) { return type }
         var start = 0
         var end = 0
         while end < value.count && value[end] != UInt8(ascii: ";") { end += 1 }
@@ -51,18 +54,12 @@ public struct GRPCWebContentType: Sendable, Equatable {
         return GRPCWebContentType(isText: isText, format: format)
     }
 
-    private static let exactTypes: [(StaticString, GRPCWebContentType)] = [
+    private static let exactTypes: [(spelling: StaticString, type: GRPCWebContentType)] = [
         ("application/grpc-web+proto", GRPCWebContentType(isText: false, format: "proto")),
         ("application/grpc-web-text", GRPCWebContentType(isText: true, format: nil)),
         ("application/grpc-web", GRPCWebContentType(isText: false, format: nil)),
         ("application/grpc-web-text+proto", GRPCWebContentType(isText: true, format: "proto")),
     ]
-
-    private static func isSpelled(_ value: UnsafeRawBufferPointer, _ spelling: StaticString) -> Bool {
-        guard value.count == spelling.utf8CodeUnitCount else { return false }
-        for offset in 0..<value.count where value[offset] != spelling.utf8Start[offset] { return false }
-        return true
-    }
 
     /// Whether `value[index...]` starts with `lowercase`, compared case-insensitively; on
     /// success `index` moves past it.
