@@ -913,8 +913,8 @@ def summary(rows, rate_case, instructions):
         lines.append(f"| Instructions per unary call under the same load (callgrind), Ferry gRPC-Web / nghttpx native "
                      f"gRPC over HTTP/1.1 | {ferry[0]:,.0f} ({ferry[2]:.1f} allocations) "
                      f"| {nghttpx[0]:,.0f} ({nghttpx[2]:.1f} allocations) | {nghttpx[0] / ferry[0]:.2f}× "
-                     f"| (issue 19: nghttpx's ÷ Ferry's, the per-CPU ratio if CPU time followed instructions; free of "
-                     f"the machine's noise) | – |")
+                     f"| (issue 19: nghttpx's ÷ Ferry's; free of the machine's noise, but not the per-CPU ratio: the two "
+                     f"differ in kernel time and in the cost of an instruction) | – |")
     if instructions and JWT_CACHED_CASE in instructions:
         on, off = instructions[JWT_CACHED_CASE][0], instructions[JWT_OFF_CASE][0]
         lines.append(f"| Ferry instructions per call with a cached token, JWT auth on / off (the same token sent) "
