@@ -11,23 +11,24 @@ final class AccessRecord {
     /// Unix time for the log line's timestamp (0 without an access log: not read then).
     var startRealtime: UInt64 = 0
     var startMonotonic: UInt64 = 0
+    /// The request line's method and target, for the access log only (empty without one).
     var method = ""
     var path = ""
     /// Route, gRPC method and protocol: the labels the request is counted under.
-    var series = AccessRecord.noSeries
+    var series = CallSeriesKey.none
     var clientSubject: String?
-
-    static let noSeries = CallSeriesKey(route: "", method: "", protocolName: "", httpVersion: "")
     var bytesIn = 0
     var bytesOut = 0
     var httpStatus = 0
     var traceID: String?
 
     func begin(head: HTTP1RequestHead, request: ClassifiedRequest, clientSubject: String?, logged: Bool) {
-        startRealtime = logged ? ThreadSignal.realtimeNow : 0
         startMonotonic = EventLoop.monotonicNow
-        method = head.method
-        path = head.target
+        if logged {
+            startRealtime = ThreadSignal.realtimeNow
+            method = head.method
+            path = head.target
+        }
         self.clientSubject = clientSubject
         bytesIn = 0
         bytesOut = 0
@@ -60,6 +61,9 @@ final class AccessRecord {
     /// the request afterwards (an idle keep-alive connection holds only the empty record).
     func end(in context: ListenerContext, peer: String, grpcStatus: Int?, call: UpstreamCall?) {
         let duration = EventLoop.monotonicNow - startMonotonic
+        // Moved out rather than copied: the record keeps no string of the request afterwards.
+        var series = CallSeriesKey.none
+        swap(&series, &self.series)
         context.metrics?.recordCall(series, grpcCode: grpcStatus, durationNanoseconds: duration, bytesIn: bytesIn, bytesOut: bytesOut)
         context.accessLog?.record(
             AccessLogEntry(
@@ -68,8 +72,9 @@ final class AccessRecord {
                 bytesIn: bytesIn, bytesOut: bytesOut, durationNanoseconds: duration,
                 upstream: call?.endpoint?.description, attempts: call?.attempts ?? 0, traceID: traceID,
                 clientSubject: clientSubject))
+        startRealtime = 0
+        method = ""
         path = ""
-        series = AccessRecord.noSeries
         traceID = nil
     }
 }

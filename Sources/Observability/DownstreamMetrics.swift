@@ -21,6 +21,9 @@ public struct CallSeriesKey: Hashable, Sendable, Comparable {
         self.httpVersion = httpVersion
     }
 
+    /// No series: what a record holds between requests.
+    public static var none: CallSeriesKey { CallSeriesKey(route: "", method: "", protocolName: "", httpVersion: "") }
+
     public static func < (lhs: CallSeriesKey, rhs: CallSeriesKey) -> Bool {
         (lhs.route, lhs.method, lhs.protocolName, lhs.httpVersion) < (rhs.route, rhs.method, rhs.protocolName, rhs.httpVersion)
     }
@@ -79,7 +82,7 @@ public final class DownstreamMetrics {
     private var seriesIndex: [CallSeriesKey: Int] = [:]
     /// The series of the last call: traffic comes in runs of one method, and comparing keys
     /// costs far less than hashing three strings on every call.
-    private var lastKey = CallSeriesKey(route: "", method: "", protocolName: "", httpVersion: "")
+    private var lastKey = CallSeriesKey.none
     private var lastIndex = -1
     private var limitHits: [String: UInt64] = [:]
     /// Calls a route refused before they went upstream, by route and reason. Bounded by the
