@@ -286,44 +286,59 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     // MARK: Writing
 
-    /// Appends a line `name` `separator` `value` CRLF for each field `isIncluded` says yes to:
-    /// HTTP/1.1 field lines (RFC 9112 §5) and gRPC-Web trailer blocks (PROTOCOL-WEB.md). CR and
-    /// LF are left out of values, so that a value from an upstream can never split a line. The
-    /// lines are written into one temporary block and go into `out` in one append.
-    public func appendFieldLines(
-        separator: StaticString, to out: inout [UInt8], where isIncluded: (HeaderFields, Int) -> Bool = { _, _ in true }
-    ) {
+    /// The bytes `writeFieldLines` writes at most: a line for every field.
+    public func fieldLinesCapacity(separator: StaticString) -> Int {
         let extra = separator.utf8CodeUnitCount + 2
         var capacity = 0
         for entry in entries { capacity += Int(entry.nameEnd - entry.nameStart) + Int(entry.valueEnd - entry.valueStart) + extra }
+        return capacity
+    }
+
+    /// Writes a line `name` `separator` `value` CRLF for each field `isIncluded` says yes to at
+    /// `target` (room for `fieldLinesCapacity(separator:)` bytes) and returns how many bytes it
+    /// wrote: HTTP/1.1 field lines (RFC 9112 §5) and gRPC-Web trailer blocks (PROTOCOL-WEB.md). CR
+    /// and LF are left out of values, so that a value from an upstream can never split a line.
+    public func writeFieldLines(
+        separator: StaticString, into target: UnsafeMutablePointer<UInt8>,
+        where isIncluded: (HeaderFields, Int) -> Bool = { _, _ in true }
+    ) -> Int {
+        bytes.withUnsafeBufferPointer { stored in
+            var count = 0
+            func write(_ source: UnsafePointer<UInt8>, _ length: Int) {
+                (target + count).update(from: source, count: length)
+                count += length
+            }
+            for index in entries.indices where isIncluded(self, index) {
+                let entry = entries[index]
+                write(stored.baseAddress! + Int(entry.nameStart), Int(entry.nameEnd - entry.nameStart))
+                write(separator.utf8Start, separator.utf8CodeUnitCount)
+                let value = UnsafeBufferPointer(rebasing: stored[Int(entry.valueStart)..<Int(entry.valueEnd)])
+                if value.contains(0x0D) || value.contains(0x0A) {
+                    for byte in value where byte != 0x0D && byte != 0x0A {
+                        target[count] = byte
+                        count += 1
+                    }
+                } else if let start = value.baseAddress {
+                    write(start, value.count)
+                }
+                target[count] = 0x0D
+                target[count + 1] = 0x0A
+                count += 2
+            }
+            return count
+        }
+    }
+
+    /// Appends the field lines `writeFieldLines` writes to `out`, in one append (they are
+    /// written into temporary storage first).
+    public func appendFieldLines(
+        separator: StaticString, to out: inout [UInt8], where isIncluded: (HeaderFields, Int) -> Bool = { _, _ in true }
+    ) {
+        let capacity = fieldLinesCapacity(separator: separator)
         guard capacity > 0 else { return }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { lines in
-            bytes.withUnsafeBufferPointer { stored in
-                let target = lines.baseAddress!
-                var count = 0
-                func write(_ source: UnsafePointer<UInt8>, _ length: Int) {
-                    (target + count).update(from: source, count: length)
-                    count += length
-                }
-                for index in entries.indices where isIncluded(self, index) {
-                    let entry = entries[index]
-                    write(stored.baseAddress! + Int(entry.nameStart), Int(entry.nameEnd - entry.nameStart))
-                    write(separator.utf8Start, separator.utf8CodeUnitCount)
-                    let value = UnsafeBufferPointer(rebasing: stored[Int(entry.valueStart)..<Int(entry.valueEnd)])
-                    if value.contains(0x0D) || value.contains(0x0A) {
-                        for byte in value where byte != 0x0D && byte != 0x0A {
-                            target[count] = byte
-                            count += 1
-                        }
-                    } else if let start = value.baseAddress {
-                        write(start, value.count)
-                    }
-                    target[count] = 0x0D
-                    target[count + 1] = 0x0A
-                    count += 2
-                }
-                out.append(contentsOf: UnsafeBufferPointer(start: target, count: count))
-            }
+            let count = writeFieldLines(separator: separator, into: lines.baseAddress!, where: isIncluded)
+            out.append(contentsOf: UnsafeBufferPointer(start: lines.baseAddress!, count: count))
         }
     }
 

@@ -111,7 +111,7 @@ final class GRPCWebExchange: DownstreamExchange {
             headers.append(contentsOf: extraHeaders)
             stream.sendHead(status: 200, headers: consume headers, contentLength: 0)
         case .streaming:
-            GRPCWebTrailers.frame(trailers).withUnsafeBytes { writeBody($0) }
+            GRPCWebTrailers.withFrame(trailers) { writeBody($0) }
         case .finished:
             return
         }

@@ -28,13 +28,15 @@ public struct GRPCFrame: Sendable, Equatable {
         ]
     }
 
-    /// Overwrites the length field of the prefix at `prefixStart` (for a payload appended after it).
-    public static func writeLength(_ length: Int, into bytes: inout [UInt8], at prefixStart: Int) {
+    /// Writes the 5-byte prefix for a payload of `length` bytes at `prefix` (the payload written
+    /// after it in the same storage).
+    public static func writeHeader(flags: UInt8, length: Int, at prefix: UnsafeMutablePointer<UInt8>) {
         let length = UInt32(length)
-        bytes[prefixStart + 1] = UInt8(truncatingIfNeeded: length >> 24)
-        bytes[prefixStart + 2] = UInt8(truncatingIfNeeded: length >> 16)
-        bytes[prefixStart + 3] = UInt8(truncatingIfNeeded: length >> 8)
-        bytes[prefixStart + 4] = UInt8(truncatingIfNeeded: length)
+        prefix[0] = flags
+        prefix[1] = UInt8(truncatingIfNeeded: length >> 24)
+        prefix[2] = UInt8(truncatingIfNeeded: length >> 16)
+        prefix[3] = UInt8(truncatingIfNeeded: length >> 8)
+        prefix[4] = UInt8(truncatingIfNeeded: length)
     }
 
     /// Prefix and payload, ready for the wire.

@@ -4,17 +4,18 @@ import FerryCore
 
 public enum GRPCWebTrailers {
     /// The complete trailer frame (prefix and payload) for the upstream's `trailers`, without
-    /// the fields a gRPC-Web response never forwards (GRPCWebMetadata), written in one go.
-    public static func frame(_ trailers: HeaderFields) -> [UInt8] {
-        var out: [UInt8] = []
-        // Reserved before the prefix goes in: an array literal would be one allocation and
-        // growing it a second.
-        out.reserveCapacity(GRPCFrame.headerLength + 64 + trailers.count * 32)
-        out.append(GRPCFrame.trailerFlag)
-        out.append(contentsOf: repeatElement(0, count: 4))
-        trailers.appendFieldLines(separator: ":", to: &out, where: GRPCWebMetadata.isForwardedResponseField)
-        GRPCFrame.writeLength(out.count - GRPCFrame.headerLength, into: &out, at: 0)
-        return out
+    /// the fields a gRPC-Web response never forwards (GRPCWebMetadata), lent to `body`. It is
+    /// written in one go into temporary storage (the stack, for any usual block): a response's
+    /// last frame costs no allocation.
+    public static func withFrame<Result>(_ trailers: HeaderFields, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let capacity = GRPCFrame.headerLength + trailers.fieldLinesCapacity(separator: ":")
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity) { storage in
+            let prefix = storage.baseAddress!
+            let length = trailers.writeFieldLines(
+                separator: ":", into: prefix + GRPCFrame.headerLength, where: GRPCWebMetadata.isForwardedResponseField)
+            GRPCFrame.writeHeader(flags: GRPCFrame.trailerFlag, length: length, at: prefix)
+            return body(UnsafeRawBufferPointer(start: prefix, count: GRPCFrame.headerLength + length))
+        }
     }
 
     /// Parses a trailer frame's payload back into fields (for tests and clients).
