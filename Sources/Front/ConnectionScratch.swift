@@ -20,7 +20,8 @@ final class ConnectionScratch {
     /// The storage of a response head's fields, between one head written and the next built.
     private var spareHeaders = HeaderFields()
 
-    /// A record for a request that starts (each field reset by `AccessRecord.begin`).
+    /// A record for a request that starts (`AccessRecord.begin` sets what the request needs;
+    /// `AccessRecord.end` cleared the rest before the record was given back).
     func takeRecord() -> AccessRecord {
         spareRecords.popLast() ?? AccessRecord()
     }

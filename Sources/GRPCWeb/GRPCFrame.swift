@@ -21,11 +21,10 @@ public struct GRPCFrame: Sendable, Equatable {
 
     /// The 5-byte prefix for a payload of `length` bytes.
     public static func header(flags: UInt8, length: Int) -> [UInt8] {
-        let length = UInt32(length)
-        return [
-            flags, UInt8(truncatingIfNeeded: length >> 24), UInt8(truncatingIfNeeded: length >> 16),
-            UInt8(truncatingIfNeeded: length >> 8), UInt8(truncatingIfNeeded: length),
-        ]
+        [UInt8](unsafeUninitializedCapacity: headerLength) { prefix, count in
+            writeHeader(flags: flags, length: length, at: prefix.baseAddress!)
+            count = headerLength
+        }
     }
 
     /// Writes the 5-byte prefix for a payload of `length` bytes at `prefix` (the payload written
