@@ -484,13 +484,14 @@ class Bench:
                     {"rss_kib": after, "alive": alive,
                      "per_connection_kib": (after - before) / count})
 
-    def wrk_measured(self, gateway, path, connections, script, warm_up_seconds):
-        """wrk against `path` after a warm-up; figures of the measured window."""
+    def wrk_measured(self, gateway, path, connections, script, warm_up_seconds, seconds=None):
+        """wrk against `path` after a warm-up; figures of the measured window (`seconds` long,
+        `--duration` unless given)."""
         url = f"http://127.0.0.1:{gateway.port}{path}"
         args = ["-t1", f"-c{connections}"]
         run_wrk([*args, f"-d{warm_up_seconds}s"], url, self.scripts[script])
         return self.measured(gateway, lambda: run_wrk(
-            [*args, f"-d{self.opts.duration}s", "--latency"], url, self.scripts[script]))
+            [*args, f"-d{seconds or self.opts.duration}s", "--latency"], url, self.scripts[script]))
 
     def rest(self, run, gateway):
         status, body = rest_get(gateway.port, REST_PATH)
@@ -519,11 +520,8 @@ class Bench:
         for pair in range(1, self.opts.pairs + 1):
             sides = [(self.ferry, PAIRED_CASE, "unary"), (self.nghttpx, NGHTTPX_CASE, "grpc-h1")]
             for gateway, case, script in sides if pair % 2 else reversed(sides):
-                url = f"http://127.0.0.1:{gateway.port}{UNARY_PATH}"
-                args = ["-t1", f"-c{self.opts.connections}"]
-                run_wrk([*args, "-d1s"], url, self.scripts[script])
-                figures = self.measured(gateway, lambda: run_wrk(
-                    [*args, f"-d{self.opts.pair_seconds}s", "--latency"], url, self.scripts[script]))
+                figures = self.wrk_measured(gateway, UNARY_PATH, self.opts.connections, script, 1,
+                                            seconds=self.opts.pair_seconds)
                 self.record(case, run, gateway, {"pair": pair, **figures})
 
     def workers(self, run):
