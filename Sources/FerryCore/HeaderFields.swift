@@ -147,18 +147,51 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// list of where each field lies is new (one allocation, no field copied), so a request's
     /// own block becomes its upstream metadata by leaving fields out.
     public func keepingFields(where isKept: (HeaderFields, Int) -> Bool) -> HeaderFields {
-        var kept = HeaderFields()
-        kept.bytes = bytes
-        kept.nameBits = nameBits
-        kept.entries.reserveCapacity(count)
-        for index in entries.indices where isKept(self, index) { kept.entries.append(entries[index]) }
+        var kept = self
+        kept.keepFields(where: isKept)
         return kept
+    }
+
+    /// Leaves out the fields `isKept` says no to, in place: a block this value alone holds (a
+    /// request's head handed on as its metadata) loses fields without a new list; a shared one
+    /// gets its own list, as `keepingFields` does. Every field is judged before any moves, so
+    /// `isKept` reads the block as it was.
+    public mutating func keepFields(where isKept: (HeaderFields, Int) -> Bool) {
+        // One bit per field for the verdicts; a block of more fields (`max_header_fields` allows
+        // up to 100 by default) is rebuilt instead.
+        guard count <= UInt64.bitWidth else {
+            var kept = HeaderFields()
+            kept.bytes = bytes
+            kept.nameBits = nameBits
+            kept.entries.reserveCapacity(count)
+            for index in entries.indices where isKept(self, index) { kept.entries.append(entries[index]) }
+            self = kept
+            return
+        }
+        var verdicts: UInt64 = 0
+        for index in entries.indices where isKept(self, index) { verdicts |= 1 << UInt64(index) }
+        guard verdicts.nonzeroBitCount < count else { return }
+        entries.withUnsafeMutableBufferPointer { entries in
+            var next = 0
+            for index in entries.indices where verdicts & (1 << UInt64(index)) != 0 {
+                entries[next] = entries[index]
+                next += 1
+            }
+        }
+        entries.removeLast(count - verdicts.nonzeroBitCount)
     }
 
     /// The fields that are not pseudo-header fields (`:method`, `:path`, …; RFC 9113 §8.3): an
     /// HTTP/2 request's headers, or a gRPC call's metadata.
     public var withoutPseudoFields: HeaderFields {
-        keepingFields { fields, index in !fields.name(at: index, hasPrefix: ":") }
+        var fields = self
+        fields.removePseudoFields()
+        return fields
+    }
+
+    /// Leaves out the pseudo-header fields, in place (`keepFields`).
+    public mutating func removePseudoFields() {
+        keepFields { fields, index in !fields.name(at: index, hasPrefix: ":") }
     }
 
     /// No fields, the storage kept for the next ones (a buffer reused per request).

@@ -158,8 +158,9 @@ struct ExchangeStarter {
 
     /// Answers `request`, whose body has ended: a response for the front to write, or nil
     /// when an exchange now answers on `stream` (`begin` is told of it before it starts).
+    /// `head` is consumed: its fields become the upstream call's metadata in place.
     func finish(
-        _ head: HTTP1RequestHead, _ request: ClassifiedRequest, on stream: any DownstreamStream,
+        _ head: consuming HTTP1RequestHead, _ request: ClassifiedRequest, on stream: any DownstreamStream,
         record: AccessRecord?, begin: (any DownstreamExchange) -> Void
     ) -> SimpleResponse? {
         switch request {
@@ -193,7 +194,8 @@ struct ExchangeStarter {
             exchange.start(
                 request: UpstreamRequest(
                     path: call.path,
-                    metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant),
+                    metadata: upstreamMetadata(
+                        consume head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant),
                     contentType: call.contentType.upstreamContentType,
                     timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
                     retryPolicy: route.policy.retryPolicy, retriesFailuresInTrailers: route.policy.idempotent,
@@ -386,13 +388,16 @@ struct ExchangeStarter {
     }
 
     /// The request's metadata for the backend: its own fields (those `allowed`, when a list
-    /// says), then the client's identity and the trace.
+    /// says), then the client's identity and the trace. A head handed over whole (consumed)
+    /// lends its list of fields to the metadata: no new one.
     func upstreamMetadata(
-        _ head: HTTP1RequestHead, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool, record: AccessRecord?,
-        grant: AuthGrant? = nil
+        _ head: consuming HTTP1RequestHead, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool,
+        record: AccessRecord?, grant: AuthGrant? = nil
     ) -> HeaderFields {
+        // Read before the fields are left out: an allow list may leave `traceparent` out.
+        let traceparent = head.headers.firstValueBytes("traceparent")
         var metadata = GRPCWebMetadata.requestMetadata(
-            from: head.headers, allowing: allowed, droppingUnderscoreNames: droppingUnderscoreNames)
+            from: (consume head).headers, allowing: allowed, droppingUnderscoreNames: droppingUnderscoreNames)
         if let grant, grant.changesMetadata {
             // The claims replace what the client sent under their names (a client must not
             // claim to be someone); the token stays behind when the issuer says so.
@@ -402,7 +407,7 @@ struct ExchangeStarter {
             }
             metadata.append(contentsOf: grant.forwarded)
         }
-        identityAndTrace(head, record: record, addingTo: &metadata)
+        identityAndTrace(traceparent: traceparent, record: record, addingTo: &metadata)
         return metadata
     }
 
@@ -411,14 +416,14 @@ struct ExchangeStarter {
     /// format; a client's own XFCC never passes). W3C Trace Context: the request's
     /// `traceparent` names the trace (it goes upstream with the other headers); without one, a
     /// new trace starts when the config asks for it.
-    private func identityAndTrace(_ head: HTTP1RequestHead, record: AccessRecord?, addingTo metadata: inout HeaderFields) {
+    private func identityAndTrace(traceparent: ArraySlice<UInt8>?, record: AccessRecord?, addingTo metadata: inout HeaderFields) {
         if let identity = clientIdentity {
             var value = "Subject=" + Self.xfccQuoted(identity.subject)
             for uri in identity.uris { value += ";URI=" + Self.xfccQuoted(uri) }
             for name in identity.dnsNames { value += ";DNS=" + Self.xfccQuoted(name) }
             metadata.append(name: "x-forwarded-client-cert", value: value)
         }
-        if let traceparent = head.headers.firstValueBytes("traceparent") {
+        if let traceparent {
             record?.traceID = TraceContext(traceparent: String(decoding: traceparent, as: UTF8.self))?.traceID
         } else if context.createTraceparent {
             let trace = TraceContext(using: &context.traceIDs)

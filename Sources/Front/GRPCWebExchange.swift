@@ -43,14 +43,9 @@ final class GRPCWebExchange: DownstreamExchange {
     private var state: State = .awaitingHead
     var call: UpstreamCall?
     private var credit: UpstreamCredit
-    /// The trailers that ended the response.
-    private var finalTrailers: HeaderFields?
-
-    /// A status that is not a known code counts as UNKNOWN, as a gRPC client reads it (and as
-    /// the native gRPC exchange records it).
-    var grpcStatusCode: Int? {
-        finalTrailers.map { (GRPCStatusCode(trailers: $0) ?? .unknown).rawValue }
-    }
+    /// The status of the trailers that ended the response. A status that is not a known code
+    /// counts as UNKNOWN, as a gRPC client reads it (and as the native gRPC exchange records it).
+    private(set) var grpcStatusCode: Int?
 
     init(
         stream: any DownstreamStream, contentType: GRPCWebContentType, textResponse: Bool,
@@ -115,7 +110,7 @@ final class GRPCWebExchange: DownstreamExchange {
         case .finished:
             return
         }
-        finalTrailers = trailers
+        grpcStatusCode = (GRPCStatusCode(trailers: trailers) ?? .unknown).rawValue
         state = .finished
         stream.sendEnd(trailers: HeaderFields())
     }

@@ -116,7 +116,7 @@ final class HTTP1ServerConnection {
                 armReceiveDeadline()
                 return
             }
-            switch event {
+            switch consume event {
             case .head(let head, let framing):
                 if case .awaitingRequest = state { context = slot.context }
                 let request = RequestClassifier(context: context).classify(head, framing: framing)
@@ -125,25 +125,31 @@ final class HTTP1ServerConnection {
                     started.begin(head: head, request: request, clientSubject: clientIdentity?.subject, logged: context.accessLog != nil)
                     record = started
                 }
-                state = .receiving(head, request)
                 discardedBodyBytes = 0
                 if let refusal = starter.refusalBeforeBody(request, framing: framing) {
                     refuseBeforeBodyEnds(refusal, head)
                     return
                 }
+                state = .receiving(consume head, request)
             case .body(let chunk):
                 record?.bytesIn += chunk.count
-                guard case .receiving(let head, let request) = state else { break }
+                guard case .receiving(_, let request) = state else { break }
                 let verdict = withTypedUnsafeBytes(chunk) { starter.take($0, into: request, discarded: &discardedBodyBytes) }
-                if case .refuse(let refusal) = verdict {
+                if case .refuse(let refusal) = verdict, case .receiving(let head, _) = state {
                     refuseBeforeBodyEnds(refusal, head)
                     return
                 }
             case .end:
-                guard case .receiving(let head, let request) = state else { return }
+                guard case .receiving = state else { return }
+                // Moved out, not copied: the head is this request's alone from here, so its
+                // fields become the upstream metadata in place. The exchange's start sets the
+                // next state.
+                var received = State.awaitingRequest
+                swap(&received, &state)
+                guard case .receiving(let head, let request) = consume received else { return }
                 let keepAlive = head.keepAlive && !closeAfterExchange
                 if let response = starter.finish(
-                    head, request, on: self, record: record,
+                    consume head, request, on: self, record: record,
                     begin: { beginExchange($0, keepAlive: keepAlive) })
                 {
                     respond(response, keepAlive: keepAlive)

@@ -118,15 +118,17 @@ final class HTTP2ServerStream {
                     ),
                     httpStatus: 431))
         }
-        let headers = headerBlock.withoutPseudoFields
-        guard let method = headerBlock[":method"], let target = headerBlock[":path"] else {
+        // The block is this request's alone from here: its pseudo-fields are left out in place.
+        var headers = HeaderFields()
+        swap(&headers, &headerBlock)
+        guard let method = headers[":method"], let target = headers[":path"] else {
             request = .done
             return respond(.error(GRPCStatus(.invalidArgument, "request without :method or :path"), httpStatus: 400))
         }
-        let head = HTTP1RequestHead(method: method, target: target, version: .http2, headers: headers)
-        headerBlock = HeaderFields()
+        headers.removePseudoFields()
+        let head = HTTP1RequestHead(method: method, target: target, version: .http2, headers: consume headers)
         let framing: HTTP1BodyFraming =
-            endStream ? .none : headers["content-length"].flatMap(Int.init).map { .contentLength($0) } ?? .chunked
+            endStream ? .none : head.headers["content-length"].flatMap(Int.init).map { .contentLength($0) } ?? .chunked
         let classified = RequestClassifier(context: context).classify(head, framing: framing)
         if context.recordsRequests {
             let started = connection.scratch.takeRecord()
@@ -168,7 +170,7 @@ final class HTTP2ServerStream {
     func requestEnded() {
         guard case .receivingBody(let head, let classified) = request else { return }
         request = .done
-        if let response = starter.finish(head, classified, on: self, record: record, begin: begin) { respond(response) }
+        if let response = starter.finish(consume head, classified, on: self, record: record, begin: begin) { respond(response) }
     }
 
     /// The stream closed: reset by the client, ended, or its connection gone.

@@ -23,20 +23,22 @@ public enum GRPCWebMetadata {
     /// The request metadata for the upstream call: every field but the hop-by-hop ones, those
     /// named in `Connection` (RFC 9110 §7.6.1), pseudo-fields and the `connect-` fields, which
     /// the Connect protocol reserves for itself. The request's own block with fields left out
-    /// (`keepingFields`): nothing is copied.
+    /// (`keepFields`): nothing is copied, and a block handed over whole (consumed) keeps its
+    /// list of fields too.
     /// `-bin` fields pass through as they are: both sides carry them base64-encoded. With
     /// `allowed` (lowercase names), only those fields go; `droppingUnderscoreNames`: no name
     /// with `_` goes (`limits.headers_with_underscores: drop`).
     public static func requestMetadata(
-        from headers: HeaderFields, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool = false
+        from headers: consuming HeaderFields, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool = false
     ) -> HeaderFields {
         let named = headers.firstIndex(of: "connection") == nil ? [] : headers.listMembers(for: "connection")
-        return headers.keepingFields { headers, index in
+        headers.keepFields { headers, index in
             forwarded(headers, index, excluding: requestFieldsNotForwarded)
                 && (named.isEmpty || !named.contains(headers[index].name))
                 && isAllowed(headers, index, by: allowed)
                 && !(droppingUnderscoreNames && headers.name(at: index, contains: UInt8(ascii: "_")))
         }
+        return headers
     }
 
     /// The validated `grpc-timeout` of the request, if it has one.

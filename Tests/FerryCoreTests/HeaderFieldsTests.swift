@@ -171,10 +171,32 @@ final class BytePrefixTests: XCTestCase {
         XCTAssertTrue(bytes[12...].hasPrefix("grpc+"))
     }
 
+    func testFieldsLeftOutInPlaceMatchTheKeptCopyAndLeaveSharersAlone() {
+        for count in [0, 1, 5, 64, 65, 100] {
+            var block = HeaderFields()
+            for index in 0..<count { block.append(name: "x-\(index)", value: "\(index)") }
+            let keep: (HeaderFields, Int) -> Bool = { fields, index in fields[index].name.hasSuffix("0") || index % 3 == 1 }
+            let copy = block.keepingFields(where: keep)
+            let shared = block
+            block.keepFields(where: keep)
+            XCTAssertEqual(block, copy, "\(count) fields")
+            XCTAssertEqual(shared.count, count, "a block sharing the list keeps its \(count) fields")
+            XCTAssertEqual(block.count, (0..<count).filter { "x-\($0)".hasSuffix("0") || $0 % 3 == 1 }.count)
+        }
+        var all: HeaderFields = ["a": "1", "b": "2"]
+        all.keepFields { _, _ in true }
+        XCTAssertEqual(all, ["a": "1", "b": "2"])
+        all.keepFields { _, _ in false }
+        XCTAssertTrue(all.isEmpty)
+    }
+
     func testPseudoFieldsAreLeftOut() {
         let block: HeaderFields = [":method": "POST", "content-type": "application/grpc", ":path": "/a.B/C", "x-a": ":b"]
         XCTAssertEqual(block.withoutPseudoFields, ["content-type": "application/grpc", "x-a": ":b"])
         XCTAssertTrue(HeaderFields().withoutPseudoFields.isEmpty)
+        var inPlace = block
+        inPlace.removePseudoFields()
+        XCTAssertEqual(inPlace, block.withoutPseudoFields)
     }
 
     func testANameStartsWithAPrefixOnlyWithinItself() {
