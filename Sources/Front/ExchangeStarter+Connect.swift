@@ -67,9 +67,10 @@ extension ExchangeStarter {
         startUpstream(head, call, body: [], route: route, pool: pool, exchange: exchange, record: record, grant: grant)
     }
 
-    /// The request has ended: the call starts (or its streamed request ends).
+    /// The request has ended: the call starts (or its streamed request ends). `head` is
+    /// consumed, as by `finish`.
     func finishConnect(
-        _ head: HTTP1RequestHead, _ call: PendingConnectCall, on stream: any DownstreamStream,
+        _ head: consuming HTTP1RequestHead, _ call: PendingConnectCall, on stream: any DownstreamStream,
         record: AccessRecord?, begin: (any DownstreamExchange) -> Void
     ) {
         if let exchange = call.exchange { return exchange.requestEnded() }
@@ -96,7 +97,7 @@ extension ExchangeStarter {
         let exchange: any DownstreamExchange =
             call.contentType.isStreaming ? streamExchange(call, on: stream, streamingRequest: false) : unaryExchange(call, on: stream)
         begin(exchange)
-        startUpstream(head, call, body: body, route: route, pool: pool, exchange: exchange, record: record, grant: grant)
+        startUpstream(consume head, call, body: body, route: route, pool: pool, exchange: exchange, record: record, grant: grant)
     }
 
     /// Answers a Connect call with `status`, in its own form: the unary error JSON, or a
@@ -122,14 +123,15 @@ extension ExchangeStarter {
     }
 
     private func startUpstream(
-        _ head: HTTP1RequestHead, _ call: PendingConnectCall, body: [UInt8], route: Route, pool: UpstreamPool,
+        _ head: consuming HTTP1RequestHead, _ call: PendingConnectCall, body: [UInt8], route: Route, pool: UpstreamPool,
         exchange: any DownstreamExchange, record: AccessRecord?, grant: AuthGrant?
     ) {
         // The reply is held for a retry on an idempotent route only for a unary call.
         exchange.start(
             request: UpstreamRequest(
                 path: call.path,
-                metadata: upstreamMetadata(head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant),
+                metadata: upstreamMetadata(
+                    consume head, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant),
                 contentType: "application/grpc", timeout: call.timeout ?? routeTimeout(route, path: call.path), body: body,
                 streamsBody: call.exchange != nil, retryPolicy: route.policy.retryPolicy,
                 retriesFailuresInTrailers: route.policy.idempotent && !call.contentType.isStreaming,

@@ -170,7 +170,7 @@ struct ExchangeStarter {
             call.exchange?.requestEnded()
             return nil
         case .connect(let call):
-            finishConnect(head, call, on: stream, record: record, begin: begin)
+            finishConnect(consume head, call, on: stream, record: record, begin: begin)
             return nil
         case .grpcWeb(let call):
             let body: [UInt8]
@@ -202,7 +202,7 @@ struct ExchangeStarter {
                     perTryTimeoutNanoseconds: route.policy.perTryTimeoutNanoseconds), pool: pool)
             return nil
         case .rest(let call):
-            return startREST(head, call, on: stream, record: record, begin: begin)
+            return startREST(consume head, call, on: stream, record: record, begin: begin)
         }
     }
 
@@ -235,7 +235,7 @@ struct ExchangeStarter {
     }
 
     private func startREST(
-        _ head: HTTP1RequestHead, _ call: PendingRESTCall, on stream: any DownstreamStream,
+        _ head: consuming HTTP1RequestHead, _ call: PendingRESTCall, on stream: any DownstreamStream,
         record: AccessRecord?, begin: (any DownstreamExchange) -> Void
     ) -> SimpleResponse? {
         guard let rest = context.rest else { return nil }
@@ -288,7 +288,7 @@ struct ExchangeStarter {
             acceptsGzip: ContentCoding.acceptsGzip(head.headers.listMembers(for: "accept-encoding")))
         begin(exchange)
         let metadata = upstreamMetadata(
-            head, allowing: rest.requestHeaders, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant)
+            consume head, allowing: rest.requestHeaders, droppingUnderscoreNames: call.dropsUnderscoreNames, record: record, grant: grant)
         var body: [UInt8] = []
         for message in messages { body += GRPCFrame.header(flags: 0, length: message.count) + message }
         exchange.start(
