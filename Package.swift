@@ -180,6 +180,7 @@ let package = Package(
         .testTarget(name: "ObservabilityTests", dependencies: ["Observability", "TestSupport"]),
         .testTarget(name: "AdminTests", dependencies: ["Admin"]),
         .testTarget(name: "HTTP2SupportTests", dependencies: ["HTTP2Support", "CNghttp2"]),
+        .testTarget(name: "LoopTests", dependencies: ["Loop"]),
         .testTarget(name: "UpstreamTests", dependencies: ["Upstream", "FerryCore", "Loop"]),
         .testTarget(
             name: "FrontTests",

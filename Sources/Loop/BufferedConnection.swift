@@ -3,9 +3,12 @@
 // Built on plain events rather than bufferevents, to spend as few system calls as possible:
 // - a read is one recv into the loop's shared read buffer, handed to the delegate, which parses
 //   or copies what it needs (no input buffer per connection, no FIONREAD before each read);
-// - writes are queued in an evbuffer and leave with one writev at the end of the loop
-//   iteration (`EventLoop.run`), so a response written in pieces, or many responses produced
-//   by one upstream read, cost one system call per connection;
+// - writes are gathered and leave with one system call at the end of the loop iteration
+//   (`EventLoop.run`), so a response written in pieces, or many responses produced by one
+//   upstream read, cost one system call per connection. On a plain-text socket with nothing
+//   waiting, they gather in a block of memory the loop lends (`StagedOutput`, one `send`);
+//   what the socket does not take, and all TLS output, waits in an evbuffer (writev, or
+//   SSL_write);
 // - the write event is armed only while the socket is full, so a response that fits costs no
 //   epoll_ctl.
 //
@@ -65,6 +68,8 @@ public final class BufferedConnection: LoopFlushable {
     private var readEvent: OpaquePointer?
     private var writeEvent: OpaquePointer?
     private let output: OpaquePointer
+    /// Plain-text output written since the last flush while `output` was empty.
+    private var staged = StagedOutput()
     private var reading = true
     private var readTimeout: timeval?
     /// The read event is pending in the loop (added and not deleted since).
@@ -140,6 +145,7 @@ public final class BufferedConnection: LoopFlushable {
     }
 
     deinit {
+        staged.release(to: loop)
         freeEvents()
         evbuffer_free(output)
     }
@@ -343,8 +349,13 @@ public final class BufferedConnection: LoopFlushable {
     /// Queues bytes; they leave at the end of the current event (see the file comment).
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard state == .open || state == .connecting, bytes.count > 0 else { return }
-        evbuffer_add(output, bytes.baseAddress, bytes.count)
-        if outputLowWatermark > 0 && evbuffer_get_length(output) > outputLowWatermark {
+        // Behind queued bytes, or on a socket that is or will be TLS, it waits in `output`.
+        if tls == nil && tlsClient == nil && evbuffer_get_length(output) == 0 {
+            staged.append(bytes, loop: loop)
+        } else {
+            evbuffer_add(output, bytes.baseAddress, bytes.count)
+        }
+        if outputLowWatermark > 0 && outputLength > outputLowWatermark {
             outputAboveWatermark = true
         }
         loop.scheduleFlush(self)
@@ -355,15 +366,28 @@ public final class BufferedConnection: LoopFlushable {
     }
 
     /// Bytes queued for the socket.
-    public var outputLength: Int { evbuffer_get_length(output) }
+    public var outputLength: Int { evbuffer_get_length(output) + staged.count }
 
-    /// Writes what is queued with one writev; what the socket does not take waits for the
-    /// write event.
+    /// Writes what is queued with one system call; what the socket does not take waits for
+    /// the write event.
     public func flush() {
         guard state == .open || state == .closingAfterFlush else { return }
         if let tls {
             // Output waits for the handshake, which flushes when it completes.
             guard !handshaking, writeTLS(tls) else { return }
+        } else if !staged.isEmpty {
+            // Nothing waits in `output` (see `write`): the staged bytes go first, and the rest
+            // of them queue there.
+            let sent = send(fd, staged.base, staged.count, Int32(MSG_NOSIGNAL))
+            if sent < 0 && errno != EAGAIN && errno != EINTR {
+                close(reason: .error(systemErrorDescription()))
+                return
+            }
+            if sent < staged.count {
+                let taken = max(sent, 0)
+                evbuffer_add(output, staged.base! + taken, staged.count - taken)
+            }
+            staged.release(to: loop)
         } else if evbuffer_get_length(output) > 0 {
             if evbuffer_write(output, fd) < 0 && errno != EAGAIN && errno != EINTR {
                 close(reason: .error(systemErrorDescription()))
@@ -452,6 +476,7 @@ public final class BufferedConnection: LoopFlushable {
         guard state != .closed else { return }
         let wasOpen = state == .open || state == .closingAfterFlush
         state = .closed
+        staged.release(to: loop)
         freeEvents()
         lingerTimer?.cancel()
         // close_notify, best effort (never after a TLS error: OpenSSL forbids it).

@@ -27,6 +27,12 @@ public final class EventLoop {
     /// What has output to write at the end of the current loop iteration.
     private var pendingFlushes: [any LoopFlushable] = []
     private var flushing: [any LoopFlushable] = []
+    /// Blocks that carried connections' output (`StagedOutput`), lent to the next connection
+    /// that writes: as many as were busy at once, bounded.
+    private var spareOutputBlocks: [UnsafeMutableRawPointer] = []
+    private static let maxSpareOutputBlocks = 64
+    /// A unary response and its framing fit several times over.
+    static let outputBlockSize = 4096
 
     /// Once per process, before any base exists: lets `LoopMailbox` wake a loop from another
     /// thread, and keeps a peer's close from killing the process with SIGPIPE.
@@ -45,6 +51,22 @@ public final class EventLoop {
     deinit {
         event_base_free(base)
         readBuffer.deallocate()
+        for block in spareOutputBlocks { block.deallocate() }
+    }
+
+    /// A block of `outputBlockSize` bytes for a connection's output.
+    func takeOutputBlock() -> UnsafeMutableRawPointer {
+        spareOutputBlocks.popLast() ?? .allocate(byteCount: Self.outputBlockSize, alignment: 16)
+    }
+
+    /// A block a connection's output no longer needs: kept for the next, or freed when it is
+    /// a grown one or enough are kept.
+    func giveBack(outputBlock block: UnsafeMutableRawPointer, capacity: Int) {
+        if capacity == Self.outputBlockSize && spareOutputBlocks.count < Self.maxSpareOutputBlocks {
+            spareOutputBlocks.append(block)
+        } else {
+            block.deallocate()
+        }
     }
 
     /// Asks for `flushable.flush()` at the end of this loop iteration (once, however often
