@@ -8,40 +8,46 @@
 /// is larger: that copy is the connection's own and is freed when sent).
 struct StagedOutput {
     private(set) var base: UnsafeMutableRawPointer?
-    private(set) var count = 0
-    private var capacity = 0
+    /// 32 bits each, so that every connection carries 16 bytes for this, not 24 (issue 19: an
+    /// idle connection costs ≤ 1 KiB). A loop iteration's output stays far below 4 GiB: the
+    /// connections' buffer limits stop their producers long before.
+    private var stagedCount: UInt32 = 0
+    private var capacity: UInt32 = 0
 
-    var isEmpty: Bool { count == 0 }
+    var count: Int { Int(stagedCount) }
+
+    var isEmpty: Bool { stagedCount == 0 }
 
     mutating func append(_ bytes: UnsafeRawBufferPointer, loop: EventLoop) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
-        if count + bytes.count > capacity { grow(to: count + bytes.count, loop: loop) }
+        let needed = count + bytes.count
+        if needed > Int(capacity) { grow(to: needed, loop: loop) }
         (base! + count).copyMemory(from: source, byteCount: bytes.count)
-        count += bytes.count
+        stagedCount = UInt32(needed)
     }
 
     private mutating func grow(to needed: Int, loop: EventLoop) {
         if base == nil && needed <= EventLoop.outputBlockSize {
             base = loop.takeOutputBlock()
-            capacity = EventLoop.outputBlockSize
+            capacity = UInt32(EventLoop.outputBlockSize)
             return
         }
-        var grownCapacity = max(capacity * 2, EventLoop.outputBlockSize)
+        var grownCapacity = max(Int(capacity) * 2, EventLoop.outputBlockSize)
         while grownCapacity < needed { grownCapacity *= 2 }
         let grown = UnsafeMutableRawPointer.allocate(byteCount: grownCapacity, alignment: 16)
         if let base {
             grown.copyMemory(from: base, byteCount: count)
-            loop.giveBack(outputBlock: base, capacity: capacity)
+            loop.giveBack(outputBlock: base, capacity: Int(capacity))
         }
         base = grown
-        capacity = grownCapacity
+        capacity = UInt32(grownCapacity)
     }
 
     /// Empties it: the block goes back to the loop (a grown one is freed).
     mutating func release(to loop: EventLoop) {
-        if let base { loop.giveBack(outputBlock: base, capacity: capacity) }
+        if let base { loop.giveBack(outputBlock: base, capacity: Int(capacity)) }
         base = nil
-        count = 0
+        stagedCount = 0
         capacity = 0
     }
 }
