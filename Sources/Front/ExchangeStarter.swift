@@ -401,7 +401,7 @@ struct ExchangeStarter {
         if let grant, grant.changesMetadata {
             // The claims replace what the client sent under their names (a client must not
             // claim to be someone); the token stays behind when the issuer says so.
-            metadata = metadata.keepingFields { metadata, index in
+            metadata.keepFields { metadata, index in
                 let name = metadata[index].name
                 return !grant.replacedNames.contains(name) && !(grant.dropsAuthorization && name == "authorization")
             }

@@ -379,20 +379,14 @@ public final class BufferedConnection: LoopFlushable {
             // Nothing waits in `output` (see `write`): the staged bytes go first, and the rest
             // of them queue there.
             let sent = send(fd, staged.base, staged.count, Int32(MSG_NOSIGNAL))
-            if sent < 0 && errno != EAGAIN && errno != EINTR {
-                close(reason: .error(systemErrorDescription()))
-                return
-            }
+            if closedOnWriteError(sent) { return }
             if sent < staged.count {
                 let taken = max(sent, 0)
                 evbuffer_add(output, staged.base! + taken, staged.count - taken)
             }
             staged.release(to: loop)
         } else if evbuffer_get_length(output) > 0 {
-            if evbuffer_write(output, fd) < 0 && errno != EAGAIN && errno != EINTR {
-                close(reason: .error(systemErrorDescription()))
-                return
-            }
+            if closedOnWriteError(Int(evbuffer_write(output, fd))) { return }
         }
         let remaining = evbuffer_get_length(output)
         armWriteEvent(tls == nil ? remaining > 0 : tlsWriteWantsWritable || tlsReadWantsWritable)
@@ -408,6 +402,14 @@ public final class BufferedConnection: LoopFlushable {
             outputAboveWatermark = false
             delegate?.connectionOutputDrained(self)
         }
+    }
+
+    /// Whether a write's `result` was an error other than a full or interrupted socket, which
+    /// closes the connection.
+    private func closedOnWriteError(_ result: Int) -> Bool {
+        guard result < 0 && errno != EAGAIN && errno != EINTR else { return false }
+        close(reason: .error(systemErrorDescription()))
+        return true
     }
 
     /// `connectionOutputDrained` fires when the output falls to `bytes` or below after having
