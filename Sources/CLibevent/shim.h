@@ -15,11 +15,11 @@
 #include <string.h>
 #include <stdint.h>
 #include <signal.h>
+#include <sys/eventfd.h>
 
 #include <event2/event.h>
 #include <event2/buffer.h>
 #include <event2/listener.h>
-#include <event2/thread.h>
 #include <event2/util.h>
 #include <event2/dns.h>
 #include <event2/http.h>

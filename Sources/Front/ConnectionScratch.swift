@@ -16,7 +16,7 @@ final class ConnectionScratch {
     private var spareBuffers: [[UInt8]] = []
     /// Bytes being written (a response head, a chunk header): filled and handed to the socket's
     /// output, which copies them, before anything else runs on the worker's loop.
-    private var writeBytes: [UInt8] = []
+    private var writeBytes = WriteBuffer()
     /// The storage of a response head's fields, between one head written and the next built.
     private var spareHeaders = HeaderFields()
 
@@ -58,8 +58,8 @@ final class ConnectionScratch {
 
     /// Runs `body` with the write buffer, emptied; `body` fills it and writes it out (the
     /// socket's output copies it), and keeps no reference to it.
-    func withWriteBuffer(_ body: (inout [UInt8]) -> Void) {
-        writeBytes.removeAll(keepingCapacity: true)
+    func withWriteBuffer(_ body: (inout WriteBuffer) -> Void) {
+        writeBytes.removeAll()
         body(&writeBytes)
     }
 }

@@ -305,7 +305,7 @@ extension HTTP1ServerConnection: DownstreamStream {
             }
             if closes { head.append(ascii: "connection: close\r\n") }
             head.append(ascii: "\r\n")
-            write(head)
+            head.withUnsafeBytes { write($0) }
         }
         scratch.giveBack(headers: (consume response).headers)
         chunkedResponse = contentLength == nil
@@ -321,10 +321,10 @@ extension HTTP1ServerConnection: DownstreamStream {
         scratch.withWriteBuffer { chunk in
             HTTP1ChunkedEncoding.appendChunkHeader(length: bytes.count, to: &chunk)
             if whole {
-                chunk.append(contentsOf: bytes)
+                chunk.append(bytes)
                 chunk.append(ascii: "\r\n")
             }
-            write(chunk)
+            chunk.withUnsafeBytes { write($0) }
         }
         if !whole {
             write(bytes)
@@ -337,8 +337,13 @@ extension HTTP1ServerConnection: DownstreamStream {
 
     /// The exchange wrote its last byte: next request, or close.
     func sendEnd(trailers: HeaderFields) {
-        if chunkedResponse {
-            write(trailers.isEmpty ? HTTP1ChunkedEncoding.lastChunk : HTTP1ChunkedEncoding.lastChunk(trailers: trailers))
+        if chunkedResponse && trailers.isEmpty {
+            write(HTTP1ChunkedEncoding.lastChunk)
+        } else if chunkedResponse {
+            scratch.withWriteBuffer { last in
+                HTTP1ChunkedEncoding.appendLastChunk(trailers: trailers, to: &last)
+                last.withUnsafeBytes { write($0) }
+            }
         }
         guard case .exchanging(let exchange, let keepAlive) = state else { return }
         endExchange(exchange, grpcStatus: exchange.grpcStatusCode)

@@ -13,16 +13,15 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
 
     /// The wire form, ending with the empty line.
     public func serialized() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(128 + headers.count * 48)
+        var out = WriteBuffer(capacity: 128 + headers.count * 48)
         appendStatusLineAndFields(to: &out)
         out.append(ascii: "\r\n")
-        return out
+        return out.bytes
     }
 
     /// The status line and the fields, without the empty line that ends the head: a connection
     /// adds its framing fields after them, in its own buffer (no copy of the fields).
-    public func appendStatusLineAndFields(to out: inout [UInt8]) {
+    public func appendStatusLineAndFields(to out: inout WriteBuffer) {
         if status == 200 {
             // Nearly every response: one append instead of seven.
             out.append(ascii: "HTTP/1.1 200 OK\r\n")
@@ -32,22 +31,27 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
             out.append(UInt8(ascii: "0") + UInt8(status / 10 % 10))
             out.append(UInt8(ascii: "0") + UInt8(status % 10))
             out.append(UInt8(ascii: " "))
-            HTTP1ResponseHead.reasonPhrase(status).withUTF8Buffer { out.append(contentsOf: $0) }
+            HTTP1ResponseHead.reasonPhrase(status).withUTF8Buffer { out.append(UnsafeRawBufferPointer($0)) }
             out.append(ascii: "\r\n")
         }
         headers.appendFieldLines(separator: ": ", to: &out)
     }
 
     /// `content-length: N` and its CRLF, the digits written in place.
-    public static func appendContentLength(_ length: Int, to out: inout [UInt8]) {
+    public static func appendContentLength(_ length: Int, to out: inout WriteBuffer) {
         out.append(ascii: "content-length: ")
-        let start = out.count
-        var rest = length
-        repeat {
-            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        out[start...].reverse()
+        out.append(upTo: 20) { digits in
+            var count = 0
+            var rest = length
+            repeat {
+                digits[count] = UInt8(ascii: "0") + UInt8(rest % 10)
+                count += 1
+                rest /= 10
+            } while rest > 0
+            var reversed = UnsafeMutableBufferPointer(start: digits, count: count)
+            reversed.reverse()
+            return count
+        }
         out.append(ascii: "\r\n")
     }
 
@@ -77,9 +81,9 @@ public struct HTTP1ResponseHead: Sendable, Equatable {
 /// Chunked transfer coding for response bodies (RFC 9112 §7.1).
 public enum HTTP1ChunkedEncoding {
     /// Appends the `size CRLF` line before a chunk of `length` bytes (must be non-zero).
-    public static func appendChunkHeader(length: Int, to out: inout [UInt8]) {
-        // chunk-size = 1*HEXDIG: written on the stack, then appended with its CRLF at once.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: Int.bitWidth / 4 + 2) { line in
+    public static func appendChunkHeader(length: Int, to out: inout WriteBuffer) {
+        // chunk-size = 1*HEXDIG, written in place with its CRLF.
+        out.append(upTo: Int.bitWidth / 4 + 2) { line in
             var shift = (Int.bitWidth - length.leadingZeroBitCount + 3) / 4 * 4
             var count = 0
             while shift > 0 {
@@ -90,20 +94,19 @@ public enum HTTP1ChunkedEncoding {
             }
             line[count] = UInt8(ascii: "\r")
             line[count + 1] = UInt8(ascii: "\n")
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: line[..<(count + 2)]))
+            return count + 2
         }
     }
 
     public static let chunkTrailer: [UInt8] = [0x0D, 0x0A]
 
-    /// The last-chunk with an empty trailer section.
+    /// The last-chunk with an empty trailer section, as a response without trailers ends.
     public static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
-    /// The last-chunk with `trailers` as its trailer section (RFC 9112 §7.1.2).
-    public static func lastChunk(trailers: HeaderFields) -> [UInt8] {
-        var out = Array("0\r\n".utf8)
+    /// Appends the last-chunk with `trailers` as its trailer section (RFC 9112 §7.1.2).
+    public static func appendLastChunk(trailers: HeaderFields, to out: inout WriteBuffer) {
+        out.append(ascii: "0\r\n")
         trailers.appendFieldLines(separator: ": ", to: &out)
         out.append(ascii: "\r\n")
-        return out
     }
 }

@@ -1,6 +1,7 @@
-import FerryCore
 import TestSupport
 import XCTest
+
+@testable import FerryCore
 
 final class HeaderFieldsTests: XCTestCase {
     func testNamesAreLowerCasedValuesKept() {
@@ -67,13 +68,14 @@ final class HeaderFieldsTests: XCTestCase {
 
     func testFieldLinesForTheWireDropLineBreaksFromValues() {
         let fields: HeaderFields = ["x-a": "v\r\nInjected: 1", "x-b": "", "x-c": "\n2\r"]
-        var out = Array("HEAD\r\n".utf8)
+        var out = WriteBuffer()
+        out.append(ascii: "HEAD\r\n")
         fields.appendFieldLines(separator: ": ", to: &out)
-        XCTAssertEqual(String(decoding: out, as: UTF8.self), "HEAD\r\nx-a: vInjected: 1\r\nx-b: \r\nx-c: 2\r\n")
-        var trailers: [UInt8] = []
+        XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), "HEAD\r\nx-a: vInjected: 1\r\nx-b: \r\nx-c: 2\r\n")
+        var trailers = WriteBuffer()
         fields.appendFieldLines(separator: ":", to: &trailers) { _, index in index != 1 }
-        XCTAssertEqual(String(decoding: trailers, as: UTF8.self), "x-a:vInjected: 1\r\nx-c:2\r\n")
-        var none: [UInt8] = []
+        XCTAssertEqual(String(decoding: trailers.bytes, as: UTF8.self), "x-a:vInjected: 1\r\nx-c:2\r\n")
+        var none = WriteBuffer()
         HeaderFields().appendFieldLines(separator: ": ", to: &none)
         XCTAssertTrue(none.isEmpty)
     }
@@ -83,9 +85,9 @@ final class HeaderFieldsTests: XCTestCase {
         var block = section.withUnsafeBytes { HeaderFields(copying: $0, reservingFields: 2) }
         block.appendField(name: 0..<4, value: 7..<8)
         block.appendField(name: 11..<17, value: 19..<3019)
-        var out: [UInt8] = []
+        var out = WriteBuffer(capacity: 16)
         block.appendFieldLines(separator: ": ", to: &out)
-        XCTAssertEqual(String(decoding: out, as: UTF8.self), "host: a\r\nx-long: \(String(repeating: "v", count: 3000))\r\n")
+        XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), "host: a\r\nx-long: \(String(repeating: "v", count: 3000))\r\n")
     }
 
     /// Random blocks built field by field agree with a plain list of pairs (seeded).
@@ -108,6 +110,37 @@ final class HeaderFieldsTests: XCTestCase {
             XCTAssertEqual(fields.values(for: "x-a"), model.filter { $0.0 == "x-a" }.map(\.1))
             XCTAssertEqual(fields.firstIndex(of: "host"), model.firstIndex { $0.0 == "host" })
         }
+    }
+
+    /// Names are lower-cased eight bytes at a time: every byte value, at every position of a
+    /// word and in the bytes after the last whole word, comes out as a byte-by-byte lower-casing
+    /// would leave it (only `A`–`Z` change; bytes above 0x7F whose low bits spell a letter do not).
+    func testEveryByteOfANameIsLowerCasedAsASCIIAlone() {
+        func lowered(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte + 0x20 : byte }
+        for length in [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 21] {
+            for position in 0..<length {
+                var names: [[UInt8]] = []
+                var fields = HeaderFields()
+                var copied = HeaderFields(copying: UnsafeRawBufferPointer(start: nil, count: 0), reservingFields: 0)
+                for byte in UInt8.min...UInt8.max {
+                    var name = (0..<length).map { UInt8(truncatingIfNeeded: 0x3F + $0 * 7) }
+                    name[position] = byte
+                    names.append(name)
+                    name.withUnsafeBytes { fields.append(name: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
+                    name.withUnsafeBytes { copied.append(name: $0, value: UnsafeRawBufferPointer(start: nil, count: 0)) }
+                }
+                for (index, name) in names.enumerated() {
+                    XCTAssertEqual(Array(fields.nameBytes(at: index)), name.map(lowered), "length \(length), byte at \(position)")
+                    XCTAssertEqual(Array(copied.nameBytes(at: index)), name.map(lowered))
+                }
+            }
+        }
+        let section = Array("X-Forwarded-FOR\u{7F}: v\r\n".utf8) + [0xC1, 0xDA, 0x41, 0x5A, 0x40, 0x5B, 0x60, 0x7B, 0x61]
+        var block = section.withUnsafeBytes { HeaderFields(copying: $0, reservingFields: 2) }
+        block.appendField(name: 0..<16, value: 18..<19)
+        block.appendField(name: 21..<30, value: 30..<30)
+        XCTAssertEqual(Array(block.nameBytes(at: 0)), Array("x-forwarded-for\u{7F}".utf8))
+        XCTAssertEqual(Array(block.nameBytes(at: 1)), [0xC1, 0xDA, 0x61, 0x7A, 0x40, 0x5B, 0x60, 0x7B, 0x61])
     }
 
     /// A name is found wherever it is, however the block was built; a name that is not there
@@ -227,5 +260,32 @@ final class BytePrefixTests: XCTestCase {
         whole.append(contentsOf: block)
         XCTAssertEqual(Array(whole), [HeaderField(name: "x-first", value: "1")] + Array(expected))
         XCTAssertEqual(block.withoutPseudoFields, expected)
+    }
+
+    /// Compared a word at a time, with overlapping last words: runs of every length up to 40
+    /// are equal to themselves and unequal wherever one byte differs, at any offset from an
+    /// aligned start.
+    func testMemoryEqualAtEveryLengthAndEveryDifferingByte() {
+        let base = (0..<48).map { UInt8(truncatingIfNeeded: 0x61 + $0 % 26) }
+        for shift in 0..<3 {
+            for count in 0...40 {
+                var other = Array(base[shift..<(shift + count)])
+                base.withUnsafeBufferPointer { left in
+                    other.withUnsafeBufferPointer { right in
+                        XCTAssertTrue(memoryEqual(left.baseAddress! + shift, right.baseAddress!, count), "length \(count)")
+                    }
+                }
+                for position in 0..<count {
+                    other[position] ^= 0x20
+                    base.withUnsafeBufferPointer { left in
+                        other.withUnsafeBufferPointer { right in
+                            XCTAssertFalse(
+                                memoryEqual(left.baseAddress! + shift, right.baseAddress!, count), "length \(count), byte \(position)")
+                        }
+                    }
+                    other[position] ^= 0x20
+                }
+            }
+        }
     }
 }

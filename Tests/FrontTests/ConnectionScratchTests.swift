@@ -38,12 +38,13 @@ final class ConnectionScratchTests: XCTestCase {
         let scratch = ConnectionScratch()
         var written: [[UInt8]] = []
         scratch.withWriteBuffer { bytes in
-            bytes.append(contentsOf: [1, 2])
-            written.append(bytes)
+            bytes.append(1)
+            bytes.append(2)
+            written.append(bytes.bytes)
         }
         scratch.withWriteBuffer { bytes in
             bytes.append(3)
-            written.append(bytes)
+            written.append(bytes.bytes)
         }
         XCTAssertEqual(written, [[1, 2], [3]])
     }

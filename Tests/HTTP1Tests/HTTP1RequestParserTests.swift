@@ -160,12 +160,16 @@ final class HTTP1RequestParserTests: XCTestCase {
         for (length, line) in [
             (1, "1"), (15, "f"), (255, "ff"), (256, "100"), (0x12345, "12345"), (0xabcdef, "abcdef"), (Int.max, "7fffffffffffffff"),
         ] {
-            var out: [UInt8] = []
+            var out = WriteBuffer()
             HTTP1ChunkedEncoding.appendChunkHeader(length: length, to: &out)
-            XCTAssertEqual(String(decoding: out, as: UTF8.self), line + "\r\n")
+            XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), line + "\r\n")
         }
-        XCTAssertEqual(
-            String(decoding: HTTP1ChunkedEncoding.lastChunk(trailers: ["x-grpc-trailer-a": "1\r\nb: 2"]), as: UTF8.self),
-            "0\r\nx-grpc-trailer-a: 1b: 2\r\n\r\n")
+        var last = WriteBuffer()
+        HTTP1ChunkedEncoding.appendLastChunk(trailers: ["x-grpc-trailer-a": "1\r\nb: 2"], to: &last)
+        XCTAssertEqual(String(decoding: last.bytes, as: UTF8.self), "0\r\nx-grpc-trailer-a: 1b: 2\r\n\r\n")
+        var empty = WriteBuffer()
+        HTTP1ChunkedEncoding.appendLastChunk(trailers: HeaderFields(), to: &empty)
+        XCTAssertEqual(String(decoding: empty.bytes, as: UTF8.self), "0\r\n\r\n")
+        XCTAssertEqual(HTTP1ChunkedEncoding.lastChunk, empty.bytes)
     }
 }

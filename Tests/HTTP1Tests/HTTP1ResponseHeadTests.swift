@@ -10,16 +10,17 @@ final class HTTP1ResponseHeadTests: XCTestCase {
         XCTAssertEqual(
             String(decoding: head.serialized(), as: UTF8.self),
             "HTTP/1.1 404 Not Found\r\ncontent-type: application/grpc-web+proto\r\n\r\n")
-        var out: [UInt8] = []
+        var out = WriteBuffer()
         head.appendStatusLineAndFields(to: &out)
-        XCTAssertEqual(out + Array("\r\n".utf8), head.serialized())
+        XCTAssertEqual(out.bytes + Array("\r\n".utf8), head.serialized())
     }
 
     func testContentLengthDigitsAreWrittenInPlace() {
         for length in [0, 7, 10, 1234, 4_194_309] {
-            var out = Array("x".utf8)
+            var out = WriteBuffer()
+            out.append(ascii: "x")
             HTTP1ResponseHead.appendContentLength(length, to: &out)
-            XCTAssertEqual(String(decoding: out, as: UTF8.self), "xcontent-length: \(length)\r\n")
+            XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), "xcontent-length: \(length)\r\n")
         }
     }
 }
