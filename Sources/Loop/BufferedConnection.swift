@@ -432,7 +432,7 @@ public final class BufferedConnection: LoopFlushable {
     /// A read timeout: the connection closes with `.timeout` when no byte arrives for this
     /// long while reading is enabled. nil turns it off.
     public func setReadTimeout(nanoseconds: UInt64?) {
-        readTimeout = nanoseconds.map { timeval(nanoseconds: $0) }
+        readTimeout = nanoseconds.map { loop.commonTimeout(nanoseconds: $0) }
         updateReadEvent()
     }
 

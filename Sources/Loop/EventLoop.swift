@@ -33,6 +33,8 @@ public final class EventLoop {
     private static let maxSpareOutputBlocks = 64
     /// A unary response and its framing fit several times over.
     static let outputBlockSize = 4096
+    /// The timeouts handed out so far, by duration (a config has a few).
+    private var commonTimeouts: [(nanoseconds: UInt64, timeout: timeval)] = []
 
     /// Once per process, before any base exists: keeps a peer's close from killing the process
     /// with SIGPIPE. libevent's locks stay off (no `evthread_use_pthreads`): each base is touched
@@ -69,6 +71,21 @@ public final class EventLoop {
         } else {
             block.deallocate()
         }
+    }
+
+    /// A timeout of `nanoseconds` for `event_add`, as one of libevent's common timeouts: every
+    /// event added with it waits in one queue in deadline order, so adding and removing it is
+    /// O(1), where an ordinary timeout is a heap operation. Connections re-arm their read
+    /// timeouts on every request (a persistent event's timeout restarts when it fires, and the
+    /// idle timeout is taken off and put back around each exchange). The value is libevent's
+    /// encoding of the queue (`event_base_init_common_timeout`), valid for this loop only;
+    /// past libevent's 256 queues a plain timeout is returned.
+    func commonTimeout(nanoseconds: UInt64) -> timeval {
+        if let known = commonTimeouts.first(where: { $0.nanoseconds == nanoseconds }) { return known.timeout }
+        var duration = timeval(nanoseconds: nanoseconds)
+        let timeout = event_base_init_common_timeout(base, &duration)?.pointee ?? duration
+        commonTimeouts.append((nanoseconds, timeout))
+        return timeout
     }
 
     /// Asks for `flushable.flush()` at the end of this loop iteration (once, however often
