@@ -111,13 +111,14 @@ final class HTTP1ServerConnection {
                 respond(.error(GRPCStatus(error.grpcCode, error.description), httpStatus: error.status), keepAlive: false)
                 return
             }
-            guard let event else {
+            // Switched on as it came, not unwrapped first: `guard let` would copy the event (a
+            // head's strings and fields) and destroy the optional after.
+            switch consume event {
+            case nil:
                 // A request has started (head or body partly here): it must keep arriving.
                 armReceiveDeadline()
                 return
-            }
-            switch consume event {
-            case .head(let head, let framing):
+            case .head(let head, let framing)?:
                 if case .awaitingRequest = state { context = slot.context }
                 let request = RequestClassifier(context: context).classify(head, framing: framing)
                 if context.recordsRequests {
@@ -131,7 +132,7 @@ final class HTTP1ServerConnection {
                     return
                 }
                 state = .receiving(consume head, request)
-            case .body(let chunk):
+            case .body(let chunk)?:
                 record?.bytesIn += chunk.count
                 guard case .receiving(_, let request) = state else { break }
                 let verdict = withTypedUnsafeBytes(chunk) { starter.take($0, into: request, discarded: &discardedBodyBytes) }
@@ -139,7 +140,7 @@ final class HTTP1ServerConnection {
                     refuseBeforeBodyEnds(refusal, head)
                     return
                 }
-            case .end:
+            case .end?:
                 guard case .receiving = state else { return }
                 // Moved out, not copied: the head is this request's alone from here, so its
                 // fields become the upstream metadata in place. The exchange's start sets the
