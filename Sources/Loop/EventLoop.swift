@@ -34,7 +34,7 @@ public final class EventLoop {
     /// A unary response and its framing fit several times over.
     static let outputBlockSize = 4096
     /// The timeouts handed out so far, by duration (a config has a few).
-    private var commonTimeouts: [(nanoseconds: UInt64, timeout: timeval)] = []
+    private var commonTimeouts: [CommonTimeout] = []
 
     /// Once per process, before any base exists: keeps a peer's close from killing the process
     /// with SIGPIPE. libevent's locks stay off (no `evthread_use_pthreads`): each base is touched
@@ -84,7 +84,7 @@ public final class EventLoop {
         if let known = commonTimeouts.first(where: { $0.nanoseconds == nanoseconds }) { return known.timeout }
         var duration = timeval(nanoseconds: nanoseconds)
         let timeout = event_base_init_common_timeout(base, &duration)?.pointee ?? duration
-        commonTimeouts.append((nanoseconds, timeout))
+        commonTimeouts.append(CommonTimeout(nanoseconds: nanoseconds, timeout: timeout))
         return timeout
     }
 
@@ -133,6 +133,14 @@ public final class EventLoop {
     public func stop() {
         event_base_loopbreak(base)
     }
+}
+
+/// A duration and libevent's common timeout for it (a struct, not a tuple: the run time builds a
+/// tuple type's metadata from its mangled name, with the demangler and libstdc++'s strings,
+/// about 400 KiB of pages that an idle gateway otherwise never touches).
+private struct CommonTimeout {
+    let nanoseconds: UInt64
+    let timeout: timeval
 }
 
 func timeval(nanoseconds: UInt64) -> timeval {
