@@ -106,7 +106,8 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         let valueEnd = valueStart + value.count
         if valueEnd > bytes.count { growBytes(toHold: valueEnd) }
         nameBits |= bytes.withUnsafeMutableBytes { stored in
-            let base = stored.baseAddress!
+            // No storage only when nothing is stored yet and this field is empty too.
+            guard let base = stored.baseAddress else { return Self.nameBit(length: 0, last: 0) }
             if let name = name.baseAddress { (base + nameStart).copyMemory(from: name, byteCount: valueStart - nameStart) }
             if let value = value.baseAddress { (base + valueStart).copyMemory(from: value, byteCount: valueEnd - valueStart) }
             return Self.lowerCaseName(at: base + nameStart, length: valueStart - nameStart)
@@ -218,6 +219,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Appends `other`'s stored bytes in `range`.
     private mutating func appendBytes(of other: HeaderFields, _ range: Range<Int>) {
+        guard !range.isEmpty else { return }
         let start = Int(byteCount)
         if start + range.count > bytes.count { growBytes(toHold: start + range.count) }
         other.bytes.withUnsafeBytes { source in

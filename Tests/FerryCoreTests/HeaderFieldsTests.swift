@@ -58,6 +58,23 @@ final class HeaderFieldsTests: XCTestCase {
         XCTAssertEqual(visited, ["z=0", "bb=22", "a=1", "bb=22", "ccc=333"])
     }
 
+    /// Empty names, values and blocks need no storage and are kept as they are.
+    func testEmptyFieldsAndBlocks() {
+        var fields = HeaderFields()
+        fields.append(name: "", value: "")
+        fields.append(contentsOf: HeaderFields())
+        XCTAssertEqual(fields.count, 1)
+        XCTAssertEqual(fields[0], HeaderField(name: "", value: ""))
+        var copied = HeaderFields()
+        copied.append(fields, at: 0)
+        copied.append(contentsOf: fields)
+        copied.append(name: "A", value: "")
+        XCTAssertEqual(copied, ["": "", "": "", "a": ""])
+        var none = HeaderFields()
+        none.append(contentsOf: HeaderFields())
+        XCTAssertTrue(none.isEmpty)
+    }
+
     func testEqualityIgnoresHowTheBlockWasBuilt() {
         var reserved = HeaderFields(reservingFields: 8, bytes: 512)
         reserved.append(name: "A", value: "1")
