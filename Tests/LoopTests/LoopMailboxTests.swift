@@ -34,6 +34,8 @@ final class LoopMailboxTests: XCTestCase {
         }
         loop.run()
         guardTimer.cancel()
+        // The handler holds the mailbox through `mailbox`: the cycle ends here.
+        mailbox = nil
         XCTAssertEqual(total, threads * perThread)
         for thread in 0..<threads { XCTAssertEqual(received[thread], Array(0..<perThread)) }
     }
