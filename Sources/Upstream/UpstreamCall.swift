@@ -359,8 +359,11 @@ public final class UpstreamCall {
             pool.attemptEnded(self, code: code)
         }
         if let pool, lifecycle.considersRetry(after: code) {
-            var random = SystemRandomNumberGenerator()
+            // The backoff's jitter needs spread, not secrecy: SplitMix64 seeded from the clock,
+            // as RefreshTimer's. (With `SystemRandomNumberGenerator`, an empty struct passed
+            // inout, the ThreadSanitizer build crashed inside its own access check here.)
             let now = EventLoop.monotonicNow
+            var random = SplitMix64(state: now)
             switch lifecycle.attemptEnded(
                 code: code, pushback: pushback(), throttleAllows: pool.throttle?.allowsRetry ?? true,
                 deadlineLeftNanoseconds: deadline.map { $0 > now ? $0 - now : 0 }, using: &random)
