@@ -84,8 +84,7 @@ final class HTTP2ServerConnection: LoopFlushable {
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
             read_callback: { session, streamID, buffer, length, flags, _, userData in
-                let connection = HTTP2ServerConnection.connection(userData)
-                guard let session, let stream = connection.streams[streamID] else {
+                guard let session, let stream = HTTP2ServerConnection.withConnection(userData, { $0.streams[streamID] }) else {
                     return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
                 }
                 return stream.responseBytes(into: buffer!, maxLength: length, flags: flags!, session: session)
@@ -190,8 +189,10 @@ final class HTTP2ServerConnection: LoopFlushable {
 
     // MARK: nghttp2 events
 
-    private static func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2ServerConnection {
-        Unmanaged<HTTP2ServerConnection>.fromOpaque(userData!).takeUnretainedValue()
+    private static func withConnection<Result>(
+        _ userData: UnsafeMutableRawPointer?, _ body: (HTTP2ServerConnection) -> Result
+    ) -> Result {
+        NGHTTP2.withOwner(userData, body)
     }
 
     private func streamBegins(_ streamID: Int32) {
@@ -236,41 +237,22 @@ final class HTTP2ServerConnection: LoopFlushable {
         nghttp2_session_callbacks_new(&callbacks)
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, frame, userData in
             guard let frame, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST else { return 0 }
-            HTTP2ServerConnection.connection(userData).streamBegins(frame.pointee.hd.stream_id)
+            HTTP2ServerConnection.withConnection(userData) { $0.streamBegins(frame.pointee.hd.stream_id) }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
-            guard let frame, let stream = HTTP2ServerConnection.connection(userData).streams[frame.pointee.hd.stream_id] else { return 0 }
+            guard let frame, let stream = HTTP2ServerConnection.withConnection(userData, { $0.streams[frame.pointee.hd.stream_id] }) else {
+                return 0
+            }
             stream.headerField(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
-            let connection = HTTP2ServerConnection.connection(userData)
-            let header = frame.pointee.hd
-            let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-            switch UInt32(header.type) {
-            case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0:
-                return connection.pingReceived() ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
-            case NGHTTP2_RST_STREAM.rawValue:
-                return connection.streamReset(header.stream_id) ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
-            default:
-                break
-            }
-            guard let stream = connection.streams[header.stream_id] else { return 0 }
-            switch UInt32(header.type) {
-            case NGHTTP2_HEADERS.rawValue where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
-                stream.headEnded(endStream: endStream)
-            case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:
-                // Request trailers (ignored: gRPC requests have none) or DATA, ending the request.
-                if endStream { stream.requestEnded() }
-            default:
-                break
-            }
-            return 0
+            return HTTP2ServerConnection.withConnection(userData) { $0.frameReceived(frame) }
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            guard let stream = HTTP2ServerConnection.connection(userData).streams[streamID] else { return 0 }
+            guard let stream = HTTP2ServerConnection.withConnection(userData, { $0.streams[streamID] }) else { return 0 }
             stream.bodyReceived(UnsafeRawBufferPointer(start: data, count: length))
             return 0
         }
@@ -278,7 +260,7 @@ final class HTTP2ServerConnection: LoopFlushable {
             guard let session, let frame else { return 0 }
             let type = UInt32(frame.pointee.hd.type)
             guard type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue else { return 0 }
-            HTTP2ServerConnection.connection(userData).keepalive.responseSent()
+            HTTP2ServerConnection.withConnection(userData) { $0.keepalive.responseSent() }
             guard frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0 else { return 0 }
             let streamID = frame.pointee.hd.stream_id
             // The response is complete while the client still sends: RST_STREAM(NO_ERROR) tells
@@ -290,22 +272,48 @@ final class HTTP2ServerConnection: LoopFlushable {
         }
         nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, userData in
             guard let header else { return 0 }
-            let connection = HTTP2ServerConnection.connection(userData)
-            guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length)
-            else { return 0 }
-            // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
-            connection.abuse = HTTP2Abuse(
-                limit: "http2_empty_frames",
-                reason: "HTTP/2 client sent more than \(connection.emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM)",
-                code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "empty_frames")
-            return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+            return HTTP2ServerConnection.withConnection(userData) { connection in
+                let frame = header.pointee
+                guard connection.emptyFrames.frameBegins(type: frame.type, flags: frame.flags, length: frame.length) else { return 0 }
+                // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
+                connection.abuse = HTTP2Abuse(
+                    limit: "http2_empty_frames",
+                    reason: "HTTP/2 client sent more than \(connection.emptyFrames.limit) empty frames in a row; GOAWAY(ENHANCE_YOUR_CALM)",
+                    code: NGHTTP2_ENHANCE_YOUR_CALM, debugData: "empty_frames")
+                return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+            }
         }
         // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
-            HTTP2ServerConnection.connection(userData).streamClosed(streamID)
+            HTTP2ServerConnection.withConnection(userData) { $0.streamClosed(streamID) }
             return 0
         }
         return callbacks!
+    }
+
+    /// A whole frame is in (nghttp2's on_frame_recv).
+    private func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let header = frame.pointee.hd
+        let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        switch UInt32(header.type) {
+        case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) == 0:
+            return pingReceived() ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+        case NGHTTP2_RST_STREAM.rawValue:
+            return streamReset(header.stream_id) ? 0 : Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+        default:
+            break
+        }
+        guard let stream = streams[header.stream_id] else { return 0 }
+        switch UInt32(header.type) {
+        case NGHTTP2_HEADERS.rawValue where frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST:
+            stream.headEnded(endStream: endStream)
+        case NGHTTP2_HEADERS.rawValue, NGHTTP2_DATA.rawValue:
+            // Request trailers (ignored: gRPC requests have none) or DATA, ending the request.
+            if endStream { stream.requestEnded() }
+        default:
+            break
+        }
+        return 0
     }
 }
 

@@ -192,8 +192,9 @@ final class GRPCServerConnection {
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
             read_callback: { _, streamID, buffer, length, flags, _, userData in
-                let connection = Unmanaged<GRPCServerConnection>.fromOpaque(userData!).takeUnretainedValue()
-                return connection.readResponse(streamID: streamID, into: buffer!, length: length, flags: flags!)
+                GRPCServerConnection.withConnection(userData) {
+                    $0.readResponse(streamID: streamID, into: buffer!, length: length, flags: flags!)
+                }
             })
         _ = NGHTTP2.withHeaderBlock(fields) { block, count in
             nghttp2_submit_response(session, streamID, block, count, &provider)
@@ -231,8 +232,10 @@ final class GRPCServerConnection {
         }
     }
 
-    private static func connection(_ userData: UnsafeMutableRawPointer?) -> GRPCServerConnection {
-        Unmanaged<GRPCServerConnection>.fromOpaque(userData!).takeUnretainedValue()
+    private static func withConnection<Result>(
+        _ userData: UnsafeMutableRawPointer?, _ body: (GRPCServerConnection) -> Result
+    ) -> Result {
+        NGHTTP2.withOwner(userData, body)
     }
 
     private static func makeCallbacks() -> OpaquePointer {
@@ -242,34 +245,38 @@ final class GRPCServerConnection {
             guard let frame, UInt32(frame.pointee.hd.type) == NGHTTP2_HEADERS.rawValue,
                 frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST
             else { return 0 }
-            GRPCServerConnection.connection(userData).streams[frame.pointee.hd.stream_id] = Stream()
+            GRPCServerConnection.withConnection(userData) { $0.streams[frame.pointee.hd.stream_id] = Stream() }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, frame, name, nameLength, value, valueLength, _, userData in
-            guard let frame, let stream = GRPCServerConnection.connection(userData).streams[frame.pointee.hd.stream_id] else { return 0 }
+            guard let frame, let stream = GRPCServerConnection.withConnection(userData, { $0.streams[frame.pointee.hd.stream_id] }) else {
+                return 0
+            }
             stream.headers.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
             return 0
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            GRPCServerConnection.connection(userData).bodyReceived(streamID: streamID, UnsafeRawBufferPointer(start: data, count: length))
+            GRPCServerConnection.withConnection(userData) {
+                $0.bodyReceived(streamID: streamID, UnsafeRawBufferPointer(start: data, count: length))
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
             let type = UInt32(frame.pointee.hd.type)
             if type == NGHTTP2_HEADERS.rawValue, frame.pointee.headers.cat == NGHTTP2_HCAT_REQUEST {
-                GRPCServerConnection.connection(userData).headersReceived(streamID: frame.pointee.hd.stream_id)
+                GRPCServerConnection.withConnection(userData) { $0.headersReceived(streamID: frame.pointee.hd.stream_id) }
             }
             if (type == NGHTTP2_HEADERS.rawValue || type == NGHTTP2_DATA.rawValue),
                 frame.pointee.hd.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
             {
-                GRPCServerConnection.connection(userData).dispatch(streamID: frame.pointee.hd.stream_id)
+                GRPCServerConnection.withConnection(userData) { $0.dispatch(streamID: frame.pointee.hd.stream_id) }
             }
             return 0
         }
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, _, userData in
-            let connection = GRPCServerConnection.connection(userData)
-            if let writer = connection.streams.removeValue(forKey: streamID)?.stream, writer.finalStatus == nil {
+            let writer = GRPCServerConnection.withConnection(userData) { $0.streams.removeValue(forKey: streamID)?.stream }
+            if let writer, writer.finalStatus == nil {
                 writer.isCancelled = true
                 writer.onCancel?()
             }

@@ -104,7 +104,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
             read_callback: { _, streamID, buffer, length, flags, _, userData in
-                guard let call = HTTP2ClientConnection.connection(userData).currentCall(streamID) else {
+                guard let call = HTTP2ClientConnection.withConnection(userData, { $0.currentCall(streamID) }) else {
                     return Int(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE.rawValue)
                 }
                 let chunk = call.takeBody(into: buffer!, maxLength: length)
@@ -201,8 +201,10 @@ final class HTTP2ClientConnection: LoopFlushable {
 
     // MARK: nghttp2 events
 
-    private static func connection(_ userData: UnsafeMutableRawPointer?) -> HTTP2ClientConnection {
-        Unmanaged<HTTP2ClientConnection>.fromOpaque(userData!).takeUnretainedValue()
+    private static func withConnection<Result>(
+        _ userData: UnsafeMutableRawPointer?, _ body: (HTTP2ClientConnection) -> Result
+    ) -> Result {
+        NGHTTP2.withOwner(userData, body)
     }
 
     /// The call whose current attempt is this stream; nil once the call has moved on to a
@@ -284,67 +286,73 @@ final class HTTP2ClientConnection: LoopFlushable {
         nghttp2_session_callbacks_new(&callbacks)
         nghttp2_session_callbacks_set_on_begin_headers_callback(callbacks) { _, _, userData in
             // A block nghttp2 refused half-way (a bad field resets its stream) left fields behind.
-            HTTP2ClientConnection.connection(userData).responseFields.removeAll()
+            HTTP2ClientConnection.withConnection(userData) { $0.responseFields.removeAll() }
             return 0
         }
         nghttp2_session_callbacks_set_on_header_callback(callbacks) { _, _, name, nameLength, value, valueLength, _, userData in
             // Whose block it is is settled once it is complete (headersReceived).
-            HTTP2ClientConnection.connection(userData).responseFields.append(
-                name: name, nameLength: nameLength, value: value, valueLength: valueLength)
+            HTTP2ClientConnection.withConnection(userData) {
+                $0.responseFields.append(name: name, nameLength: nameLength, value: value, valueLength: valueLength)
+            }
             return 0
         }
         nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks) { _, frame, userData in
             guard let frame else { return 0 }
-            let connection = HTTP2ClientConnection.connection(userData)
-            let header = frame.pointee.hd
-            let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
-            switch UInt32(header.type) {
-            case NGHTTP2_HEADERS.rawValue:
-                connection.sawStreamFrames = true
-                connection.headersReceived(streamID: header.stream_id, endStream: endStream, category: frame.pointee.headers.cat)
-            case NGHTTP2_DATA.rawValue:
-                // (DATA with END_STREAM and no trailers is reported as a missing status on close.)
-                connection.sawStreamFrames = true
-            case NGHTTP2_SETTINGS.rawValue:
-                connection.pool.capacityChanged(connection)
-            case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
-                connection.keepalive?.acknowledged()
-            case NGHTTP2_GOAWAY.rawValue:
-                // Streams above last_stream_id were not processed; nghttp2 closes them with
-                // REFUSED_STREAM and the pool restarts them elsewhere (transparent retry).
-                connection.state = .goingAway
-                let goaway = frame.pointee.goaway
-                if goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM.rawValue,
-                    UnsafeRawBufferPointer(start: goaway.opaque_data, count: goaway.opaque_data_len).elementsEqual("too_many_pings".utf8)
-                {
-                    connection.pool.tooManyPings(from: connection.endpoint)
-                }
-                connection.pool.capacityChanged(connection)
-            default:
-                break
-            }
-            return 0
+            return HTTP2ClientConnection.withConnection(userData) { connection in connection.frameReceived(frame) }
         }
         nghttp2_session_callbacks_set_on_begin_frame_callback(callbacks) { _, header, userData in
             guard let header else { return 0 }
-            let connection = HTTP2ClientConnection.connection(userData)
-            guard connection.emptyFrames.frameBegins(type: header.pointee.type, flags: header.pointee.flags, length: header.pointee.length)
-            else { return 0 }
-            // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
-            connection.emptyFrameFlood = true
-            return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+            return HTTP2ClientConnection.withConnection(userData) { connection in
+                let frame = header.pointee
+                guard connection.emptyFrames.frameBegins(type: frame.type, flags: frame.flags, length: frame.length) else { return 0 }
+                // Stops nghttp2_session_mem_recv; the connection answers with GOAWAY once it returns.
+                connection.emptyFrameFlood = true
+                return Int32(NGHTTP2_ERR_CALLBACK_FAILURE.rawValue)
+            }
         }
         nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks) { _, _, streamID, data, length, userData in
-            guard let call = HTTP2ClientConnection.connection(userData).currentCall(streamID) else { return 0 }
+            guard let call = HTTP2ClientConnection.withConnection(userData, { $0.currentCall(streamID) }) else { return 0 }
             call.dataReceived(UnsafeRawBufferPointer(start: data, count: length))
             return 0
         }
         // Never returns an error: Debian's nghttp2 1.52 leaks on a fatal error here (CVE-2023-35945).
         nghttp2_session_callbacks_set_on_stream_close_callback(callbacks) { _, streamID, errorCode, userData in
-            HTTP2ClientConnection.connection(userData).streamClosed(streamID: streamID, errorCode: errorCode)
+            HTTP2ClientConnection.withConnection(userData) { $0.streamClosed(streamID: streamID, errorCode: errorCode) }
             return 0
         }
         return callbacks!
+    }
+
+    /// A whole frame is in (nghttp2's on_frame_recv).
+    private func frameReceived(_ frame: UnsafePointer<nghttp2_frame>) -> Int32 {
+        let header = frame.pointee.hd
+        let endStream = header.flags & UInt8(NGHTTP2_FLAG_END_STREAM.rawValue) != 0
+        switch UInt32(header.type) {
+        case NGHTTP2_HEADERS.rawValue:
+            sawStreamFrames = true
+            headersReceived(streamID: header.stream_id, endStream: endStream, category: frame.pointee.headers.cat)
+        case NGHTTP2_DATA.rawValue:
+            // (DATA with END_STREAM and no trailers is reported as a missing status on close.)
+            sawStreamFrames = true
+        case NGHTTP2_SETTINGS.rawValue:
+            pool.capacityChanged(self)
+        case NGHTTP2_PING.rawValue where header.flags & UInt8(NGHTTP2_FLAG_ACK.rawValue) != 0:
+            keepalive?.acknowledged()
+        case NGHTTP2_GOAWAY.rawValue:
+            // Streams above last_stream_id were not processed; nghttp2 closes them with
+            // REFUSED_STREAM and the pool restarts them elsewhere (transparent retry).
+            state = .goingAway
+            let goaway = frame.pointee.goaway
+            if goaway.error_code == NGHTTP2_ENHANCE_YOUR_CALM.rawValue,
+                UnsafeRawBufferPointer(start: goaway.opaque_data, count: goaway.opaque_data_len).elementsEqual("too_many_pings".utf8)
+            {
+                pool.tooManyPings(from: endpoint)
+            }
+            pool.capacityChanged(self)
+        default:
+            break
+        }
+        return 0
     }
 }
 
