@@ -41,7 +41,7 @@ final class HTTP1ServerConnection {
 
     private let connection: BufferedConnection
     /// The listener's context when the current request started (a reload replaces the slot's).
-    private var context: ListenerContext
+    private var context: ListenerContext { starter.context }
     private let slot: ListenerSlot
     /// The worker owns its connections (see GRPCWebExchange.connection for unowned(unsafe)).
     private unowned(unsafe) let worker: Worker
@@ -60,21 +60,21 @@ final class HTTP1ServerConnection {
     private var requestBodyUnread = false
     /// Body bytes of a request whose answer was decided from its head, dropped so far.
     private var discardedBodyBytes = 0
-    /// `IP:port` of the client (empty without an access log).
-    private let peer: String
     /// The request in progress, as the access log and the counts will record it; nil when
     /// neither is on, or between requests (borrowed from the worker's scratch until then).
     private var record: AccessRecord?
-    /// The verified client certificate's subject (RFC 2253), on a mutual-TLS listener; looked
-    /// up at the first request.
-    private lazy var clientIdentity: CertificateIdentity? = context.verifiesClients ? connection.peerIdentity : nil
+    /// Starts the exchanges of this connection's requests; holds the context, the client's
+    /// verified identity and its address. Kept, not built per use: each build copied all three
+    /// (issue 19).
+    private var starter: ExchangeStarter
 
     init(connection: BufferedConnection, slot: ListenerSlot, worker: Worker, peer: String) {
         self.connection = connection
-        self.peer = peer
         self.slot = slot
         let context = slot.context
-        self.context = context
+        // The client certificate was verified in the handshake, before the first request.
+        starter = ExchangeStarter(
+            context: context, clientIdentity: context.verifiesClients ? connection.peerIdentity : nil, peer: peer)
         self.worker = worker
         scratch = worker.scratch
         parser = HTTP1RequestParser(
@@ -129,11 +129,14 @@ final class HTTP1ServerConnection {
                 armReceiveDeadline()
                 return
             case .head(let head, let framing)?:
-                if case .awaitingRequest = state { context = slot.context }
+                if case .awaitingRequest = state, slot.context !== context {
+                    starter = ExchangeStarter(context: slot.context, clientIdentity: starter.clientIdentity, peer: starter.peer)
+                }
                 let request = RequestClassifier(context: context).classify(head, framing: framing)
                 if context.recordsRequests {
                     let started = scratch.takeRecord()
-                    started.begin(head: head, request: request, clientSubject: clientIdentity?.subject, logged: context.accessLog != nil)
+                    started.begin(
+                        head: head, request: request, clientSubject: starter.clientIdentity?.subject, logged: context.accessLog != nil)
                     record = started
                 }
                 discardedBodyBytes = 0
@@ -168,8 +171,6 @@ final class HTTP1ServerConnection {
             }
         }
     }
-
-    private var starter: ExchangeStarter { ExchangeStarter(context: context, clientIdentity: clientIdentity, peer: peer) }
 
     /// A refusal known before the request's body has ended is answered at once, and nothing
     /// more of the body is kept; the connection then closes, lingering so that the client
@@ -243,7 +244,7 @@ final class HTTP1ServerConnection {
     private func logAccess(grpcStatus: Int?, call: UpstreamCall?) {
         guard let current = record else { return }
         record = nil
-        current.end(in: context, peer: peer, grpcStatus: grpcStatus, call: call)
+        current.end(in: context, peer: starter.peer, grpcStatus: grpcStatus, call: call)
         scratch.giveBack(current)
     }
 
