@@ -14,6 +14,16 @@ final class HTTP2ServerStream {
         case receivingBody(HTTP1RequestHead, ClassifiedRequest)
         /// The request ended, or was answered before it did.
         case done
+
+        /// The request whose body is arriving. Read through this, the state is borrowed:
+        /// `guard case .receivingBody(let head, let request)` on the stored state copied the
+        /// head with it, for every DATA frame.
+        var bodyRequest: ClassifiedRequest? {
+            switch self {
+            case .receivingBody(_, let request): request
+            default: nil
+            }
+        }
     }
 
     private enum ResponseState {
@@ -27,8 +37,11 @@ final class HTTP2ServerStream {
     let id: Int32
     /// The connection owns its streams.
     private unowned(unsafe) let connection: HTTP2ServerConnection
-    /// The listener's context when the stream opened (a reload replaces the slot's).
-    private let context: ListenerContext
+    /// Starts the stream's exchange; holds the listener's context when the stream opened (a
+    /// reload replaces the slot's), the client's verified identity and its address. Built once,
+    /// not for each use (each build copied all three).
+    private let starter: ExchangeStarter
+    private var context: ListenerContext { starter.context }
     private var request = RequestState.receivingHead {
         // Nothing more is awaited once the request is done.
         didSet { if case .done = request { receiveDeadline = nil } }
@@ -56,7 +69,7 @@ final class HTTP2ServerStream {
     init(id: Int32, connection: HTTP2ServerConnection, context: ListenerContext) {
         self.id = id
         self.connection = connection
-        self.context = context
+        starter = ExchangeStarter(context: context, clientIdentity: connection.clientIdentity, peer: connection.peer)
         awaitReceive(within: context.limits.headerReadTimeoutNanoseconds)
     }
 
@@ -83,10 +96,6 @@ final class HTTP2ServerStream {
         receiveDeadline = nil
         guard case .receivingBody(let head, let classified) = request else { return }
         refuse(starter.bodyTimeoutRefusal(for: classified, then: "stream answered"), head)
-    }
-
-    private var starter: ExchangeStarter {
-        ExchangeStarter(context: context, clientIdentity: connection.clientIdentity, peer: connection.peer)
     }
 
     // MARK: The request
@@ -133,7 +142,7 @@ final class HTTP2ServerStream {
         if context.recordsRequests {
             let started = connection.scratch.takeRecord()
             started.begin(
-                head: head, request: classified, clientSubject: connection.clientIdentity?.subject, logged: context.accessLog != nil)
+                head: head, request: classified, clientSubject: starter.clientIdentity?.subject, logged: context.accessLog != nil)
             record = started
         }
         request = .receivingBody(head, classified)
@@ -153,7 +162,7 @@ final class HTTP2ServerStream {
     func bodyReceived(_ bytes: UnsafeRawBufferPointer) {
         record?.bytesIn += bytes.count
         unconsumedBytes += bytes.count
-        guard case .receivingBody(let head, let classified) = request else { return release(bytes.count) }
+        guard let classified = request.bodyRequest else { return release(bytes.count) }
         // A streamed call's bytes are released once they have left for the backend; a buffered
         // body's at once (its size is bounded by the limits).
         if let upstream = classified.streamingUpstreamCall, !upstream.isFinished {
@@ -161,7 +170,9 @@ final class HTTP2ServerStream {
             return
         }
         release(bytes.count)
-        if case .refuse(let refusal) = starter.take(bytes, into: classified, discarded: &discardedBodyBytes) {
+        if case .refuse(let refusal) = starter.take(bytes, into: classified, discarded: &discardedBodyBytes),
+            case .receivingBody(let head, _) = request
+        {
             refuse(refusal, head)
         }
     }
@@ -208,7 +219,7 @@ final class HTTP2ServerStream {
         if exchange != nil { context.metrics?.requestsActive -= 1 }
         guard let current = record else { return }
         record = nil
-        current.end(in: context, peer: connection.peer, grpcStatus: grpcStatus, call: exchange?.call)
+        current.end(in: context, peer: starter.peer, grpcStatus: grpcStatus, call: exchange?.call)
         connection.scratch.giveBack(current)
     }
 
