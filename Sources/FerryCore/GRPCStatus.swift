@@ -24,7 +24,7 @@ public struct GRPCStatus: Sendable, Equatable, Error, CustomStringConvertible {
     /// as PROTOCOL-HTTP2.md ("Status-Message") requires.
     /// The status a response's trailers (or trailers-only headers) carry: `grpc-status` and the
     /// percent-decoded `grpc-message`; a missing or invalid code is UNKNOWN (statuscodes.md).
-    public init(trailers: HeaderFields) {
+    public init(trailers: borrowing HeaderFields) {
         let code = GRPCStatusCode(trailers: trailers)
         let message = trailers["grpc-message"].map(GRPCMessageEncoding.percentDecode) ?? ""
         self.init(code ?? .unknown, code == nil ? "upstream sent no valid grpc-status" : message)
@@ -42,14 +42,19 @@ public struct GRPCStatus: Sendable, Equatable, Error, CustomStringConvertible {
 
 extension GRPCStatusCode {
     /// The `grpc-status` of trailers (or trailers-only headers), read from its bytes; nil when
-    /// missing or not a known code.
-    public init?(trailers: HeaderFields) {
-        guard let value = trailers.firstValueBytes("grpc-status"), !value.isEmpty, value.count <= 2 else { return nil }
-        var number = 0
-        for byte in value {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-            number = number * 10 + Int(byte - UInt8(ascii: "0"))
+    /// missing or not a known code. Borrowed: an initializer's parameters are otherwise taken
+    /// owned, and each caller retained the block's storage to pass it (twice per call).
+    public init?(trailers: borrowing HeaderFields) {
+        let parsed = trailers.withFirstValue(of: "grpc-status") { value -> Int? in
+            guard !value.isEmpty, value.count <= 2 else { return nil }
+            var number = 0
+            for byte in value {
+                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+                number = number * 10 + Int(byte - UInt8(ascii: "0"))
+            }
+            return number
         }
+        guard let number = parsed ?? nil else { return nil }
         self.init(rawValue: number)
     }
 }

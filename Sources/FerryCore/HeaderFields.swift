@@ -376,13 +376,21 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     @inline(__always)
     private func firstValue(of name: StaticString, startsWith prefix: StaticString, wholly: Bool) -> Bool {
-        guard let index = firstIndex(of: name) else { return false }
+        let length = prefix.utf8CodeUnitCount
+        return withFirstValue(of: name) { value in
+            guard wholly ? value.count == length : value.count >= length else { return false }
+            return length == 0 || memoryEqual(value.baseAddress!.assumingMemoryBound(to: UInt8.self), prefix.utf8Start, length)
+        } ?? false
+    }
+
+    /// Calls `body` with the value bytes of the first field named `name` (given lower-case),
+    /// read in place; nil when there is none (`firstValueBytes` would retain the storage for
+    /// its slice: two atomic operations).
+    @inline(__always)
+    public func withFirstValue<Result>(of name: StaticString, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
+        guard let index = firstIndex(of: name) else { return nil }
         let entry = entries[index]
-        let length = Int(entry.valueEnd - entry.valueStart)
-        guard wholly ? length == prefix.utf8CodeUnitCount : length >= prefix.utf8CodeUnitCount else { return false }
-        return bytes.withUnsafeBufferPointer {
-            memoryEqual($0.baseAddress! + Int(entry.valueStart), prefix.utf8Start, prefix.utf8CodeUnitCount)
-        }
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(entry.valueStart)..<Int(entry.valueEnd)])) }
     }
 
     /// Calls `body` with the name and value bytes of every field, in order.
@@ -536,13 +544,14 @@ extension ArraySlice<UInt8> {
     }
 }
 
-extension ArraySlice<UInt8> {
+extension UnsafeRawBufferPointer {
     /// Whether the bytes start with `prefix`: a byte compare in place (the generic
     /// `starts(with:)` against a String's UTF-8 view walks both as sequences).
     @inlinable
     public func hasPrefix(_ prefix: StaticString) -> Bool {
-        guard count >= prefix.utf8CodeUnitCount else { return false }
-        return withUnsafeBufferPointer { memoryEqual($0.baseAddress!, prefix.utf8Start, prefix.utf8CodeUnitCount) }
+        let length = prefix.utf8CodeUnitCount
+        guard count >= length else { return false }
+        return length == 0 || memoryEqual(baseAddress!.assumingMemoryBound(to: UInt8.self), prefix.utf8Start, length)
     }
 }
 

@@ -155,7 +155,8 @@ struct RequestClassifier {
         if head.version == .http2, let given = head.headers.firstValueBytes("content-type"), Self.isNativeGRPC(contentType: given) {
             return classifyGRPC(head, contentType: String(decoding: given, as: UTF8.self), dropsUnderscoreNames: dropsUnderscoreNames)
         }
-        let contentType = head.headers.firstValueBytes("content-type").flatMap { GRPCWebContentType(parsing: $0) }
+        // Read in place: every gRPC-Web request's type is parsed here.
+        let contentType = head.headers.withFirstValue(of: "content-type") { GRPCWebContentType(parsing: $0) } ?? nil
         if contentType == nil,
             let connect = classifyConnect(head, framing: framing, corsHeaders: corsHeaders, dropsUnderscoreNames: dropsUnderscoreNames)
         {

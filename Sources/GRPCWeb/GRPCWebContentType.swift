@@ -15,19 +15,20 @@ public struct GRPCWebContentType: Sendable, Equatable {
     /// Parses a `Content-Type` value; parameters such as `; charset=utf-8` are ignored and
     /// the type is case-insensitive (RFC 9110 §8.3.1). Returns nil for anything that is not a
     /// gRPC-Web type.
-    public init?(parsing value: ArraySlice<UInt8>) {
+    public init?(parsing value: UnsafeRawBufferPointer) {
         // The types gRPC-Web clients send, as they send them, are matched whole first.
         if let exact = Self.exactTypes.first(where: { value.count == $0.spelling.utf8CodeUnitCount && value.hasPrefix($0.spelling) }) {
             self = exact.type
             return
         }
         // On the raw bytes: every gRPC-Web request's type is parsed here.
-        guard let parsed = value.withUnsafeBytes(GRPCWebContentType.parse) else { return nil }
+        guard let parsed = GRPCWebContentType.parse(value) else { return nil }
         self = parsed
     }
 
     public init?(parsing value: String) {
-        self.init(parsing: Array(value.utf8)[...])
+        guard let parsed = Array(value.utf8).withUnsafeBytes({ GRPCWebContentType(parsing: $0) }) else { return nil }
+        self = parsed
     }
 
     private static func parse(_ value: UnsafeRawBufferPointer) -> GRPCWebContentType? {

@@ -214,11 +214,26 @@ final class HeaderFieldsTests: XCTestCase {
 final class BytePrefixTests: XCTestCase {
     func testBytesStartWithAPrefixOnlyWhenAllOfItIsThere() {
         let bytes = Array("application/grpc+proto".utf8)
-        XCTAssertTrue(bytes[...].hasPrefix("application/grpc"))
-        XCTAssertTrue(bytes[...].hasPrefix(""))
-        XCTAssertFalse(bytes[...].hasPrefix("application/grpc-web+proto"))
-        XCTAssertFalse(bytes[12...].hasPrefix("application"))
-        XCTAssertTrue(bytes[12...].hasPrefix("grpc+"))
+        bytes.withUnsafeBytes { bytes in
+            XCTAssertTrue(bytes.hasPrefix("application/grpc"))
+            XCTAssertTrue(bytes.hasPrefix(""))
+            XCTAssertFalse(bytes.hasPrefix("application/grpc-web+proto"))
+            XCTAssertFalse(UnsafeRawBufferPointer(rebasing: bytes[12...]).hasPrefix("application"))
+            XCTAssertTrue(UnsafeRawBufferPointer(rebasing: bytes[12...]).hasPrefix("grpc+"))
+            XCTAssertTrue(UnsafeRawBufferPointer(rebasing: bytes[0..<0]).hasPrefix(""))
+            XCTAssertFalse(UnsafeRawBufferPointer(rebasing: bytes[0..<0]).hasPrefix("a"))
+        }
+    }
+
+    func testTheFirstValueIsReadInPlace() {
+        let fields: HeaderFields = ["content-type": "application/grpc-web+proto", "grpc-status": "14", "grpc-status": "0"]
+        XCTAssertEqual(fields.withFirstValue(of: "grpc-status") { Array($0) }, Array("14".utf8))
+        XCTAssertNil(fields.withFirstValue(of: "grpc-message") { Array($0) })
+        XCTAssertEqual(GRPCStatusCode(trailers: fields), .unavailable)
+        XCTAssertTrue(fields.firstValue(of: "content-type", hasPrefix: "application/grpc-web"))
+        XCTAssertFalse(fields.firstValue(of: "content-type", is: "application/grpc-web"))
+        let empty: HeaderFields = ["x-empty": ""]
+        XCTAssertTrue(empty.firstValue(of: "x-empty", is: ""))
     }
 
     func testFieldsLeftOutInPlaceMatchTheKeptCopyAndLeaveSharersAlone() {

@@ -47,7 +47,7 @@ final class GRPCWebMetadataTests: XCTestCase {
 
 final class GRPCWebContentTypeTests: XCTestCase {
     func testParsesBytesCaseInsensitivelyWithParametersAndSpaces() {
-        func parse(_ text: String) -> GRPCWebContentType? { GRPCWebContentType(parsing: Array(text.utf8)[...]) }
+        func parse(_ text: String) -> GRPCWebContentType? { Array(text.utf8).withUnsafeBytes { GRPCWebContentType(parsing: $0) } }
         XCTAssertEqual(parse(" APPLICATION/GRPC-WEB+PROTO ; charset=utf-8"), GRPCWebContentType(isText: false, format: "proto"))
         XCTAssertEqual(parse("application/grpc-web-text+JSON"), GRPCWebContentType(isText: true, format: "json"))
         XCTAssertNil(parse("application/grpc-webx"))
