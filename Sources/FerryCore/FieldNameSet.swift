@@ -21,11 +21,14 @@ public struct FieldNameSet: Sendable {
         self.starts = starts
     }
 
-    /// Whether field `index` of `headers` has one of the names.
-    public func contains(_ headers: HeaderFields, at index: Int) -> Bool {
-        let length = headers.nameLength(at: index)
+    /// Whether `name` (lower-case bytes, as a field's name is stored) is one of the names.
+    public func contains(_ name: UnsafeRawBufferPointer) -> Bool {
+        let length = name.count
         guard length + 1 < starts.count else { return false }
-        for position in starts[length]..<starts[length + 1] where headers.name(at: index, is: names[position]) { return true }
+        for position in starts[length]..<starts[length + 1]
+        where length == 0 || memoryEqual(name.baseAddress!.assumingMemoryBound(to: UInt8.self), names[position].utf8Start, length) {
+            return true
+        }
         return false
     }
 }

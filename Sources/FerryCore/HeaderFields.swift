@@ -358,6 +358,14 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         nameBytes(at: index).contains(byte)
     }
 
+    /// Calls `body` with the name bytes of field `index`, read in place (`nameBytes` would
+    /// retain the storage for its slice).
+    @inline(__always)
+    public func withName<Result>(at index: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        let entry = entries[index]
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(entry.nameStart)..<Int(entry.nameEnd)])) }
+    }
+
     /// The value bytes of the first field named `name` (given lower-case).
     public func firstValueBytes(_ name: StaticString) -> ArraySlice<UInt8>? {
         firstIndex(of: name).map { valueBytes(at: $0) }

@@ -65,8 +65,10 @@ public enum GRPCWebMetadata {
         return allowed.contains(headers[index].name.lowercased())
     }
 
+    /// The name is read once, in place: every field of every request and response asks.
     private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: FieldNameSet) -> Bool {
-        if headers.name(at: index, hasPrefix: ":") || headers.name(at: index, hasPrefix: "connect-") { return false }
-        return !names.contains(headers, at: index)
+        headers.withName(at: index) { name in
+            !name.hasPrefix(":") && !name.hasPrefix("connect-") && !names.contains(name)
+        }
     }
 }
