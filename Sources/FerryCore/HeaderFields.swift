@@ -339,18 +339,49 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     public func firstIndex(of name: StaticString) -> Int? {
         let length = name.utf8CodeUnitCount
         guard nameBits & Self.nameBit(length: length, last: length == 0 ? 0 : name.utf8Start[length - 1]) != 0 else { return nil }
-        for index in fieldIndices where self.name(at: index, is: name) { return index }
-        return nil
-    }
-
-    /// The index of the first field whose name contains `byte`.
-    public func firstIndex(whereNameContains byte: UInt8) -> Int? {
-        bytes.withUnsafeBufferPointer { buffer in
-            fieldIndices.first { index in
-                let entry = entries[index]
-                return UnsafeBufferPointer(rebasing: buffer[Int(entry.nameStart)..<Int(entry.nameEnd)]).contains(byte)
+        // Both storages read in place once, not once per field (`name(at:is:)`).
+        return entries.withUnsafeBufferPointer { entries in
+            bytes.withUnsafeBufferPointer { bytes in
+                for index in fieldIndices {
+                    let entry = entries[index]
+                    guard Int(entry.nameEnd - entry.nameStart) == length else { continue }
+                    if length == 0 || memoryEqual(bytes.baseAddress! + Int(entry.nameStart), name.utf8Start, length) { return index }
+                }
+                return nil
             }
         }
+    }
+
+    /// The index of the first field whose name contains `byte` (both storages read in place
+    /// once, not once per field).
+    public func firstIndex(whereNameContains byte: UInt8) -> Int? {
+        entries.withUnsafeBufferPointer { entries in
+            bytes.withUnsafeBytes { bytes in
+                fieldIndices.first { index in
+                    let entry = entries[index]
+                    return Self.contains(byte, bytes.baseAddress! + Int(entry.nameStart), count: Int(entry.nameEnd - entry.nameStart))
+                }
+            }
+        }
+    }
+
+    /// Whether `count` bytes at `start` hold `byte`: eight at a time, by the exact zero-byte
+    /// test ("Bit Twiddling Hacks") on the word XOR the byte repeated; the tail byte by byte.
+    @inline(__always)
+    private static func contains(_ byte: UInt8, _ start: UnsafeRawPointer, count: Int) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let pattern = UInt64(byte) &* ones
+        var offset = 0
+        while offset + 8 <= count {
+            let word = start.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ pattern
+            if (word &- ones) & ~word & (ones << 7) != 0 { return true }
+            offset += 8
+        }
+        while offset < count {
+            if start.load(fromByteOffset: offset, as: UInt8.self) == byte { return true }
+            offset += 1
+        }
+        return false
     }
 
     /// Whether field `index`'s name contains `byte`.
@@ -396,7 +427,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// its slice: two atomic operations).
     @inline(__always)
     public func withFirstValue<Result>(of name: StaticString, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
-        guard let index = firstIndex(of: name) else { return nil }
+        firstIndex(of: name).map { withValue(at: $0, body) }
+    }
+
+    /// Calls `body` with the value bytes of field `index`, read in place.
+    @inline(__always)
+    public func withValue<Result>(at index: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         let entry = entries[index]
         return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[Int(entry.valueStart)..<Int(entry.valueEnd)])) }
     }

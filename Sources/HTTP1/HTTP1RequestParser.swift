@@ -346,6 +346,21 @@ public struct HTTP1RequestParser {
         return index < line.count && line[index] == UInt8(ascii: ":") ? index : nil
     }
 
+    /// The fields that decide a request's framing (RFC 9112 §6.3) and its host (§3.2).
+    private enum FramingField {
+        case host, contentLength, transferEncoding
+
+        /// Which one `name` is, if any: compared only with the name of its length.
+        static func named(_ name: UnsafeRawBufferPointer) -> FramingField? {
+            switch name.count {
+            case 4: name.hasPrefix("host") ? .host : nil
+            case 14: name.hasPrefix("content-length") ? .contentLength : nil
+            case 17: name.hasPrefix("transfer-encoding") ? .transferEncoding : nil
+            default: nil
+            }
+        }
+    }
+
     private func bodyFraming(of head: HTTP1RequestHead) throws(HTTP1ParseError) -> HTTP1BodyFraming {
         let headers = head.headers
         var hosts = 0
@@ -353,13 +368,17 @@ public struct HTTP1RequestParser {
         var lengthIndex = 0
         var hasTransferEncoding = false
         for index in 0..<headers.count {
-            if headers.name(at: index, is: "host") {
+            // Each name read once, in place.
+            switch headers.withName(at: index, FramingField.named) {
+            case .host:
                 hosts += 1
-            } else if headers.name(at: index, is: "content-length") {
+            case .contentLength:
                 if lengths == 0 { lengthIndex = index }
                 lengths += 1
-            } else if headers.name(at: index, is: "transfer-encoding") {
+            case .transferEncoding:
                 hasTransferEncoding = true
+            case nil:
+                break
             }
         }
         if hosts > 1 { throw .duplicateHost }
@@ -376,11 +395,12 @@ public struct HTTP1RequestParser {
         guard lengths > 0 else { return .none }
         if lengths > 1 { throw .duplicateContentLength }
         // Content-Length = 1*DIGIT: no sign, no list, no spaces (RFC 9110 §8.6).
-        let digits = headers.valueBytes(at: lengthIndex)
-        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy(isDigit) else {
-            throw .invalidContentLength(String(decoding: digits, as: UTF8.self))
+        let length = headers.withValue(at: lengthIndex) { digits -> Int? in
+            guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy(isDigit) else { return nil }
+            return digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
         }
-        return .contentLength(digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) })
+        guard let length else { throw .invalidContentLength(String(decoding: headers.valueBytes(at: lengthIndex), as: UTF8.self)) }
+        return .contentLength(length)
     }
 
     /// Returns up to `remaining` buffered body bytes; the state becomes `done` when they were

@@ -225,11 +225,28 @@ final class BytePrefixTests: XCTestCase {
         }
     }
 
+    func testANameHoldingAByteIsFoundAtEveryPositionAndLength() {
+        for length in 1...20 {
+            for position in 0..<length {
+                var name = Array(repeating: UInt8(ascii: "a"), count: length)
+                name[position] = UInt8(ascii: "_")
+                var fields: HeaderFields = ["host": "h", "x-a": "_"]
+                fields.append(name: String(decoding: name, as: UTF8.self), value: "v")
+                fields.append(name: "y_", value: "v")
+                XCTAssertEqual(fields.firstIndex(whereNameContains: UInt8(ascii: "_")), 2, "length \(length), position \(position)")
+            }
+            let without: HeaderFields = [String(repeating: "b", count: length): "_", "x-y": "z"]
+            XCTAssertNil(without.firstIndex(whereNameContains: UInt8(ascii: "_")), "length \(length)")
+        }
+        XCTAssertNil(HeaderFields().firstIndex(whereNameContains: UInt8(ascii: "_")))
+    }
+
     func testTheFirstValueIsReadInPlace() {
         let fields: HeaderFields = ["content-type": "application/grpc-web+proto", "grpc-status": "14", "grpc-status": "0"]
         XCTAssertEqual(fields.withFirstValue(of: "grpc-status") { Array($0) }, Array("14".utf8))
         XCTAssertNil(fields.withFirstValue(of: "grpc-message") { Array($0) })
         XCTAssertEqual(GRPCStatusCode(trailers: fields), .unavailable)
+        XCTAssertEqual(fields.withValue(at: 2) { Array($0) }, Array("0".utf8))
         XCTAssertTrue(fields.firstValue(of: "content-type", hasPrefix: "application/grpc-web"))
         XCTAssertFalse(fields.firstValue(of: "content-type", is: "application/grpc-web"))
         let empty: HeaderFields = ["x-empty": ""]
