@@ -359,26 +359,29 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
             bytes.withUnsafeBytes { bytes in
                 fieldIndices.first { index in
                     let entry = entries[index]
-                    return Self.contains(byte, bytes.baseAddress! + Int(entry.nameStart), count: Int(entry.nameEnd - entry.nameStart))
+                    return Self.contains(
+                        byte, or: byte, bytes.baseAddress! + Int(entry.nameStart), count: Int(entry.nameEnd - entry.nameStart))
                 }
             }
         }
     }
 
-    /// Whether `count` bytes at `start` hold `byte`: eight at a time, by the exact zero-byte
-    /// test ("Bit Twiddling Hacks") on the word XOR the byte repeated; the tail byte by byte.
+    /// Whether `count` bytes at `start` hold `byte` or `other`: eight at a time, by the exact
+    /// zero-byte test ("Bit Twiddling Hacks") on the word XOR each byte repeated; the tail byte
+    /// by byte.
     @inline(__always)
-    private static func contains(_ byte: UInt8, _ start: UnsafeRawPointer, count: Int) -> Bool {
+    private static func contains(_ byte: UInt8, or other: UInt8, _ start: UnsafeRawPointer, count: Int) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
-        let pattern = UInt64(byte) &* ones
+        func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & (ones << 7) != 0 }
         var offset = 0
         while offset + 8 <= count {
-            let word = start.loadUnaligned(fromByteOffset: offset, as: UInt64.self) ^ pattern
-            if (word &- ones) & ~word & (ones << 7) != 0 { return true }
+            let word = start.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+            if hasZeroByte(word ^ (UInt64(byte) &* ones)) || hasZeroByte(word ^ (UInt64(other) &* ones)) { return true }
             offset += 8
         }
         while offset < count {
-            if start.load(fromByteOffset: offset, as: UInt8.self) == byte { return true }
+            let next = start.load(fromByteOffset: offset, as: UInt8.self)
+            if next == byte || next == other { return true }
             offset += 1
         }
         return false
@@ -490,7 +493,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
                 write(stored.baseAddress! + Int(entry.nameStart), Int(entry.nameEnd - entry.nameStart))
                 write(separator.utf8Start, separator.utf8CodeUnitCount)
                 let value = UnsafeBufferPointer(rebasing: stored[Int(entry.valueStart)..<Int(entry.valueEnd)])
-                if value.contains(0x0D) || value.contains(0x0A) {
+                if let start = value.baseAddress, Self.contains(0x0D, or: 0x0A, start, count: value.count) {
                     for byte in value where byte != 0x0D && byte != 0x0A {
                         target[count] = byte
                         count += 1

@@ -97,6 +97,23 @@ final class HeaderFieldsTests: XCTestCase {
         XCTAssertTrue(none.isEmpty)
     }
 
+    func testALineBreakIsDroppedWhereverItIsInTheValue() {
+        for length in 1...20 {
+            for position in 0..<length {
+                for lineBreak in ["\r", "\n"] {
+                    var value = Array(repeating: "v", count: length)
+                    value[position] = lineBreak
+                    let fields: HeaderFields = ["x-a": value.joined()]
+                    var out = WriteBuffer()
+                    fields.appendFieldLines(separator: ": ", to: &out)
+                    XCTAssertEqual(
+                        String(decoding: out.bytes, as: UTF8.self), "x-a: \(String(repeating: "v", count: length - 1))\r\n",
+                        "length \(length), position \(position)")
+                }
+            }
+        }
+    }
+
     func testFieldLinesOfACopiedSectionAndOfALargeBlock() {
         let section = Array("Host:  a \r\nX-Long: \(String(repeating: "v", count: 3000))\r\n\r\n".utf8)
         var block = section.withUnsafeBytes { HeaderFields(copying: $0, reservingFields: 2) }
