@@ -25,10 +25,8 @@ public struct FieldNameSet: Sendable {
     public func contains(_ name: UnsafeRawBufferPointer) -> Bool {
         let length = name.count
         guard length + 1 < starts.count else { return false }
-        for position in starts[length]..<starts[length + 1]
-        where length == 0 || memoryEqual(name.baseAddress!.assumingMemoryBound(to: UInt8.self), names[position].utf8Start, length) {
-            return true
-        }
+        // The candidates are as long as `name`: a prefix of its length is the whole name.
+        for position in starts[length]..<starts[length + 1] where name.hasPrefix(names[position]) { return true }
         return false
     }
 }

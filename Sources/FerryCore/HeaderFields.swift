@@ -318,21 +318,12 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Whether the name of field `index` starts with `prefix` (given lower-case), read in place
     /// (`nameBytes` would retain the buffer for its slice).
     public func name(at index: Int, hasPrefix prefix: StaticString) -> Bool {
-        let entry = entries[index]
-        guard Int(entry.nameEnd - entry.nameStart) >= prefix.utf8CodeUnitCount else { return false }
-        return bytes.withUnsafeBufferPointer { buffer in
-            memoryEqual(buffer.baseAddress! + Int(entry.nameStart), prefix.utf8Start, prefix.utf8CodeUnitCount)
-        }
+        withName(at: index) { $0.hasPrefix(prefix) }
     }
 
     /// Whether field `index` is named `name` (given lower-case).
     public func name(at index: Int, is name: StaticString) -> Bool {
-        let entry = entries[index]
-        let length = Int(entry.nameEnd - entry.nameStart)
-        guard length == name.utf8CodeUnitCount else { return false }
-        return bytes.withUnsafeBufferPointer { buffer in
-            memoryEqual(buffer.baseAddress! + Int(entry.nameStart), name.utf8Start, length)
-        }
+        withName(at: index) { $0.count == name.utf8CodeUnitCount && $0.hasPrefix(name) }
     }
 
     /// The index of the first field named `name` (given lower-case).
@@ -358,30 +349,28 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         entries.withUnsafeBufferPointer { entries in
             bytes.withUnsafeBytes { bytes in
                 fieldIndices.first { index in
-                    let entry = entries[index]
-                    return Self.contains(
-                        byte, or: byte, bytes.baseAddress! + Int(entry.nameStart), count: Int(entry.nameEnd - entry.nameStart))
+                    Self.contains(
+                        byte, or: byte,
+                        in: UnsafeRawBufferPointer(rebasing: bytes[Int(entries[index].nameStart)..<Int(entries[index].nameEnd)]))
                 }
             }
         }
     }
 
-    /// Whether `count` bytes at `start` hold `byte` or `other`: eight at a time, by the exact
-    /// zero-byte test ("Bit Twiddling Hacks") on the word XOR each byte repeated; the tail byte
-    /// by byte.
+    /// Whether `bytes` hold `byte` or `other`: eight at a time, by the exact zero-byte test
+    /// ("Bit Twiddling Hacks") on the word XOR each byte repeated; the tail byte by byte.
     @inline(__always)
-    private static func contains(_ byte: UInt8, or other: UInt8, _ start: UnsafeRawPointer, count: Int) -> Bool {
+    private static func contains(_ byte: UInt8, or other: UInt8, in bytes: UnsafeRawBufferPointer) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & (ones << 7) != 0 }
         var offset = 0
-        while offset + 8 <= count {
-            let word = start.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
+        while offset + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self)
             if hasZeroByte(word ^ (UInt64(byte) &* ones)) || hasZeroByte(word ^ (UInt64(other) &* ones)) { return true }
             offset += 8
         }
-        while offset < count {
-            let next = start.load(fromByteOffset: offset, as: UInt8.self)
-            if next == byte || next == other { return true }
+        while offset < bytes.count {
+            if bytes[offset] == byte || bytes[offset] == other { return true }
             offset += 1
         }
         return false
@@ -389,7 +378,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Whether field `index`'s name contains `byte`.
     public func name(at index: Int, contains byte: UInt8) -> Bool {
-        nameBytes(at: index).contains(byte)
+        withName(at: index) { Self.contains(byte, or: byte, in: $0) }
     }
 
     /// Calls `body` with the name bytes of field `index`, read in place (`nameBytes` would
@@ -418,11 +407,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     @inline(__always)
     private func firstValue(of name: StaticString, startsWith prefix: StaticString, wholly: Bool) -> Bool {
-        let length = prefix.utf8CodeUnitCount
-        return withFirstValue(of: name) { value in
-            guard wholly ? value.count == length : value.count >= length else { return false }
-            return length == 0 || memoryEqual(value.baseAddress!.assumingMemoryBound(to: UInt8.self), prefix.utf8Start, length)
-        } ?? false
+        withFirstValue(of: name) { value in (!wholly || value.count == prefix.utf8CodeUnitCount) && value.hasPrefix(prefix) } ?? false
     }
 
     /// Calls `body` with the value bytes of the first field named `name` (given lower-case),
@@ -493,7 +478,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
                 write(stored.baseAddress! + Int(entry.nameStart), Int(entry.nameEnd - entry.nameStart))
                 write(separator.utf8Start, separator.utf8CodeUnitCount)
                 let value = UnsafeBufferPointer(rebasing: stored[Int(entry.valueStart)..<Int(entry.valueEnd)])
-                if let start = value.baseAddress, Self.contains(0x0D, or: 0x0A, start, count: value.count) {
+                if Self.contains(0x0D, or: 0x0A, in: UnsafeRawBufferPointer(value)) {
                     for byte in value where byte != 0x0D && byte != 0x0A {
                         target[count] = byte
                         count += 1
