@@ -61,6 +61,9 @@ public enum NGHTTP2 {
                 settings_id: Int32(NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE.rawValue),
                 value: UInt32(settings.streamWindowBytes)),
             nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_ENABLE_PUSH.rawValue), value: 0),
+            // Ferry sends no RFC 7540 priority signals and heeds none (RFC 9218 §2.1): nghttp2
+            // then schedules streams without the dependency tree.
+            nghttp2_settings_entry(settings_id: Int32(NGHTTP2_SETTINGS_NO_RFC7540_PRIORITIES.rawValue), value: 1),
         ]
         if let maxHeaderListBytes = settings.maxHeaderListBytes {
             entries.append(
@@ -142,47 +145,68 @@ public enum NGHTTP2 {
         return result < 0 ? ReceiveError(code: nghttp2_error(Int32(result))) : nil
     }
 
-    /// Calls `body` with an nghttp2 header block pointing into the storage of `fields`, then
-    /// `more` and `last` (a block made of parts that are kept apart: an upstream request's
-    /// fixed head, its attempt's fields and its metadata, none copied into the others).
-    /// nghttp2 copies the block during submit, so the pointers only live for the call.
-    public static func withHeaderBlock<R>(
-        _ fields: HeaderFields, _ more: HeaderFields = HeaderFields(), _ last: HeaderFields = HeaderFields(),
+    /// Calls `body` with an nghttp2 header block pointing into the storage of `fields`, which
+    /// nghttp2 copies during the submit: the pointers only live for the call.
+    public static func withHeaderBlock<R>(_ fields: HeaderFields, _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(fields.count, 1)) { block in
+            var next = 0
+            appendEntries(of: fields, flags: NGHTTP2_NV_FLAG_NONE, to: block, at: &next)
+            return body(block.baseAddress!, next)
+        }
+    }
+
+    /// Calls `body` with an upstream request's header block made of four parts kept apart, none
+    /// copied into the others: the connection's pseudo-fields, the method's fields, the
+    /// attempt's fields and the call's metadata. nghttp2 reads `connectionFields` and
+    /// `metadata` in place when it sends the HEADERS frame (NGHTTP2_NV_FLAG_NO_COPY_NAME and
+    /// _VALUE: no copy, and no second lower-casing of names that are lower-case already,
+    /// about 900 instructions a call). So the caller keeps those two alive and unchanged until
+    /// the stream closes: the connection's own, and the metadata of the call that the
+    /// connection holds until then. The other two change from call to call and are copied.
+    public static func withRequestHeaderBlock<R>(
+        connectionFields: HeaderFields, methodFields: HeaderFields, attemptFields: HeaderFields, metadata: HeaderFields,
         _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R
     ) -> R {
-        let count = fields.count + more.count + last.count
+        let count = connectionFields.count + methodFields.count + attemptFields.count + metadata.count
         return withUnsafeTemporaryAllocation(of: nghttp2_nv.self, capacity: max(count, 1)) { block in
+            let inPlace = nghttp2_nv_flag(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
             var next = 0
-            func add(_ part: HeaderFields) {
-                part.withUnsafeStorage { storage in
-                    guard let start = storage.baseAddress else { return }
-                    let base = UnsafeMutablePointer(mutating: start.assumingMemoryBound(to: UInt8.self))
-                    for index in 0..<part.count {
-                        let (name, value) = part.ranges(at: index)
-                        block[next] = nghttp2_nv(
-                            name: base + name.lowerBound, value: base + value.lowerBound,
-                            namelen: name.count, valuelen: value.count,
-                            flags: UInt8(NGHTTP2_NV_FLAG_NONE.rawValue))
-                        next += 1
-                    }
-                }
+            appendEntries(of: connectionFields, flags: inPlace, to: block, at: &next)
+            appendEntries(of: methodFields, flags: NGHTTP2_NV_FLAG_NONE, to: block, at: &next)
+            appendEntries(of: attemptFields, flags: NGHTTP2_NV_FLAG_NONE, to: block, at: &next)
+            appendEntries(of: metadata, flags: inPlace, to: block, at: &next)
+            return body(block.baseAddress!, next)
+        }
+    }
+
+    /// Entries for the fields of `part`, pointing into its storage, from `block[next]` on.
+    private static func appendEntries(
+        of part: HeaderFields, flags: nghttp2_nv_flag, to block: UnsafeMutableBufferPointer<nghttp2_nv>, at next: inout Int
+    ) {
+        part.withUnsafeStorage { storage in
+            guard let start = storage.baseAddress else { return }
+            let base = UnsafeMutablePointer(mutating: start.assumingMemoryBound(to: UInt8.self))
+            for index in 0..<part.count {
+                let (name, value) = part.ranges(at: index)
+                block[next] = nghttp2_nv(
+                    name: base + name.lowerBound, value: base + value.lowerBound,
+                    namelen: name.count, valuelen: value.count, flags: UInt8(flags.rawValue))
+                next += 1
             }
-            add(fields)
-            add(more)
-            add(last)
-            return body(block.baseAddress!, count)
         }
     }
 }
 
 extension HeaderFields {
-    /// Appends a field nghttp2 hands to `on_header_callback` (names arrive lower-case).
+    /// Appends a field nghttp2 hands to `on_header_callback`. Its name is lower-case: with
+    /// HTTP messaging on (never turned off here) nghttp2 fails a stream whose block holds an
+    /// upper-case name and leaves out names it finds otherwise invalid (`nghttp2_http_on_header`).
     public mutating func append(
         name: UnsafePointer<UInt8>?, nameLength: Int,
         value: UnsafePointer<UInt8>?, valueLength: Int
     ) {
         append(
-            name: UnsafeRawBufferPointer(start: name, count: nameLength),
+            lowerCaseName: UnsafeRawBufferPointer(start: name, count: nameLength),
             value: UnsafeRawBufferPointer(start: value, count: valueLength))
     }
 }

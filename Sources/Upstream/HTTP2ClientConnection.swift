@@ -113,7 +113,12 @@ final class HTTP2ClientConnection: LoopFlushable {
                 if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
                 return chunk.count
             })
-        let streamID = NGHTTP2.withHeaderBlock(requestHead.fields, attemptFields, call.request.metadata) { block, count in
+        // The pseudo-fields are the connection's, and `streams` holds the call, whose request
+        // never changes, until the stream closes: both may be read in place.
+        let streamID = NGHTTP2.withRequestHeaderBlock(
+            connectionFields: requestHead.pseudoFields, methodFields: requestHead.methodFields, attemptFields: attemptFields,
+            metadata: call.request.metadata
+        ) { block, count in
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard streamID > 0 else {

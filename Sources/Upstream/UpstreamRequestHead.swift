@@ -3,14 +3,15 @@
 import FerryCore
 
 /// The connection's pseudo-fields (`:method`, `:scheme`, `:authority`), then a call's `:path`,
-/// content type and `te: trailers`. The same for every call of one method, so it is built
-/// again only when the method or the content type changes: traffic comes in runs of one
-/// method, and most calls reuse it. A call's deadline, retry count and metadata follow it as
-/// parts of their own (`NGHTTP2.withHeaderBlock`).
+/// content type and `te: trailers`. The same for every call of one method, so the method's
+/// fields are built again only when the method or the content type changes: traffic comes in
+/// runs of one method, and most calls reuse them. A call's deadline, retry count and metadata
+/// follow as parts of their own (`NGHTTP2.withRequestHeaderBlock`).
 struct UpstreamRequestHead {
-    private let pseudoFields: HeaderFields
-    /// The block for the last call's method and content type.
-    private(set) var fields = HeaderFields()
+    /// Never changed: nghttp2 reads them in place until each stream's HEADERS is sent.
+    let pseudoFields: HeaderFields
+    /// `:path`, content type and `te` of the last call's method.
+    private(set) var methodFields = HeaderFields()
     private var path = ""
     private var contentType = ""
 
@@ -18,14 +19,13 @@ struct UpstreamRequestHead {
         self.pseudoFields = pseudoFields
     }
 
-    /// Makes `fields` the block of a call of `path` with `contentType`.
+    /// Makes `methodFields` those of a call of `path` with `contentType`.
     mutating func update(path: String, contentType: String) {
-        guard fields.isEmpty || path != self.path || contentType != self.contentType else { return }
-        fields.removeAll()
-        fields.append(contentsOf: pseudoFields)
-        fields.append(name: ":path", value: path)
-        fields.append(name: "content-type", value: contentType)
-        fields.append(name: "te", value: "trailers")
+        guard methodFields.isEmpty || path != self.path || contentType != self.contentType else { return }
+        methodFields.removeAll()
+        methodFields.append(name: ":path", value: path)
+        methodFields.append(name: "content-type", value: contentType)
+        methodFields.append(name: "te", value: "trailers")
         self.path = path
         self.contentType = contentType
     }

@@ -18,6 +18,18 @@ final class HeaderFieldsTests: XCTestCase {
             ])
     }
 
+    func testALowerCaseNameIsAppendedAsItIs() {
+        var fields = HeaderFields()
+        Array("grpc-status".utf8).withUnsafeBytes { name in
+            Array("0".utf8).withUnsafeBytes { fields.append(lowerCaseName: name, value: $0) }
+        }
+        let empty = UnsafeRawBufferPointer(start: nil, count: 0)
+        fields.append(lowerCaseName: empty, value: empty)
+        XCTAssertEqual(Array(fields), [HeaderField(name: "grpc-status", value: "0"), HeaderField(name: "", value: "")])
+        XCTAssertEqual(fields.firstIndex(of: "grpc-status"), 0)
+        XCTAssertTrue(fields.firstValue(of: "grpc-status", is: "0"))
+    }
+
     func testLookupsByStaticName() {
         let fields: HeaderFields = ["host": "a", "x-b": "1", "host": "c", "te": "trailers"]
         XCTAssertEqual(fields.firstIndex(of: "host"), 0)
@@ -195,7 +207,14 @@ final class HeaderFieldsTests: XCTestCase {
             var model: [String] = []
             for _ in 0..<Int.random(in: 0...6, using: &generator) {
                 let spelling = spellings.randomElement(using: &generator)!
-                fields.append(name: spelling, value: "v")
+                if Bool.random(using: &generator) {
+                    fields.append(name: spelling, value: "v")
+                } else {
+                    // As nghttp2 hands names over: lower-case already, appended as they are.
+                    Array(spelling.lowercased().utf8).withUnsafeBytes { name in
+                        Array("v".utf8).withUnsafeBytes { fields.append(lowerCaseName: name, value: $0) }
+                    }
+                }
                 model.append(spelling.lowercased())
             }
             return (fields, model)

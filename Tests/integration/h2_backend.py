@@ -16,7 +16,9 @@ class H2Backend:
     "empty-data-flood" answers headers, then `flood` empty DATA frames; "ping-flood" answers a
     request with `flood` PINGs, 100 a millisecond, and never reads again (the ACKs pile up on
     Ferry's side);
-    "blackhole" answers nothing at all, not even SETTINGS."""
+    "blackhole" answers nothing at all, not even SETTINGS; "upper-case-name:headers" and
+    "upper-case-name:trailers" answer a call whose response headers or trailers hold the name
+    `X-Node-Zone`, which RFC 9113 §8.2.1 forbids (the h2 library is told not to fix it)."""
 
     def __init__(self, mode, flood=1000):
         self.mode = mode
@@ -48,7 +50,9 @@ class H2Backend:
             threading.Thread(target=self.serve, args=(client,), daemon=True).start()
 
     def serve(self, client):
-        connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, validate_inbound_headers=False))
+        connection = h2.connection.H2Connection(h2.config.H2Configuration(
+            client_side=False, validate_inbound_headers=False, validate_outbound_headers=False,
+            normalize_outbound_headers=False))
         if self.mode != "blackhole":
             connection.initiate_connection()
             client.sendall(connection.data_to_send())
@@ -98,6 +102,14 @@ class H2Backend:
             connection.send_headers(event.stream_id, [(":status", "200"), ("content-type", "application/grpc")])
             for _ in range(self.flood):
                 connection.send_data(event.stream_id, b"")
+        elif self.mode.startswith("upper-case-name:"):
+            bad = ("X-Node-Zone", "eu-1")
+            in_headers = self.mode.endswith(":headers")
+            headers = [(":status", "200"), ("content-type", "application/grpc")]
+            connection.send_headers(event.stream_id, headers + [bad] if in_headers else headers)
+            connection.send_data(event.stream_id, b"\0\0\0\0\0")
+            trailers = [("grpc-status", "0")]
+            connection.send_headers(event.stream_id, trailers if in_headers else trailers + [bad], end_stream=True)
 
     def close(self):
         self.running = False

@@ -56,6 +56,19 @@ def test_rst_stream_codes_map_to_grpc_status(make_ferry, h2_backend, code, name,
         assert backend.requests == 1
 
 
+@pytest.mark.parametrize("where", ["headers", "trailers"])
+def test_an_upper_case_field_name_from_a_backend_fails_the_call(make_ferry, h2_backend, where):
+    # RFC 9113 §8.2.1: such a response is malformed. nghttp2 resets the stream; Ferry relies on
+    # that when it takes the names it hands over as lower-case.
+    backend = h2_backend(f"upper-case-name:{where}")
+    ferry = make_ferry(nodes_endpoint=f"127.0.0.1:{backend.port}")
+    response = get_node(ferry)
+    assert response.grpc_status == INTERNAL, response.grpc_message
+    assert f"127.0.0.1:{backend.port}" in response.grpc_message
+    assert "x-node-zone" not in response.headers and "x-node-zone" not in response.trailers
+    assert backend.requests == 1
+
+
 def test_an_empty_data_flood_ends_the_connection_and_spares_other_clusters(make_ferry, h2_backend, recorder):
     flood = h2_backend("empty-data-flood", flood=5000)
     ferry = make_ferry(extra_routes="  - match: { prefix: /flood. }\n    cluster: flood\n",
