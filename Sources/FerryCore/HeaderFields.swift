@@ -35,8 +35,6 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         var valueStart: UInt32
         var valueEnd: UInt32
 
-        static let unused = Entry(nameStart: 0, nameEnd: 0, valueStart: 0, valueEnd: 0)
-
         func shifted(by shift: Int) -> Entry {
             Entry(
                 nameStart: UInt32(Int(nameStart) + shift), nameEnd: UInt32(Int(nameEnd) + shift),
@@ -61,7 +59,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// An empty block with room for `fields` fields of `bytes` bytes in all.
     public init(reservingFields fields: Int, bytes: Int) {
         self.bytes = Array(repeating: 0, count: bytes)
-        entries = Self.unusedEntries(fields)
+        entries.reserveCapacity(fields)
     }
 
     /// An empty block that holds a copy of `section`, the bytes its fields will be found in
@@ -70,7 +68,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     public init(copying section: UnsafeRawBufferPointer, reservingFields fields: Int) {
         bytes = Array(section)
         byteCount = UInt32(section.count)
-        entries = Self.unusedEntries(fields)
+        entries.reserveCapacity(fields)
     }
 
     public init(dictionaryLiteral elements: (String, String)...) {
@@ -143,21 +141,15 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     @inline(__always)
     private mutating func appendEntry(_ entry: Entry) {
-        if Int(entryCount) == entries.count { entries += Self.unusedEntries(Swift.max(entries.count, 8)) }
-        entries[Int(entryCount)] = entry
+        // Entries past `entryCount` are spare (a block emptied in place): reused before the
+        // array grows. Storage is reserved, not filled (`Array(repeating:count:)` goes through
+        // the standard library's unspecialized generic path, about 550 instructions a block).
+        if Int(entryCount) == entries.count {
+            entries.append(entry)
+        } else {
+            entries[Int(entryCount)] = entry
+        }
         entryCount += 1
-    }
-
-    /// Storage for `count` entries. Reserved, then filled: `Array(repeating:count:)` allocates
-    /// through the standard library's unspecialized generic path, which looks the array's type
-    /// metadata up at run time (about 550 instructions per request head). Not inlined, so that
-    /// it is specialized here, where `Entry` is visible.
-    @inline(never)
-    private static func unusedEntries(_ count: Int) -> [Entry] {
-        var entries: [Entry] = []
-        entries.reserveCapacity(count)
-        for _ in 0..<count { entries.append(.unused) }
-        return entries
     }
 
     /// Adds the field whose name and value lie at these offsets of the copied section
@@ -266,7 +258,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
             kept.bytes = bytes
             kept.byteCount = byteCount
             kept.nameBits = nameBits
-            kept.entries = Self.unusedEntries(count)
+            kept.entries.reserveCapacity(count)
             for index in fieldIndices where isKept(self, index) { kept.appendEntry(entries[index]) }
             self = kept
             return

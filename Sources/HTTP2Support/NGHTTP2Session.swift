@@ -157,12 +157,12 @@ public enum NGHTTP2 {
 
     /// Calls `body` with an upstream request's header block made of four parts kept apart, none
     /// copied into the others: the connection's pseudo-fields, the method's fields, the
-    /// attempt's fields and the call's metadata. nghttp2 reads `connectionFields` and
-    /// `metadata` in place when it sends the HEADERS frame (NGHTTP2_NV_FLAG_NO_COPY_NAME and
-    /// _VALUE: no copy, and no second lower-casing of names that are lower-case already,
-    /// about 900 instructions a call). So the caller keeps those two alive and unchanged until
-    /// the stream closes: the connection's own, and the metadata of the call that the
-    /// connection holds until then. The other two change from call to call and are copied.
+    /// attempt's fields and the call's metadata. nghttp2 reads all but the attempt's fields in
+    /// place when it serializes the HEADERS frame (NGHTTP2_NV_FLAG_NO_COPY_NAME and _VALUE: no
+    /// copy, and no second lower-casing of names that are lower-case already, about 1,200
+    /// instructions a call). So the caller keeps those three alive and unchanged until then.
+    /// The attempt's fields (a deadline, a retry count) change from attempt to attempt and are
+    /// copied.
     public static func withRequestHeaderBlock<R>(
         connectionFields: HeaderFields, methodFields: HeaderFields, attemptFields: HeaderFields, metadata: HeaderFields,
         _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R
@@ -172,7 +172,7 @@ public enum NGHTTP2 {
             let inPlace = nghttp2_nv_flag(NGHTTP2_NV_FLAG_NO_COPY_NAME.rawValue | NGHTTP2_NV_FLAG_NO_COPY_VALUE.rawValue)
             var next = 0
             appendEntries(of: connectionFields, flags: inPlace, to: block, at: &next)
-            appendEntries(of: methodFields, flags: NGHTTP2_NV_FLAG_NONE, to: block, at: &next)
+            appendEntries(of: methodFields, flags: inPlace, to: block, at: &next)
             appendEntries(of: attemptFields, flags: NGHTTP2_NV_FLAG_NONE, to: block, at: &next)
             appendEntries(of: metadata, flags: inPlace, to: block, at: &next)
             return body(block.baseAddress!, next)

@@ -19,6 +19,9 @@ final class HTTP2ClientConnection: LoopFlushable {
     let endpoint: SocketAddress
     /// The first part of each request's header block: pseudo-fields, `:path`, content type.
     private var requestHead: UpstreamRequestHead
+    /// Method fields replaced while HEADERS that point into them waited in nghttp2's queues
+    /// (it reads them in place when it serializes the frame): kept until nothing waits.
+    private var replacedMethodFields: [HeaderFields] = []
     /// The second part: an attempt's deadline and retry count (usually none), built in place
     /// (its storage kept between requests). The metadata follows from the call's own block.
     private var attemptFields = HeaderFields()
@@ -93,7 +96,13 @@ final class HTTP2ClientConnection: LoopFlushable {
     /// Opens a stream for `call` and sends its headers and body.
     func start(_ call: UpstreamCall) {
         guard let session else { return }
-        requestHead.update(path: call.request.path, contentType: call.request.contentType)
+        // Method fields that HEADERS still waiting in nghttp2 point into are kept, not rewritten.
+        let framesQueued = nghttp2_session_get_outbound_queue_size(session) > 0
+        if let replaced = requestHead.update(
+            path: call.request.path, contentType: call.request.contentType, keepingReplaced: framesQueued)
+        {
+            replacedMethodFields.append(replaced)
+        }
         attemptFields.removeAll()
         if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) {
             attemptFields.append(name: "grpc-timeout", value: timeout.headerValue)
@@ -113,8 +122,9 @@ final class HTTP2ClientConnection: LoopFlushable {
                 if chunk.last { flags!.pointee |= UInt32(NGHTTP2_DATA_FLAG_EOF.rawValue) }
                 return chunk.count
             })
-        // The pseudo-fields are the connection's, and `streams` holds the call, whose request
-        // never changes, until the stream closes: both may be read in place.
+        // The pseudo-fields are the connection's; the method fields stay as they are until
+        // no HEADERS waits (`replacedMethodFields`); `streams` holds the call, whose request
+        // never changes, until the stream closes. So all three may be read in place.
         let streamID = NGHTTP2.withRequestHeaderBlock(
             connectionFields: requestHead.pseudoFields, methodFields: requestHead.methodFields, attemptFields: attemptFields,
             metadata: call.request.metadata
@@ -174,6 +184,10 @@ final class HTTP2ClientConnection: LoopFlushable {
         // Once closed, the streams' calls may be gone: nghttp2 must not ask them for data.
         guard let session, state != .closed else { return }
         NGHTTP2.send(session, to: connection, outputLimit: Self.outputLimitBytes)
+        // Every HEADERS frame is serialized once nothing waits in nghttp2's queues.
+        if !replacedMethodFields.isEmpty && nghttp2_session_get_outbound_queue_size(session) == 0 {
+            replacedMethodFields.removeAll()
+        }
     }
 
     private func closeIfIdle() {

@@ -19,14 +19,19 @@ struct UpstreamRequestHead {
         self.pseudoFields = pseudoFields
     }
 
-    /// Makes `methodFields` those of a call of `path` with `contentType`.
-    mutating func update(path: String, contentType: String) {
-        guard methodFields.isEmpty || path != self.path || contentType != self.contentType else { return }
+    /// Makes `methodFields` those of a call of `path` with `contentType`. When they change and
+    /// `keepingReplaced`, the fields they replace are returned as they were (nghttp2 may still
+    /// read them in place); otherwise they are rebuilt in the same storage.
+    mutating func update(path: String, contentType: String, keepingReplaced: Bool) -> HeaderFields? {
+        guard methodFields.isEmpty || path != self.path || contentType != self.contentType else { return nil }
+        // Held here, the storage is shared: the appends below then write to a copy.
+        let replaced = keepingReplaced && !methodFields.isEmpty ? methodFields : nil
         methodFields.removeAll()
         methodFields.append(name: ":path", value: path)
         methodFields.append(name: "content-type", value: contentType)
         methodFields.append(name: "te", value: "trailers")
         self.path = path
         self.contentType = contentType
+        return replaced
     }
 }

@@ -25,7 +25,7 @@ final class UpstreamRequestHeadTests: XCTestCase {
             ("/a.B/D", "application/grpc+proto"), ("/a.B/C", "application/grpc"), ("/a.B/C", "application/grpc"),
         ]
         for (path, contentType) in calls {
-            head.update(path: path, contentType: contentType)
+            XCTAssertNil(head.update(path: path, contentType: contentType, keepingReplaced: false))
             XCTAssertEqual(block(head), expected(path, contentType), "\(path) \(contentType)")
             // nghttp2 reads the pseudo-fields in place: they never change.
             XCTAssertEqual(head.pseudoFields, pseudoFields)
@@ -34,12 +34,25 @@ final class UpstreamRequestHeadTests: XCTestCase {
 
     func testAPathThatIsAPrefixOfTheLastIsNotTakenForIt() {
         var head = UpstreamRequestHead(pseudoFields: pseudoFields)
-        head.update(path: "/a.B/Call", contentType: "application/grpc")
-        head.update(path: "/a.B/C", contentType: "application/grpc")
+        _ = head.update(path: "/a.B/Call", contentType: "application/grpc", keepingReplaced: false)
+        _ = head.update(path: "/a.B/C", contentType: "application/grpc", keepingReplaced: false)
         XCTAssertEqual(block(head), expected("/a.B/C", "application/grpc"))
         // Fields kept by someone else are not changed by the next update.
         let kept = head.methodFields
-        head.update(path: "/a.B/D", contentType: "application/grpc")
+        _ = head.update(path: "/a.B/D", contentType: "application/grpc", keepingReplaced: false)
         XCTAssertEqual(kept, [":path": "/a.B/C", "content-type": "application/grpc", "te": "trailers"])
+    }
+
+    func testReplacedFieldsAreHandedBackUntouchedWhenAsked() {
+        var head = UpstreamRequestHead(pseudoFields: pseudoFields)
+        // Nothing to replace the first time, nor when the method stays.
+        XCTAssertNil(head.update(path: "/a.B/C", contentType: "application/grpc", keepingReplaced: true))
+        XCTAssertNil(head.update(path: "/a.B/C", contentType: "application/grpc", keepingReplaced: true))
+        let before = head.methodFields.withUnsafeStorage { $0.baseAddress }
+        let replaced = head.update(path: "/a.B/LongerName", contentType: "application/grpc", keepingReplaced: true)
+        XCTAssertEqual(replaced, [":path": "/a.B/C", "content-type": "application/grpc", "te": "trailers"])
+        // Where nghttp2 may still read them: the same bytes, left as they were.
+        XCTAssertEqual(replaced?.withUnsafeStorage { $0.baseAddress }, before)
+        XCTAssertEqual(block(head), expected("/a.B/LongerName", "application/grpc"))
     }
 }

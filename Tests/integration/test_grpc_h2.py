@@ -157,6 +157,24 @@ def test_many_concurrent_streams_on_one_connection(stub):
     assert all([event.sequence for event in stream] == list(range(1, 21)) for stream in streams)
 
 
+def test_calls_of_two_methods_interleaved_keep_their_own_paths(stub):
+    """Calls of two methods started together share one upstream connection, whose HEADERS are
+    serialized after the method changed again (Ferry keeps each method's fields until then)."""
+    calls = []
+    for i in range(200):
+        if i % 2:
+            metrics = [node_pb2.Metric(node_id="n", name="m", value=v) for v in (1.0, float(i))]
+            calls.append(("sum", i, stub.StreamMetrics.future(iter(metrics), timeout=30)))
+        else:
+            calls.append(("node", i, stub.GetNode.future(node_pb2.GetNodeRequest(node_id=f"n{i}"), timeout=30)))
+    for kind, i, future in calls:
+        reply = future.result()
+        if kind == "sum":
+            assert (reply.count, reply.sum) == (2, 1.0 + i)
+        else:
+            assert reply.id == f"n{i}"
+
+
 def test_http1_and_http2_share_the_port(h2_ferry, stub):
     import grpcweb
     assert grpcweb.call(h2_ferry.port, "/node.v1.NodeService/GetNode", node_pb2.GetNodeRequest(node_id="n1").SerializeToString()).grpc_status == 0
