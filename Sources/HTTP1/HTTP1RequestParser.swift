@@ -318,15 +318,15 @@ public struct HTTP1RequestParser {
     ) throws(HTTP1ParseError) -> (name: Range<Int>, value: Range<Int>) {
         guard !line.isEmpty else { throw .invalidHeaderName(offset: offset) }
         if line[0] == sp || line[0] == htab { throw .obsoleteLineFolding(offset: offset) }
+        // The name runs to the first byte that is not a tchar, which must be its colon (not
+        // a tchar either, so the loop looks at each byte once).
         var colon = 0
-        while colon < line.count && line[colon] != UInt8(ascii: ":") {
-            guard isHTTPTokenByte(line[colon]) else {
-                if let late = colonAfterBlanks(line, from: colon) { throw .whitespaceBeforeColon(offset: offset + late) }
-                throw .invalidHeaderName(offset: offset)
-            }
-            colon += 1
+        while colon < line.count && isHTTPTokenByte(line[colon]) { colon += 1 }
+        guard colon < line.count, line[colon] == UInt8(ascii: ":") else {
+            if let late = colonAfterBlanks(line, from: colon) { throw .whitespaceBeforeColon(offset: offset + late) }
+            throw .invalidHeaderName(offset: offset)
         }
-        guard colon < line.count, colon > 0 else { throw .invalidHeaderName(offset: offset) }
+        guard colon > 0 else { throw .invalidHeaderName(offset: offset) }
         var valueStart = colon + 1
         var valueEnd = line.count
         while valueStart < valueEnd, line[valueStart] == sp || line[valueStart] == htab { valueStart += 1 }
