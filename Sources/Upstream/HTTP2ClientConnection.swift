@@ -17,14 +17,12 @@ final class HTTP2ClientConnection: LoopFlushable {
     }
 
     let endpoint: SocketAddress
-    /// The first part of each request's header block: pseudo-fields, `:path`, content type.
+    /// Each request's header block but the call's metadata: pseudo-fields, the method's
+    /// fields, the attempt's deadline and retry count.
     private var requestHead: UpstreamRequestHead
     /// Method fields replaced while HEADERS that point into them waited in nghttp2's queues
     /// (it reads them in place when it serializes the frame): kept until nothing waits.
     private var replacedMethodFields: [HeaderFields] = []
-    /// The second part: an attempt's deadline and retry count (usually none), built in place
-    /// (its storage kept between requests). The metadata follows from the call's own block.
-    private var attemptFields = HeaderFields()
     /// The response header block being received, its storage kept between blocks: blocks do
     /// not interleave on a connection (RFC 9113 §6.10, CONTINUATION follows its HEADERS), so
     /// every stream's blocks can be gathered here in turn. A call that keeps a block keeps a
@@ -103,13 +101,8 @@ final class HTTP2ClientConnection: LoopFlushable {
         {
             replacedMethodFields.append(replaced)
         }
-        attemptFields.removeAll()
-        if let timeout = call.remainingTimeout(now: EventLoop.monotonicNow) {
-            attemptFields.append(name: "grpc-timeout", value: timeout.headerValue)
-        }
-        if let previous = call.lifecycle.retry?.previousAttemptsHeader {
-            attemptFields.append(name: "grpc-previous-rpc-attempts", value: previous)
-        }
+        requestHead.startAttempt(
+            timeout: call.remainingTimeout(now: EventLoop.monotonicNow), previousAttempts: call.lifecycle.retry?.previousAttemptsHeader)
         var provider = nghttp2_data_provider(
             source: nghttp2_data_source(ptr: nil),
             read_callback: { _, streamID, buffer, length, flags, _, userData in
@@ -125,10 +118,7 @@ final class HTTP2ClientConnection: LoopFlushable {
         // The pseudo-fields are the connection's; the method fields stay as they are until
         // no HEADERS waits (`replacedMethodFields`); `streams` holds the call, whose request
         // never changes, until the stream closes. So all three may be read in place.
-        let streamID = NGHTTP2.withRequestHeaderBlock(
-            connectionFields: requestHead.pseudoFields, methodFields: requestHead.methodFields, attemptFields: attemptFields,
-            metadata: call.request.metadata
-        ) { block, count in
+        let streamID = requestHead.withHeaderBlock(metadata: call.request.metadata) { block, count in
             nghttp2_submit_request(session, nil, block, count, &provider, Unmanaged.passUnretained(call).toOpaque())
         }
         guard streamID > 0 else {

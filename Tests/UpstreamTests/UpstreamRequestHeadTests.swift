@@ -55,4 +55,14 @@ final class UpstreamRequestHeadTests: XCTestCase {
         XCTAssertEqual(replaced?.withUnsafeStorage { $0.baseAddress }, before)
         XCTAssertEqual(block(head), expected("/a.B/LongerName", "application/grpc"))
     }
+
+    func testAnAttemptsFieldsAreItsDeadlineAndItsRetryCount() {
+        var head = UpstreamRequestHead(pseudoFields: pseudoFields)
+        let timeout = GRPCTimeout(nanoseconds: 1_500_000_000)
+        head.startAttempt(timeout: timeout, previousAttempts: "2")
+        XCTAssertEqual(head.attemptFields, ["grpc-timeout": timeout.headerValue, "grpc-previous-rpc-attempts": "2"])
+        // The next attempt's fields replace them: none here.
+        head.startAttempt(timeout: nil, previousAttempts: nil)
+        XCTAssertTrue(head.attemptFields.isEmpty)
+    }
 }
