@@ -275,6 +275,9 @@ final class BytePrefixTests: XCTestCase {
             XCTAssertNil(without.firstIndex(whereNameContains: UInt8(ascii: "_")), "length \(length)")
         }
         XCTAssertNil(HeaderFields().firstIndex(whereNameContains: UInt8(ascii: "_")))
+        // A field left out keeps its bytes in the storage: its name is not found.
+        let kept = (["x_left": "1", "host": "h"] as HeaderFields).keepingFields { fields, index in index == 1 }
+        XCTAssertNil(kept.firstIndex(whereNameContains: UInt8(ascii: "_")))
     }
 
     func testTheFirstValueIsReadInPlace() {
