@@ -32,8 +32,9 @@ public enum GRPCWebMetadata {
         from headers: consuming HeaderFields, allowing allowed: Set<String>? = nil, droppingUnderscoreNames: Bool = false
     ) -> HeaderFields {
         let named = headers.firstIndex(of: "connection") == nil ? [] : headers.listMembers(for: "connection")
+        let notForwarded = requestFieldsNotForwarded  // read once, not once per field
         headers.keepFields { headers, index in
-            forwarded(headers, index, excluding: requestFieldsNotForwarded)
+            forwarded(headers, index, excluding: notForwarded)
                 && (named.isEmpty || !named.contains(headers[index].name))
                 && isAllowed(headers, index, by: allowed)
                 && !(droppingUnderscoreNames && headers.name(at: index, contains: UInt8(ascii: "_")))

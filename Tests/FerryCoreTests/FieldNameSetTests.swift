@@ -15,5 +15,9 @@ final class FieldNameSetTests: XCTestCase {
         XCTAssertFalse([UInt8]().withUnsafeBytes { set.contains($0) })
         XCTAssertTrue([UInt8]().withUnsafeBytes { FieldNameSet([""]).contains($0) })
         XCTAssertFalse(Array("x-forwarded-client-cert-and-more".utf8).withUnsafeBytes { set.contains($0) })
+        // The length and last byte of a member (its bit), or of none: only the whole name counts.
+        for (name, member) in [("xeep-alive", false), ("connectiom", false), ("ue", false), ("keep-alive", true)] {
+            XCTAssertEqual(Array(name.utf8).withUnsafeBytes { set.contains($0) }, member, name)
+        }
     }
 }
