@@ -42,11 +42,12 @@ public struct HTTP1RequestHead: Sendable, Equatable {
     /// Where the first '?' is, in bytes from the start: found with memchr on the target's
     /// bytes (read in place), which every request asks for.
     private var queryMarkOffset: Int? {
-        var target = target
-        return target.withUTF8 { bytes in
+        // In place: `withUTF8` would need a mutable copy of the target (a retain and a release).
+        let found = target.utf8.withContiguousStorageIfAvailable { bytes -> Int? in
             guard let base = bytes.baseAddress, let mark = memchr(base, Int32(UInt8(ascii: "?")), bytes.count) else { return nil }
             return UnsafeRawPointer(mark) - UnsafeRawPointer(base)
         }
+        return found ?? target.utf8.firstIndex(of: UInt8(ascii: "?")).map { target.utf8.distance(from: target.utf8.startIndex, to: $0) }
     }
 
     /// The query: what follows the target's first '?' (not decoded); nil without one.
