@@ -19,6 +19,9 @@ final class ConnectionScratch {
     private var writeBytes = WriteBuffer()
     /// The storage of a response head's fields, between one head written and the next built.
     private var spareHeaders = HeaderFields()
+    /// The target of the last request a connection of this worker received: the next request
+    /// for the same one shares its String (`HTTP1RequestParser.next(recentTarget:)`).
+    var recentTarget = ""
 
     /// A record for a request that starts (`AccessRecord.begin` sets what the request needs;
     /// `AccessRecord.end` cleared the rest before the record was given back).

@@ -111,7 +111,7 @@ final class HTTP1ServerConnection {
             }
             let event: HTTP1RequestParser.Event?
             do {
-                event = try parser.next()
+                event = try parser.next(recentTarget: &scratch.recentTarget)
             } catch {
                 switch error {
                 case .headerSectionTooLarge: context.limitReporter.hit("max_header_bytes", "\(error)")

@@ -108,8 +108,17 @@ public struct HTTP1RequestParser {
 
     /// The next event, or nil when more bytes are needed.
     public mutating func next() throws(HTTP1ParseError) -> Event? {
+        var noRecentTarget = ""
+        return try next(recentTarget: &noRecentTarget)
+    }
+
+    /// The next event, or nil when more bytes are needed. A request whose target is
+    /// `recentTarget` (the last one its worker saw, on any connection) shares that String
+    /// instead of building another, an allocation and a UTF-8 check; `recentTarget` becomes
+    /// each new request's target.
+    public mutating func next(recentTarget: inout String) throws(HTTP1ParseError) -> Event? {
         do {
-            return try step()
+            return try step(recentTarget: &recentTarget)
         } catch {
             state = .failed(error)
             throw error
@@ -124,12 +133,12 @@ public struct HTTP1RequestParser {
         }
     }
 
-    private mutating func step() throws(HTTP1ParseError) -> Event? {
+    private mutating func step(recentTarget: inout String) throws(HTTP1ParseError) -> Event? {
         switch state {
         case .failed(let error):
             throw error
         case .head:
-            return try parseHead()
+            return try parseHead(recentTarget: &recentTarget)
         case .endOfMessage:
             state = .head
             headScanIndex = readIndex
@@ -141,10 +150,10 @@ public struct HTTP1RequestParser {
             let size = try parseChunkSize(line)
             if size == 0 {
                 state = .trailers(fields: 0)
-                return try step()
+                return try step(recentTarget: &recentTarget)
             }
             state = .chunkData(remaining: size)
-            return try step()
+            return try step(recentTarget: &recentTarget)
         case .chunkData(let remaining):
             return takeBody(remaining: remaining, then: .chunkDataEnd, else: { .chunkData(remaining: $0) })
         case .chunkDataEnd:
@@ -154,12 +163,12 @@ public struct HTTP1RequestParser {
             }
             readIndex += 2
             state = .chunkSize
-            return try step()
+            return try step(recentTarget: &recentTarget)
         case .trailers(let fields):
             guard let line = try takeLine(limit: limits.maxHeaderBytes) else { return nil }
             if line.isEmpty {
                 state = .endOfMessage
-                return try step()
+                return try step(recentTarget: &recentTarget)
             }
             // Trailer fields are read for framing only; they are not forwarded (RFC 9110 §6.5.1).
             guard fields + 1 <= limits.maxHeaderFields else { throw .tooManyHeaderFields(limit: limits.maxHeaderFields) }
@@ -167,11 +176,11 @@ public struct HTTP1RequestParser {
                 try Self.parseField(bytes, offset: line.startIndex)
             }
             state = .trailers(fields: fields + 1)
-            return try step()
+            return try step(recentTarget: &recentTarget)
         }
     }
 
-    private mutating func parseHead() throws(HTTP1ParseError) -> Event? {
+    private mutating func parseHead(recentTarget: inout String) throws(HTTP1ParseError) -> Event? {
         // RFC 9112 §2.2: ignore empty lines received before the request line.
         while bufferedByteCount >= 2 && buffer[readIndex] == cr && buffer[readIndex + 1] == lf {
             readIndex += 2
@@ -187,7 +196,7 @@ public struct HTTP1RequestParser {
         let start = readIndex
         let limits = limits
         let head = try withTypedUnsafeBytes(buffer) { bytes throws(HTTP1ParseError) in
-            try Self.parseHeadSection(bytes, from: start, to: headEnd, limits: limits)
+            try Self.parseHeadSection(bytes, from: start, to: headEnd, limits: limits, recentTarget: &recentTarget)
         }
         readIndex = headEnd
         headScanIndex = headEnd
@@ -230,10 +239,10 @@ public struct HTTP1RequestParser {
     /// (findHeadEnd checked that every LF there ends a CRLF: a line ends one byte before its LF).
     /// On raw bytes: every request's head is read here once, a dozen lines.
     private static func parseHeadSection(
-        _ bytes: UnsafeRawBufferPointer, from start: Int, to headEnd: Int, limits: Limits
+        _ bytes: UnsafeRawBufferPointer, from start: Int, to headEnd: Int, limits: Limits, recentTarget: inout String
     ) throws(HTTP1ParseError) -> HTTP1RequestHead {
         var lineEnd = endOfLine(bytes, from: start)
-        let requestLine = try parseRequestLine(UnsafeRawBufferPointer(rebasing: bytes[start..<lineEnd]))
+        let requestLine = try parseRequestLine(UnsafeRawBufferPointer(rebasing: bytes[start..<lineEnd]), recentTarget: &recentTarget)
         let sectionStart = lineEnd + 2
         // The fields stay where they are in a copy of the section (names lower-cased there).
         var headers = HeaderFields(copying: UnsafeRawBufferPointer(rebasing: bytes[sectionStart..<headEnd]), reservingFields: 16)
@@ -274,7 +283,9 @@ public struct HTTP1RequestParser {
         UnsafeRawPointer(memchr(bytes.baseAddress! + index, Int32(lf), bytes.count - index)!) - bytes.baseAddress! - 1
     }
 
-    private static func parseRequestLine(_ line: UnsafeRawBufferPointer) throws(HTTP1ParseError) -> RequestLine {
+    private static func parseRequestLine(
+        _ line: UnsafeRawBufferPointer, recentTarget: inout String
+    ) throws(HTTP1ParseError) -> RequestLine {
         // request-line = method SP request-target SP HTTP-version (RFC 9112 §3): two spaces.
         guard let firstSpace = index(of: sp, in: line, from: 0),
             let secondSpace = index(of: sp, in: line, from: firstSpace + 1),
@@ -307,8 +318,25 @@ public struct HTTP1RequestParser {
             }
             throw .malformedRequestLine
         }
-        return RequestLine(
-            method: String(decoding: method, as: UTF8.self), target: String(decoding: target, as: UTF8.self), version: version)
+        if !isRecent(target, recentTarget) { recentTarget = String(decoding: target, as: UTF8.self) }
+        return RequestLine(method: methodString(method), target: recentTarget, version: version)
+    }
+
+    /// Whether `target` holds the bytes of `recent`, compared in place.
+    private static func isRecent(_ target: UnsafeRawBufferPointer, _ recent: String) -> Bool {
+        recent.utf8.withContiguousStorageIfAvailable { recent in
+            recent.count == target.count && memcmp(recent.baseAddress!, target.baseAddress!, target.count) == 0
+        } ?? false
+    }
+
+    /// The method's String: the common ones are literals (no UTF-8 check, no storage).
+    private static func methodString(_ method: UnsafeRawBufferPointer) -> String {
+        switch method.count {
+        case 3 where method.hasPrefix("GET"): "GET"
+        case 4 where method.hasPrefix("POST"): "POST"
+        case 7 where method.hasPrefix("OPTIONS"): "OPTIONS"
+        default: String(decoding: method, as: UTF8.self)
+        }
     }
 
     /// Validates one field line: where its name and value lie in it. `offset` is where the

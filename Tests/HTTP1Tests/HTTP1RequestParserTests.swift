@@ -31,6 +31,31 @@ final class HTTP1RequestParserTests: XCTestCase {
         XCTAssertTrue(head.keepAlive)
     }
 
+    func testARecentTargetIsSharedAndReplaced() throws {
+        var recent = ""
+        var heads: [HTTP1RequestHead] = []
+        // Two parsers, as two connections of one worker; methods of every kind.
+        for (text, method) in [
+            ("POST /node.v1.NodeService/GetNode HTTP/1.1\r\nHost: x\r\n\r\n", "POST"),
+            ("GET /node.v1.NodeService/GetNode HTTP/1.1\r\nHost: x\r\n\r\n", "GET"),
+            ("PATCH /a HTTP/1.1\r\nHost: x\r\n\r\n", "PATCH"),
+            ("OPTIONS /node.v1.NodeService/GetNodes HTTP/1.1\r\nHost: x\r\n\r\n", "OPTIONS"),
+        ] {
+            var parser = HTTP1RequestParser()
+            parser.append(Array(text.utf8))
+            guard case .head(let head, _) = try parser.next(recentTarget: &recent) else { return XCTFail(text) }
+            XCTAssertEqual(head.method, method)
+            XCTAssertEqual(recent, head.target)
+            heads.append(head)
+        }
+        XCTAssertEqual(
+            heads.map(\.target),
+            ["/node.v1.NodeService/GetNode", "/node.v1.NodeService/GetNode", "/a", "/node.v1.NodeService/GetNodes"])
+        // The same target shares the String's storage.
+        let storage = heads.map { head in head.target.utf8.withContiguousStorageIfAvailable { $0.baseAddress } }
+        XCTAssertEqual(storage[0], storage[1])
+    }
+
     func testContentLengthBodyAtEverySplit() throws {
         let text = Array("POST /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.1\r\nHost: y\r\n\r\n".utf8)
         for split in 0...text.count {
