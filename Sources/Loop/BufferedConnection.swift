@@ -350,12 +350,15 @@ public final class BufferedConnection: LoopFlushable {
     public func write(_ bytes: UnsafeRawBufferPointer) {
         guard state == .open || state == .connecting, bytes.count > 0 else { return }
         // Behind queued bytes, or on a socket that is or will be TLS, it waits in `output`.
+        let queued: Int
         if tls == nil && tlsClient == nil && evbuffer_get_length(output) == 0 {
             staged.append(bytes, loop: loop)
+            queued = staged.count  // `output` is empty: no second look at its length
         } else {
             evbuffer_add(output, bytes.baseAddress, bytes.count)
+            queued = outputLength
         }
-        if outputLowWatermark > 0 && outputLength > outputLowWatermark {
+        if outputLowWatermark > 0 && queued > outputLowWatermark {
             outputAboveWatermark = true
         }
         loop.scheduleFlush(self)
