@@ -271,7 +271,9 @@ public final class UpstreamPool {
     /// Sends the call's next attempt to an endpoint: onto a free stream, or into the
     /// endpoint's queue behind a connection being opened.
     func dispatch(_ call: UpstreamCall) {
-        let now = EventLoop.monotonicNow
+        // The clock is read only when an ejection or a connect backoff may be running, which
+        // most calls find neither of (a clock read costs about 20 ns).
+        let now = outliers.ejections > 0 || !connectBackoff.isEmpty ? EventLoop.monotonicNow : 0
         // When no endpoint passes its health checks, they all get calls (Envoy's "panic" routing):
         // failing a call for certain is worse than trying.
         let ignoringHealth = healthChecker.map { checker in !picker.endpoints.contains(where: checker.isHealthy) } ?? true
