@@ -53,7 +53,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// A bit per field name that may be here (`nameBit`), so that looking up a name that is
     /// not here (most lookups: `connection`, `grpc-timeout`, `traceparent`, …) returns at
     /// once instead of comparing every field's name. Never missing a name's bit, it may hold
-    /// bits of names that are gone (`keepingFields`).
+    /// bits of names that are gone (`keepFields`).
     private var nameBits: UInt64 = 0
 
     public init() {}
@@ -239,44 +239,32 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         byteCount = UInt32(start + range.count)
     }
 
-    /// The fields `isKept` says yes to, in order. The block shares this one's bytes: only the
-    /// list of where each field lies is new (one allocation, no field copied), so a request's
-    /// own block becomes its upstream metadata by leaving fields out.
-    public func keepingFields(where isKept: (HeaderFields, Int) -> Bool) -> HeaderFields {
-        var kept = self
-        kept.keepFields(where: isKept)
-        return kept
-    }
-
-    /// Leaves out the fields `isKept` says no to, in place: a block this value alone holds (a
-    /// request's head handed on as its metadata) loses fields without a new list; a shared one
-    /// gets its own list, as `keepingFields` does. Every field is judged before any moves, so
-    /// `isKept` reads the block as it was.
-    public mutating func keepFields(where isKept: (HeaderFields, Int) -> Bool) {
-        // One bit per field for the verdicts; a block of more fields (`max_header_fields` allows
-        // up to 100 by default) is rebuilt instead.
-        guard count <= UInt64.bitWidth else {
-            var kept = HeaderFields()
-            kept.bytes = bytes
-            kept.byteCount = byteCount
-            kept.nameBits = nameBits
-            kept.entries.reserveCapacity(count)
-            for index in fieldIndices where isKept(self, index) { kept.appendEntry(entries[index]) }
-            self = kept
-            return
-        }
-        var verdicts: UInt64 = 0
-        for index in fieldIndices where isKept(self, index) { verdicts |= 1 << UInt64(index) }
-        guard verdicts.nonzeroBitCount < count else { return }
-        let fields = fieldIndices
-        entries.withUnsafeMutableBufferPointer { entries in
-            var next = 0
-            for index in fields where verdicts & (1 << UInt64(index)) != 0 {
-                entries[next] = entries[index]
-                next += 1
+    /// Leaves out the fields whose name `isKept` says no to, in place. `isKept` is asked once
+    /// per field, in order, with the name's bytes (lower-case) read in place: a block this value
+    /// alone holds (a request's head handed on as its metadata) loses fields without a new
+    /// list, and nothing is copied before the first field that goes (a shared list then gets
+    /// its own copy).
+    public mutating func keepFields(whereName isKept: (UnsafeRawBufferPointer) -> Bool) {
+        let total = Int(entryCount)
+        var kept = 0
+        bytes.withUnsafeBytes { bytes in
+            func name(_ entry: Entry) -> UnsafeRawBufferPointer {
+                UnsafeRawBufferPointer(rebasing: bytes[Int(entry.nameStart)..<Int(entry.nameEnd)])
+            }
+            kept = entries.withUnsafeBufferPointer { entries in
+                var index = 0
+                while index < total && isKept(name(entries[index])) { index += 1 }
+                return index
+            }
+            guard kept < total else { return }
+            entries.withUnsafeMutableBufferPointer { entries in
+                for index in (kept + 1)..<total where isKept(name(entries[index])) {
+                    entries[kept] = entries[index]
+                    kept += 1
+                }
             }
         }
-        entryCount = UInt32(verdicts.nonzeroBitCount)
+        entryCount = UInt32(kept)
     }
 
     /// The fields that are not pseudo-header fields (`:method`, `:path`, …; RFC 9113 §8.3): an
@@ -289,7 +277,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     /// Leaves out the pseudo-header fields, in place (`keepFields`).
     public mutating func removePseudoFields() {
-        keepFields { fields, index in !fields.name(at: index, hasPrefix: ":") }
+        keepFields { name in !name.hasPrefix(":") }
     }
 
     /// No fields, the storage kept for the next ones (a buffer reused per request).
@@ -308,12 +296,6 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     // MARK: Reading bytes (the hot path)
 
-    /// The name of field `index`, lower-case.
-    public func nameLength(at index: Int) -> Int {
-        let entry = entries[index]
-        return Int(entry.nameEnd - entry.nameStart)
-    }
-
     public func nameBytes(at index: Int) -> ArraySlice<UInt8> {
         let entry = entries[index]
         return bytes[Int(entry.nameStart)..<Int(entry.nameEnd)]
@@ -330,16 +312,11 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         withName(at: index) { $0.hasPrefix(prefix) }
     }
 
-    /// Whether field `index` is named `name` (given lower-case).
-    public func name(at index: Int, is name: StaticString) -> Bool {
-        withName(at: index) { $0.count == name.utf8CodeUnitCount && $0.hasPrefix(name) }
-    }
-
     /// The index of the first field named `name` (given lower-case).
     public func firstIndex(of name: StaticString) -> Int? {
         let length = name.utf8CodeUnitCount
         guard nameBits & Self.nameBit(length: length, last: length == 0 ? 0 : name.utf8Start[length - 1]) != 0 else { return nil }
-        // Both storages read in place once, not once per field (`name(at:is:)`).
+        // Both storages read in place once, not once per field.
         return entries.withUnsafeBufferPointer { entries in
             bytes.withUnsafeBufferPointer { bytes in
                 for index in fieldIndices {
@@ -373,7 +350,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// Whether `bytes` hold `byte` or `other`: eight at a time, by the exact zero-byte test
     /// ("Bit Twiddling Hacks") on the word XOR each byte repeated; the tail byte by byte.
     @inline(__always)
-    private static func contains(_ byte: UInt8, or other: UInt8, in bytes: UnsafeRawBufferPointer) -> Bool {
+    fileprivate static func contains(_ byte: UInt8, or other: UInt8, in bytes: UnsafeRawBufferPointer) -> Bool {
         let ones: UInt64 = 0x0101_0101_0101_0101
         func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & (ones << 7) != 0 }
         var offset = 0
@@ -387,11 +364,6 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
             offset += 1
         }
         return false
-    }
-
-    /// Whether field `index`'s name contains `byte`.
-    public func name(at index: Int, contains byte: UInt8) -> Bool {
-        withName(at: index) { Self.contains(byte, or: byte, in: $0) }
     }
 
     /// Calls `body` with the name bytes of field `index`, read in place (`nameBytes` would
@@ -590,6 +562,11 @@ extension ArraySlice<UInt8> {
 }
 
 extension UnsafeRawBufferPointer {
+    /// Whether the bytes hold `byte` (a field name's `_`).
+    public func holds(_ byte: UInt8) -> Bool {
+        HeaderFields.contains(byte, or: byte, in: self)
+    }
+
     /// Whether the bytes start with `prefix`: a byte compare in place (the generic
     /// `starts(with:)` against a String's UTF-8 view walks both as sequences).
     @inlinable
@@ -604,7 +581,7 @@ extension UnsafeRawBufferPointer {
 /// time (the last word overlapping the one before it), which beats a call to memcmp and a byte
 /// loop both.
 @inline(__always)
-@usableFromInline
+@inlinable
 func memoryEqual(_ lhs: UnsafePointer<UInt8>, _ rhs: UnsafePointer<UInt8>, _ count: Int) -> Bool {
     let left = UnsafeRawPointer(lhs)
     let right = UnsafeRawPointer(rhs)

@@ -401,9 +401,9 @@ struct ExchangeStarter {
         if let grant, grant.changesMetadata {
             // The claims replace what the client sent under their names (a client must not
             // claim to be someone); the token stays behind when the issuer says so.
-            metadata.keepFields { metadata, index in
-                let name = metadata[index].name
-                return !grant.replacedNames.contains(name) && !(grant.dropsAuthorization && name == "authorization")
+            metadata.keepFields { name in
+                !grant.replacedNames.contains(String(decoding: name, as: UTF8.self))
+                    && !(grant.dropsAuthorization && name.count == 13 && name.hasPrefix("authorization"))
             }
             metadata.append(contentsOf: grant.forwarded)
         }

@@ -33,11 +33,11 @@ public enum GRPCWebMetadata {
     ) -> HeaderFields {
         let named = headers.firstIndex(of: "connection") == nil ? [] : headers.listMembers(for: "connection")
         let notForwarded = requestFieldsNotForwarded  // read once, not once per field
-        headers.keepFields { headers, index in
-            forwarded(headers, index, excluding: notForwarded)
-                && (named.isEmpty || !named.contains(headers[index].name))
-                && isAllowed(headers, index, by: allowed)
-                && !(droppingUnderscoreNames && headers.name(at: index, contains: UInt8(ascii: "_")))
+        headers.keepFields { name in
+            forwarded(name, excluding: notForwarded)
+                && (named.isEmpty || !named.contains { $0.utf8.elementsEqual(name) })
+                && (allowed.map { $0.contains(String(decoding: name, as: UTF8.self)) } ?? true)
+                && !(droppingUnderscoreNames && name.holds(UInt8(ascii: "_")))
         }
         return headers
     }
@@ -58,18 +58,12 @@ public enum GRPCWebMetadata {
 
     /// Whether field `index` of an upstream response head or trailers goes on to the client.
     static func isForwardedResponseField(_ upstream: HeaderFields, _ index: Int) -> Bool {
-        forwarded(upstream, index, excluding: responseFieldsNotForwarded)
+        upstream.withName(at: index) { forwarded($0, excluding: responseFieldsNotForwarded) }
     }
 
-    private static func isAllowed(_ headers: HeaderFields, _ index: Int, by allowed: Set<String>?) -> Bool {
-        guard let allowed else { return true }
-        return allowed.contains(headers[index].name.lowercased())
-    }
-
-    /// The name is read once, in place: every field of every request and response asks.
-    private static func forwarded(_ headers: HeaderFields, _ index: Int, excluding names: FieldNameSet) -> Bool {
-        headers.withName(at: index) { name in
-            !name.hasPrefix(":") && !name.hasPrefix("connect-") && !names.contains(name)
-        }
+    /// Whether a field named `name` (lower-case bytes) is forwarded: every field of every
+    /// request and response asks.
+    private static func forwarded(_ name: UnsafeRawBufferPointer, excluding names: FieldNameSet) -> Bool {
+        !name.hasPrefix(":") && !name.hasPrefix("connect-") && !names.contains(name)
     }
 }

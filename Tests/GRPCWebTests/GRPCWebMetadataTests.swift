@@ -34,6 +34,18 @@ final class GRPCWebMetadataTests: XCTestCase {
             ])
     }
 
+    func testRequestMetadataKeepsOnlyAllowedNamesAndDropsUnderscoreNamesWhenAsked() {
+        let headers: HeaderFields = [
+            "host": "h", "x-a": "1", "x_b": "2", "connect-protocol-version": "1", "x-c": "3", "x-a": "4",
+        ]
+        XCTAssertEqual(GRPCWebMetadata.requestMetadata(from: headers), ["x-a": "1", "x_b": "2", "x-c": "3", "x-a": "4"])
+        XCTAssertEqual(GRPCWebMetadata.requestMetadata(from: headers, droppingUnderscoreNames: true), ["x-a": "1", "x-c": "3", "x-a": "4"])
+        XCTAssertEqual(GRPCWebMetadata.requestMetadata(from: headers, allowing: ["x-c", "x_b", "host"]), ["x_b": "2", "x-c": "3"])
+        XCTAssertEqual(
+            GRPCWebMetadata.requestMetadata(from: headers, allowing: ["x-c", "x_b"], droppingUnderscoreNames: true), ["x-c": "3"])
+        XCTAssertEqual(GRPCWebMetadata.requestMetadata(from: headers, allowing: []), [:])
+    }
+
     func testResponseHeadersDropPseudoAndFramingFields() {
         let upstream: HeaderFields = [
             ":status": "200", "content-type": "application/grpc", "x-a": "1",
