@@ -288,6 +288,7 @@ public enum ConfigLoader {
         if let value = try node.child("request_body_timeout").duration() { limits.requestBodyTimeoutNanoseconds = value }
         for (key, value) in [
             ("header_read_timeout", limits.headerReadTimeoutNanoseconds), ("request_body_timeout", limits.requestBodyTimeoutNanoseconds),
+            ("idle_timeout", limits.idleTimeoutNanoseconds),
         ]
         where value == 0 {
             throw node.child(key).error("must be greater than zero")

@@ -22,8 +22,10 @@ final class AccessRecord {
     var httpStatus = 0
     var traceID: String?
 
-    func begin(head: HTTP1RequestHead, request: ClassifiedRequest, clientSubject: String?, logged: Bool) {
-        startMonotonic = EventLoop.monotonicNow
+    /// The request's head is in. `now` is the loop iteration's time (`EventLoop.iterationNow`):
+    /// a duration is measured between the iterations that read the head and wrote the end.
+    func begin(head: HTTP1RequestHead, request: ClassifiedRequest, clientSubject: String?, logged: Bool, now: UInt64) {
+        startMonotonic = now
         if logged {
             startRealtime = ThreadSignal.realtimeNow
             method = head.method
@@ -59,8 +61,8 @@ final class AccessRecord {
 
     /// The request is over: its access-log line and its counts. The record keeps no string of
     /// the request afterwards (an idle keep-alive connection holds only the empty record).
-    func end(in context: ListenerContext, peer: String, grpcStatus: Int?, call: UpstreamCall?) {
-        let duration = EventLoop.monotonicNow - startMonotonic
+    func end(in context: ListenerContext, peer: String, grpcStatus: Int?, call: UpstreamCall?, now: UInt64) {
+        let duration = now - startMonotonic
         // Moved out rather than copied: the record keeps no string of the request afterwards.
         var series = CallSeriesKey.none
         swap(&series, &self.series)

@@ -136,7 +136,8 @@ final class HTTP1ServerConnection {
                 if context.recordsRequests {
                     let started = scratch.takeRecord()
                     started.begin(
-                        head: head, request: request, clientSubject: starter.clientIdentity?.subject, logged: context.accessLog != nil)
+                        head: head, request: request, clientSubject: starter.clientIdentity?.subject, logged: context.accessLog != nil,
+                        now: worker.loop.iterationNow)
                     record = started
                 }
                 discardedBodyBytes = 0
@@ -244,14 +245,15 @@ final class HTTP1ServerConnection {
     private func logAccess(grpcStatus: Int?, call: UpstreamCall?) {
         guard let current = record else { return }
         record = nil
-        current.end(in: context, peer: starter.peer, grpcStatus: grpcStatus, call: call)
+        current.end(in: context, peer: starter.peer, grpcStatus: grpcStatus, call: call, now: worker.loop.iterationNow)
         scratch.giveBack(current)
     }
 
     /// An exchange answers the current request from now on, upstream or refused by Ferry.
     private func beginExchange(_ exchange: any DownstreamExchange, keepAlive: Bool) {
         disarmReceiveDeadline()
-        connection.setReadTimeout(nanoseconds: nil)
+        // An exchange may wait on its backend for longer than a connection may idle.
+        connection.holdReadTimeout()
         state = .exchanging(exchange, keepAlive: keepAlive)
         context.metrics?.requestsActive += 1
     }
@@ -362,7 +364,7 @@ extension HTTP1ServerConnection: DownstreamStream {
         if keepAlive && !closeAfterExchange {
             state = .awaitingRequest
             connection.setReading(true)
-            connection.setReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
+            connection.releaseReadTimeout(nanoseconds: context.limits.idleTimeoutNanoseconds)
             // A pipelined request, or the rest of this one's body: read on. Most often nothing
             // is buffered, and looking would cost the parser's whole step (about 300 instructions).
             if !parser.isIdle { processInput() }

@@ -142,7 +142,8 @@ final class HTTP2ServerStream {
         if context.recordsRequests {
             let started = connection.scratch.takeRecord()
             started.begin(
-                head: head, request: classified, clientSubject: starter.clientIdentity?.subject, logged: context.accessLog != nil)
+                head: head, request: classified, clientSubject: starter.clientIdentity?.subject, logged: context.accessLog != nil,
+                now: connection.loop.iterationNow)
             record = started
         }
         request = .receivingBody(head, classified)
@@ -219,7 +220,7 @@ final class HTTP2ServerStream {
         if exchange != nil { context.metrics?.requestsActive -= 1 }
         guard let current = record else { return }
         record = nil
-        current.end(in: context, peer: starter.peer, grpcStatus: grpcStatus, call: exchange?.call)
+        current.end(in: context, peer: starter.peer, grpcStatus: grpcStatus, call: exchange?.call, now: connection.loop.iterationNow)
         connection.scratch.giveBack(current)
     }
 

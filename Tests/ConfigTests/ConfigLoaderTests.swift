@@ -434,6 +434,9 @@ final class ConfigLoaderTests: XCTestCase {
             ConfigError(path: "listeners[0].limits.headers_with_underscores", reason: "expected allow, drop or reject, got 'maybe'"))
         XCTAssertEqual(loadError(limits("grpc_encodings: [GZIP]"))?.path, "listeners[0].limits.grpc_encodings")
         XCTAssertEqual(loadError(limits("request_body_timeout: 0s"))?.path, "listeners[0].limits.request_body_timeout")
+        XCTAssertEqual(
+            loadError(limits("idle_timeout: 0ms")),
+            ConfigError(path: "listeners[0].limits.idle_timeout", reason: "must be greater than zero"))
         XCTAssertEqual(loadError(minimal + "\n    keepalive_timeout: 0s")?.path, "clusters[0].keepalive_timeout")
     }
 
