@@ -52,7 +52,10 @@ enum RequestRefusal {
     case connect(PendingConnectCall, GRPCStatus)
 }
 
-struct ExchangeStarter {
+/// Noncopyable: a call on a starter stored in a connection borrows it in place, where a
+/// copyable one was copied out for every call, two a request (issue 19). Its owner replaces
+/// it only where no call on it is in progress (exclusive access is checked at run time).
+struct ExchangeStarter: ~Copyable {
     let context: ListenerContext
     /// The verified client certificate's subject and alternative names, on a mutual-TLS listener.
     let clientIdentity: CertificateIdentity?

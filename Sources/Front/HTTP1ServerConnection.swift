@@ -65,7 +65,7 @@ final class HTTP1ServerConnection {
     private var record: AccessRecord?
     /// Starts the exchanges of this connection's requests; holds the context, the client's
     /// verified identity and its address. Kept, not built per use: each build copied all three
-    /// (issue 19).
+    /// (issue 19). Noncopyable, so that a call on it borrows it in place.
     private var starter: ExchangeStarter
 
     init(connection: BufferedConnection, slot: ListenerSlot, worker: Worker, peer: String) {
@@ -129,9 +129,6 @@ final class HTTP1ServerConnection {
                 armReceiveDeadline()
                 return
             case .head(let head, let framing)?:
-                if case .awaitingRequest = state, slot.context !== context {
-                    starter = ExchangeStarter(context: slot.context, clientIdentity: starter.clientIdentity, peer: starter.peer)
-                }
                 let request = RequestClassifier(context: context).classify(head, framing: framing)
                 if context.recordsRequests {
                     let started = scratch.takeRecord()
@@ -411,6 +408,13 @@ extension HTTP1ServerConnection: DownstreamConnection {
 
 extension HTTP1ServerConnection: BufferedConnectionDelegate {
     func connection(_ connection: BufferedConnection, received bytes: UnsafeRawBufferPointer) {
+        // A reload's context takes effect at the next request read from the socket. Replaced
+        // here, where no call on the starter is in progress: calls borrow it (it is not
+        // copied), and a request pipelined behind one that ends within such a call (a refusal)
+        // is parsed there, where replacing it would break exclusive access.
+        if case .awaitingRequest = state, slot.context !== context {
+            starter = ExchangeStarter(context: slot.context, clientIdentity: starter.clientIdentity, peer: starter.peer)
+        }
         if parser.needsStorage { parser.provideStorage(scratch.takeBuffer()) }
         parser.append(bytes)
         processInput()

@@ -228,6 +228,38 @@ def test_reload_takes_effect_on_open_connections(make_ferry):
     connection.close()
 
 
+def test_a_reload_between_a_head_and_its_body_keeps_the_connection_on_its_context(make_ferry):
+    """A request whose head came before a reload is answered under the old context, and so is
+    one pipelined behind it in the same bytes (both are parsed while the first is answered);
+    the next request read from the socket gets the new one. Ferry stays up throughout."""
+    ferry = make_ferry()
+    body = grpcweb.frame(b"")
+
+    def call(path):
+        return (f"POST {path} HTTP/1.1\r\nHost: x\r\ncontent-type: application/grpc-web+proto\r\n"
+                f"content-length: {len(body)}\r\n\r\n").encode()
+
+    def statuses(sock, count):
+        received = b""
+        while received.count(b"grpc-status:") < count:
+            chunk = sock.recv(65536)
+            assert chunk, f"closed after {received!r}"
+            received += chunk
+        return [line.split(b":")[1].strip().decode() for line in received.split(b"\r\n") if line.startswith(b"grpc-status:")]
+
+    with socket.create_connection(("127.0.0.1", ferry.port), timeout=10) as sock:
+        sock.sendall(call("/added.Service/Call"))
+        time.sleep(0.2)
+        ferry.config.write_text(ferry.config.read_text().replace(
+            "routes:\n", "routes:\n  - match: { prefix: /added. }\n    cluster: down\n", 1))
+        assert admin(ferry, "/reload", method="POST") == (200, "reloaded\n")
+        sock.sendall(body + call("/added.Service/Call") + body)
+        assert statuses(sock, 2) == ["12", "12"], "both under the context the first head came in"
+        sock.sendall(call("/added.Service/Call") + body)
+        assert statuses(sock, 1) == ["14"], "the next request read gets the reloaded routes"
+    assert ferry.process.poll() is None
+
+
 def test_drain_finishes_in_flight_calls_then_refuses(make_ferry, recorder):
     ferry = make_ferry(drain_grace="1s")
     stream = {}
