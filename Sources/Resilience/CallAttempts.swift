@@ -7,7 +7,9 @@
 // the random source is a parameter, so tests replay exact decisions.
 import FerryCore
 
-public struct CallAttempts: Sendable {
+/// Noncopyable: its owner (the call) asks it in place; a copyable one was copied out of the
+/// call for each question (issue 19).
+public struct CallAttempts: Sendable, ~Copyable {
     public enum Phase: Sendable, Equatable {
         /// Not on a stream: before the first dispatch, or about to be dispatched again.
         case waiting
