@@ -569,7 +569,7 @@ extension UnsafeRawBufferPointer {
 
     /// Whether the bytes start with `prefix`: a byte compare in place (the generic
     /// `starts(with:)` against a String's UTF-8 view walks both as sequences).
-    @inlinable
+    @inlinable @inline(__always)
     public func hasPrefix(_ prefix: StaticString) -> Bool {
         let length = prefix.utf8CodeUnitCount
         guard count >= length else { return false }
