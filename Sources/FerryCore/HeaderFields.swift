@@ -54,7 +54,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// not here (most lookups: `connection`, `grpc-timeout`, `traceparent`, …) returns at
     /// once instead of comparing every field's name. Never missing a name's bit, it may hold
     /// bits of names that are gone (`keepFields`).
-    private var nameBits: UInt64 = 0
+    @usableFromInline var nameBits: UInt64 = 0
 
     public init() {}
 
@@ -168,7 +168,8 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     /// The bit of `nameBits` for a name of `length` bytes ending in `last` (lower-case): the
     /// length and last byte tell the common names apart (`content-type` and `grpc-timeout`
     /// have the same length, `connection` and `user-agent` too).
-    private static func nameBit(length: Int, last: UInt8) -> UInt64 {
+    @inlinable
+    static func nameBit(length: Int, last: UInt8) -> UInt64 {
         1 << UInt64((Int(last) &+ length &* 5) & 63)
     }
 
@@ -312,10 +313,20 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
         withName(at: index) { $0.hasPrefix(prefix) }
     }
 
-    /// The index of the first field named `name` (given lower-case).
+    /// The index of the first field named `name` (given lower-case). Inlinable, with the
+    /// lookups built on it: for a literal name the bit test folds to one AND, and most names
+    /// asked about are not there (`grpc-timeout`, `traceparent`, `origin`, …).
+    @inlinable
     public func firstIndex(of name: StaticString) -> Int? {
         let length = name.utf8CodeUnitCount
         guard nameBits & Self.nameBit(length: length, last: length == 0 ? 0 : name.utf8Start[length - 1]) != 0 else { return nil }
+        return firstIndex(comparing: name)
+    }
+
+    /// `firstIndex(of:)` past the bit test: the names compared.
+    @usableFromInline
+    func firstIndex(comparing name: StaticString) -> Int? {
+        let length = name.utf8CodeUnitCount
         // Both storages read in place once, not once per field.
         return entries.withUnsafeBufferPointer { entries in
             bytes.withUnsafeBufferPointer { bytes in
@@ -375,30 +386,33 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     }
 
     /// The value bytes of the first field named `name` (given lower-case).
+    @inlinable
     public func firstValueBytes(_ name: StaticString) -> ArraySlice<UInt8>? {
         firstIndex(of: name).map { valueBytes(at: $0) }
     }
 
     /// Whether the first field named `name` (given lower-case) has the value `value`, compared
     /// in place (`firstValueBytes` would retain the storage for its slice).
+    @inlinable
     public func firstValue(of name: StaticString, is value: StaticString) -> Bool {
         firstValue(of: name, startsWith: value, wholly: true)
     }
 
     /// Whether the value of the first field named `name` (given lower-case) starts with `prefix`.
+    @inlinable
     public func firstValue(of name: StaticString, hasPrefix prefix: StaticString) -> Bool {
         firstValue(of: name, startsWith: prefix, wholly: false)
     }
 
-    @inline(__always)
-    private func firstValue(of name: StaticString, startsWith prefix: StaticString, wholly: Bool) -> Bool {
+    @inlinable @inline(__always)
+    func firstValue(of name: StaticString, startsWith prefix: StaticString, wholly: Bool) -> Bool {
         withFirstValue(of: name) { value in (!wholly || value.count == prefix.utf8CodeUnitCount) && value.hasPrefix(prefix) } ?? false
     }
 
     /// Calls `body` with the value bytes of the first field named `name` (given lower-case),
     /// read in place; nil when there is none (`firstValueBytes` would retain the storage for
     /// its slice: two atomic operations).
-    @inline(__always)
+    @inlinable @inline(__always)
     public func withFirstValue<Result>(of name: StaticString, _ body: (UnsafeRawBufferPointer) -> Result) -> Result? {
         firstIndex(of: name).map { withValue(at: $0, body) }
     }
