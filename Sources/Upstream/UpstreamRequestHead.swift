@@ -9,7 +9,8 @@ import HTTP2Support
 /// fields are built again only when the method or the content type changes: traffic comes in
 /// runs of one method, and most calls reuse them. The attempt's deadline and retry count, and
 /// the call's metadata, follow as parts of their own (`NGHTTP2.withRequestHeaderBlock`).
-struct UpstreamRequestHead {
+/// Noncopyable: the connection's head is read where it is stored, not copied out for a call.
+struct UpstreamRequestHead: ~Copyable {
     /// Never changed: nghttp2 reads them in place until each stream's HEADERS is sent.
     let pseudoFields: HeaderFields
     /// `:path`, content type and `te` of the last call's method.
@@ -48,10 +49,7 @@ struct UpstreamRequestHead {
     }
 
     /// Calls `body` with the block of the attempt being started, `metadata` last.
-    /// `mutating` though it changes nothing: called on a connection's stored head, a method
-    /// that is not would read a copy of the head (a retain and a release of each of its
-    /// buffers, about 14 a call); this one reads the fields where they are.
-    mutating func withHeaderBlock<R>(metadata: HeaderFields, _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
+    func withHeaderBlock<R>(metadata: HeaderFields, _ body: (UnsafeMutablePointer<nghttp2_nv>, Int) -> R) -> R {
         NGHTTP2.withRequestHeaderBlock(
             connectionFields: pseudoFields, methodFields: methodFields, attemptFields: attemptFields, metadata: metadata, body)
     }

@@ -12,7 +12,7 @@ final class UpstreamRequestHeadTests: XCTestCase {
     }
 
     /// The block nghttp2 is handed: the pseudo-fields, then the method's fields.
-    private func block(_ head: UpstreamRequestHead) -> HeaderFields {
+    private func block(_ head: borrowing UpstreamRequestHead) -> HeaderFields {
         var fields = head.pseudoFields
         fields.append(contentsOf: head.methodFields)
         return fields
