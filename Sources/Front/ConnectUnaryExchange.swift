@@ -10,7 +10,9 @@ import Gzip
 import Upstream
 
 final class ConnectUnaryExchange: DownstreamExchange {
-    private unowned(unsafe) let stream: any DownstreamStream
+    /// The stream and the exchange hold each other until the stream lets it go (see
+    /// GRPCWebExchange.stream).
+    private let stream: any DownstreamStream
     private let messages: ConnectMessageCodec
     private let errors: ConnectErrorJSON
     private let responseCompression: ConnectCompression

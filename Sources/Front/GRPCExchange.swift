@@ -15,8 +15,9 @@ final class GRPCExchange: DownstreamExchange {
         case finished
     }
 
-    /// The stream owns the exchange (see GRPCWebExchange.stream).
-    private unowned(unsafe) let stream: any DownstreamStream
+    /// The stream and the exchange hold each other until the stream lets it go (see
+    /// GRPCWebExchange.stream).
+    private let stream: any DownstreamStream
     private var state = State.awaitingHead
     var call: UpstreamCall?
     private var credit: UpstreamCredit

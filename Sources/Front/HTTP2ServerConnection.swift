@@ -14,8 +14,9 @@ final class HTTP2ServerConnection: LoopFlushable {
     /// The worker owns its connections (see GRPCWebExchange.stream for unowned(unsafe)).
     private unowned(unsafe) let worker: Worker
     let loop: EventLoop
-    /// The worker's, lent to the requests in progress (their records).
-    unowned(unsafe) let scratch: ConnectionScratch
+    /// The worker's, lent to the requests in progress (their records). Strong, so that a use
+    /// borrows it (see HTTP1ServerConnection.scratch).
+    let scratch: ConnectionScratch
     /// `IP:port` of the client (empty without an access log).
     let peer: String
     private var session: OpaquePointer?

@@ -193,6 +193,8 @@ final class HTTP2ServerStream {
             // The client went away first: the call counts as cancelled.
             end(grpcStatus: exchange.grpcStatusCode ?? GRPCStatusCode.cancelled.rawValue)
         }
+        // The exchange holds the stream: letting it go ends the cycle.
+        exchange = nil
     }
 
     /// Answers before the request's body has ended; the rest of it is not read (the response's

@@ -54,7 +54,9 @@ final class RESTExchange: DownstreamExchange {
         case finished
     }
 
-    private unowned(unsafe) let stream: any DownstreamStream
+    /// The stream and the exchange hold each other until the stream lets it go (see
+    /// GRPCWebExchange.stream).
+    private let stream: any DownstreamStream
     private let binding: RESTBinding
     private let rest: RESTTranscoding
     private let extraHeaders: HeaderFields

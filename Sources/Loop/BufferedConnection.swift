@@ -62,7 +62,7 @@ public final class BufferedConnection: LoopFlushable {
     /// delegate on a slow path): owners keep the delegate alive until `didCloseWith`, after
     /// which a connection never calls it again.
     public unowned(unsafe) var delegate: BufferedConnectionDelegate?
-    private let loop: EventLoop
+    public let loop: EventLoop
     private var fd: Int32
     private var state: State
     private var readEvent: OpaquePointer?

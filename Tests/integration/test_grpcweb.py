@@ -1,5 +1,6 @@
 """gRPC-Web through Ferry to a grpcio backend, with sonora's client and raw HTTP."""
 import base64
+import http.client
 
 import grpc
 import pytest
@@ -138,6 +139,28 @@ def test_grpc_timeout_is_forwarded(ferry, recorder):
     # grpcio exposes the deadline, not the header; the call succeeding with a 5 s budget and the
     # header being absent from plain metadata shows it travelled as grpc-timeout.
     assert "grpc-timeout" not in recorder.metadata[-1]
+
+
+def test_finished_calls_leave_nothing_behind(ferry):
+    """3,000 gRPC-Web calls with 16 KiB each way on one keep-alive connection: each call's
+    exchange, upstream call and buffers go when it ends (the connection and its exchange hold
+    each other until the next request), so Ferry's memory stays put."""
+    body = grpcweb.frame(node_pb2.GetNodeRequest(node_id="n1", echo_payload=b"x" * 16384).SerializeToString())
+    connection = http.client.HTTPConnection("127.0.0.1", ferry.port, timeout=10)
+
+    def call():
+        connection.request("POST", GET_NODE, body=body, headers={"content-type": "application/grpc-web+proto"})
+        response = connection.getresponse()
+        assert response.status == 200 and len(response.read()) > 16384
+
+    for _ in range(300):
+        call()
+    before = ferry.rss_kib()
+    for _ in range(3000):
+        call()
+    growth = ferry.rss_kib() - before
+    connection.close()
+    assert growth < 2048, f"Ferry grew by {growth} KiB over 3,000 calls"
 
 
 def test_keep_alive_serves_several_calls_on_one_connection(ferry, recorder):
