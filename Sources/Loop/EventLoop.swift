@@ -77,9 +77,9 @@ public final class EventLoop {
 
     /// A timeout of `nanoseconds` for `event_add`, as one of libevent's common timeouts: every
     /// event added with it waits in one queue in deadline order, so adding and removing it is
-    /// O(1), where an ordinary timeout is a heap operation. Connections re-arm their read
-    /// timeouts on every request (a persistent event's timeout restarts when it fires, and the
-    /// idle timeout is taken off and put back around each exchange). The value is libevent's
+    /// O(1), where an ordinary timeout is a heap operation. A connection's read timeout is
+    /// re-armed by every read (a persistent event's timeout restarts whenever the event becomes
+    /// active). The value is libevent's
     /// encoding of the queue (`event_base_init_common_timeout`), valid for this loop only;
     /// past libevent's 256 queues a plain timeout is returned.
     func commonTimeout(nanoseconds: UInt64) -> timeval {
