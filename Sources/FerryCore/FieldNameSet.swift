@@ -8,7 +8,7 @@ public struct FieldNameSet: Sendable {
     /// Index: a length in bytes; the names of that length are `names[starts[length]..<starts[length + 1]]`.
     /// One flat array, not an array per length: reading an inner array would retain it.
     private let starts: [Int]
-    /// A bit per length and last byte of the names (`bit(length:last:)`): most names asked
+    /// A bit per length and last byte of the names (`HeaderFields.nameBit`): most names asked
     /// about that are not here are told by their bit alone, without a compare.
     private let bits: UInt64
 
@@ -24,18 +24,14 @@ public struct FieldNameSet: Sendable {
         self.starts = starts
         bits = sorted.reduce(0) { bits, name in
             let length = name.utf8CodeUnitCount
-            return bits | Self.bit(length: length, last: length == 0 ? 0 : name.utf8Start[length - 1])
+            return bits | HeaderFields.nameBit(length: length, last: length == 0 ? 0 : name.utf8Start[length - 1])
         }
-    }
-
-    private static func bit(length: Int, last: UInt8) -> UInt64 {
-        1 << UInt64((Int(last) &+ length &* 5) & 63)
     }
 
     /// Whether `name` (lower-case bytes, as a field's name is stored) is one of the names.
     public func contains(_ name: UnsafeRawBufferPointer) -> Bool {
         let length = name.count
-        guard bits & Self.bit(length: length, last: length == 0 ? 0 : name[length - 1]) != 0, length + 1 < starts.count else {
+        guard bits & HeaderFields.nameBit(length: length, last: length == 0 ? 0 : name[length - 1]) != 0, length + 1 < starts.count else {
             return false
         }
         // The candidates are as long as `name`: a prefix of its length is the whole name.

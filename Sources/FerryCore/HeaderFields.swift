@@ -165,8 +165,8 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
                 valueStart: UInt32(value.lowerBound), valueEnd: UInt32(value.upperBound)))
     }
 
-    /// The bit of `nameBits` for a name of `length` bytes ending in `last` (lower-case): the
-    /// length and last byte tell the common names apart (`content-type` and `grpc-timeout`
+    /// The bit of `nameBits` (and of `FieldNameSet`'s filter) for a name of `length` bytes
+    /// ending in `last` (lower-case): the length and last byte tell the common names apart (`content-type` and `grpc-timeout`
     /// have the same length, `connection` and `user-agent` too).
     @inlinable
     static func nameBit(length: Int, last: UInt8) -> UInt64 {
