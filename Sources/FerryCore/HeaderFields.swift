@@ -166,8 +166,9 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
     }
 
     /// The bit of `nameBits` (and of `FieldNameSet`'s filter) for a name of `length` bytes
-    /// ending in `last` (lower-case): the length and last byte tell the common names apart (`content-type` and `grpc-timeout`
-    /// have the same length, `connection` and `user-agent` too).
+    /// ending in `last` (lower-case): the length and last byte tell the common names apart
+    /// (`content-type` and `grpc-timeout` have the same length, `connection` and `user-agent`
+    /// too).
     @inlinable
     static func nameBit(length: Int, last: UInt8) -> UInt64 {
         1 << UInt64((Int(last) &+ length &* 5) & 63)
@@ -406,7 +407,7 @@ public struct HeaderFields: Sendable, Equatable, Sequence, ExpressibleByDictiona
 
     @inlinable @inline(__always)
     func firstValue(of name: StaticString, startsWith prefix: StaticString, wholly: Bool) -> Bool {
-        withFirstValue(of: name) { value in (!wholly || value.count == prefix.utf8CodeUnitCount) && value.hasPrefix(prefix) } ?? false
+        withFirstValue(of: name) { value in wholly ? value.equals(prefix) : value.hasPrefix(prefix) } ?? false
     }
 
     /// Calls `body` with the value bytes of the first field named `name` (given lower-case),
@@ -579,6 +580,12 @@ extension UnsafeRawBufferPointer {
     /// Whether the bytes hold `byte` (a field name's `_`).
     public func holds(_ byte: UInt8) -> Bool {
         HeaderFields.contains(byte, or: byte, in: self)
+    }
+
+    /// Whether the bytes are `literal`'s, all of them, compared in place.
+    @inlinable @inline(__always)
+    public func equals(_ literal: StaticString) -> Bool {
+        count == literal.utf8CodeUnitCount && hasPrefix(literal)
     }
 
     /// Whether the bytes start with `prefix`: a byte compare in place (the generic

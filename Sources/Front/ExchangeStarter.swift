@@ -406,7 +406,7 @@ struct ExchangeStarter: ~Copyable {
             // claim to be someone); the token stays behind when the issuer says so.
             metadata.keepFields { name in
                 !grant.replacedNames.contains(String(decoding: name, as: UTF8.self))
-                    && !(grant.dropsAuthorization && name.count == 13 && name.hasPrefix("authorization"))
+                    && !(grant.dropsAuthorization && name.equals("authorization"))
             }
             metadata.append(contentsOf: grant.forwarded)
         }

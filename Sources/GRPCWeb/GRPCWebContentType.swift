@@ -17,7 +17,7 @@ public struct GRPCWebContentType: Sendable, Equatable {
     /// gRPC-Web type.
     public init?(parsing value: UnsafeRawBufferPointer) {
         // The types gRPC-Web clients send, as they send them, are matched whole first.
-        if let exact = Self.exactTypes.first(where: { value.count == $0.spelling.utf8CodeUnitCount && value.hasPrefix($0.spelling) }) {
+        if let exact = Self.exactTypes.first(where: { value.equals($0.spelling) }) {
             self = exact.type
             return
         }

@@ -79,9 +79,8 @@ public final class EventLoop {
     /// event added with it waits in one queue in deadline order, so adding and removing it is
     /// O(1), where an ordinary timeout is a heap operation. A connection's read timeout is
     /// re-armed by every read (a persistent event's timeout restarts whenever the event becomes
-    /// active). The value is libevent's
-    /// encoding of the queue (`event_base_init_common_timeout`), valid for this loop only;
-    /// past libevent's 256 queues a plain timeout is returned.
+    /// active). The value is libevent's encoding of the queue (`event_base_init_common_timeout`),
+    /// valid for this loop only; past libevent's 256 queues a plain timeout is returned.
     func commonTimeout(nanoseconds: UInt64) -> timeval {
         if let known = commonTimeouts.first(where: { $0.nanoseconds == nanoseconds }) { return known.timeout }
         var duration = timeval(nanoseconds: nanoseconds)

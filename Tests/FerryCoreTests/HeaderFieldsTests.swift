@@ -263,6 +263,10 @@ final class BytePrefixTests: XCTestCase {
             XCTAssertTrue(UnsafeRawBufferPointer(rebasing: bytes[12...]).hasPrefix("grpc+"))
             XCTAssertTrue(UnsafeRawBufferPointer(rebasing: bytes[0..<0]).hasPrefix(""))
             XCTAssertFalse(UnsafeRawBufferPointer(rebasing: bytes[0..<0]).hasPrefix("a"))
+            XCTAssertTrue(bytes.equals("application/grpc+proto"))
+            XCTAssertFalse(bytes.equals("application/grpc"), "a prefix is not the whole")
+            XCTAssertFalse(bytes.equals("application/grpc+proto2"))
+            XCTAssertTrue(UnsafeRawBufferPointer(rebasing: bytes[0..<0]).equals(""))
         }
     }
 
