@@ -43,7 +43,9 @@ final class HTTP1ServerConnection {
     /// The listener's context when the current request started (a reload replaces the slot's).
     private var context: ListenerContext { starter.context }
     private let slot: ListenerSlot
-    /// The worker owns its connections (see GRPCWebExchange.connection for unowned(unsafe)).
+    /// The worker owns its connections, so it outlives them, and a strong reference back would
+    /// be a cycle. Used only when the connection closes, so the retain a use of an
+    /// `unowned(unsafe)` reference costs is off the hot path.
     private unowned(unsafe) let worker: Worker
     /// The worker's, lent while a request is in progress. A strong `let`, so that each use
     /// borrows it: through `unowned(unsafe)`, each call on it retained and released it (about

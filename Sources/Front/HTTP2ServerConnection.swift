@@ -11,7 +11,9 @@ import Loop
 final class HTTP2ServerConnection: LoopFlushable {
     private let connection: BufferedConnection
     let slot: ListenerSlot
-    /// The worker owns its connections (see GRPCWebExchange.stream for unowned(unsafe)).
+    /// The worker owns its connections, so it outlives them, and a strong reference back would
+    /// be a cycle. Used only when the connection closes, so the retain a use of an
+    /// `unowned(unsafe)` reference costs is off the hot path.
     private unowned(unsafe) let worker: Worker
     let loop: EventLoop
     /// The worker's, lent to the requests in progress (their records). Strong, so that a use
